@@ -1,0 +1,139 @@
+//! The one error type at the HTTP edge. Every error response is JSON
+//! `{"detail": "<human message>", "code": "<STABLE_CODE>"}` with the matching status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::ValidationError;
+use serde::Serialize;
+use storage::StoreError;
+use utoipa::ToSchema;
+
+/// Body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong and, where possible, what to do about it.
+    #[schema(example = "project 0c7e... not found")]
+    pub detail: String,
+    /// Stable machine-readable code; clients switch on this, not on `detail`.
+    #[schema(example = "NOT_FOUND")]
+    pub code: &'static str,
+    /// The offending field, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// The request id (also in `X-Request-Id`), for internal errors: quote it when reporting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub field: Option<&'static str>,
+    /// Extra header, e.g. `WWW-Authenticate` on 401.
+    pub header: Option<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+            header: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn validation(field: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail)
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            header: Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"))),
+            ..Self::new(StatusCode::UNAUTHORIZED, code, detail)
+        }
+    }
+
+    /// An unexpected server-side failure: logged in full, answered opaquely.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "an unexpected error occurred; the server log has the details under this request id",
+        )
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::validation(e.field, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let detail = e.to_string();
+        match e {
+            StoreError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", detail),
+            StoreError::VersionConflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "VERSION_CONFLICT", detail)
+            }
+            StoreError::DependencyCycle(_) => {
+                Self::new(StatusCode::CONFLICT, "DEPENDENCY_CYCLE", detail)
+            }
+            StoreError::DependencyExists { .. } => {
+                Self::new(StatusCode::CONFLICT, "DEPENDENCY_EXISTS", detail)
+            }
+            StoreError::CrossProject(..) => ApiError::validation("depends_on_id", detail),
+            StoreError::Invalid(v) => v.into(),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "DATABASE_UNAVAILABLE",
+                    "the database is unavailable; try again shortly",
+                )
+            }
+            StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Database(_) => {
+                ApiError::internal(detail)
+            }
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The id of the request being served, so error bodies can quote it.
+    pub(crate) static REQUEST_ID: String;
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = (self.status.is_server_error())
+            .then(|| REQUEST_ID.try_with(Clone::clone).ok())
+            .flatten();
+        let body = ErrorBody {
+            detail: self.detail,
+            code: self.code,
+            field: self.field,
+            request_id,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some((name, value)) = self.header {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

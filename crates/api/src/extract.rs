@@ -1,0 +1,164 @@
+//! Request extractors whose rejections are [`ApiError`]s, so malformed input gets the same JSON
+//! error shape (and the right 4xx) as everything else.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A JSON body. Syntax errors are 400, a wrong shape or type is 422, a missing or wrong
+/// `Content-Type` is 415 and an oversized body 413.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // The source names the field path, e.g. "status: unknown variant `x`, expected ...".
+            let detail = std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| e.body_text());
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail)
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "MALFORMED_JSON",
+            format!(
+                "the request body is not valid JSON: {}",
+                std::error::Error::source(&e).map_or_else(|| e.body_text(), |s| s.to_string())
+            ),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as JSON with the header Content-Type: application/json",
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+        other => ApiError::bad_request("BAD_REQUEST", other.body_text()),
+    }
+}
+
+pub(crate) fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        format!(
+            "the request body is larger than the limit of {} bytes",
+            crate::MAX_BODY_BYTES
+        ),
+    )
+}
+
+/// A resource id from the path. Anything but a UUID is a 400 naming the bad value.
+pub struct Id(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<Uuid>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(Id(id)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+/// Two ids from the path, e.g. `/components/{component_id}/dependencies/{depends_on_id}`.
+pub struct Ids(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<(Uuid, Uuid)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((a, b))) => Ok(Ids(a, b)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(e) => ApiError::bad_request(
+            "INVALID_ID",
+            format!("invalid id in the path: {}; ids are UUIDs", e.body_text()),
+        ),
+        other => ApiError::internal(other.body_text()),
+    }
+}
+
+/// Query-string parameters; a value of the wrong type is a 422 naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                format!("invalid query string: {}", e.body_text()),
+            )),
+            Err(other) => Err(ApiError::bad_request("BAD_REQUEST", other.body_text())),
+        }
+    }
+}
+
+/// The version the client last saw, from `If-Match` (`"3"`, `W/"3"` or `3`).
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        text.parse()
+            .map(|v| IfMatch(Some(v)))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "INVALID_IF_MATCH",
+                    "If-Match must carry the resource version, as returned in its ETag (e.g. \"3\")",
+                )
+            })
+    }
+}
+
+/// Chooses the expected version: the body's `version` field, else `If-Match`; both present
+/// and different is a client error.
+pub fn expected_version(body: Option<i64>, header: IfMatch) -> Result<Option<i64>, ApiError> {
+    match (body, header.0) {
+        (Some(b), Some(h)) if b != h => Err(ApiError::bad_request(
+            "VERSION_MISMATCH",
+            format!("the body says version {b} but If-Match says {h}; send one"),
+        )),
+        (Some(b), _) => Ok(Some(b)),
+        (None, h) => Ok(h),
+    }
+}

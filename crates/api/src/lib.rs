@@ -1,0 +1,185 @@
+//! The HTTP layer: routes, wire types, errors, authentication, health, metrics and the OpenAPI
+//! document. Handlers are thin — extract, call one [`storage::Store`] method, map the result;
+//! wire types (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
+
+mod auth;
+mod components;
+mod error;
+mod extract;
+mod graph;
+mod health;
+mod metrics;
+mod openapi;
+mod projects;
+mod tasks;
+mod wire;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use storage::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{API_KEY_HEADER, ApiKey, Principal};
+pub use error::{ApiError, ErrorBody};
+pub use health::SERVICE;
+pub use metrics::Metrics;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Shared, immutable application state handed to every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<AppContext>);
+
+pub struct AppContext {
+    pub store: Arc<dyn Store>,
+    pub api_key: ApiKey,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, api_key: ApiKey, metrics: Metrics) -> AppState {
+        AppState(Arc::new(AppContext {
+            store,
+            api_key,
+            metrics,
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+/// Routes under `/api/v1`, without the authentication layer.
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(components::list, components::create))
+        .routes(routes!(components::get, components::update, components::delete))
+        .routes(routes!(graph::project_graph))
+        .routes(routes!(graph::update_layout))
+        .routes(routes!(graph::project_dependencies))
+        .routes(routes!(graph::list_dependencies, graph::add_dependency))
+        .routes(routes!(graph::remove_dependency))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(health::stack))
+}
+
+fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health::root))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(metrics::render))
+        .nest("/api/v1", v1)
+}
+
+/// The OpenAPI 3.1 document of every route, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(all_routes(v1_routes()).into_openapi())
+}
+
+/// The complete application: routes, docs, and the middleware every request goes through.
+pub fn router(state: AppState) -> Router {
+    let v1 = v1_routes().route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
+    let (routes, doc) = all_routes(v1).split_for_parts();
+    let doc = openapi::finish(doc);
+    routes
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Layers run bottom to top for a request.
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(scope_request_id))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Makes the request id available to error bodies (see [`error::REQUEST_ID`]).
+async fn scope_request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    error::REQUEST_ID.scope(id, next.run(req)).await
+}
+
+async fn route_not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        format!(
+            "no route {} {}; see /docs for the API",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!(
+            "{} is not allowed on {}; see /docs for the methods it accepts",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}

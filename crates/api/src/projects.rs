@@ -1,0 +1,193 @@
+//! `/api/v1/projects`: v1-compatible CRUD with paging, filters and version checks.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use domain::{JsonObject, NewProject, Project, ProjectFilter, ProjectPatch, ProjectStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{Id, IfMatch, Json, Query, expected_version};
+use crate::wire::{PageParams, ProjectStatusSchema, etag};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(value_type = ProjectStatusSchema)]
+    pub status: ProjectStatus,
+    pub owner_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    /// Current version; send it back (body `version` or `If-Match`) to update safely.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectResponse {
+    fn from(p: Project) -> Self {
+        ProjectResponse {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            status: p.status,
+            owner_id: p.owner_id,
+            metadata: p.metadata,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProjectCreate {
+    /// 1-255 characters.
+    pub name: String,
+    /// Up to 1000 characters.
+    pub description: Option<String>,
+    #[schema(value_type = Option<ProjectStatusSchema>)]
+    pub status: Option<ProjectStatus>,
+    pub owner_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<JsonObject>,
+}
+
+/// Partial update: omitted or null fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<ProjectStatusSchema>)]
+    pub status: Option<ProjectStatus>,
+    pub owner_id: Option<Uuid>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<JsonObject>,
+    /// The version you last read; a stale one gets 409 instead of overwriting.
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<ProjectResponse>,
+    /// Items in this page.
+    pub count: usize,
+    /// Items matching the filters, over all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListParams {
+    /// Only projects with this status.
+    #[param(value_type = Option<ProjectStatusSchema>)]
+    pub status: Option<String>,
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
+}
+
+/// List projects, newest first.
+#[utoipa::path(get, path = "/projects", tag = "projects",
+    params(ProjectListParams, PageParams),
+    responses((status = 200, body = ProjectList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filter): Query<ProjectListParams>,
+    Query(paging): Query<PageParams>,
+) -> ApiResult<axum::Json<ProjectList>> {
+    let page = paging.page()?;
+    let status = filter
+        .status
+        .map(|s| s.parse::<ProjectStatus>())
+        .transpose()
+        .map_err(|e| crate::error::ApiError::validation("status", format!("status: {e}")))?;
+    let filter = ProjectFilter {
+        status,
+        search: filter.search,
+    };
+    let found = state.store.list_projects(&filter, page).await?;
+    let projects: Vec<ProjectResponse> = found.items.into_iter().map(Into::into).collect();
+    Ok(axum::Json(ProjectList {
+        count: projects.len(),
+        projects,
+        total: found.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+/// Create a project.
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    request_body = ProjectCreate,
+    responses((status = 201, body = ProjectResponse)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<ProjectCreate>,
+) -> ApiResult<(StatusCode, HeaderMap, axum::Json<ProjectResponse>)> {
+    let project = state
+        .store
+        .create_project(NewProject {
+            name: body.name,
+            description: body.description,
+            status: body.status.unwrap_or_default(),
+            owner_id: body.owner_id,
+            metadata: body.metadata.unwrap_or_default(),
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        etag(project.version),
+        axum::Json(project.into()),
+    ))
+}
+
+/// Get one project.
+#[utoipa::path(get, path = "/projects/{project_id}", tag = "projects",
+    params(("project_id" = Uuid, Path)),
+    responses((status = 200, body = ProjectResponse, headers(("ETag" = String)))))]
+pub async fn get(
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> ApiResult<(HeaderMap, axum::Json<ProjectResponse>)> {
+    let project = state.store.get_project(id).await?;
+    Ok((etag(project.version), axum::Json(project.into())))
+}
+
+/// Update a project (partial); 409 when `version`/`If-Match` is stale.
+#[utoipa::path(put, path = "/projects/{project_id}", tag = "projects",
+    params(("project_id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body = ProjectUpdate,
+    responses((status = 200, body = ProjectResponse)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Id(id): Id,
+    if_match: IfMatch,
+    Json(body): Json<ProjectUpdate>,
+) -> ApiResult<(HeaderMap, axum::Json<ProjectResponse>)> {
+    let expected = expected_version(body.version, if_match)?;
+    let patch = ProjectPatch {
+        name: body.name,
+        description: body.description,
+        status: body.status,
+        owner_id: body.owner_id,
+        metadata: body.metadata,
+    };
+    let project = state.store.update_project(id, expected, patch).await?;
+    Ok((etag(project.version), axum::Json(project.into())))
+}
+
+/// Delete a project with its components, dependencies and tasks.
+#[utoipa::path(delete, path = "/projects/{project_id}", tag = "projects",
+    params(("project_id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(State(state): State<AppState>, Id(id): Id) -> ApiResult<StatusCode> {
+    state.store.delete_project(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,29 @@
+//! The TaylorDash domain: projects, their components and tasks, and the dependencies between
+//! components. Plain data plus the rules that hold no matter how the data is stored or sent:
+//! field validation, status vocabularies, partial updates and dependency-cycle detection.
+//!
+//! Nothing here knows about HTTP, SQL or MQTT.
+
+mod graph;
+mod model;
+mod status;
+mod validate;
+
+pub use graph::find_cycle;
+pub use model::*;
+pub use status::{ComponentStatus, ProjectStatus, TaskStatus, UnknownStatus};
+pub use validate::ValidationError;
+
+/// A JSON object (`{...}`) as stored in `metadata` columns.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// The current time, truncated to microseconds: the precision PostgreSQL keeps, so a value
+/// read back from either backend equals the value written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate_to_micros(chrono::Utc::now())
+}
+
+/// Drops sub-microsecond precision (see [`now`]).
+pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}

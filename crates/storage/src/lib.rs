@@ -1,0 +1,140 @@
+//! Storage: one [`Store`] trait, implemented for PostgreSQL ([`PgStore`]) and SQLite
+//! ([`SqliteStore`]) with explicit SQL and their own versioned migrations.
+//!
+//! Both implementations share one body of queries (see `sql_store.rs`); what differs between the
+//! databases — pools, row locking, connection settings — lives in `postgres.rs` and `sqlite.rs`.
+//! Every method uses at most one pooled connection at a time, so no request can deadlock the pool
+//! by waiting for a second connection while holding the first.
+
+mod error;
+mod migrations;
+mod postgres;
+mod sql_store;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::{
+    Component, ComponentPatch, Dependency, NewComponent, NewProject, NewTask, Page, PageRequest,
+    Position, Project, ProjectFilter, ProjectGraph, ProjectPatch, Task, TaskPatch,
+};
+use uuid::Uuid;
+
+pub use error::{Entity, StoreError};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Connection-pool occupancy, exported as metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Upper bound on open connections.
+    pub max: u32,
+}
+
+/// The optimistic-concurrency precondition of an update: the version the client last saw.
+pub type ExpectedVersion = Option<i64>;
+
+/// Everything TaylorDash persists about projects, components, dependencies and tasks.
+///
+/// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
+/// stale return [`StoreError::VersionConflict`] and change nothing.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations; safe to run any number of times, and from several processes.
+    async fn migrate(&self) -> Result<()>;
+    /// One round trip to the database.
+    async fn ping(&self) -> Result<()>;
+    fn pool_stats(&self) -> PoolStats;
+    /// Waits for checked-out connections to return, then closes the pool.
+    async fn close(&self);
+
+    async fn list_projects(&self, filter: &ProjectFilter, page: PageRequest) -> Result<Page<Project>>;
+    async fn get_project(&self, id: Uuid) -> Result<Project>;
+    async fn create_project(&self, new: NewProject) -> Result<Project>;
+    async fn update_project(&self, id: Uuid, expected: ExpectedVersion, patch: ProjectPatch)
+    -> Result<Project>;
+    /// Deletes the project with its components, their dependencies and tasks.
+    async fn delete_project(&self, id: Uuid) -> Result<()>;
+
+    async fn list_components(&self, project_id: Uuid, page: PageRequest) -> Result<Page<Component>>;
+    async fn get_component(&self, id: Uuid) -> Result<Component>;
+    async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component>;
+    async fn update_component(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: ComponentPatch,
+    ) -> Result<Component>;
+    async fn delete_component(&self, id: Uuid) -> Result<()>;
+    /// Moves many components of one project at once (canvas layout); all or nothing.
+    async fn update_layout(&self, project_id: Uuid, positions: &[(Uuid, Position)])
+    -> Result<Vec<Component>>;
+
+    /// Dependencies among the components of a project.
+    async fn list_dependencies(&self, project_id: Uuid) -> Result<Vec<Dependency>>;
+    /// What `component_id` depends on.
+    async fn component_dependencies(&self, component_id: Uuid) -> Result<Vec<Dependency>>;
+    /// Records that `component_id` depends on `depends_on_id`; refuses cycles, duplicates and
+    /// edges between projects.
+    async fn add_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<Dependency>;
+    async fn remove_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<()>;
+    /// Components (with task counts) and dependencies of a project, read in one snapshot.
+    async fn project_graph(&self, project_id: Uuid) -> Result<ProjectGraph>;
+
+    async fn list_tasks(&self, component_id: Uuid, page: PageRequest) -> Result<Page<Task>>;
+    async fn get_task(&self, id: Uuid) -> Result<Task>;
+    async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task>;
+    async fn update_task(&self, id: Uuid, expected: ExpectedVersion, patch: TaskPatch) -> Result<Task>;
+    async fn delete_task(&self, id: Uuid) -> Result<()>;
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    Postgres {
+        url: String,
+        max_connections: u32,
+    },
+    Sqlite {
+        path: std::path::PathBuf,
+        max_connections: u32,
+    },
+}
+
+/// Opens the configured store (creating an SQLite file if needed). Does not migrate.
+pub async fn connect(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    Ok(match config {
+        StoreConfig::Postgres {
+            url,
+            max_connections,
+        } => Arc::new(PgStore::connect(url, *max_connections).await?),
+        StoreConfig::Sqlite {
+            path,
+            max_connections,
+        } => Arc::new(SqliteStore::open(path, *max_connections).await?),
+    })
+}

@@ -1,0 +1,36 @@
+//! Versioned migrations, embedded in the binary. Each backend has its own SQL files with the
+//! same version numbers; sqlx records applied versions (and checksums) in `_sqlx_migrations`, so
+//! running them again is a no-op and an edited, already-applied file is reported, not re-run.
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+type Source = (i64, &'static str, &'static str);
+
+const POSTGRES: &[Source] = &[(1, "core", include_str!("../migrations/postgres/0001_core.sql"))];
+const SQLITE: &[Source] = &[(1, "core", include_str!("../migrations/sqlite/0001_core.sql"))];
+
+fn migrator(sources: &[Source]) -> Migrator {
+    Migrator::with_migrations(
+        sources
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}

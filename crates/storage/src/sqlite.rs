@@ -1,0 +1,81 @@
+//! SQLite: a file in the data directory, in WAL mode. Reads use a pool of connections; all writes
+//! go through one dedicated connection, so writers queue in-process instead of failing with
+//! `SQLITE_BUSY`, and a read-then-write transaction never races another writer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::migrations;
+
+/// A [`crate::Store`] on an SQLite file.
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+    max_readers: u32,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path, max_readers: u32) -> crate::Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed write survives power loss, not only a process crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(max_readers.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore {
+            reader,
+            writer,
+            max_readers: max_readers.max(1),
+        })
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn infra_backend(&self) -> crate::Backend {
+        crate::Backend::Sqlite
+    }
+
+    async fn infra_migrate(&self) -> crate::Result<()> {
+        migrations::sqlite().run(&self.writer).await?;
+        Ok(())
+    }
+
+    fn infra_pool_stats(&self) -> crate::PoolStats {
+        let idle = self.reader.num_idle() + self.writer.num_idle();
+        crate::PoolStats {
+            size: self.reader.size() + self.writer.size(),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.max_readers + 1,
+        }
+    }
+
+    async fn infra_close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+crate::sql_store::impl_store!(SqliteStore, sqlx::Sqlite, lock = "");
