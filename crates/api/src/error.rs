@@ -53,7 +53,11 @@ impl ApiError {
     pub fn validation(field: &'static str, detail: impl Into<String>) -> Self {
         ApiError {
             field: Some(field),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                detail,
+            )
         }
     }
 

@@ -36,7 +36,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             let detail = std::error::Error::source(&e)
                 .map(ToString::to_string)
                 .unwrap_or_else(|| e.body_text());
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail)
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                detail,
+            )
         }
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
             "MALFORMED_JSON",
@@ -139,14 +143,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         };
         let text = value.to_str().unwrap_or_default().trim();
         let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        text.parse()
-            .map(|v| IfMatch(Some(v)))
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "INVALID_IF_MATCH",
-                    "If-Match must carry the resource version, as returned in its ETag (e.g. \"3\")",
-                )
-            })
+        text.parse().map(|v| IfMatch(Some(v))).map_err(|_| {
+            ApiError::bad_request(
+                "INVALID_IF_MATCH",
+                "If-Match must carry the resource version, as returned in its ETag (e.g. \"3\")",
+            )
+        })
     }
 }
 

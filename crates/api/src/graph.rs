@@ -170,7 +170,11 @@ pub async fn list_dependencies(
     Id(component_id): Id,
 ) -> ApiResult<axum::Json<DependencyList>> {
     Ok(axum::Json(
-        state.store.component_dependencies(component_id).await?.into(),
+        state
+            .store
+            .component_dependencies(component_id)
+            .await?
+            .into(),
     ))
 }
 

@@ -70,10 +70,7 @@ async fn check_database(state: &AppState) -> Result<(), String> {
     match tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "no answer within {} s",
-            PING_TIMEOUT.as_secs_f32()
-        )),
+        Err(_) => Err(format!("no answer within {} s", PING_TIMEOUT.as_secs_f32())),
     }
 }
 

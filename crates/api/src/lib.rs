@@ -74,7 +74,11 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(components::list, components::create))
-        .routes(routes!(components::get, components::update, components::delete))
+        .routes(routes!(
+            components::get,
+            components::update,
+            components::delete
+        ))
         .routes(routes!(graph::project_graph))
         .routes(routes!(graph::update_layout))
         .routes(routes!(graph::project_dependencies))

@@ -60,12 +60,24 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             };
             if protected {
                 op.security = Some(vec![SecurityRequirement::new(SCHEME, Vec::<String>::new())]);
-                error(op, 401, "Missing or invalid API key (MISSING_API_KEY, INVALID_API_KEY)");
+                error(
+                    op,
+                    401,
+                    "Missing or invalid API key (MISSING_API_KEY, INVALID_API_KEY)",
+                );
                 error(op, 503, "Database unavailable (DATABASE_UNAVAILABLE)");
-                error(op, 500, "Unexpected server error (INTERNAL_ERROR); quote request_id");
+                error(
+                    op,
+                    500,
+                    "Unexpected server error (INTERNAL_ERROR); quote request_id",
+                );
             }
             if has_id {
-                error(op, 400, "Malformed id or request (INVALID_ID, MALFORMED_JSON)");
+                error(
+                    op,
+                    400,
+                    "Malformed id or request (INVALID_ID, MALFORMED_JSON)",
+                );
                 error(op, 404, "No such resource (NOT_FOUND)");
             }
             let lists = op
@@ -74,12 +86,20 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                 .flatten()
                 .any(|p| matches!(p, RefOr::T(p) if p.name == "limit"));
             if op.request_body.is_some() || lists {
-                error(op, 422, "Invalid field or parameter (VALIDATION_FAILED; `field` names it)");
+                error(
+                    op,
+                    422,
+                    "Invalid field or parameter (VALIDATION_FAILED; `field` names it)",
+                );
             }
             if op.request_body.is_some() {
                 error(op, 400, "Body is not valid JSON (MALFORMED_JSON)");
                 error(op, 413, "Body too large (PAYLOAD_TOO_LARGE)");
-                error(op, 415, "Body is not application/json (UNSUPPORTED_MEDIA_TYPE)");
+                error(
+                    op,
+                    415,
+                    "Body is not application/json (UNSUPPORTED_MEDIA_TYPE)",
+                );
             }
             if method == HttpMethod::Put && has_id && !path.ends_with("/layout") {
                 error(op, 409, "Stale version (VERSION_CONFLICT)");

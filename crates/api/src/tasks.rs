@@ -126,7 +126,11 @@ pub async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, etag(task.version), axum::Json(task.into())))
+    Ok((
+        StatusCode::CREATED,
+        etag(task.version),
+        axum::Json(task.into()),
+    ))
 }
 
 /// Get one task.

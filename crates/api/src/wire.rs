@@ -31,7 +31,11 @@ macro_rules! status_schema {
 }
 
 status_schema!(ProjectStatusSchema, ProjectStatus, "Lifecycle of a project");
-status_schema!(ComponentStatusSchema, ComponentStatus, "Progress state of a component");
+status_schema!(
+    ComponentStatusSchema,
+    ComponentStatus,
+    "Progress state of a component"
+);
 status_schema!(TaskStatusSchema, TaskStatus, "Workflow state of a task");
 
 /// Canvas coordinates of a component.

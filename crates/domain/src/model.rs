@@ -69,7 +69,11 @@ impl Project {
     pub fn apply(&mut self, patch: ProjectPatch) -> Result<Vec<&'static str>, ValidationError> {
         let mut changed = Changes::default();
         if let Some(name) = patch.name {
-            changed.set("name", &mut self.name, validate::name("name", &name, NAME_MAX)?);
+            changed.set(
+                "name",
+                &mut self.name,
+                validate::name("name", &name, NAME_MAX)?,
+            );
         }
         if let Some(d) = patch.description {
             validate::max_chars("description", &d, DESCRIPTION_MAX)?;
@@ -103,7 +107,10 @@ impl Position {
         if self.x.is_finite() && self.y.is_finite() {
             Ok(self)
         } else {
-            Err(ValidationError::new("position", "x and y must be finite numbers"))
+            Err(ValidationError::new(
+                "position",
+                "x and y must be finite numbers",
+            ))
         }
     }
 }
@@ -149,7 +156,10 @@ fn progress(value: i32) -> Result<i32, ValidationError> {
     if (0..=100).contains(&value) {
         Ok(value)
     } else {
-        Err(ValidationError::new("progress", "must be between 0 and 100"))
+        Err(ValidationError::new(
+            "progress",
+            "must be between 0 and 100",
+        ))
     }
 }
 
@@ -176,7 +186,11 @@ impl Component {
     pub fn apply(&mut self, patch: ComponentPatch) -> Result<Vec<&'static str>, ValidationError> {
         let mut changed = Changes::default();
         if let Some(name) = patch.name {
-            changed.set("name", &mut self.name, validate::name("name", &name, NAME_MAX)?);
+            changed.set(
+                "name",
+                &mut self.name,
+                validate::name("name", &name, NAME_MAX)?,
+            );
         }
         if let Some(kind) = patch.kind {
             validate::max_chars("type", &kind, COMPONENT_TYPE_MAX)?;
@@ -292,7 +306,11 @@ impl Task {
     pub fn apply(&mut self, patch: TaskPatch) -> Result<Vec<&'static str>, ValidationError> {
         let mut changed = Changes::default();
         if let Some(name) = patch.name {
-            changed.set("name", &mut self.name, validate::name("name", &name, NAME_MAX)?);
+            changed.set(
+                "name",
+                &mut self.name,
+                validate::name("name", &name, NAME_MAX)?,
+            );
         }
         if let Some(d) = patch.description {
             validate::max_chars("description", &d, TASK_DESCRIPTION_MAX)?;

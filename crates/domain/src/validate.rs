@@ -23,7 +23,11 @@ impl ValidationError {
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// A required display name: trimmed, non-empty, at most `max` characters.
-pub(crate) fn name(field: &'static str, value: &str, max: usize) -> Result<String, ValidationError> {
+pub(crate) fn name(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<String, ValidationError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
@@ -32,7 +36,11 @@ pub(crate) fn name(field: &'static str, value: &str, max: usize) -> Result<Strin
     Ok(trimmed.to_owned())
 }
 
-pub(crate) fn max_chars(field: &'static str, value: &str, max: usize) -> Result<(), ValidationError> {
+pub(crate) fn max_chars(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), ValidationError> {
     if value.chars().count() > max {
         return Err(ValidationError::new(
             field,

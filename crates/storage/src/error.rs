@@ -49,7 +49,9 @@ pub enum StoreError {
         depends_on_id: Uuid,
     },
 
-    #[error("components {0} and {1} belong to different projects; dependencies stay within a project")]
+    #[error(
+        "components {0} and {1} belong to different projects; dependencies stay within a project"
+    )]
     CrossProject(Uuid, Uuid),
 
     #[error(transparent)]

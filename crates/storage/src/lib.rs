@@ -72,15 +72,24 @@ pub trait Store: Send + Sync + 'static {
     /// Waits for checked-out connections to return, then closes the pool.
     async fn close(&self);
 
-    async fn list_projects(&self, filter: &ProjectFilter, page: PageRequest) -> Result<Page<Project>>;
+    async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: PageRequest,
+    ) -> Result<Page<Project>>;
     async fn get_project(&self, id: Uuid) -> Result<Project>;
     async fn create_project(&self, new: NewProject) -> Result<Project>;
-    async fn update_project(&self, id: Uuid, expected: ExpectedVersion, patch: ProjectPatch)
-    -> Result<Project>;
+    async fn update_project(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: ProjectPatch,
+    ) -> Result<Project>;
     /// Deletes the project with its components, their dependencies and tasks.
     async fn delete_project(&self, id: Uuid) -> Result<()>;
 
-    async fn list_components(&self, project_id: Uuid, page: PageRequest) -> Result<Page<Component>>;
+    async fn list_components(&self, project_id: Uuid, page: PageRequest)
+    -> Result<Page<Component>>;
     async fn get_component(&self, id: Uuid) -> Result<Component>;
     async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component>;
     async fn update_component(
@@ -91,8 +100,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Component>;
     async fn delete_component(&self, id: Uuid) -> Result<()>;
     /// Moves many components of one project at once (canvas layout); all or nothing.
-    async fn update_layout(&self, project_id: Uuid, positions: &[(Uuid, Position)])
-    -> Result<Vec<Component>>;
+    async fn update_layout(
+        &self,
+        project_id: Uuid,
+        positions: &[(Uuid, Position)],
+    ) -> Result<Vec<Component>>;
 
     /// Dependencies among the components of a project.
     async fn list_dependencies(&self, project_id: Uuid) -> Result<Vec<Dependency>>;
@@ -108,7 +120,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tasks(&self, component_id: Uuid, page: PageRequest) -> Result<Page<Task>>;
     async fn get_task(&self, id: Uuid) -> Result<Task>;
     async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task>;
-    async fn update_task(&self, id: Uuid, expected: ExpectedVersion, patch: TaskPatch) -> Result<Task>;
+    async fn update_task(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: TaskPatch,
+    ) -> Result<Task>;
     async fn delete_task(&self, id: Uuid) -> Result<()>;
 }
 

@@ -7,8 +7,16 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Source] = &[(1, "core", include_str!("../migrations/postgres/0001_core.sql"))];
-const SQLITE: &[Source] = &[(1, "core", include_str!("../migrations/sqlite/0001_core.sql"))];
+const POSTGRES: &[Source] = &[(
+    1,
+    "core",
+    include_str!("../migrations/postgres/0001_core.sql"),
+)];
+const SQLITE: &[Source] = &[(
+    1,
+    "core",
+    include_str!("../migrations/sqlite/0001_core.sql"),
+)];
 
 fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(

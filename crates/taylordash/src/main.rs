@@ -1,1 +1,179 @@
-fn main() {}
+//! `taylordash`: serve (default), migrate, config check, healthcheck.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use taylordash::config::{Config, Flags};
+use taylordash::startup::{self, ApiKeySource};
+use taylordash::{healthcheck, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "taylordash",
+    version,
+    about = "Mission control for home-lab projects"
+)]
+struct Cli {
+    /// TOML configuration file (environment variables and flags override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [env: TAYLORDASH_BIND] [default: 127.0.0.1:8000].
+    #[arg(long, global = true, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Data directory for SQLite and the generated API key [env: TAYLORDASH_DATA_DIR] [default: ./data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Log filter, e.g. info or debug [env: TAYLORDASH_LOG].
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Exit 0 if the server at the configured address is ready, 1 otherwise.
+    Healthcheck {
+        /// Server address to probe (default: the configured bind address).
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<std::net::SocketAddr>,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate the configuration and print the effective values (secrets redacted).
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let flags = Flags {
+        bind: cli.bind.clone(),
+        data_dir: cli.data_dir.clone(),
+        log_level: cli.log_level.clone(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("taylordash: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("taylordash: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            print!("{}", config.describe());
+            println!("# configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Command::Healthcheck { addr, timeout } => {
+            let addr = addr.unwrap_or_else(|| healthcheck::probe_address(config.bind));
+            match runtime.block_on(healthcheck::check(addr, Duration::from_secs(timeout))) {
+                Ok(()) => {
+                    println!("ready");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("not ready: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Migrate => {
+            telemetry::init(&config.log_level, config.log_format);
+            match runtime.block_on(startup::open_store(&config)) {
+                Ok(store) => {
+                    runtime.block_on(store.close());
+                    println!("migrations applied ({})", store.backend().as_str());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve => {
+            telemetry::init(&config.log_level, config.log_format);
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
+    let app = startup::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {}: {e} (set TAYLORDASH_BIND or --bind)",
+                config.bind
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{}", healthcheck::probe_address(addr));
+    match &app.api_key_source {
+        ApiKeySource::Generated(path) => {
+            let key = std::fs::read_to_string(path)?;
+            // Printed once, to the terminal only — never to the log.
+            eprintln!(
+                "\nGenerated an API key (shown only this once): {}\n\
+                 It is stored in {} (readable only by you). Send it as the X-API-Key header.\n",
+                key.trim(),
+                path.display()
+            );
+        }
+        ApiKeySource::File(path) => {
+            tracing::info!(path = %path.display(), "API key read from file");
+        }
+        ApiKeySource::Configured => tracing::info!("API key from configuration"),
+    }
+    tracing::info!(
+        %url,
+        docs = %format!("{url}/docs"),
+        backend = app.store.backend().as_str(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "TaylorDash is ready"
+    );
+    eprintln!("TaylorDash is listening on {url} (API docs at {url}/docs)");
+    app.serve(
+        listener,
+        startup::shutdown_signal(),
+        config.shutdown_timeout,
+    )
+    .await?;
+    Ok(())
+}

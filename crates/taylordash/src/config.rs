@@ -1,0 +1,559 @@
+//! Configuration: built-in defaults, then an optional TOML file, then environment variables,
+//! then command-line flags — later layers win. Every key has one dotted name (used in the file
+//! and in messages) and one environment variable (the names the deployment spec uses).
+//! Values are parsed once into [`Config`]; a bad value stops startup with a message naming the
+//! key and where the value came from. Secrets are wrapped in [`Secret`] and never printed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One configuration key.
+struct Key {
+    name: &'static str,
+    env: &'static str,
+    default: Option<&'static str>,
+    secret: bool,
+    help: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    env: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Key {
+    Key {
+        name,
+        env,
+        default,
+        secret: false,
+        help,
+    }
+}
+
+const fn secret(name: &'static str, env: &'static str, help: &'static str) -> Key {
+    Key {
+        name,
+        env,
+        default: None,
+        secret: true,
+        help,
+    }
+}
+
+const KEYS: &[Key] = &[
+    key(
+        "bind",
+        "TAYLORDASH_BIND",
+        Some("127.0.0.1:8000"),
+        "address and port to listen on",
+    ),
+    key(
+        "data_dir",
+        "TAYLORDASH_DATA_DIR",
+        Some("./data"),
+        "directory for the SQLite database and the generated API key",
+    ),
+    key(
+        "environment",
+        "ENVIRONMENT",
+        Some("development"),
+        "deployment name shown in logs and health",
+    ),
+    secret(
+        "api_key",
+        "API_KEY",
+        "key clients send as X-API-Key; generated on first start when unset",
+    ),
+    secret(
+        "database.url",
+        "DATABASE_URL",
+        "postgres://... to use PostgreSQL; unset uses SQLite in data_dir",
+    ),
+    key(
+        "database.max_connections",
+        "TAYLORDASH_DB_MAX_CONNECTIONS",
+        Some("10"),
+        "database connection pool size",
+    ),
+    key(
+        "database.connect_timeout_secs",
+        "TAYLORDASH_DB_CONNECT_TIMEOUT",
+        Some("30"),
+        "how long startup keeps retrying an unreachable database",
+    ),
+    key(
+        "mqtt.host",
+        "MQTT_HOST",
+        None,
+        "MQTT broker host; unset uses the in-process event bus",
+    ),
+    key("mqtt.port", "MQTT_PORT", Some("1883"), "MQTT broker port"),
+    key("mqtt.username", "MQTT_USERNAME", None, "MQTT user name"),
+    secret("mqtt.password", "MQTT_PASSWORD", "MQTT password"),
+    key(
+        "otel.endpoint",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "OTLP endpoint for traces; unset exports nothing",
+    ),
+    key(
+        "log.level",
+        "TAYLORDASH_LOG",
+        Some("info"),
+        "log filter, e.g. info or taylordash=debug,sqlx=warn",
+    ),
+    key(
+        "log.format",
+        "TAYLORDASH_LOG_FORMAT",
+        Some("auto"),
+        "auto (JSON unless on a terminal), json or text",
+    ),
+    key(
+        "shutdown_timeout_secs",
+        "TAYLORDASH_SHUTDOWN_TIMEOUT",
+        Some("30"),
+        "how long shutdown waits for in-flight requests",
+    ),
+];
+
+/// A value that must not appear in logs or output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; `None` means SQLite in the data directory.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub host: Option<String>,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub environment: String,
+    pub api_key: Option<Secret>,
+    pub database: DatabaseConfig,
+    pub mqtt: MqttConfig,
+    pub otel_endpoint: Option<String>,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub shutdown_timeout: Duration,
+    /// Where each value came from, for `config check`.
+    sources: BTreeMap<&'static str, (String, Source)>,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {error}")]
+    Toml { path: PathBuf, error: String },
+    #[error("unknown key '{key}' in config file {path}; known keys: {known}")]
+    UnknownKey {
+        key: String,
+        path: PathBuf,
+        known: String,
+    },
+    #[error("invalid value for {key} (from {origin}): {message}")]
+    Invalid {
+        key: &'static str,
+        origin: Source,
+        message: String,
+    },
+}
+
+/// Values given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub bind: Option<String>,
+    pub data_dir: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// The layered raw values, before parsing.
+struct Layers(BTreeMap<&'static str, (String, Source)>);
+
+impl Layers {
+    fn set(&mut self, key: &'static str, value: String, source: Source) {
+        self.0.insert(key, (value, source));
+    }
+
+    fn raw(&self, key: &'static str) -> Option<(&str, &Source)> {
+        self.0.get(key).map(|(v, s)| (v.as_str(), s))
+    }
+
+    fn invalid(&self, key: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key,
+            origin: self.raw(key).map_or(Source::Default, |(_, s)| s.clone()),
+            message: message.into(),
+        }
+    }
+
+    fn string(&self, key: &'static str) -> Option<String> {
+        self.raw(key).map(|(v, _)| v.to_owned())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &'static str, what: &str) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        let (value, _) = self
+            .raw(key)
+            .ok_or_else(|| self.invalid(key, "a value is required"))?;
+        value
+            .trim()
+            .parse()
+            .map_err(|e| self.invalid(key, format!("'{value}' is not {what}: {e}")))
+    }
+}
+
+impl Config {
+    /// Loads defaults, `file`, the process environment and `flags`, in that order.
+    pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Config, ConfigError> {
+        Self::load_from(file, flags, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], reading environment variables through `env` (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        flags: &Flags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut layers = Layers(BTreeMap::new());
+        for k in KEYS {
+            if let Some(d) = k.default {
+                layers.set(k.name, d.to_owned(), Source::Default);
+            }
+        }
+        if let Some(path) = file {
+            for (name, value) in read_file(path)? {
+                layers.set(name, value, Source::File(path.to_owned()));
+            }
+        }
+        for k in KEYS {
+            // An empty variable counts as unset, as compose files often pass `VAR=`.
+            if let Some(v) = env(k.env).filter(|v| !v.is_empty()) {
+                layers.set(k.name, v, Source::Env(k.env));
+            }
+        }
+        let flag_values = [
+            ("bind", "--bind", &flags.bind),
+            ("data_dir", "--data-dir", &flags.data_dir),
+            ("log.level", "--log-level", &flags.log_level),
+        ];
+        for (name, flag, value) in flag_values {
+            if let Some(v) = value {
+                layers.set(name, v.clone(), Source::Flag(flag));
+            }
+        }
+        Self::parse(layers)
+    }
+
+    fn parse(l: Layers) -> Result<Config, ConfigError> {
+        let database_url = l.string("database.url");
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(l.invalid(
+                    "database.url",
+                    "must start with postgres:// or postgresql:// (unset it to use SQLite)",
+                ));
+            }
+        }
+        let api_key = l.string("api_key");
+        if let Some(key) = &api_key {
+            if key == "taylordash-dev-key" {
+                return Err(l.invalid(
+                    "api_key",
+                    "this is TaylorDash v1's public default key; choose a random one \
+                     (e.g. `openssl rand -hex 32`) or unset it to have one generated",
+                ));
+            }
+            if key.len() < 16 || key.chars().any(char::is_whitespace) {
+                return Err(l.invalid(
+                    "api_key",
+                    "must be at least 16 characters without spaces (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+        }
+        let max_connections: u32 = l.parse("database.max_connections", "a whole number")?;
+        if !(1..=1000).contains(&max_connections) {
+            return Err(l.invalid("database.max_connections", "must be between 1 and 1000"));
+        }
+        let log_format = match l.string("log.format").as_deref() {
+            Some("auto") | None => LogFormat::Auto,
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some(other) => {
+                return Err(l.invalid(
+                    "log.format",
+                    format!("'{other}' is not one of auto, json, text"),
+                ));
+            }
+        };
+        let log_level = l.string("log.level").unwrap_or_else(|| "info".into());
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&log_level) {
+            return Err(l.invalid(
+                "log.level",
+                format!("'{log_level}' is not a log filter: {e}"),
+            ));
+        }
+        let secs = |key| -> Result<Duration, ConfigError> {
+            l.parse::<u64>(key, "a number of seconds")
+                .map(Duration::from_secs)
+        };
+        Ok(Config {
+            bind: l.parse("bind", "an address like 127.0.0.1:8000")?,
+            data_dir: PathBuf::from(l.string("data_dir").unwrap_or_else(|| "./data".into())),
+            environment: l.string("environment").unwrap_or_default(),
+            api_key: api_key.map(Secret),
+            database: DatabaseConfig {
+                url: database_url.map(Secret),
+                max_connections,
+                connect_timeout: secs("database.connect_timeout_secs")?,
+            },
+            mqtt: MqttConfig {
+                host: l.string("mqtt.host"),
+                port: l.parse("mqtt.port", "a port number")?,
+                username: l.string("mqtt.username"),
+                password: l.string("mqtt.password").map(Secret),
+            },
+            otel_endpoint: l.string("otel.endpoint"),
+            log_level,
+            log_format,
+            shutdown_timeout: secs("shutdown_timeout_secs")?,
+            sources: l.0,
+        })
+    }
+
+    /// The effective configuration as `key = value  # source` lines, secrets redacted.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for k in KEYS {
+            let line = match self.sources.get(k.name) {
+                Some((value, source)) => {
+                    let shown = if k.secret {
+                        redact(k.name, value)
+                    } else {
+                        value.clone()
+                    };
+                    format!("{} = {shown:?}  # {source}; {}", k.name, k.help)
+                }
+                None => format!("# {} unset (env {}); {}", k.name, k.env, k.help),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Hides a secret; for a database URL, hides only the password so the target stays visible.
+fn redact(key: &str, value: &str) -> String {
+    if key == "database.url" {
+        if let Some((scheme, rest)) = value.split_once("://") {
+            if let Some((userinfo, host)) = rest.rsplit_once('@') {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                return format!("{scheme}://{user}:********@{host}");
+            }
+            return value.to_owned();
+        }
+    }
+    "********".to_owned()
+}
+
+/// Reads a TOML file into dotted keys (`[database] url = ...` → `database.url`).
+fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Toml {
+        path: path.to_owned(),
+        error: e.to_string(),
+    })?;
+    let mut flat = Vec::new();
+    flatten(path, "", &table, &mut flat)?;
+    Ok(flat)
+}
+
+fn flatten(
+    path: &Path,
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut Vec<(&'static str, String)>,
+) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(path, &name, t, out)?,
+            other => {
+                let known = KEYS.iter().find(|key| key.name == name).ok_or_else(|| {
+                    ConfigError::UnknownKey {
+                        key: name.clone(),
+                        path: path.to_owned(),
+                        known: KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "),
+                    }
+                })?;
+                let value = match other {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key: known.name,
+                            origin: Source::File(path.to_owned()),
+                            message: "must be a string, number or boolean".into(),
+                        });
+                    }
+                };
+                out.push((known.name, value));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load_from(None, &Flags::default(), |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_bind_to_loopback_and_use_sqlite() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
+        assert!(c.database.url.is_none());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn invalid_value_names_key_and_source() {
+        let err = load(&[("MQTT_PORT", "eighty")]).unwrap_err().to_string();
+        assert!(err.contains("mqtt.port"), "{err}");
+        assert!(err.contains("env MQTT_PORT"), "{err}");
+        let err = load(&[("DATABASE_URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn v1_default_api_key_is_refused() {
+        let err = load(&[("API_KEY", "taylordash-dev-key")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public default"), "{err}");
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_secrets_are_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("td.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "TAYLORDASH_BIND" => Some("127.0.0.1:9100".to_owned()),
+            "DATABASE_URL" => Some("postgres://app:hunter2-secret@db:5432/td".to_owned()),
+            "MQTT_PASSWORD" => Some("broker-secret".to_owned()),
+            _ => None,
+        };
+        let flags = Flags {
+            bind: Some("127.0.0.1:9200".into()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(Some(&file), &flags, env).unwrap();
+        assert_eq!(c.bind.port(), 9200);
+        assert_eq!(c.database.max_connections, 3);
+        let shown = c.describe();
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(!shown.contains("broker-secret"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:********@db:5432/td"),
+            "{shown}"
+        );
+        assert!(shown.contains("# flag --bind"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("td.toml");
+        std::fs::write(&file, "[database]\nulr = \"x\"\n").unwrap();
+        let err = Config::load_from(Some(&file), &Flags::default(), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.ulr"), "{err}");
+    }
+}

@@ -1,0 +1,222 @@
+//! Startup as functions: [`build`] turns a [`Config`] into a ready [`App`] (database connected
+//! and migrated, API key resolved); [`App::serve`] runs it on a listener until shutdown.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api::{ApiKey, AppState, Metrics};
+use storage::{Store, StoreConfig, StoreError};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// File in the data directory that holds a generated API key.
+pub const API_KEY_FILE: &str = "api_key";
+/// SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "taylordash.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data directory {path}: {error}")]
+    DataDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "cannot connect to the database within {timeout_s} s: {error}\n\
+         hint: check DATABASE_URL and that the server is running and accepts connections"
+    )]
+    Connect { timeout_s: u64, error: StoreError },
+    #[error("database migration failed: {0}")]
+    Migrate(StoreError),
+    #[error("API key file {path}: {error}")]
+    ApiKey {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("metrics registry: {0}")]
+    Metrics(String),
+}
+
+pub struct App {
+    pub state: AppState,
+    pub store: Arc<dyn Store>,
+    /// How the API key was obtained, for the startup banner.
+    pub api_key_source: ApiKeySource,
+}
+
+pub enum ApiKeySource {
+    Configured,
+    File(PathBuf),
+    Generated(PathBuf),
+}
+
+/// Where the configured store lives.
+pub fn store_config(config: &Config) -> StoreConfig {
+    match &config.database.url {
+        Some(url) => StoreConfig::Postgres {
+            url: url.expose().to_owned(),
+            max_connections: config.database.max_connections,
+        },
+        None => StoreConfig::Sqlite {
+            path: config.data_dir.join(SQLITE_FILE),
+            max_connections: config.database.max_connections,
+        },
+    }
+}
+
+/// Creates the data directory if it does not exist.
+pub fn ensure_data_dir(config: &Config) -> Result<(), StartupError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| StartupError::DataDir {
+        path: config.data_dir.clone(),
+        error,
+    })
+}
+
+/// Connects to the database, retrying with backoff while it is unreachable (containers often
+/// start before their database), then applies migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    ensure_data_dir(config)?;
+    let target = store_config(config);
+    let deadline = Instant::now() + config.database.connect_timeout;
+    let mut delay = Duration::from_millis(200);
+    let store = loop {
+        match storage::connect(&target).await {
+            Ok(store) => break store,
+            Err(error) if Instant::now() + delay < deadline => {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(error) => {
+                return Err(StartupError::Connect {
+                    timeout_s: config.database.connect_timeout.as_secs(),
+                    error,
+                });
+            }
+        }
+    };
+    store.migrate().await.map_err(StartupError::Migrate)?;
+    Ok(store)
+}
+
+/// Builds the application: store, API key, metrics and router state.
+pub async fn build(config: &Config) -> Result<App, StartupError> {
+    let store = open_store(config).await?;
+    let (key, api_key_source) = resolve_api_key(config)?;
+    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+    let state = AppState::new(store.clone(), key, metrics);
+    tracing::info!(backend = store.backend().as_str(), "database ready");
+    Ok(App {
+        state,
+        store,
+        api_key_source,
+    })
+}
+
+/// The configured key, else the one stored in the data directory, else a new random one
+/// (written there, readable by the owner only).
+fn resolve_api_key(config: &Config) -> Result<(ApiKey, ApiKeySource), StartupError> {
+    if let Some(key) = &config.api_key {
+        return Ok((ApiKey::new(key.expose()), ApiKeySource::Configured));
+    }
+    let path = config.data_dir.join(API_KEY_FILE);
+    let io_err = |error| StartupError::ApiKey {
+        path: path.clone(),
+        error,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            return Ok((ApiKey::new(text.trim()), ApiKeySource::File(path)));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(e)),
+    }
+    let key = generate_key().map_err(io_err)?;
+    write_private(&path, &key).map_err(io_err)?;
+    Ok((ApiKey::new(key), ApiKeySource::Generated(path)))
+}
+
+/// 256 random bits from the operating system, hex encoded.
+fn generate_key() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(hex::encode(bytes))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+impl App {
+    /// Serves until `shutdown` resolves, then stops accepting connections, lets in-flight
+    /// requests finish (at most `grace`), and closes the database pool.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        let router = api::router(self.state.clone());
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => result?,
+            _ = stopping_rx => {
+                tracing::info!(grace_s = grace.as_secs(), "shutting down: finishing in-flight requests");
+                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                    tracing::warn!("in-flight requests did not finish in time; closing anyway");
+                }
+            }
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
