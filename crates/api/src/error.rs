@@ -19,7 +19,7 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// The offending field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     /// The request id (also in `X-Request-Id`), for internal errors: quote it when reporting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -30,7 +30,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     /// Extra header, e.g. `WWW-Authenticate` on 401.
     pub header: Option<(header::HeaderName, HeaderValue)>,
 }
@@ -50,9 +50,9 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
-    pub fn validation(field: &'static str, detail: impl Into<String>) -> Self {
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
         ApiError {
-            field: Some(field),
+            field: Some(field.into()),
             ..Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "VALIDATION_FAILED",

@@ -36,11 +36,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             let detail = std::error::Error::source(&e)
                 .map(ToString::to_string)
                 .unwrap_or_else(|| e.body_text());
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_FAILED",
-                detail,
-            )
+            match field_of(&detail) {
+                Some(field) => ApiError::validation(field, detail),
+                None => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail),
+            }
         }
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
             "MALFORMED_JSON",
@@ -57,6 +56,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
         other => ApiError::bad_request("BAD_REQUEST", other.body_text()),
     }
+}
+
+/// The field a serde error is about: `missing field `name`` or a `path.to.field: ...` prefix.
+fn field_of(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return rest.split('`').next().map(str::to_owned);
+    }
+    let (path, _) = message.split_once(": ")?;
+    (!path.is_empty() && path != "." && !path.contains(' ')).then(|| path.to_owned())
 }
 
 pub(crate) fn payload_too_large() -> ApiError {

@@ -1,0 +1,517 @@
+//! The storage conformance suite: every test runs unchanged against SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use domain::{
+    ComponentPatch, ComponentStatus, NewComponent, NewProject, NewTask, PageRequest, Position,
+    ProjectFilter, ProjectPatch, ProjectStatus, TaskPatch, TaskStatus,
+};
+use storage::{Entity, Store, StoreError};
+use uuid::Uuid;
+
+testsupport::on_both_backends!(
+    project_round_trip,
+    list_orders_pages_and_filters,
+    search_escapes_like_wildcards,
+    update_checks_version_and_reports_conflict,
+    missing_ids_are_not_found,
+    delete_project_cascades,
+    component_round_trip_and_validation,
+    dependencies_refuse_cycles_duplicates_and_cross_project,
+    graph_counts_tasks_and_lists_edges,
+    layout_is_all_or_nothing,
+    task_completion_and_listing,
+    concurrent_creations_do_not_deadlock,
+    concurrent_opposite_dependencies_cannot_both_win,
+);
+
+fn project(name: &str) -> NewProject {
+    NewProject {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn component(name: &str) -> NewComponent {
+    NewComponent {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn all() -> PageRequest {
+    PageRequest::new(Some(500), None).unwrap()
+}
+
+async fn project_round_trip(store: Arc<dyn Store>) {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("rack".into(), serde_json::json!({"u": 42, "tags": ["a", "b"]}));
+    let owner = Uuid::new_v4();
+    let created = store
+        .create_project(NewProject {
+            name: "Homelab".into(),
+            description: Some("cluster".into()),
+            status: ProjectStatus::Active,
+            owner_id: Some(owner),
+            metadata: metadata.clone(),
+        })
+        .await
+        .unwrap();
+    let read = store.get_project(created.id).await.unwrap();
+    assert_eq!(read, created, "a project reads back exactly as written");
+    assert_eq!(read.metadata, metadata);
+    assert_eq!(read.owner_id, Some(owner));
+    assert_eq!(read.version, 1);
+}
+
+async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let status = if i % 2 == 0 {
+            ProjectStatus::Active
+        } else {
+            ProjectStatus::Planning
+        };
+        let p = store
+            .create_project(NewProject {
+                status,
+                ..project(&format!("p{i}"))
+            })
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    let page = store
+        .list_projects(&ProjectFilter::default(), PageRequest::new(Some(3), Some(2)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 7);
+    let names: Vec<_> = page.items.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["p4", "p3", "p2"], "newest first, offset 2, limit 3");
+
+    let active = store
+        .list_projects(
+            &ProjectFilter {
+                status: Some(ProjectStatus::Active),
+                search: None,
+            },
+            all(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(active.total, 4);
+    assert!(active.items.iter().all(|p| p.status == ProjectStatus::Active));
+
+    let found = store
+        .list_projects(
+            &ProjectFilter {
+                status: None,
+                search: Some("P5".into()),
+            },
+            all(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1, "search is case-insensitive");
+    assert_eq!(found.items[0].id, ids[5]);
+}
+
+async fn search_escapes_like_wildcards(store: Arc<dyn Store>) {
+    store.create_project(project("100% done")).await.unwrap();
+    store.create_project(project("1000 things")).await.unwrap();
+    store
+        .create_project(NewProject {
+            description: Some("under_score".into()),
+            ..project("x")
+        })
+        .await
+        .unwrap();
+    store.create_project(project("underXscore")).await.unwrap();
+    let search = |s: &str| ProjectFilter {
+        status: None,
+        search: Some(s.into()),
+    };
+    let pct = store.list_projects(&search("0%"), all()).await.unwrap();
+    assert_eq!(pct.total, 1, "% is matched literally");
+    let under = store.list_projects(&search("under_"), all()).await.unwrap();
+    assert_eq!(under.total, 1, "_ is matched literally, and descriptions are searched");
+}
+
+async fn update_checks_version_and_reports_conflict(store: Arc<dyn Store>) {
+    let p = store.create_project(project("a")).await.unwrap();
+    let updated = store
+        .update_project(
+            p.id,
+            Some(1),
+            ProjectPatch {
+                status: Some(ProjectStatus::OnHold),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.status, ProjectStatus::OnHold);
+    assert!(updated.updated_at >= p.updated_at);
+
+    let stale = store
+        .update_project(
+            p.id,
+            Some(1),
+            ProjectPatch {
+                name: Some("lost update".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, StoreError::VersionConflict { expected: 1, actual: 2, .. }),
+        "{stale:?}"
+    );
+    assert_eq!(store.get_project(p.id).await.unwrap().name, "a", "nothing was overwritten");
+
+    let unconditional = store
+        .update_project(
+            p.id,
+            None,
+            ProjectPatch {
+                name: Some("b".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(unconditional.version, 3);
+
+    let invalid = store
+        .update_project(
+            p.id,
+            None,
+            ProjectPatch {
+                name: Some("  ".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(invalid, StoreError::Invalid(ref v) if v.field == "name"), "{invalid:?}");
+}
+
+async fn missing_ids_are_not_found(store: Arc<dyn Store>) {
+    let id = Uuid::new_v4();
+    let is_not_found = |e: StoreError, entity: Entity| {
+        assert!(matches!(e, StoreError::NotFound { entity: en, .. } if en == entity), "{e:?}");
+    };
+    is_not_found(store.get_project(id).await.unwrap_err(), Entity::Project);
+    is_not_found(store.delete_project(id).await.unwrap_err(), Entity::Project);
+    is_not_found(
+        store.update_project(id, None, ProjectPatch::default()).await.unwrap_err(),
+        Entity::Project,
+    );
+    is_not_found(store.get_component(id).await.unwrap_err(), Entity::Component);
+    is_not_found(store.get_task(id).await.unwrap_err(), Entity::Task);
+    is_not_found(
+        store.list_components(id, all()).await.unwrap_err(),
+        Entity::Project,
+    );
+    is_not_found(
+        store.create_component(id, component("c")).await.unwrap_err(),
+        Entity::Project,
+    );
+    is_not_found(
+        store
+            .create_task(
+                id,
+                NewTask {
+                    name: "t".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err(),
+        Entity::Component,
+    );
+    is_not_found(store.list_tasks(id, all()).await.unwrap_err(), Entity::Component);
+    is_not_found(store.project_graph(id).await.unwrap_err(), Entity::Project);
+}
+
+async fn delete_project_cascades(store: Arc<dyn Store>) {
+    let p = store.create_project(project("doomed")).await.unwrap();
+    let keep = store.create_project(project("kept")).await.unwrap();
+    let a = store.create_component(p.id, component("a")).await.unwrap();
+    let b = store.create_component(p.id, component("b")).await.unwrap();
+    let kept_c = store.create_component(keep.id, component("k")).await.unwrap();
+    store.add_dependency(a.id, b.id).await.unwrap();
+    let t = store
+        .create_task(
+            a.id,
+            NewTask {
+                name: "t".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.delete_project(p.id).await.unwrap();
+    assert!(matches!(store.get_component(a.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.get_task(t.id).await, Err(StoreError::NotFound { .. })));
+    assert!(store.get_component(kept_c.id).await.is_ok(), "other projects are untouched");
+    assert_eq!(
+        store.list_projects(&ProjectFilter::default(), all()).await.unwrap().total,
+        1
+    );
+}
+
+async fn component_round_trip_and_validation(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("port".into(), serde_json::json!(5432));
+    let c = store
+        .create_component(
+            p.id,
+            NewComponent {
+                name: "db".into(),
+                kind: Some("database".into()),
+                status: ComponentStatus::InProgress,
+                progress: 40,
+                position: Some(Position { x: 10.5, y: -3.0 }),
+                metadata,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_component(c.id).await.unwrap(), c);
+
+    let err = store
+        .update_component(
+            c.id,
+            Some(c.version),
+            ComponentPatch {
+                progress: Some(150),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(ref v) if v.field == "progress"), "{err:?}");
+
+    let done = store
+        .update_component(
+            c.id,
+            Some(c.version),
+            ComponentPatch {
+                status: Some(ComponentStatus::Completed),
+                progress: Some(100),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.version, 2);
+    assert_eq!(store.get_component(c.id).await.unwrap(), done);
+
+    let listed = store.list_components(p.id, all()).await.unwrap();
+    assert_eq!(listed.total, 1);
+    store.delete_component(c.id).await.unwrap();
+    assert_eq!(store.list_components(p.id, all()).await.unwrap().total, 0);
+}
+
+async fn dependencies_refuse_cycles_duplicates_and_cross_project(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let other = store.create_project(project("other")).await.unwrap();
+    let api = store.create_component(p.id, component("api")).await.unwrap();
+    let db = store.create_component(p.id, component("db")).await.unwrap();
+    let disk = store.create_component(p.id, component("disk")).await.unwrap();
+    let foreign = store.create_component(other.id, component("x")).await.unwrap();
+
+    store.add_dependency(api.id, db.id).await.unwrap();
+    store.add_dependency(db.id, disk.id).await.unwrap();
+
+    let cycle = store.add_dependency(disk.id, api.id).await.unwrap_err();
+    match cycle {
+        StoreError::DependencyCycle(names) => assert_eq!(names, ["disk", "api", "db", "disk"]),
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+    let selfish = store.add_dependency(api.id, api.id).await.unwrap_err();
+    assert!(matches!(selfish, StoreError::DependencyCycle(_)), "{selfish:?}");
+    let dup = store.add_dependency(api.id, db.id).await.unwrap_err();
+    assert!(matches!(dup, StoreError::DependencyExists { .. }), "{dup:?}");
+    let cross = store.add_dependency(api.id, foreign.id).await.unwrap_err();
+    assert!(matches!(cross, StoreError::CrossProject(..)), "{cross:?}");
+
+    let edges = store.list_dependencies(p.id).await.unwrap();
+    assert_eq!(edges.len(), 2);
+    let of_api = store.component_dependencies(api.id).await.unwrap();
+    assert_eq!(of_api.len(), 1);
+    assert_eq!(of_api[0].depends_on_id, db.id);
+
+    store.remove_dependency(db.id, disk.id).await.unwrap();
+    assert!(matches!(
+        store.remove_dependency(db.id, disk.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // With db → disk gone, disk → api no longer closes a cycle.
+    store.add_dependency(disk.id, api.id).await.unwrap();
+
+    store.delete_component(db.id).await.unwrap();
+    let left = store.list_dependencies(p.id).await.unwrap();
+    assert_eq!(left.len(), 1, "deleting a component removes its edges");
+}
+
+async fn graph_counts_tasks_and_lists_edges(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let a = store.create_component(p.id, component("a")).await.unwrap();
+    let b = store.create_component(p.id, component("b")).await.unwrap();
+    store.add_dependency(b.id, a.id).await.unwrap();
+    for (name, status) in [("t1", TaskStatus::Todo), ("t2", TaskStatus::Done), ("t3", TaskStatus::Review)] {
+        store
+            .create_task(
+                a.id,
+                NewTask {
+                    name: name.into(),
+                    status,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let graph = store.project_graph(p.id).await.unwrap();
+    assert_eq!(graph.nodes.len(), 2);
+    assert_eq!(graph.nodes[0].component.id, a.id, "creation order");
+    assert_eq!(graph.nodes[0].task_count, 3);
+    assert_eq!(graph.nodes[0].open_task_count, 2);
+    assert_eq!(graph.nodes[1].task_count, 0);
+    assert_eq!(graph.dependencies.len(), 1);
+    assert_eq!(graph.dependencies[0].component_id, b.id);
+}
+
+async fn layout_is_all_or_nothing(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let other = store.create_project(project("o")).await.unwrap();
+    let a = store.create_component(p.id, component("a")).await.unwrap();
+    let b = store.create_component(p.id, component("b")).await.unwrap();
+    let x = store.create_component(other.id, component("x")).await.unwrap();
+    let pos = |x: f64| Position { x, y: 2.0 * x };
+
+    let moved = store
+        .update_layout(p.id, &[(a.id, pos(1.0)), (b.id, pos(2.0))])
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 2);
+    assert_eq!(store.get_component(b.id).await.unwrap().position, Some(pos(2.0)));
+    assert_eq!(store.get_component(b.id).await.unwrap().version, 2);
+
+    let err = store
+        .update_layout(p.id, &[(a.id, pos(9.0)), (x.id, pos(9.0))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(
+        store.get_component(a.id).await.unwrap().position,
+        Some(pos(1.0)),
+        "a failed layout update changes nothing"
+    );
+}
+
+async fn task_completion_and_listing(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let c = store.create_component(p.id, component("c")).await.unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339("2026-12-24T18:00:00+01:00")
+        .unwrap()
+        .to_utc();
+    let t = store
+        .create_task(
+            c.id,
+            NewTask {
+                name: "patch kernel".into(),
+                due_date: Some(due),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_task(t.id).await.unwrap(), t);
+    let done = store
+        .update_task(
+            t.id,
+            Some(1),
+            TaskPatch {
+                status: Some(TaskStatus::Done),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(done.completed_at.is_some());
+    assert_eq!(store.get_task(t.id).await.unwrap(), done);
+    let reopened = store
+        .update_task(
+            t.id,
+            Some(2),
+            TaskPatch {
+                status: Some(TaskStatus::InProgress),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_task(t.id).await.unwrap().completed_at, None);
+    assert_eq!(reopened.due_date, Some(due));
+
+    let listed = store.list_tasks(c.id, all()).await.unwrap();
+    assert_eq!(listed.total, 1);
+    store.delete_task(t.id).await.unwrap();
+    assert!(matches!(store.get_task(t.id).await, Err(StoreError::NotFound { .. })));
+}
+
+/// v1's pool deadlocked for good under 32 concurrent project creations.
+async fn concurrent_creations_do_not_deadlock(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let p = store.create_project(project(&format!("c{i}"))).await?;
+                store
+                    .update_project(
+                        p.id,
+                        Some(1),
+                        ProjectPatch {
+                            status: Some(ProjectStatus::Active),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let all_done = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    })
+    .await;
+    assert!(all_done.is_ok(), "32 concurrent create+update did not finish in 30 s");
+    assert_eq!(
+        store.list_projects(&ProjectFilter::default(), all()).await.unwrap().total,
+        32
+    );
+}
+
+/// Two requests adding a → b and b → a at the same time: the graph must stay acyclic.
+async fn concurrent_opposite_dependencies_cannot_both_win(store: Arc<dyn Store>) {
+    for _ in 0..5 {
+        let p = store.create_project(project("race")).await.unwrap();
+        let a = store.create_component(p.id, component("a")).await.unwrap();
+        let b = store.create_component(p.id, component("b")).await.unwrap();
+        let (s1, s2) = (store.clone(), store.clone());
+        let (r1, r2) = tokio::join!(
+            tokio::spawn(async move { s1.add_dependency(a.id, b.id).await }),
+            tokio::spawn(async move { s2.add_dependency(b.id, a.id).await }),
+        );
+        let ok = [r1.unwrap().is_ok(), r2.unwrap().is_ok()];
+        assert_eq!(ok.iter().filter(|x| **x).count(), 1, "exactly one edge wins: {ok:?}");
+        assert_eq!(store.list_dependencies(p.id).await.unwrap().len(), 1);
+    }
+}

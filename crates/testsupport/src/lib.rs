@@ -1,0 +1,149 @@
+//! Test fixtures shared by the crates' integration tests.
+//!
+//! [`TestDb`] gives each test its own empty, migrated store: an SQLite file in a temporary
+//! directory, or a fresh database on the PostgreSQL server named by
+//! `TAYLORDASH_TEST_DATABASE_URL` (dropped again when the test ends). Without that variable the
+//! PostgreSQL variants say loudly that they were skipped — unless `TAYLORDASH_REQUIRE_POSTGRES=1`
+//! (set by CI), which turns a skip into a failure.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+use storage::{Store, StoreConfig};
+
+/// Admin connection URL of the PostgreSQL server used for tests.
+pub const PG_URL_ENV: &str = "TAYLORDASH_TEST_DATABASE_URL";
+/// Set to `1` to fail instead of skipping PostgreSQL tests.
+pub const REQUIRE_PG_ENV: &str = "TAYLORDASH_REQUIRE_POSTGRES";
+
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub config: StoreConfig,
+    _guard: Guard,
+}
+
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = StoreConfig::Sqlite {
+            path: dir.path().join("test.db"),
+            max_connections: 4,
+        };
+        let store = storage::connect(&config).await.expect("open sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestDb {
+            store,
+            config,
+            _guard: Guard::Sqlite(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a loud message) when none is configured.
+    pub async fn postgres() -> Option<TestDb> {
+        let (admin_url, name, url) = fresh_postgres_database().await?;
+        let config = StoreConfig::Postgres {
+            url,
+            max_connections: 8,
+        };
+        let store = storage::connect(&config).await.expect("connect to test database");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            store,
+            config,
+            _guard: Guard::Postgres { admin_url, name },
+        })
+    }
+}
+
+/// Creates an empty database; returns (admin URL, database name, URL of the new database).
+pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
+    let Some(admin_url) = std::env::var(PG_URL_ENV).ok().filter(|v| !v.is_empty()) else {
+        if std::env::var(REQUIRE_PG_ENV).as_deref() == Ok("1") {
+            panic!("{REQUIRE_PG_ENV}=1 but {PG_URL_ENV} is not set: the PostgreSQL suite cannot run");
+        }
+        eprintln!(
+            "SKIPPED: PostgreSQL test (set {PG_URL_ENV}=postgres://postgres@127.0.0.1:5432/postgres to run it)"
+        );
+        return None;
+    };
+    let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {PG_URL_ENV}: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let _ = admin.close().await;
+    let url = database_url(&admin_url, &name);
+    Some((admin_url, name, url))
+}
+
+/// `admin_url` with its database name replaced by `name`.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
+}
+
+/// Drops a test database, from a separate thread so it works inside or outside a runtime.
+pub fn drop_postgres_database(admin_url: String, name: String) {
+    let worker = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                let _ = admin.close().await;
+            }
+        });
+    });
+    let _ = worker.join();
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Guard::Postgres { admin_url, name } = self {
+            drop_postgres_database(std::mem::take(admin_url), std::mem::take(name));
+        }
+    }
+}
+
+/// Runs each listed `async fn(Arc<dyn Store>)` against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = $crate::TestDb::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = $crate::TestDb::postgres().await else { return };
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
