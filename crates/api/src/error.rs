@@ -31,8 +31,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub detail: String,
     pub field: Option<String>,
-    /// Extra header, e.g. `WWW-Authenticate` on 401.
-    pub header: Option<(header::HeaderName, HeaderValue)>,
+    /// `WWW-Authenticate` challenge, on 401.
+    pub authenticate: Option<&'static str>,
 }
 
 impl ApiError {
@@ -42,7 +42,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             field: None,
-            header: None,
+            authenticate: None,
         }
     }
 
@@ -63,7 +63,7 @@ impl ApiError {
 
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
         ApiError {
-            header: Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("ApiKey"))),
+            authenticate: Some("ApiKey"),
             ..Self::new(StatusCode::UNAUTHORIZED, code, detail)
         }
     }
@@ -133,8 +133,10 @@ impl IntoResponse for ApiError {
             request_id,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some((name, value)) = self.header {
-            response.headers_mut().insert(name, value);
+        if let Some(scheme) = self.authenticate {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
         response
     }

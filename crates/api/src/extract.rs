@@ -38,7 +38,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 .unwrap_or_else(|| e.body_text());
             match field_of(&detail) {
                 Some(field) => ApiError::validation(field, detail),
-                None => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", detail),
+                None => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "VALIDATION_FAILED",
+                    detail,
+                ),
             }
         }
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(

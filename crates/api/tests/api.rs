@@ -39,7 +39,8 @@ impl Reply {
             self.body
         );
         assert_eq!(
-            self.headers[header::CONTENT_TYPE], "application/json",
+            self.headers[header::CONTENT_TYPE],
+            "application/json",
             "errors are JSON"
         );
     }
@@ -115,7 +116,13 @@ impl TestApp {
         self.call(Method::DELETE, path, None).await
     }
 
-    async fn raw(&self, method: Method, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Reply {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
@@ -181,7 +188,13 @@ async fn api_key_is_required_and_checked() {
     write.assert_error(StatusCode::UNAUTHORIZED, "MISSING_API_KEY");
     assert_eq!(app.get("/api/v1/projects").await.body["total"], 0);
 
-    for open in ["/health/live", "/health/ready", "/metrics", "/openapi.json", "/"] {
+    for open in [
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+        "/",
+    ] {
         let r = app
             .send(Request::get(open).body(Body::empty()).expect("request"))
             .await;
@@ -203,12 +216,23 @@ async fn project_crud_keeps_v1_status_codes_and_shapes() {
     assert_eq!(created.headers[header::ETAG], "\"1\"");
     let p = &created.body;
     for field in [
-        "id", "name", "description", "status", "owner_id", "metadata", "created_at",
-        "updated_at", "version",
+        "id",
+        "name",
+        "description",
+        "status",
+        "owner_id",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "version",
     ] {
         assert!(p.get(field).is_some(), "missing {field} in {p}");
     }
-    assert_eq!(p["metadata"], json!({"rack": 1}), "metadata is an object, not a string");
+    assert_eq!(
+        p["metadata"],
+        json!({"rack": 1}),
+        "metadata is an object, not a string"
+    );
     let created_at = p["created_at"].as_str().expect("timestamp");
     assert!(
         chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),
@@ -216,7 +240,9 @@ async fn project_crud_keeps_v1_status_codes_and_shapes() {
     );
     let id = p["id"].as_str().expect("id");
 
-    let defaulted = app.post("/api/v1/projects", json!({"name": "second"})).await;
+    let defaulted = app
+        .post("/api/v1/projects", json!({"name": "second"}))
+        .await;
     assert_eq!(defaulted.body["status"], "planning");
     assert_eq!(defaulted.body["metadata"], json!({}));
 
@@ -231,11 +257,17 @@ async fn project_crud_keeps_v1_status_codes_and_shapes() {
     assert_eq!(got.body["name"], "Homelab");
 
     let updated = app
-        .put(&format!("/api/v1/projects/{id}"), json!({"status": "completed"}))
+        .put(
+            &format!("/api/v1/projects/{id}"),
+            json!({"status": "completed"}),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(updated.body["status"], "completed");
-    assert_eq!(updated.body["name"], "Homelab", "omitted fields keep their value");
+    assert_eq!(
+        updated.body["name"], "Homelab",
+        "omitted fields keep their value"
+    );
     assert_eq!(updated.body["version"], 2);
 
     let deleted = app.delete(&format!("/api/v1/projects/{id}")).await;
@@ -257,7 +289,10 @@ async fn invalid_fields_are_422_naming_the_field() {
         (json!({"description": "no name"}), "name"),
         (json!({"name": "   "}), "name"),
         (json!({"name": "x".repeat(256)}), "name"),
-        (json!({"name": "x", "description": "d".repeat(1001)}), "description"),
+        (
+            json!({"name": "x", "description": "d".repeat(1001)}),
+            "description",
+        ),
         (json!({"name": "x", "owner_id": "not-a-uuid"}), "owner_id"),
         (json!({"name": "x", "metadata": [1, 2]}), "metadata"),
         (json!({"name": 42}), "name"),
@@ -267,7 +302,11 @@ async fn invalid_fields_are_422_naming_the_field() {
         r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
         assert_eq!(r.body["field"], field, "for {body}: {}", r.body);
     }
-    assert_eq!(app.get("/api/v1/projects").await.body["total"], 0, "nothing was stored");
+    assert_eq!(
+        app.get("/api/v1/projects").await.body["total"],
+        0,
+        "nothing was stored"
+    );
 
     let bad_filter = app.get("/api/v1/projects?status=bogus").await;
     bad_filter.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
@@ -286,19 +325,37 @@ async fn invalid_fields_are_422_naming_the_field() {
 #[tokio::test]
 async fn malformed_requests_get_400_413_415() {
     let app = TestApp::new().await;
-    app.raw(Method::POST, "/api/v1/projects", Some("application/json"), "{\"name\": ")
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "MALFORMED_JSON");
+    app.raw(
+        Method::POST,
+        "/api/v1/projects",
+        Some("application/json"),
+        "{\"name\": ",
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "MALFORMED_JSON");
     app.raw(Method::POST, "/api/v1/projects", None, "{\"name\": \"x\"}")
         .await
         .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
-    app.raw(Method::POST, "/api/v1/projects", Some("text/plain"), "{\"name\": \"x\"}")
-        .await
-        .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
-    let huge = format!("{{\"name\": \"x\", \"description\": \"{}\"}}", "a".repeat(2 << 20));
-    app.raw(Method::POST, "/api/v1/projects", Some("application/json"), &huge)
-        .await
-        .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
+    app.raw(
+        Method::POST,
+        "/api/v1/projects",
+        Some("text/plain"),
+        "{\"name\": \"x\"}",
+    )
+    .await
+    .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
+    let huge = format!(
+        "{{\"name\": \"x\", \"description\": \"{}\"}}",
+        "a".repeat(2 << 20)
+    );
+    app.raw(
+        Method::POST,
+        "/api/v1/projects",
+        Some("application/json"),
+        &huge,
+    )
+    .await
+    .assert_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
 
     for path in [
         "/api/v1/projects/abc",
@@ -347,7 +404,12 @@ async fn stale_versions_get_409_through_body_or_if_match() {
 
     let stale = app.put(&path, json!({"name": "lost", "version": 1})).await;
     stale.assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
-    assert!(stale.body["detail"].as_str().unwrap_or_default().contains("current version is 2"));
+    assert!(
+        stale.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("current version is 2")
+    );
 
     let if_match = |version: &str, name: &str| {
         Request::put(path.as_str())
@@ -357,14 +419,20 @@ async fn stale_versions_get_409_through_body_or_if_match() {
             .body(Body::from(json!({ "name": name }).to_string()))
             .expect("request")
     };
-    app.send(if_match("\"1\"", "lost")).await
+    app.send(if_match("\"1\"", "lost"))
+        .await
         .assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
     let ok = app.send(if_match("\"2\"", "second")).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.body["version"], 3);
-    app.send(if_match("three", "x")).await
+    app.send(if_match("three", "x"))
+        .await
         .assert_error(StatusCode::BAD_REQUEST, "INVALID_IF_MATCH");
-    assert_eq!(app.get(&path).await.body["name"], "second", "no stale write landed");
+    assert_eq!(
+        app.get(&path).await.body["name"],
+        "second",
+        "no stale write landed"
+    );
 
     let mismatch = Request::put(path.as_str())
         .header("x-api-key", KEY)
@@ -372,21 +440,31 @@ async fn stale_versions_get_409_through_body_or_if_match() {
         .header(header::IF_MATCH, "\"3\"")
         .body(Body::from(json!({"name": "x", "version": 2}).to_string()))
         .expect("request");
-    app.send(mismatch).await
+    app.send(mismatch)
+        .await
         .assert_error(StatusCode::BAD_REQUEST, "VERSION_MISMATCH");
 
     // Components and tasks carry versions too.
     let c = app.component(&id, "c").await;
-    app.put(&format!("/api/v1/components/{c}"), json!({"progress": 5, "version": 7}))
-        .await
-        .assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
+    app.put(
+        &format!("/api/v1/components/{c}"),
+        json!({"progress": 5, "version": 7}),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
     let t = app
-        .post(&format!("/api/v1/components/{c}/tasks"), json!({"name": "t"}))
+        .post(
+            &format!("/api/v1/components/{c}/tasks"),
+            json!({"name": "t"}),
+        )
         .await;
     let t = t.body["id"].as_str().expect("task id").to_owned();
-    app.put(&format!("/api/v1/tasks/{t}"), json!({"status": "done", "version": 0}))
-        .await
-        .assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
+    app.put(
+        &format!("/api/v1/tasks/{t}"),
+        json!({"status": "done", "version": 0}),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "VERSION_CONFLICT");
 }
 
 #[tokio::test]
@@ -408,7 +486,10 @@ async fn components_are_full_crud_with_json_objects() {
     let c = created.body["id"].as_str().expect("id");
 
     let updated = app
-        .put(&format!("/api/v1/components/{c}"), json!({"status": "completed", "progress": 100}))
+        .put(
+            &format!("/api/v1/components/{c}"),
+            json!({"status": "completed", "progress": 100}),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK);
     assert_eq!(updated.body["status"], "completed");
@@ -419,21 +500,30 @@ async fn components_are_full_crud_with_json_objects() {
     r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
     assert_eq!(r.body["field"], "progress");
     let r = app
-        .put(&format!("/api/v1/components/{c}"), json!({"status": "done"}))
+        .put(
+            &format!("/api/v1/components/{c}"),
+            json!({"status": "done"}),
+        )
         .await;
     assert_eq!(r.body["field"], "status");
 
     let list = app.get(&format!("/api/v1/projects/{p}/components")).await;
     assert_eq!(list.body["count"], 1);
-    assert_eq!(list.body["components"][0]["metadata"], json!({"port": 5432}));
+    assert_eq!(
+        list.body["components"][0]["metadata"],
+        json!({"port": 5432})
+    );
 
     let missing = uuid::Uuid::new_v4();
     app.get(&format!("/api/v1/projects/{missing}/components"))
         .await
         .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    app.post(&format!("/api/v1/projects/{missing}/components"), json!({"name": "x"}))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    app.post(
+        &format!("/api/v1/projects/{missing}/components"),
+        json!({"name": "x"}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 
     assert_eq!(
         app.delete(&format!("/api/v1/components/{c}")).await.status,
@@ -461,7 +551,10 @@ async fn dependency_cycles_are_refused_with_the_cycle_named() {
     let cycle = app.post(&deps(&db), json!({"depends_on_id": api_c})).await;
     cycle.assert_error(StatusCode::CONFLICT, "DEPENDENCY_CYCLE");
     assert!(
-        cycle.body["detail"].as_str().unwrap_or_default().contains("db → api → db"),
+        cycle.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("db → api → db"),
         "{}",
         cycle.body
     );
@@ -471,9 +564,12 @@ async fn dependency_cycles_are_refused_with_the_cycle_named() {
     app.post(&deps(&api_c), json!({"depends_on_id": foreign}))
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
-    app.post(&deps(&api_c), json!({"depends_on_id": uuid::Uuid::new_v4()}))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    app.post(
+        &deps(&api_c),
+        json!({"depends_on_id": uuid::Uuid::new_v4()}),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 
     let listed = app.get(&deps(&api_c)).await;
     assert_eq!(listed.body["count"], 1);
@@ -485,7 +581,10 @@ async fn dependency_cycles_are_refused_with_the_cycle_named() {
     assert_eq!(graph.body["components"].as_array().map(Vec::len), Some(2));
     assert_eq!(graph.body["components"][0]["task_count"], 0);
     assert_eq!(graph.body["components"][0]["name"], "api");
-    assert_eq!(graph.body["dependencies"][0]["component_id"], api_c.as_str());
+    assert_eq!(
+        graph.body["dependencies"][0]["component_id"],
+        api_c.as_str()
+    );
 
     let removed = app.delete(&format!("{}/{db}", deps(&api_c))).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
@@ -541,9 +640,13 @@ async fn tasks_track_completion_and_cascade_with_project() {
     assert_eq!(created.body["due_date"], "2026-12-24T17:00:00Z");
     let t = created.body["id"].as_str().expect("id").to_owned();
 
-    let done = app.put(&format!("/api/v1/tasks/{t}"), json!({"status": "done"})).await;
+    let done = app
+        .put(&format!("/api/v1/tasks/{t}"), json!({"status": "done"}))
+        .await;
     assert!(done.body["completed_at"].is_string(), "{}", done.body);
-    let reopened = app.put(&format!("/api/v1/tasks/{t}"), json!({"status": "review"})).await;
+    let reopened = app
+        .put(&format!("/api/v1/tasks/{t}"), json!({"status": "review"}))
+        .await;
     assert_eq!(reopened.body["completed_at"], Value::Null);
 
     let list = app.get(&format!("/api/v1/components/{c}/tasks")).await;
@@ -567,8 +670,11 @@ async fn pagination_is_capped_and_filters_apply() {
     let app = TestApp::new().await;
     for i in 0..5 {
         let status = if i < 2 { "active" } else { "archived" };
-        app.post("/api/v1/projects", json!({"name": format!("Rack {i}"), "status": status}))
-            .await;
+        app.post(
+            "/api/v1/projects",
+            json!({"name": format!("Rack {i}"), "status": status}),
+        )
+        .await;
     }
     let capped = app.get("/api/v1/projects?limit=100000").await;
     assert_eq!(capped.body["limit"], 500, "limit is capped");
@@ -588,8 +694,14 @@ async fn readiness_turns_503_when_the_database_is_gone() {
     let app = TestApp::new().await;
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status, StatusCode::OK);
-    assert_eq!(ready.body, json!({"status": "ready", "service": "taylordash-backend", "database": "healthy"}));
-    assert_eq!(app.get("/api/v1/health/stack").await.body["overall_status"], "healthy");
+    assert_eq!(
+        ready.body,
+        json!({"status": "ready", "service": "taylordash-backend", "database": "healthy"})
+    );
+    assert_eq!(
+        app.get("/api/v1/health/stack").await.body["overall_status"],
+        "healthy"
+    );
 
     app.store.close().await;
     let not_ready = app.get("/health/ready").await;
@@ -600,7 +712,11 @@ async fn readiness_turns_503_when_the_database_is_gone() {
     app.get("/api/v1/projects")
         .await
         .assert_error(StatusCode::SERVICE_UNAVAILABLE, "DATABASE_UNAVAILABLE");
-    assert_eq!(app.get("/health/live").await.status, StatusCode::OK, "still alive");
+    assert_eq!(
+        app.get("/health/live").await.status,
+        StatusCode::OK,
+        "still alive"
+    );
 }
 
 #[tokio::test]
@@ -617,7 +733,11 @@ async fn metrics_label_routes_by_template() {
         "{text}"
     );
     assert!(text.contains(r#"route="/api/v1/projects/{project_id}",status="400"} 1"#));
-    assert!(text.contains(r#"http_requests_total{method="POST",route="/api/v1/projects",status="201"} 1"#));
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="POST",route="/api/v1/projects",status="201"} 1"#
+        )
+    );
     assert!(text.contains(r#"route="unmatched",status="404"} 1"#));
     assert!(!text.contains(&p), "raw ids never become labels");
     assert!(text.contains("http_request_duration_seconds_bucket"));
@@ -651,11 +771,21 @@ async fn hostile_input_never_causes_a_server_error() {
     let p = app.project("p").await;
     let c = app.component(&p, "c").await;
     let bodies = [
-        "null", "[]", "\"string\"", "1e999", "{\"name\": null}", "{\"name\": \"\\u0000\"}",
-        "{\"name\": \"ok\", \"progress\": 1e20}", "{\"name\": \"ok\", \"progress\": -1}",
-        "{\"name\": \"ok\", \"position\": {\"x\": \"a\"}}", "{\"name\": \"ok\", \"version\": \"x\"}",
-        "{\"name\": \"ok\", \"due_date\": \"tomorrow\"}", "{\"depends_on_id\": 5}",
-        "{\"positions\": [{\"component_id\": null}]}", "\u{feff}{}", "{\"name\": \"😀\"}",
+        "null",
+        "[]",
+        "\"string\"",
+        "1e999",
+        "{\"name\": null}",
+        "{\"name\": \"\\u0000\"}",
+        "{\"name\": \"ok\", \"progress\": 1e20}",
+        "{\"name\": \"ok\", \"progress\": -1}",
+        "{\"name\": \"ok\", \"position\": {\"x\": \"a\"}}",
+        "{\"name\": \"ok\", \"version\": \"x\"}",
+        "{\"name\": \"ok\", \"due_date\": \"tomorrow\"}",
+        "{\"depends_on_id\": 5}",
+        "{\"positions\": [{\"component_id\": null}]}",
+        "\u{feff}{}",
+        "{\"name\": \"😀\"}",
     ];
     let paths = [
         (Method::POST, "/api/v1/projects".to_owned()),
@@ -668,7 +798,9 @@ async fn hostile_input_never_causes_a_server_error() {
     ];
     for (method, path) in &paths {
         for body in bodies {
-            let r = app.raw(method.clone(), path, Some("application/json"), body).await;
+            let r = app
+                .raw(method.clone(), path, Some("application/json"), body)
+                .await;
             assert!(
                 r.status.is_success() || r.status.is_client_error(),
                 "{method} {path} with {body:?} gave {}: {}",
@@ -677,7 +809,12 @@ async fn hostile_input_never_causes_a_server_error() {
             );
         }
     }
-    for query in ["limit=99999999999999999999", "offset=1e3", "search=%25%5F%5C", "status="] {
+    for query in [
+        "limit=99999999999999999999",
+        "offset=1e3",
+        "search=%25%5F%5C",
+        "status=",
+    ] {
         let r = app.get(&format!("/api/v1/projects?{query}")).await;
         assert!(r.status.as_u16() < 500, "{query}: {}", r.status);
     }
@@ -693,11 +830,20 @@ async fn openapi_document_matches_the_snapshot() {
         for (method, op) in item.as_object().expect("path item") {
             let responses = op["responses"].as_object().expect("responses");
             if path.starts_with("/api/v1/") {
-                assert!(responses.contains_key("401"), "{method} {path} documents 401");
-                assert!(op["security"].is_array(), "{method} {path} documents its auth");
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} documents 401"
+                );
+                assert!(
+                    op["security"].is_array(),
+                    "{method} {path} documents its auth"
+                );
             }
             if path.contains('{') {
-                assert!(responses.contains_key("404"), "{method} {path} documents 404");
+                assert!(
+                    responses.contains_key("404"),
+                    "{method} {path} documents 404"
+                );
             }
         }
     }
@@ -747,7 +893,11 @@ async fn postgres_concurrent_creations_and_readiness() {
     };
     let store = storage::connect(&config).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let state = AppState::new(store.clone(), ApiKey::new(KEY), Metrics::new().expect("metrics"));
+    let state = AppState::new(
+        store.clone(),
+        ApiKey::new(KEY),
+        Metrics::new().expect("metrics"),
+    );
     let router = api::router(state);
 
     // More concurrent writers than pooled connections: v1 deadlocked here.
@@ -771,12 +921,17 @@ async fn postgres_concurrent_creations_and_readiness() {
     })
     .await
     .expect("32 concurrent creations finish");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
 
     let get_ready = || {
-        router
-            .clone()
-            .oneshot(Request::get("/health/ready").body(Body::empty()).expect("request"))
+        router.clone().oneshot(
+            Request::get("/health/ready")
+                .body(Body::empty())
+                .expect("request"),
+        )
     };
     assert_eq!(get_ready().await.expect("ok").status(), StatusCode::OK);
     // Make the database disappear under the running app.

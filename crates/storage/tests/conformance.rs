@@ -45,7 +45,10 @@ fn all() -> PageRequest {
 
 async fn project_round_trip(store: Arc<dyn Store>) {
     let mut metadata = serde_json::Map::new();
-    metadata.insert("rack".into(), serde_json::json!({"u": 42, "tags": ["a", "b"]}));
+    metadata.insert(
+        "rack".into(),
+        serde_json::json!({"u": 42, "tags": ["a", "b"]}),
+    );
     let owner = Uuid::new_v4();
     let created = store
         .create_project(NewProject {
@@ -82,7 +85,10 @@ async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {
         ids.push(p.id);
     }
     let page = store
-        .list_projects(&ProjectFilter::default(), PageRequest::new(Some(3), Some(2)).unwrap())
+        .list_projects(
+            &ProjectFilter::default(),
+            PageRequest::new(Some(3), Some(2)).unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(page.total, 7);
@@ -100,7 +106,12 @@ async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(active.total, 4);
-    assert!(active.items.iter().all(|p| p.status == ProjectStatus::Active));
+    assert!(
+        active
+            .items
+            .iter()
+            .all(|p| p.status == ProjectStatus::Active)
+    );
 
     let found = store
         .list_projects(
@@ -134,7 +145,10 @@ async fn search_escapes_like_wildcards(store: Arc<dyn Store>) {
     let pct = store.list_projects(&search("0%"), all()).await.unwrap();
     assert_eq!(pct.total, 1, "% is matched literally");
     let under = store.list_projects(&search("under_"), all()).await.unwrap();
-    assert_eq!(under.total, 1, "_ is matched literally, and descriptions are searched");
+    assert_eq!(
+        under.total, 1,
+        "_ is matched literally, and descriptions are searched"
+    );
 }
 
 async fn update_checks_version_and_reports_conflict(store: Arc<dyn Store>) {
@@ -166,10 +180,21 @@ async fn update_checks_version_and_reports_conflict(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(
-        matches!(stale, StoreError::VersionConflict { expected: 1, actual: 2, .. }),
+        matches!(
+            stale,
+            StoreError::VersionConflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
         "{stale:?}"
     );
-    assert_eq!(store.get_project(p.id).await.unwrap().name, "a", "nothing was overwritten");
+    assert_eq!(
+        store.get_project(p.id).await.unwrap().name,
+        "a",
+        "nothing was overwritten"
+    );
 
     let unconditional = store
         .update_project(
@@ -195,28 +220,43 @@ async fn update_checks_version_and_reports_conflict(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(invalid, StoreError::Invalid(ref v) if v.field == "name"), "{invalid:?}");
+    assert!(
+        matches!(invalid, StoreError::Invalid(ref v) if v.field == "name"),
+        "{invalid:?}"
+    );
 }
 
 async fn missing_ids_are_not_found(store: Arc<dyn Store>) {
     let id = Uuid::new_v4();
     let is_not_found = |e: StoreError, entity: Entity| {
-        assert!(matches!(e, StoreError::NotFound { entity: en, .. } if en == entity), "{e:?}");
+        assert!(
+            matches!(e, StoreError::NotFound { entity: en, .. } if en == entity),
+            "{e:?}"
+        );
     };
     is_not_found(store.get_project(id).await.unwrap_err(), Entity::Project);
     is_not_found(store.delete_project(id).await.unwrap_err(), Entity::Project);
     is_not_found(
-        store.update_project(id, None, ProjectPatch::default()).await.unwrap_err(),
+        store
+            .update_project(id, None, ProjectPatch::default())
+            .await
+            .unwrap_err(),
         Entity::Project,
     );
-    is_not_found(store.get_component(id).await.unwrap_err(), Entity::Component);
+    is_not_found(
+        store.get_component(id).await.unwrap_err(),
+        Entity::Component,
+    );
     is_not_found(store.get_task(id).await.unwrap_err(), Entity::Task);
     is_not_found(
         store.list_components(id, all()).await.unwrap_err(),
         Entity::Project,
     );
     is_not_found(
-        store.create_component(id, component("c")).await.unwrap_err(),
+        store
+            .create_component(id, component("c"))
+            .await
+            .unwrap_err(),
         Entity::Project,
     );
     is_not_found(
@@ -232,7 +272,10 @@ async fn missing_ids_are_not_found(store: Arc<dyn Store>) {
             .unwrap_err(),
         Entity::Component,
     );
-    is_not_found(store.list_tasks(id, all()).await.unwrap_err(), Entity::Component);
+    is_not_found(
+        store.list_tasks(id, all()).await.unwrap_err(),
+        Entity::Component,
+    );
     is_not_found(store.project_graph(id).await.unwrap_err(), Entity::Project);
 }
 
@@ -241,7 +284,10 @@ async fn delete_project_cascades(store: Arc<dyn Store>) {
     let keep = store.create_project(project("kept")).await.unwrap();
     let a = store.create_component(p.id, component("a")).await.unwrap();
     let b = store.create_component(p.id, component("b")).await.unwrap();
-    let kept_c = store.create_component(keep.id, component("k")).await.unwrap();
+    let kept_c = store
+        .create_component(keep.id, component("k"))
+        .await
+        .unwrap();
     store.add_dependency(a.id, b.id).await.unwrap();
     let t = store
         .create_task(
@@ -254,11 +300,24 @@ async fn delete_project_cascades(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store.delete_project(p.id).await.unwrap();
-    assert!(matches!(store.get_component(a.id).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.get_task(t.id).await, Err(StoreError::NotFound { .. })));
-    assert!(store.get_component(kept_c.id).await.is_ok(), "other projects are untouched");
+    assert!(matches!(
+        store.get_component(a.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.get_task(t.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        store.get_component(kept_c.id).await.is_ok(),
+        "other projects are untouched"
+    );
     assert_eq!(
-        store.list_projects(&ProjectFilter::default(), all()).await.unwrap().total,
+        store
+            .list_projects(&ProjectFilter::default(), all())
+            .await
+            .unwrap()
+            .total,
         1
     );
 }
@@ -294,7 +353,10 @@ async fn component_round_trip_and_validation(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(ref v) if v.field == "progress"), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Invalid(ref v) if v.field == "progress"),
+        "{err:?}"
+    );
 
     let done = store
         .update_component(
@@ -320,10 +382,19 @@ async fn component_round_trip_and_validation(store: Arc<dyn Store>) {
 async fn dependencies_refuse_cycles_duplicates_and_cross_project(store: Arc<dyn Store>) {
     let p = store.create_project(project("p")).await.unwrap();
     let other = store.create_project(project("other")).await.unwrap();
-    let api = store.create_component(p.id, component("api")).await.unwrap();
+    let api = store
+        .create_component(p.id, component("api"))
+        .await
+        .unwrap();
     let db = store.create_component(p.id, component("db")).await.unwrap();
-    let disk = store.create_component(p.id, component("disk")).await.unwrap();
-    let foreign = store.create_component(other.id, component("x")).await.unwrap();
+    let disk = store
+        .create_component(p.id, component("disk"))
+        .await
+        .unwrap();
+    let foreign = store
+        .create_component(other.id, component("x"))
+        .await
+        .unwrap();
 
     store.add_dependency(api.id, db.id).await.unwrap();
     store.add_dependency(db.id, disk.id).await.unwrap();
@@ -334,9 +405,15 @@ async fn dependencies_refuse_cycles_duplicates_and_cross_project(store: Arc<dyn 
         other => panic!("expected a cycle, got {other:?}"),
     }
     let selfish = store.add_dependency(api.id, api.id).await.unwrap_err();
-    assert!(matches!(selfish, StoreError::DependencyCycle(_)), "{selfish:?}");
+    assert!(
+        matches!(selfish, StoreError::DependencyCycle(_)),
+        "{selfish:?}"
+    );
     let dup = store.add_dependency(api.id, db.id).await.unwrap_err();
-    assert!(matches!(dup, StoreError::DependencyExists { .. }), "{dup:?}");
+    assert!(
+        matches!(dup, StoreError::DependencyExists { .. }),
+        "{dup:?}"
+    );
     let cross = store.add_dependency(api.id, foreign.id).await.unwrap_err();
     assert!(matches!(cross, StoreError::CrossProject(..)), "{cross:?}");
 
@@ -364,7 +441,11 @@ async fn graph_counts_tasks_and_lists_edges(store: Arc<dyn Store>) {
     let a = store.create_component(p.id, component("a")).await.unwrap();
     let b = store.create_component(p.id, component("b")).await.unwrap();
     store.add_dependency(b.id, a.id).await.unwrap();
-    for (name, status) in [("t1", TaskStatus::Todo), ("t2", TaskStatus::Done), ("t3", TaskStatus::Review)] {
+    for (name, status) in [
+        ("t1", TaskStatus::Todo),
+        ("t2", TaskStatus::Done),
+        ("t3", TaskStatus::Review),
+    ] {
         store
             .create_task(
                 a.id,
@@ -392,7 +473,10 @@ async fn layout_is_all_or_nothing(store: Arc<dyn Store>) {
     let other = store.create_project(project("o")).await.unwrap();
     let a = store.create_component(p.id, component("a")).await.unwrap();
     let b = store.create_component(p.id, component("b")).await.unwrap();
-    let x = store.create_component(other.id, component("x")).await.unwrap();
+    let x = store
+        .create_component(other.id, component("x"))
+        .await
+        .unwrap();
     let pos = |x: f64| Position { x, y: 2.0 * x };
 
     let moved = store
@@ -400,7 +484,10 @@ async fn layout_is_all_or_nothing(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(moved.len(), 2);
-    assert_eq!(store.get_component(b.id).await.unwrap().position, Some(pos(2.0)));
+    assert_eq!(
+        store.get_component(b.id).await.unwrap().position,
+        Some(pos(2.0))
+    );
     assert_eq!(store.get_component(b.id).await.unwrap().version, 2);
 
     let err = store
@@ -463,7 +550,10 @@ async fn task_completion_and_listing(store: Arc<dyn Store>) {
     let listed = store.list_tasks(c.id, all()).await.unwrap();
     assert_eq!(listed.total, 1);
     store.delete_task(t.id).await.unwrap();
-    assert!(matches!(store.get_task(t.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.get_task(t.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 /// v1's pool deadlocked for good under 32 concurrent project creations.
@@ -492,9 +582,16 @@ async fn concurrent_creations_do_not_deadlock(store: Arc<dyn Store>) {
         }
     })
     .await;
-    assert!(all_done.is_ok(), "32 concurrent create+update did not finish in 30 s");
+    assert!(
+        all_done.is_ok(),
+        "32 concurrent create+update did not finish in 30 s"
+    );
     assert_eq!(
-        store.list_projects(&ProjectFilter::default(), all()).await.unwrap().total,
+        store
+            .list_projects(&ProjectFilter::default(), all())
+            .await
+            .unwrap()
+            .total,
         32
     );
 }
@@ -511,7 +608,11 @@ async fn concurrent_opposite_dependencies_cannot_both_win(store: Arc<dyn Store>)
             tokio::spawn(async move { s2.add_dependency(b.id, a.id).await }),
         );
         let ok = [r1.unwrap().is_ok(), r2.unwrap().is_ok()];
-        assert_eq!(ok.iter().filter(|x| **x).count(), 1, "exactly one edge wins: {ok:?}");
+        assert_eq!(
+            ok.iter().filter(|x| **x).count(),
+            1,
+            "exactly one edge wins: {ok:?}"
+        );
         assert_eq!(store.list_dependencies(p.id).await.unwrap().len(), 1);
     }
 }

@@ -308,13 +308,13 @@ impl Config {
 
     fn parse(l: Layers) -> Result<Config, ConfigError> {
         let database_url = l.string("database.url");
-        if let Some(url) = &database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(l.invalid(
-                    "database.url",
-                    "must start with postgres:// or postgresql:// (unset it to use SQLite)",
-                ));
-            }
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(l.invalid(
+                "database.url",
+                "must start with postgres:// or postgresql:// (unset it to use SQLite)",
+            ));
         }
         let api_key = l.string("api_key");
         if let Some(key) = &api_key {
@@ -406,14 +406,16 @@ impl Config {
 
 /// Hides a secret; for a database URL, hides only the password so the target stays visible.
 fn redact(key: &str, value: &str) -> String {
-    if key == "database.url" {
-        if let Some((scheme, rest)) = value.split_once("://") {
-            if let Some((userinfo, host)) = rest.rsplit_once('@') {
+    if key == "database.url"
+        && let Some((scheme, rest)) = value.split_once("://")
+    {
+        return match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
                 let user = userinfo.split(':').next().unwrap_or_default();
-                return format!("{scheme}://{user}:********@{host}");
+                format!("{scheme}://{user}:********@{host}")
             }
-            return value.to_owned();
-        }
+            None => value.to_owned(),
+        };
     }
     "********".to_owned()
 }

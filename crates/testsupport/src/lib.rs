@@ -50,7 +50,9 @@ impl TestDb {
             url,
             max_connections: 8,
         };
-        let store = storage::connect(&config).await.expect("connect to test database");
+        let store = storage::connect(&config)
+            .await
+            .expect("connect to test database");
         store.migrate().await.expect("migrate postgres");
         Some(TestDb {
             store,
@@ -64,7 +66,9 @@ impl TestDb {
 pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
     let Some(admin_url) = std::env::var(PG_URL_ENV).ok().filter(|v| !v.is_empty()) else {
         if std::env::var(REQUIRE_PG_ENV).as_deref() == Ok("1") {
-            panic!("{REQUIRE_PG_ENV}=1 but {PG_URL_ENV} is not set: the PostgreSQL suite cannot run");
+            panic!(
+                "{REQUIRE_PG_ENV}=1 but {PG_URL_ENV} is not set: the PostgreSQL suite cannot run"
+            );
         }
         eprintln!(
             "SKIPPED: PostgreSQL test (set {PG_URL_ENV}=postgres://postgres@127.0.0.1:5432/postgres to run it)"
@@ -101,13 +105,18 @@ pub fn database_url(admin_url: &str, name: &str) -> String {
 /// Drops a test database, from a separate thread so it works inside or outside a runtime.
 pub fn drop_postgres_database(admin_url: String, name: String) {
     let worker = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
         rt.block_on(async {
             if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await;
                 let _ = admin.close().await;
             }
         });

@@ -1,0 +1,417 @@
+//! The real binary as a user runs it: first start, API key handling, config check, healthcheck,
+//! migrations, PostgreSQL, and graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_taylordash");
+
+/// A `taylordash` command with a clean environment (no stray DATABASE_URL or API_KEY).
+fn taylordash(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TAYLORDASH_DATA_DIR", data_dir)
+        .env("TAYLORDASH_BIND", "127.0.0.1:0")
+        .env("TAYLORDASH_LOG_FORMAT", "json");
+    cmd
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+    early_stderr: Vec<String>,
+    /// The structured log (stdout), collected as it is written.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    // The child is reaped by `Drop`; on a panic before that, the test process exits anyway.
+    #[allow(clippy::zombie_processes)]
+    fn start(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn taylordash");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stdout = child.stdout.take().expect("stdout");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut early = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("server did not start; stderr: {early:#?}"));
+            if let Some(rest) = line.strip_prefix("TaylorDash is listening on http://") {
+                let addr = rest.split_whitespace().next().expect("address");
+                return Server {
+                    child,
+                    addr: addr.parse().expect("socket address"),
+                    stderr: rx,
+                    early_stderr: early,
+                    log,
+                };
+            }
+            early.push(line);
+        }
+    }
+
+    fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything written so far: the rest of stderr, then the log.
+    fn output(&self) -> String {
+        let mut out = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(&self.log.lock().map(|l| l.clone()).unwrap_or_default());
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.1 exchange; returns (status, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("X-API-Key: {k}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or_default());
+    stream.write_all(req.as_bytes()).expect("write");
+    read_response(&mut stream)
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {raw:?}"));
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run taylordash")
+}
+
+#[test]
+fn first_start_creates_data_dir_and_prints_the_key_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("fresh/data");
+    let mut server = Server::start(taylordash(&data));
+    assert!(
+        data.join("taylordash.db").exists(),
+        "SQLite file created in the data dir"
+    );
+    let key_file = data.join("api_key");
+    let key = std::fs::read_to_string(&key_file)
+        .expect("key file")
+        .trim()
+        .to_owned();
+    assert_eq!(key.len(), 64, "256-bit key, hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "key file readable by the owner only");
+    }
+    let banner = server.early_stderr.join("\n");
+    assert!(banner.contains(&key), "the key is shown on first start");
+    assert!(
+        banner.contains(&key_file.display().to_string()),
+        "with its location"
+    );
+
+    let (status, _) = http(server.addr, "GET", "/api/v1/projects", Some(&key), None);
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        server.addr,
+        "GET",
+        "/api/v1/projects",
+        Some("guess-guess-guess-guess"),
+        None,
+    );
+    assert_eq!(status, 401);
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/projects",
+        Some(&key),
+        Some(r#"{"name":"survives restarts"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    server.terminate();
+    assert!(server.wait(Duration::from_secs(10)).success());
+    let log = server.output();
+    assert!(
+        log.contains("TaylorDash is ready"),
+        "the log was captured: {log}"
+    );
+    assert!(!log.contains(&key), "the key never reaches the log");
+
+    let server = Server::start(taylordash(&data));
+    let again = server.early_stderr.join("\n");
+    assert!(!again.contains(&key), "the key is printed only once");
+    let (status, body) = http(server.addr, "GET", "/api/v1/projects", Some(&key), None);
+    assert_eq!(status, 200);
+    assert!(body.contains("survives restarts"), "data persisted: {body}");
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(taylordash(tmp.path()));
+    // A request whose headers have started to arrive is in flight.
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(200));
+    server.terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(b"\r\n").expect("finish request");
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 200, "in-flight request answered: {body}");
+    assert!(body.contains("alive"));
+    assert!(server.wait(Duration::from_secs(10)).success(), "clean exit");
+    assert!(
+        TcpStream::connect(server.addr).is_err(),
+        "no longer accepting connections"
+    );
+    let log = server.output();
+    assert!(
+        log.contains("finishing in-flight requests") && log.contains("stopped"),
+        "{log}"
+    );
+}
+
+#[test]
+fn healthcheck_reports_ready_and_not_ready() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(taylordash(tmp.path()));
+    let ok = run(taylordash(tmp.path()).args(["healthcheck", "--addr", &server.addr.to_string()]));
+    assert!(ok.status.success(), "{ok:?}");
+    drop(server);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let down = run(taylordash(tmp.path()).args([
+        "healthcheck",
+        "--addr",
+        &addr.to_string(),
+        "--timeout",
+        "2",
+    ]));
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("not ready"));
+}
+
+#[test]
+fn config_check_validates_and_redacts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run(taylordash(tmp.path())
+        .args(["config", "check"])
+        .env("DATABASE_URL", "postgres://app:db-password-1@db:5432/td")
+        .env("API_KEY", "k-0123456789-secret-key")
+        .env("MQTT_PASSWORD", "broker-password-2"));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for secret in [
+        "db-password-1",
+        "k-0123456789-secret-key",
+        "broker-password-2",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(
+        text.contains("postgres://app:********@db:5432/td"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bind = \"127.0.0.1:0\"  # env TAYLORDASH_BIND"),
+        "{text}"
+    );
+
+    let bad = run(taylordash(tmp.path())
+        .args(["config", "check"])
+        .env("MQTT_PORT", "none"));
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("mqtt.port") && err.contains("MQTT_PORT"),
+        "{err}"
+    );
+
+    let bad = run(taylordash(tmp.path()).env("TAYLORDASH_BIND", "localhost"));
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "serve refuses to start on bad config"
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bind"));
+}
+
+#[test]
+fn migrate_is_repeatable_and_unreachable_database_is_explained() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for _ in 0..2 {
+        let out = run(taylordash(tmp.path()).arg("migrate"));
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied (sqlite)"));
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let started = Instant::now();
+    let out = run(taylordash(tmp.path())
+        .env(
+            "DATABASE_URL",
+            format!("postgres://u:secret-pw@127.0.0.1:{port}/x"),
+        )
+        .env("TAYLORDASH_DB_CONNECT_TIMEOUT", "1"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect to the database") && err.contains("DATABASE_URL"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-pw"),
+        "the password is not echoed: {err}"
+    );
+}
+
+#[test]
+fn serves_from_postgresql_when_database_url_is_set() {
+    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
+        );
+        eprintln!("SKIPPED: PostgreSQL binary test (set TAYLORDASH_TEST_DATABASE_URL)");
+        return;
+    };
+    let name = format!("td_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin_url.as_str(), "-qAtc", sql])
+            .status()
+            .expect("psql")
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    assert!(psql(&format!("CREATE DATABASE {name}")).success());
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
+        _ => format!("{admin_url}/{name}"),
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "cli-test-key-0123456789";
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("DATABASE_URL", &url).env("API_KEY", key);
+    let mut server = Server::start(cmd);
+    assert!(
+        !tmp.path().join("taylordash.db").exists(),
+        "no SQLite file with PostgreSQL"
+    );
+    assert!(
+        !tmp.path().join("api_key").exists(),
+        "no generated key when API_KEY is set"
+    );
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/projects",
+        Some(key),
+        Some(r#"{"name":"pg"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, stack) = http(server.addr, "GET", "/api/v1/health/stack", Some(key), None);
+    assert!(stack.contains("postgresql"), "{stack}");
+    server.terminate();
+    assert!(server.wait(Duration::from_secs(10)).success());
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
