@@ -133,6 +133,20 @@ macro_rules! impl_store {
             p
         }
 
+        /// The total number of matches for a page query, read from its `total_count` window
+        /// column; only a page past the end (no rows to carry it) costs a separate `count`.
+        async fn page_total(
+            rows: &[Row],
+            page: PageRequest,
+            count: impl std::future::Future<Output = std::result::Result<Row, sqlx::Error>>,
+        ) -> Result<i64> {
+            match rows.first() {
+                Some(row) => Ok(row.try_get("total_count")?),
+                None if page.offset == 0 => Ok(0),
+                None => Ok(count.await?.try_get(0)?),
+            }
+        }
+
         async fn exists(conn: &mut Conn, sql: &'static str, id: Uuid) -> Result<bool> {
             Ok(sqlx::query(sql).bind(id).fetch_optional(conn).await?.is_some())
         }
@@ -239,7 +253,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::sql_store::project_columns!(),
-                    " FROM projects WHERE ",
+                    ", count(*) OVER () AS total_count FROM projects WHERE ",
                     $crate::sql_store::project_filter!(),
                     " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
                 ))
@@ -249,13 +263,14 @@ macro_rules! impl_store {
                 .bind(page.offset)
                 .fetch_all(&mut *conn)
                 .await?;
-                let total: i64 =
-                    sqlx::query(concat!("SELECT count(*) FROM projects WHERE ", $crate::sql_store::project_filter!()))
+                let count = sqlx::query(concat!(
+                    "SELECT count(*) FROM projects WHERE ",
+                    $crate::sql_store::project_filter!()
+                ))
                 .bind(status)
                 .bind(pattern.as_deref())
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
+                .fetch_one(&mut *conn);
+                let total = page_total(&rows, page, count).await?;
                 Ok(Page {
                     items: rows.iter().map(project_from).collect::<Result<_>>()?,
                     total,
@@ -350,7 +365,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::sql_store::component_columns!(),
-                    " FROM components WHERE project_id = $1 \
+                    ", count(*) OVER () AS total_count FROM components WHERE project_id = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
                 ))
                 .bind(project_id)
@@ -358,11 +373,10 @@ macro_rules! impl_store {
                 .bind(page.offset)
                 .fetch_all(&mut *conn)
                 .await?;
-                let total: i64 = sqlx::query("SELECT count(*) FROM components WHERE project_id = $1")
+                let count = sqlx::query("SELECT count(*) FROM components WHERE project_id = $1")
                     .bind(project_id)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get(0)?;
+                    .fetch_one(&mut *conn);
+                let total = page_total(&rows, page, count).await?;
                 Ok(Page {
                     items: rows.iter().map(component_from).collect::<Result<_>>()?,
                     total,
@@ -632,7 +646,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(concat!(
                     "SELECT ",
                     $crate::sql_store::task_columns!(),
-                    " FROM tasks WHERE component_id = $1 \
+                    ", count(*) OVER () AS total_count FROM tasks WHERE component_id = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
                 ))
                 .bind(component_id)
@@ -640,11 +654,10 @@ macro_rules! impl_store {
                 .bind(page.offset)
                 .fetch_all(&mut *conn)
                 .await?;
-                let total: i64 = sqlx::query("SELECT count(*) FROM tasks WHERE component_id = $1")
+                let count = sqlx::query("SELECT count(*) FROM tasks WHERE component_id = $1")
                     .bind(component_id)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get(0)?;
+                    .fetch_one(&mut *conn);
+                let total = page_total(&rows, page, count).await?;
                 Ok(Page {
                     items: rows.iter().map(task_from).collect::<Result<_>>()?,
                     total,

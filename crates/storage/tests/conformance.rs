@@ -97,6 +97,18 @@ async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {
     assert_eq!(page.total, 7);
     let names: Vec<_> = page.items.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["p4", "p3", "p2"], "newest first, offset 2, limit 3");
+    let past_end = store
+        .list_projects(
+            &ProjectFilter::default(),
+            PageRequest::new(Some(3), Some(50)).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(past_end.items.is_empty());
+    assert_eq!(
+        past_end.total, 7,
+        "a page past the end still reports the total"
+    );
 
     let active = store
         .list_projects(
