@@ -4,11 +4,16 @@
 //!
 //! Nothing here knows about HTTP, SQL or MQTT.
 
+mod events;
 mod graph;
 mod model;
 mod status;
 mod validate;
 
+pub use events::{
+    DeadLetter, DeadReason, DomainEvent, Event, EventFilter, EventSource, NewDeadLetter, NewEvent,
+    OutboxEntry, envelope,
+};
 pub use graph::find_cycle;
 pub use model::*;
 pub use status::{ComponentStatus, ProjectStatus, TaskStatus, UnknownStatus};

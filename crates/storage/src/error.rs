@@ -10,6 +10,8 @@ pub enum Entity {
     Component,
     Task,
     Dependency,
+    Event,
+    DeadLetter,
 }
 
 impl fmt::Display for Entity {
@@ -19,6 +21,8 @@ impl fmt::Display for Entity {
             Entity::Component => "component",
             Entity::Task => "task",
             Entity::Dependency => "dependency",
+            Entity::Event => "event",
+            Entity::DeadLetter => "dead letter",
         })
     }
 }
@@ -26,7 +30,7 @@ impl fmt::Display for Entity {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{entity} {id} not found")]
-    NotFound { entity: Entity, id: Uuid },
+    NotFound { entity: Entity, id: String },
 
     #[error(
         "{entity} {id} was changed elsewhere: you sent version {expected}, \
@@ -84,8 +88,11 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn not_found(entity: Entity, id: Uuid) -> Self {
-        StoreError::NotFound { entity, id }
+    pub(crate) fn not_found(entity: Entity, id: impl fmt::Display) -> Self {
+        StoreError::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 
     pub(crate) fn corrupt(what: impl fmt::Display) -> Self {

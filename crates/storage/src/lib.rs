@@ -7,8 +7,10 @@
 //! by waiting for a second connection while holding the first.
 
 mod error;
+mod events;
 mod migrations;
 mod postgres;
+mod sql_events;
 mod sql_store;
 mod sqlite;
 
@@ -22,6 +24,7 @@ use domain::{
 use uuid::Uuid;
 
 pub use error::{Entity, StoreError};
+pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -62,7 +65,7 @@ pub type ExpectedVersion = Option<i64>;
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: EventStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     async fn migrate(&self) -> Result<()>;

@@ -63,3 +63,8 @@ impl PgStore {
 }
 
 crate::sql_store::impl_store!(PgStore, sqlx::Postgres, lock = " FOR UPDATE");
+crate::sql_events::impl_event_store!(
+    PgStore,
+    sqlx::Postgres,
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+);

@@ -42,7 +42,7 @@ macro_rules! impl_store {
 
         use async_trait::async_trait;
         use domain::{
-            Component, ComponentPatch, Dependency, GraphNode, JsonObject, NewComponent,
+            Component, ComponentPatch, Dependency, DomainEvent, GraphNode, JsonObject, NewComponent,
             NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter,
             ProjectGraph, ProjectPatch, Task, TaskPatch, ValidationError, find_cycle,
         };
@@ -200,18 +200,57 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        /// Deletes by id; a missing row is a 404 for `entity`.
-        async fn delete_by_id(
-            conn: &mut Conn,
-            sql: &'static str,
-            entity: Entity,
-            id: Uuid,
-        ) -> Result<()> {
-            let done = sqlx::query(sql).bind(id).execute(conn).await?;
-            if done.rows_affected() == 0 {
-                Err(StoreError::not_found(entity, id))
+        /// Records `event` in the outbox; the caller's transaction makes it atomic with the change.
+        async fn write_outbox(conn: &mut Conn, event: &DomainEvent) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&event.topic)
+            .bind(event.kind)
+            .bind(event.trace_id)
+            .bind(&event.idempotency_key)
+            .bind(Json(&event.payload))
+            .bind(domain::now())
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn project_for_update(conn: &mut Conn, id: Uuid) -> Result<Project> {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                $crate::sql_store::project_columns!(),
+                " FROM projects WHERE id = $1",
+                $lock
+            ))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Project, id))?;
+            project_from(&row)
+        }
+
+        async fn task_for_update(conn: &mut Conn, id: Uuid) -> Result<Task> {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                $crate::sql_store::task_columns!(),
+                " FROM tasks WHERE id = $1",
+                $lock
+            ))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Task, id))?;
+            task_from(&row)
+        }
+
+        /// Maps a foreign-key violation on insert to "the parent does not exist".
+        fn parent_missing(e: sqlx::Error, entity: Entity, id: Uuid) -> StoreError {
+            if StoreError::is_foreign_key_violation(&e) {
+                StoreError::not_found(entity, id)
             } else {
-                Ok(())
+                e.into()
             }
         }
 
@@ -292,6 +331,7 @@ macro_rules! impl_store {
 
             async fn create_project(&self, new: NewProject) -> Result<Project> {
                 let p = Project::create(new)?;
+                let mut tx = self.writer().begin().await?;
                 sqlx::query(concat!(
                     "INSERT INTO projects (",
                     $crate::sql_store::project_columns!(),
@@ -306,8 +346,10 @@ macro_rules! impl_store {
                 .bind(p.version)
                 .bind(p.created_at)
                 .bind(p.updated_at)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                write_outbox(&mut tx, &DomainEvent::project_created(&p)).await?;
+                tx.commit().await?;
                 Ok(p)
             }
 
@@ -318,19 +360,9 @@ macro_rules! impl_store {
                 patch: ProjectPatch,
             ) -> Result<Project> {
                 let mut tx = self.writer().begin().await?;
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::project_columns!(),
-                    " FROM projects WHERE id = $1",
-                    $lock
-                ))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::not_found(Entity::Project, id))?;
-                let mut p = project_from(&row)?;
+                let mut p = project_for_update(&mut tx, id).await?;
                 check_version(Entity::Project, id, expected, p.version)?;
-                p.apply(patch)?;
+                let changed = p.apply(patch)?;
                 sqlx::query(
                     "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
                      metadata = $6, version = $7, updated_at = $8 WHERE id = $1",
@@ -345,14 +377,21 @@ macro_rules! impl_store {
                 .bind(p.updated_at)
                 .execute(&mut *tx)
                 .await?;
+                write_outbox(&mut tx, &DomainEvent::project_updated(&p, &changed)).await?;
                 tx.commit().await?;
                 Ok(p)
             }
 
             async fn delete_project(&self, id: Uuid) -> Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                delete_by_id(&mut conn, "DELETE FROM projects WHERE id = $1", Entity::Project, id)
-                    .await
+                let mut tx = self.writer().begin().await?;
+                let p = project_for_update(&mut tx, id).await?;
+                sqlx::query("DELETE FROM projects WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_outbox(&mut tx, &DomainEvent::project_deleted(&p)).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn list_components(
@@ -402,7 +441,8 @@ macro_rules! impl_store {
                 new: NewComponent,
             ) -> Result<Component> {
                 let c = Component::create(project_id, new)?;
-                let inserted = sqlx::query(concat!(
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(concat!(
                     "INSERT INTO components (",
                     $crate::sql_store::component_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -418,15 +458,12 @@ macro_rules! impl_store {
                 .bind(c.version)
                 .bind(c.created_at)
                 .bind(c.updated_at)
-                .execute(self.writer())
-                .await;
-                match inserted {
-                    Ok(_) => Ok(c),
-                    Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                        Err(StoreError::not_found(Entity::Project, project_id))
-                    }
-                    Err(e) => Err(e.into()),
-                }
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
+                write_outbox(&mut tx, &DomainEvent::component_created(&c)).await?;
+                tx.commit().await?;
+                Ok(c)
             }
 
             async fn update_component(
@@ -438,21 +475,23 @@ macro_rules! impl_store {
                 let mut tx = self.writer().begin().await?;
                 let mut c = component_for_update(&mut tx, id).await?;
                 check_version(Entity::Component, id, expected, c.version)?;
-                c.apply(patch)?;
+                let changed = c.apply(patch)?;
                 write_component(&mut tx, &c).await?;
+                write_outbox(&mut tx, &DomainEvent::component_updated(&c, &changed)).await?;
                 tx.commit().await?;
                 Ok(c)
             }
 
             async fn delete_component(&self, id: Uuid) -> Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                delete_by_id(
-                    &mut conn,
-                    "DELETE FROM components WHERE id = $1",
-                    Entity::Component,
-                    id,
-                )
-                .await
+                let mut tx = self.writer().begin().await?;
+                let c = component_for_update(&mut tx, id).await?;
+                sqlx::query("DELETE FROM components WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_outbox(&mut tx, &DomainEvent::component_deleted(&c)).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn update_layout(
@@ -474,6 +513,8 @@ macro_rules! impl_store {
                     }
                     c.move_to(*position)?;
                     write_component(&mut tx, &c).await?;
+                    write_outbox(&mut tx, &DomainEvent::component_updated(&c, &["position"]))
+                        .await?;
                     moved.push(c);
                 }
                 tx.commit().await?;
@@ -579,23 +620,28 @@ macro_rules! impl_store {
                 .bind(dependency.created_at)
                 .execute(&mut *tx)
                 .await?;
+                let event = DomainEvent::dependency(true, from, component_id, depends_on_id);
+                write_outbox(&mut tx, &event).await?;
                 tx.commit().await?;
                 Ok(dependency)
             }
 
             async fn remove_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                require_component(&mut conn, component_id).await?;
+                let mut tx = self.writer().begin().await?;
+                let project_id = component_for_update(&mut tx, component_id).await?.project_id;
                 let done = sqlx::query(
                     "DELETE FROM component_dependencies WHERE component_id = $1 AND depends_on_id = $2",
                 )
                 .bind(component_id)
                 .bind(depends_on_id)
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found(Entity::Dependency, depends_on_id));
                 }
+                let event = DomainEvent::dependency(false, project_id, component_id, depends_on_id);
+                write_outbox(&mut tx, &event).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -675,7 +721,8 @@ macro_rules! impl_store {
 
             async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
                 let t = Task::create(component_id, new)?;
-                let inserted = sqlx::query(concat!(
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(concat!(
                     "INSERT INTO tasks (",
                     $crate::sql_store::task_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -691,15 +738,12 @@ macro_rules! impl_store {
                 .bind(t.version)
                 .bind(t.created_at)
                 .bind(t.updated_at)
-                .execute(self.writer())
-                .await;
-                match inserted {
-                    Ok(_) => Ok(t),
-                    Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                        Err(StoreError::not_found(Entity::Component, component_id))
-                    }
-                    Err(e) => Err(e.into()),
-                }
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
+                write_outbox(&mut tx, &DomainEvent::task_created(&t)).await?;
+                tx.commit().await?;
+                Ok(t)
             }
 
             async fn update_task(
@@ -709,19 +753,9 @@ macro_rules! impl_store {
                 patch: TaskPatch,
             ) -> Result<Task> {
                 let mut tx = self.writer().begin().await?;
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::task_columns!(),
-                    " FROM tasks WHERE id = $1",
-                    $lock
-                ))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::not_found(Entity::Task, id))?;
-                let mut t = task_from(&row)?;
+                let mut t = task_for_update(&mut tx, id).await?;
                 check_version(Entity::Task, id, expected, t.version)?;
-                t.apply(patch)?;
+                let changed = t.apply(patch)?;
                 sqlx::query(
                     "UPDATE tasks SET name = $2, description = $3, status = $4, assignee_id = $5, \
                      due_date = $6, completed_at = $7, version = $8, updated_at = $9 WHERE id = $1",
@@ -737,13 +771,21 @@ macro_rules! impl_store {
                 .bind(t.updated_at)
                 .execute(&mut *tx)
                 .await?;
+                write_outbox(&mut tx, &DomainEvent::task_updated(&t, &changed)).await?;
                 tx.commit().await?;
                 Ok(t)
             }
 
             async fn delete_task(&self, id: Uuid) -> Result<()> {
-                let mut conn = self.writer().acquire().await?;
-                delete_by_id(&mut conn, "DELETE FROM tasks WHERE id = $1", Entity::Task, id).await
+                let mut tx = self.writer().begin().await?;
+                let t = task_for_update(&mut tx, id).await?;
+                sqlx::query("DELETE FROM tasks WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                write_outbox(&mut tx, &DomainEvent::task_deleted(&t)).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
     };

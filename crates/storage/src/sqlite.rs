@@ -79,3 +79,4 @@ impl SqliteStore {
 }
 
 crate::sql_store::impl_store!(SqliteStore, sqlx::Sqlite, lock = "");
+crate::sql_events::impl_event_store!(SqliteStore, sqlx::Sqlite, skip_locked = "");

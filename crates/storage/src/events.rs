@@ -1,0 +1,127 @@
+//! Event storage: the events mirror, dead letters and the outbox.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{DeadLetter, Event, EventFilter, NewDeadLetter, NewEvent, OutboxEntry};
+
+use crate::Result;
+
+/// What one ingest transaction did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestOutcome {
+    /// Newly stored events, in input order.
+    pub stored: Vec<Event>,
+    /// Events skipped because their idempotency key was already stored.
+    pub duplicates: usize,
+    /// Ids of the dead letters written.
+    pub dead_letters: Vec<i64>,
+}
+
+/// A page of events, newest first, with the cursor for the next (older) page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `before_id` to continue; `None` when there is nothing older.
+    pub next_cursor: Option<i64>,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores a batch in one transaction: events (an idempotency key already stored is skipped
+    /// and counted as a duplicate) and dead letters. Nothing is visible until all of it is.
+    async fn ingest(&self, events: &[NewEvent], dead: &[NewDeadLetter]) -> Result<IngestOutcome>;
+
+    /// Events matching `filter` (topic may use MQTT wildcards), newest first.
+    async fn list_events(&self, filter: &EventFilter, limit: i64) -> Result<EventPage>;
+    async fn get_event(&self, id: i64) -> Result<Event>;
+
+    /// Dead letters, newest first, optionally only those older than `before_id`.
+    async fn list_dead_letters(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> Result<Vec<DeadLetter>>;
+    async fn get_dead_letter(&self, id: i64) -> Result<DeadLetter>;
+    /// Marks a dead letter as replayed into `event_id` (or found to be a duplicate: `None`).
+    async fn mark_replayed(&self, id: i64, event_id: Option<i64>) -> Result<()>;
+    async fn delete_dead_letter(&self, id: i64) -> Result<()>;
+    /// Dead letters not yet replayed.
+    async fn dead_letter_backlog(&self) -> Result<i64>;
+
+    /// Unsent outbox rows in order, skipping rows attempted after `retry_before`; marks the
+    /// returned rows as attempted now.
+    async fn claim_outbox(
+        &self,
+        limit: i64,
+        retry_before: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEntry>>;
+    /// Marks as sent every outbox row whose event has arrived in the events mirror — the
+    /// end-to-end proof that it went through the bus. Returns how many were confirmed.
+    async fn confirm_outbox(&self) -> Result<u64>;
+    /// Outbox rows not yet confirmed.
+    async fn outbox_backlog(&self) -> Result<i64>;
+
+    /// Deletes up to `batch` events received before `cutoff`; returns how many.
+    async fn prune_events(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64>;
+}
+
+/// Does `topic` match the MQTT subscription `filter` (`+` one level, `#` the rest)?
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// A LIKE pattern matching a superset of what the MQTT `filter` matches (wildcards become `%`),
+/// used to narrow the query before the exact check.
+pub(crate) fn topic_like(filter: &str) -> String {
+    let mut p = String::with_capacity(filter.len() + 1);
+    for c in filter.chars() {
+        match c {
+            '+' | '#' => p.push('%'),
+            '%' | '_' | '\\' => {
+                p.push('\\');
+                p.push(c);
+            }
+            c => p.push(c),
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_wildcards() {
+        assert!(topic_matches(
+            "tracker/events/#",
+            "tracker/events/projects/created"
+        ));
+        assert!(topic_matches("tracker/#", "tracker"));
+        assert!(topic_matches(
+            "tracker/events/+/created",
+            "tracker/events/tasks/created"
+        ));
+        assert!(!topic_matches(
+            "tracker/events/+/created",
+            "tracker/events/tasks/deleted"
+        ));
+        assert!(!topic_matches(
+            "tracker/events/+",
+            "tracker/events/tasks/created"
+        ));
+        assert!(topic_matches("a/b", "a/b"));
+        assert!(!topic_matches("a/b", "a/b/c"));
+        assert_eq!(topic_like("tracker/+/x_y"), "tracker/%/x\\_y");
+    }
+}
