@@ -26,7 +26,35 @@ testsupport::on_both_backends!(
     task_completion_and_listing,
     concurrent_creations_do_not_deadlock,
     concurrent_opposite_dependencies_cannot_both_win,
+    events_are_stored_once_and_listed_with_filters,
+    dead_letters_are_kept_replayed_and_deleted,
+    every_change_writes_its_event_to_the_outbox,
+    a_refused_change_writes_no_event,
+    old_events_are_pruned_in_batches,
 );
+
+fn event(topic: &str, kind: &str, key: &str) -> domain::NewEvent {
+    domain::NewEvent {
+        topic: topic.into(),
+        kind: kind.into(),
+        trace_id: Uuid::new_v4(),
+        idempotency_key: key.into(),
+        source: domain::EventSource::Mqtt,
+        payload: serde_json::json!({"n": key}).as_object().unwrap().clone(),
+        ts: domain::now(),
+        received_at: domain::now(),
+    }
+}
+
+fn dead(topic: &str) -> domain::NewDeadLetter {
+    domain::NewDeadLetter {
+        original_topic: topic.into(),
+        reason: domain::DeadReason::InvalidJson,
+        detail: "expected value at line 1 column 1".into(),
+        payload: serde_json::Value::String("{oops".into()),
+        received_at: domain::now(),
+    }
+}
 
 fn project(name: &str) -> NewProject {
     NewProject {
@@ -630,4 +658,287 @@ async fn concurrent_opposite_dependencies_cannot_both_win(store: Arc<dyn Store>)
         );
         assert_eq!(store.list_dependencies(p.id).await.unwrap().len(), 1);
     }
+}
+
+async fn events_are_stored_once_and_listed_with_filters(store: Arc<dyn Store>) {
+    let batch = [
+        event("tracker/events/projects/created", "project.created", "k1"),
+        event("tracker/events/tasks/created", "task.created", "k2"),
+        event("tracker/events/tasks/created", "task.created", "k2"),
+        event("tracker/metrics/cpu", "metric.gauge", "k3"),
+    ];
+    let outcome = store
+        .ingest(&batch, &[dead("tracker/events/x/y")])
+        .await
+        .unwrap();
+    assert_eq!(outcome.stored.len(), 3);
+    assert_eq!(
+        outcome.duplicates, 1,
+        "a key repeated within the batch is stored once"
+    );
+    assert_eq!(outcome.dead_letters.len(), 1);
+    let again = store.ingest(&batch[..2], &[]).await.unwrap();
+    assert_eq!(
+        (again.stored.len(), again.duplicates),
+        (0, 2),
+        "redelivery is a duplicate"
+    );
+
+    let stored = store.get_event(outcome.stored[0].id).await.unwrap();
+    assert_eq!(stored, outcome.stored[0], "an event reads back as written");
+    assert!(matches!(
+        store.get_event(999_999).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let list = |filter: domain::EventFilter, limit| {
+        let store = store.clone();
+        async move { store.list_events(&filter, limit).await.unwrap() }
+    };
+    let all = list(domain::EventFilter::default(), 10).await;
+    let keys: Vec<_> = all
+        .events
+        .iter()
+        .map(|e| e.idempotency_key.as_str())
+        .collect();
+    assert_eq!(keys, ["k3", "k2", "k1"], "newest first");
+    assert_eq!(all.next_cursor, None);
+
+    let wildcard = |t: &str| domain::EventFilter {
+        topic: Some(t.into()),
+        ..Default::default()
+    };
+    assert_eq!(list(wildcard("tracker/events/#"), 10).await.events.len(), 2);
+    assert_eq!(
+        list(wildcard("tracker/events/+/created"), 10)
+            .await
+            .events
+            .len(),
+        2
+    );
+    assert_eq!(list(wildcard("tracker/+/cpu"), 10).await.events.len(), 1);
+    assert_eq!(list(wildcard("tracker/events/+"), 10).await.events.len(), 0);
+    assert_eq!(
+        list(wildcard("tracker/events/tasks/created"), 10)
+            .await
+            .events
+            .len(),
+        1
+    );
+    let by_kind = list(
+        domain::EventFilter {
+            kind: Some("project.created".into()),
+            ..Default::default()
+        },
+        10,
+    )
+    .await;
+    assert_eq!(by_kind.events.len(), 1);
+    let by_trace = list(
+        domain::EventFilter {
+            trace_id: Some(outcome.stored[1].trace_id),
+            ..Default::default()
+        },
+        10,
+    )
+    .await;
+    assert_eq!(by_trace.events[0].idempotency_key, "k2");
+
+    let first = list(domain::EventFilter::default(), 2).await;
+    assert_eq!(first.events.len(), 2);
+    let rest = list(
+        domain::EventFilter {
+            before_id: first.next_cursor,
+            ..Default::default()
+        },
+        2,
+    )
+    .await;
+    assert_eq!(
+        rest.events.len(),
+        1,
+        "the cursor continues where the page ended"
+    );
+    assert_eq!(rest.events[0].idempotency_key, "k1");
+}
+
+async fn dead_letters_are_kept_replayed_and_deleted(store: Arc<dyn Store>) {
+    let outcome = store
+        .ingest(&[], &[dead("a/b"), dead("c/d")])
+        .await
+        .unwrap();
+    let listed = store.list_dead_letters(10, None).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].original_topic, "c/d", "newest first");
+    assert_eq!(listed[0].reason, "invalid_json");
+    assert_eq!(listed[0].payload, serde_json::json!("{oops"));
+    assert_eq!(store.dead_letter_backlog().await.unwrap(), 2);
+
+    store
+        .mark_replayed(outcome.dead_letters[0], Some(42))
+        .await
+        .unwrap();
+    let replayed = store
+        .get_dead_letter(outcome.dead_letters[0])
+        .await
+        .unwrap();
+    assert!(replayed.replayed_at.is_some());
+    assert_eq!(replayed.replayed_event_id, Some(42));
+    assert_eq!(store.dead_letter_backlog().await.unwrap(), 1);
+
+    store
+        .delete_dead_letter(outcome.dead_letters[1])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_dead_letter(outcome.dead_letters[1]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.list_dead_letters(10, None).await.unwrap().len(), 1);
+}
+
+async fn every_change_writes_its_event_to_the_outbox(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    store
+        .update_project(
+            p.id,
+            None,
+            ProjectPatch {
+                status: Some(ProjectStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let a = store.create_component(p.id, component("a")).await.unwrap();
+    let b = store.create_component(p.id, component("b")).await.unwrap();
+    store.add_dependency(a.id, b.id).await.unwrap();
+    store.remove_dependency(a.id, b.id).await.unwrap();
+    store
+        .update_layout(p.id, &[(a.id, Position { x: 1.0, y: 1.0 })])
+        .await
+        .unwrap();
+    let t = store
+        .create_task(
+            a.id,
+            NewTask {
+                name: "t".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .update_task(
+            t.id,
+            None,
+            TaskPatch {
+                status: Some(TaskStatus::Done),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.delete_task(t.id).await.unwrap();
+    store.delete_component(b.id).await.unwrap();
+    store.delete_project(p.id).await.unwrap();
+
+    let far_future = domain::now() + chrono::Duration::days(1);
+    let claimed = store.claim_outbox(100, far_future).await.unwrap();
+    let kinds: Vec<_> = claimed.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "project.created",
+            "project.updated",
+            "component.created",
+            "component.created",
+            "component.linked",
+            "component.unlinked",
+            "component.updated",
+            "task.created",
+            "task.updated",
+            "task.deleted",
+            "component.deleted",
+            "project.deleted",
+        ],
+        "one event per change, in commit order"
+    );
+    assert_eq!(claimed[1].topic, "tracker/events/projects/updated");
+    assert_eq!(
+        claimed[1].payload["updated_fields"],
+        serde_json::json!(["status"])
+    );
+    assert_eq!(claimed[8].payload["status"], "done");
+
+    let recent = domain::now() - chrono::Duration::seconds(60);
+    assert!(
+        store.claim_outbox(100, recent).await.unwrap().is_empty(),
+        "rows attempted just now are not claimed again before the retry delay"
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 12);
+
+    // Once the events have come through the bus into the mirror, the outbox rows are confirmed.
+    let arrived: Vec<_> = claimed
+        .iter()
+        .take(5)
+        .map(|e| domain::NewEvent {
+            topic: e.topic.clone(),
+            kind: e.kind.clone(),
+            trace_id: e.trace_id,
+            idempotency_key: e.idempotency_key.clone(),
+            source: domain::EventSource::Outbox,
+            payload: e.payload.clone(),
+            ts: e.created_at,
+            received_at: domain::now(),
+        })
+        .collect();
+    store.ingest(&arrived, &[]).await.unwrap();
+    assert_eq!(store.confirm_outbox().await.unwrap(), 5);
+    assert_eq!(store.outbox_backlog().await.unwrap(), 7);
+}
+
+async fn a_refused_change_writes_no_event(store: Arc<dyn Store>) {
+    let p = store.create_project(project("p")).await.unwrap();
+    let before = store.outbox_backlog().await.unwrap();
+    let stale = store
+        .update_project(
+            p.id,
+            Some(7),
+            ProjectPatch {
+                name: Some("x".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(stale.is_err());
+    let a = store.create_component(p.id, component("a")).await.unwrap();
+    assert!(store.add_dependency(a.id, a.id).await.is_err());
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        before + 1,
+        "only the component"
+    );
+}
+
+async fn old_events_are_pruned_in_batches(store: Arc<dyn Store>) {
+    let mut old: Vec<_> = (0..5)
+        .map(|i| {
+            let mut e = event("t/old", "x.old", &format!("old{i}"));
+            e.received_at = domain::now() - chrono::Duration::days(40);
+            e
+        })
+        .collect();
+    old.push(event("t/new", "x.new", "new"));
+    store.ingest(&old, &[]).await.unwrap();
+    let cutoff = domain::now() - chrono::Duration::days(30);
+    assert_eq!(store.prune_events(cutoff, 3).await.unwrap(), 3);
+    assert_eq!(store.prune_events(cutoff, 3).await.unwrap(), 2);
+    assert_eq!(store.prune_events(cutoff, 3).await.unwrap(), 0);
+    let left = store
+        .list_events(&domain::EventFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(left.events.len(), 1);
+    assert_eq!(left.events[0].idempotency_key, "new");
 }
