@@ -105,6 +105,8 @@ pub enum DeadReason {
     InvalidField,
     Oversized,
     SchemaMismatch,
+    /// Valid by every check here, yet refused by the database.
+    StorageRejected,
 }
 
 impl DeadReason {
@@ -116,6 +118,7 @@ impl DeadReason {
         DeadReason::InvalidField,
         DeadReason::Oversized,
         DeadReason::SchemaMismatch,
+        DeadReason::StorageRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +130,7 @@ impl DeadReason {
             DeadReason::InvalidField => "invalid_field",
             DeadReason::Oversized => "oversized",
             DeadReason::SchemaMismatch => "schema_mismatch",
+            DeadReason::StorageRejected => "storage_rejected",
         }
     }
 

@@ -1,0 +1,231 @@
+//! The event bus: every event validated, persisted exactly once, dead-lettered when bad,
+//! replayable, and streamed live.
+//!
+//! - `envelope.rs`: decode and validate a message (or explain why it is a dead letter).
+//! - `transport.rs` / `mqtt.rs`: where messages come from — the in-process bus, or an MQTT broker.
+//! - `pipeline.rs`: batch → commit → acknowledge → fan out.
+//! - `relay.rs`: publishes the outbox (domain events written with each change) onto the bus.
+//! - `hub.rs`: live fan-out to stream clients.
+//!
+//! [`EventBus::start`] wires them together and runs them as background tasks.
+
+mod envelope;
+mod hub;
+mod metrics;
+mod mqtt;
+mod pipeline;
+mod relay;
+mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use domain::{EventSource, NewDeadLetter};
+use storage::{Store, StoreError};
+use tokio::task::JoinHandle;
+
+pub use envelope::{RawMessage, check_schema, decode};
+pub use hub::Hub;
+pub use metrics::BusMetrics;
+pub use mqtt::MqttConfig;
+pub use pipeline::{PipelineConfig, dlq_topic};
+pub use transport::{Ack, Delivery, InProcess, SUBSCRIPTIONS, Transport, TransportError};
+
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// `None`: the in-process bus.
+    pub mqtt: Option<MqttConfig>,
+    pub pipeline: PipelineConfig,
+    /// Events older than this are pruned.
+    pub retention: Duration,
+    /// How often the outbox relay looks for work.
+    pub relay_interval: Duration,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            mqtt: None,
+            pipeline: PipelineConfig::default(),
+            retention: Duration::from_secs(30 * 24 * 3600),
+            relay_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The running bus: its transport, pipeline, outbox relay and retention job.
+pub struct EventBus {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    hub: Hub,
+    metrics: Arc<BusMetrics>,
+    config: BusConfig,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The result of replaying a dead letter.
+#[derive(Debug)]
+pub enum Replayed {
+    Stored(domain::Event),
+    /// The event was already stored (same idempotency key); the dead letter is closed.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("dead letter {0} was already replayed")]
+    AlreadyReplayed(i64),
+    #[error("the message is still invalid ({}): {}", .0.reason.as_str(), .0.detail)]
+    StillInvalid(Box<NewDeadLetter>),
+}
+
+impl EventBus {
+    /// Starts the bus. Metrics are registered in `registry`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        registry: &prometheus::Registry,
+        config: BusConfig,
+    ) -> Result<EventBus, prometheus::Error> {
+        let metrics = Arc::new(BusMetrics::new(registry)?);
+        let capacity = config.pipeline.batch_size * 4;
+        let (transport, deliveries): (Arc<dyn Transport>, _) = match &config.mqtt {
+            Some(mqtt) => {
+                let (t, rx) = mqtt::Mqtt::start(mqtt.clone(), metrics.clone(), capacity);
+                (t, rx)
+            }
+            None => {
+                let (t, rx) = InProcess::new(capacity);
+                (t, rx)
+            }
+        };
+        let hub = Hub::default();
+        let pipeline = Arc::new(pipeline::Pipeline {
+            store: store.clone(),
+            hub: hub.clone(),
+            metrics: metrics.clone(),
+            transport: transport.clone(),
+            config: config.pipeline.clone(),
+        });
+        let tasks = vec![
+            tokio::spawn(pipeline.run(deliveries)),
+            tokio::spawn(relay::run(
+                store.clone(),
+                transport.clone(),
+                metrics.clone(),
+                config.relay_interval,
+            )),
+            tokio::spawn(relay::retention(store.clone(), config.retention)),
+        ];
+        Ok(EventBus {
+            store,
+            transport,
+            hub,
+            metrics,
+            config,
+            tasks,
+        })
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    pub fn metrics(&self) -> &BusMetrics {
+        &self.metrics
+    }
+
+    pub fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
+    }
+
+    /// Validates an envelope posted over HTTP and publishes it; it reaches the store through
+    /// the same pipeline as every other message.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        envelope: &serde_json::Value,
+    ) -> Result<(), PublishError> {
+        let bytes = Bytes::from(envelope.to_string());
+        let raw = RawMessage {
+            topic,
+            bytes: &bytes,
+            received_at: domain::now(),
+            source: EventSource::Http,
+        };
+        decode(&raw, self.config.pipeline.max_message_bytes)
+            .map_err(|dl| PublishError::Invalid(Box::new(dl)))?;
+        if !transport::subscribed(topic) {
+            return Err(PublishError::Topic(topic.to_owned()));
+        }
+        self.transport
+            .publish(topic, bytes)
+            .await
+            .map_err(PublishError::Transport)
+    }
+
+    /// Re-runs a dead letter through validation; if it passes now, stores it and closes the
+    /// dead letter.
+    pub async fn replay(&self, id: i64) -> Result<Replayed, ReplayError> {
+        let dl = self.store.get_dead_letter(id).await?;
+        if dl.replayed_at.is_some() {
+            return Err(ReplayError::AlreadyReplayed(id));
+        }
+        let bytes = match &dl.payload {
+            serde_json::Value::String(text) => text.clone().into_bytes(),
+            other => other.to_string().into_bytes(),
+        };
+        let raw = RawMessage {
+            topic: &dl.original_topic,
+            bytes: &bytes,
+            received_at: domain::now(),
+            source: EventSource::Replay,
+        };
+        let event = decode(&raw, self.config.pipeline.max_message_bytes)
+            .map_err(|dl| ReplayError::StillInvalid(Box::new(dl)))?;
+        let outcome = self.store.ingest(&[event], &[]).await?;
+        let stored = outcome.stored.into_iter().next();
+        self.store
+            .mark_replayed(id, stored.as_ref().map(|e| e.id))
+            .await?;
+        match stored {
+            Some(event) => {
+                self.hub.publish([event.clone()]);
+                Ok(Replayed::Stored(event))
+            }
+            None => Ok(Replayed::Duplicate),
+        }
+    }
+
+    /// Stops the background tasks.
+    pub fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Store handle, for the relay's health reporting.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+impl Drop for EventBus {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("invalid event ({}): {}", .0.reason.as_str(), .0.detail)]
+    Invalid(Box<NewDeadLetter>),
+    #[error(
+        "topic {0} is not ingested; use tracker/events/..., tracker/commands/... or tracker/metrics/..."
+    )]
+    Topic(String),
+    #[error(transparent)]
+    Transport(TransportError),
+}

@@ -1,0 +1,100 @@
+//! Event-bus metrics (v1's names kept; every label has a bounded set of values).
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Kinds counted under their own label; anything else is `other`, so clients cannot create
+/// unbounded series.
+const KNOWN_KINDS: &[&str] = &[
+    "project.created",
+    "project.updated",
+    "project.deleted",
+    "component.created",
+    "component.updated",
+    "component.deleted",
+    "component.linked",
+    "component.unlinked",
+    "task.created",
+    "task.updated",
+    "task.deleted",
+    "task.completed",
+    "task.assigned",
+    "metric.gauge",
+    "metric.counter",
+    "metric.histogram",
+    "test_event",
+];
+
+pub struct BusMetrics {
+    pub ingested: IntCounterVec,
+    pub dead_lettered: IntCounterVec,
+    pub duplicates: IntCounter,
+    pub latency: Histogram,
+    pub mqtt_connected: prometheus::IntGauge,
+    pub outbox_backlog: IntGauge,
+    pub stream_clients: IntGauge,
+    pub store_retries: IntCounter,
+}
+
+impl BusMetrics {
+    pub fn new(registry: &Registry) -> Result<BusMetrics, prometheus::Error> {
+        let m = BusMetrics {
+            ingested: IntCounterVec::new(
+                Opts::new("taylor_ingest_total", "Events stored, by kind"),
+                &["kind"],
+            )?,
+            dead_lettered: IntCounterVec::new(
+                Opts::new(
+                    "taylor_dlq_total",
+                    "Messages dead-lettered, by reason category",
+                ),
+                &["reason"],
+            )?,
+            duplicates: IntCounter::new(
+                "taylor_duplicates_total",
+                "Events skipped because their idempotency key was already stored",
+            )?,
+            latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "taylor_event_latency_seconds",
+                    "From receiving a message to committing it",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )?,
+            mqtt_connected: IntGauge::new(
+                "taylor_mqtt_connected",
+                "1 while connected to the MQTT broker",
+            )?,
+            outbox_backlog: IntGauge::new(
+                "taylor_outbox_backlog",
+                "Domain events written but not yet confirmed through the bus",
+            )?,
+            stream_clients: IntGauge::new(
+                "taylor_stream_clients",
+                "Clients connected to the live event stream",
+            )?,
+            store_retries: IntCounter::new(
+                "taylor_ingest_store_retries_total",
+                "Ingest batches retried because the database failed",
+            )?,
+        };
+        registry.register(Box::new(m.ingested.clone()))?;
+        registry.register(Box::new(m.dead_lettered.clone()))?;
+        registry.register(Box::new(m.duplicates.clone()))?;
+        registry.register(Box::new(m.latency.clone()))?;
+        registry.register(Box::new(m.mqtt_connected.clone()))?;
+        registry.register(Box::new(m.outbox_backlog.clone()))?;
+        registry.register(Box::new(m.stream_clients.clone()))?;
+        registry.register(Box::new(m.store_retries.clone()))?;
+        Ok(m)
+    }
+
+    pub fn kind_label(kind: &str) -> &str {
+        KNOWN_KINDS
+            .iter()
+            .find(|k| **k == kind)
+            .copied()
+            .unwrap_or("other")
+    }
+}

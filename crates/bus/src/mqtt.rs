@@ -1,0 +1,208 @@
+//! The MQTT transport (rumqttc, MQTT 3.1.1).
+//!
+//! - QoS 1 subscriptions on a persistent session (`clean_session = false`, a stable client id):
+//!   whatever the broker could not deliver while we were away is delivered when we return.
+//! - Manual acknowledgements: the pipeline sends the PUBACK only after the message (or its dead
+//!   letter) is committed, so a crash at any point loses nothing — the broker redelivers and the
+//!   idempotency key drops the duplicate.
+//! - Shared subscription (`$share/<group>/...`) so several replicas split the stream.
+//! - Reconnects forever, with capped exponential backoff and jitter.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+
+use crate::metrics::BusMetrics;
+use crate::transport::{Ack, Delivery, SUBSCRIPTIONS, Transport, TransportError};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Stable per instance, so the broker keeps this instance's session across restarts.
+    pub client_id: String,
+    /// Shared-subscription group; `None` subscribes directly (every instance gets everything).
+    pub shared_group: Option<String>,
+    /// Largest message accepted from the broker, in bytes.
+    pub max_packet_bytes: usize,
+}
+
+pub struct Mqtt {
+    client: AsyncClient,
+    connected: Arc<AtomicBool>,
+    endpoint: String,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Mqtt {
+    /// Starts the connection task; deliveries arrive on the returned receiver.
+    pub fn start(
+        config: MqttConfig,
+        metrics: Arc<BusMetrics>,
+        capacity: usize,
+    ) -> (Arc<Mqtt>, mpsc::Receiver<Delivery>) {
+        let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_inflight(200)
+            // Generous: the pipeline decides what is too large and dead-letters it.
+            .set_max_packet_size(
+                config.max_packet_bytes * 2 + 1024,
+                config.max_packet_bytes * 2 + 1024,
+            );
+        if let Some(user) = &config.username {
+            options.set_credentials(user, config.password.clone().unwrap_or_default());
+        }
+        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let (tx, rx) = mpsc::channel(capacity);
+        let connected = Arc::new(AtomicBool::new(false));
+        let endpoint = format!("{}:{}", config.host, config.port);
+        tokio::spawn(run(
+            eventloop,
+            client.clone(),
+            config,
+            tx,
+            connected.clone(),
+            metrics,
+        ));
+        (
+            Arc::new(Mqtt {
+                client,
+                connected,
+                endpoint,
+            }),
+            rx,
+        )
+    }
+}
+
+fn filters(config: &MqttConfig) -> Vec<String> {
+    SUBSCRIPTIONS
+        .iter()
+        .map(|f| match &config.shared_group {
+            Some(group) => format!("$share/{group}/{f}"),
+            None => (*f).to_owned(),
+        })
+        .collect()
+}
+
+async fn run(
+    mut eventloop: rumqttc::EventLoop,
+    client: AsyncClient,
+    config: MqttConfig,
+    deliveries: mpsc::Sender<Delivery>,
+    connected: Arc<AtomicBool>,
+    metrics: Arc<BusMetrics>,
+) {
+    let mut backoff = Duration::from_millis(250);
+    let mut failures: u64 = 0;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                connected.store(true, Ordering::Relaxed);
+                metrics.mqtt_connected.set(1);
+                backoff = Duration::from_millis(250);
+                tracing::info!(
+                    host = %config.host,
+                    port = config.port,
+                    session_present = ack.session_present,
+                    after_failures = failures,
+                    "connected to the MQTT broker"
+                );
+                failures = 0;
+                for filter in filters(&config) {
+                    if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                        tracing::error!(%filter, error = %e, "cannot subscribe");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let delivery = Delivery {
+                    topic: publish.topic.clone(),
+                    payload: publish.payload.clone(),
+                    received_at: domain::now(),
+                    received: Instant::now(),
+                    source: domain::EventSource::Mqtt,
+                    ack: Ack::Mqtt(client.clone(), Box::new(publish)),
+                };
+                // Waits while the pipeline is behind: backpressure all the way to the broker.
+                if deliveries.send(delivery).await.is_err() {
+                    tracing::info!("pipeline stopped; closing the MQTT connection");
+                    return;
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure));
+                if refused {
+                    tracing::error!(
+                        "the broker refused a subscription; check the ACL for tracker/# (and $share)"
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if connected.swap(false, Ordering::Relaxed) || failures == 0 {
+                    tracing::warn!(error = %e, host = %config.host, port = config.port,
+                        "MQTT connection lost; reconnecting with backoff");
+                } else {
+                    tracing::debug!(error = %e, "MQTT reconnect failed");
+                }
+                metrics.mqtt_connected.set(0);
+                failures += 1;
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// `d` scaled by a random factor in [0.5, 1.0), so many clients do not reconnect in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let r = f64::from(uuid::Uuid::new_v4().as_u128() as u16) / f64::from(u16::MAX);
+    d.mul_f64(0.5 + r / 2.0)
+}
+
+#[async_trait]
+impl Transport for Mqtt {
+    fn kind(&self) -> &'static str {
+        "mqtt"
+    }
+
+    async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), TransportError> {
+        if !self.is_connected() {
+            return Err(TransportError::Disconnected);
+        }
+        self.client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+            .map_err(|_| TransportError::Busy)
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn describe(&self) -> String {
+        if self.is_connected() {
+            format!("connected to the MQTT broker at {}", self.endpoint)
+        } else {
+            format!(
+                "not connected to the MQTT broker at {}; retrying",
+                self.endpoint
+            )
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The ingest pipeline: decode → validate → persist in batches → acknowledge → fan out.
+//!
+//! Order of effects per batch, which is what makes a crash lose nothing:
+//! 1. events and dead letters are committed in one transaction;
+//! 2. only then are the messages acknowledged to the broker;
+//! 3. then committed events go to live stream clients and dead letters to `tracker/dlq/...`.
+//!
+//! A database outage stalls the pipeline (retrying with backoff) instead of dropping anything;
+//! a message the database refuses although it passed every check is isolated and dead-lettered,
+//! so no message can block the ones behind it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domain::{DeadReason, NewDeadLetter, NewEvent};
+use storage::{IngestOutcome, Store, StoreError};
+use tokio::sync::mpsc;
+
+use crate::envelope::{RawMessage, decode};
+use crate::hub::Hub;
+use crate::metrics::BusMetrics;
+use crate::transport::{Delivery, Transport};
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Most messages committed in one transaction.
+    pub batch_size: usize,
+    /// Longest a message waits for its batch to fill.
+    pub batch_delay: Duration,
+    /// Largest message accepted; larger ones are dead-lettered as `oversized`.
+    pub max_message_bytes: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 500,
+            batch_delay: Duration::from_millis(5),
+            max_message_bytes: 256 * 1024,
+        }
+    }
+}
+
+pub struct Pipeline {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hub: Hub,
+    pub(crate) metrics: Arc<BusMetrics>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) config: PipelineConfig,
+}
+
+/// A decoded message waiting for its batch to commit.
+enum Decoded {
+    Event(NewEvent),
+    Dead(NewDeadLetter),
+}
+
+impl Pipeline {
+    /// Consumes deliveries until the sending side closes.
+    pub async fn run(self: Arc<Self>, mut deliveries: mpsc::Receiver<Delivery>) {
+        let mut batch = Vec::with_capacity(self.config.batch_size);
+        while let Some(first) = deliveries.recv().await {
+            batch.push(first);
+            let deadline = tokio::time::Instant::now() + self.config.batch_delay;
+            while batch.len() < self.config.batch_size {
+                match tokio::time::timeout_at(deadline, deliveries.recv()).await {
+                    Ok(Some(d)) => batch.push(d),
+                    _ => break,
+                }
+            }
+            self.process(std::mem::take(&mut batch)).await;
+        }
+        tracing::info!("ingest pipeline stopped");
+    }
+
+    async fn process(&self, batch: Vec<Delivery>) {
+        let decoded: Vec<Decoded> = batch
+            .iter()
+            .map(|d| {
+                let raw = RawMessage {
+                    topic: &d.topic,
+                    bytes: &d.payload,
+                    received_at: d.received_at,
+                    source: d.source,
+                };
+                match decode(&raw, self.config.max_message_bytes) {
+                    Ok(e) => Decoded::Event(e),
+                    Err(dl) => Decoded::Dead(dl),
+                }
+            })
+            .collect();
+        let (events, dead) = split(decoded);
+        let outcome = self.commit(events, dead).await;
+        let committed = Instant::now();
+        for d in batch {
+            self.metrics
+                .latency
+                .observe(committed.duration_since(d.received).as_secs_f64());
+            d.ack.send().await;
+        }
+        self.after_commit(outcome).await;
+    }
+
+    /// Commits, retrying while the database is unavailable; isolates messages it refuses.
+    async fn commit(&self, events: Vec<NewEvent>, dead: Vec<NewDeadLetter>) -> Committed {
+        self.commit_guarded(events, dead, false).await
+    }
+
+    /// `last_resort` marks a dead letter already reduced to plain, storable JSON.
+    async fn commit_guarded(
+        &self,
+        events: Vec<NewEvent>,
+        dead: Vec<NewDeadLetter>,
+        last_resort: bool,
+    ) -> Committed {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.store.ingest(&events, &dead).await {
+                Ok(outcome) => {
+                    return Committed {
+                        outcome,
+                        dead_letters: dead,
+                    };
+                }
+                Err(StoreError::Unavailable(e)) => {
+                    self.metrics.store_retries.inc();
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64,
+                        "database unavailable; ingest is paused and nothing is acknowledged");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+                Err(e) if events.len() + dead.len() > 1 => {
+                    tracing::warn!(error = %e, "a batch was refused; committing its messages one by one");
+                    let mut all = Committed::default();
+                    for ev in events {
+                        all.absorb(
+                            Box::pin(self.commit_guarded(vec![ev], Vec::new(), false)).await,
+                        );
+                    }
+                    for dl in dead {
+                        all.absorb(
+                            Box::pin(self.commit_guarded(Vec::new(), vec![dl], false)).await,
+                        );
+                    }
+                    return all;
+                }
+                Err(e) if last_resort => {
+                    tracing::error!(error = %e, "cannot store even a reduced dead letter; dropping it");
+                    return Committed::default();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the database refused a message; dead-lettering it");
+                    let reduced = match (events.into_iter().next(), dead.into_iter().next()) {
+                        (Some(ev), _) => refused(ev, &e),
+                        (None, Some(dl)) => NewDeadLetter {
+                            reason: DeadReason::StorageRejected,
+                            detail: format!(
+                                "{} (the original could not be stored: {e})",
+                                dl.detail
+                            ),
+                            payload: serde_json::Value::Null,
+                            ..dl
+                        },
+                        (None, None) => return Committed::default(),
+                    };
+                    return Box::pin(self.commit_guarded(Vec::new(), vec![reduced], true)).await;
+                }
+            }
+        }
+    }
+
+    async fn after_commit(&self, committed: Committed) {
+        let Committed {
+            outcome,
+            dead_letters,
+        } = committed;
+        for e in &outcome.stored {
+            self.metrics
+                .ingested
+                .with_label_values(&[BusMetrics::kind_label(&e.kind)])
+                .inc();
+        }
+        self.metrics.duplicates.inc_by(outcome.duplicates as u64);
+        for dl in &dead_letters {
+            self.metrics
+                .dead_lettered
+                .with_label_values(&[dl.reason.as_str()])
+                .inc();
+            tracing::warn!(topic = %dl.original_topic, reason = dl.reason.as_str(),
+                detail = %dl.detail, "message dead-lettered");
+            // Best effort: the dead letter is already stored.
+            let notice = serde_json::json!({
+                "original_topic": dl.original_topic,
+                "failure_reason": dl.detail,
+                "reason": dl.reason.as_str(),
+                "failure_timestamp": dl.received_at,
+                "payload": dl.payload,
+            });
+            let _ = self
+                .transport
+                .publish(
+                    &dlq_topic(&dl.original_topic),
+                    Bytes::from(notice.to_string()),
+                )
+                .await;
+        }
+        self.hub.publish(outcome.stored);
+    }
+}
+
+/// What one commit stored, and the dead letters it wrote.
+#[derive(Default)]
+struct Committed {
+    outcome: IngestOutcome,
+    dead_letters: Vec<NewDeadLetter>,
+}
+
+impl Committed {
+    fn absorb(&mut self, other: Committed) {
+        self.outcome.stored.extend(other.outcome.stored);
+        self.outcome.duplicates += other.outcome.duplicates;
+        self.outcome.dead_letters.extend(other.outcome.dead_letters);
+        self.dead_letters.extend(other.dead_letters);
+    }
+}
+
+fn split(decoded: Vec<Decoded>) -> (Vec<NewEvent>, Vec<NewDeadLetter>) {
+    let mut events = Vec::new();
+    let mut dead = Vec::new();
+    for d in decoded {
+        match d {
+            Decoded::Event(e) => events.push(e),
+            Decoded::Dead(dl) => dead.push(dl),
+        }
+    }
+    (events, dead)
+}
+
+fn refused(e: NewEvent, error: &StoreError) -> NewDeadLetter {
+    NewDeadLetter {
+        original_topic: e.topic.clone(),
+        reason: DeadReason::StorageRejected,
+        detail: format!("the database refused the event: {error}"),
+        payload: domain::envelope(e.trace_id, e.ts, &e.kind, &e.idempotency_key, &e.payload),
+        received_at: e.received_at,
+    }
+}
+
+/// v1's dead-letter topic: `tracker/dlq/<original topic with / replaced by _>`.
+pub fn dlq_topic(original: &str) -> String {
+    format!("tracker/dlq/{}", original.replace('/', "_"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dlq_topic_flattens_the_original() {
+        assert_eq!(
+            super::dlq_topic("tracker/events/projects/created"),
+            "tracker/dlq/tracker_events_projects_created"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! How messages reach the ingest pipeline: the [`Transport`] trait, with an in-process
+//! implementation here and the MQTT one in `mqtt.rs`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+/// The topics TaylorDash ingests.
+pub const SUBSCRIPTIONS: &[&str] = &[
+    "tracker/events/#",
+    "tracker/commands/#",
+    "tracker/metrics/#",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("the event bus is not connected to the broker")]
+    Disconnected,
+    #[error("the event bus is busy; try again shortly")]
+    Busy,
+}
+
+/// A received message. Acknowledge it only after it (or its dead letter) is committed.
+pub struct Delivery {
+    pub topic: String,
+    pub payload: Bytes,
+    pub received_at: DateTime<Utc>,
+    /// For the receive → commit latency metric.
+    pub received: Instant,
+    pub source: domain::EventSource,
+    pub ack: Ack,
+}
+
+/// How to acknowledge a delivery to whoever sent it.
+pub enum Ack {
+    /// Nothing to acknowledge (in-process delivery).
+    None,
+    /// A QoS 1 MQTT publish: the broker redelivers it until it gets the PUBACK.
+    Mqtt(rumqttc::AsyncClient, Box<rumqttc::Publish>),
+}
+
+impl Ack {
+    pub async fn send(self) {
+        if let Ack::Mqtt(client, publish) = self
+            && let Err(e) = client.ack(&publish).await
+        {
+            // The broker will redeliver; the idempotency key makes that harmless.
+            tracing::warn!(error = %e, "could not acknowledge a message");
+        }
+    }
+}
+
+/// A message bus the pipeline consumes from and the application publishes to.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// `mqtt` or `in-process`.
+    fn kind(&self) -> &'static str;
+    /// Publishes with at-least-once delivery; fails fast when the message cannot be taken now.
+    async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), TransportError>;
+    fn is_connected(&self) -> bool;
+    /// A short description of the connection state, for health reports.
+    fn describe(&self) -> String;
+}
+
+/// Does `topic` match one of the ingest subscriptions?
+pub fn subscribed(topic: &str) -> bool {
+    SUBSCRIPTIONS
+        .iter()
+        .any(|filter| storage::topic_matches(filter, topic))
+}
+
+/// The bus without a broker: publishing hands the message straight to the pipeline.
+pub struct InProcess {
+    deliveries: mpsc::Sender<Delivery>,
+}
+
+impl InProcess {
+    /// The transport and the receiving end the pipeline reads.
+    pub fn new(capacity: usize) -> (Arc<InProcess>, mpsc::Receiver<Delivery>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Arc::new(InProcess { deliveries: tx }), rx)
+    }
+}
+
+#[async_trait]
+impl Transport for InProcess {
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+
+    async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), TransportError> {
+        if !subscribed(topic) {
+            return Ok(());
+        }
+        let delivery = Delivery {
+            topic: topic.to_owned(),
+            payload,
+            received_at: domain::now(),
+            received: Instant::now(),
+            source: domain::EventSource::Local,
+            ack: Ack::None,
+        };
+        self.deliveries
+            .try_send(delivery)
+            .map_err(|_| TransportError::Busy)
+    }
+
+    fn is_connected(&self) -> bool {
+        !self.deliveries.is_closed()
+    }
+
+    fn describe(&self) -> String {
+        "in-process event bus (no broker configured)".into()
+    }
+}
