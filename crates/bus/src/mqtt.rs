@@ -5,7 +5,10 @@
 //! - Manual acknowledgements: the pipeline sends the PUBACK only after the message (or its dead
 //!   letter) is committed, so a crash at any point loses nothing — the broker redelivers and the
 //!   idempotency key drops the duplicate.
-//! - Shared subscription (`$share/<group>/...`) so several replicas split the stream.
+//! - Every instance subscribes to everything by default; with several replicas each stores what
+//!   the others have not (the idempotency key makes storage exactly-once). A shared subscription
+//!   (`$share/<group>/...`) splits the stream instead, but Mosquitto does not keep the queue of
+//!   an offline shared-subscription member across a broker restart, so it is opt-in.
 //! - Reconnects forever, with capped exponential backoff and jitter.
 
 use std::sync::Arc;
@@ -29,7 +32,8 @@ pub struct MqttConfig {
     pub password: Option<String>,
     /// Stable per instance, so the broker keeps this instance's session across restarts.
     pub client_id: String,
-    /// Shared-subscription group; `None` subscribes directly (every instance gets everything).
+    /// Shared-subscription group; `None` (the default) subscribes directly, so every instance
+    /// receives everything and nothing is lost if the broker restarts (see the module docs).
     pub shared_group: Option<String>,
     /// Largest message accepted from the broker, in bytes.
     pub max_packet_bytes: usize,
@@ -56,11 +60,10 @@ impl Mqtt {
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_inflight(200)
-            // Generous: the pipeline decides what is too large and dead-letters it.
-            .set_max_packet_size(
-                config.max_packet_bytes * 2 + 1024,
-                config.max_packet_bytes * 2 + 1024,
-            );
+            // Generous: the pipeline decides what is too large and dead-letters it. A packet above
+            // this limit would break the connection and be redelivered forever, so the broker's
+            // own `max_packet_size` must not exceed it (see infra/mosquitto).
+            .set_max_packet_size(max_packet(&config), max_packet(&config));
         if let Some(user) = &config.username {
             options.set_credentials(user, config.password.clone().unwrap_or_default());
         }
@@ -85,6 +88,13 @@ impl Mqtt {
             rx,
         )
     }
+}
+
+/// The largest MQTT packet this client accepts: 16 MiB, or more if messages may be larger.
+pub const MIN_PACKET_LIMIT: usize = 16 * 1024 * 1024;
+
+fn max_packet(config: &MqttConfig) -> usize {
+    (config.max_packet_bytes * 2).max(MIN_PACKET_LIMIT)
 }
 
 fn filters(config: &MqttConfig) -> Vec<String> {

@@ -156,3 +156,122 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Set to `1` to fail instead of skipping tests that need Mosquitto.
+pub const REQUIRE_MOSQUITTO_ENV: &str = "TAYLORDASH_REQUIRE_MOSQUITTO";
+
+/// A private Mosquitto broker for one test: its own config, password file, persistence
+/// directory and loopback port. Stopped when dropped; `restart` keeps port and persisted state.
+pub struct Broker {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Broker {
+    /// Starts a broker, or returns `None` (loudly) when Mosquitto is not installed.
+    pub fn start() -> Option<Broker> {
+        let exe = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(exe) = exe else {
+            if std::env::var(REQUIRE_MOSQUITTO_ENV).as_deref() == Ok("1") {
+                panic!("{REQUIRE_MOSQUITTO_ENV}=1 but mosquitto is not installed");
+            }
+            eprintln!("SKIPPED: MQTT test (install mosquitto to run it)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        let (user, password) = ("taylordash".to_owned(), "broker-test-password".to_owned());
+        let passwd = dir.path().join("passwd");
+        let status = std::process::Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwd)
+            .args([&user, &password])
+            .status()
+            .expect("mosquitto_passwd");
+        assert!(status.success(), "mosquitto_passwd failed");
+        let conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n\
+             persistence true\npersistence_location {}/\nautosave_interval 1\n\
+             max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\n\
+             user root\nlog_dest file {}/mosquitto.log\n",
+            passwd.display(),
+            dir.path().display(),
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write config");
+        let mut broker = Broker {
+            port,
+            user,
+            password,
+            dir,
+            child: None,
+        };
+        broker.spawn(exe);
+        Some(broker)
+    }
+
+    fn spawn(&mut self, exe: &str) {
+        let child = std::process::Command::new(exe)
+            .arg("-c")
+            .arg(self.dir.path().join("mosquitto.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mosquitto did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the broker gracefully (it saves its persistent state).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        let exe = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("mosquitto");
+        self.spawn(exe);
+    }
+
+    /// The broker's log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
