@@ -96,6 +96,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// A numeric id from the path (events and dead letters); anything else is a 400.
+pub struct SeqId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for SeqId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(SeqId(id)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::bad_request(
+                "INVALID_ID",
+                format!(
+                    "invalid id in the path: {}; these ids are integers",
+                    e.body_text()
+                ),
+            )),
+            Err(other) => Err(ApiError::internal(other.body_text())),
+        }
+    }
+}
+
 /// Two ids from the path, e.g. `/components/{component_id}/dependencies/{depends_on_id}`.
 pub struct Ids(pub Uuid, pub Uuid);
 

@@ -86,6 +86,7 @@ pub struct ServiceHealth {
 #[derive(Serialize, ToSchema)]
 pub struct StackServices {
     database: ServiceHealth,
+    mqtt: ServiceHealth,
     api: ServiceHealth,
 }
 
@@ -116,11 +117,22 @@ pub async fn stack(State(state): State<AppState>) -> (StatusCode, Json<StackHeal
             message: format!("Database connection failed: {reason}"),
         },
     };
-    let healthy = database.status == "healthy";
+    let transport = state.bus.transport();
+    let mqtt = ServiceHealth {
+        status: if transport.is_connected() {
+            "healthy"
+        } else {
+            "unhealthy"
+        },
+        r#type: transport.kind(),
+        message: transport.describe(),
+    };
+    let healthy = database.status == "healthy" && mqtt.status == "healthy";
     let body = StackHealth {
         overall_status: if healthy { "healthy" } else { "unhealthy" },
         services: StackServices {
             database,
+            mqtt,
             api: ServiceHealth {
                 status: "healthy",
                 r#type: "taylordash",

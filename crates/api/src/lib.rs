@@ -5,6 +5,7 @@
 mod auth;
 mod components;
 mod error;
+mod events;
 mod extract;
 mod graph;
 mod health;
@@ -48,14 +49,21 @@ pub struct AppContext {
     pub store: Arc<dyn Store>,
     pub api_key: ApiKey,
     pub metrics: Metrics,
+    pub bus: Arc<bus::EventBus>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, api_key: ApiKey, metrics: Metrics) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        api_key: ApiKey,
+        metrics: Metrics,
+        bus: Arc<bus::EventBus>,
+    ) -> AppState {
         AppState(Arc::new(AppContext {
             store,
             api_key,
             metrics,
+            bus,
         }))
     }
 }
@@ -86,6 +94,13 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(graph::remove_dependency))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(events::list, events::publish))
+        .routes(routes!(events::get))
+        .routes(routes!(events::test_event))
+        .routes(routes!(events::stream))
+        .routes(routes!(events::list_dead_letters))
+        .routes(routes!(events::get_dead_letter, events::delete_dead_letter))
+        .routes(routes!(events::replay))
         .routes(routes!(health::stack))
 }
 

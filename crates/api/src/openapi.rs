@@ -24,6 +24,7 @@ const SCHEME: &str = "api_key";
         (name = "components", description = "Components of a project"),
         (name = "graph", description = "Dependencies between components, canvas graph and layout"),
         (name = "tasks", description = "Tasks of a component"),
+        (name = "events", description = "Event bus: stored events, publishing, dead letters, live stream"),
         (name = "health", description = "Liveness, readiness, metrics"),
     ),
     components(schemas(ErrorBody))

@@ -95,6 +95,42 @@ const KEYS: &[Key] = &[
     key("mqtt.username", "MQTT_USERNAME", None, "MQTT user name"),
     secret("mqtt.password", "MQTT_PASSWORD", "MQTT password"),
     key(
+        "mqtt.client_id",
+        "TAYLORDASH_MQTT_CLIENT_ID",
+        None,
+        "MQTT client id; stable per instance (default: taylordash-<hostname>)",
+    ),
+    key(
+        "mqtt.shared_group",
+        "TAYLORDASH_MQTT_SHARED_GROUP",
+        None,
+        "opt-in shared-subscription group for replicas (see docs)",
+    ),
+    key(
+        "events.retention_days",
+        "TAYLORDASH_EVENT_RETENTION_DAYS",
+        Some("30"),
+        "events older than this are pruned",
+    ),
+    key(
+        "events.max_message_bytes",
+        "TAYLORDASH_EVENT_MAX_BYTES",
+        Some("262144"),
+        "larger messages are dead-lettered as oversized",
+    ),
+    key(
+        "events.batch_size",
+        "TAYLORDASH_EVENT_BATCH_SIZE",
+        Some("500"),
+        "most events committed in one transaction",
+    ),
+    key(
+        "events.batch_delay_ms",
+        "TAYLORDASH_EVENT_BATCH_DELAY_MS",
+        Some("5"),
+        "longest an event waits for its batch",
+    ),
+    key(
         "otel.endpoint",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         None,
@@ -157,6 +193,16 @@ pub struct MqttConfig {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    pub client_id: Option<String>,
+    pub shared_group: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    pub retention: Duration,
+    pub max_message_bytes: usize,
+    pub batch_size: usize,
+    pub batch_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +213,7 @@ pub struct Config {
     pub api_key: Option<Secret>,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
+    pub events: EventsConfig,
     pub otel_endpoint: Option<String>,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -373,6 +420,18 @@ impl Config {
                 port: l.parse("mqtt.port", "a port number")?,
                 username: l.string("mqtt.username"),
                 password: l.string("mqtt.password").map(Secret),
+                client_id: l.string("mqtt.client_id"),
+                shared_group: l.string("mqtt.shared_group"),
+            },
+            events: EventsConfig {
+                retention: Duration::from_secs(
+                    86_400 * l.parse::<u64>("events.retention_days", "a number of days")?,
+                ),
+                max_message_bytes: positive(&l, "events.max_message_bytes")?,
+                batch_size: positive(&l, "events.batch_size")?,
+                batch_delay: Duration::from_millis(
+                    l.parse("events.batch_delay_ms", "a number of milliseconds")?,
+                ),
             },
             otel_endpoint: l.string("otel.endpoint"),
             log_level,
@@ -401,6 +460,13 @@ impl Config {
             out.push('\n');
         }
         out
+    }
+}
+
+fn positive(l: &Layers, key: &'static str) -> Result<usize, ConfigError> {
+    match l.parse::<usize>(key, "a whole number")? {
+        0 => Err(l.invalid(key, "must be greater than 0")),
+        n => Ok(n),
     }
 }
 

@@ -53,6 +53,44 @@ pub enum ApiKeySource {
     Generated(PathBuf),
 }
 
+/// The event bus settings: MQTT when a broker host is configured, else the in-process bus.
+pub fn bus_config(config: &Config) -> bus::BusConfig {
+    let mqtt = config.mqtt.host.as_ref().map(|host| bus::MqttConfig {
+        host: host.clone(),
+        port: config.mqtt.port,
+        username: config.mqtt.username.clone(),
+        password: config.mqtt.password.as_ref().map(|p| p.expose().to_owned()),
+        client_id: config
+            .mqtt
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("taylordash-{}", hostname())),
+        shared_group: config.mqtt.shared_group.clone(),
+        max_packet_bytes: config.events.max_message_bytes,
+    });
+    bus::BusConfig {
+        mqtt,
+        pipeline: bus::PipelineConfig {
+            batch_size: config.events.batch_size,
+            batch_delay: config.events.batch_delay,
+            max_message_bytes: config.events.max_message_bytes,
+        },
+        retention: config.events.retention,
+        ..bus::BusConfig::default()
+    }
+}
+
+/// The machine's host name: stable across restarts, so the broker keeps this instance's
+/// persistent session.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into())
+}
+
 /// Where the configured store lives.
 pub fn store_config(config: &Config) -> StoreConfig {
     match &config.database.url {
@@ -107,7 +145,10 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     let store = open_store(config).await?;
     let (key, api_key_source) = resolve_api_key(config)?;
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
-    let state = AppState::new(store.clone(), key, metrics);
+    let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config))
+        .map_err(|e| StartupError::Metrics(e.to_string()))?;
+    tracing::info!(transport = bus.transport().kind(), "event bus started");
+    let state = AppState::new(store.clone(), key, metrics, Arc::new(bus));
     tracing::info!(backend = store.backend().as_str(), "database ready");
     Ok(App {
         state,

@@ -1,0 +1,537 @@
+//! `/api/v1/events` and `/api/v1/dlq`: stored events, publishing over HTTP, dead letters with
+//! replay, and the live stream (WebSocket, or Server-Sent Events for plain HTTP clients).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bus::{PublishError, ReplayError, Replayed, TransportError};
+use chrono::{DateTime, Utc};
+use domain::{DeadLetter, Event, EventFilter, JsonObject};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query, SeqId};
+
+/// Default and largest page of events.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    pub id: i64,
+    pub topic: String,
+    pub kind: String,
+    pub trace_id: Uuid,
+    pub idempotency_key: String,
+    /// `mqtt`, `http`, `outbox`, `replay` or `local`.
+    pub source: String,
+    /// The event's payload object (v1 returned it as a string).
+    #[schema(value_type = Object)]
+    pub payload: JsonObject,
+    /// When the producer says it happened.
+    pub ts: DateTime<Utc>,
+    /// When TaylorDash received it (v1's `created_at`).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Event> for EventResponse {
+    fn from(e: &Event) -> Self {
+        EventResponse {
+            id: e.id,
+            topic: e.topic.clone(),
+            kind: e.kind.clone(),
+            trace_id: e.trace_id,
+            idempotency_key: e.idempotency_key.clone(),
+            source: e.source.clone(),
+            payload: e.payload.clone(),
+            ts: e.ts,
+            created_at: e.received_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<EventResponse>,
+    pub count: usize,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// Exact topic or MQTT filter (`+` one level, `#` the rest), e.g. `tracker/events/#`.
+    pub topic: Option<String>,
+    pub kind: Option<String>,
+    pub trace_id: Option<Uuid>,
+    /// Received at or after (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Received before (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// 1-1000, default 100.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+}
+
+fn limit(value: Option<i64>, default: i64) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(l) if l < 1 => Err(ApiError::validation("limit", "limit: must be at least 1")),
+        Some(l) => Ok(l.min(MAX_LIMIT)),
+    }
+}
+
+/// Is `filter` a valid MQTT topic filter?
+fn valid_filter(filter: &str) -> bool {
+    let levels: Vec<&str> = filter.split('/').collect();
+    !filter.is_empty()
+        && levels.iter().enumerate().all(|(i, level)| match *level {
+            "#" => i == levels.len() - 1,
+            "+" => true,
+            l => !l.contains(['#', '+']),
+        })
+}
+
+fn topic_filter(topic: Option<String>) -> Result<Option<String>, ApiError> {
+    match topic {
+        Some(t) if !valid_filter(&t) => Err(ApiError::validation(
+            "topic",
+            format!(
+                "topic: '{t}' is not a valid MQTT filter ('+' must be a whole level, '#' the last)"
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Stored events, newest first (v1 shape plus ids and a cursor).
+#[utoipa::path(get, path = "/events", tag = "events",
+    params(EventParams),
+    responses((status = 200, body = EventList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<EventParams>,
+) -> ApiResult<axum::Json<EventList>> {
+    let limit = limit(q.limit, DEFAULT_LIMIT)?;
+    let filter = EventFilter {
+        topic: topic_filter(q.topic)?,
+        kind: q.kind,
+        trace_id: q.trace_id,
+        since: q.since,
+        until: q.until,
+        before_id: q.cursor,
+    };
+    let page = state.store.list_events(&filter, limit).await?;
+    Ok(axum::Json(EventList {
+        count: page.events.len(),
+        events: page.events.iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One stored event.
+#[utoipa::path(get, path = "/events/{event_id}", tag = "events",
+    params(("event_id" = i64, Path)),
+    responses((status = 200, body = EventResponse)))]
+pub async fn get(
+    State(state): State<AppState>,
+    SeqId(id): SeqId,
+) -> ApiResult<axum::Json<EventResponse>> {
+    Ok(axum::Json((&state.store.get_event(id).await?).into()))
+}
+
+/// An event to publish; missing `trace_id`, `ts` and `idempotency_key` are filled in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventPublish {
+    /// `tracker/events/<domain>/<action>`, `tracker/commands/<name>` or `tracker/metrics/<name>`.
+    pub topic: String,
+    pub kind: String,
+    pub trace_id: Option<Uuid>,
+    pub ts: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<JsonObject>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAccepted {
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+    pub topic: String,
+    pub trace_id: Uuid,
+    pub idempotency_key: String,
+}
+
+fn publish_error(e: PublishError) -> ApiError {
+    match e {
+        PublishError::Invalid(dl) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "EVENT_INVALID",
+            format!("{} ({})", dl.detail, dl.reason.as_str()),
+        ),
+        PublishError::Topic(_) => ApiError::validation("topic", e.to_string()),
+        PublishError::Transport(TransportError::Busy) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BUS_BUSY",
+            "the event bus is busy; retry shortly",
+        ),
+        PublishError::Transport(TransportError::Disconnected) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BUS_UNAVAILABLE",
+            "the event bus is not connected to the broker; retry when it is back",
+        ),
+    }
+}
+
+/// Publish an event over HTTP; it is validated and goes through the same pipeline as MQTT
+/// messages (stored once per idempotency key, visible on the stream).
+#[utoipa::path(post, path = "/events", tag = "events",
+    request_body = EventPublish,
+    responses(
+        (status = 202, body = EventAccepted),
+        (status = 422, description = "Invalid envelope or topic (EVENT_INVALID, VALIDATION_FAILED)", body = crate::error::ErrorBody),
+    ))]
+pub async fn publish(
+    State(state): State<AppState>,
+    Json(body): Json<EventPublish>,
+) -> ApiResult<(StatusCode, axum::Json<EventAccepted>)> {
+    let trace_id = body.trace_id.unwrap_or_else(Uuid::new_v4);
+    let key = body
+        .idempotency_key
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let envelope = domain::envelope(
+        trace_id,
+        body.ts.unwrap_or_else(domain::now),
+        &body.kind,
+        &key,
+        &body.payload.unwrap_or_default(),
+    );
+    state
+        .bus
+        .publish(&body.topic, &envelope)
+        .await
+        .map_err(publish_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(EventAccepted {
+            status: "accepted",
+            topic: body.topic,
+            trace_id,
+            idempotency_key: key,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventResult {
+    #[schema(example = "success")]
+    pub status: &'static str,
+    pub trace_id: Uuid,
+    pub message: &'static str,
+}
+
+/// Publish a sample `test_event` on `tracker/events/test/api` (v1).
+#[utoipa::path(post, path = "/events/test", tag = "events",
+    responses((status = 200, body = TestEventResult)))]
+pub async fn test_event(State(state): State<AppState>) -> ApiResult<axum::Json<TestEventResult>> {
+    let trace_id = Uuid::new_v4();
+    let now = domain::now();
+    let payload = json!({"message": "Test event from API", "timestamp": now});
+    let envelope = domain::envelope(
+        trace_id,
+        now,
+        "test_event",
+        &format!("test_event:{trace_id}"),
+        payload.as_object().unwrap_or(&JsonObject::new()),
+    );
+    state
+        .bus
+        .publish("tracker/events/test/api", &envelope)
+        .await
+        .map_err(publish_error)?;
+    Ok(axum::Json(TestEventResult {
+        status: "success",
+        trace_id,
+        message: "Test event published",
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterResponse {
+    pub id: i64,
+    pub original_topic: String,
+    /// Category: `not_utf8`, `invalid_json`, `not_an_object`, `missing_field`,
+    /// `invalid_field`, `oversized`, `schema_mismatch`, `storage_rejected`.
+    pub reason: String,
+    /// What exactly was wrong (v1 field name).
+    pub failure_reason: String,
+    /// The original message: its JSON, or its text when it was not JSON.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+    pub replayed_event_id: Option<i64>,
+}
+
+impl From<DeadLetter> for DeadLetterResponse {
+    fn from(d: DeadLetter) -> Self {
+        DeadLetterResponse {
+            id: d.id,
+            original_topic: d.original_topic,
+            reason: d.reason,
+            failure_reason: d.detail,
+            payload: d.payload,
+            created_at: d.created_at,
+            replayed_at: d.replayed_at,
+            replayed_event_id: d.replayed_event_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterList {
+    pub dlq_events: Vec<DeadLetterResponse>,
+    pub count: usize,
+    /// Dead letters not yet replayed, over all pages.
+    pub pending: i64,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadLetterParams {
+    /// 1-1000, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<i64>,
+}
+
+/// Dead letters, newest first (v1 shape).
+#[utoipa::path(get, path = "/dlq", tag = "events",
+    params(DeadLetterParams),
+    responses((status = 200, body = DeadLetterList)))]
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    Query(q): Query<DeadLetterParams>,
+) -> ApiResult<axum::Json<DeadLetterList>> {
+    let limit = limit(q.limit, 50)?;
+    let items = state.store.list_dead_letters(limit, q.cursor).await?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|d| d.id))
+        .flatten();
+    Ok(axum::Json(DeadLetterList {
+        count: items.len(),
+        pending: state.store.dead_letter_backlog().await?,
+        dlq_events: items.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+/// One dead letter.
+#[utoipa::path(get, path = "/dlq/{dlq_id}", tag = "events",
+    params(("dlq_id" = i64, Path)),
+    responses((status = 200, body = DeadLetterResponse)))]
+pub async fn get_dead_letter(
+    State(state): State<AppState>,
+    SeqId(id): SeqId,
+) -> ApiResult<axum::Json<DeadLetterResponse>> {
+    Ok(axum::Json(state.store.get_dead_letter(id).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayResult {
+    /// `stored`, or `duplicate` when the event had already been stored.
+    #[schema(example = "stored")]
+    pub status: &'static str,
+    pub event: Option<EventResponse>,
+}
+
+/// Re-run a dead letter through validation; when it passes now, it is stored and the dead
+/// letter is marked replayed.
+#[utoipa::path(post, path = "/dlq/{dlq_id}/replay", tag = "events",
+    params(("dlq_id" = i64, Path)),
+    responses(
+        (status = 200, body = ReplayResult),
+        (status = 409, description = "Already replayed (ALREADY_REPLAYED)", body = crate::error::ErrorBody),
+        (status = 422, description = "Still invalid (EVENT_INVALID)", body = crate::error::ErrorBody),
+    ))]
+pub async fn replay(
+    State(state): State<AppState>,
+    SeqId(id): SeqId,
+) -> ApiResult<axum::Json<ReplayResult>> {
+    match state.bus.replay(id).await {
+        Ok(Replayed::Stored(event)) => Ok(axum::Json(ReplayResult {
+            status: "stored",
+            event: Some((&event).into()),
+        })),
+        Ok(Replayed::Duplicate) => Ok(axum::Json(ReplayResult {
+            status: "duplicate",
+            event: None,
+        })),
+        Err(ReplayError::Store(e)) => Err(e.into()),
+        Err(e @ ReplayError::AlreadyReplayed(_)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ALREADY_REPLAYED",
+            e.to_string(),
+        )),
+        Err(e @ ReplayError::StillInvalid(_)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "EVENT_INVALID",
+            e.to_string(),
+        )),
+    }
+}
+
+/// Delete a dead letter.
+#[utoipa::path(delete, path = "/dlq/{dlq_id}", tag = "events",
+    params(("dlq_id" = i64, Path)),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_dead_letter(
+    State(state): State<AppState>,
+    SeqId(id): SeqId,
+) -> ApiResult<StatusCode> {
+    state.store.delete_dead_letter(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// MQTT topic filter; default `#` (everything).
+    pub topic: Option<String>,
+}
+
+/// Live events as they are committed: a WebSocket (send `Upgrade: websocket`) or, for plain
+/// HTTP clients, Server-Sent Events. Frames are JSON: `{"type": "event", "event": {...}}`,
+/// `{"type": "lagged", "skipped": n}` when the client fell behind, and heartbeats.
+#[utoipa::path(get, path = "/events/stream", tag = "events",
+    params(StreamParams),
+    responses(
+        (status = 101, description = "WebSocket stream"),
+        (status = 200, description = "Server-Sent Events stream", content_type = "text/event-stream"),
+    ))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Query(q): Query<StreamParams>,
+    req: Request,
+) -> ApiResult<Response> {
+    let filter = topic_filter(q.topic)?.unwrap_or_else(|| "#".into());
+    let wants_ws = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_ws {
+        let (mut parts, _) = req.into_parts();
+        let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("BAD_WEBSOCKET", e.body_text()))?;
+        Ok(ws.on_upgrade(move |socket| websocket(socket, state, filter)))
+    } else {
+        Ok(sse(state, filter).into_response())
+    }
+}
+
+/// Counts a stream client for as long as it is connected.
+struct ClientGuard(AppState);
+
+impl ClientGuard {
+    fn new(state: AppState) -> ClientGuard {
+        state.bus.metrics().stream_clients.inc();
+        ClientGuard(state)
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.bus.metrics().stream_clients.dec();
+    }
+}
+
+fn event_frame(e: &Event) -> String {
+    json!({"type": "event", "event": EventResponse::from(e)}).to_string()
+}
+
+async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
+    let _guard = ClientGuard::new(state.clone());
+    let mut events = state.bus.hub().subscribe();
+    let hello = json!({"type": "hello", "filter": filter, "heartbeat_secs": HEARTBEAT.as_secs()});
+    if socket.send(Message::text(hello.to_string())).await.is_err() {
+        return;
+    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        let frame = tokio::select! {
+            received = events.recv() => match received {
+                Ok(e) if storage::topic_matches(&filter, &e.topic) => event_frame(&e),
+                Ok(_) => continue,
+                Err(RecvError::Lagged(skipped)) => json!({"type": "lagged", "skipped": skipped}).to_string(),
+                Err(RecvError::Closed) => break,
+            },
+            _ = heartbeat.tick() => json!({"type": "heartbeat", "ts": domain::now()}).to_string(),
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            },
+        };
+        if socket.send(Message::text(frame)).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn sse(
+    state: AppState,
+    filter: String,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let guard = Arc::new(ClientGuard::new(state.clone()));
+    let receiver = state.bus.hub().subscribe();
+    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+        let filter = filter.clone();
+        let guard = guard.clone();
+        async move {
+            let _alive = guard;
+            loop {
+                let item = match receiver.recv().await {
+                    Ok(e) if storage::topic_matches(&filter, &e.topic) => SseEvent::default()
+                        .event("event")
+                        .data(json!(EventResponse::from(e.as_ref())).to_string()),
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(skipped)) => SseEvent::default()
+                        .event("lagged")
+                        .data(json!({"skipped": skipped}).to_string()),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((Ok(item), receiver));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn validates_mqtt_filters() {
+        for ok in ["#", "tracker/#", "tracker/+/x", "a/b/c", "+"] {
+            assert!(super::valid_filter(ok), "{ok}");
+        }
+        for bad in ["", "tracker/#/x", "tra+cker", "a/b#"] {
+            assert!(!super::valid_filter(bad), "{bad}");
+        }
+    }
+}
