@@ -69,6 +69,15 @@ impl Mqtt {
         }
         let (client, eventloop) = AsyncClient::new(options, 1024);
         let (tx, rx) = mpsc::channel(capacity);
+        let (acks, mut pending_acks) = mpsc::unbounded_channel::<rumqttc::Publish>();
+        let acker = client.clone();
+        tokio::spawn(async move {
+            while let Some(publish) = pending_acks.recv().await {
+                if let Err(e) = acker.ack(&publish).await {
+                    tracing::warn!(error = %e, "could not acknowledge a message");
+                }
+            }
+        });
         let connected = Arc::new(AtomicBool::new(false));
         let endpoint = format!("{}:{}", config.host, config.port);
         tokio::spawn(run(
@@ -76,6 +85,7 @@ impl Mqtt {
             client.clone(),
             config,
             tx,
+            acks,
             connected.clone(),
             metrics,
         ));
@@ -112,6 +122,7 @@ async fn run(
     client: AsyncClient,
     config: MqttConfig,
     deliveries: mpsc::Sender<Delivery>,
+    acks: mpsc::UnboundedSender<rumqttc::Publish>,
     connected: Arc<AtomicBool>,
     metrics: Arc<BusMetrics>,
 ) {
@@ -144,7 +155,7 @@ async fn run(
                     received_at: domain::now(),
                     received: Instant::now(),
                     source: domain::EventSource::Mqtt,
-                    ack: Ack::Mqtt(client.clone(), Box::new(publish)),
+                    ack: Ack::Mqtt(acks.clone(), Box::new(publish)),
                 };
                 // Waits while the pipeline is behind: backpressure all the way to the broker.
                 if deliveries.send(delivery).await.is_err() {

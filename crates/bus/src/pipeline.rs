@@ -97,7 +97,7 @@ impl Pipeline {
             self.metrics
                 .latency
                 .observe(committed.duration_since(d.received).as_secs_f64());
-            d.ack.send().await;
+            d.ack.send();
         }
         self.after_commit(outcome).await;
     }

@@ -39,17 +39,24 @@ pub struct Delivery {
 pub enum Ack {
     /// Nothing to acknowledge (in-process delivery).
     None,
-    /// A QoS 1 MQTT publish: the broker redelivers it until it gets the PUBACK.
-    Mqtt(rumqttc::AsyncClient, Box<rumqttc::Publish>),
+    /// A QoS 1 MQTT publish: the broker redelivers it until it gets the PUBACK. Acks go to the
+    /// connection's ack task through an unbounded queue, so acknowledging never waits on the
+    /// connection — which may itself be waiting for the pipeline to take the next delivery.
+    /// The queue is bounded in practice by the broker's in-flight window.
+    Mqtt(
+        tokio::sync::mpsc::UnboundedSender<rumqttc::Publish>,
+        Box<rumqttc::Publish>,
+    ),
 }
 
 impl Ack {
-    pub async fn send(self) {
-        if let Ack::Mqtt(client, publish) = self
-            && let Err(e) = client.ack(&publish).await
+    pub fn send(self) {
+        if let Ack::Mqtt(acks, publish) = self
+            && acks.send(*publish).is_err()
         {
-            // The broker will redeliver; the idempotency key makes that harmless.
-            tracing::warn!(error = %e, "could not acknowledge a message");
+            // The connection task is gone; the broker will redeliver and the idempotency key
+            // makes that harmless.
+            tracing::warn!("could not acknowledge a message");
         }
     }
 }

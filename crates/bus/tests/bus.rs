@@ -162,7 +162,7 @@ async fn transport_contract(transport: Arc<dyn Transport>, mut rx: mpsc::Receive
             "only subscribed topics: {}",
             d.topic
         );
-        d.ack.send().await;
+        d.ack.send();
     }
     let extra = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
     assert!(extra.is_err(), "nothing else was delivered");

@@ -415,3 +415,171 @@ fn serves_from_postgresql_when_database_url_is_set() {
     assert!(server.wait(Duration::from_secs(10)).success());
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
+
+/// Counts stored events through the API (all pages) and checks their keys are distinct.
+fn stored_events(addr: SocketAddr, key: &str) -> (usize, usize) {
+    let mut keys = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut cursor: Option<i64> = None;
+    loop {
+        let path = match cursor {
+            Some(c) => {
+                format!("/api/v1/events?limit=1000&topic=tracker/events/crash/%23&cursor={c}")
+            }
+            None => "/api/v1/events?limit=1000&topic=tracker/events/crash/%23".to_owned(),
+        };
+        let (status, body) = http(addr, "GET", &path, Some(key), None);
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let events = page["events"].as_array().expect("events");
+        total += events.len();
+        for e in events {
+            keys.insert(e["idempotency_key"].as_str().unwrap_or_default().to_owned());
+        }
+        match page["next_cursor"].as_i64() {
+            Some(c) if !events.is_empty() => cursor = Some(c),
+            _ => return (total, keys.len()),
+        }
+    }
+}
+
+fn ingested_so_far(addr: SocketAddr) -> f64 {
+    let (_, text) = http(addr, "GET", "/metrics", None, None);
+    text.lines()
+        .find(|l| l.starts_with("taylor_ingest_total{kind=\"other\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// v1 acknowledged before committing and lost 19,046 of 20,000 events to a SIGKILL.
+#[test]
+fn sigkill_mid_burst_loses_nothing_and_duplicates_nothing() {
+    const N: usize = 20_000;
+    let Some(broker) = testsupport::Broker::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "crash-test-key-0123456789";
+    let server_cmd = || {
+        let mut cmd = taylordash(tmp.path());
+        cmd.env("API_KEY", key)
+            .env("MQTT_HOST", "127.0.0.1")
+            .env("MQTT_PORT", broker.port.to_string())
+            .env("MQTT_USERNAME", &broker.user)
+            .env("MQTT_PASSWORD", &broker.password)
+            .env("TAYLORDASH_MQTT_CLIENT_ID", "crash-test")
+            .env("TAYLORDASH_LOG", "warn");
+        cmd
+    };
+    let mut server = Server::start(server_cmd());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, stack) = http(server.addr, "GET", "/api/v1/health/stack", Some(key), None);
+        if stack.contains("connected to the MQTT broker at") && !stack.contains("not connected") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server never connected to the broker: {stack}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A separate client publishes the burst (QoS 1) while the server ingests it.
+    let (port, user, password) = (broker.port, broker.user.clone(), broker.password.clone());
+    let publisher = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut options = rumqttc::MqttOptions::new("crash-publisher", "127.0.0.1", port);
+            options
+                .set_credentials(user, password)
+                .set_inflight(500)
+                .set_max_packet_size(1 << 20, 1 << 20)
+                .set_clean_session(false);
+            let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1000);
+            let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = acked.clone();
+            let acks = tokio::spawn(async move {
+                while counter.load(std::sync::atomic::Ordering::Relaxed) < N {
+                    match eventloop.poll().await {
+                        Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            });
+            for i in 0..N {
+                // Keep at most a few hundred messages in flight, as a real device would.
+                while i - acked.load(std::sync::atomic::Ordering::Relaxed) > 400 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let envelope = serde_json::json!({
+                    "trace_id": uuid::Uuid::new_v4(),
+                    "ts": "2026-11-29T12:00:00Z",
+                    "kind": "crash.burst",
+                    "idempotency_key": format!("burst-{i}"),
+                    "payload": {"i": i},
+                });
+                client
+                    .publish(
+                        "tracker/events/crash/burst",
+                        rumqttc::QoS::AtLeastOnce,
+                        false,
+                        envelope.to_string(),
+                    )
+                    .await
+                    .expect("queue publish");
+            }
+            acks.await.expect("all acknowledged");
+        });
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ingested_so_far(server.addr) < (N / 5) as f64 {
+        assert!(
+            Instant::now() < deadline,
+            "ingest did not start; broker log:\n{}\nserver: {}",
+            broker.log(),
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before_kill = ingested_so_far(server.addr);
+    Command::new("kill")
+        .args(["-KILL", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    let _ = server.wait(Duration::from_secs(10));
+    assert!(
+        before_kill < N as f64,
+        "the kill must land mid-burst ({before_kill} stored)"
+    );
+
+    let server = Server::start(server_cmd());
+    publisher.join().expect("publisher finished");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (total, _) = stored_events(server.addr, key);
+        if total >= N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {total} of {N} events stored after restart"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (total, distinct) = stored_events(server.addr, key);
+    assert_eq!(
+        (total, distinct),
+        (N, N),
+        "exactly {N} distinct events: 0 lost, 0 duplicated"
+    );
+}
