@@ -28,6 +28,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p taylordash \
  && install -D -m 0755 target/release/taylordash /out/usr/local/bin/taylordash \
+ && strip --strip-all /out/usr/local/bin/taylordash \
  && mkdir -p /out/data
 
 # --- Runtime ------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public '
 -- with a message saying so. (When the server skips its migrator if nothing is pending, the
 -- GRANT CREATE below can go; the guard stays as a second line of defence.)
 SELECT format('GRANT CREATE ON SCHEMA public TO %I', :'app_role') \gexec
-SELECT set_config('taylordash.app_role', :'app_role', false);
+SELECT set_config('taylordash.app_role', :'app_role', false) AS guard_role \gset
 DO $do$
 BEGIN
   EXECUTE format($fn$
@@ -73,9 +73,9 @@ BEGIN
          AND to_regclass('public._sqlx_migrations') IS NOT NULL THEN
         RETURN;  -- the migrator's no-op check
       END IF;
-      RAISE EXCEPTION 'role %% may not change the database schema (%%)', current_user, tg_tag
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'apply migrations with `taylordash migrate` as the owner role first';
+      RAISE EXCEPTION 'role %% may not change the database schema (%%): apply migrations with '
+                      '`taylordash migrate` as the owner role first', current_user, tg_tag
+        USING ERRCODE = 'insufficient_privilege';
     END
     $body$ $fn$, current_setting('taylordash.app_role'));
 END
