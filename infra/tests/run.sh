@@ -33,10 +33,21 @@ failed_names=()
 say() { printf '%s\n' "$*"; }
 step() { printf '\n== infra: %s ==\n' "$*"; }
 
+# Stops every process the checks started, newest first (Prometheus before VictoriaMetrics, so
+# its remote-write flush does not wait for a dead receiver), SIGKILL after 10 s.
+stop_all() {
+  [ -s "$TMP/pids" ] || return 0
+  local pid
+  for pid in $(tac "$TMP/pids"); do
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  : > "$TMP/pids"
+}
+
 cleanup() {
-  if [ -f "$TMP/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$TMP/pids"
-  fi
+  stop_all
   if command -v psql >/dev/null && pg_isready -h "$PG_HOST" -p "$PG_PORT" -q 2>/dev/null; then
     for db in $(psql "$PG_ADMIN/postgres" -qAtc \
         "select datname from pg_database where datname like '${SUFFIX}%'"); do
@@ -591,10 +602,7 @@ for c in "${CHECKS[@]}"; do
     say "FAIL $c ($((SECONDS - start)) s)"
   fi
   # Anything a check left running is stopped before the next one.
-  if [ -f "$TMP/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$TMP/pids"
-    : > "$TMP/pids"
-  fi
+  stop_all
 done
 
 echo
