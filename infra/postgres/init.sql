@@ -14,6 +14,7 @@
 
 \set ON_ERROR_STOP on
 \connect :"db_name"
+SET client_min_messages = warning;
 
 -- Roles: log in, nothing else. NOINHERIT so granting one to the other later changes nothing
 -- by accident.

@@ -10,6 +10,7 @@
 #   mosquitto   broker with infra/mosquitto: password file, no anonymous, ACL, TLS, QoS 1
 #               queueing across a broker restart beyond v1's 100-message limit
 #   postgres    init.sql roles, migrations as owner, API as taylordash_app, no DDL for it
+#   backup      pg_dump and the restore procedure of docs/operations.md
 #   monitoring  promtool; Prometheus scrapes taylordash and remote-writes into VictoriaMetrics;
 #               every metric name of the dashboard and the rules is exported
 #   stack       HAProxy in front of two replicas on PostgreSQL; a replica stops under load
@@ -471,6 +472,42 @@ check_postgres() {
   say "ok: init.sql re-runs (password rotation) without losing privileges"
 }
 
+# The backup and restore procedure of docs/operations.md, on the local server.
+check_backup() {
+  pg_setup backup_src
+  local src_db=$DB src_owner_url=$OWNER_URL src_app_url=$APP_URL
+  DATABASE_URL=$src_owner_url "$BIN" migrate >/dev/null
+  local port
+  port=$(free_port)
+  serve backup-app "$port" DATABASE_URL="$src_app_url" API_KEY="$API_KEY_TEST"
+  curl -sf -X POST "http://127.0.0.1:$port/api/v1/projects" -H "X-API-Key: $API_KEY_TEST" \
+    -H 'Content-Type: application/json' -d '{"name": "kept by the backup"}' >/dev/null || fail "create"
+  stop "$BG_PID"
+  pg_dump -U postgres -h "$PG_HOST" -p "$PG_PORT" -Fc "$src_db" > "$TMP/backup.dump"
+  # A fresh database with the same roles (docs: a new stack with the same .env, postgres only).
+  DB="${SUFFIX}_backup_dst"
+  psql "$PG_ADMIN/postgres" -qc "create database \"$DB\""
+  PGHOST=$PG_HOST PGPORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=$DB TAYLORDASH_DB_OWNER=$OWNER \
+    TAYLORDASH_DB_APP=$APP TAYLORDASH_DB_OWNER_PASSWORD=restored-owner TAYLORDASH_DB_APP_PASSWORD=restored-app \
+    TAYLORDASH_INIT_SQL=infra/postgres/init.sql bash infra/postgres/init.sh
+  pg_restore -l "$TMP/backup.dump" | grep -v -E 'EVENT TRIGGER|taylordash_app_ddl_guard' > "$TMP/restore.list"
+  pg_restore -U postgres -h "$PG_HOST" -p "$PG_PORT" -d "$DB" --no-owner --role="$OWNER" --exit-on-error \
+    -L "$TMP/restore.list" "$TMP/backup.dump" || fail "restore"
+  local app_url="postgres://$APP:restored-app@$PG_HOST:$PG_PORT/$DB"
+  DATABASE_URL="postgres://$OWNER:restored-owner@$PG_HOST:$PG_PORT/$DB" "$BIN" migrate >/dev/null \
+    || fail "migrate after restore"
+  port=$(free_port)
+  serve restored-app "$port" DATABASE_URL="$app_url" API_KEY="$API_KEY_TEST"
+  curl -sf "http://127.0.0.1:$port/api/v1/projects" -H "X-API-Key: $API_KEY_TEST" \
+    | jq -e '.projects | map(.name) | index("kept by the backup") != null' >/dev/null || fail "data not restored"
+  curl -sf -X POST "http://127.0.0.1:$port/api/v1/projects" -H "X-API-Key: $API_KEY_TEST" \
+    -H 'Content-Type: application/json' -d '{"name": "after restore"}' >/dev/null || fail "app cannot write after restore"
+  psql "$app_url" -qAtc 'create table intruder (id int)' >/dev/null 2>&1 && fail "guard lost by the restore"
+  [ "$(psql "$PG_ADMIN/$DB" -qAtc "select tableowner from pg_tables where tablename='projects'")" = "$OWNER" ] \
+    || fail "restored tables not owned by the owner role"
+  say "ok: pg_dump, restore into fresh roles (docs procedure), server reads and writes, guard intact"
+}
+
 check_monitoring() {
   promtool check config infra/prometheus/prometheus.yml || fail "promtool check config"
   promtool check rules infra/prometheus/rules.yml || fail "promtool check rules"
@@ -574,7 +611,7 @@ check_stack() {
 }
 
 # --- Main ------------------------------------------------------------------------------------
-ALL=(compose image scripts traefik certs mosquitto postgres monitoring stack)
+ALL=(compose image scripts traefik certs mosquitto postgres backup monitoring stack)
 CHECKS=("$@")
 [ ${#CHECKS[@]} -gt 0 ] || CHECKS=("${ALL[@]}")
 
