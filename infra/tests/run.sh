@@ -334,14 +334,13 @@ check_mosquitto() {
     || fail "unexpected accounts in the password file"
   (MQTT_DEVICE_PASSWORD=x sh infra/mosquitto/gen-passwd.sh "$d/x" 2>/dev/null) \
     && fail "gen-passwd.sh accepted a missing MQTT_PASSWORD"
-  chown -R mosquitto: "$d/runtime" "$d/data"
   # The container's paths, mapped into the temporary folder; listeners on free loopback ports.
   sed -e "s#/mosquitto/runtime#$d/runtime#g; s#/infra/mosquitto#$ROOT/infra/mosquitto#g" \
       -e "s#/mosquitto/data/#$d/data/#; s#/mosquitto/certs#$d/certs#g" \
       -e "s#^listener 1883\$#listener $p1 127.0.0.1#; s#^listener 8883\$#listener $p2 127.0.0.1#" \
       -e "s#^listener 9001\$#listener $p3 127.0.0.1#" \
       infra/mosquitto/mosquitto.conf > "$d/mosquitto.conf"
-  for l in "listener $p1" "listener $p2" "listener $p3" "allow_anonymous false" "acl_file $ROOT/"; do
+  for l in "listener $p1" "listener $p2" "listener $p3" "allow_anonymous false" "acl_file $d/runtime/acl"; do
     grep -q "^$l" "$d/mosquitto.conf" || fail "mosquitto.conf lost '$l' when mapped"
   done
   # Debian builds Mosquitto without WebSockets: then the 9001 block is dropped, saying so.
@@ -352,7 +351,10 @@ check_mosquitto() {
     say "note: this Mosquitto has no WebSockets support; testing without the 9001 listener (its lines are kept in the image's broker)"
     sed -i "/^listener $p3 /,/^protocol websockets/d" "$d/mosquitto.conf"
   fi
-  bg mosquitto mosquitto -c "$d/mosquitto.conf"
+  # The container's entrypoint: password file and ACL into the runtime folder, then the broker.
+  local run_broker=(env MQTT_PASSWORD="$app_pw" MQTT_DEVICE_PASSWORD="$dev_pw" MOSQUITTO_RUNTIME="$d/runtime"
+                    MOSQUITTO_CONF="$d/mosquitto.conf" MOSQUITTO_OWN_DIRS="$d/data" sh infra/mosquitto/entrypoint.sh)
+  bg mosquitto "${run_broker[@]}"
   local mpid=$BG_PID
   wait_for 10 env MOSQUITTO_RUNTIME="$d/runtime" MQTT_HEALTH_PORT="$p1" sh infra/mosquitto/healthcheck.sh \
     || { show_log mosquitto; fail "broker not healthy (healthcheck.sh)"; }
@@ -395,7 +397,7 @@ check_mosquitto() {
   for i in $(seq 1 250); do echo "event-$i"; done \
     | "${pub[@]}" -u device -P "$dev_pw" -q 1 -t tracker/events/burst/x -l
   stop "$mpid"
-  bg mosquitto2 mosquitto -c "$d/mosquitto.conf"
+  bg mosquitto2 "${run_broker[@]}"
   wait_for 10 env MOSQUITTO_RUNTIME="$d/runtime" MQTT_HEALTH_PORT="$p1" sh infra/mosquitto/healthcheck.sh \
     || { show_log mosquitto2; fail "broker did not restart"; }
   "${sub[@]}" -u taylordash -P "$app_pw" -i td-app-persist -c -q 1 -t 'tracker/events/#' -C 250 -W 10 \
