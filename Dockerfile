@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1.7
+# TaylorDash server image: the release binary on distroless (glibc, no shell, no package
+# manager), running as an unprivileged user. Build:
+#   docker build -t taylordash:local .          (or: docker compose build)
+# The binary is built with the command CI and the README use: cargo build --release --locked.
+
+ARG RUST_VERSION=1.95
+
+# --- UI (not built yet) -----------------------------------------------------------------------
+# The web UI does not exist yet. When it lands, add its stage here, e.g.
+#   FROM node:22-bookworm-slim AS ui
+#   WORKDIR /ui
+#   COPY ui/package.json ui/package-lock.json ./
+#   RUN npm ci
+#   COPY ui/ ./
+#   RUN npm run build
+# and copy /ui/dist into the build stage before `cargo build` (if the binary embeds it) or into
+# the runtime stage (see "UI assets" below).
+
+# --- Build --------------------------------------------------------------------------------------
+FROM rust:${RUST_VERSION}-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
+# Caches keep the crate registry and the target folder between builds (BuildKit).
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked -p taylordash \
+ && install -D -m 0755 target/release/taylordash /out/usr/local/bin/taylordash \
+ && strip --strip-all /out/usr/local/bin/taylordash \
+ && mkdir -p /out/data
+
+# --- Runtime ------------------------------------------------------------------------------------
+FROM gcr.io/distroless/cc-debian12:nonroot
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="TaylorDash" \
+      org.opencontainers.image.description="Self-hosted mission control for home-lab projects" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="https://github.com/taylordash/taylordash" \
+      org.opencontainers.image.documentation="https://github.com/taylordash/taylordash/blob/main/docs/operations.md"
+
+COPY --from=build /out/usr/local/bin/taylordash /usr/local/bin/taylordash
+# Data directory for the SQLite mode (`docker run -v taylordash-data:/data ...`); unused with
+# DATABASE_URL. Owned by the runtime user (distroless `nonroot`, 65532).
+COPY --from=build --chown=65532:65532 /out/data /data
+# UI assets: COPY --from=ui /ui/dist /usr/share/taylordash/ui   (when the UI stage exists)
+
+ENV TAYLORDASH_BIND=0.0.0.0:8000 \
+    TAYLORDASH_DATA_DIR=/data \
+    TAYLORDASH_LOG_FORMAT=json
+USER 65532:65532
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+# Asks the running server's /health/ready (no curl in the image).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/taylordash", "healthcheck", "--timeout", "3"]
+ENTRYPOINT ["/usr/local/bin/taylordash"]
+CMD ["serve"]
