@@ -7,8 +7,10 @@
 //! by waiting for a second connection while holding the first.
 
 mod error;
+mod identity;
 mod migrations;
 mod postgres;
+mod sql_identity;
 mod sql_store;
 mod sqlite;
 
@@ -22,6 +24,7 @@ use domain::{
 use uuid::Uuid;
 
 pub use error::{Entity, StoreError};
+pub use identity::{IdentityStore, LoginUpdate};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -57,12 +60,13 @@ pub struct PoolStats {
 /// The optimistic-concurrency precondition of an update: the version the client last saw.
 pub type ExpectedVersion = Option<i64>;
 
-/// Everything TaylorDash persists about projects, components, dependencies and tasks.
+/// Everything TaylorDash persists: projects, components, dependencies and tasks here, and
+/// identity (users, sessions, API keys, audit trail) through [`IdentityStore`].
 ///
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: IdentityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     async fn migrate(&self) -> Result<()>;

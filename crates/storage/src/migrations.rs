@@ -7,16 +7,31 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "core",
-    include_str!("../migrations/postgres/0001_core.sql"),
-)];
-const SQLITE: &[Source] = &[(
-    1,
-    "core",
-    include_str!("../migrations/sqlite/0001_core.sql"),
-)];
+// Version 2 is reserved for the event bus.
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "core",
+        include_str!("../migrations/postgres/0001_core.sql"),
+    ),
+    (
+        3,
+        "identity",
+        include_str!("../migrations/postgres/0003_identity.sql"),
+    ),
+];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "core",
+        include_str!("../migrations/sqlite/0001_core.sql"),
+    ),
+    (
+        3,
+        "identity",
+        include_str!("../migrations/sqlite/0003_identity.sql"),
+    ),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(

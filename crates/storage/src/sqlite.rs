@@ -79,3 +79,10 @@ impl SqliteStore {
 }
 
 crate::sql_store::impl_store!(SqliteStore, sqlx::Sqlite, lock = "");
+// One writer connection already serializes every write transaction.
+crate::sql_identity::impl_identity_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    lock = "",
+    serialize = "SELECT 1"
+);
