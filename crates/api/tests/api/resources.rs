@@ -2,156 +2,7 @@
 //! graph rules, health, metrics and the OpenAPI document. Most tests use SQLite; the
 //! `postgres_*` tests use a fresh PostgreSQL database.
 
-use std::sync::Arc;
-
-use api::{ApiKey, AppState, Metrics};
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use storage::Store;
-use testsupport::TestDb;
-use tower::ServiceExt;
-
-const KEY: &str = "test-key-0123456789abcdef";
-
-struct TestApp {
-    router: Router,
-    store: Arc<dyn Store>,
-    _db: TestDb,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    /// Asserts an error reply: status, stable code, and a non-empty human detail.
-    fn assert_error(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "body: {}", self.body);
-        assert_eq!(self.body["code"], code, "body: {}", self.body);
-        assert!(
-            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "error without detail: {}",
-            self.body
-        );
-        assert_eq!(
-            self.headers[header::CONTENT_TYPE],
-            "application/json",
-            "errors are JSON"
-        );
-    }
-}
-
-impl TestApp {
-    async fn new() -> TestApp {
-        Self::with(TestDb::sqlite().await)
-    }
-
-    fn with(db: TestDb) -> TestApp {
-        let state = AppState::new(
-            db.store.clone(),
-            ApiKey::new(KEY),
-            Metrics::new().expect("metrics"),
-        );
-        TestApp {
-            router: api::router(state),
-            store: db.store.clone(),
-            _db: db,
-        }
-    }
-
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn request(method: Method, path: &str, body: Option<&Value>) -> axum::http::request::Builder {
-        let builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("x-api-key", KEY);
-        match body {
-            Some(_) => builder.header(header::CONTENT_TYPE, "application/json"),
-            None => builder,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let req = Self::request(method, path, body.as_ref())
-            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-            .expect("request");
-        self.send(req).await
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(body)).await
-    }
-
-    async fn put(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-
-    async fn delete(&self, path: &str) -> Reply {
-        self.call(Method::DELETE, path, None).await
-    }
-
-    async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: &str,
-    ) -> Reply {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("x-api-key", KEY);
-        if let Some(ct) = content_type {
-            builder = builder.header(header::CONTENT_TYPE, ct);
-        }
-        self.send(builder.body(Body::from(body.to_owned())).expect("request"))
-            .await
-    }
-
-    /// Creates a project and returns its id.
-    async fn project(&self, name: &str) -> String {
-        let r = self.post("/api/v1/projects", json!({ "name": name })).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        r.body["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn component(&self, project: &str, name: &str) -> String {
-        let r = self
-            .post(
-                &format!("/api/v1/projects/{project}/components"),
-                json!({ "name": name }),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-        r.body["id"].as_str().expect("id").to_owned()
-    }
-}
+use crate::support::*;
 
 #[tokio::test]
 async fn api_key_is_required_and_checked() {
@@ -163,8 +14,14 @@ async fn api_key_is_required_and_checked() {
                 .expect("request"),
         )
         .await;
-    anonymous.assert_error(StatusCode::UNAUTHORIZED, "MISSING_API_KEY");
-    assert_eq!(anonymous.headers[header::WWW_AUTHENTICATE], "ApiKey");
+    anonymous.assert_error(StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED");
+    let challenge = anonymous.headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        challenge.contains("ApiKey") && challenge.contains("Bearer"),
+        "{challenge}"
+    );
 
     let wrong = app
         .send(
@@ -175,6 +32,7 @@ async fn api_key_is_required_and_checked() {
         )
         .await;
     wrong.assert_error(StatusCode::UNAUTHORIZED, "INVALID_API_KEY");
+    assert_eq!(wrong.headers[header::WWW_AUTHENTICATE], "ApiKey");
 
     // Writes are refused too, before the body is even looked at.
     let write = app
@@ -185,8 +43,19 @@ async fn api_key_is_required_and_checked() {
                 .expect("request"),
         )
         .await;
-    write.assert_error(StatusCode::UNAUTHORIZED, "MISSING_API_KEY");
+    write.assert_error(StatusCode::UNAUTHORIZED, "NOT_AUTHENTICATED");
     assert_eq!(app.get("/api/v1/projects").await.body["total"], 0);
+
+    // The service key also works as a bearer token.
+    let bearer = app
+        .call_as(
+            &Cred::Bearer(KEY.into()),
+            Method::GET,
+            "/api/v1/projects",
+            None,
+        )
+        .await;
+    assert_eq!(bearer.status, StatusCode::OK);
 
     for open in [
         "/health/live",
@@ -824,12 +693,18 @@ async fn hostile_input_never_causes_a_server_error() {
 async fn openapi_document_matches_the_snapshot() {
     let doc = serde_json::to_value(api::openapi()).expect("serializable");
     assert_eq!(doc["openapi"], "3.1.0");
-    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    for scheme in ["api_key", "bearer", "session_cookie"] {
+        assert!(
+            doc["components"]["securitySchemes"][scheme].is_object(),
+            "{scheme}"
+        );
+    }
     let paths = doc["paths"].as_object().expect("paths");
     for (path, item) in paths {
         for (method, op) in item.as_object().expect("path item") {
             let responses = op["responses"].as_object().expect("responses");
-            if path.starts_with("/api/v1/") {
+            let public = ["/api/v1/auth/login", "/api/v1/auth/setup"].contains(&path.as_str());
+            if path.starts_with("/api/v1/") && !public {
                 assert!(
                     responses.contains_key("401"),
                     "{method} {path} documents 401"
