@@ -20,7 +20,7 @@ pub mod policy;
 pub(crate) mod sessions;
 pub(crate) mod setup;
 pub mod token;
-pub(crate) mod users;
+pub mod users;
 
 use std::sync::Arc;
 

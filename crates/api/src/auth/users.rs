@@ -341,3 +341,38 @@ pub async fn change_password(
         message: "Password changed; your other sessions have ended".into(),
     }))
 }
+
+/// Creates a user outside any request — from the command line or the unattended-install
+/// settings — with the same policy, hashing and audit entry as the API. `via` names the origin
+/// in the audit trail (e.g. "command line").
+pub async fn provision(
+    state: &AppState,
+    username: &str,
+    password: String,
+    role: Role,
+    via: &str,
+) -> ApiResult<User> {
+    let new = new_user(
+        state,
+        NewUserRequest {
+            username: username.to_owned(),
+            password,
+            role,
+            default_view: None,
+            single_view_mode: false,
+        },
+        None,
+    )
+    .await?;
+    let user = state.store.create_user(new, state.auth.now()).await?;
+    audit::record(
+        state,
+        AuditAction::UserCreated,
+        (None, Some(via.to_owned())),
+        party(&user),
+        &ClientInfo::default(),
+        json!({"role": user.role, "via": via}),
+    )
+    .await;
+    Ok(user)
+}
