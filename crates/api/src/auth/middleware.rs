@@ -229,9 +229,45 @@ pub(crate) fn scope_ceiling(principal: &Principal) -> Scope {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::get;
+    use tower::ServiceExt;
 
     use super::*;
+    use crate::{ApiKey, Metrics};
+
+    /// A route added without a rule is refused to everyone, the service key included; a route
+    /// with one is served (which also shows the rule lookup sees the full nested path).
+    #[tokio::test]
+    async fn routes_without_a_rule_are_denied_by_default() {
+        let db = testsupport::TestDb::sqlite().await;
+        let key = "service-key-0123456789";
+        let state = AppState::new(db.store.clone(), ApiKey::new(key), Metrics::new().unwrap());
+        let v1 = Router::new()
+            .route("/unruled", get(|| async { "secret" }))
+            .route("/projects", get(|| async { "listed" }))
+            .route_layer(from_fn_with_state(state.clone(), authorize));
+        let app = Router::new().nest("/api/v1", v1).with_state(state);
+        let call = |path: &'static str| {
+            app.clone().oneshot(
+                Request::get(path)
+                    .header(API_KEY_HEADER, key)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            call("/api/v1/unruled").await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call("/api/v1/projects").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
 
     #[test]
     fn session_cookie_is_found_among_others() {

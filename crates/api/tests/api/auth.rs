@@ -422,7 +422,7 @@ async fn one_address_cannot_spray_many_accounts(app: TestApp) {
 async fn forwarded_addresses_count_only_behind_trusted_proxies() {
     let config = AuthConfig {
         trusted_proxies: vec!["10.0.0.0/8".parse().expect("cidr")],
-        ..AuthConfig::default()
+        ..fast()
     };
     let app = TestApp::configured(TestDb::sqlite().await, config);
     // Each attempt uses a new username, so only the address counters can lock.
@@ -463,6 +463,29 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies() {
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     let audit = app.get("/api/v1/audit?action=login_failed&limit=1").await;
     assert_eq!(audit.body["entries"][0]["ip_address"], "192.0.2.200");
+}
+
+/// With real hashing costs, a login for a name that does not exist takes as long as one with a
+/// wrong password (a hash is verified either way), so timing does not reveal accounts.
+#[tokio::test]
+async fn unknown_usernames_cost_a_full_password_check() {
+    let app = TestApp::configured(TestDb::sqlite().await, AuthConfig::default());
+    app.user("vic", "viewer").await;
+    let mut known = std::time::Duration::MAX;
+    let mut unknown = std::time::Duration::MAX;
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        app.login_reply("vic", "wrong-password-1").await;
+        known = known.min(started.elapsed());
+        let started = std::time::Instant::now();
+        app.login_reply(&format!("ghost{i}"), "wrong-password-1")
+            .await;
+        unknown = unknown.min(started.elapsed());
+    }
+    assert!(
+        unknown * 3 >= known,
+        "unknown user answered in {unknown:?}, known user in {known:?}"
+    );
 }
 
 async fn v1_bcrypt_hashes_log_in_and_are_upgraded(app: TestApp) {
@@ -1038,7 +1061,7 @@ async fn every_response_carries_security_headers(app: TestApp) {
         TestDb::sqlite().await,
         AuthConfig {
             public_origin: Some("https://dash.example.net".into()),
-            ..AuthConfig::default()
+            ..fast()
         },
     );
     for path in [

@@ -77,6 +77,14 @@ impl Reply {
     }
 }
 
+/// The default settings with the cheapest password hashing (tests only).
+pub fn fast() -> AuthConfig {
+    AuthConfig {
+        password_cost: PasswordCost::Fast,
+        ..AuthConfig::default()
+    }
+}
+
 /// How a request authenticates.
 #[derive(Debug, Clone)]
 pub enum Cred {
@@ -147,15 +155,15 @@ impl TestApp {
         Some(Self::with(TestDb::postgres().await?))
     }
 
+    /// An app with fast password hashing and a movable clock.
     pub fn with(db: TestDb) -> TestApp {
-        Self::configured(db, AuthConfig::default())
+        Self::configured(db, fast())
     }
 
-    /// An app with fast password hashing, a movable clock, and `config`'s other settings.
+    /// An app with `config` and a movable clock.
     pub fn configured(db: TestDb, config: AuthConfig) -> TestApp {
         let clock = TestClock::default();
         let config = AuthConfig {
-            password_cost: PasswordCost::Fast,
             clock: clock.clock(),
             ..config
         };
