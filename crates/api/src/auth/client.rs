@@ -25,25 +25,30 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     pub fn from_parts(parts: &Parts, config: &AuthConfig) -> ClientInfo {
-        let peer = parts
-            .extensions
+        Self::from_request(&parts.headers, &parts.extensions, config)
+    }
+
+    pub fn from_request(
+        headers: &HeaderMap,
+        extensions: &axum::http::Extensions,
+        config: &AuthConfig,
+    ) -> ClientInfo {
+        let peer = extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         let trusted = |ip: &IpAddr| config.trusted_proxies.iter().any(|n| n.contains(ip));
         let via_proxy = peer.is_some_and(|p| trusted(&p));
         let ip = if via_proxy {
-            forwarded_client(&parts.headers, &trusted).or(peer)
+            forwarded_client(headers, &trusted).or(peer)
         } else {
             peer
         };
         let forwarded_https = via_proxy
-            && parts
-                .headers
+            && headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(',').next().map(str::trim) == Some("https"));
-        let user_agent = parts
-            .headers
+        let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());

@@ -9,8 +9,9 @@ use axum::response::Response;
 use chrono::Duration;
 use domain::{Role, Scope};
 
-use super::client::same_origin;
+use super::client::{ClientInfo, same_origin};
 use super::policy::{Access, access_for};
+use super::sessions::{SESSION_TTL, session_headers};
 use super::token::{API_KEY_PREFIX, hash_token};
 use super::{API_KEY_HEADER, Credential, Principal, SESSION_COOKIE};
 use crate::AppState;
@@ -45,7 +46,7 @@ pub async fn authorize(
         return Ok(next.run(req).await);
     };
 
-    let principal = authenticate(&state, req.headers()).await?;
+    let (principal, refresh) = authenticate(&state, req.headers()).await?;
     if writes
         && matches!(
             principal.credential,
@@ -68,8 +69,19 @@ pub async fn authorize(
     if principal.role < required {
         return Err(insufficient(&principal, required));
     }
+    // A long-lived browser session that just slid forward gets its cookie extended too.
+    let refresh = refresh.map(|(token, ttl)| {
+        let client = ClientInfo::from_request(req.headers(), req.extensions(), &state.auth.config);
+        session_headers(&token, Some(ttl), &client)
+    });
     req.extensions_mut().insert(principal);
-    Ok(next.run(req).await)
+    let mut res = next.run(req).await;
+    if let Some(cookie) = refresh.as_ref().and_then(|h| h.get(header::SET_COOKIE))
+        && !res.headers().contains_key(header::SET_COOKIE)
+    {
+        res.headers_mut().insert(header::SET_COOKIE, cookie.clone());
+    }
+    Ok(res)
 }
 
 fn csrf_rejected() -> ApiError {
@@ -100,6 +112,9 @@ fn insufficient(principal: &Principal, required: Role) -> ApiError {
     }
 }
 
+/// A cookie to send again with a later expiry: (token, lifetime).
+type CookieRefresh = Option<(String, Duration)>;
+
 /// Finds out who is calling: `X-API-Key` (service key or personal key), else
 /// `Authorization: Bearer` (service key, personal key or session token), else the session
 /// cookie. A credential that is present but wrong is refused; there is no falling back to the
@@ -107,14 +122,16 @@ fn insufficient(principal: &Principal, required: Role) -> ApiError {
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, CookieRefresh), ApiError> {
     if let Some(key) = headers.get(API_KEY_HEADER) {
         let key = key.as_bytes();
         if state.api_key.matches(key) {
-            return Ok(Principal::service());
+            return Ok((Principal::service(), None));
         }
         return match std::str::from_utf8(key) {
-            Ok(key) if key.starts_with(API_KEY_PREFIX) => personal_key(state, key).await,
+            Ok(key) if key.starts_with(API_KEY_PREFIX) => {
+                Ok((personal_key(state, key).await?, None))
+            }
             _ => Err(invalid_api_key()),
         };
     }
@@ -132,10 +149,10 @@ pub(crate) async fn authenticate(
                 )
             })?;
         if state.api_key.matches(token.as_bytes()) {
-            return Ok(Principal::service());
+            return Ok((Principal::service(), None));
         }
         if token.starts_with(API_KEY_PREFIX) {
-            return personal_key(state, token).await;
+            return Ok((personal_key(state, token).await?, None));
         }
         return session(state, token, false).await;
     }
@@ -183,7 +200,11 @@ async fn personal_key(state: &AppState, key: &str) -> Result<Principal, ApiError
     })
 }
 
-async fn session(state: &AppState, token: &str, via_cookie: bool) -> Result<Principal, ApiError> {
+async fn session(
+    state: &AppState,
+    token: &str,
+    via_cookie: bool,
+) -> Result<(Principal, CookieRefresh), ApiError> {
     let now = state.auth.now();
     let Some((session, user)) = state
         .store
@@ -192,20 +213,25 @@ async fn session(state: &AppState, token: &str, via_cookie: bool) -> Result<Prin
     else {
         return Err(invalid_session());
     };
+    let mut refresh = None;
     if now - session.last_activity >= TOUCH_INTERVAL {
-        let expires = now + Duration::seconds(session.ttl_seconds);
-        if let Err(e) = state.store.touch_session(session.id, now, expires).await {
-            tracing::warn!(error = %e, "could not extend the session");
+        let ttl = Duration::seconds(session.ttl_seconds);
+        match state.store.touch_session(session.id, now, now + ttl).await {
+            // Browser-session cookies (no Max-Age) need no refresh; "remember me" ones do.
+            Ok(()) if via_cookie && ttl > SESSION_TTL => refresh = Some((token.to_owned(), ttl)),
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "could not extend the session"),
         }
     }
-    Ok(Principal {
+    let principal = Principal {
         credential: Credential::Session {
             id: session.id,
             via_cookie,
         },
         role: user.role,
         user: Some(user),
-    })
+    };
+    Ok((principal, refresh))
 }
 
 /// The session token from the `Cookie` header(s), if present.

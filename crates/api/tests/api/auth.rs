@@ -109,6 +109,24 @@ async fn login_keeps_v1_shape_and_sets_a_strict_cookie(app: TestApp) {
     assert!((30 * 24 - 1..=30 * 24).contains(&hours_from_now(&long.str("expires_at"))));
     let cookie = long.headers[header::SET_COOKIE].to_str().expect("ascii");
     assert!(cookie.contains("Max-Age=2592000"), "{cookie}");
+    // As a "remember me" session slides, its cookie is extended too.
+    let long_token = long.str("session_token");
+    app.clock.advance(Duration::days(10));
+    let used = app
+        .call_as(
+            &Cred::Cookie(long_token.clone()),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::OK);
+    let cookie = used.headers[header::SET_COOKIE].to_str().expect("ascii");
+    assert!(
+        cookie.starts_with(&format!("taylordash_session={long_token};"))
+            && cookie.contains("Max-Age=2592000"),
+        "{cookie}"
+    );
 }
 
 async fn secrets_are_stored_only_as_hashes(app: TestApp) {
