@@ -33,6 +33,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// `WWW-Authenticate` challenge, on 401.
     pub authenticate: Option<&'static str>,
+    /// `Retry-After` in seconds, on 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -43,6 +45,7 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -61,10 +64,33 @@ impl ApiError {
         }
     }
 
+    /// 401 with a challenge naming every way to authenticate.
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::challenge("Bearer realm=\"taylordash\", ApiKey", code, detail)
+    }
+
+    /// 401 with a specific `WWW-Authenticate` challenge.
+    pub fn challenge(scheme: &'static str, code: &'static str, detail: impl Into<String>) -> Self {
         ApiError {
-            authenticate: Some("ApiKey"),
+            authenticate: Some(scheme),
             ..Self::new(StatusCode::UNAUTHORIZED, code, detail)
+        }
+    }
+
+    /// 403: the caller is known but may not do this.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
         }
     }
 
@@ -101,6 +127,13 @@ impl From<StoreError> for ApiError {
             }
             StoreError::CrossProject(..) => ApiError::validation("depends_on_id", detail),
             StoreError::Invalid(v) => v.into(),
+            StoreError::UsernameTaken(_) => Self::new(
+                StatusCode::CONFLICT,
+                "USERNAME_TAKEN",
+                "Username already exists",
+            ),
+            StoreError::LastAdmin => Self::new(StatusCode::CONFLICT, "LAST_ADMIN", detail),
+            StoreError::AdminExists => Self::new(StatusCode::CONFLICT, "SETUP_COMPLETE", detail),
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %detail, "database unavailable");
                 Self::new(
@@ -137,6 +170,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

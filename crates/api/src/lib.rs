@@ -2,7 +2,7 @@
 //! document. Handlers are thin — extract, call one [`storage::Store`] method, map the result;
 //! wire types (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
 
-mod auth;
+pub mod auth;
 mod components;
 mod error;
 mod events;
@@ -12,6 +12,7 @@ mod health;
 mod metrics;
 mod openapi;
 mod projects;
+mod security;
 mod tasks;
 mod wire;
 
@@ -20,18 +21,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use storage::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::{API_KEY_HEADER, ApiKey, Principal};
+pub use auth::{
+    API_KEY_HEADER, ApiKey, AuthConfig, AuthState, Clock, Credential, PasswordCost, Principal,
+    SESSION_COOKIE,
+};
 pub use error::{ApiError, ErrorBody};
 pub use health::SERVICE;
 pub use metrics::Metrics;
@@ -47,23 +50,37 @@ pub struct AppState(Arc<AppContext>);
 
 pub struct AppContext {
     pub store: Arc<dyn Store>,
+    /// The installation's service key (admin scope).
     pub api_key: ApiKey,
     pub metrics: Metrics,
     pub bus: Arc<bus::EventBus>,
+    pub auth: AuthState,
 }
 
 impl AppState {
+    /// State with the default authentication settings.
     pub fn new(
         store: Arc<dyn Store>,
         api_key: ApiKey,
         metrics: Metrics,
         bus: Arc<bus::EventBus>,
     ) -> AppState {
+        Self::with_auth(store, api_key, metrics, bus, AuthConfig::default())
+    }
+
+    pub fn with_auth(
+        store: Arc<dyn Store>,
+        api_key: ApiKey,
+        metrics: Metrics,
+        bus: Arc<bus::EventBus>,
+        auth: AuthConfig,
+    ) -> AppState {
         AppState(Arc::new(AppContext {
             store,
             api_key,
             metrics,
             bus,
+            auth: AuthState::new(auth),
         }))
     }
 }
@@ -76,8 +93,10 @@ impl Deref for AppState {
     }
 }
 
-/// Routes under `/api/v1`, without the authentication layer.
+/// Routes under `/api/v1`, without the authorization layer. Each needs a rule in
+/// `auth/policy.rs`.
 fn v1_routes() -> OpenApiRouter<AppState> {
+    use auth::{api_keys, audit, sessions, setup, users};
     OpenApiRouter::new()
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
@@ -102,6 +121,22 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_dead_letter, events::delete_dead_letter))
         .routes(routes!(events::replay))
         .routes(routes!(health::stack))
+        .routes(routes!(sessions::login))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(sessions::me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(
+            sessions::list_sessions,
+            sessions::revoke_other_sessions
+        ))
+        .routes(routes!(sessions::revoke_session))
+        .routes(routes!(sessions::cleanup))
+        .routes(routes!(setup::status, setup::complete))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(audit::list))
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -120,7 +155,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete application: routes, docs, and the middleware every request goes through.
 pub fn router(state: AppState) -> Router {
-    let v1 = v1_routes().route_layer(from_fn_with_state(state.clone(), auth::require_api_key));
+    let v1 = v1_routes().route_layer(from_fn_with_state(
+        state.clone(),
+        auth::middleware::authorize,
+    ));
     let (routes, doc) = all_routes(v1).split_for_parts();
     let doc = openapi::finish(doc);
     routes
@@ -134,18 +172,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("a handler panicked").into_response()
         }))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(from_fn_with_state(state.clone(), security::headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

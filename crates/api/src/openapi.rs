@@ -1,23 +1,33 @@
-//! The OpenAPI document: metadata, the API-key scheme, and the error responses every operation
-//! can return, added by convention so no handler can forget to document them.
+//! The OpenAPI document: metadata, the security schemes, and the error responses every operation
+//! can return, added by convention so no handler can forget to document them. Each `/api/v1`
+//! operation's required role comes from the access table (`auth/policy.rs`).
 
 use utoipa::OpenApi;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ComponentsBuilder, ContentBuilder, Ref, RefOr, Response};
 
+use crate::auth::policy::{Access, access_for};
 use crate::error::ErrorBody;
 
-const SCHEME: &str = "api_key";
+const API_KEY: &str = "api_key";
+const BEARER: &str = "bearer";
+const COOKIE: &str = "session_cookie";
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "TaylorDash API",
         description = "Mission control for home-lab projects: projects, components, their \
-                       dependencies and tasks. Every `/api/v1` route needs the `X-API-Key` header; \
-                       every error is JSON `{\"detail\", \"code\"}`.",
+                       dependencies and tasks. Every `/api/v1` route except login and first-run \
+                       setup needs a credential: an API key in `X-API-Key` (or as a bearer \
+                       token), a session token from `POST /api/v1/auth/login` as \
+                       `Authorization: Bearer`, or the browser's session cookie. Roles: viewer \
+                       reads, editor also changes, admin also administers. Every error is JSON \
+                       `{\"detail\", \"code\"}`.",
     ),
     tags(
         (name = "projects", description = "Projects"),
@@ -26,6 +36,7 @@ const SCHEME: &str = "api_key";
         (name = "tasks", description = "Tasks of a component"),
         (name = "events", description = "Event bus: stored events, publishing, dead letters, live stream"),
         (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "auth", description = "Login, sessions, users, API keys, first-run setup, audit trail"),
     ),
     components(schemas(ErrorBody))
 )]
@@ -41,14 +52,25 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
         .components
         .get_or_insert_with(|| ComponentsBuilder::new().build());
     components.add_security_scheme(
-        SCHEME,
+        API_KEY,
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "X-API-Key",
-            "The installation's API key (printed at first start, stored in the data directory)",
+            "A personal API key (`tdk_...`, scoped read/write/admin), or the installation's \
+             service key (admin)",
+        ))),
+    );
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        COOKIE,
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            crate::auth::SESSION_COOKIE,
+            "The browser's session cookie, set at login (writes must come from this origin)",
         ))),
     );
     for (path, item) in doc.paths.paths.iter_mut() {
-        let protected = path.starts_with("/api/v1/");
         let has_id = path.contains('{');
         for method in [
             HttpMethod::Get,
@@ -59,13 +81,36 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             let Some(op) = operation(item, &method) else {
                 continue;
             };
-            if protected {
-                op.security = Some(vec![SecurityRequirement::new(SCHEME, Vec::<String>::new())]);
+            let access = path
+                .starts_with("/api/v1/")
+                .then(|| access_for(&http_method(&method), path))
+                .flatten();
+            if let Some(role) = access.and_then(Access::role) {
+                op.security = Some(
+                    [API_KEY, BEARER, COOKIE]
+                        .into_iter()
+                        .map(|s| SecurityRequirement::new(s, Vec::<String>::new()))
+                        .collect(),
+                );
                 error(
                     op,
                     401,
-                    "Missing or invalid API key (MISSING_API_KEY, INVALID_API_KEY)",
+                    "Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, \
+                     INVALID_TOKEN)",
                 );
+                let about_me = matches!(access, Some(Access::User(_)));
+                error(
+                    op,
+                    403,
+                    &format!(
+                        "Needs the {role} role{} (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE{}); a \
+                         cookie-authenticated write from another origin (CSRF_REJECTED)",
+                        if about_me { " and a user account" } else { "" },
+                        if about_me { ", USER_REQUIRED" } else { "" },
+                    ),
+                );
+            }
+            if access.is_some() {
                 error(op, 503, "Database unavailable (DATABASE_UNAVAILABLE)");
                 error(
                     op,
@@ -108,6 +153,16 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
         }
     }
     doc
+}
+
+fn http_method(method: &HttpMethod) -> axum::http::Method {
+    match method {
+        HttpMethod::Get => axum::http::Method::GET,
+        HttpMethod::Post => axum::http::Method::POST,
+        HttpMethod::Put => axum::http::Method::PUT,
+        HttpMethod::Delete => axum::http::Method::DELETE,
+        _ => axum::http::Method::OPTIONS,
+    }
 }
 
 fn operation<'a>(

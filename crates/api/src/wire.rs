@@ -1,7 +1,7 @@
 //! Wire types shared by several resources, and the OpenAPI schemas of domain vocabularies.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use domain::{ComponentStatus, PageRequest, Position, ProjectStatus, TaskStatus};
+use domain::{ComponentStatus, PageRequest, Position, ProjectStatus, Role, Scope, TaskStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{RefOr, schema::SchemaType};
@@ -37,6 +37,16 @@ status_schema!(
     "Progress state of a component"
 );
 status_schema!(TaskStatusSchema, TaskStatus, "Workflow state of a task");
+status_schema!(
+    RoleSchema,
+    Role,
+    "What a user may do: viewer (read), editor (also change), admin (also administer)"
+);
+status_schema!(
+    ScopeSchema,
+    Scope,
+    "What an API key may do: read, write or admin; never more than its owner's role"
+);
 
 /// Canvas coordinates of a component.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]

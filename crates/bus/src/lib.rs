@@ -41,6 +41,9 @@ pub struct BusConfig {
     pub retention: Duration,
     /// How often the outbox relay looks for work.
     pub relay_interval: Duration,
+    /// Run the outbox relay and retention job. Off for short-lived maintenance commands, which
+    /// must leave the outbox to the server.
+    pub background_jobs: bool,
 }
 
 impl Default for BusConfig {
@@ -50,6 +53,7 @@ impl Default for BusConfig {
             pipeline: PipelineConfig::default(),
             retention: Duration::from_secs(30 * 24 * 3600),
             relay_interval: Duration::from_millis(100),
+            background_jobs: true,
         }
     }
 }
@@ -109,16 +113,19 @@ impl EventBus {
             transport: transport.clone(),
             config: config.pipeline.clone(),
         });
-        let tasks = vec![
-            tokio::spawn(pipeline.run(deliveries)),
-            tokio::spawn(relay::run(
+        let mut tasks = vec![tokio::spawn(pipeline.run(deliveries))];
+        if config.background_jobs {
+            tasks.push(tokio::spawn(relay::run(
                 store.clone(),
                 transport.clone(),
                 metrics.clone(),
                 config.relay_interval,
-            )),
-            tokio::spawn(relay::retention(store.clone(), config.retention)),
-        ];
+            )));
+            tasks.push(tokio::spawn(relay::retention(
+                store.clone(),
+                config.retention,
+            )));
+        }
         Ok(EventBus {
             store,
             transport,

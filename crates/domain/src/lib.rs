@@ -1,11 +1,14 @@
-//! The TaylorDash domain: projects, their components and tasks, and the dependencies between
-//! components. Plain data plus the rules that hold no matter how the data is stored or sent:
-//! field validation, status vocabularies, partial updates and dependency-cycle detection.
+//! The TaylorDash domain: projects, their components and tasks, the dependencies between
+//! components, and who may do what (users, roles, sessions, API keys, audit trail). Plain data
+//! plus the rules that hold no matter how the data is stored or sent: field validation, status
+//! vocabularies, partial updates, dependency-cycle detection, the password policy and the login
+//! throttle.
 //!
 //! Nothing here knows about HTTP, SQL or MQTT.
 
 mod events;
 mod graph;
+mod identity;
 mod model;
 mod status;
 mod validate;
@@ -15,6 +18,7 @@ pub use events::{
     OutboxEntry, envelope,
 };
 pub use graph::find_cycle;
+pub use identity::*;
 pub use model::*;
 pub use status::{ComponentStatus, ProjectStatus, TaskStatus, UnknownStatus};
 pub use validate::ValidationError;

@@ -1,9 +1,6 @@
 //! Status vocabularies. v1 let every layer invent its own; here each resource has exactly one,
 //! validated at the edge and enforced again by CHECK constraints in both databases.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// A status string that is not part of the vocabulary; names the allowed values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{value}' is not one of: {allowed}")]
@@ -15,7 +12,10 @@ pub struct UnknownStatus {
 macro_rules! status_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vattr:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize,
+            serde::Deserialize,
+        )]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vattr])* $variant),+
@@ -34,13 +34,13 @@ macro_rules! status_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownStatus;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::UnknownStatus;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownStatus {
+                    _ => Err($crate::UnknownStatus {
                         value: s.to_owned(),
                         allowed: Self::ALLOWED.trim_end(),
                     }),
@@ -48,13 +48,15 @@ macro_rules! status_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub(crate) use status_enum;
 
 status_enum!(
     /// Lifecycle of a project.

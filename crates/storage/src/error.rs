@@ -12,6 +12,9 @@ pub enum Entity {
     Dependency,
     Event,
     DeadLetter,
+    User,
+    Session,
+    ApiKey,
 }
 
 impl fmt::Display for Entity {
@@ -23,6 +26,9 @@ impl fmt::Display for Entity {
             Entity::Dependency => "dependency",
             Entity::Event => "event",
             Entity::DeadLetter => "dead letter",
+            Entity::User => "user",
+            Entity::Session => "session",
+            Entity::ApiKey => "API key",
         })
     }
 }
@@ -61,6 +67,16 @@ pub enum StoreError {
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 
+    /// v1's message, kept for clients that show it.
+    #[error("Username already exists: {0}")]
+    UsernameTaken(String),
+
+    #[error("this would leave no active admin; make another user an admin first")]
+    LastAdmin,
+
+    #[error("an admin already exists; log in as that admin to add users")]
+    AdminExists,
+
     /// The database cannot be reached or has no free connection; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -97,6 +113,11 @@ impl StoreError {
 
     pub(crate) fn corrupt(what: impl fmt::Display) -> Self {
         StoreError::Corrupt(what.to_string())
+    }
+
+    /// Is this the database reporting a unique-constraint violation?
+    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
     }
 
     /// Is this the database reporting a foreign-key violation?

@@ -8,9 +8,11 @@
 
 mod error;
 mod events;
+mod identity;
 mod migrations;
 mod postgres;
 mod sql_events;
+mod sql_identity;
 mod sql_store;
 mod sqlite;
 
@@ -25,6 +27,7 @@ use uuid::Uuid;
 
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
+pub use identity::{IdentityStore, LoginUpdate};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -60,12 +63,14 @@ pub struct PoolStats {
 /// The optimistic-concurrency precondition of an update: the version the client last saw.
 pub type ExpectedVersion = Option<i64>;
 
-/// Everything TaylorDash persists about projects, components, dependencies and tasks.
+/// Everything TaylorDash persists: projects, components, dependencies and tasks here, events
+/// through [`EventStore`], and identity (users, sessions, API keys, audit trail) through
+/// [`IdentityStore`].
 ///
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: EventStore + Send + Sync + 'static {
+pub trait Store: EventStore + IdentityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     async fn migrate(&self) -> Result<()>;

@@ -18,6 +18,11 @@ const POSTGRES: &[Source] = &[
         "events",
         include_str!("../migrations/postgres/0002_events.sql"),
     ),
+    (
+        3,
+        "identity",
+        include_str!("../migrations/postgres/0003_identity.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -29,6 +34,11 @@ const SQLITE: &[Source] = &[
         2,
         "events",
         include_str!("../migrations/sqlite/0002_events.sql"),
+    ),
+    (
+        3,
+        "identity",
+        include_str!("../migrations/sqlite/0003_identity.sql"),
     ),
 ];
 

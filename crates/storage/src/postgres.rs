@@ -68,3 +68,11 @@ crate::sql_events::impl_event_store!(
     sqlx::Postgres,
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );
+// Changes that may affect who is an admin take one transaction-scoped advisory lock, so they run
+// one at a time across all replicas (the key is an arbitrary constant).
+crate::sql_identity::impl_identity_store!(
+    PgStore,
+    sqlx::Postgres,
+    lock = " FOR UPDATE",
+    serialize = "SELECT pg_advisory_xact_lock(7410052671)"
+);

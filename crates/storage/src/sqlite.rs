@@ -80,3 +80,10 @@ impl SqliteStore {
 
 crate::sql_store::impl_store!(SqliteStore, sqlx::Sqlite, lock = "");
 crate::sql_events::impl_event_store!(SqliteStore, sqlx::Sqlite, skip_locked = "");
+// One writer connection already serializes every write transaction.
+crate::sql_identity::impl_identity_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    lock = "",
+    serialize = "SELECT 1"
+);

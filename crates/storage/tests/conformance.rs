@@ -5,9 +5,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use domain::{
-    ComponentPatch, ComponentStatus, NewComponent, NewProject, NewTask, PageRequest, Position,
-    ProjectFilter, ProjectPatch, ProjectStatus, TaskPatch, TaskStatus,
+    ApiKeyInfo, AuditAction, AuditEntry, AuditFilter, ComponentPatch, ComponentStatus, NewApiKey,
+    NewComponent, NewProject, NewSession, NewTask, NewUser, PageRequest, Position, ProjectFilter,
+    ProjectPatch, ProjectStatus, Role, Scope, Session, TaskPatch, TaskStatus, ThrottlePolicy,
+    UserPatch,
 };
 use storage::{Entity, Store, StoreError};
 use uuid::Uuid;
@@ -31,6 +34,12 @@ testsupport::on_both_backends!(
     every_change_writes_its_event_to_the_outbox,
     a_refused_change_writes_no_event,
     old_events_are_pruned_in_batches,
+    users_are_unique_without_regard_to_case,
+    the_last_active_admin_stays,
+    concurrent_demotions_keep_an_admin,
+    user_changes_revoke_sessions_and_deletion_keeps_the_trail,
+    sessions_and_keys_expire_and_revoke,
+    login_throttle_counts_and_locks,
 );
 
 fn event(topic: &str, kind: &str, key: &str) -> domain::NewEvent {
@@ -941,4 +950,424 @@ async fn old_events_are_pruned_in_batches(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(left.events.len(), 1);
     assert_eq!(left.events[0].idempotency_key, "new");
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        role,
+        default_view: None,
+        single_view_mode: false,
+        created_by: None,
+    }
+}
+
+fn session(user: Uuid, token_hash: &str, at: DateTime<Utc>) -> NewSession {
+    NewSession {
+        session: Session {
+            id: Uuid::new_v4(),
+            user_id: user,
+            created_at: at,
+            last_activity: at,
+            expires_at: at + Duration::hours(24),
+            ttl_seconds: 86_400,
+            ip_address: Some("192.0.2.1".into()),
+            user_agent: None,
+        },
+        token_hash: token_hash.into(),
+    }
+}
+
+async fn users_are_unique_without_regard_to_case(store: Arc<dyn Store>) {
+    let now = domain::now();
+    let alice = store
+        .create_user(new_user("Alice", Role::Editor), now)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_user(new_user("ALICE", Role::Viewer), now)
+            .await,
+        Err(StoreError::UsernameTaken(_))
+    ));
+    let found = store.find_credentials("aLiCe").await.unwrap().unwrap();
+    assert_eq!(found.user, alice);
+    assert!(found.password_hash.starts_with("$argon2id$"));
+    assert!(store.find_credentials("bob").await.unwrap().is_none());
+    assert_eq!(store.get_user(alice.id).await.unwrap(), alice);
+    assert!(matches!(
+        store.get_user(Uuid::new_v4()).await,
+        Err(StoreError::NotFound {
+            entity: Entity::User,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store
+            .create_user(new_user("has space", Role::Viewer), now)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn the_last_active_admin_stays(store: Arc<dyn Store>) {
+    let now = domain::now();
+    let ada = store
+        .create_user(new_user("ada", Role::Admin), now)
+        .await
+        .unwrap();
+    assert_eq!(store.count_active_admins().await.unwrap(), 1);
+    for patch in [
+        UserPatch {
+            role: Some(Role::Editor),
+            ..Default::default()
+        },
+        UserPatch {
+            is_active: Some(false),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            store.update_user(ada.id, patch, now, None).await,
+            Err(StoreError::LastAdmin)
+        ));
+    }
+    assert!(matches!(
+        store.delete_user(ada.id).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        store
+            .create_first_admin(new_user("root", Role::Admin), now)
+            .await,
+        Err(StoreError::AdminExists)
+    ));
+    let grace = store
+        .create_user(new_user("grace", Role::Admin), now)
+        .await
+        .unwrap();
+    let (ada, changes) = store
+        .update_user(
+            ada.id,
+            UserPatch {
+                role: Some(Role::Viewer),
+                ..Default::default()
+            },
+            now,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ada.role, Role::Viewer);
+    assert_eq!(changes.role, Some((Role::Admin, Role::Viewer)));
+    assert!(matches!(
+        store.delete_user(grace.id).await,
+        Err(StoreError::LastAdmin)
+    ));
+}
+
+async fn concurrent_demotions_keep_an_admin(store: Arc<dyn Store>) {
+    let mut admins: Vec<Uuid> = Vec::new();
+    for round in 0..5 {
+        let now = domain::now();
+        for name in ["a", "b"] {
+            let user = new_user(&format!("{name}{round}"), Role::Admin);
+            admins.push(store.create_user(user, now).await.unwrap().id);
+        }
+        // Every admin is demoted at once: all but one demotion must fail.
+        let tasks: Vec<_> = admins
+            .iter()
+            .map(|&id| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let patch = UserPatch {
+                        role: Some(Role::Viewer),
+                        ..Default::default()
+                    };
+                    (id, store.update_user(id, patch, domain::now(), None).await)
+                })
+            })
+            .collect();
+        let mut survivors = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                (_, Ok(_)) => {}
+                (id, Err(StoreError::LastAdmin)) => survivors.push(id),
+                (_, Err(e)) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(survivors.len(), 1, "round {round}");
+        assert_eq!(store.count_active_admins().await.unwrap(), 1);
+        admins = survivors;
+    }
+}
+
+async fn user_changes_revoke_sessions_and_deletion_keeps_the_trail(store: Arc<dyn Store>) {
+    let now = domain::now();
+    let ada = store
+        .create_user(new_user("ada", Role::Admin), now)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(
+            NewUser {
+                created_by: Some(ada.id),
+                ..new_user("bob", Role::Viewer)
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let s1 = session(bob.id, &"1".repeat(64), now);
+    let s2 = session(bob.id, &"2".repeat(64), now);
+    store.create_session(s1.clone()).await.unwrap();
+    store.create_session(s2.clone()).await.unwrap();
+    // A kiosk change keeps sessions; a role change ends all but the one kept.
+    let (_, changes) = store
+        .update_user(
+            bob.id,
+            UserPatch {
+                single_view_mode: Some(true),
+                ..Default::default()
+            },
+            now,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!changes.revokes_sessions());
+    assert_eq!(store.list_sessions(bob.id, now).await.unwrap().len(), 2);
+    store
+        .update_user(
+            bob.id,
+            UserPatch {
+                role: Some(Role::Editor),
+                ..Default::default()
+            },
+            now,
+            Some(s2.session.id),
+        )
+        .await
+        .unwrap();
+    let live = store.list_sessions(bob.id, now).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, s2.session.id);
+    assert!(
+        store
+            .session_by_token(&"1".repeat(64), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let entry = AuditEntry {
+        id: Uuid::new_v4(),
+        at: now,
+        action: AuditAction::LoginSuccess,
+        actor_id: Some(bob.id),
+        actor_name: Some("bob".into()),
+        target_id: Some(bob.id),
+        target_name: Some("bob".into()),
+        ip_address: Some("192.0.2.1".into()),
+        user_agent: Some("test".into()),
+        details: serde_json::Map::new(),
+    };
+    store.record_audit(entry.clone()).await.unwrap();
+    // Deleting the creator keeps the created user; deleting a user keeps their trail.
+    store
+        .create_user(new_user("grace", Role::Admin), now)
+        .await
+        .unwrap();
+    store.delete_user(ada.id).await.unwrap();
+    assert_eq!(store.get_user(bob.id).await.unwrap().created_by, None);
+    store.delete_user(bob.id).await.unwrap();
+    let filter = AuditFilter {
+        target_id: Some(bob.id),
+        ..Default::default()
+    };
+    let trail = store.list_audit(&filter, all()).await.unwrap();
+    assert_eq!(trail.total, 1);
+    assert_eq!(trail.items[0], entry);
+    let other = AuditFilter {
+        action: Some(AuditAction::Logout),
+        ..Default::default()
+    };
+    assert_eq!(store.list_audit(&other, all()).await.unwrap().total, 0);
+    let later = AuditFilter {
+        since: Some(now + Duration::seconds(1)),
+        ..Default::default()
+    };
+    assert_eq!(store.list_audit(&later, all()).await.unwrap().total, 0);
+}
+
+async fn sessions_and_keys_expire_and_revoke(store: Arc<dyn Store>) {
+    let now = domain::now();
+    let vic = store
+        .create_user(new_user("vic", Role::Viewer), now)
+        .await
+        .unwrap();
+    let s = session(vic.id, &"a".repeat(64), now);
+    store.create_session(s.clone()).await.unwrap();
+    let (found, user) = store
+        .session_by_token(&"a".repeat(64), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, s.session);
+    assert_eq!(user.id, vic.id);
+    let later = now + Duration::hours(23);
+    store
+        .touch_session(s.session.id, later, later + Duration::hours(24))
+        .await
+        .unwrap();
+    let day_after = now + Duration::hours(30);
+    assert!(
+        store
+            .session_by_token(&"a".repeat(64), day_after)
+            .await
+            .unwrap()
+            .is_some(),
+        "slid"
+    );
+    store
+        .revoke_session(vic.id, s.session.id, day_after)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_by_token(&"a".repeat(64), day_after)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.revoke_session(vic.id, s.session.id, day_after).await,
+        Err(StoreError::NotFound {
+            entity: Entity::Session,
+            ..
+        })
+    ));
+    assert_eq!(store.delete_expired_sessions(day_after).await.unwrap(), 1);
+
+    let key = ApiKeyInfo {
+        id: Uuid::new_v4(),
+        user_id: vic.id,
+        name: "k".into(),
+        prefix: "tdk_12345678".into(),
+        scope: Scope::Read,
+        created_at: now,
+        expires_at: Some(now + Duration::days(1)),
+        last_used_at: None,
+    };
+    store
+        .create_api_key(NewApiKey {
+            key: key.clone(),
+            key_hash: "b".repeat(64),
+        })
+        .await
+        .unwrap();
+    let (found, _) = store
+        .api_key_by_hash(&"b".repeat(64), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, key);
+    store.touch_api_key(key.id, now).await.unwrap();
+    assert_eq!(
+        store.list_api_keys(Some(vic.id)).await.unwrap()[0].last_used_at,
+        Some(now)
+    );
+    assert!(
+        store
+            .api_key_by_hash(&"b".repeat(64), now + Duration::days(2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .update_user(
+            vic.id,
+            UserPatch {
+                is_active: Some(false),
+                ..Default::default()
+            },
+            now,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .api_key_by_hash(&"b".repeat(64), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "owner inactive"
+    );
+    store.revoke_api_key(key.id, now).await.unwrap();
+    assert!(store.list_api_keys(None).await.unwrap().is_empty());
+    assert!(matches!(
+        store.revoke_api_key(key.id, now).await,
+        Err(StoreError::NotFound {
+            entity: Entity::ApiKey,
+            ..
+        })
+    ));
+}
+
+async fn login_throttle_counts_and_locks(store: Arc<dyn Store>) {
+    let policy = ThrottlePolicy::PER_USERNAME;
+    let now = domain::now();
+    let keys = vec!["user:vic".to_owned(), "ip:192.0.2.1".to_owned()];
+    for i in 1..=4 {
+        let s = store
+            .record_login_failure("user:vic", policy, now)
+            .await
+            .unwrap();
+        assert_eq!(s.failures, i);
+        assert_eq!(s.locked_until, None);
+    }
+    assert_eq!(store.throttle_locked_until(&keys, now).await.unwrap(), None);
+    let fifth = store
+        .record_login_failure("user:vic", policy, now)
+        .await
+        .unwrap();
+    assert_eq!(fifth.locked_until, Some(now + policy.window));
+    assert_eq!(
+        store.throttle_locked_until(&keys, now).await.unwrap(),
+        Some(now + policy.window)
+    );
+    let after = now + policy.window + Duration::seconds(1);
+    assert_eq!(
+        store.throttle_locked_until(&keys, after).await.unwrap(),
+        None
+    );
+    store.clear_login_failures("user:vic").await.unwrap();
+    let fresh = store
+        .record_login_failure("user:vic", policy, after)
+        .await
+        .unwrap();
+    assert_eq!(fresh.failures, 1);
+    // Concurrent failures are all counted (replicas share the counter).
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_login_failure(
+                        "ip:192.0.2.1",
+                        ThrottlePolicy::PER_ADDRESS,
+                        domain::now(),
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut max = 0;
+    for t in tasks {
+        max = max.max(t.await.unwrap().failures);
+    }
+    assert_eq!(max, 10);
 }

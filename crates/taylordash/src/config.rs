@@ -59,14 +59,38 @@ const KEYS: &[Key] = &[
     ),
     key(
         "environment",
-        "ENVIRONMENT",
+        "TAYLORDASH_ENV",
         Some("development"),
-        "deployment name shown in logs and health",
+        "deployment name (also read from ENVIRONMENT); `production` enforces stricter rules",
     ),
     secret(
         "api_key",
         "API_KEY",
-        "key clients send as X-API-Key; generated on first start when unset",
+        "service key with admin scope, sent as X-API-Key; generated on first start when unset",
+    ),
+    key(
+        "public_url",
+        "TAYLORDASH_PUBLIC_URL",
+        None,
+        "URL users reach TaylorDash at, e.g. https://dash.example.net (https: Secure cookies, HSTS)",
+    ),
+    key(
+        "auth.trusted_proxies",
+        "TAYLORDASH_TRUSTED_PROXIES",
+        None,
+        "comma-separated proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed",
+    ),
+    key(
+        "admin.user",
+        "TAYLORDASH_ADMIN_USER",
+        None,
+        "unattended install: admin account created at start if missing (with admin.password_file)",
+    ),
+    key(
+        "admin.password_file",
+        "TAYLORDASH_ADMIN_PASSWORD_FILE",
+        None,
+        "file holding the password of admin.user",
     ),
     secret(
         "database.url",
@@ -205,12 +229,26 @@ pub struct EventsConfig {
     pub batch_delay: Duration,
 }
 
+/// Older environment variable names still honoured (below the current name).
+const ENV_ALIASES: &[(&str, &str)] = &[("environment", "ENVIRONMENT")];
+
+/// An admin account to create at start if it does not exist (unattended installs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminBootstrap {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub environment: String,
     pub api_key: Option<Secret>,
+    /// `scheme://host[:port]` users reach TaylorDash at.
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub admin_bootstrap: Option<AdminBootstrap>,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
     pub events: EventsConfig,
@@ -336,8 +374,13 @@ impl Config {
         }
         for k in KEYS {
             // An empty variable counts as unset, as compose files often pass `VAR=`.
-            if let Some(v) = env(k.env).filter(|v| !v.is_empty()) {
-                layers.set(k.name, v, Source::Env(k.env));
+            let set = |name: &'static str| env(name).filter(|v| !v.is_empty()).map(|v| (name, v));
+            let aliases = ENV_ALIASES
+                .iter()
+                .filter(|(key, _)| *key == k.name)
+                .map(|(_, alias)| *alias);
+            if let Some((name, v)) = set(k.env).or_else(|| aliases.filter_map(set).next()) {
+                layers.set(k.name, v, Source::Env(name));
             }
         }
         let flag_values = [
@@ -363,6 +406,8 @@ impl Config {
                 "must start with postgres:// or postgresql:// (unset it to use SQLite)",
             ));
         }
+        let environment = l.string("environment").unwrap_or_default();
+        let production = is_production(&environment);
         let api_key = l.string("api_key");
         if let Some(key) = &api_key {
             if key == "taylordash-dev-key" {
@@ -378,7 +423,72 @@ impl Config {
                     "must be at least 16 characters without spaces (e.g. `openssl rand -hex 32`)",
                 ));
             }
+            if production && key.len() < 32 {
+                return Err(l.invalid(
+                    "api_key",
+                    "in production (TAYLORDASH_ENV=production) the service key must be at least \
+                     32 characters (e.g. `openssl rand -hex 32`), or unset to have one generated",
+                ));
+            }
         }
+        let public_url = l
+            .string("public_url")
+            .map(|url| {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                let valid = (url.starts_with("http://") || url.starts_with("https://"))
+                    && url.split_once("://").is_some_and(|(_, rest)| {
+                        !rest.is_empty() && !rest.contains(['/', '?', '#', ' '])
+                    });
+                if valid {
+                    Ok(url.to_ascii_lowercase())
+                } else {
+                    Err(l.invalid(
+                        "public_url",
+                        format!(
+                            "'{url}' is not an origin like https://dash.example.net \
+                             (scheme and host, optional port, no path)"
+                        ),
+                    ))
+                }
+            })
+            .transpose()?;
+        let trusted_proxies = l
+            .string("auth.trusted_proxies")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        l.invalid(
+                            "auth.trusted_proxies",
+                            format!("'{s}' is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let admin_bootstrap = match (l.string("admin.user"), l.string("admin.password_file")) {
+            (Some(username), Some(file)) => Some(AdminBootstrap {
+                username,
+                password_file: PathBuf::from(file),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(l.invalid(
+                    "admin.password_file",
+                    "admin.user is set: also set admin.password_file \
+                     (TAYLORDASH_ADMIN_PASSWORD_FILE) to the file holding its password",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(l.invalid(
+                    "admin.user",
+                    "admin.password_file is set: also set admin.user (TAYLORDASH_ADMIN_USER)",
+                ));
+            }
+        };
         let max_connections: u32 = l.parse("database.max_connections", "a whole number")?;
         if !(1..=1000).contains(&max_connections) {
             return Err(l.invalid("database.max_connections", "must be between 1 and 1000"));
@@ -408,8 +518,11 @@ impl Config {
         Ok(Config {
             bind: l.parse("bind", "an address like 127.0.0.1:8000")?,
             data_dir: PathBuf::from(l.string("data_dir").unwrap_or_else(|| "./data".into())),
-            environment: l.string("environment").unwrap_or_default(),
+            environment,
             api_key: api_key.map(Secret),
+            public_url,
+            trusted_proxies,
+            admin_bootstrap,
             database: DatabaseConfig {
                 url: database_url.map(Secret),
                 max_connections,
@@ -441,6 +554,11 @@ impl Config {
         })
     }
 
+    /// `TAYLORDASH_ENV=production`: stricter rules apply.
+    pub fn production(&self) -> bool {
+        is_production(&self.environment)
+    }
+
     /// The effective configuration as `key = value  # source` lines, secrets redacted.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -468,6 +586,13 @@ fn positive(l: &Layers, key: &'static str) -> Result<usize, ConfigError> {
         0 => Err(l.invalid(key, "must be greater than 0")),
         n => Ok(n),
     }
+}
+
+fn is_production(environment: &str) -> bool {
+    matches!(
+        environment.trim().to_ascii_lowercase().as_str(),
+        "production" | "prod"
+    )
 }
 
 /// Hides a secret; for a database URL, hides only the password so the target stays visible.
@@ -580,6 +705,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("public default"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_a_long_service_key() {
+        let short = "0123456789abcdef0123"; // 20 characters
+        assert!(
+            load(&[("API_KEY", short)]).is_ok(),
+            "fine outside production"
+        );
+        let err = load(&[("API_KEY", short), ("TAYLORDASH_ENV", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 32"), "{err}");
+        // v1's variable name still selects the environment.
+        let err = load(&[("API_KEY", short), ("ENVIRONMENT", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 32"), "{err}");
+        let err = load(&[
+            ("API_KEY", "taylordash-dev-key"),
+            ("TAYLORDASH_ENV", "production"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("public default"), "{err}");
+        let long = "0123456789abcdef0123456789abcdef";
+        let c = load(&[("API_KEY", long), ("TAYLORDASH_ENV", "production")]).unwrap();
+        assert!(c.production());
+        // TAYLORDASH_ENV wins over ENVIRONMENT.
+        let c = load(&[("TAYLORDASH_ENV", "staging"), ("ENVIRONMENT", "production")]).unwrap();
+        assert_eq!(c.environment, "staging");
+    }
+
+    #[test]
+    fn auth_settings_are_parsed_and_checked() {
+        let c = load(&[
+            ("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1,::1"),
+            ("TAYLORDASH_PUBLIC_URL", "https://Dash.Example.net/"),
+            ("TAYLORDASH_ADMIN_USER", "root"),
+            ("TAYLORDASH_ADMIN_PASSWORD_FILE", "/run/secrets/admin"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[1].contains(&"192.168.1.1".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(c.public_url.as_deref(), Some("https://dash.example.net"));
+        assert_eq!(
+            c.admin_bootstrap,
+            Some(AdminBootstrap {
+                username: "root".into(),
+                password_file: "/run/secrets/admin".into()
+            })
+        );
+        for (k, v) in [
+            ("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TAYLORDASH_PUBLIC_URL", "dash.example.net"),
+            ("TAYLORDASH_PUBLIC_URL", "https://dash.example.net/app"),
+            ("TAYLORDASH_ADMIN_USER", "root"),
+        ] {
+            assert!(load(&[(k, v)]).is_err(), "{k}={v}");
+        }
     }
 
     #[test]

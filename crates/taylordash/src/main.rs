@@ -1,10 +1,11 @@
-//! `taylordash`: serve (default), migrate, config check, healthcheck.
+//! `taylordash`: serve (default), migrate, config check, healthcheck, user add.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use domain::Role;
 use taylordash::config::{Config, Flags};
 use taylordash::startup::{self, ApiKeySource};
 use taylordash::{healthcheck, telemetry};
@@ -43,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Exit 0 if the server at the configured address is ready, 1 otherwise.
     Healthcheck {
         /// Server address to probe (default: the configured bind address).
@@ -52,6 +58,23 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user. The password is prompted for, or read from standard input when it is not
+    /// a terminal (e.g. `taylordash user add --role admin alice < password.txt`).
+    Add {
+        /// viewer (read), editor (also change) or admin (also administer).
+        #[arg(long, default_value = "viewer", value_parser = parse_role)]
+        role: Role,
+        /// The username (unique regardless of letter case).
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|e: domain::UnknownStatus| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -105,6 +128,21 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::User {
+            action: UserAction::Add { role, name },
+        } => {
+            telemetry::init(&config.log_level, config.log_format);
+            match runtime.block_on(add_user(&config, &name, role)) {
+                Ok(()) => {
+                    println!("created {role} user {name}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Migrate => {
             telemetry::init(&config.log_level, config.log_format);
             match runtime.block_on(startup::open_store(&config)) {
@@ -129,6 +167,43 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The new user's password: prompted for twice on a terminal, else the first line of stdin.
+fn read_password(name: &str) -> Result<String, String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let again = rpassword::prompt_password("Repeat the password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != again {
+            return Err("the passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn add_user(config: &Config, name: &str, role: Role) -> Result<(), String> {
+    let password = read_password(name)?;
+    let state = startup::maintenance_state(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let created = api::auth::users::provision(&state, name, password, role, "command line").await;
+    state.store.close().await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match e.field {
+            Some(field) => format!("{field}: {}", e.detail),
+            None => e.detail,
+        }),
     }
 }
 
@@ -160,6 +235,20 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(path = %path.display(), "API key read from file");
         }
         ApiKeySource::Configured => tracing::info!("API key from configuration"),
+    }
+    if let Some(token) = &app.setup_token {
+        let base = config.public_url.clone().unwrap_or_else(|| url.clone());
+        let setup_url = format!("{base}/setup?token={token}");
+        // Logged once per start while no admin exists; the token dies with its first use.
+        tracing::warn!(
+            %setup_url,
+            "no admin account exists yet: open the setup URL to create the first admin \
+             (or run `taylordash user add --role admin NAME`)"
+        );
+        eprintln!(
+            "\nNo admin account exists yet. Create the first admin at\n  {setup_url}\n\
+             (the link works once; or run `taylordash user add --role admin NAME`)\n"
+        );
     }
     tracing::info!(
         %url,

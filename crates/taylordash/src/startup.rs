@@ -1,12 +1,14 @@
 //! Startup as functions: [`build`] turns a [`Config`] into a ready [`App`] (database connected
-//! and migrated, API key resolved); [`App::serve`] runs it on a listener until shutdown.
+//! and migrated, API key resolved, first admin provisioned or a setup token issued);
+//! [`App::serve`] runs it on a listener until shutdown.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::{ApiKey, AppState, Metrics};
+use api::{ApiKey, AppState, AuthConfig, Metrics};
+use domain::Role;
 use storage::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 
@@ -38,6 +40,8 @@ pub enum StartupError {
     },
     #[error("metrics registry: {0}")]
     Metrics(String),
+    #[error("admin account from admin.user / admin.password_file: {0}")]
+    Admin(String),
 }
 
 pub struct App {
@@ -45,6 +49,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// How the API key was obtained, for the startup banner.
     pub api_key_source: ApiKeySource,
+    /// While no admin exists: the one-time token that lets the first admin be created from the
+    /// browser (shown as a setup URL at start).
+    pub setup_token: Option<String>,
 }
 
 pub enum ApiKeySource {
@@ -140,7 +147,17 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
     Ok(store)
 }
 
-/// Builds the application: store, API key, metrics and router state.
+/// Authentication settings from the configuration.
+pub fn auth_config(config: &Config) -> AuthConfig {
+    AuthConfig {
+        trusted_proxies: config.trusted_proxies.clone(),
+        public_origin: config.public_url.clone(),
+        ..AuthConfig::default()
+    }
+}
+
+/// Builds the application: store, API key, metrics and router state; creates the configured
+/// admin account, or issues a setup token while no admin exists.
 pub async fn build(config: &Config) -> Result<App, StartupError> {
     let store = open_store(config).await?;
     let (key, api_key_source) = resolve_api_key(config)?;
@@ -148,13 +165,89 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config))
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(transport = bus.transport().kind(), "event bus started");
-    let state = AppState::new(store.clone(), key, metrics, Arc::new(bus));
+    let state = AppState::with_auth(
+        store.clone(),
+        key,
+        metrics,
+        Arc::new(bus),
+        auth_config(config),
+    );
     tracing::info!(backend = store.backend().as_str(), "database ready");
+    if let Some(admin) = &config.admin_bootstrap {
+        bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
+    }
+    let admins = store
+        .count_active_admins()
+        .await
+        .map_err(|e| StartupError::Admin(e.to_string()))?;
+    let setup_token = if admins == 0 {
+        let token = state
+            .auth
+            .issue_setup_token()
+            .await
+            .map_err(|e| StartupError::Admin(format!("cannot create a setup token: {e}")))?;
+        Some(token)
+    } else {
+        None
+    };
     Ok(App {
         state,
         store,
         api_key_source,
+        setup_token,
     })
+}
+
+/// State for maintenance commands (`user add`): the store and authentication settings, but no
+/// server and no service key (a random one that is never shown or served).
+pub async fn maintenance_state(config: &Config) -> Result<AppState, StartupError> {
+    let store = open_store(config).await?;
+    let unused = generate_key().map_err(|error| StartupError::ApiKey {
+        path: PathBuf::new(),
+        error,
+    })?;
+    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
+    // An idle in-process bus: the running server's relay publishes what this command changes.
+    let idle = bus::BusConfig {
+        background_jobs: false,
+        ..bus::BusConfig::default()
+    };
+    let bus = bus::EventBus::start(store.clone(), metrics.registry(), idle)
+        .map_err(|e| StartupError::Metrics(e.to_string()))?;
+    Ok(AppState::with_auth(
+        store,
+        ApiKey::new(unused),
+        metrics,
+        Arc::new(bus),
+        auth_config(config),
+    ))
+}
+
+/// Creates the unattended-install admin unless a user of that name exists (its password is then
+/// left alone: the file is only the initial password).
+async fn bootstrap_admin(
+    state: &AppState,
+    username: &str,
+    password_file: &Path,
+) -> Result<(), StartupError> {
+    let exists = state
+        .store
+        .find_credentials(username)
+        .await
+        .map_err(|e| StartupError::Admin(e.to_string()))?;
+    if exists.is_some() {
+        tracing::info!(username, "admin account from configuration already exists");
+        return Ok(());
+    }
+    let password = std::fs::read_to_string(password_file).map_err(|e| {
+        StartupError::Admin(format!("cannot read {}: {e}", password_file.display()))
+    })?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    api::auth::users::provision(state, username, password, Role::Admin, "configuration")
+        .await
+        .map_err(|e| StartupError::Admin(e.detail))?;
+    tracing::info!(username, "created the admin account from configuration");
+    Ok(())
 }
 
 /// The configured key, else the one stored in the data directory, else a new random one
@@ -214,7 +307,9 @@ impl App {
     ) -> std::io::Result<()> {
         let router = api::router(self.state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        // The peer address feeds the per-client login throttle and the audit trail.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });

@@ -583,3 +583,123 @@ fn sigkill_mid_burst_loses_nothing_and_duplicates_nothing() {
         "exactly {N} distinct events: 0 lost, 0 duplicated"
     );
 }
+
+/// The setup token printed while no admin exists.
+fn setup_token(stderr: &str) -> Option<String> {
+    stderr
+        .split_once("/setup?token=")
+        .map(|(_, rest)| rest.chars().take_while(char::is_ascii_hexdigit).collect())
+}
+
+#[test]
+fn first_start_offers_a_one_time_setup_url_instead_of_a_default_admin() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(taylordash(tmp.path()));
+    let banner = server.early_stderr.join("\n");
+    let token = setup_token(&banner).unwrap_or_else(|| panic!("no setup URL in {banner}"));
+    assert_eq!(token.len(), 64, "{banner}");
+    // There is no default account to log in with.
+    for (user, pw) in [("admin", "admin123"), ("admin", "admin")] {
+        let body = format!(r#"{{"username":"{user}","password":"{pw}"}}"#);
+        let (status, _) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(&body));
+        assert_eq!(status, 401);
+    }
+    let setup =
+        format!(r#"{{"token":"{token}","username":"root","password":"correct-stapler-orbit-42"}}"#);
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/auth/setup",
+        None,
+        Some(&setup),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("session_token"), "{body}");
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/api/v1/auth/setup",
+        None,
+        Some(&setup),
+    );
+    assert_eq!(status, 403, "the token works once");
+    drop(server);
+    let server = Server::start(taylordash(tmp.path()));
+    let banner = server.early_stderr.join("\n");
+    assert!(setup_token(&banner).is_none(), "an admin exists: {banner}");
+}
+
+#[test]
+fn admins_can_be_added_from_the_command_line_or_the_environment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let add = |name: &str, password: &str| {
+        let mut child = taylordash(tmp.path())
+            .args(["user", "add", "--role", "admin", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("run")
+    };
+    let weak = add("alice", "admin123");
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("password"),
+        "{weak:?}"
+    );
+    let ok = add("alice", "correct-stapler-orbit-42");
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("created admin user alice"));
+    let dup = add("ALICE", "correct-stapler-orbit-42");
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("Username already exists"));
+    assert!(
+        !tmp.path().join("api_key").exists(),
+        "user add does not generate (and hide) the service key"
+    );
+
+    let server = Server::start(taylordash(tmp.path()));
+    assert!(setup_token(&server.early_stderr.join("\n")).is_none());
+    let login = r#"{"username":"alice","password":"correct-stapler-orbit-42"}"#;
+    let (status, body) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(login));
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+
+    // Unattended install: the account is created at start from a password file.
+    let other = tempfile::tempdir().expect("tempdir");
+    let secret = other.path().join("admin-password");
+    std::fs::write(&secret, "battery-horse-orbit-77\n").expect("write");
+    let mut cmd = taylordash(&other.path().join("data"));
+    cmd.env("TAYLORDASH_ADMIN_USER", "root")
+        .env("TAYLORDASH_ADMIN_PASSWORD_FILE", &secret);
+    let server = Server::start(cmd);
+    assert!(setup_token(&server.early_stderr.join("\n")).is_none());
+    let login = r#"{"username":"root","password":"battery-horse-orbit-77"}"#;
+    let (status, body) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(login));
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn production_refuses_weak_service_keys() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for key in ["taylordash-dev-key", "0123456789abcdef-short"] {
+        let out = run(taylordash(tmp.path())
+            .env("TAYLORDASH_ENV", "production")
+            .env("API_KEY", key)
+            .args(["config", "check"]));
+        assert_eq!(out.status.code(), Some(2), "{key}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("api_key"));
+    }
+    let out = run(taylordash(tmp.path())
+        .env("TAYLORDASH_ENV", "production")
+        .env("API_KEY", "0123456789abcdef0123456789abcdef")
+        .args(["config", "check"]));
+    assert!(out.status.success(), "{out:?}");
+}

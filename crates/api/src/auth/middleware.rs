@@ -1,0 +1,321 @@
+//! The one gate in front of `/api/v1`: rule lookup (deny by default), authentication, CSRF
+//! check for cookie sessions, role check. Handlers read the caller from the [`Principal`] it
+//! leaves in the request extensions.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Duration;
+use domain::{Role, Scope};
+
+use super::client::{ClientInfo, same_origin};
+use super::policy::{Access, access_for};
+use super::sessions::{SESSION_TTL, session_headers};
+use super::token::{API_KEY_PREFIX, hash_token};
+use super::{API_KEY_HEADER, Credential, Principal, SESSION_COOKIE};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Session activity and key use are written at most this often per session/key.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(access) = access_for(req.method(), &path) else {
+        tracing::error!(method = %req.method(), route = %path, "route has no access rule; refused");
+        return Err(ApiError::forbidden(
+            "NO_ACCESS_RULE",
+            "this route has no access rule yet, so nobody may call it",
+        ));
+    };
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let Some(required) = access.role() else {
+        // Public routes: a browser form posted from another site must not log anyone in.
+        if writes && !same_origin(req.headers(), &state.auth.config, false) {
+            return Err(csrf_rejected());
+        }
+        return Ok(next.run(req).await);
+    };
+
+    let (principal, refresh) = authenticate(&state, req.headers()).await?;
+    if writes
+        && matches!(
+            principal.credential,
+            Credential::Session {
+                via_cookie: true,
+                ..
+            }
+        )
+        && !same_origin(req.headers(), &state.auth.config, true)
+    {
+        return Err(csrf_rejected());
+    }
+    if matches!(access, Access::User(_)) && principal.user.is_none() {
+        return Err(ApiError::forbidden(
+            "USER_REQUIRED",
+            "this route is about your own account: log in, or use a personal API key \
+             instead of the service key",
+        ));
+    }
+    if principal.role < required {
+        return Err(insufficient(&principal, required));
+    }
+    // A long-lived browser session that just slid forward gets its cookie extended too.
+    let refresh = refresh.map(|(token, ttl)| {
+        let client = ClientInfo::from_request(req.headers(), req.extensions(), &state.auth.config);
+        session_headers(&token, Some(ttl), &client)
+    });
+    req.extensions_mut().insert(principal);
+    let mut res = next.run(req).await;
+    if let Some(cookie) = refresh.as_ref().and_then(|h| h.get(header::SET_COOKIE))
+        && !res.headers().contains_key(header::SET_COOKIE)
+    {
+        res.headers_mut().insert(header::SET_COOKIE, cookie.clone());
+    }
+    Ok(res)
+}
+
+fn csrf_rejected() -> ApiError {
+    ApiError::forbidden(
+        "CSRF_REJECTED",
+        "cross-site request refused: the Origin header is missing or not this server",
+    )
+}
+
+fn insufficient(principal: &Principal, required: Role) -> ApiError {
+    match (&principal.credential, &principal.user) {
+        (Credential::ApiKey { scope, .. }, Some(user)) if user.role >= required => {
+            ApiError::forbidden(
+                "INSUFFICIENT_SCOPE",
+                format!(
+                    "this needs the {required} role; the API key's scope '{scope}' does not \
+                     allow it"
+                ),
+            )
+        }
+        _ => ApiError::forbidden(
+            "INSUFFICIENT_ROLE",
+            format!(
+                "this needs the {required} role; you have {}",
+                principal.role
+            ),
+        ),
+    }
+}
+
+/// A cookie to send again with a later expiry: (token, lifetime).
+type CookieRefresh = Option<(String, Duration)>;
+
+/// Finds out who is calling: `X-API-Key` (service key or personal key), else
+/// `Authorization: Bearer` (service key, personal key or session token), else the session
+/// cookie. A credential that is present but wrong is refused; there is no falling back to the
+/// next one.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, CookieRefresh), ApiError> {
+    if let Some(key) = headers.get(API_KEY_HEADER) {
+        let key = key.as_bytes();
+        if state.api_key.matches(key) {
+            return Ok((Principal::service(), None));
+        }
+        return match std::str::from_utf8(key) {
+            Ok(key) if key.starts_with(API_KEY_PREFIX) => {
+                Ok((personal_key(state, key).await?, None))
+            }
+            _ => Err(invalid_api_key()),
+        };
+    }
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "INVALID_TOKEN",
+                    "the Authorization header must be 'Bearer <token>'",
+                )
+            })?;
+        if state.api_key.matches(token.as_bytes()) {
+            return Ok((Principal::service(), None));
+        }
+        if token.starts_with(API_KEY_PREFIX) {
+            return Ok((personal_key(state, token).await?, None));
+        }
+        return session(state, token, false).await;
+    }
+    if let Some(token) = session_cookie(headers) {
+        return session(state, &token, true).await;
+    }
+    Err(ApiError::unauthorized(
+        "NOT_AUTHENTICATED",
+        "Not authenticated: log in, or send an API key in the X-API-Key header \
+         (or as Authorization: Bearer)",
+    ))
+}
+
+fn invalid_api_key() -> ApiError {
+    ApiError::challenge("ApiKey", "INVALID_API_KEY", "Invalid API key")
+}
+
+fn invalid_session() -> ApiError {
+    ApiError::challenge(
+        "Bearer realm=\"taylordash\", error=\"invalid_token\"",
+        "INVALID_TOKEN",
+        "Invalid or expired session: log in again",
+    )
+}
+
+async fn personal_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    let now = state.auth.now();
+    let Some((info, user)) = state.store.api_key_by_hash(&hash_token(key), now).await? else {
+        return Err(invalid_api_key());
+    };
+    if info.last_used_at.is_none_or(|t| now - t >= TOUCH_INTERVAL)
+        && let Err(e) = state.store.touch_api_key(info.id, now).await
+    {
+        tracing::warn!(error = %e, "could not record API key use");
+    }
+    // The key never does more than its owner may do now (a demoted owner demotes the key).
+    let role = info.scope.role().min(user.role);
+    Ok(Principal {
+        credential: Credential::ApiKey {
+            id: info.id,
+            scope: info.scope,
+        },
+        user: Some(user),
+        role,
+    })
+}
+
+async fn session(
+    state: &AppState,
+    token: &str,
+    via_cookie: bool,
+) -> Result<(Principal, CookieRefresh), ApiError> {
+    let now = state.auth.now();
+    let Some((session, user)) = state
+        .store
+        .session_by_token(&hash_token(token), now)
+        .await?
+    else {
+        return Err(invalid_session());
+    };
+    let mut refresh = None;
+    if now - session.last_activity >= TOUCH_INTERVAL {
+        let ttl = Duration::seconds(session.ttl_seconds);
+        match state.store.touch_session(session.id, now, now + ttl).await {
+            // Browser-session cookies (no Max-Age) need no refresh; "remember me" ones do.
+            Ok(()) if via_cookie && ttl > SESSION_TTL => refresh = Some((token.to_owned(), ttl)),
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "could not extend the session"),
+        }
+    }
+    let principal = Principal {
+        credential: Credential::Session {
+            id: session.id,
+            via_cookie,
+        },
+        role: user.role,
+        user: Some(user),
+    };
+    Ok((principal, refresh))
+}
+
+/// The session token from the `Cookie` header(s), if present.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The scope a user with `role` may give an API key at most, also capped by the credential
+/// creating it (a read-only key cannot mint a write key).
+pub(crate) fn scope_ceiling(principal: &Principal) -> Scope {
+    Scope::ceiling(principal.role)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{ApiKey, Metrics};
+
+    /// A route added without a rule is refused to everyone, the service key included; a route
+    /// with one is served (which also shows the rule lookup sees the full nested path).
+    #[tokio::test]
+    async fn routes_without_a_rule_are_denied_by_default() {
+        let db = testsupport::TestDb::sqlite().await;
+        let key = "service-key-0123456789";
+        let metrics = Metrics::new().unwrap();
+        let bus =
+            bus::EventBus::start(db.store.clone(), metrics.registry(), Default::default()).unwrap();
+        let state = AppState::new(
+            db.store.clone(),
+            ApiKey::new(key),
+            metrics,
+            std::sync::Arc::new(bus),
+        );
+        let v1 = Router::new()
+            .route("/unruled", get(|| async { "secret" }))
+            .route("/projects", get(|| async { "listed" }))
+            .route_layer(from_fn_with_state(state.clone(), authorize));
+        let app = Router::new().nest("/api/v1", v1).with_state(state);
+        let call = |path: &'static str| {
+            app.clone().oneshot(
+                Request::get(path)
+                    .header(API_KEY_HEADER, key)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            call("/api/v1/unruled").await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call("/api/v1/projects").await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; taylordash_session=abc; b=2"),
+        );
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
+        let mut none = HeaderMap::new();
+        none.append(
+            header::COOKIE,
+            HeaderValue::from_static("taylordash_sessionx=1"),
+        );
+        assert_eq!(session_cookie(&none), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! Who may call which `/api/v1` route: one rule per (method, route template).
+//!
+//! The authorization middleware looks up the matched route here; a route without a rule is
+//! refused for everyone (deny by default), and the route-matrix test fails for every documented
+//! route that has no rule. Adding a route therefore means adding one line below.
+//!
+//! Path parameters match by position, not name: `/api/v1/events/{id}` also covers
+//! `/api/v1/events/{event_id}`.
+
+use axum::http::Method;
+use domain::Role;
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credential (login, first-run setup).
+    Public,
+    /// Any credential whose effective role is at least this (the service key is admin).
+    Role(Role),
+    /// As `Role`, and the credential must belong to a user (a session or a personal API key):
+    /// the route is about "me".
+    User(Role),
+}
+
+impl Access {
+    /// The role needed, if any.
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Access::Public => None,
+            Access::Role(r) | Access::User(r) => Some(r),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
+    Rule {
+        method,
+        path,
+        access,
+    }
+}
+
+const PUBLIC: Access = Access::Public;
+const VIEWER: Access = Access::Role(Role::Viewer);
+const EDITOR: Access = Access::Role(Role::Editor);
+const ADMIN: Access = Access::Role(Role::Admin);
+const ME: Access = Access::User(Role::Viewer);
+
+pub const RULES: &[Rule] = &[
+    // Projects, components, dependencies, tasks: read as viewer, change as editor.
+    rule("GET", "/api/v1/projects", VIEWER),
+    rule("POST", "/api/v1/projects", EDITOR),
+    rule("GET", "/api/v1/projects/{project_id}", VIEWER),
+    rule("PUT", "/api/v1/projects/{project_id}", EDITOR),
+    rule("DELETE", "/api/v1/projects/{project_id}", EDITOR),
+    rule("GET", "/api/v1/projects/{project_id}/components", VIEWER),
+    rule("POST", "/api/v1/projects/{project_id}/components", EDITOR),
+    rule("GET", "/api/v1/projects/{project_id}/graph", VIEWER),
+    rule("PUT", "/api/v1/projects/{project_id}/layout", EDITOR),
+    rule("GET", "/api/v1/projects/{project_id}/dependencies", VIEWER),
+    rule("GET", "/api/v1/components/{component_id}", VIEWER),
+    rule("PUT", "/api/v1/components/{component_id}", EDITOR),
+    rule("DELETE", "/api/v1/components/{component_id}", EDITOR),
+    rule(
+        "GET",
+        "/api/v1/components/{component_id}/dependencies",
+        VIEWER,
+    ),
+    rule(
+        "POST",
+        "/api/v1/components/{component_id}/dependencies",
+        EDITOR,
+    ),
+    rule(
+        "DELETE",
+        "/api/v1/components/{component_id}/dependencies/{depends_on_id}",
+        EDITOR,
+    ),
+    rule("GET", "/api/v1/components/{component_id}/tasks", VIEWER),
+    rule("POST", "/api/v1/components/{component_id}/tasks", EDITOR),
+    rule("GET", "/api/v1/tasks/{task_id}", VIEWER),
+    rule("PUT", "/api/v1/tasks/{task_id}", EDITOR),
+    rule("DELETE", "/api/v1/tasks/{task_id}", EDITOR),
+    rule("GET", "/api/v1/health/stack", VIEWER),
+    // Event bus and dead-letter queue (routes arrive with the event bus).
+    rule("GET", "/api/v1/events", VIEWER),
+    rule("POST", "/api/v1/events", EDITOR),
+    rule("GET", "/api/v1/events/stream", VIEWER),
+    rule("POST", "/api/v1/events/test", EDITOR),
+    rule("GET", "/api/v1/events/{id}", VIEWER),
+    rule("GET", "/api/v1/dlq", VIEWER),
+    rule("GET", "/api/v1/dlq/{id}", VIEWER),
+    rule("DELETE", "/api/v1/dlq/{id}", ADMIN),
+    rule("POST", "/api/v1/dlq/{id}/replay", EDITOR),
+    // Sessions and first-run setup.
+    rule("POST", "/api/v1/auth/login", PUBLIC),
+    rule("GET", "/api/v1/auth/setup", PUBLIC),
+    rule("POST", "/api/v1/auth/setup", PUBLIC),
+    rule("POST", "/api/v1/auth/logout", ME),
+    rule("GET", "/api/v1/auth/me", ME),
+    rule("PUT", "/api/v1/auth/me/password", ME),
+    rule("GET", "/api/v1/auth/sessions", ME),
+    rule("DELETE", "/api/v1/auth/sessions", ME),
+    rule("DELETE", "/api/v1/auth/sessions/{session_id}", ME),
+    rule("DELETE", "/api/v1/auth/sessions/cleanup", ADMIN),
+    // Users: admin only.
+    rule("GET", "/api/v1/auth/users", ADMIN),
+    rule("POST", "/api/v1/auth/users", ADMIN),
+    rule("PUT", "/api/v1/auth/users/{user_id}", ADMIN),
+    rule("DELETE", "/api/v1/auth/users/{user_id}", ADMIN),
+    // API keys: your own (admins: anyone's, checked in the handlers).
+    rule("GET", "/api/v1/auth/api-keys", VIEWER),
+    rule("POST", "/api/v1/auth/api-keys", ME),
+    rule("DELETE", "/api/v1/auth/api-keys/{key_id}", VIEWER),
+    // Audit trail.
+    rule("GET", "/api/v1/audit", ADMIN),
+];
+
+/// The rule for a matched route template, if there is one. HEAD is treated as GET.
+pub fn access_for(method: &Method, path: &str) -> Option<Access> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    RULES
+        .iter()
+        .find(|r| r.method == method && same_template(r.path, path))
+        .map(|r| r.access)
+}
+
+/// Equal templates, where any `{param}` matches any other `{param}`.
+fn same_template(a: &str, b: &str) -> bool {
+    let param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let (mut a, mut b) = (a.split('/'), b.split('/'));
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x == y || (param(x) && param(y)) => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_matches_templates_by_shape() {
+        assert_eq!(
+            access_for(&Method::GET, "/api/v1/events/{event_id}"),
+            Some(VIEWER)
+        );
+        assert_eq!(access_for(&Method::HEAD, "/api/v1/projects"), Some(VIEWER));
+        assert_eq!(
+            access_for(&Method::DELETE, "/api/v1/auth/sessions/cleanup"),
+            Some(ADMIN),
+            "a literal segment wins over a parameter when listed"
+        );
+        assert_eq!(access_for(&Method::PATCH, "/api/v1/projects"), None);
+        assert_eq!(access_for(&Method::GET, "/api/v1/nothing"), None);
+    }
+
+    #[test]
+    fn rules_for_the_event_bus_are_ready() {
+        let expect = [
+            ("GET", "/api/v1/events", Role::Viewer),
+            ("GET", "/api/v1/events/{id}", Role::Viewer),
+            ("GET", "/api/v1/events/stream", Role::Viewer),
+            ("POST", "/api/v1/events/test", Role::Editor),
+            ("GET", "/api/v1/dlq", Role::Viewer),
+            ("DELETE", "/api/v1/dlq/{id}", Role::Admin),
+            ("POST", "/api/v1/dlq/{id}/replay", Role::Editor),
+        ];
+        for (method, path, role) in expect {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(
+                access_for(&method, path),
+                Some(Access::Role(role)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_rule_is_listed_twice() {
+        for (i, a) in RULES.iter().enumerate() {
+            for b in &RULES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && same_template(a.path, b.path)),
+                    "{} {} is listed twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+}
