@@ -50,15 +50,11 @@ SELECT format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public '
 
 -- Schema guard.
 --
--- The server runs its migrator at every start. When every migration is already applied that
--- is read-only, except for one statement: `CREATE TABLE IF NOT EXISTS _sqlx_migrations`, which
--- PostgreSQL checks against the CREATE privilege on the schema even when the table exists. So
--- the app role holds CREATE on the schema, and this event trigger refuses every schema change
--- the app role attempts, except that no-op. Net effect: the app role can read and write rows
--- and cannot create, alter or drop anything; a server started before `taylordash migrate` fails
--- with a message saying so. (When the server skips its migrator if nothing is pending, the
--- GRANT CREATE below can go; the guard stays as a second line of defence.)
-SELECT format('GRANT CREATE ON SCHEMA public TO %I', :'app_role') \gexec
+-- The app role gets no CREATE on the schema: the server skips its migrator when nothing is
+-- pending, and migrations run as the owner (`taylordash migrate`). As a second line of
+-- defence, this event trigger refuses any schema change the app role attempts, with a message
+-- that says what to do.
+SELECT format('REVOKE CREATE ON SCHEMA public FROM %I', :'app_role') \gexec
 SELECT set_config('taylordash.app_role', :'app_role', false) AS guard_role \gset
 DO $do$
 BEGIN
@@ -68,11 +64,6 @@ BEGIN
     BEGIN
       IF current_user <> %L THEN
         RETURN;
-      END IF;
-      IF tg_tag = 'CREATE TABLE'
-         AND current_query() ~* '^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+"?_sqlx_migrations"?\s*\('
-         AND to_regclass('public._sqlx_migrations') IS NOT NULL THEN
-        RETURN;  -- the migrator's no-op check
       END IF;
       RAISE EXCEPTION 'role %% may not change the database schema (%%): apply migrations with '
                       '`taylordash migrate` as the owner role first', current_user, tg_tag

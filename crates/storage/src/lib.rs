@@ -73,7 +73,12 @@ pub type ExpectedVersion = Option<i64>;
 pub trait Store: EventStore + IdentityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
+    /// Verifies the checksums of applied ones.
     async fn migrate(&self) -> Result<()>;
+    /// Applies pending migrations, doing nothing — not even taking the migration lock or
+    /// creating the bookkeeping table — when all are applied. This is what lets a server run as
+    /// a role without any schema privilege once `migrate` has run as the owner.
+    async fn migrate_if_needed(&self) -> Result<()>;
     /// One round trip to the database.
     async fn ping(&self) -> Result<()>;
     fn pool_stats(&self) -> PoolStats;

@@ -49,6 +49,10 @@ impl PgStore {
         Ok(())
     }
 
+    fn infra_migrations(&self) -> sqlx::migrate::Migrator {
+        migrations::postgres()
+    }
+
     fn infra_pool_stats(&self) -> crate::PoolStats {
         crate::PoolStats {
             size: self.pool.size(),

@@ -264,6 +264,20 @@ macro_rules! impl_store {
                 self.infra_migrate().await
             }
 
+            async fn migrate_if_needed(&self) -> Result<()> {
+                let applied = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(self.reader())
+                    .await;
+                if let Ok(rows) = applied {
+                    let applied: std::collections::HashSet<i64> =
+                        rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+                    if self.infra_migrations().iter().all(|m| applied.contains(&m.version)) {
+                        return Ok(());
+                    }
+                }
+                self.infra_migrate().await
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(self.reader()).await?;
                 Ok(())

@@ -63,6 +63,10 @@ impl SqliteStore {
         Ok(())
     }
 
+    fn infra_migrations(&self) -> sqlx::migrate::Migrator {
+        migrations::sqlite()
+    }
+
     fn infra_pool_stats(&self) -> crate::PoolStats {
         let idle = self.reader.num_idle() + self.writer.num_idle();
         crate::PoolStats {

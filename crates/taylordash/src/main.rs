@@ -145,10 +145,19 @@ fn main() -> ExitCode {
         }
         Command::Migrate => {
             telemetry::init(&config.log_level, config.log_format);
-            match runtime.block_on(startup::open_store(&config)) {
-                Ok(store) => {
-                    runtime.block_on(store.close());
-                    println!("migrations applied ({})", store.backend().as_str());
+            let migrated = runtime.block_on(async {
+                let store = startup::open_store(&config).await?;
+                // The full pass: also verifies the checksums of applied migrations.
+                let result = store
+                    .migrate()
+                    .await
+                    .map_err(startup::StartupError::Migrate);
+                store.close().await;
+                result.map(|()| store.backend())
+            });
+            match migrated {
+                Ok(backend) => {
+                    println!("migrations applied ({})", backend.as_str());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
