@@ -113,7 +113,10 @@ impl EventBus {
             transport: transport.clone(),
             config: config.pipeline.clone(),
         });
-        let mut tasks = vec![tokio::spawn(pipeline.run(deliveries))];
+        let mut tasks = vec![
+            tokio::spawn(pipeline.run(deliveries)),
+            tokio::spawn(relay_remote_events(store.clone(), hub.clone())),
+        ];
         if config.background_jobs {
             tasks.push(tokio::spawn(relay::run(
                 store.clone(),
@@ -222,6 +225,21 @@ impl EventBus {
 impl Drop for EventBus {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Feeds events committed by other replicas (sharing the PostgreSQL store) to this replica's
+/// stream clients, so a client connected anywhere sees everything.
+async fn relay_remote_events(store: Arc<dyn Store>, hub: Hub) {
+    match store.remote_events().await {
+        Ok(Some(mut remote)) => {
+            while let Some(events) = remote.recv().await {
+                hub.publish(events);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e,
+            "cannot listen for other replicas' events; stream clients see only this replica's"),
     }
 }
 

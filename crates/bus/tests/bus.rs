@@ -519,3 +519,63 @@ async fn broker_restart_during_ingest_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stored_count(&r.store).await, N, "{}", broker.log());
 }
+
+/// Two replicas on one broker and one PostgreSQL database: every event stored exactly once, and
+/// a stream client on either replica sees all of them.
+#[tokio::test]
+async fn two_replicas_store_once_and_stream_everything() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store_b = storage::connect(&db.config).await.unwrap();
+    let a = start_bus(db.store.clone(), Some(mqtt_config(&broker, "replica-a")));
+    let b = start_bus(store_b, Some(mqtt_config(&broker, "replica-b")));
+    connected(&a.bus).await;
+    connected(&b.bus).await;
+    let mut on_a = a.bus.hub().subscribe();
+    let mut on_b = b.bus.hub().subscribe();
+    // Let both replicas' notification listeners start.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    const N: usize = 200;
+    let publisher = Publisher::connect(&broker, "replicas-publisher", false);
+    for i in 0..N {
+        let e = envelope("custom.replicated", &format!("rep-{i}"), json!({"i": i}));
+        publisher
+            .send("tracker/events/replicas/x", e.to_string())
+            .await;
+    }
+    publisher.wait_acked(N).await;
+
+    let store = a.store.clone();
+    eventually(Duration::from_secs(30), "all events stored", || {
+        let store = store.clone();
+        async move { stored_count(&store).await >= N }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stored_count(&a.store).await,
+        N,
+        "each event stored exactly once"
+    );
+    let dups = a.bus.metrics().duplicates.get() + b.bus.metrics().duplicates.get();
+    assert_eq!(
+        dups as usize, N,
+        "each replica received everything; the loser counted it"
+    );
+
+    for (name, hub) in [("A", &mut on_a), ("B", &mut on_b)] {
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < N {
+            let e = tokio::time::timeout(Duration::from_secs(10), hub.recv())
+                .await
+                .unwrap_or_else(|_| panic!("replica {name} streamed only {} of {N}", seen.len()))
+                .unwrap();
+            seen.insert(e.idempotency_key.clone());
+        }
+    }
+}

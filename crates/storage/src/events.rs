@@ -61,6 +61,10 @@ pub trait EventStore: Send + Sync {
     /// Outbox rows not yet confirmed.
     async fn outbox_backlog(&self) -> Result<i64>;
 
+    /// Events other replicas store, as they commit (PostgreSQL `LISTEN`); `None` where there
+    /// can be no other replica (SQLite).
+    async fn remote_events(&self) -> Result<Option<tokio::sync::mpsc::Receiver<Vec<Event>>>>;
+
     /// Deletes up to `batch` events received before `cutoff`; returns how many.
     async fn prune_events(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64>;
 }

@@ -10,7 +10,12 @@ use crate::migrations;
 pub struct PgStore {
     pool: PgPool,
     max_connections: u32,
+    /// Tells this process's event notifications from other replicas'.
+    instance: uuid::Uuid,
 }
+
+/// The channel on which every replica announces the events it stored.
+const EVENTS_CHANNEL: &str = "taylordash_events";
 
 impl PgStore {
     /// Connects (one attempt) with a pool of at most `max_connections`.
@@ -23,6 +28,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             max_connections,
+            instance: uuid::Uuid::new_v4(),
         })
     }
 
@@ -53,6 +59,71 @@ impl PgStore {
         migrations::postgres()
     }
 
+    /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
+    /// PostgreSQL delivers the notification only if, and when, the events are committed.
+    async fn infra_announce(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        ids: &[i64],
+    ) -> crate::Result<()> {
+        // NOTIFY payloads are limited to 8000 bytes: a few hundred ids per notification.
+        for chunk in ids.chunks(400) {
+            let payload = serde_json::json!({"origin": self.instance, "ids": chunk}).to_string();
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENTS_CHANNEL)
+                .bind(payload)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Events stored by other replicas, as they commit.
+    async fn infra_remote_events(
+        &self,
+    ) -> crate::Result<Option<tokio::sync::mpsc::Receiver<Vec<domain::Event>>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(EVENTS_CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let pool = self.pool.clone();
+        let me = self.instance;
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection.
+                let notification = match listener.recv().await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event notifications interrupted; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let Ok(note) = serde_json::from_str::<serde_json::Value>(notification.payload())
+                else {
+                    continue;
+                };
+                if note["origin"] == serde_json::json!(me) {
+                    continue;
+                }
+                let ids: Vec<i64> = note["ids"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+                    .unwrap_or_default();
+                match events_by_ids(&pool, &ids).await {
+                    Ok(events) => {
+                        if tx.send(events).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read events announced by a replica")
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+
     fn infra_pool_stats(&self) -> crate::PoolStats {
         crate::PoolStats {
             size: self.pool.size(),
@@ -64,6 +135,34 @@ impl PgStore {
     async fn infra_close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn events_by_ids(pool: &PgPool, ids: &[i64]) -> crate::Result<Vec<domain::Event>> {
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        "SELECT id, topic, kind, trace_id, idempotency_key, source, payload, ts, received_at \
+         FROM events_mirror WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(domain::Event {
+                id: row.try_get("id")?,
+                topic: row.try_get("topic")?,
+                kind: row.try_get("kind")?,
+                trace_id: row.try_get("trace_id")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                source: row.try_get("source")?,
+                payload: row
+                    .try_get::<sqlx::types::Json<domain::JsonObject>, _>("payload")?
+                    .0,
+                ts: row.try_get("ts")?,
+                received_at: row.try_get("received_at")?,
+            })
+        })
+        .collect()
 }
 
 crate::sql_store::impl_store!(PgStore, sqlx::Postgres, lock = " FOR UPDATE");

@@ -124,8 +124,18 @@ macro_rules! impl_event_store {
                         .try_get(0)?;
                         outcome.dead_letters.push(id);
                     }
+                    if !outcome.stored.is_empty() {
+                        let ids: Vec<i64> = outcome.stored.iter().map(|e| e.id).collect();
+                        self.infra_announce(&mut tx, &ids).await?;
+                    }
                     tx.commit().await?;
                     Ok(outcome)
+                }
+
+                async fn remote_events(
+                    &self,
+                ) -> Result<Option<tokio::sync::mpsc::Receiver<Vec<Event>>>> {
+                    self.infra_remote_events().await
                 }
 
                 async fn list_events(&self, filter: &EventFilter, limit: i64) -> Result<EventPage> {

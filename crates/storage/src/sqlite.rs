@@ -67,6 +67,21 @@ impl SqliteStore {
         migrations::sqlite()
     }
 
+    /// A single process owns an SQLite file: there are no other replicas to tell.
+    async fn infra_announce(
+        &self,
+        _conn: &mut sqlx::SqliteConnection,
+        _ids: &[i64],
+    ) -> crate::Result<()> {
+        Ok(())
+    }
+
+    async fn infra_remote_events(
+        &self,
+    ) -> crate::Result<Option<tokio::sync::mpsc::Receiver<Vec<domain::Event>>>> {
+        Ok(None)
+    }
+
     fn infra_pool_stats(&self) -> crate::PoolStats {
         let idle = self.reader.num_idle() + self.writer.num_idle();
         crate::PoolStats {
