@@ -461,8 +461,9 @@ impl Drop for ClientGuard {
     }
 }
 
-fn event_frame(e: &Event) -> String {
-    json!({"type": "event", "event": EventResponse::from(e)}).to_string()
+/// The event's JSON as the API shows it; rendered once per event for all clients.
+fn event_json(e: &Event) -> String {
+    json!(EventResponse::from(e)).to_string()
 }
 
 async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
@@ -477,7 +478,9 @@ async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
     loop {
         let frame = tokio::select! {
             received = events.recv() => match received {
-                Ok(e) if storage::topic_matches(&filter, &e.topic) => event_frame(&e),
+                Ok(e) if storage::topic_matches(&filter, &e.topic) => {
+                    format!(r#"{{"type":"event","event":{}}}"#, e.frame(event_json))
+                }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(skipped)) => json!({"type": "lagged", "skipped": skipped}).to_string(),
                 Err(RecvError::Closed) => break,
@@ -507,9 +510,9 @@ fn sse(
             let _alive = guard;
             loop {
                 let item = match receiver.recv().await {
-                    Ok(e) if storage::topic_matches(&filter, &e.topic) => SseEvent::default()
-                        .event("event")
-                        .data(json!(EventResponse::from(e.as_ref())).to_string()),
+                    Ok(e) if storage::topic_matches(&filter, &e.topic) => {
+                        SseEvent::default().event("event").data(e.frame(event_json))
+                    }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(skipped)) => SseEvent::default()
                         .event("lagged")

@@ -26,7 +26,7 @@ use storage::{Store, StoreError};
 use tokio::task::JoinHandle;
 
 pub use envelope::{RawMessage, check_schema, decode};
-pub use hub::Hub;
+pub use hub::{Hub, LiveEvent};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig};
 pub use pipeline::{PipelineConfig, dlq_topic};

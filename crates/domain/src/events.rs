@@ -180,7 +180,7 @@ pub struct EventFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainEvent {
     pub topic: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub trace_id: Uuid,
     /// Deterministic where possible (`project.updated:<id>:3`), so a replayed outbox row or a
     /// redelivery is recognised as the same event.
@@ -211,7 +211,7 @@ impl DomainEvent {
     fn new(domain: &str, action: &str, kind: &'static str, key: String, payload: Value) -> Self {
         DomainEvent {
             topic: format!("tracker/events/{domain}/{action}"),
-            kind,
+            kind: kind.to_owned(),
             trace_id: Uuid::new_v4(),
             idempotency_key: key,
             payload: object(payload),
@@ -348,6 +348,29 @@ impl DomainEvent {
 
     pub fn task_deleted(t: &Task) -> Self {
         Self::task("task.deleted", "deleted", t, json!({}))
+    }
+
+    /// An audit-trail entry (`tracker/events/auth/<action>`, kind `auth.<action>`).
+    pub fn audit(e: &crate::AuditEntry) -> Self {
+        let action = e.action.as_str();
+        DomainEvent {
+            topic: format!("tracker/events/auth/{action}"),
+            kind: format!("auth.{action}"),
+            trace_id: Uuid::new_v4(),
+            idempotency_key: format!("audit:{}", e.id),
+            payload: object(json!({
+                "audit_id": e.id,
+                "action": action,
+                "actor_id": e.actor_id,
+                "actor_name": e.actor_name,
+                "target_id": e.target_id,
+                "target_name": e.target_name,
+                "ip_address": e.ip_address,
+                "user_agent": e.user_agent,
+                "details": e.details,
+                "timestamp": e.at,
+            })),
+        }
     }
 }
 

@@ -89,9 +89,15 @@ impl PgStore {
         let me = self.instance;
         tokio::spawn(async move {
             loop {
-                // `recv` reconnects by itself after a lost connection.
-                let notification = match listener.recv().await {
+                // `recv` reconnects by itself after a lost connection. Stop when nobody listens
+                // any more or the pool closes, so the connection goes back and `close` finishes.
+                let received = tokio::select! {
+                    n = listener.recv() => n,
+                    () = tx.closed() => return,
+                };
+                let notification = match received {
                     Ok(n) => n,
+                    Err(sqlx::Error::PoolClosed) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "event notifications interrupted; reconnecting");
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

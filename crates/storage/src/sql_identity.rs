@@ -702,6 +702,8 @@ macro_rules! impl_identity_store {
                 }
 
                 async fn record_audit(&self, e: AuditEntry) -> Result<()> {
+                    // The entry and its bus event commit together (transactional outbox).
+                    let mut tx = self.writer().begin().await?;
                     sqlx::query(
                         "INSERT INTO auth_audit_log (id, created_at, action, actor_id, \
                          actor_name, target_id, target_name, ip_address, user_agent, details) \
@@ -717,8 +719,11 @@ macro_rules! impl_identity_store {
                     .bind(&e.ip_address)
                     .bind(&e.user_agent)
                     .bind(Json(&e.details))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                    // `write_outbox` comes with the domain queries (sql_store.rs) in the parent module.
+                    super::write_outbox(&mut tx, &domain::DomainEvent::audit(&e)).await?;
+                    tx.commit().await?;
                     Ok(())
                 }
 

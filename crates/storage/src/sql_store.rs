@@ -207,7 +207,7 @@ macro_rules! impl_store {
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&event.topic)
-            .bind(event.kind)
+            .bind(&event.kind)
             .bind(event.trace_id)
             .bind(&event.idempotency_key)
             .bind(Json(&event.payload))

@@ -328,6 +328,8 @@ impl App {
                 }
             }
         }
+        // Stop the bus first: its tasks hold database connections the pool waits for.
+        self.state.bus.stop();
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())

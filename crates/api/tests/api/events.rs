@@ -422,3 +422,24 @@ async fn sse_stream_serves_plain_http_clients() {
     }
     assert!(saw_content_type);
 }
+
+#[tokio::test]
+async fn audit_events_are_published_on_the_bus() {
+    let app = TestApp::new().await;
+    app.user("ada", "admin").await;
+    app.login("ada").await;
+    let listed = wait_for(
+        &app,
+        "/api/v1/events?topic=tracker/events/auth/login_success",
+        "audit event",
+        |b| b["count"] == 1,
+    )
+    .await;
+    let event = &listed["events"][0];
+    assert_eq!(event["kind"], "auth.login_success");
+    assert_eq!(event["payload"]["actor_name"], "ada");
+    assert!(
+        !event.to_string().contains("correct-stapler"),
+        "no password in the event"
+    );
+}
