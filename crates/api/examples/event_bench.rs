@@ -128,6 +128,7 @@ async fn persisted(broker: &Broker, db: &TestDb, label: &str, n: usize) -> f64 {
             client_id: format!("bench-{label}"),
             shared_group: None,
             max_packet_bytes: 256 * 1024,
+            tls: None,
         }),
         ..bus::BusConfig::default()
     };
@@ -171,6 +172,7 @@ async fn stream_latency(broker: &Broker) -> (f64, f64, usize) {
             client_id: "bench-stream".into(),
             shared_group: None,
             max_packet_bytes: 256 * 1024,
+            tls: None,
         }),
         pipeline: bus::PipelineConfig {
             batch_delay: Duration::from_millis(2),

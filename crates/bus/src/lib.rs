@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 pub use envelope::{RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent};
 pub use metrics::BusMetrics;
-pub use mqtt::{Mqtt, MqttConfig};
+pub use mqtt::{Mqtt, MqttConfig, tls_config};
 pub use pipeline::{PipelineConfig, dlq_topic};
 pub use transport::{Ack, Delivery, InProcess, SUBSCRIPTIONS, Transport, TransportError};
 

@@ -37,6 +37,44 @@ pub struct MqttConfig {
     pub shared_group: Option<String>,
     /// Largest message accepted from the broker, in bytes.
     pub max_packet_bytes: usize,
+    /// TLS settings; `None` connects in plain text.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A TLS client configuration trusting the certificates in `ca_pem` (PEM), or the system's
+/// trust store when `None`.
+pub fn tls_config(ca_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            for cert in rustls_pemfile::certs(&mut &pem[..]) {
+                let cert = cert.map_err(|e| format!("the CA file is not valid PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("the CA file holds an unusable certificate: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("the CA file contains no certificate".into());
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                // Skip the odd unparsable system certificate rather than refusing to start.
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                return Err("no system CA certificates found; set MQTT_CA_FILE".into());
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 pub struct Mqtt {
@@ -64,6 +102,11 @@ impl Mqtt {
             // this limit would break the connection and be redelivered forever, so the broker's
             // own `max_packet_size` must not exceed it (see infra/mosquitto).
             .set_max_packet_size(max_packet(&config), max_packet(&config));
+        if let Some(tls) = &config.tls {
+            options.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls.clone()),
+            ));
+        }
         if let Some(user) = &config.username {
             options.set_credentials(user, config.password.clone().unwrap_or_default());
         }

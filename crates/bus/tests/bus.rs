@@ -29,6 +29,7 @@ fn mqtt_config(broker: &Broker, client_id: &str) -> MqttConfig {
         client_id: client_id.into(),
         shared_group: None,
         max_packet_bytes: 256 * 1024,
+        tls: None,
     }
 }
 
@@ -188,6 +189,38 @@ async fn contract_mqtt() {
     })
     .await;
     assert_eq!(metrics.mqtt_connected.get(), 1);
+    transport_contract(transport, rx).await;
+}
+
+#[tokio::test]
+async fn contract_mqtt_over_tls() {
+    let Some(broker) = Broker::start_tls() else {
+        return;
+    };
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(bus::BusMetrics::new(&registry).unwrap());
+
+    // A client that does not trust the broker's CA never connects.
+    let untrusted = MqttConfig {
+        tls: Some(bus::tls_config(None).unwrap()),
+        ..mqtt_config(&broker, "tls-untrusted")
+    };
+    let (transport, _rx) = bus::Mqtt::start(untrusted, metrics.clone(), 100);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !transport.is_connected(),
+        "connected without trusting the certificate"
+    );
+
+    let trusted = MqttConfig {
+        tls: Some(bus::tls_config(Some(&broker.ca_pem())).unwrap()),
+        ..mqtt_config(&broker, "tls-contract")
+    };
+    let (transport, rx) = bus::Mqtt::start(trusted, metrics, 100);
+    eventually(Duration::from_secs(10), "MQTT over TLS", || async {
+        transport.is_connected()
+    })
+    .await;
     transport_contract(transport, rx).await;
 }
 

@@ -119,6 +119,18 @@ const KEYS: &[Key] = &[
     key("mqtt.username", "MQTT_USERNAME", None, "MQTT user name"),
     secret("mqtt.password", "MQTT_PASSWORD", "MQTT password"),
     key(
+        "mqtt.tls",
+        "MQTT_TLS",
+        Some("false"),
+        "connect to the broker over TLS (e.g. port 8883)",
+    ),
+    key(
+        "mqtt.ca_file",
+        "MQTT_CA_FILE",
+        None,
+        "PEM CA certificate(s) to trust for the broker (default: the system's)",
+    ),
+    key(
         "mqtt.client_id",
         "TAYLORDASH_MQTT_CLIENT_ID",
         None,
@@ -219,6 +231,8 @@ pub struct MqttConfig {
     pub password: Option<Secret>,
     pub client_id: Option<String>,
     pub shared_group: Option<String>,
+    pub tls: bool,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -535,6 +549,8 @@ impl Config {
                 password: l.string("mqtt.password").map(Secret),
                 client_id: l.string("mqtt.client_id"),
                 shared_group: l.string("mqtt.shared_group"),
+                tls: l.parse("mqtt.tls", "true or false")?,
+                ca_file: l.string("mqtt.ca_file").map(PathBuf::from),
             },
             events: EventsConfig {
                 retention: Duration::from_secs(

@@ -38,6 +38,8 @@ pub enum StartupError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
     #[error("metrics registry: {0}")]
     Metrics(String),
     #[error("admin account from admin.user / admin.password_file: {0}")]
@@ -61,7 +63,18 @@ pub enum ApiKeySource {
 }
 
 /// The event bus settings: MQTT when a broker host is configured, else the in-process bus.
-pub fn bus_config(config: &Config) -> bus::BusConfig {
+pub fn bus_config(config: &Config) -> Result<bus::BusConfig, StartupError> {
+    let tls = if config.mqtt.tls {
+        let ca = match &config.mqtt.ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                StartupError::Tls(format!("cannot read MQTT_CA_FILE {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        Some(bus::tls_config(ca.as_deref()).map_err(StartupError::Tls)?)
+    } else {
+        None
+    };
     let mqtt = config.mqtt.host.as_ref().map(|host| bus::MqttConfig {
         host: host.clone(),
         port: config.mqtt.port,
@@ -74,8 +87,9 @@ pub fn bus_config(config: &Config) -> bus::BusConfig {
             .unwrap_or_else(|| format!("taylordash-{}", hostname())),
         shared_group: config.mqtt.shared_group.clone(),
         max_packet_bytes: config.events.max_message_bytes,
+        tls,
     });
-    bus::BusConfig {
+    Ok(bus::BusConfig {
         mqtt,
         pipeline: bus::PipelineConfig {
             batch_size: config.events.batch_size,
@@ -84,7 +98,7 @@ pub fn bus_config(config: &Config) -> bus::BusConfig {
         },
         retention: config.events.retention,
         ..bus::BusConfig::default()
-    }
+    })
 }
 
 /// The machine's host name: stable across restarts, so the broker keeps this instance's
@@ -167,7 +181,7 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     let store = open_store(config).await?;
     let (key, api_key_source) = resolve_api_key(config)?;
     let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
-    let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config))
+    let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config)?)
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(transport = bus.transport().kind(), "event bus started");
     let state = AppState::with_auth(

@@ -322,6 +322,13 @@ fn config_check_validates_and_redacts() {
         "{err}"
     );
 
+    let bad = run(taylordash(tmp.path())
+        .env("MQTT_HOST", "127.0.0.1")
+        .env("MQTT_TLS", "true")
+        .env("MQTT_CA_FILE", tmp.path().join("missing-ca.pem")));
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("MQTT_CA_FILE"));
+
     let bad = run(taylordash(tmp.path()).env("TAYLORDASH_BIND", "localhost"));
     assert_eq!(
         bad.status.code(),

@@ -173,6 +173,21 @@ pub struct Broker {
 impl Broker {
     /// Starts a broker, or returns `None` (loudly) when Mosquitto is not installed.
     pub fn start() -> Option<Broker> {
+        Self::start_with(false)
+    }
+
+    /// A broker that only speaks TLS, with a certificate for 127.0.0.1 signed by a fresh test CA
+    /// (see [`Broker::ca_pem`]).
+    pub fn start_tls() -> Option<Broker> {
+        Self::start_with(true)
+    }
+
+    /// The test CA's certificate (PEM), for a broker started with [`Broker::start_tls`].
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("ca.pem")).expect("CA certificate")
+    }
+
+    fn start_with(tls: bool) -> Option<Broker> {
         let exe = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists());
@@ -194,8 +209,15 @@ impl Broker {
             .status()
             .expect("mosquitto_passwd");
         assert!(status.success(), "mosquitto_passwd failed");
+        let tls_conf = if tls {
+            make_certificates(dir.path());
+            let d = dir.path().display();
+            format!("cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n")
+        } else {
+            String::new()
+        };
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n\
+            "listener {port} 127.0.0.1\n{tls_conf}allow_anonymous false\npassword_file {}\n\
              persistence true\npersistence_location {}/\nautosave_interval 1\n\
              max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\n\
              user root\nlog_dest file {}/mosquitto.log\n",
@@ -266,6 +288,69 @@ impl Drop for Broker {
             let _ = child.wait();
         }
     }
+}
+
+/// A test CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=taylordash test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write extension");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 /// A loopback port that was free a moment ago.
