@@ -79,6 +79,14 @@ impl BusMetrics {
                 "Ingest batches retried because the database failed",
             )?,
         };
+        // Every label value starts at zero, so series exist (and rate() works) before the first
+        // event of a kind or the first dead letter of a reason.
+        for kind in KNOWN_KINDS.iter().chain(["other"].iter()) {
+            m.ingested.with_label_values(&[*kind]);
+        }
+        for reason in domain::DeadReason::ALL {
+            m.dead_lettered.with_label_values(&[reason.as_str()]);
+        }
         registry.register(Box::new(m.ingested.clone()))?;
         registry.register(Box::new(m.dead_lettered.clone()))?;
         registry.register(Box::new(m.duplicates.clone()))?;
