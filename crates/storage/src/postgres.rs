@@ -59,6 +59,57 @@ impl PgStore {
         migrations::postgres()
     }
 
+    /// Inserts a whole batch in one statement (one round trip instead of one per event);
+    /// returns each event's new id, or `None` for a duplicate idempotency key.
+    async fn infra_insert_events(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        events: &[domain::NewEvent],
+    ) -> crate::Result<Vec<Option<i64>>> {
+        use sqlx::Row as _;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, payload, \
+             ts, received_at) \
+             SELECT topic, kind, trace_id, key, source, payload::jsonb, ts, received_at \
+             FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
+                         $7::timestamptz[], $8::timestamptz[]) \
+                  AS u(topic, kind, trace_id, key, source, payload, ts, received_at) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+        )
+        .bind(events.iter().map(|e| e.topic.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.trace_id).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.idempotency_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| serde_json::Value::Object(e.payload.clone()).to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.ts).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await?;
+        // Map the stored rows back to the input: the first event with each stored key got it.
+        let mut by_key: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for row in &rows {
+            by_key.insert(row.try_get(1)?, row.try_get(0)?);
+        }
+        Ok(events
+            .iter()
+            .map(|e| by_key.remove(&e.idempotency_key))
+            .collect())
+    }
+
     /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
     /// PostgreSQL delivers the notification only if, and when, the events are committed.
     async fn infra_announce(

@@ -78,25 +78,11 @@ macro_rules! impl_event_store {
                 ) -> Result<IngestOutcome> {
                     let mut outcome = IngestOutcome::default();
                     let mut tx = self.writer().begin().await?;
-                    for e in events {
-                        let row = sqlx::query(
-                            "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, \
-                             source, payload, ts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                        )
-                        .bind(&e.topic)
-                        .bind(&e.kind)
-                        .bind(e.trace_id)
-                        .bind(&e.idempotency_key)
-                        .bind(e.source.as_str())
-                        .bind(Json(&e.payload))
-                        .bind(e.ts)
-                        .bind(e.received_at)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        match row {
-                            Some(row) => outcome.stored.push(Event {
-                                id: row.try_get(0)?,
+                    let ids = self.infra_insert_events(&mut tx, events).await?;
+                    for (e, id) in events.iter().zip(ids) {
+                        match id {
+                            Some(id) => outcome.stored.push(Event {
+                                id,
                                 topic: e.topic.clone(),
                                 kind: e.kind.clone(),
                                 trace_id: e.trace_id,
@@ -109,6 +95,7 @@ macro_rules! impl_event_store {
                             None => outcome.duplicates += 1,
                         }
                     }
+                    outcome.stored.sort_by_key(|e| e.id);
                     for d in dead {
                         let id: i64 = sqlx::query(
                             "INSERT INTO dlq_events (original_topic, reason, failure_reason, payload, \

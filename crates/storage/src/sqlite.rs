@@ -67,6 +67,36 @@ impl SqliteStore {
         migrations::sqlite()
     }
 
+    /// Inserts events one statement each (no network round trips to save); returns each one's
+    /// new id, or `None` for a duplicate idempotency key.
+    async fn infra_insert_events(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        events: &[domain::NewEvent],
+    ) -> crate::Result<Vec<Option<i64>>> {
+        use sqlx::Row as _;
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            let row = sqlx::query(
+                "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, \
+                 payload, ts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            )
+            .bind(&e.topic)
+            .bind(&e.kind)
+            .bind(e.trace_id)
+            .bind(&e.idempotency_key)
+            .bind(e.source.as_str())
+            .bind(sqlx::types::Json(&e.payload))
+            .bind(e.ts)
+            .bind(e.received_at)
+            .fetch_optional(&mut *conn)
+            .await?;
+            ids.push(row.map(|r| r.try_get(0)).transpose()?);
+        }
+        Ok(ids)
+    }
+
     /// A single process owns an SQLite file: there are no other replicas to tell.
     async fn infra_announce(
         &self,
