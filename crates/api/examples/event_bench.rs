@@ -31,6 +31,20 @@ fn options(broker: &Broker, id: &str) -> MqttOptions {
     o
 }
 
+/// The bus's connection to the benchmark broker.
+fn bus_mqtt(broker: &Broker, client_id: &str) -> bus::MqttConfig {
+    bus::MqttConfig {
+        host: "127.0.0.1".into(),
+        port: broker.port,
+        username: Some(broker.user.clone()),
+        password: Some(broker.password.clone()),
+        client_id: client_id.into(),
+        shared_group: None,
+        max_packet_bytes: 256 * 1024,
+        tls: None,
+    }
+}
+
 fn envelope(i: usize, run: &str) -> String {
     json!({
         "trace_id": uuid::Uuid::new_v4(),
@@ -120,16 +134,7 @@ async fn broker_only(broker: &Broker, n: usize) -> f64 {
 async fn persisted(broker: &Broker, db: &TestDb, label: &str, n: usize) -> f64 {
     let metrics = api::Metrics::new().expect("metrics");
     let config = bus::BusConfig {
-        mqtt: Some(bus::MqttConfig {
-            host: "127.0.0.1".into(),
-            port: broker.port,
-            username: Some(broker.user.clone()),
-            password: Some(broker.password.clone()),
-            client_id: format!("bench-{label}"),
-            shared_group: None,
-            max_packet_bytes: 256 * 1024,
-            tls: None,
-        }),
+        mqtt: Some(bus_mqtt(broker, &format!("bench-{label}"))),
         ..bus::BusConfig::default()
     };
     let bus = bus::EventBus::start(db.store.clone(), metrics.registry(), config).expect("bus");
@@ -164,16 +169,7 @@ async fn stream_latency(broker: &Broker) -> (f64, f64, usize) {
     let db = TestDb::sqlite().await;
     let metrics = api::Metrics::new().expect("metrics");
     let config = bus::BusConfig {
-        mqtt: Some(bus::MqttConfig {
-            host: "127.0.0.1".into(),
-            port: broker.port,
-            username: Some(broker.user.clone()),
-            password: Some(broker.password.clone()),
-            client_id: "bench-stream".into(),
-            shared_group: None,
-            max_packet_bytes: 256 * 1024,
-            tls: None,
-        }),
+        mqtt: Some(bus_mqtt(broker, "bench-stream")),
         pipeline: bus::PipelineConfig {
             batch_delay: Duration::from_millis(2),
             ..bus::PipelineConfig::default()
