@@ -27,6 +27,7 @@ import http.client
 import json
 import os
 import platform
+import resource
 import secrets
 import shutil
 import signal
@@ -112,20 +113,23 @@ def git_info() -> dict:
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
-        return out.stdout.strip() if out.returncode == 0 else None
+        return out.stdout if out.returncode == 0 else None
 
+    commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock")
+    dirty = [line[3:] for line in status.splitlines() if line.strip()] if status else []
     return {
-        "commit": git("rev-parse", "HEAD"),
-        # Uncommitted changes under crates/ end up in the measured binary.
-        "source_dirty": bool(status) if status is not None else None,
+        "commit": commit.strip() if commit else None,
+        # Uncommitted changes under crates/ end up in the measured binary (when it is built here).
+        "source_dirty": bool(dirty) if status is not None else None,
+        "dirty_files": dirty,
     }
 
 
 def wrk_version(wrk: str) -> str:
     out = subprocess.run([wrk, "--version"], capture_output=True, text=True)
     first = (out.stdout or out.stderr).strip().splitlines()
-    return first[0] if first else "unknown"
+    return first[0].split(" Copyright")[0].strip() if first else "unknown"
 
 
 def free_port() -> int:
@@ -142,6 +146,26 @@ def read_status_kb(pid: int, field_name: str) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """utime + stime of a running process, in seconds."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def system_busy_s() -> float:
+    """CPU seconds spent not idle, summed over all CPUs, since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def thread_count(pid: int) -> int | None:
@@ -338,6 +362,8 @@ class WrkResult:
     errors: dict
     bytes_per_response: float
     latency_us: dict = field(default_factory=dict)
+    cpu_share: dict = field(default_factory=dict)
+    loadavg_after: float = 0.0
 
     @property
     def error_total(self) -> int:
@@ -345,16 +371,31 @@ class WrkResult:
 
 
 def run_wrk(
-    wrk: str, base: str, path: str, api_key: str, *, duration: float, threads: int,
-    connections: int, cpus: set[int] | None,
+    wrk: str, base: str, path: str, api_key: str, *, duration: int, threads: int,
+    connections: int, cpus: set[int] | None, server_pid: int,
 ) -> WrkResult:
     env = dict(os.environ, TAYLORDASH_BENCH_API_KEY=api_key)
     cmd = [
-        wrk, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency",
+        wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
         "--timeout", "10s", "-s", str(WRK_SCRIPT), f"http://{base}{path}",
     ]
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server0, busy0, wall0 = process_cpu_s(server_pid), system_busy_s(), time.monotonic()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=preexec)
+    server1, busy1, wall1 = process_cpu_s(server_pid), system_busy_s(), time.monotonic()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
+    server_cpu = server1 - server0 if server0 is not None and server1 is not None else None
+    busy = busy1 - busy0
+    capacity = (wall1 - wall0) * len(os.sched_getaffinity(0))
+    cpu = {
+        # Shares of all CPUs over the run; "other" is PostgreSQL plus anything else running.
+        "server": server_cpu / capacity if server_cpu is not None else None,
+        "wrk": wrk_cpu / capacity,
+        "other": (busy - wrk_cpu - (server_cpu or 0)) / capacity,
+        "idle": 1 - busy / capacity,
+    }
     if out.returncode != 0:
         raise BenchError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout}")
     line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
@@ -375,6 +416,8 @@ def run_wrk(
         errors=data["errors"],
         bytes_per_response=data["bytes"] / data["requests"] if data["requests"] else 0.0,
         latency_us=lat,
+        cpu_share=cpu,
+        loadavg_after=os.getloadavg()[0],
     )
 
 
@@ -469,18 +512,27 @@ def bench_backend(
 
     seed_projects(server, args.projects)
 
+    # Rounds alternate the two endpoints so slow drifts in background load hit both alike;
+    # each endpoint is reported by its median-rate run.
+    runs: dict[str, list[WrkResult]] = {"bare": [], "list": []}
+    common = dict(threads=args.threads, connections=args.connections, cpus=args._wrk_cpus,
+                  server_pid=pid)
+    for round_no in range(1, args.repeat + 1):
+        for label, path in (("bare", BARE_PATH), ("list", LIST_PATH)):
+            if args.warmup > 0:
+                run_wrk(args.wrk, server.base, path, api_key, duration=args.warmup, **common)
+            r = run_wrk(args.wrk, server.base, path, api_key, duration=args.duration, **common)
+            if r.error_total:
+                loud(f"{name} GET {path}: wrk reported errors {r.errors} "
+                     "(non-2xx answers count as 'status')")
+            log(f"{name} round {round_no}/{args.repeat} GET {path}: {r.rps:,.0f} req/s, "
+                f"p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, errors {r.error_total}; CPU "
+                + ", ".join(f"{k} {v:.0%}" for k, v in r.cpu_share.items() if v is not None))
+            runs[label].append(r)
     results = {}
-    for label, path in (("bare", BARE_PATH), ("list", LIST_PATH)):
-        common = dict(threads=args.threads, connections=args.connections, cpus=args._wrk_cpus)
-        if args.warmup > 0:
-            run_wrk(args.wrk, server.base, path, api_key, duration=args.warmup, **common)
-        r = run_wrk(args.wrk, server.base, path, api_key, duration=args.duration, **common)
-        if r.error_total:
-            loud(f"{name} GET {path}: wrk reported errors {r.errors} "
-                 "(non-2xx answers count as 'status')")
-        log(f"{name} GET {path}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
-            f"p99 {r.p99_ms:.2f} ms, errors {r.error_total}")
-        results[label] = r
+    for label, rs in runs.items():
+        ordered = sorted(rs, key=lambda r: r.rps)
+        results[label] = ordered[(len(ordered) - 1) // 2]
 
     loaded_rss_kb = read_status_kb(pid, "VmRSS")
     peak_rss_kb = read_status_kb(pid, "VmHWM")
@@ -501,8 +553,9 @@ def bench_backend(
         "threads_after_load": loaded_threads,
         "server_log_bytes": log_bytes,
         "exit_code": rc,
-        "bare": results["bare"].__dict__,
-        "list": results["list"].__dict__,
+        "bare": dict(results["bare"].__dict__, rps_all_runs=[r.rps for r in runs["bare"]]),
+        "list": dict(results["list"].__dict__, rps_all_runs=[r.rps for r in runs["list"]]),
+        "runs": {label: [r.__dict__ for r in rs] for label, rs in runs.items()},
         "list_to_bare_ratio": ratio,
     }
 
@@ -539,6 +592,14 @@ def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("HIT" if ok else "MISS")
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):,.0f}-{max(values):,.0f}"
+
+
+def pct(x: float | None) -> str:
+    return "?" if x is None else f"{x:.0%}"
+
+
 def print_report(report: dict) -> None:
     m, cfg = report["machine"], report["config"]
     print()
@@ -546,13 +607,17 @@ def print_report(report: dict) -> None:
     print(f"machine : {m['cpus_online']} CPUs ({m['cpu_model']}), {m['mem_total_mb']} MB RAM, "
           f"load at start {m['loadavg_at_start'][0]:.2f}")
     print(f"load    : {report['wrk_version']}, {cfg['connections']} connections, "
-          f"{cfg['threads']} threads, {cfg['duration_s']:g} s per run after "
-          f"{cfg['warmup_s']:g} s warm-up, pinning: {cfg['pinning']}")
-    print(f"binary  : {report['binary']}  (commit {str(report['git']['commit'])[:10]}"
-          f"{', uncommitted changes in crates/' if report['git']['source_dirty'] else ''})")
+          f"{cfg['threads']} threads, median of {cfg['repeat']} runs of {cfg['duration_s']} s "
+          f"(each after {cfg['warmup_s']} s warm-up), pinning: {cfg['pinning']}")
+    g = report["git"]
+    origin = "built from" if g["built_here"] else "--binary given; checkout is at"
+    print(f"binary  : {report['binary']}  ({origin} commit {(g['commit'] or 'unknown')[:10]}"
+          f"{', uncommitted changes in crates/' if g['source_dirty'] else ''})")
+    if "postgres_version" in report:
+        print(f"postgres: {report['postgres_version']} (loopback, not pinned)")
     print()
     header = (f"{'backend':<10} {'endpoint':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>7} {'bytes/resp':>10}")
+              f"{'errors':>7} {'bytes/resp':>10}  {'req/s min-max':>15}  CPU: server   wrk other")
     print(header)
     print("-" * len(header))
     for b in report["backends"]:
@@ -564,7 +629,11 @@ def print_report(report: dict) -> None:
             errors = sum(r["errors"].values())
             print(f"{b['backend']:<10} {'GET ' + r['endpoint']:<22} {r['rps']:>9,.0f} "
                   f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {errors:>7} "
-                  f"{r['bytes_per_response']:>10,.0f}")
+                  f"{r['bytes_per_response']:>10,.0f}  {spread(r['rps_all_runs']):>15}"
+                  f"        {pct(r['cpu_share']['server']):>4}  "
+                  f"{pct(r['cpu_share']['wrk']):>4}  {pct(r['cpu_share']['other']):>4}")
+    print("(figures from the median-rate run; CPU: share of all CPUs during that run, "
+          "'other' = PostgreSQL and anything else on the machine)")
     print()
     print("list / bare-handler rate (headline):")
     for b in report["backends"]:
@@ -635,8 +704,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--binary", type=Path,
                    help="server binary to measure; default: build with "
                         "`cargo build --release -p taylordash`")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per measured wrk run")
-    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
+    # wrk takes whole seconds.
+    p.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="seconds of warm-up before each measured run (0: none)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="measured runs per endpoint and backend (alternating endpoints); "
+                        "the median-rate run is reported")
     p.add_argument("--connections", type=int, default=32, help="wrk connections")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--projects", type=int, default=100, help="projects seeded before measuring")
@@ -654,8 +728,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="TAYLORDASH_LOG for the server (default: the server's default, info)")
     p.add_argument("--wrk", default="wrk", help="wrk executable")
     args = p.parse_args(argv)
-    if args.duration <= 0 or args.connections <= 0 or args.threads <= 0 or args.ready_runs <= 0:
-        p.error("--duration, --connections, --threads and --ready-runs must be positive")
+    if args.warmup < 0:
+        p.error("--warmup must not be negative")
+    if min(args.duration, args.connections, args.threads, args.ready_runs, args.repeat) <= 0:
+        p.error("--duration, --connections, --threads, --ready-runs and --repeat must be positive")
     if args.threads > args.connections:
         p.error("--threads must not exceed --connections")
     return args
@@ -683,6 +759,8 @@ def main(argv: list[str]) -> int:
     pinning = (f"server on CPU {sorted(args._server_cpus)}, wrk on CPUs {sorted(args._wrk_cpus)}"
                if args._server_cpus else "none (server, wrk and PostgreSQL share all CPUs)")
 
+    git = git_info()  # before building: the tree the binary is built from
+    git["built_here"] = args.binary is None
     try:
         binary = args.binary.resolve() if args.binary else build_binary()
     except BenchError as e:
@@ -695,7 +773,7 @@ def main(argv: list[str]) -> int:
     report: dict = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "git": git_info(),
+        "git": git,
         "binary": str(binary),
         "wrk_version": wrk_version(wrk),
         "config": {
@@ -703,6 +781,7 @@ def main(argv: list[str]) -> int:
             "warmup_s": args.warmup,
             "connections": args.connections,
             "threads": args.threads,
+            "repeat": args.repeat,
             "projects": args.projects,
             "idle_wait_s": args.idle_wait,
             "pinning": pinning,
@@ -741,6 +820,7 @@ def main(argv: list[str]) -> int:
                 report["backends"].append(
                     bench_backend("postgres", args, binary, workdir, api_key, pg.url, servers))
 
+        report["machine"]["loadavg_at_end"] = list(os.getloadavg())
         report["targets"] = evaluate_targets(report)
         print_report(report)
         if args.json:
