@@ -67,34 +67,52 @@ impl SqliteStore {
         migrations::sqlite()
     }
 
-    /// Inserts events one statement each (no network round trips to save); returns each one's
-    /// new id, or `None` for a duplicate idempotency key.
+    /// Inserts events with multi-row statements (each statement is a round trip to the SQLite
+    /// worker thread); returns each event's new id, or `None` for a duplicate idempotency key.
     async fn infra_insert_events(
         &self,
         conn: &mut sqlx::SqliteConnection,
         events: &[domain::NewEvent],
     ) -> crate::Result<Vec<Option<i64>>> {
         use sqlx::Row as _;
-        let mut ids = Vec::with_capacity(events.len());
-        for e in events {
-            let row = sqlx::query(
+        // 8 parameters a row; SQLite allows 32,766 per statement.
+        const ROWS: usize = 200;
+        let mut by_key: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for chunk in events.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=8).map(|c| format!("${}", r * 8 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            // Built only from constants and numbers: no client text reaches the SQL.
+            let sql = format!(
                 "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, \
-                 payload, ts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            )
-            .bind(&e.topic)
-            .bind(&e.kind)
-            .bind(e.trace_id)
-            .bind(&e.idempotency_key)
-            .bind(e.source.as_str())
-            .bind(sqlx::types::Json(&e.payload))
-            .bind(e.ts)
-            .bind(e.received_at)
-            .fetch_optional(&mut *conn)
-            .await?;
-            ids.push(row.map(|r| r.try_get(0)).transpose()?);
+                 payload, ts, received_at) VALUES {} \
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                query = query
+                    .bind(e.topic.clone())
+                    .bind(e.kind.clone())
+                    .bind(e.trace_id)
+                    .bind(e.idempotency_key.clone())
+                    .bind(e.source.as_str())
+                    .bind(sqlx::types::Json(e.payload.clone()))
+                    .bind(e.ts)
+                    .bind(e.received_at);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                by_key.insert(row.try_get(1)?, row.try_get(0)?);
+            }
         }
-        Ok(ids)
+        // The first event with each stored key got it; later ones are duplicates.
+        Ok(events
+            .iter()
+            .map(|e| by_key.remove(&e.idempotency_key))
+            .collect())
     }
 
     /// A single process owns an SQLite file: there are no other replicas to tell.
