@@ -69,6 +69,19 @@ pub trait EventStore: Send + Sync {
     async fn prune_events(&self, cutoff: DateTime<Utc>, batch: i64) -> Result<u64>;
 }
 
+/// For each input event, the id it was stored under, or `None` when it was a duplicate: the
+/// first event carrying a stored key got that row. `stored` pairs keys with new ids.
+pub(crate) fn ids_in_input_order(
+    events: &[domain::NewEvent],
+    stored: impl IntoIterator<Item = (String, i64)>,
+) -> Vec<Option<i64>> {
+    let mut by_key: std::collections::HashMap<String, i64> = stored.into_iter().collect();
+    events
+        .iter()
+        .map(|e| by_key.remove(&e.idempotency_key))
+        .collect()
+}
+
 /// Does `topic` match the MQTT subscription `filter` (`+` one level, `#` the rest)?
 pub fn topic_matches(filter: &str, topic: &str) -> bool {
     let mut f = filter.split('/');

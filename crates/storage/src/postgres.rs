@@ -99,15 +99,11 @@ impl PgStore {
         .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
         .fetch_all(&mut *conn)
         .await?;
-        // Map the stored rows back to the input: the first event with each stored key got it.
-        let mut by_key: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        for row in &rows {
-            by_key.insert(row.try_get(1)?, row.try_get(0)?);
-        }
-        Ok(events
+        let stored = rows
             .iter()
-            .map(|e| by_key.remove(&e.idempotency_key))
-            .collect())
+            .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
+            .collect::<crate::Result<Vec<(String, i64)>>>()?;
+        Ok(crate::events::ids_in_input_order(events, stored))
     }
 
     /// Announces stored events to the other replicas. Runs inside the ingest transaction, so

@@ -77,7 +77,7 @@ impl SqliteStore {
         use sqlx::Row as _;
         // 8 parameters a row; SQLite allows 32,766 per statement.
         const ROWS: usize = 200;
-        let mut by_key: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut stored = Vec::new();
         for chunk in events.chunks(ROWS) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -105,14 +105,10 @@ impl SqliteStore {
                     .bind(e.received_at);
             }
             for row in query.fetch_all(&mut *conn).await? {
-                by_key.insert(row.try_get(1)?, row.try_get(0)?);
+                stored.push((row.try_get(1)?, row.try_get(0)?));
             }
         }
-        // The first event with each stored key got it; later ones are duplicates.
-        Ok(events
-            .iter()
-            .map(|e| by_key.remove(&e.idempotency_key))
-            .collect())
+        Ok(crate::events::ids_in_input_order(events, stored))
     }
 
     /// A single process owns an SQLite file: there are no other replicas to tell.
