@@ -13,7 +13,8 @@
 #   backup      pg_dump and the restore procedure of docs/operations.md
 #   monitoring  promtool; Prometheus scrapes taylordash and remote-writes into VictoriaMetrics;
 #               every metric name of the dashboard and the rules is exported
-#   stack       HAProxy in front of two replicas on PostgreSQL; a replica stops under load
+#   stack       HAProxy in front of two replicas on PostgreSQL and Mosquitto: API, login,
+#               event stream (SSE and WebSocket) through the proxy; a replica stops under load
 #
 # usage: infra/tests/run.sh [CHECK...]     (default: all, in the order above)
 # Needs root to apt-get install missing tools; uses PostgreSQL on 127.0.0.1:5432 (trust auth as
@@ -570,14 +571,71 @@ EOF
     infra/prometheus/rules.yml
 }
 
+# Login, session use on both replicas (sessions live in the database) and logout, through the proxy.
+stack_login() {
+  local url=$1 token i code
+  token=$(curl -sf -X POST "$url/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\": \"stackadmin\", \"password\": \"$admin_pw\"}" | jq -r .session_token) \
+    || fail "login through the proxy"
+  [ -n "$token" ] && [ "$token" != null ] || fail "login answered without a session token"
+  for i in 1 2 3 4; do
+    [ "$(curl -sf "$url/api/v1/auth/me" -H "Authorization: Bearer $token" | jq -r .username)" = stackadmin ] \
+      || fail "session not accepted through the proxy (request $i)"
+  done
+  curl -sf -X POST "$url/api/v1/auth/logout" -H "Authorization: Bearer $token" >/dev/null || fail "logout"
+  for i in 1 2; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url/api/v1/auth/me" -H "Authorization: Bearer $token")
+    [ "$code" = 401 ] || fail "session still valid after logout (HTTP $code)"
+  done
+  STACK_TOKEN=$(curl -sf -X POST "$url/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\": \"stackadmin\", \"password\": \"$admin_pw\"}" | jq -r .session_token)
+  say "ok: login, session on both replicas and logout through the proxy"
+}
+
+# The live stream through the proxy: two SSE clients (round robin puts one on each replica) and
+# a WebSocket upgrade all see an event published to the broker, whichever replica stored it.
+stack_stream() {
+  local url=$1 mp=$2 c1 c2 marker="stack-stream-$RANDOM$RANDOM"
+  curl -sN --max-time 30 "$url/api/v1/events/stream?topic=tracker/events/%23" \
+    -H "Authorization: Bearer $STACK_TOKEN" > "$TMP/sse1.out" 2>&1 &
+  c1=$!
+  curl -sN --max-time 30 "$url/api/v1/events/stream?topic=tracker/events/%23" \
+    -H "Authorization: Bearer $STACK_TOKEN" > "$TMP/sse2.out" 2>&1 &
+  c2=$!
+  python3 infra/tests/ws_probe.py "$url" "$STACK_TOKEN" "$marker" > "$TMP/ws.out" 2>&1 &
+  local ws=$!
+  sleep 2
+  mosquitto_pub -h 127.0.0.1 -p "$mp" -q 1 -t tracker/events/stack/check -m \
+    "{\"trace_id\": \"$(python3 -c 'import uuid; print(uuid.uuid4())')\", \"ts\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"kind\": \"stack.check\", \"idempotency_key\": \"$marker\", \"payload\": {}}" \
+    || fail "publish to the stack broker"
+  wait_for 15 grep -q "$marker" "$TMP/sse1.out" || fail "SSE client 1 did not receive the event through the proxy"
+  wait_for 15 grep -q "$marker" "$TMP/sse2.out" || fail "SSE client 2 did not receive the event through the proxy"
+  wait "$ws" || { cat "$TMP/ws.out"; fail "WebSocket stream through the proxy"; }
+  kill "$c1" "$c2" 2>/dev/null || true
+  wait "$c1" "$c2" 2>/dev/null || true
+  local stored
+  stored=$(psql "$OWNER_URL" -qAtc "select count(*) from events_mirror where idempotency_key = '$marker'")
+  [ "$stored" = 1 ] || fail "event stored $stored times by two replicas (want once)"
+  say "ok: event from the broker streamed through the proxy to SSE clients on both replicas and a WebSocket; stored once"
+}
+
 check_stack() {
   pg_setup stack
   DATABASE_URL=$OWNER_URL "$BIN" migrate >/dev/null || fail "migrate"
-  local p1 p2 pp
-  p1=$(free_port); p2=$(free_port); pp=$(free_port)
-  serve replica1 "$p1" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5
+  local p1 p2 pp mp
+  p1=$(free_port); p2=$(free_port); pp=$(free_port); mp=$(free_port)
+  # A plain broker for the two replicas (authentication and ACLs are the mosquitto check's job).
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mp" > "$TMP/stack-mosquitto.conf"
+  bg stack-mosquitto /usr/sbin/mosquitto -c "$TMP/stack-mosquitto.conf"
+  wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$mp" -t stack/ping -m up || fail "stack broker not up"
+  local admin_pw="stack-admin-$RANDOM$RANDOM-pw"
+  printf '%s' "$admin_pw" | DATABASE_URL=$APP_URL "$BIN" user add --role admin stackadmin >/dev/null \
+    || fail "user add as the app role"
+  serve replica1 "$p1" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5 \
+    MQTT_HOST=127.0.0.1 MQTT_PORT="$mp" TAYLORDASH_MQTT_CLIENT_ID=stack-replica1
   local r1=$BG_PID
-  serve replica2 "$p2" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5
+  serve replica2 "$p2" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5 \
+    MQTT_HOST=127.0.0.1 MQTT_PORT="$mp" TAYLORDASH_MQTT_CLIENT_ID=stack-replica2
   sed -e "s/@PROXY_PORT@/$pp/; s/@PORT1@/$p1/; s/@PORT2@/$p2/" infra/tests/haproxy.cfg.in > "$TMP/haproxy.cfg"
   haproxy -c -q -f "$TMP/haproxy.cfg" || fail "haproxy config"
   bg haproxy haproxy -db -f "$TMP/haproxy.cfg"
@@ -598,6 +656,8 @@ check_stack() {
   n1=$(count "$p1"); n2=$(count "$p2")
   { [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; } || fail "load not balanced: replica1 $n1, replica2 $n2"
   say "ok: API through the proxy, balanced over both replicas ($n1 / $n2 reads)"
+  stack_login "$url"
+  stack_stream "$url" "$mp"
   python3 infra/tests/load.py "$url" "$API_KEY_TEST" 6 "$TMP/load.ready" > "$TMP/load.out" 2>&1 &
   local load=$!
   wait_for 10 test -e "$TMP/load.ready"
