@@ -1,0 +1,3 @@
+export default function CanvasPage() {
+  return <p>Canvas</p>;
+}
