@@ -1,6 +1,7 @@
 // The one HTTP client of the UI: typed from the OpenAPI document (`npm run gen:api`), same-origin
-// only, session cookie sent by the browser. Every failed call throws an `ApiError` carrying the
-// server's `detail` and `code`, so screens can show the server's own words.
+// only, session cookie sent by the browser. Paths are the document's full paths
+// (`api.GET('/api/v1/projects')`). Every failed call throws an `ApiError` carrying the server's
+// `detail` and `code`, so screens can show the server's own words.
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { paths } from './schema';
 
@@ -52,7 +53,7 @@ const errors: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: '/api/v1', credentials: 'same-origin' });
+export const api = createClient<paths>({ baseUrl: '', credentials: 'same-origin' });
 api.use(errors);
 
 /** Unwraps an openapi-fetch result whose errors were already thrown by the middleware. */
