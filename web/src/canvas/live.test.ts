@@ -5,7 +5,7 @@ import type { Graph, GraphNode } from './model';
 function node(id: string, extra: Partial<GraphNode> = {}): GraphNode {
   return {
     id, project_id: 'p', name: id, type: null, status: 'pending', progress: 0, position: { x: 0, y: 0 },
-    metadata: { k: 1 }, version: 3, created_at: 't0', updated_at: 't0', task_count: 2, open_task_count: 1, ...extra,
+    metadata: { k: 1 } as unknown as GraphNode['metadata'], version: 3, created_at: 't0', updated_at: 't0', task_count: 2, open_task_count: 1, ...extra,
   };
 }
 const g = (): Graph => ({ project_id: 'p', components: [node('a'), node('b')], dependencies: [] });

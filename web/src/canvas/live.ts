@@ -28,7 +28,7 @@ function point(v: unknown): { x: number; y: number } | null {
 }
 
 /** Applies one event to `graph` (of project `graph.project_id`); unrelated events change nothing. */
-export function applyLiveEvent(graph: Graph, event: Pick<LiveEvent, 'kind' | 'payload'>): LiveOutcome {
+export function applyLiveEvent(graph: Graph, event: { kind: LiveEvent['kind']; payload?: unknown }): LiveOutcome {
   const p = (event.payload ?? {}) as Payload;
   const componentId = str(p.component_id);
   switch (event.kind) {
