@@ -1,1 +1,0 @@
-import{t as e}from"./index-CtU2h01g.js";var t=e();function n(){return(0,t.jsx)(`p`,{children:`Canvas`})}export{n as default};
