@@ -77,7 +77,8 @@ function EventDetail({ event, onNavigate }: { event: LiveEvent; onNavigate: () =
         <dd>
           <span className="mono" data-testid="trace-id">
             {event.trace_id}
-          </span>{' '}
+          </span>
+          <br />
           <Link to={traceLink} onClick={onNavigate}>
             All events of this trace
           </Link>

@@ -34,8 +34,10 @@ describe('API key form', () => {
     const now = new Date('2026-01-10T12:00:00Z');
     expect(expiryText(null, now)).toBe('never expires');
     expect(expiryText('2026-01-09T00:00:00Z', now)).toBe('expired');
-    expect(expiryText('2026-01-10T20:00:00Z', now)).toBe('expires today');
+    expect(expiryText('2026-01-10T20:00:00Z', now)).toBe('expires in 8 h');
+    expect(expiryText('2026-01-10T12:10:00Z', now)).toBe('expires in 1 h');
     expect(expiryText('2026-01-11T13:00:00Z', now)).toBe('expires in 1 day');
-    expect(expiryText('2026-01-20T12:00:01Z', now)).toBe('expires in 10 days');
+    // Just created with 30 days: not "29".
+    expect(expiryText('2026-02-09T11:59:59Z', now)).toBe('expires in 30 days');
   });
 });

@@ -55,12 +55,12 @@ export function keyRequest(form: KeyForm, now = new Date()): { body: ApiKeyCreat
   return { body };
 }
 
-/** "expired", "expires in 3 days", "never expires". */
+/** "expired", "expires in 5 h", "expires in 3 days", "never expires". */
 export function expiryText(expiresAt: string | null | undefined, now = new Date()): string {
   if (!expiresAt) return 'never expires';
   const ms = Date.parse(expiresAt) - now.getTime();
   if (ms <= 0) return 'expired';
-  const days = Math.floor(ms / 86_400_000);
-  if (days === 0) return 'expires today';
+  if (ms < 86_400_000) return `expires in ${Math.max(1, Math.round(ms / 3_600_000))} h`;
+  const days = Math.round(ms / 86_400_000);
   return `expires in ${days} day${days === 1 ? '' : 's'}`;
 }
