@@ -32,9 +32,18 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
+/** When the server last answered an authenticated call: each one slides the session forward. */
+let lastActivityAt = 0;
+export function lastActivity(): number {
+  return lastActivityAt;
+}
+
 const errors: Middleware = {
   async onResponse({ response }) {
-    if (response.ok) return undefined;
+    if (response.ok) {
+      lastActivityAt = Date.now();
+      return undefined;
+    }
     let code = `HTTP_${response.status}`;
     let detail = response.statusText || 'Request failed';
     try {

@@ -122,7 +122,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who you are (v1's `UserInfo`). */
+        /**
+         * Who you are (v1's `UserInfo`) and when your session ends. Calling it also extends the
+         *     session, which is how the UI's "stay signed in" works.
+         */
         get: operations["me"];
         put?: never;
         post?: never;
@@ -976,6 +979,16 @@ export interface components {
             user_id: string;
             username: string;
         };
+        /** @description `GET /auth/me`: v1's `UserInfo` plus when the calling session ends. */
+        Me: components["schemas"]["UserInfo"] & {
+            /**
+             * Format: date-time
+             * @description When the calling session ends if unused (sessions slide: a request more than a minute
+             *     after the last one extends it by its idle lifetime, as this request just did). The UI
+             *     warns before it; absent for API keys and the service key.
+             */
+            session_expires_at?: string | null;
+        };
         Message: {
             message: string;
         };
@@ -1762,7 +1775,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserInfo"];
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */

@@ -1,9 +1,8 @@
 // Banners shown above every screen: the live connection is down (with a reconnect button), the
 // browser is offline, or the session is about to end (with "stay signed in").
 import { useEffect, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
 import { useLiveStream } from './live';
-import { useSession } from './session';
+import { slidExpiry, useSession } from './session';
 import { Button } from './ui';
 
 function useOnline(): boolean {
@@ -55,14 +54,14 @@ export function ConnectionBanner() {
 const WARN_BEFORE_MS = 5 * 60_000;
 
 export function SessionExpiryWarning() {
-  const { expiresAt } = useSession();
-  const qc = useQueryClient();
+  const { expiresAt: readExpiry, expiresCheckedAt, refresh } = useSession();
   const [now, setNow] = useState(() => Date.now());
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 15_000);
     return () => clearInterval(t);
   }, []);
+  const expiresAt = slidExpiry(readExpiry, expiresCheckedAt);
   if (!expiresAt) return null;
   const left = new Date(expiresAt).getTime() - now;
   if (left > WARN_BEFORE_MS) return null;
@@ -78,8 +77,8 @@ export function SessionExpiryWarning() {
         onClick={async () => {
           setBusy(true);
           try {
-            await fetch('/api/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' });
-            await qc.invalidateQueries({ queryKey: ['auth', 'me'] });
+            // Any request slides the session forward; /auth/me also returns the new end.
+            await refresh();
           } finally {
             setBusy(false);
           }

@@ -2,7 +2,7 @@
 // gives `{ user, role, canEdit, isAdmin }`; `null` user means "not signed in" (401).
 import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, ApiError, data, onUnauthorized } from '../api/client';
+import { api, ApiError, data, lastActivity, onUnauthorized } from '../api/client';
 import type { components } from '../api/schema';
 
 export type User = components['schemas']['UserInfo'];
@@ -14,8 +14,10 @@ export interface Session {
   /** Editors and admins may change projects, components, tasks. */
   canEdit: boolean;
   isAdmin: boolean;
-  /** When the session ends unless renewed (ISO), when the server says so. */
+  /** When the session ends if unused (ISO); `/auth/me` itself extends it. */
   expiresAt: string | null;
+  /** When `expiresAt` was read (ms); see `slidExpiry`. */
+  expiresCheckedAt: number;
   loading: boolean;
   /** Refetch `/auth/me` (after login, setup, logout). */
   refresh: () => Promise<void>;
@@ -24,15 +26,26 @@ export interface Session {
 
 export const ME_KEY = ['auth', 'me'] as const;
 
-type Me = User & { expires_at?: string | null };
+type Me = components['schemas']['Me'];
 
 async function fetchMe(): Promise<Me | null> {
   try {
-    return (await data(api.GET('/api/v1/auth/me'))) as Me;
+    return await data(api.GET('/api/v1/auth/me'));
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return null;
     throw e;
   }
+}
+
+/**
+ * The session's end as of the latest call, not only the latest `/auth/me`: every call made more
+ * than a minute after the previous one slid it forward by the same idle lifetime.
+ */
+export function slidExpiry(expiresAt: string | null, fetchedAt: number, lastCall = lastActivity()): string | null {
+  if (!expiresAt || !fetchedAt) return expiresAt;
+  const moved = lastCall - fetchedAt;
+  if (moved < 60_000) return expiresAt;
+  return new Date(new Date(expiresAt).getTime() + moved).toISOString();
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -66,19 +79,20 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [qc]);
 
   const value = useMemo<Session>(() => {
-    const user = me.data ?? null;
+    const user: User | null = me.data ?? null;
     const role = user?.role ?? null;
     return {
       user,
       role,
       canEdit: role === 'editor' || role === 'admin',
       isAdmin: role === 'admin',
-      expiresAt: me.data?.expires_at ?? null,
+      expiresAt: me.data?.session_expires_at ?? null,
+      expiresCheckedAt: me.dataUpdatedAt,
       loading: me.isPending,
       refresh,
       logout,
     };
-  }, [me.data, me.isPending, refresh, logout]);
+  }, [me.data, me.dataUpdatedAt, me.isPending, refresh, logout]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

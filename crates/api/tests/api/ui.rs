@@ -242,3 +242,42 @@ async fn missing_assets_are_not_the_page() {
     assert_eq!(h(&headers, "content-type"), "image/svg+xml");
     assert_eq!(h(&headers, "cache-control"), "no-cache");
 }
+
+/// The UI's session-expiry warning reads `session_expires_at`; "stay signed in" calls
+/// `/auth/me` again, which slides the session forward.
+#[tokio::test]
+async fn me_tells_when_the_session_ends_and_calling_it_extends_the_session() {
+    let app = TestApp::new().await;
+    app.user("ui-alice", "editor").await;
+    let token = app.login("ui-alice").await;
+
+    let first = app.me(token.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["username"], "ui-alice");
+    let end = |r: &Reply| {
+        chrono::DateTime::parse_from_rfc3339(r.body["session_expires_at"].as_str().expect("expiry"))
+            .expect("rfc3339")
+    };
+    let e1 = end(&first);
+    let left = e1.signed_duration_since(chrono::Utc::now());
+    assert!(
+        left > chrono::Duration::hours(23) && left <= chrono::Duration::hours(24),
+        "{left}"
+    );
+
+    app.clock.advance(chrono::Duration::hours(2));
+    let second = app.me(token).await;
+    let moved = end(&second).signed_duration_since(e1);
+    assert!(
+        moved >= chrono::Duration::minutes(119) && moved <= chrono::Duration::minutes(121),
+        "expiry moved by {moved}"
+    );
+
+    // Keys and the service key have no session.
+    let svc = app.get("/api/v1/auth/me").await;
+    assert!(
+        svc.status == StatusCode::FORBIDDEN || svc.body["session_expires_at"].is_null(),
+        "{}",
+        svc.body
+    );
+}
