@@ -116,7 +116,7 @@ describe('events', () => {
     });
 
     const first = await publish('tracker/events/e2e/ping', 'e2e.ping', { n: 1, note: 'hello from the e2e test' });
-    const row = page.getByRole('button', { name: /e2e\.ping on tracker\/events\/e2e\/ping/ });
+    const row = page.getByRole('button', { name: /tracker\/events\/e2e\/ping e2e\.ping/ });
     await row.first().waitFor();
 
     // An invalid MQTT filter is refused inline, the list keeps running.
@@ -329,11 +329,17 @@ describe('settings', () => {
     await server.login({ username: 'pat', password: 'second password of pat' });
     await assert.rejects(server.login(pat));
 
-    // Sessions: the current one is marked.
+    // Sessions: the current one is marked; the other one (the API sign-in above) is revoked.
     await page.goto(`${server.url}/settings?tab=sessions`);
-    await page.getByRole('table', { name: 'Sessions' }).getByText('this session').waitFor();
+    const sessions = page.getByRole('table', { name: 'Sessions' });
+    await sessions.getByText('this session').waitFor();
+    await waitFor(async () => (await sessions.locator('tbody tr').count()) === 2, 'two sessions');
     await screenshot(page, 'settings-sessions');
     await assertAccessible(page, 'settings sessions');
+    await sessions.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('Session revoked: that device is signed out.').waitFor();
+    await waitFor(async () => (await sessions.locator('tbody tr').count()) === 1, 'one session left');
     await page.context().close();
   });
 });

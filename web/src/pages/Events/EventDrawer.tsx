@@ -55,13 +55,13 @@ export function EventDrawer({ id, onClose }: { id: number; onClose: () => void }
         </header>
         {q.isPending && <Loading label="Loading the event…" />}
         {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
-        {q.data && <EventDetail event={q.data} onNavigate={onClose} />}
+        {q.data && <EventDetail event={q.data} />}
       </div>
     </dialog>
   );
 }
 
-function EventDetail({ event, onNavigate }: { event: LiveEvent; onNavigate: () => void }) {
+function EventDetail({ event }: { event: LiveEvent }) {
   const json = JSON.stringify(event.payload, null, 2);
   const traceLink = `/events?tab=history&trace_id=${encodeURIComponent(event.trace_id)}`;
   return (
@@ -79,7 +79,7 @@ function EventDetail({ event, onNavigate }: { event: LiveEvent; onNavigate: () =
             {event.trace_id}
           </span>
           <br />
-          <Link to={traceLink} onClick={onNavigate}>
+          <Link to={traceLink}>
             All events of this trace
           </Link>
         </dd>

@@ -9,12 +9,8 @@ export function EventRows({
     <ul className="event-list" aria-label={label}>
       {events.map((e) => (
         <li key={e.id} className={fresh?.has(e.id) ? 'event-new' : undefined}>
-          <button
-            type="button"
-            className="event-row"
-            onClick={() => onOpen(e)}
-            aria-label={`Event ${e.id}: ${e.kind} on ${e.topic}, received ${formatTime(e.created_at)}`}
-          >
+          <button type="button" className="event-row" onClick={() => onOpen(e)}>
+            <span className="sr-only">Event {e.id}: </span>
             <time className="nowrap" dateTime={e.created_at}>
               {formatTime(e.created_at)}
             </time>
