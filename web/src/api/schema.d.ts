@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** The audit trail, newest first (admin). */
-        get: operations["list"];
+        get: operations["audit_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -46,13 +46,13 @@ export interface paths {
             cookie?: never;
         };
         /** Your API keys (admins may list another user's, or everyone's). Secrets are never shown. */
-        get: operations["list"];
+        get: operations["api_keys_list"];
         put?: never;
         /**
          * Create a personal API key. The response carries the key; it is not stored and cannot be
          *     shown again.
          */
-        post: operations["create"];
+        post: operations["api_keys_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -230,10 +230,10 @@ export interface paths {
             cookie?: never;
         };
         /** All users, newest first (bare array, as in v1). */
-        get: operations["list"];
+        get: operations["users_list"];
         put?: never;
         /** Create a user (admin). */
-        post: operations["create"];
+        post: operations["users_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -252,10 +252,10 @@ export interface paths {
          * Update a user (admin). Changing the role or password, or deactivating, ends the user's
          *     sessions; no change may leave the installation without an active admin.
          */
-        put: operations["update"];
+        put: operations["users_update"];
         post?: never;
         /** Delete a user (admin); their sessions and API keys go too, the audit trail stays. */
-        delete: operations["delete"];
+        delete: operations["users_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -269,12 +269,12 @@ export interface paths {
             cookie?: never;
         };
         /** Get one component. */
-        get: operations["get"];
+        get: operations["components_get"];
         /** Update a component (partial); 409 when `version`/`If-Match` is stale. */
-        put: operations["update"];
+        put: operations["components_update"];
         post?: never;
         /** Delete a component with its tasks and dependencies. */
-        delete: operations["delete"];
+        delete: operations["components_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -326,10 +326,10 @@ export interface paths {
             cookie?: never;
         };
         /** List a component's tasks, newest first. */
-        get: operations["list"];
+        get: operations["tasks_list"];
         put?: never;
         /** Add a task to a component. */
-        post: operations["create"];
+        post: operations["tasks_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -399,7 +399,7 @@ export interface paths {
             cookie?: never;
         };
         /** Stored events, newest first (v1 shape plus ids and a cursor). */
-        get: operations["list"];
+        get: operations["events_list"];
         put?: never;
         /**
          * Publish an event over HTTP; it is validated and goes through the same pipeline as MQTT
@@ -458,7 +458,7 @@ export interface paths {
             cookie?: never;
         };
         /** One stored event. */
-        get: operations["get"];
+        get: operations["events_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -492,10 +492,10 @@ export interface paths {
             cookie?: never;
         };
         /** List projects, newest first. */
-        get: operations["list"];
+        get: operations["projects_list"];
         put?: never;
         /** Create a project. */
-        post: operations["create"];
+        post: operations["projects_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -510,12 +510,12 @@ export interface paths {
             cookie?: never;
         };
         /** Get one project. */
-        get: operations["get"];
+        get: operations["projects_get"];
         /** Update a project (partial); 409 when `version`/`If-Match` is stale. */
-        put: operations["update"];
+        put: operations["projects_update"];
         post?: never;
         /** Delete a project with its components, dependencies and tasks. */
-        delete: operations["delete"];
+        delete: operations["projects_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -529,10 +529,10 @@ export interface paths {
             cookie?: never;
         };
         /** List a project's components, newest first. */
-        get: operations["list"];
+        get: operations["components_list"];
         put?: never;
         /** Add a component to a project. */
-        post: operations["create"];
+        post: operations["components_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -598,12 +598,12 @@ export interface paths {
             cookie?: never;
         };
         /** Get one task. */
-        get: operations["get"];
+        get: operations["tasks_get"];
         /** Update a task (partial); 409 when `version`/`If-Match` is stale. */
-        put: operations["update"];
+        put: operations["tasks_update"];
         post?: never;
         /** Delete a task. */
-        delete: operations["delete"];
+        delete: operations["tasks_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1293,7 +1293,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    audit_list: {
         parameters: {
             query?: {
                 /** @description Only this action, e.g. `login_failed`. */
@@ -1372,7 +1372,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    api_keys_list: {
         parameters: {
             query?: {
                 /** @description Admins: this user's keys instead of your own. */
@@ -1432,7 +1432,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    api_keys_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -2291,7 +2291,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    users_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -2346,7 +2346,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    users_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -2450,7 +2450,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    users_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -2565,7 +2565,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    users_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -2649,7 +2649,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    components_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -2725,7 +2725,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    components_update: {
         parameters: {
             query?: never;
             header?: {
@@ -2842,7 +2842,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    components_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -3181,7 +3181,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    tasks_list: {
         parameters: {
             query?: {
                 /** @description Items per page, 1-500 (larger values are capped at 500). */
@@ -3270,7 +3270,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    tasks_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -3686,7 +3686,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    events_list: {
         parameters: {
             query?: {
                 /** @description Exact topic or MQTT filter (`+` one level, `#` the rest), e.g. `tracker/events/#`. */
@@ -3979,7 +3979,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    events_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4109,7 +4109,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    projects_list: {
         parameters: {
             query?: {
                 /** @description Only projects with this status. */
@@ -4182,7 +4182,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    projects_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -4277,7 +4277,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    projects_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4353,7 +4353,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    projects_update: {
         parameters: {
             query?: never;
             header?: {
@@ -4470,7 +4470,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    projects_delete: {
         parameters: {
             query?: never;
             header?: never;
@@ -4544,7 +4544,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    components_list: {
         parameters: {
             query?: {
                 /** @description Items per page, 1-500 (larger values are capped at 500). */
@@ -4633,7 +4633,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    components_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -4995,7 +4995,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    tasks_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -5071,7 +5071,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    tasks_update: {
         parameters: {
             query?: never;
             header?: {
@@ -5188,7 +5188,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    tasks_delete: {
         parameters: {
             query?: never;
             header?: never;
