@@ -6,7 +6,7 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { SessionProvider, useSession } from './session';
-import { LiveProvider } from './live';
+import { LiveCacheSync, LiveProvider } from './live';
 import { ThemeProvider } from './theme';
 import { Loading, ToastProvider } from './ui';
 import { Shell } from './Shell';
@@ -43,7 +43,12 @@ function RequireUser({ children, admin = false }: { children: ReactNode; admin?:
 
 function LiveWhenSignedIn({ children }: { children: ReactNode }) {
   const { user } = useSession();
-  return <LiveProvider enabled={user !== null}>{children}</LiveProvider>;
+  return (
+    <LiveProvider enabled={user !== null}>
+      <LiveCacheSync />
+      {children}
+    </LiveProvider>
+  );
 }
 
 export function AppRoutes() {

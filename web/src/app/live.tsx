@@ -2,6 +2,7 @@
 // `LiveStream` and its status; `useLiveEvents(filter, fn)` subscribes for the component's life;
 // `useResync(fn)` runs after a reconnect or a lag (events were missed: refetch).
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
 import { LiveStream, type LiveEvent, type StreamStatus } from '../live/stream';
 
 interface Live {
@@ -43,4 +44,17 @@ export function useResync(fn: () => void): void {
   const ref = useRef(fn);
   ref.current = fn;
   useEffect(() => stream.onResync(() => ref.current()), [stream]);
+}
+
+/**
+ * Keeps react-query caches true to the server without reloads: project changes invalidate
+ * `['projects']` (lists, counts, details), any domain change invalidates `['dashboard']`, and
+ * after a reconnect or a lag every active query refetches (events were missed).
+ */
+export function LiveCacheSync() {
+  const qc = useQueryClient();
+  useLiveEvents('tracker/events/projects/#', () => void qc.invalidateQueries({ queryKey: ['projects'] }));
+  useLiveEvents('tracker/events/#', () => void qc.invalidateQueries({ queryKey: ['dashboard'] }));
+  useResync(() => void qc.invalidateQueries());
+  return null;
 }
