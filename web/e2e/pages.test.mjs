@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN, Server, assertAccessible, freePort, launchBrowser, screenshot, signIn } from './harness.mjs';
+import { ADMIN, Server, freePort, launchBrowser, screenshot, signIn } from './harness.mjs';
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 const REQUIRE_MOSQUITTO = process.env.TAYLORDASH_REQUIRE_MOSQUITTO === '1';
@@ -53,6 +53,25 @@ class Broker {
     }
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const AXE = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
+/**
+ * axe-core on the page; fails on critical violations and prints the serious ones. axe is
+ * evaluated through the DevTools protocol: the app's CSP (script-src 'self') rightly refuses
+ * an injected inline <script>, and the test must not weaken it.
+ */
+async function assertAccessible(page, label) {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, where: v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ') }));
+  });
+  const critical = violations.filter((v) => v.impact === 'critical');
+  assert.deepEqual(critical, [], `${label}: critical accessibility violations`);
+  for (const v of violations) console.log(`# axe ${label}: ${v.impact} ${v.id} (${v.nodes}): ${v.help} at ${v.where}`);
 }
 
 let broker = null;

@@ -13,7 +13,7 @@ import { AUDIT_ACTIONS, auditQuery, pageCount, parseAudit, withAudit, withPage, 
 import { useUsers } from './UsersTab';
 
 const tone = (action: string) =>
-  /failed|locked|deleted|revoked/.test(action) ? 'bad' : /created|success/.test(action) ? 'ok' : 'info';
+  /failed|locked|deleted|revoked/.test(action) ? 'warn' : /created|success/.test(action) ? 'ok' : 'info';
 
 export function AuditTab() {
   const [sp, setSp] = useSearchParams();

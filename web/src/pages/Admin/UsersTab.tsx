@@ -129,7 +129,7 @@ export function UsersTab() {
                     <td>
                       <Badge tone={u.role === 'admin' ? 'warn' : 'info'}>{u.role}</Badge>
                     </td>
-                    <td>{u.is_active ? <Badge tone="ok">active</Badge> : <Badge tone="bad">inactive</Badge>}</td>
+                    <td>{u.is_active ? <Badge tone="ok">active</Badge> : <Badge tone="warn">inactive</Badge>}</td>
                     <td>{u.single_view_mode ? `on: ${u.default_view || 'dashboard'}` : <span className="muted">off</span>}</td>
                     <td>{u.last_login ? timeAgo(u.last_login) : <span className="muted">never</span>}</td>
                     <td>

@@ -183,7 +183,7 @@ function DeadLetterRow({
         </td>
         <td className="mono">{d.original_topic}</td>
         <td>
-          <Badge tone="bad">{d.reason}</Badge>
+          <Badge tone="warn">{d.reason}</Badge>
         </td>
         <td className="dlq-detail">
           {d.failure_reason}
@@ -206,7 +206,7 @@ function DeadLetterRow({
               )}
             </>
           ) : (
-            <Badge tone="warn">pending</Badge>
+            <Badge tone="info">pending</Badge>
           )}
         </td>
         <td className="actions">

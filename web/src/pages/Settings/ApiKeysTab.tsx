@@ -188,7 +188,7 @@ export function ApiKeysTab() {
                         <Time iso={k.created_at} />
                       </td>
                       <td>{k.last_used_at ? timeAgo(k.last_used_at) : <span className="muted">never</span>}</td>
-                      <td>{exp === 'expired' ? <Badge tone="bad">expired</Badge> : exp}</td>
+                      <td>{exp === 'expired' ? <Badge tone="warn">expired</Badge> : exp}</td>
                       <td className="actions">
                         <Button
                           variant="danger"
