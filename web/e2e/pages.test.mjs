@@ -107,7 +107,7 @@ after(async () => {
 async function pageAs(user = ADMIN) {
   const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
   const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   await signIn(page, server, user);
   return page;
 }
@@ -115,7 +115,7 @@ async function pageAs(user = ADMIN) {
 const publish = (topic, kind, payload = {}) =>
   server.api('POST', '/events', { token, body: { topic, kind, payload } });
 
-async function waitFor(fn, what, ms = 10_000) {
+async function waitFor(fn, what, ms = 30_000) {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();

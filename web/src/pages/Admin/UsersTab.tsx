@@ -3,13 +3,14 @@
 // leave no active admin (LAST_ADMIN) and its detail is shown as it is.
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError } from '../../api/client';
+import { api, ApiError, data } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
 import { useLiveEvents } from '../../app/live';
 import { Badge, Button, Dialog, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
-import { apiCall, type Schemas } from '../Events/apiCall';
 import { Field, Time } from '../Events/shared';
 
+type Schemas = components['schemas'];
 type User = Schemas['UserInfo'];
 type Role = Schemas['RoleSchema'];
 export const USERS_KEY = ['auth', 'users'] as const;
@@ -17,7 +18,7 @@ const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 export const VIEWS = ['dashboard', 'projects', 'canvas', 'events', 'settings'];
 
 export function useUsers() {
-  return useQuery({ queryKey: USERS_KEY, queryFn: () => apiCall<User[]>('GET', '/api/v1/auth/users') });
+  return useQuery({ queryKey: USERS_KEY, queryFn: () => data(api.GET('/api/v1/auth/users')) });
 }
 
 const detail = (e: unknown) => (e instanceof ApiError ? e.detail : String(e));
@@ -41,12 +42,12 @@ export function UsersTab() {
 
   const update = useMutation({
     mutationFn: ({ id, body }: { id: string; body: Schemas['UserUpdate'] }) =>
-      apiCall<User>('PUT', '/api/v1/auth/users/{user_id}', { params: { path: { user_id: id } }, body }),
+      data(api.PUT('/api/v1/auth/users/{user_id}', { params: { path: { user_id: id } }, body })),
     onMutate: () => setRowError(null),
     onSettled: invalidate,
   });
   const remove = useMutation({
-    mutationFn: (u: User) => apiCall<Schemas['Message']>('DELETE', '/api/v1/auth/users/{user_id}', { params: { path: { user_id: u.id } } }),
+    mutationFn: (u: User) => data(api.DELETE('/api/v1/auth/users/{user_id}', { params: { path: { user_id: u.id } } })),
     onMutate: () => setRowError(null),
     onSuccess: (_r, u) => notify(`User ${u.username} deleted.`, 'ok'),
     onError: (e, u) => {
@@ -197,7 +198,7 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
   const [f, setF] = useState(empty);
   const create = useMutation({
     mutationFn: () =>
-      apiCall<User>('POST', '/api/v1/auth/users', {
+      data(api.POST('/api/v1/auth/users', {
         body: {
           username: f.username.trim(),
           password: f.password,
@@ -205,7 +206,7 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
           single_view_mode: f.kiosk && f.role !== 'admin',
           default_view: f.view.trim() || null,
         },
-      }),
+      })),
     onSuccess: (u) => {
       notify(`User ${u.username} created as ${u.role}.`, 'ok');
       setF(empty);

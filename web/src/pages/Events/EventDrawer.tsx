@@ -3,7 +3,7 @@
 import { useEffect, useId, useRef } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
-import { apiCall } from './apiCall';
+import { api, data } from '../../api/client';
 import type { LiveEvent } from '../../live/stream';
 import { Button, ErrorMessage, Loading } from '../../app/ui';
 import { CopyButton, Time } from './shared';
@@ -16,7 +16,7 @@ export function EventDrawer({ id, onClose }: { id: number; onClose: () => void }
   const titleId = useId();
   const q = useQuery({
     queryKey: eventKey(id),
-    queryFn: () => apiCall<LiveEvent>('GET', '/api/v1/events/{event_id}', { params: { path: { event_id: id } } }),
+    queryFn: () => data(api.GET('/api/v1/events/{event_id}', { params: { path: { event_id: id } } })),
     staleTime: Infinity,
   });
 

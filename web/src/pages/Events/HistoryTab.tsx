@@ -3,7 +3,7 @@
 // refreshes by itself when matching events arrive on the live stream.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
-import { apiCall, type Schemas } from './apiCall';
+import { api, data } from '../../api/client';
 import { useLiveEvents, useResync } from '../../app/live';
 import type { LiveEvent } from '../../live/stream';
 import { topicMatches } from '../../live/topic';
@@ -42,7 +42,7 @@ export function HistoryTab({
   const query = historyQuery(filters, cursor, HISTORY_PAGE);
   const q = useQuery({
     queryKey: ['events', 'history', query],
-    queryFn: () => apiCall<Schemas['EventList']>('GET', '/api/v1/events', { params: { query } }),
+    queryFn: () => data(api.GET('/api/v1/events', { params: { query } })),
     enabled: valid,
     placeholderData: keepPreviousData,
   });

@@ -3,15 +3,16 @@
 // everyone's keys.
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError } from '../../api/client';
+import { api, ApiError, data } from '../../api/client';
+import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
 import { Badge, Button, Dialog, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
-import { apiCall, type Schemas } from '../Events/apiCall';
 import { CopyButton, Field, Time } from '../Events/shared';
 import { allowedScopes, EXPIRY_CHOICES, expiryText, keyRequest, type KeyForm, type Scope } from './apiKeys';
 
+type Schemas = components['schemas'];
 type ApiKey = Schemas['ApiKeyResponse'];
-type Created = ApiKey & { key: string };
+type Created = Schemas['CreatedApiKey'];
 
 export function ApiKeysTab() {
   const { role, isAdmin } = useSession();
@@ -28,11 +29,11 @@ export function ApiKeysTab() {
   const q = useQuery({
     queryKey: key,
     queryFn: () =>
-      apiCall<Schemas['ApiKeyList']>('GET', '/api/v1/auth/api-keys', { params: { query: all ? { all: true } : {} } }),
+      data(api.GET('/api/v1/auth/api-keys', { params: { query: all ? { all: true } : {} } })),
   });
 
   const create = useMutation({
-    mutationFn: (body: Schemas['ApiKeyCreate']) => apiCall<Created>('POST', '/api/v1/auth/api-keys', { body }),
+    mutationFn: (body: Schemas['ApiKeyCreate']) => data(api.POST('/api/v1/auth/api-keys', { body })),
     onSuccess: (k) => {
       setCreated(k);
       setForm((f) => ({ ...f, name: '' }));
@@ -42,7 +43,7 @@ export function ApiKeysTab() {
   });
   const revoke = useMutation({
     mutationFn: (k: ApiKey) =>
-      apiCall<void>('DELETE', '/api/v1/auth/api-keys/{key_id}', { params: { path: { key_id: k.id } } }),
+      data(api.DELETE('/api/v1/auth/api-keys/{key_id}', { params: { path: { key_id: k.id } } })),
     onSuccess: (_r, k) => notify(`API key "${k.name}" revoked: it no longer works.`, 'ok'),
     onError: (e, k) => notify(`Revoking "${k.name}" failed: ${e instanceof ApiError ? e.detail : String(e)}`, 'error'),
     onSettled: () => void qc.invalidateQueries({ queryKey: ['auth', 'api-keys'] }),
