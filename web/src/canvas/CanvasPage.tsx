@@ -2,7 +2,7 @@
 // as edges, live. Editors drag (positions saved in batches), connect (a dependency; the server
 // refuses cycles), add and delete; viewers get the same picture read-only.
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { Link, useParams } from 'react-router';
+import { Link, Navigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
@@ -21,9 +21,12 @@ import { SidePanel } from './SidePanel';
 import { errorText, moveInCache, useGraph, useGraphMutations, useLayoutSaver } from './useCanvasData';
 
 const nodeTypes = { component: ComponentNode };
+const notSelf = (c: Connection | Edge) => c.source !== c.target;
+const colorMode = () => (document.documentElement.dataset.theme === 'light' ? 'light' : 'dark');
 
 export default function CanvasPage() {
-  const { projectId = '' } = useParams();
+  const { projectId } = useParams();
+  if (!projectId) return <ProjectPicker />;
   return (
     <ReactFlowProvider>
       <Canvas key={projectId} projectId={projectId} />
@@ -242,7 +245,7 @@ function Canvas({ projectId }: { projectId: string }) {
             onConnect={onConnect}
             onBeforeDelete={onBeforeDelete}
             onSelectionChange={onSelectionChange}
-            isValidConnection={(c) => c.source !== c.target}
+            isValidConnection={notSelf}
             nodesDraggable={canEdit}
             nodesConnectable={canEdit}
             edgesFocusable
@@ -250,7 +253,7 @@ function Canvas({ projectId }: { projectId: string }) {
             fitView
             minZoom={0.05}
             maxZoom={2}
-            colorMode="system"
+            colorMode={colorMode()}
             proOptions={{ hideAttribution: true }}
           >
             <Background gap={24} />
@@ -351,5 +354,34 @@ function AddComponent({
         <ErrorMessage error={error} />
       </form>
     </Dialog>
+  );
+}
+
+/** `/canvas` without a project: choose one (the only one opens directly). */
+function ProjectPicker() {
+  const projects = useQuery({ queryKey: ['canvas', 'projects'], queryFn: canvasApi.projects });
+  if (projects.isPending) return <Loading label="Loading projects…" />;
+  if (projects.isError) return <ErrorMessage error={projects.error} onRetry={() => void projects.refetch()} />;
+  if (projects.data.length === 1) return <Navigate replace to={`/projects/${projects.data[0]!.id}/canvas`} />;
+  return (
+    <div className="cv-picker">
+      <h1>Canvas</h1>
+      {projects.data.length === 0 ? (
+        <Empty>
+          No projects yet. <Link to="/projects">Create one</Link> to draw its components.
+        </Empty>
+      ) : (
+        <>
+          <p className="cv-hint">Choose the project to show:</p>
+          <ul>
+            {projects.data.map((p) => (
+              <li key={p.id}>
+                <Link to={`/projects/${p.id}/canvas`}>{p.name}</Link>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
   );
 }

@@ -16,7 +16,7 @@ function ComponentNodeView({ data, selected, isConnectable }: NodeProps<CanvasNo
   const done = c.task_count - c.open_task_count;
   return (
     <div className={`cv-node cv-status-${c.status}${selected ? ' cv-selected' : ''}`} data-testid="cv-node" data-id={c.id}>
-      <Handle type="target" position={Position.Left} isConnectable={isConnectable} aria-label={`${c.name}: drop here to depend on another`} />
+      <Handle type="target" position={Position.Left} isConnectable={isConnectable} />
       <div className="cv-node-head">
         <span className="cv-node-name" title={c.name}>{c.name}</span>
         <span className="cv-node-status">{STATUS_LABEL[c.status] ?? c.status}</span>
@@ -31,7 +31,7 @@ function ComponentNodeView({ data, selected, isConnectable }: NodeProps<CanvasNo
         </span>
         <span>{c.progress}%</span>
       </div>
-      <Handle type="source" position={Position.Right} isConnectable={isConnectable} aria-label={`${c.name}: drag to a component that depends on it`} />
+      <Handle type="source" position={Position.Right} isConnectable={isConnectable} />
     </div>
   );
 }

@@ -294,7 +294,7 @@ function TaskRow({
           }
         }}
       >
-        🗑
+        ✕
       </Button>
     </li>
   );

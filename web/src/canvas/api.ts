@@ -25,6 +25,10 @@ const ifMatch = (version: number | undefined) => (version === undefined ? {} : {
 export const canvasApi = {
   project: (projectId: string): Promise<components['schemas']['ProjectResponse']> =>
     data<any>(api.GET('/api/v1/projects/{project_id}', { params: { path: { project_id: projectId } } })),
+  projects: async (): Promise<components['schemas']['ProjectResponse'][]> => {
+    const list = await data<any>(api.GET('/api/v1/projects', { params: { query: { limit: 100 } } }));
+    return list.projects;
+  },
   graph: (projectId: string): Promise<Graph> =>
     data<any>(api.GET('/api/v1/projects/{project_id}/graph', { params: { path: { project_id: projectId } } })),
   saveLayout: (projectId: string, positions: { component_id: string; x: number; y: number }[]): Promise<LayoutResult> =>

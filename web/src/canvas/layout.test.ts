@@ -34,12 +34,23 @@ describe('layoutIds', () => {
 
   it('lays out 300 components quickly', () => {
     const ids = Array.from({ length: 300 }, (_, i) => `n${i}`);
-    const edges = ids.slice(1).map((id, i) => ({ source: `n${Math.floor(i / 2)}`, target: id }));
+    const edges = ids.slice(1).map((id, i) => ({ source: `n${Math.floor(i / 3)}`, target: id }));
     const t0 = performance.now();
     const p = layoutIds(ids, edges);
     const ms = performance.now() - t0;
     expect(p.size).toBe(300);
     expect(ms).toBeLessThan(2000);
+    // Wide ranks are folded: the picture is no taller than about three times its width.
+    const xs = [...p.values()].map((q) => q.x);
+    const ys = [...p.values()].map((q) => q.y);
+    const w = Math.max(...xs) - Math.min(...xs) + NODE_WIDTH;
+    const h = Math.max(...ys) - Math.min(...ys) + NODE_HEIGHT;
+    expect(h / w).toBeLessThan(1.5);
+    expect(w / h).toBeLessThan(4);
+    const all = [...p.values()];
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) expect(overlap(all[i]!, all[j]!)).toBe(false);
+    // Dependencies still sit left of their dependents.
+    for (const e of edges) expect(p.get(e.source)!.x).toBeLessThan(p.get(e.target)!.x);
   });
 });
 

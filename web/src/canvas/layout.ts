@@ -34,6 +34,53 @@ export function layoutIds(ids: readonly string[], edges: readonly LayoutEdge[]):
     // dagre gives centres; React Flow wants top-left corners.
     if (n) out.set(id, { x: Math.round(n.x - NODE_WIDTH / 2), y: Math.round(n.y - NODE_HEIGHT / 2) });
   }
+  return wrapTallRanks(out);
+}
+
+const COLUMN_GAP = 40;
+const ROW_GAP = 30;
+
+/**
+ * A rank (a column of the left-to-right layout) with many components makes a very tall picture
+ * that fits the screen only at an unreadable zoom. Ranks taller than about the square root of the
+ * node count are folded into several columns, and the ranks to their right shift over.
+ */
+export function wrapTallRanks(placed: Map<string, Point>): Map<string, Point> {
+  const perColumn = Math.max(6, Math.ceil(Math.sqrt(placed.size)));
+  const ranks = new Map<number, [string, Point][]>();
+  for (const entry of placed) {
+    const list = ranks.get(entry[1].x) ?? [];
+    list.push(entry);
+    ranks.set(entry[1].x, list);
+  }
+  if ([...ranks.values()].every((r) => r.length <= perColumn)) return placed;
+  const ys = [...placed.values()].map((p) => p.y);
+  const top = Math.min(...ys);
+  const oldHeight = Math.max(...ys) - top || 1;
+  const rowStep = NODE_HEIGHT + ROW_GAP;
+  const newHeight = (perColumn - 1) * rowStep;
+  // Short ranks keep their order and relative place, squeezed to the new height.
+  const squeeze = Math.min(1, newHeight / oldHeight);
+  const out = new Map<string, Point>();
+  let shift = 0;
+  for (const x of [...ranks.keys()].sort((a, b) => a - b)) {
+    const rank = ranks.get(x)!.sort((a, b) => a[1].y - b[1].y);
+    if (rank.length <= perColumn) {
+      let last = -Infinity;
+      for (const [id, p] of rank) {
+        const y = Math.max(Math.round(top + (p.y - top) * squeeze), last + rowStep);
+        out.set(id, { x: p.x + shift, y });
+        last = y;
+      }
+      continue;
+    }
+    rank.forEach(([id], i) => {
+      const col = Math.floor(i / perColumn);
+      const row = i % perColumn;
+      out.set(id, { x: x + shift + col * (NODE_WIDTH + COLUMN_GAP), y: top + row * rowStep });
+    });
+    shift += (Math.ceil(rank.length / perColumn) - 1) * (NODE_WIDTH + COLUMN_GAP);
+  }
   return out;
 }
 

@@ -107,30 +107,33 @@ type TaskChange =
 export function useTaskMutation(projectId: string, report: (text: string) => void) {
   const client = useQueryClient();
   const key = graphKey(projectId);
+  const patchList = (componentId: string, fn: (ts: Task[]) => Task[]) =>
+    client.setQueryData<Task[]>(tasksKey(componentId), (ts) => (ts ? fn(ts) : ts));
+  /** The task list changes before the request, so a checkbox flips at once. */
+  const showNow = (c: TaskChange) => {
+    if (c.op === 'update') patchList(c.componentId, (ts) => ts.map((x) => (x.id === c.task.id ? { ...x, ...c.patch } : x)));
+    if (c.op === 'delete') patchList(c.componentId, (ts) => ts.filter((x) => x.id !== c.task.id));
+  };
   const run = async (c: TaskChange): Promise<unknown> => {
-    const listKey = tasksKey(c.componentId);
-    const patchList = (fn: (ts: Task[]) => Task[]) => client.setQueryData<Task[]>(listKey, (ts) => (ts ? fn(ts) : ts));
     try {
       switch (c.op) {
         case 'create': {
           const t = await canvasApi.createTask(c.componentId, { name: c.name });
-          patchList((ts) => (ts.some((x) => x.id === t.id) ? ts : [t, ...ts]));
+          patchList(c.componentId, (ts) => (ts.some((x) => x.id === t.id) ? ts : [t, ...ts]));
           return t;
         }
         case 'update': {
-          patchList((ts) => ts.map((x) => (x.id === c.task.id ? { ...x, ...c.patch } : x)));
           const t = await canvasApi.updateTask(c.task.id, c.patch, c.task.version);
-          patchList((ts) => ts.map((x) => (x.id === t.id && x.version <= t.version ? t : x)));
+          patchList(c.componentId, (ts) => ts.map((x) => (x.id === t.id && x.version <= t.version ? t : x)));
           return t;
         }
         case 'delete':
-          patchList((ts) => ts.filter((x) => x.id !== c.task.id));
           await canvasApi.deleteTask(c.task.id);
           return undefined;
       }
     } catch (e) {
       // Put the list back as the server has it.
-      void client.invalidateQueries({ queryKey: listKey });
+      void client.invalidateQueries({ queryKey: tasksKey(c.componentId) });
       throw e;
     }
   };
@@ -169,6 +172,7 @@ export function useTaskMutation(projectId: string, report: (text: string) => voi
     mutate: (c: TaskChange) => {
       const v = counts(c);
       pending.current.set(v, c);
+      showNow(c);
       return mutation.mutateAsync(v);
     },
   };
