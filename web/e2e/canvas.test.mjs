@@ -187,7 +187,9 @@ describe('canvas', () => {
     await apiNode.locator('.cv-node-type').click();
     const panel = page.getByRole('complementary', { name: 'Component API' });
     await panel.waitFor();
-    await panel.getByRole('checkbox', { name: 'Complete Write migrations' }).check();
+    // (A click, not check(): the list re-renders one tick after the click, which check() does not wait for.)
+    await panel.getByRole('checkbox', { name: 'Complete Write migrations' }).click();
+    await panel.getByRole('checkbox', { name: 'Reopen Write migrations', checked: true }).waitFor();
     await page.waitForFunction(
       (sel) => document.querySelector(sel)?.querySelector('[data-testid=cv-task-count]')?.textContent === '2/3 tasks done',
       nodeSel(c.api.id),
