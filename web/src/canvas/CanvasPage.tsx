@@ -90,9 +90,12 @@ function Canvas({ projectId }: { projectId: string }) {
       for (const n of dragged) {
         const c = g.components.find((x) => x.id === n.id);
         if (!c) continue;
+        const was = c.position ?? auto.current.get(c.id);
+        if (was && was.x === n.position.x && was.y === n.position.y) continue;
         moves.set(n.id, n.position);
         saver.queue(n.id, n.position, c.position ?? null);
       }
+      if (moves.size === 0) return;
       // The first save of an auto-arranged canvas saves the whole arrangement, so the other
       // nodes stay where the user saw them.
       for (const c of g.components) {
@@ -182,6 +185,7 @@ function Canvas({ projectId }: { projectId: string }) {
     }
   }, [initialized, nodes.length, graph.data]);
 
+  const clearSelection = useCallback(() => setSelectedId(null), []);
   const selected = graph.data?.components.find((n) => n.id === selectedId) ?? null;
 
   if (graph.isPending) return <Loading label="Loading canvas…" />;
@@ -268,8 +272,8 @@ function Canvas({ projectId }: { projectId: string }) {
             node={selected}
             canEdit={canEdit}
             report={report}
-            onClose={() => setSelectedId(null)}
-            onDeleted={() => setSelectedId(null)}
+            onClose={clearSelection}
+            onDeleted={clearSelection}
           />
         )}
       </div>

@@ -1,7 +1,7 @@
 // The side panel of the selected component: its fields (edited against the version read, with
 // "changed elsewhere — reload or overwrite" on 409) and its tasks (create, rename, complete,
 // delete). Viewers see the same information without edit controls.
-import { useEffect, useState, type FormEvent } from 'react';
+import { memo, useEffect, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '../api/client';
 import { Button, ErrorMessage, Loading, useConfirm } from '../app/ui';
@@ -29,7 +29,8 @@ interface Form {
 
 const formOf = (n: GraphNode): Form => ({ name: n.name, type: n.type ?? '', status: n.status, progress: n.progress });
 
-export function SidePanel({ projectId, node, canEdit, report, onClose, onDeleted }: Props) {
+/** Memoized: a drag re-renders the canvas every frame, not this panel. */
+export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, report, onClose, onDeleted }: Props) {
   const client = useQueryClient();
   const { update, remove } = useGraphMutations(projectId, report);
   const [confirm, confirmDialog] = useConfirm();
@@ -174,7 +175,7 @@ export function SidePanel({ projectId, node, canEdit, report, onClose, onDeleted
       {confirmDialog}
     </aside>
   );
-}
+});
 
 type Confirm = ReturnType<typeof useConfirm>[0];
 
