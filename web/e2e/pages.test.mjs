@@ -240,6 +240,11 @@ describe('events', () => {
     await broken.getByText('invalid_json').waitFor();
     await big.getByText('oversized').waitFor();
     await big.getByText(`the limit is ${SMALL_LIMIT}`).waitFor();
+    // The original message, as received.
+    await big.getByRole('button', { name: 'Message' }).click();
+    await page.getByLabel(/Message of dead letter/).getByText(/"kind": "e2e\.big"/).waitFor();
+    await screenshot(page, 'events-dead-letter-message');
+    await big.getByRole('button', { name: 'Hide message' }).click();
     await screenshot(page, 'events-dead-letters');
     await assertAccessible(page, 'dead letters');
 

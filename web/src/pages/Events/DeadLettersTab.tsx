@@ -159,6 +159,16 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
   );
 }
 
+/** The stored message: pretty JSON when it is JSON (also when kept as text), else the text. */
+export function messageText(payload: unknown): string {
+  if (typeof payload !== 'string') return JSON.stringify(payload, null, 2);
+  try {
+    return JSON.stringify(JSON.parse(payload), null, 2);
+  } catch {
+    return payload;
+  }
+}
+
 function DeadLetterRow({
   d, expanded, onToggle, canReplay, canDelete, busy, onReplay, onDelete, onOpenEvent, error,
 }: {
@@ -229,7 +239,7 @@ function DeadLetterRow({
         <tr id={`dlq-payload-${d.id}`}>
           <td colSpan={7}>
             <pre className="json" tabIndex={0} aria-label={`Message of dead letter ${d.id}`}>
-              {typeof d.payload === 'string' ? d.payload : JSON.stringify(d.payload, null, 2)}
+              {messageText(d.payload)}
             </pre>
           </td>
         </tr>

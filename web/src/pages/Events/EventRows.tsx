@@ -7,6 +7,12 @@ export function EventRows({
 }: { events: LiveEvent[]; onOpen: (e: LiveEvent) => void; label: string; fresh?: Set<number> }) {
   return (
     <ul className="event-list" aria-label={label}>
+      <li className="event-head" aria-hidden="true">
+        <span>Received</span>
+        <span>Topic</span>
+        <span>Kind</span>
+        <span>Source</span>
+      </li>
       {events.map((e) => (
         <li key={e.id} className={fresh?.has(e.id) ? 'event-new' : undefined}>
           <button type="button" className="event-row" onClick={() => onOpen(e)}>
