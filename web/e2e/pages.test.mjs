@@ -308,6 +308,12 @@ describe('settings', () => {
     await screenshot(page, 'settings-api-keys');
     await assertAccessible(page, 'API keys');
 
+    // Admins can list everyone's keys, with their owner.
+    await page.getByLabel("Show everyone's keys").check();
+    await page.getByRole('heading', { name: 'All API keys' }).waitFor();
+    await page.locator('tr', { hasText: 'e2e backup script' }).getByRole('cell', { name: 'admin', exact: true }).waitFor();
+    await page.getByLabel("Show everyone's keys").uncheck();
+
     // Its use shows up as "last used".
     await page.reload();
     await row.getByText(/just now|s ago/).waitFor();

@@ -26,6 +26,13 @@ export function ApiKeysTab() {
   const [formError, setFormError] = useState<string | null>(null);
 
   const key = ['auth', 'api-keys', all] as const;
+  // Admins looking at everyone's keys see whose each key is.
+  const users = useQuery({
+    queryKey: ['auth', 'users'],
+    queryFn: () => data(api.GET('/api/v1/auth/users')),
+    enabled: isAdmin && all,
+  });
+  const owner = (id: string) => users.data?.find((u) => u.id === id)?.username ?? id.slice(0, 8);
   const q = useQuery({
     queryKey: key,
     queryFn: () =>
@@ -167,6 +174,7 @@ export function ApiKeysTab() {
               <thead>
                 <tr>
                   <th scope="col">Name</th>
+                  {all && <th scope="col">Owner</th>}
                   <th scope="col">Key</th>
                   <th scope="col">Scope</th>
                   <th scope="col">Created</th>
@@ -181,6 +189,7 @@ export function ApiKeysTab() {
                   return (
                     <tr key={k.id}>
                       <td>{k.name}</td>
+                      {all && <td>{owner(k.user_id)}</td>}
                       <td className="mono">{k.prefix}…</td>
                       <td>
                         <Badge tone={k.scope === 'admin' ? 'warn' : 'info'}>{k.scope}</Badge>
