@@ -184,7 +184,13 @@ describe('events', () => {
   test('history filters by kind and topic, keeps them in the URL, pages, and refreshes live', async () => {
     for (let i = 0; i < 3; i++) await publish('tracker/events/e2e/history', 'e2e.history', { i });
     const page = await pageAs();
-    await page.goto(`${server.url}/events?tab=history`);
+    // Tabs work from the keyboard (arrow keys) and put the tab in the URL.
+    await page.goto(`${server.url}/events`);
+    await page.getByRole('tab', { name: 'Live' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await page.waitForURL((u) => u.searchParams.get('tab') === 'history');
+    assert.equal(await page.getByRole('tab', { name: 'History' }).getAttribute('aria-selected'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'History');
     await page.getByLabel('Kind').fill('e2e.history');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL((u) => u.searchParams.get('kind') === 'e2e.history');
