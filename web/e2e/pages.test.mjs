@@ -389,11 +389,11 @@ describe('admin', () => {
     await page.getByLabel('Initial password').fill('vera has a long password');
     await page.getByLabel('Role').selectOption('viewer');
     await page.getByLabel(/Kiosk mode/).check();
-    await page.getByLabel('Default view').fill('dashboard');
+    await page.getByLabel('Default view').selectOption('events');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByText('User vera created as viewer.').waitFor();
     const vera = page.getByTestId('user-vera');
-    await vera.getByText('on: dashboard').waitFor();
+    await vera.getByText('on: events').waitFor();
     await screenshot(page, 'admin-users');
     await assertAccessible(page, 'admin users');
 

@@ -15,7 +15,8 @@ type User = Schemas['UserInfo'];
 type Role = Schemas['RoleSchema'];
 export const USERS_KEY = ['auth', 'users'] as const;
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
-export const VIEWS = ['dashboard', 'projects', 'canvas', 'events', 'settings'];
+/** The views the kiosk screen can show (pages/Kiosk.tsx). */
+export const VIEWS = ['dashboard', 'projects', 'events'];
 
 export function useUsers() {
   return useQuery({ queryKey: USERS_KEY, queryFn: () => data(api.GET('/api/v1/auth/users')) });
@@ -176,16 +177,16 @@ function KioskFields({
         <input type="checkbox" checked={kiosk && role !== 'admin'} disabled={role === 'admin'} onChange={(e) => onKiosk(e.target.checked)} />
         Kiosk mode (one view, no navigation){role === 'admin' ? ' — not for admins' : ''}
       </label>
-      <Field label="Default view" hint="The screen shown after sign-in (and the only one in kiosk mode).">
+      <Field label="Default view" hint="What a kiosk screen shows.">
         {(p) => (
-          <>
-            <input {...p} list="admin-views" value={view} onChange={(e) => onView(e.target.value)} placeholder="dashboard" />
-            <datalist id="admin-views">
-              {VIEWS.map((v) => (
-                <option key={v} value={v} />
-              ))}
-            </datalist>
-          </>
+          <select {...p} value={view} onChange={(e) => onView(e.target.value)}>
+            <option value="">Dashboard (default)</option>
+            {[...VIEWS, ...(view && !VIEWS.includes(view) ? [view] : [])].map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </select>
         )}
       </Field>
     </>
