@@ -6,22 +6,25 @@
 
 ARG RUST_VERSION=1.95
 
-# --- UI (not built yet) -----------------------------------------------------------------------
-# The web UI does not exist yet. When it lands, add its stage here, e.g.
-#   FROM node:22-bookworm-slim AS ui
-#   WORKDIR /ui
-#   COPY ui/package.json ui/package-lock.json ./
-#   RUN npm ci
-#   COPY ui/ ./
-#   RUN npm run build
-# and copy /ui/dist into the build stage before `cargo build` (if the binary embeds it) or into
-# the runtime stage (see "UI assets" below).
+# --- UI ---------------------------------------------------------------------------------------
+# The web UI is built here from its sources with the same commands as CI (`npm ci`, then
+# `npm run build`), rather than copying the committed web/dist: the image then depends only on
+# sources, and CI already proves the committed build equals what these commands produce.
+FROM node:22-bookworm-slim AS ui
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked npm ci --no-audit --no-fund
+COPY docs/openapi.json /src/docs/openapi.json
+COPY web/ ./
+RUN npm run build
 
 # --- Build --------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+# The binary embeds web/dist (crates/api/src/ui.rs), so it must be there before cargo runs.
+COPY --from=ui /src/web/dist ./web/dist
 # Caches keep the crate registry and the target folder between builds (BuildKit).
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
@@ -49,7 +52,6 @@ COPY --from=build /out/usr/local/bin/taylordash /usr/local/bin/taylordash
 # Data directory for the SQLite mode (`docker run -v taylordash-data:/data ...`); unused with
 # DATABASE_URL. Owned by the runtime user (distroless `nonroot`, 65532).
 COPY --from=build --chown=65532:65532 /out/data /data
-# UI assets: COPY --from=ui /ui/dist /usr/share/taylordash/ui   (when the UI stage exists)
 
 ENV TAYLORDASH_BIND=0.0.0.0:8000 \
     TAYLORDASH_DATA_DIR=/data \

@@ -14,6 +14,7 @@ mod openapi;
 mod projects;
 mod security;
 mod tasks;
+mod ui;
 mod wire;
 
 use std::ops::Deref;
@@ -163,8 +164,9 @@ pub fn router(state: AppState) -> Router {
     let doc = openapi::finish(doc);
     routes
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
-        .fallback(route_not_found)
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(ui::root_html))
         // Layers run bottom to top for a request.
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn(scope_request_id))
@@ -204,6 +206,14 @@ async fn scope_request_id(req: Request, next: Next) -> Response {
         .unwrap_or_default()
         .to_owned();
     error::REQUEST_ID.scope(id, next.run(req)).await
+}
+
+/// The web UI for any non-API GET (see [`ui`]); a JSON 404 otherwise.
+async fn fallback(req: Request) -> Response {
+    match ui::fallback(&req) {
+        Some(res) => res,
+        None => route_not_found(req).await.into_response(),
+    }
 }
 
 async fn route_not_found(req: Request) -> ApiError {

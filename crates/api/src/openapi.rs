@@ -152,7 +152,44 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             }
         }
     }
+    unique_operation_ids(&mut doc);
     doc
+}
+
+/// OpenAPI requires unique `operationId`s (generated clients key their types by them), but
+/// handlers in different modules share names (`list`, `get`, ...): a shared id becomes
+/// `<resource>_<id>`, the resource being the last literal segment of the path
+/// (`/api/v1/projects/{project_id}` → `projects_get`).
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    const METHODS: [HttpMethod; 4] = [
+        HttpMethod::Get,
+        HttpMethod::Post,
+        HttpMethod::Put,
+        HttpMethod::Delete,
+    ];
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in doc.paths.paths.values_mut() {
+        for method in &METHODS {
+            if let Some(id) = operation(item, method).and_then(|op| op.operation_id.clone()) {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let resource = path
+            .split('/')
+            .rfind(|s| !s.is_empty() && !s.starts_with('{'))
+            .unwrap_or("root")
+            .replace(['-', '.'], "_");
+        for method in &METHODS {
+            if let Some(op) = operation(item, method)
+                && let Some(id) = op.operation_id.as_mut()
+                && seen.get(id.as_str()).is_some_and(|n| *n > 1)
+            {
+                *id = format!("{resource}_{id}");
+            }
+        }
+    }
 }
 
 fn http_method(method: &HttpMethod) -> axum::http::Method {
@@ -194,4 +231,33 @@ fn error(op: &mut Operation, status: u16, description: &str) {
         )
         .build();
     op.responses.responses.insert(key, RefOr::T(response));
+}
+
+#[cfg(test)]
+mod operation_id_tests {
+    use utoipa::openapi::path::HttpMethod;
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let mut doc = crate::openapi();
+        let mut ids = Vec::new();
+        for item in doc.paths.paths.values_mut() {
+            for m in [
+                HttpMethod::Get,
+                HttpMethod::Post,
+                HttpMethod::Put,
+                HttpMethod::Delete,
+            ] {
+                if let Some(id) = super::operation(item, &m).and_then(|op| op.operation_id.clone())
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        let total = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "duplicate operationIds");
+        assert!(ids.contains(&"projects_list".to_owned()), "{ids:?}");
+    }
 }

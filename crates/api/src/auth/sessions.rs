@@ -349,14 +349,42 @@ pub async fn logout(
     ))
 }
 
-/// Who you are (v1's `UserInfo`).
+/// `GET /auth/me`: v1's `UserInfo` plus when the calling session ends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: UserInfo,
+    /// When the calling session ends if unused (sessions slide: a request more than a minute
+    /// after the last one extends it by its idle lifetime, as this request just did). The UI
+    /// warns before it; absent for API keys and the service key.
+    pub session_expires_at: Option<DateTime<Utc>>,
+}
+
+/// Who you are (v1's `UserInfo`) and when your session ends. Calling it also extends the
+/// session, which is how the UI's "stay signed in" works.
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
-    responses((status = 200, body = UserInfo)))]
-pub async fn me(Extension(principal): Extension<Principal>) -> ApiResult<axum::Json<UserInfo>> {
+    responses((status = 200, body = Me)))]
+pub async fn me(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<axum::Json<Me>> {
     let user = principal
         .user
         .ok_or_else(|| ApiError::forbidden("USER_REQUIRED", "not a user"))?;
-    Ok(axum::Json(user.into()))
+    let session_expires_at = match principal.credential {
+        Credential::Session { id, .. } => state
+            .store
+            .list_sessions(user.id, state.auth.now())
+            .await?
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| s.expires_at),
+        _ => None,
+    };
+    Ok(axum::Json(Me {
+        user: user.into(),
+        session_expires_at,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

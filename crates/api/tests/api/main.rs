@@ -31,3 +31,4 @@ mod events;
 mod matrix;
 mod resources;
 mod support;
+mod ui;

@@ -1,0 +1,42 @@
+// After `vite build`: write .gz and .br next to every compressible file (the server sends them
+// as they are, so it never compresses at run time), and report the initial JavaScript size
+// (what index.html loads before any lazy chunk) against the 300 KB gzip budget.
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const dist = new URL('../dist/', import.meta.url).pathname;
+const BUDGET_GZIP = 300 * 1024;
+const compressible = /\.(js|css|html|svg|json|txt|map)$/;
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+const gzipped = new Map();
+for (const file of walk(dist)) {
+  if (!compressible.test(file)) continue;
+  const raw = readFileSync(file);
+  const gz = gzipSync(raw, { level: 9, mtime: 0 });
+  const br = brotliCompressSync(raw, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+  });
+  gzipped.set(relative(dist, file), gz.length);
+  // Only keep a variant that actually saves bytes.
+  if (gz.length < raw.length) writeFileSync(`${file}.gz`, gz);
+  if (br.length < raw.length) writeFileSync(`${file}.br`, br);
+}
+
+// Initial JS: the entry script plus its modulepreloaded imports, as listed in index.html.
+const html = readFileSync(join(dist, 'index.html'), 'utf8');
+const initial = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+const total = initial.reduce((sum, f) => sum + (gzipped.get(f) ?? 0), 0);
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+console.log(`initial JavaScript: ${initial.length} file(s), ${kb(total)} gzipped (budget ${kb(BUDGET_GZIP)})`);
+if (total > BUDGET_GZIP) {
+  console.error('initial JavaScript is over budget: lazy-load more screens');
+  process.exit(1);
+}

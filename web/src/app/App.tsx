@@ -1,0 +1,121 @@
+// Routes. Every screen is a lazy chunk so the first load stays small; all signed-in screens
+// render inside the shell (navigation, header, banners). Ownership while the UI is being built:
+// app/ + pages/Login|Setup|Dashboard|Projects|Kiosk (core), pages/Events|Settings|Admin (pages),
+// canvas/ (canvas).
+import { lazy, Suspense, type ReactNode } from 'react';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { SessionProvider, useSession } from './session';
+import { LiveCacheSync, LiveProvider } from './live';
+import { ThemeProvider } from './theme';
+import { Loading, ToastProvider } from './ui';
+import { Shell } from './Shell';
+
+const LoginPage = lazy(() => import('../pages/Login'));
+const SetupPage = lazy(() => import('../pages/Setup'));
+const DashboardPage = lazy(() => import('../pages/Dashboard'));
+const ProjectsPage = lazy(() => import('../pages/Projects'));
+const KioskPage = lazy(() => import('../pages/Kiosk'));
+const EventsPage = lazy(() => import('../pages/Events/index'));
+const SettingsPage = lazy(() => import('../pages/Settings/index'));
+const AdminPage = lazy(() => import('../pages/Admin/index'));
+const CanvasPage = lazy(() => import('../canvas/CanvasPage'));
+
+export const queryClient = new QueryClient({
+  defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
+});
+
+/** Signed-in screens: not signed in → /login (coming back afterwards); kiosk users → kiosk. */
+function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
+  const { user, loading, isAdmin } = useSession();
+  const location = useLocation();
+  if (loading) return <Loading />;
+  if (!user) {
+    const next = location.pathname + location.search;
+    return <Navigate to={`/login${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`} replace />;
+  }
+  if (user.single_view_mode && !isAdmin && location.pathname !== '/kiosk') {
+    return <Navigate to="/kiosk" replace />;
+  }
+  if (admin && !isAdmin) return <Navigate to="/" replace />;
+  return <>{children}</>;
+}
+
+function LiveWhenSignedIn({ children }: { children: ReactNode }) {
+  const { user } = useSession();
+  return (
+    <LiveProvider enabled={user !== null}>
+      <LiveCacheSync />
+      {children}
+    </LiveProvider>
+  );
+}
+
+export function AppRoutes() {
+  return (
+    <Suspense fallback={<Loading />}>
+      <Routes>
+        <Route path="/login" element={<LoginPage />} />
+        <Route path="/setup" element={<SetupPage />} />
+        <Route
+          path="/kiosk"
+          element={
+            <RequireUser>
+              <KioskPage />
+            </RequireUser>
+          }
+        />
+        <Route
+          element={
+            <RequireUser>
+              <Shell />
+            </RequireUser>
+          }
+        >
+          <Route index element={<DashboardPage />} />
+          <Route path="projects" element={<ProjectsPage />} />
+          <Route path="projects/:projectId/canvas" element={<CanvasPage />} />
+          <Route path="canvas" element={<CanvasPage />} />
+          <Route path="events" element={<EventsPage />} />
+          <Route path="settings" element={<SettingsPage />} />
+          <Route
+            path="admin"
+            element={
+              <RequireUser admin>
+                <AdminPage />
+              </RequireUser>
+            }
+          />
+          <Route path="*" element={<NotFound />} />
+        </Route>
+      </Routes>
+    </Suspense>
+  );
+}
+
+function NotFound() {
+  return (
+    <section className="page">
+      <h1>Not found</h1>
+      <p>There is no screen at this address.</p>
+    </section>
+  );
+}
+
+export function App() {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <ThemeProvider>
+        <ToastProvider>
+          <SessionProvider>
+            <LiveWhenSignedIn>
+              <BrowserRouter>
+                <AppRoutes />
+              </BrowserRouter>
+            </LiveWhenSignedIn>
+          </SessionProvider>
+        </ToastProvider>
+      </ThemeProvider>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { AUDIT_PAGE, auditQuery, pageCount, parseAudit, withAudit, withPage } from './auditParams';
+
+const sp = (s: string) => new URLSearchParams(s);
+const none = { action: '', actor_id: '', target_id: '', since: '', until: '' };
+
+describe('audit URL state', () => {
+  it('reads filters and the page (1 when absent or nonsense)', () => {
+    expect(parseAudit(sp('tab=audit&action=login_failed&page=3'))).toEqual({
+      filters: { ...none, action: 'login_failed' },
+      page: 3,
+    });
+    expect(parseAudit(sp('page=0')).page).toBe(1);
+    expect(parseAudit(sp('page=x')).page).toBe(1);
+    expect(parseAudit(sp('page=2.5')).page).toBe(1);
+  });
+
+  it('applying filters goes back to page 1 and keeps the tab', () => {
+    const next = withAudit(sp('tab=audit&page=4&action=logout'), { ...none, actor_id: 'u1' });
+    expect(next.toString()).toBe('tab=audit&actor_id=u1');
+  });
+
+  it('pages by offset', () => {
+    expect(auditQuery({ ...none, action: 'logout' }, 3)).toEqual({
+      action: 'logout',
+      limit: AUDIT_PAGE,
+      offset: 2 * AUDIT_PAGE,
+    });
+    expect(withPage(sp('tab=audit&page=2'), 1).toString()).toBe('tab=audit');
+    expect(withPage(sp('tab=audit'), 2).toString()).toBe('tab=audit&page=2');
+    expect(pageCount(0)).toBe(1);
+    expect(pageCount(AUDIT_PAGE)).toBe(1);
+    expect(pageCount(AUDIT_PAGE + 1)).toBe(2);
+  });
+});

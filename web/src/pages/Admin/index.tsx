@@ -1,0 +1,37 @@
+// Administration (/admin, admins only): users and the audit log. The tab is in the URL.
+import { useSearchParams } from 'react-router';
+import { useSession } from '../../app/session';
+import { ErrorMessage } from '../../app/ui';
+import { TabPanel, Tabs } from '../Events/shared';
+import { AuditTab } from './AuditTab';
+import { UsersTab } from './UsersTab';
+import './admin.css';
+
+type Tab = 'users' | 'audit';
+
+export default function AdminPage() {
+  const [sp, setSp] = useSearchParams();
+  const { isAdmin } = useSession();
+  const tab: Tab = sp.get('tab') === 'audit' ? 'audit' : 'users';
+  if (!isAdmin) return <ErrorMessage error={new Error('Administration is for admins only.')} />;
+  return (
+    <div className="admin-page">
+      <div className="page-head">
+        <h1>Administration</h1>
+      </div>
+      <Tabs<Tab>
+        label="Administration sections"
+        idPrefix="admin"
+        active={tab}
+        onChange={(t) => setSp(t === 'users' ? {} : { tab: t })}
+        tabs={[
+          { id: 'users', label: 'Users' },
+          { id: 'audit', label: 'Audit log' },
+        ]}
+      />
+      <TabPanel idPrefix="admin" active={tab}>
+        {tab === 'users' ? <UsersTab /> : <AuditTab />}
+      </TabPanel>
+    </div>
+  );
+}

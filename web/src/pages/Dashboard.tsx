@@ -1,0 +1,243 @@
+// The HUD: stack health, project counts by status and overall progress, dead letters waiting,
+// the live event feed and recent changes. Everything updates from the live stream (caches are
+// invalidated on events and on resync); nothing reloads the page.
+import { useState } from 'react';
+import { Link } from 'react-router';
+import { useQueries, useQuery } from '@tanstack/react-query';
+import { api, data } from '../api/client';
+import type { components } from '../api/schema';
+import { useLiveEvents } from '../app/live';
+import { Badge, Empty, ErrorMessage, Loading, timeAgo } from '../app/ui';
+import type { LiveEvent } from '../live/stream';
+import './dashboard.css';
+
+type Status = components['schemas']['ProjectStatusSchema'];
+export const STATUSES: { value: Status; label: string }[] = [
+  { value: 'planning', label: 'Planning' },
+  { value: 'active', label: 'Active' },
+  { value: 'on_hold', label: 'On hold' },
+  { value: 'completed', label: 'Completed' },
+  { value: 'archived', label: 'Archived' },
+];
+const FEED = 15;
+
+export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
+  return (
+    <section className={`page dashboard${kiosk ? ' dashboard-kiosk' : ''}`} aria-label="Dashboard">
+      {!kiosk && <h1>Dashboard</h1>}
+      <div className="hud-grid">
+        <StackHealth />
+        <ProjectCounts />
+        <DeadLetters />
+        <EventFeed />
+        <RecentActivity />
+      </div>
+    </section>
+  );
+}
+
+function tone(status: string): 'ok' | 'warn' | 'bad' {
+  if (status === 'healthy') return 'ok';
+  if (status === 'degraded' || status === 'unknown') return 'warn';
+  return 'bad';
+}
+
+function StackHealth() {
+  const q = useQuery({
+    queryKey: ['dashboard', 'health'],
+    queryFn: () => data(api.GET('/api/v1/health/stack')),
+    refetchInterval: 30_000,
+  });
+  return (
+    <article className="panel hud-health" aria-labelledby="hud-health">
+      <h2 id="hud-health">
+        Stack health {q.data && <Badge tone={tone(q.data.overall_status)}>{q.data.overall_status}</Badge>}
+      </h2>
+      {q.isPending ? (
+        <Loading />
+      ) : q.error ? (
+        <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />
+      ) : (
+        <ul className="tiles">
+          {Object.entries(q.data.services).map(([name, s]) => (
+            <li key={name} className={`tile tile-${tone(s.status)}`}>
+              <span className="tile-name">{name === 'mqtt' ? 'Event bus' : name === 'api' ? 'API' : 'Database'}</span>
+              <span className="tile-status">{s.status}</span>
+              <span className="tile-detail">{s.type}</span>
+              <span className="tile-detail">{s.message}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </article>
+  );
+}
+
+function ProjectCounts() {
+  const counts = useQueries({
+    queries: STATUSES.map((s) => ({
+      queryKey: ['projects', 'count', s.value],
+      queryFn: () => data(api.GET('/api/v1/projects', { params: { query: { status: s.value, limit: 1 } } })),
+    })),
+  });
+  const pending = counts.some((c) => c.isPending);
+  const error = counts.find((c) => c.error)?.error;
+  const by = Object.fromEntries(STATUSES.map((s, i) => [s.value, counts[i]?.data?.total ?? 0])) as Record<Status, number>;
+  const total = STATUSES.reduce((n, s) => n + by[s.value], 0);
+  const live = total - by.archived;
+  const progress = live > 0 ? Math.round((by.completed / live) * 100) : 0;
+  return (
+    <article className="panel hud-projects" aria-labelledby="hud-projects">
+      <h2 id="hud-projects">
+        Projects <Link to="/projects">all {pending ? '' : total}</Link>
+      </h2>
+      {pending ? (
+        <Loading />
+      ) : error ? (
+        <ErrorMessage error={error} />
+      ) : (
+        <>
+          <ul className="counts">
+            {STATUSES.map((s) => (
+              <li key={s.value} className={`count count-${s.value}`}>
+                <Link to={`/projects?status=${s.value}`}>
+                  <span className="count-n" data-testid={`count-${s.value}`}>
+                    {by[s.value]}
+                  </span>
+                  <span className="count-label">{s.label}</span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+          <div className="progress-row">
+            <span>Overall progress</span>
+            <progress max={100} value={progress} aria-label="Overall progress">
+              {progress}%
+            </progress>
+            <strong>{progress}%</strong>
+          </div>
+          <p className="muted small">
+            {by.completed} of {live} open or finished projects completed
+          </p>
+        </>
+      )}
+    </article>
+  );
+}
+
+function DeadLetters() {
+  const q = useQuery({
+    queryKey: ['dashboard', 'dlq'],
+    queryFn: () => data(api.GET('/api/v1/dlq', { params: { query: { limit: 1 } } })),
+    refetchInterval: 30_000,
+  });
+  const n = q.data?.pending ?? 0;
+  return (
+    <article className={`panel hud-dlq${n > 0 ? ' has-dead' : ''}`} aria-labelledby="hud-dlq">
+      <h2 id="hud-dlq">Dead letters</h2>
+      {q.isPending ? (
+        <Loading />
+      ) : q.error ? (
+        <ErrorMessage error={q.error} />
+      ) : (
+        <Link to="/events?tab=dlq" className="dlq-link">
+          <span className="count-n" data-testid="dlq-count">
+            {n}
+          </span>
+          <span>{n === 1 ? 'message waits' : 'messages wait'} for replay</span>
+        </Link>
+      )}
+    </article>
+  );
+}
+
+/** Fetched history merged with what arrived live since, newest first, without duplicates. */
+export function mergeFeed(live: LiveEvent[], fetched: LiveEvent[], max: number): LiveEvent[] {
+  const seen = new Set<number>();
+  const out: LiveEvent[] = [];
+  for (const e of [...live, ...fetched]) {
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    out.push(e);
+  }
+  return out.sort((a, b) => b.id - a.id).slice(0, max);
+}
+
+function useFeed(filter: string, max: number) {
+  const [live, setLive] = useState<LiveEvent[]>([]);
+  const q = useQuery({
+    queryKey: ['dashboard', 'events', filter],
+    queryFn: () => data(api.GET('/api/v1/events', { params: { query: { topic: filter, limit: max } } })),
+  });
+  useLiveEvents(filter, (e) => setLive((l) => [e, ...l].slice(0, max)));
+  return { q, items: mergeFeed(live, q.data?.events ?? [], max) };
+}
+
+function EventFeed() {
+  const { q, items } = useFeed('#', FEED);
+  return (
+    <article className="panel hud-feed" aria-labelledby="hud-feed">
+      <h2 id="hud-feed">
+        Live events <Link to="/events">open</Link>
+      </h2>
+      {q.isPending ? (
+        <Loading />
+      ) : q.error ? (
+        <ErrorMessage error={q.error} />
+      ) : items.length === 0 ? (
+        <Empty>No events yet.</Empty>
+      ) : (
+        <ol className="feed" aria-live="polite" data-testid="event-feed">
+          {items.map((e) => (
+            <li key={e.id}>
+              <Link to={`/events?tab=history&event=${e.id}`} className="feed-kind">
+                {e.kind}
+              </Link>
+              <span className="feed-topic">{e.topic}</span>
+              <time dateTime={e.created_at} className="muted">
+                {timeAgo(e.created_at)}
+              </time>
+            </li>
+          ))}
+        </ol>
+      )}
+    </article>
+  );
+}
+
+/** "Project “Roof” updated", from a domain event. */
+export function describe(e: LiveEvent): string {
+  const p = e.payload as Record<string, unknown>;
+  const [, , domain, action] = e.topic.split('/');
+  const noun = { projects: 'Project', components: 'Component', tasks: 'Task', dependencies: 'Dependency' }[domain ?? ''];
+  const name = typeof p.name === 'string' ? p.name : typeof p.title === 'string' ? p.title : null;
+  if (!noun) return e.kind;
+  return `${noun}${name ? ` “${name}”` : ''} ${action ?? 'changed'}`;
+}
+
+function RecentActivity() {
+  const { q, items } = useFeed('tracker/events/#', 8);
+  return (
+    <article className="panel hud-activity" aria-labelledby="hud-activity">
+      <h2 id="hud-activity">Recent activity</h2>
+      {q.isPending ? (
+        <Loading />
+      ) : q.error ? (
+        <ErrorMessage error={q.error} />
+      ) : items.length === 0 ? (
+        <Empty>Nothing has changed yet.</Empty>
+      ) : (
+        <ul className="activity">
+          {items.map((e) => (
+            <li key={e.id}>
+              <span>{describe(e)}</span>
+              <time dateTime={e.created_at} className="muted">
+                {timeAgo(e.created_at)}
+              </time>
+            </li>
+          ))}
+        </ul>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,23 @@
+import { describe as suite, expect, it } from 'vitest';
+import { describe, mergeFeed } from './Dashboard';
+import type { LiveEvent } from '../live/stream';
+
+const ev = (id: number, topic = 'lab/x', payload: Record<string, unknown> = {}): LiveEvent =>
+  ({ id, topic, kind: 'k', payload, created_at: '', ts: '', idempotency_key: String(id), source: 'http', trace_id: '' }) as unknown as LiveEvent;
+
+suite('mergeFeed', () => {
+  it('puts live events first, drops duplicates and keeps the newest max', () => {
+    const out = mergeFeed([ev(5), ev(4)], [ev(4), ev(3), ev(2)], 3);
+    expect(out.map((e) => e.id)).toEqual([5, 4, 3]);
+  });
+});
+
+suite('describe', () => {
+  it('names the domain object and action', () => {
+    expect(describe(ev(1, 'tracker/events/projects/updated', { name: 'Roof' }))).toBe('Project “Roof” updated');
+    expect(describe(ev(1, 'tracker/events/tasks/created', { title: 'Buy nails' }))).toBe('Task “Buy nails” created');
+  });
+  it('falls back to the kind for other topics', () => {
+    expect(describe(ev(1, 'lab/sensor'))).toBe('k');
+  });
+});
