@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod graph;
 mod health;
+pub mod logs;
 mod metrics;
 mod openapi;
 mod projects;
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use storage::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,6 +56,8 @@ pub struct AppContext {
     pub metrics: Metrics,
     pub bus: Arc<bus::EventBus>,
     pub auth: AuthState,
+    /// The log writer queue and the frontend report budget.
+    pub logs: logs::Logs,
 }
 
 impl AppState {
@@ -75,12 +78,31 @@ impl AppState {
         bus: Arc<bus::EventBus>,
         auth: AuthConfig,
     ) -> AppState {
+        let sink = logs::LogSink::new(logs::LogSettings::default());
+        Self::with_logs(store, api_key, metrics, bus, auth, sink)
+    }
+
+    /// As [`AppState::with_auth`], writing logs through `sink`, whose writer and retention job
+    /// start here (on `store`) and whose metrics join the app's.
+    pub fn with_logs(
+        store: Arc<dyn Store>,
+        api_key: ApiKey,
+        metrics: Metrics,
+        bus: Arc<bus::EventBus>,
+        auth: AuthConfig,
+        sink: logs::LogSink,
+    ) -> AppState {
+        if let Err(e) = sink.register(metrics.registry()) {
+            tracing::warn!(error = %e, "log writer metrics not registered");
+        }
+        sink.start(store.clone());
         AppState(Arc::new(AppContext {
             store,
             api_key,
             metrics,
             bus,
             auth: AuthState::new(auth),
+            logs: logs::Logs::new(sink),
         }))
     }
 }
@@ -137,6 +159,16 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(audit::list))
+        // Structured logs.
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::stats))
+        .routes(routes!(logs::get))
+        .routes(routes!(logs::test_logs))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(logs::frontend))
+                .layer(DefaultBodyLimit::max(logs::FRONTEND_MAX_BYTES)),
+        )
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -167,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom to top for a request.
         .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(logs::request_log))
         .layer(from_fn(scope_request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
@@ -187,9 +220,12 @@ pub fn router(state: AppState) -> Router {
                         method = %req.method(),
                         path = %req.uri().path(),
                         request_id = %id,
+                        user_id = tracing::field::Empty,
+                        trace_id = tracing::field::Empty,
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // `logs::request_log` writes the one line per request.
+                .on_response(()),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

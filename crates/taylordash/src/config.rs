@@ -185,6 +185,30 @@ const KEYS: &[Key] = &[
         "auto (JSON unless on a terminal), json or text",
     ),
     key(
+        "log.db",
+        "TAYLORDASH_LOG_DB",
+        Some("true"),
+        "also store log records in the database (application_logs, shown by /api/v1/logs)",
+    ),
+    key(
+        "log.db_level",
+        "TAYLORDASH_LOG_DB_LEVEL",
+        Some("info"),
+        "least severe level stored in the database: error, warn, info or debug",
+    ),
+    key(
+        "log.retention_days",
+        "TAYLORDASH_LOG_RETENTION_DAYS",
+        Some("error=90,warn=60,info=30,debug=7"),
+        "days stored log records are kept, per level (levels left out keep their default)",
+    ),
+    key(
+        "log.queue_capacity",
+        "TAYLORDASH_LOG_QUEUE",
+        Some("10000"),
+        "log records held in memory while the database is slow; beyond it the oldest are dropped",
+    ),
+    key(
         "shutdown_timeout_secs",
         "TAYLORDASH_SHUTDOWN_TIMEOUT",
         Some("30"),
@@ -243,6 +267,40 @@ pub struct EventsConfig {
     pub batch_delay: Duration,
 }
 
+/// Logs stored in the database.
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    pub db: bool,
+    pub db_level: tracing::Level,
+    /// (level, age) for ERROR, WARN, INFO and DEBUG.
+    pub retention: Vec<(&'static str, Duration)>,
+    pub queue_capacity: usize,
+}
+
+fn parse_retention(text: &str) -> Result<Vec<(&'static str, Duration)>, String> {
+    let mut days = [("ERROR", 90u64), ("WARN", 60), ("INFO", 30), ("DEBUG", 7)];
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (level, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' is not level=days, e.g. info=30"))?;
+        let level = level.trim().to_ascii_uppercase();
+        let slot = days
+            .iter_mut()
+            .find(|(l, _)| *l == level)
+            .ok_or_else(|| format!("'{level}' is not one of error, warn, info, debug"))?;
+        slot.1 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| format!("'{value}' is not a number of days between 1 and 3650"))?;
+    }
+    Ok(days
+        .into_iter()
+        .map(|(l, d)| (l, Duration::from_secs(86_400 * d)))
+        .collect())
+}
+
 /// Older environment variable names still honoured (below the current name).
 const ENV_ALIASES: &[(&str, &str)] = &[("environment", "ENVIRONMENT")];
 
@@ -269,6 +327,7 @@ pub struct Config {
     pub otel_endpoint: Option<String>,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub logs: LogsConfig,
     pub shutdown_timeout: Duration,
     /// Where each value came from, for `config check`.
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -525,6 +584,25 @@ impl Config {
                 format!("'{log_level}' is not a log filter: {e}"),
             ));
         }
+        let db_level = match l.string("log.db_level").as_deref().map(str::trim) {
+            Some("error") => tracing::Level::ERROR,
+            Some("warn") => tracing::Level::WARN,
+            Some("info") | None => tracing::Level::INFO,
+            Some("debug") => tracing::Level::DEBUG,
+            Some(other) => {
+                return Err(l.invalid(
+                    "log.db_level",
+                    format!("'{other}' is not one of error, warn, info, debug"),
+                ));
+            }
+        };
+        let logs = LogsConfig {
+            db: l.parse("log.db", "true or false")?,
+            db_level,
+            retention: parse_retention(&l.string("log.retention_days").unwrap_or_default())
+                .map_err(|e| l.invalid("log.retention_days", e))?,
+            queue_capacity: positive(&l, "log.queue_capacity")?,
+        };
         let secs = |key| -> Result<Duration, ConfigError> {
             l.parse::<u64>(key, "a number of seconds")
                 .map(Duration::from_secs)
@@ -565,6 +643,7 @@ impl Config {
             otel_endpoint: l.string("otel.endpoint"),
             log_level,
             log_format,
+            logs,
             shutdown_timeout: secs("shutdown_timeout_secs")?,
             sources: l.0,
         })
@@ -702,6 +781,42 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
         assert!(c.database.url.is_none());
         assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn log_retention_and_db_level() {
+        let c = load(&[]).unwrap();
+        assert!(c.logs.db);
+        assert_eq!(c.logs.db_level, tracing::Level::INFO);
+        let days: Vec<(&str, u64)> = c
+            .logs
+            .retention
+            .iter()
+            .map(|(l, d)| (*l, d.as_secs() / 86_400))
+            .collect();
+        assert_eq!(
+            days,
+            [("ERROR", 90), ("WARN", 60), ("INFO", 30), ("DEBUG", 7)]
+        );
+        let c = load(&[
+            ("TAYLORDASH_LOG_RETENTION_DAYS", "debug=1, Error=365"),
+            ("TAYLORDASH_LOG_DB_LEVEL", "warn"),
+        ])
+        .unwrap();
+        assert_eq!(c.logs.retention[0].1.as_secs(), 365 * 86_400);
+        assert_eq!(c.logs.retention[3].1.as_secs(), 86_400);
+        assert_eq!(c.logs.retention[2].1.as_secs(), 30 * 86_400);
+        assert_eq!(c.logs.db_level, tracing::Level::WARN);
+        for bad in ["info=0", "fatal=3", "info"] {
+            let err = load(&[("TAYLORDASH_LOG_RETENTION_DAYS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("log.retention_days"), "{err}");
+        }
+        let err = load(&[("TAYLORDASH_LOG_DB_LEVEL", "loud")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.db_level"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ macro_rules! on_both {
 
 mod auth;
 mod events;
+mod logs;
 mod matrix;
 mod resources;
 mod support;
