@@ -47,7 +47,13 @@ async fn logs_round_trip_with_every_field(store: Arc<dyn Store>) {
             .clone(),
         ..record("INFO", "taylordash-backend", "API", "hello")
     };
-    assert_eq!(store.insert_logs(std::slice::from_ref(&full)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .insert_logs(std::slice::from_ref(&full))
+            .await
+            .unwrap(),
+        1
+    );
     let page = store.list_logs(&LogFilter::default(), 10, 0).await.unwrap();
     assert_eq!(page.total, 1);
     let got = &page.logs[0];

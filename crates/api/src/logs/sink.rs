@@ -267,7 +267,14 @@ impl LogSink {
     async fn retention_loop(self, store: Arc<dyn Store>) {
         let every = self.0.settings.retention_interval;
         let mut stop = self.0.stop.subscribe();
+        // The first run waits a little, so startup is not slowed by a large deletion.
+        let mut wait = every.min(Duration::from_secs(60));
         loop {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            wait = every;
             match apply_retention(&*store, &self.0.settings.retention, Utc::now()).await {
                 Ok(n) => self.0.pruned.inc_by(n),
                 Err(e) => tracing::warn!(
@@ -275,10 +282,6 @@ impl LogSink {
                     error = %e,
                     "log retention failed; retrying at the next run"
                 ),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = stop.wait_for(|s| *s) => return,
             }
         }
     }

@@ -478,7 +478,50 @@ async fn frontend_reports_are_validated_limited_and_stored(app: TestApp) {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
 }
 
+/// The retention job keeps each level for its own number of days.
+async fn retention_is_per_level(app: TestApp) {
+    let day = chrono::Duration::days(1);
+    let now = chrono::Utc::now();
+    let at = |level: &str, age_days: i64| domain::NewLogRecord {
+        timestamp: domain::truncate_to_micros(now - day * age_days as i32),
+        level: level.into(),
+        severity: domain::default_severity(level).into(),
+        service: "s".into(),
+        category: "SYSTEM".into(),
+        message: format!("{level} {age_days}"),
+        ..domain::NewLogRecord::default()
+    };
+    app.store
+        .insert_logs(&[
+            at("ERROR", 89),
+            at("ERROR", 91),
+            at("WARN", 59),
+            at("WARN", 61),
+            at("INFO", 29),
+            at("INFO", 31),
+            at("DEBUG", 6),
+            at("DEBUG", 8),
+        ])
+        .await
+        .unwrap();
+    let settings = LogSettings::default();
+    let pruned = api::logs::apply_retention(&*app.store, &settings.retention, now)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 4);
+    let left = app.get("/api/v1/logs?service=s").await;
+    let mut messages: Vec<&str> = left.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(messages, ["DEBUG 6", "ERROR 89", "INFO 29", "WARN 59"]);
+}
+
 on_both!(
+    retention_is_per_level,
     requests_are_logged_with_their_context,
     secrets_never_reach_the_table,
     list_filters_and_validation,
