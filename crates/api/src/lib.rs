@@ -12,6 +12,7 @@ mod health;
 pub mod logs;
 mod metrics;
 mod openapi;
+pub mod outbound;
 mod projects;
 mod security;
 mod tasks;
@@ -37,7 +38,7 @@ pub use auth::{
     SESSION_COOKIE,
 };
 pub use error::{ApiError, ErrorBody};
-pub use health::SERVICE;
+pub use health::{SERVICE, StackEndpoints};
 pub use metrics::Metrics;
 
 /// Largest request body accepted, in bytes.
@@ -58,6 +59,24 @@ pub struct AppContext {
     pub auth: AuthState,
     /// The log writer queue and the frontend report budget.
     pub logs: logs::Logs,
+    /// The optional services `/health/stack` checks.
+    pub stack: StackEndpoints,
+}
+
+/// Observability settings: the log writer and the services beside TaylorDash.
+#[derive(Clone)]
+pub struct Observability {
+    pub log_sink: logs::LogSink,
+    pub stack: StackEndpoints,
+}
+
+impl Default for Observability {
+    fn default() -> Self {
+        Observability {
+            log_sink: logs::LogSink::new(logs::LogSettings::default()),
+            stack: StackEndpoints::default(),
+        }
+    }
 }
 
 impl AppState {
@@ -78,20 +97,20 @@ impl AppState {
         bus: Arc<bus::EventBus>,
         auth: AuthConfig,
     ) -> AppState {
-        let sink = logs::LogSink::new(logs::LogSettings::default());
-        Self::with_logs(store, api_key, metrics, bus, auth, sink)
+        Self::with_observability(store, api_key, metrics, bus, auth, Observability::default())
     }
 
-    /// As [`AppState::with_auth`], writing logs through `sink`, whose writer and retention job
-    /// start here (on `store`) and whose metrics join the app's.
-    pub fn with_logs(
+    /// As [`AppState::with_auth`], with observability settings: the log sink's writer and
+    /// retention job start here (on `store`) and its metrics join the app's.
+    pub fn with_observability(
         store: Arc<dyn Store>,
         api_key: ApiKey,
         metrics: Metrics,
         bus: Arc<bus::EventBus>,
         auth: AuthConfig,
-        sink: logs::LogSink,
+        obs: Observability,
     ) -> AppState {
+        let sink = obs.log_sink;
         if let Err(e) = sink.register(metrics.registry()) {
             tracing::warn!(error = %e, "log writer metrics not registered");
         }
@@ -103,6 +122,7 @@ impl AppState {
             bus,
             auth: AuthState::new(auth),
             logs: logs::Logs::new(sink),
+            stack: obs.stack,
         }))
     }
 }

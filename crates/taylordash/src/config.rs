@@ -185,6 +185,30 @@ const KEYS: &[Key] = &[
         "auto (JSON unless on a terminal), json or text",
     ),
     key(
+        "victoria_metrics.url",
+        "VICTORIA_METRICS_URL",
+        None,
+        "VictoriaMetrics, e.g. http://victoriametrics:8428 (time series; checked by /health/stack)",
+    ),
+    key(
+        "stack.prometheus_url",
+        "PROMETHEUS_URL",
+        None,
+        "Prometheus, e.g. http://prometheus:9090 (checked by /health/stack)",
+    ),
+    key(
+        "stack.grafana_url",
+        "GRAFANA_URL",
+        None,
+        "Grafana, e.g. http://grafana:3000 (checked by /health/stack)",
+    ),
+    key(
+        "stack.object_store_url",
+        "TAYLORDASH_OBJECT_STORE_URL",
+        None,
+        "S3-compatible object store, e.g. http://minio:9000 (checked by /health/stack)",
+    ),
+    key(
         "log.db",
         "TAYLORDASH_LOG_DB",
         Some("true"),
@@ -267,6 +291,15 @@ pub struct EventsConfig {
     pub batch_delay: Duration,
 }
 
+/// The services beside TaylorDash (`http://host:port`); `None` = not used.
+#[derive(Debug, Clone, Default)]
+pub struct StackConfig {
+    pub victoria_metrics: Option<String>,
+    pub prometheus: Option<String>,
+    pub grafana: Option<String>,
+    pub object_store: Option<String>,
+}
+
 /// Logs stored in the database.
 #[derive(Debug, Clone)]
 pub struct LogsConfig {
@@ -328,6 +361,7 @@ pub struct Config {
     pub log_level: String,
     pub log_format: LogFormat,
     pub logs: LogsConfig,
+    pub stack: StackConfig,
     pub shutdown_timeout: Duration,
     /// Where each value came from, for `config check`.
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -603,6 +637,21 @@ impl Config {
                 .map_err(|e| l.invalid("log.retention_days", e))?,
             queue_capacity: positive(&l, "log.queue_capacity")?,
         };
+        let url = |key: &'static str| -> Result<Option<String>, ConfigError> {
+            l.string(key)
+                .map(|u| {
+                    api::outbound::BaseUrl::parse(&u)
+                        .map(|b| b.to_string())
+                        .map_err(|e| l.invalid(key, e))
+                })
+                .transpose()
+        };
+        let stack = StackConfig {
+            victoria_metrics: url("victoria_metrics.url")?,
+            prometheus: url("stack.prometheus_url")?,
+            grafana: url("stack.grafana_url")?,
+            object_store: url("stack.object_store_url")?,
+        };
         let secs = |key| -> Result<Duration, ConfigError> {
             l.parse::<u64>(key, "a number of seconds")
                 .map(Duration::from_secs)
@@ -644,6 +693,7 @@ impl Config {
             log_level,
             log_format,
             logs,
+            stack,
             shutdown_timeout: secs("shutdown_timeout_secs")?,
             sources: l.0,
         })
@@ -781,6 +831,17 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
         assert!(c.database.url.is_none());
         assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn stack_urls_are_checked() {
+        let c = load(&[("VICTORIA_METRICS_URL", "http://vm:8428/")]).unwrap();
+        assert_eq!(c.stack.victoria_metrics.as_deref(), Some("http://vm:8428"));
+        assert!(c.stack.grafana.is_none());
+        let err = load(&[("GRAFANA_URL", "grafana:3000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stack.grafana_url"), "{err}");
     }
 
     #[test]

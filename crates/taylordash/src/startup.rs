@@ -185,13 +185,16 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(transport = bus.transport().kind(), "event bus started");
     let sink = log_sink(config);
-    let state = AppState::with_logs(
+    let state = AppState::with_observability(
         store.clone(),
         key,
         metrics,
         Arc::new(bus),
         auth_config(config),
-        sink.clone(),
+        api::Observability {
+            log_sink: sink.clone(),
+            stack: stack_endpoints(config),
+        },
     );
     if config.logs.db {
         crate::telemetry::attach(sink);
@@ -220,6 +223,17 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         api_key_source,
         setup_token,
     })
+}
+
+/// The optional services `/health/stack` checks.
+pub fn stack_endpoints(config: &Config) -> api::StackEndpoints {
+    api::StackEndpoints {
+        object_store: config.stack.object_store.clone(),
+        victoria_metrics: config.stack.victoria_metrics.clone(),
+        prometheus: config.stack.prometheus.clone(),
+        grafana: config.stack.grafana.clone(),
+        otlp: config.otel_endpoint.clone(),
+    }
 }
 
 /// The log writer (queue, batching, retention) as configured.

@@ -201,13 +201,16 @@ async fn a_blocked_database_does_not_slow_requests(db: TestDb) {
     });
     let metrics = Metrics::new().expect("metrics");
     let bus = event_bus(db.store.clone(), &metrics);
-    let state = AppState::with_logs(
+    let state = AppState::with_observability(
         db.store.clone(),
         ApiKey::new(KEY),
         metrics,
         bus,
         fast(),
-        sink.clone(),
+        api::Observability {
+            log_sink: sink.clone(),
+            ..api::Observability::default()
+        },
     );
     let app = TestApp {
         router: api::router(state.clone()),

@@ -31,4 +31,5 @@ mod events;
 mod logs;
 mod matrix;
 mod resources;
+mod stack;
 mod support;
