@@ -27,6 +27,7 @@ macro_rules! on_both {
 }
 
 mod auth;
+mod catalogue;
 mod events;
 mod logs;
 mod matrix;
