@@ -9,8 +9,10 @@ mod events;
 mod extract;
 mod graph;
 mod health;
+pub mod logs;
 mod metrics;
 mod openapi;
+pub mod outbound;
 mod projects;
 mod security;
 mod tasks;
@@ -28,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use storage::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,7 +39,7 @@ pub use auth::{
     SESSION_COOKIE,
 };
 pub use error::{ApiError, ErrorBody};
-pub use health::SERVICE;
+pub use health::{SERVICE, StackEndpoints};
 pub use metrics::Metrics;
 
 /// Largest request body accepted, in bytes.
@@ -56,6 +58,26 @@ pub struct AppContext {
     pub metrics: Metrics,
     pub bus: Arc<bus::EventBus>,
     pub auth: AuthState,
+    /// The log writer queue and the frontend report budget.
+    pub logs: logs::Logs,
+    /// The optional services `/health/stack` checks.
+    pub stack: StackEndpoints,
+}
+
+/// Observability settings: the log writer and the services beside TaylorDash.
+#[derive(Clone)]
+pub struct Observability {
+    pub log_sink: logs::LogSink,
+    pub stack: StackEndpoints,
+}
+
+impl Default for Observability {
+    fn default() -> Self {
+        Observability {
+            log_sink: logs::LogSink::new(logs::LogSettings::default()),
+            stack: StackEndpoints::default(),
+        }
+    }
 }
 
 impl AppState {
@@ -76,12 +98,32 @@ impl AppState {
         bus: Arc<bus::EventBus>,
         auth: AuthConfig,
     ) -> AppState {
+        Self::with_observability(store, api_key, metrics, bus, auth, Observability::default())
+    }
+
+    /// As [`AppState::with_auth`], with observability settings: the log sink's writer and
+    /// retention job start here (on `store`) and its metrics join the app's.
+    pub fn with_observability(
+        store: Arc<dyn Store>,
+        api_key: ApiKey,
+        metrics: Metrics,
+        bus: Arc<bus::EventBus>,
+        auth: AuthConfig,
+        obs: Observability,
+    ) -> AppState {
+        let sink = obs.log_sink;
+        if let Err(e) = sink.register(metrics.registry()) {
+            tracing::warn!(error = %e, "log writer metrics not registered");
+        }
+        sink.start(store.clone());
         AppState(Arc::new(AppContext {
             store,
             api_key,
             metrics,
             bus,
             auth: AuthState::new(auth),
+            logs: logs::Logs::new(sink),
+            stack: obs.stack,
         }))
     }
 }
@@ -138,6 +180,16 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(audit::list))
+        // Structured logs.
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::stats))
+        .routes(routes!(logs::get))
+        .routes(routes!(logs::test_logs))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(logs::frontend))
+                .layer(DefaultBodyLimit::max(logs::FRONTEND_MAX_BYTES)),
+        )
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -169,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(ui::root_html))
         // Layers run bottom to top for a request.
         .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn(logs::request_log))
         .layer(from_fn(scope_request_id))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
@@ -189,9 +242,12 @@ pub fn router(state: AppState) -> Router {
                         method = %req.method(),
                         path = %req.uri().path(),
                         request_id = %id,
+                        user_id = tracing::field::Empty,
+                        trace_id = tracing::field::Empty,
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                // `logs::request_log` writes the one line per request.
+                .on_response(()),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)

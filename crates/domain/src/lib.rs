@@ -9,6 +9,7 @@
 mod events;
 mod graph;
 mod identity;
+mod logs;
 mod model;
 mod status;
 mod validate;
@@ -19,6 +20,10 @@ pub use events::{
 };
 pub use graph::find_cycle;
 pub use identity::*;
+pub use logs::{
+    HourlyErrors, LEVELS, LogFilter, LogGroupStats, LogRecord, LogStats, NewLogRecord, SEVERITIES,
+    default_severity,
+};
 pub use model::*;
 pub use status::{ComponentStatus, ProjectStatus, TaskStatus, UnknownStatus};
 pub use validate::ValidationError;

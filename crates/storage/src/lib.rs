@@ -9,10 +9,12 @@
 mod error;
 mod events;
 mod identity;
+mod logs;
 mod migrations;
 mod postgres;
 mod sql_events;
 mod sql_identity;
+mod sql_logs;
 mod sql_store;
 mod sqlite;
 
@@ -28,6 +30,7 @@ use uuid::Uuid;
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use identity::{IdentityStore, LoginUpdate};
+pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -64,13 +67,13 @@ pub struct PoolStats {
 pub type ExpectedVersion = Option<i64>;
 
 /// Everything TaylorDash persists: projects, components, dependencies and tasks here, events
-/// through [`EventStore`], and identity (users, sessions, API keys, audit trail) through
+/// through [`EventStore`], logs through [`LogStore`], and identity (users, sessions, API keys, audit trail) through
 /// [`IdentityStore`].
 ///
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: EventStore + IdentityStore + Send + Sync + 'static {
+pub trait Store: EventStore + IdentityStore + LogStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     /// Verifies the checksums of applied ones.

@@ -23,6 +23,11 @@ const POSTGRES: &[Source] = &[
         "identity",
         include_str!("../migrations/postgres/0003_identity.sql"),
     ),
+    (
+        4,
+        "observability",
+        include_str!("../migrations/postgres/0004_observability.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -39,6 +44,11 @@ const SQLITE: &[Source] = &[
         3,
         "identity",
         include_str!("../migrations/sqlite/0003_identity.sql"),
+    ),
+    (
+        4,
+        "observability",
+        include_str!("../migrations/sqlite/0004_observability.sql"),
     ),
 ];
 

@@ -232,3 +232,8 @@ crate::sql_identity::impl_identity_store!(
     lock = " FOR UPDATE",
     serialize = "SELECT pg_advisory_xact_lock(7410052671)"
 );
+crate::sql_logs::impl_log_store!(
+    PgStore,
+    sqlx::Postgres,
+    hour = "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
+);

@@ -150,3 +150,8 @@ crate::sql_identity::impl_identity_store!(
     lock = "",
     serialize = "SELECT 1"
 );
+crate::sql_logs::impl_log_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    hour = "substr(\"timestamp\", 1, 13)"
+);

@@ -185,6 +185,54 @@ const KEYS: &[Key] = &[
         "auto (JSON unless on a terminal), json or text",
     ),
     key(
+        "victoria_metrics.url",
+        "VICTORIA_METRICS_URL",
+        None,
+        "VictoriaMetrics, e.g. http://victoriametrics:8428 (time series; checked by /health/stack)",
+    ),
+    key(
+        "stack.prometheus_url",
+        "PROMETHEUS_URL",
+        None,
+        "Prometheus, e.g. http://prometheus:9090 (checked by /health/stack)",
+    ),
+    key(
+        "stack.grafana_url",
+        "GRAFANA_URL",
+        None,
+        "Grafana, e.g. http://grafana:3000 (checked by /health/stack)",
+    ),
+    key(
+        "stack.object_store_url",
+        "TAYLORDASH_OBJECT_STORE_URL",
+        None,
+        "S3-compatible object store, e.g. http://minio:9000 (checked by /health/stack)",
+    ),
+    key(
+        "log.db",
+        "TAYLORDASH_LOG_DB",
+        Some("true"),
+        "also store log records in the database (application_logs, shown by /api/v1/logs)",
+    ),
+    key(
+        "log.db_level",
+        "TAYLORDASH_LOG_DB_LEVEL",
+        Some("info"),
+        "least severe level stored in the database: error, warn, info or debug",
+    ),
+    key(
+        "log.retention_days",
+        "TAYLORDASH_LOG_RETENTION_DAYS",
+        Some("error=90,warn=60,info=30,debug=7"),
+        "days stored log records are kept, per level (levels left out keep their default)",
+    ),
+    key(
+        "log.queue_capacity",
+        "TAYLORDASH_LOG_QUEUE",
+        Some("10000"),
+        "log records held in memory while the database is slow; beyond it the oldest are dropped",
+    ),
+    key(
         "shutdown_timeout_secs",
         "TAYLORDASH_SHUTDOWN_TIMEOUT",
         Some("30"),
@@ -243,6 +291,49 @@ pub struct EventsConfig {
     pub batch_delay: Duration,
 }
 
+/// The services beside TaylorDash (`http://host:port`); `None` = not used.
+#[derive(Debug, Clone, Default)]
+pub struct StackConfig {
+    pub victoria_metrics: Option<String>,
+    pub prometheus: Option<String>,
+    pub grafana: Option<String>,
+    pub object_store: Option<String>,
+}
+
+/// Logs stored in the database.
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    pub db: bool,
+    pub db_level: tracing::Level,
+    /// (level, age) for ERROR, WARN, INFO and DEBUG.
+    pub retention: Vec<(&'static str, Duration)>,
+    pub queue_capacity: usize,
+}
+
+fn parse_retention(text: &str) -> Result<Vec<(&'static str, Duration)>, String> {
+    let mut days = [("ERROR", 90u64), ("WARN", 60), ("INFO", 30), ("DEBUG", 7)];
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (level, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' is not level=days, e.g. info=30"))?;
+        let level = level.trim().to_ascii_uppercase();
+        let slot = days
+            .iter_mut()
+            .find(|(l, _)| *l == level)
+            .ok_or_else(|| format!("'{level}' is not one of error, warn, info, debug"))?;
+        slot.1 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| format!("'{value}' is not a number of days between 1 and 3650"))?;
+    }
+    Ok(days
+        .into_iter()
+        .map(|(l, d)| (l, Duration::from_secs(86_400 * d)))
+        .collect())
+}
+
 /// Older environment variable names still honoured (below the current name).
 const ENV_ALIASES: &[(&str, &str)] = &[("environment", "ENVIRONMENT")];
 
@@ -269,6 +360,8 @@ pub struct Config {
     pub otel_endpoint: Option<String>,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub logs: LogsConfig,
+    pub stack: StackConfig,
     pub shutdown_timeout: Duration,
     /// Where each value came from, for `config check`.
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -525,6 +618,40 @@ impl Config {
                 format!("'{log_level}' is not a log filter: {e}"),
             ));
         }
+        let db_level = match l.string("log.db_level").as_deref().map(str::trim) {
+            Some("error") => tracing::Level::ERROR,
+            Some("warn") => tracing::Level::WARN,
+            Some("info") | None => tracing::Level::INFO,
+            Some("debug") => tracing::Level::DEBUG,
+            Some(other) => {
+                return Err(l.invalid(
+                    "log.db_level",
+                    format!("'{other}' is not one of error, warn, info, debug"),
+                ));
+            }
+        };
+        let logs = LogsConfig {
+            db: l.parse("log.db", "true or false")?,
+            db_level,
+            retention: parse_retention(&l.string("log.retention_days").unwrap_or_default())
+                .map_err(|e| l.invalid("log.retention_days", e))?,
+            queue_capacity: positive(&l, "log.queue_capacity")?,
+        };
+        let url = |key: &'static str| -> Result<Option<String>, ConfigError> {
+            l.string(key)
+                .map(|u| {
+                    api::outbound::BaseUrl::parse(&u)
+                        .map(|b| b.to_string())
+                        .map_err(|e| l.invalid(key, e))
+                })
+                .transpose()
+        };
+        let stack = StackConfig {
+            victoria_metrics: url("victoria_metrics.url")?,
+            prometheus: url("stack.prometheus_url")?,
+            grafana: url("stack.grafana_url")?,
+            object_store: url("stack.object_store_url")?,
+        };
         let secs = |key| -> Result<Duration, ConfigError> {
             l.parse::<u64>(key, "a number of seconds")
                 .map(Duration::from_secs)
@@ -565,6 +692,8 @@ impl Config {
             otel_endpoint: l.string("otel.endpoint"),
             log_level,
             log_format,
+            logs,
+            stack,
             shutdown_timeout: secs("shutdown_timeout_secs")?,
             sources: l.0,
         })
@@ -702,6 +831,53 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
         assert!(c.database.url.is_none());
         assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn stack_urls_are_checked() {
+        let c = load(&[("VICTORIA_METRICS_URL", "http://vm:8428/")]).unwrap();
+        assert_eq!(c.stack.victoria_metrics.as_deref(), Some("http://vm:8428"));
+        assert!(c.stack.grafana.is_none());
+        let err = load(&[("GRAFANA_URL", "grafana:3000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stack.grafana_url"), "{err}");
+    }
+
+    #[test]
+    fn log_retention_and_db_level() {
+        let c = load(&[]).unwrap();
+        assert!(c.logs.db);
+        assert_eq!(c.logs.db_level, tracing::Level::INFO);
+        let days: Vec<(&str, u64)> = c
+            .logs
+            .retention
+            .iter()
+            .map(|(l, d)| (*l, d.as_secs() / 86_400))
+            .collect();
+        assert_eq!(
+            days,
+            [("ERROR", 90), ("WARN", 60), ("INFO", 30), ("DEBUG", 7)]
+        );
+        let c = load(&[
+            ("TAYLORDASH_LOG_RETENTION_DAYS", "debug=1, Error=365"),
+            ("TAYLORDASH_LOG_DB_LEVEL", "warn"),
+        ])
+        .unwrap();
+        assert_eq!(c.logs.retention[0].1.as_secs(), 365 * 86_400);
+        assert_eq!(c.logs.retention[3].1.as_secs(), 86_400);
+        assert_eq!(c.logs.retention[2].1.as_secs(), 30 * 86_400);
+        assert_eq!(c.logs.db_level, tracing::Level::WARN);
+        for bad in ["info=0", "fatal=3", "info"] {
+            let err = load(&[("TAYLORDASH_LOG_RETENTION_DAYS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("log.retention_days"), "{err}");
+        }
+        let err = load(&[("TAYLORDASH_LOG_DB_LEVEL", "loud")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.db_level"), "{err}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn main() -> ExitCode {
         Command::User {
             action: UserAction::Add { role, name },
         } => {
-            telemetry::init(&config.log_level, config.log_format);
+            telemetry::init(&config);
             match runtime.block_on(add_user(&config, &name, role)) {
                 Ok(()) => {
                     println!("created {role} user {name}");
@@ -144,7 +144,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Migrate => {
-            telemetry::init(&config.log_level, config.log_format);
+            telemetry::init(&config);
             let migrated = runtime.block_on(async {
                 let store = startup::open_store(&config).await?;
                 // The full pass: also verifies the checksums of applied migrations.
@@ -167,7 +167,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve => {
-            telemetry::init(&config.log_level, config.log_format);
+            telemetry::init(&config);
             match runtime.block_on(serve(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -103,7 +103,7 @@ pub fn bus_config(config: &Config) -> Result<bus::BusConfig, StartupError> {
 
 /// The machine's host name: stable across restarts, so the broker keeps this instance's
 /// persistent session.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -184,13 +184,21 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config)?)
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(transport = bus.transport().kind(), "event bus started");
-    let state = AppState::with_auth(
+    let sink = log_sink(config);
+    let state = AppState::with_observability(
         store.clone(),
         key,
         metrics,
         Arc::new(bus),
         auth_config(config),
+        api::Observability {
+            log_sink: sink.clone(),
+            stack: stack_endpoints(config),
+        },
     );
+    if config.logs.db {
+        crate::telemetry::attach(sink);
+    }
     tracing::info!(backend = store.backend().as_str(), "database ready");
     if let Some(admin) = &config.admin_bootstrap {
         bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
@@ -214,6 +222,28 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         store,
         api_key_source,
         setup_token,
+    })
+}
+
+/// The optional services `/health/stack` checks.
+pub fn stack_endpoints(config: &Config) -> api::StackEndpoints {
+    api::StackEndpoints {
+        object_store: config.stack.object_store.clone(),
+        victoria_metrics: config.stack.victoria_metrics.clone(),
+        prometheus: config.stack.prometheus.clone(),
+        grafana: config.stack.grafana.clone(),
+        otlp: config.otel_endpoint.clone(),
+    }
+}
+
+/// The log writer (queue, batching, retention) as configured.
+pub fn log_sink(config: &Config) -> api::logs::LogSink {
+    api::logs::LogSink::new(api::logs::LogSettings {
+        capacity: config.logs.queue_capacity,
+        retention: config.logs.retention.clone(),
+        environment: config.environment.clone(),
+        host_name: hostname(),
+        ..api::logs::LogSettings::default()
     })
 }
 
@@ -344,6 +374,8 @@ impl App {
         }
         // Stop the bus first: its tasks hold database connections the pool waits for.
         self.state.bus.stop();
+        // Write the log records still queued (briefly: the database may be what is failing).
+        self.state.logs.sink.stop(Duration::from_secs(2)).await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -1,31 +1,69 @@
-//! Logging: structured `tracing` output, JSON when stdout is not a terminal (or when asked).
+//! Logging: every `tracing` event becomes a redacted, v1-shaped record (see `api::logs`),
+//! printed as a JSON line when stdout is not a terminal (or when asked), else as redacted text,
+//! and — once the server has attached its log writer — stored in `application_logs`.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, OnceLock};
 
+use api::logs::redact::{REDACTED, is_secret_name, redact_text};
+use api::logs::{LogLayer, LogSink};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::config::LogFormat;
+use crate::config::{Config, LogFormat};
 
-/// Installs the global subscriber. `level` was validated when the configuration was parsed.
-pub fn init(level: &str, format: LogFormat) {
+/// Where the server puts its log writer; filled by [`attach`].
+static SINK_SLOT: OnceLock<Arc<OnceLock<LogSink>>> = OnceLock::new();
+
+/// Installs the global subscriber. The level was validated when the configuration was parsed.
+pub fn init(config: &Config) {
     let filter = EnvFilter::builder()
-        .parse(level)
+        .parse(&config.log_level)
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = match format {
+    let json = match config.log_format {
         LogFormat::Json => true,
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let text = (!json).then(|| {
+        tracing_subscriber::fmt::layer().fmt_fields(
+            tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                let name = field.name();
+                if is_secret_name(name) {
+                    write!(w, "{name}={REDACTED}")
+                } else if name == "message" {
+                    write!(w, "{}", redact_text(&format!("{value:?}")))
+                } else {
+                    write!(w, "{name}={}", redact_text(&format!("{value:?}")))
+                }
+            })
+            .delimited(" "),
+        )
+    });
+    let layer = LogLayer::new(
+        json,
+        config.logs.db_level,
+        &config.environment,
+        &crate::startup::hostname(),
+    );
+    let slot = layer.sink_slot();
     // A second initialisation (only possible in tests) keeps the first subscriber.
-    let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(layer)
+        .try_init()
+        .is_ok()
+    {
+        let _ = SINK_SLOT.set(slot);
+    }
+}
+
+/// From now on, records at or above the database threshold go to `sink`.
+pub fn attach(sink: LogSink) {
+    if let Some(slot) = SINK_SLOT.get() {
+        let _ = slot.set(sink);
+    }
 }

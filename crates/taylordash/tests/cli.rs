@@ -710,3 +710,62 @@ fn production_refuses_weak_service_keys() {
         .args(["config", "check"]));
     assert!(out.status.success(), "{out:?}");
 }
+
+/// The running binary writes each request as a JSON line (v1 fields) and stores it in
+/// `application_logs`, where `/api/v1/logs` finds it; secrets in requests never appear.
+#[test]
+fn requests_are_logged_to_stdout_and_the_database() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "logging-test-key-0123456789abcdef";
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("API_KEY", key);
+    let server = Server::start(cmd);
+    let (status, _) = http(
+        server.addr,
+        "GET",
+        "/api/v1/projects?token=query-secret-1",
+        Some(key),
+        None,
+    );
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        let (status, body) = http(
+            server.addr,
+            "GET",
+            "/api/v1/logs?category=API&search=GET%20/api/v1/projects%20200",
+            Some(key),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if page["total"] == 1 {
+            break page["logs"][0].clone();
+        }
+        assert!(Instant::now() < deadline, "request never stored: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(row["endpoint"], "/api/v1/projects");
+    assert_eq!(row["status_code"], 200);
+    assert_eq!(row["service"], "taylordash-backend");
+    let log = server.output();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"GET /api/v1/projects 200\""))
+        .unwrap_or_else(|| panic!("no request line in {log}"));
+    let json: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    for field in [
+        "timestamp",
+        "level",
+        "service",
+        "category",
+        "severity",
+        "request_id",
+    ] {
+        assert!(json[field].is_string(), "{field} missing: {line}");
+    }
+    assert!(
+        !log.contains(key) && !log.contains("query-secret-1"),
+        "{log}"
+    );
+}

@@ -74,6 +74,10 @@ pub async fn authorize(
         let client = ClientInfo::from_request(req.headers(), req.extensions(), &state.auth.config);
         session_headers(&token, Some(ttl), &client)
     });
+    if let Some(user_id) = principal.user_id() {
+        // The request's log records carry who made it (see `logs::layer`).
+        tracing::Span::current().record("user_id", tracing::field::display(user_id));
+    }
     req.extensions_mut().insert(principal);
     let mut res = next.run(req).await;
     if let Some(cookie) = refresh.as_ref().and_then(|h| h.get(header::SET_COOKIE))

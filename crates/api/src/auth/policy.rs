@@ -121,6 +121,13 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/api/v1/auth/api-keys/{key_id}", VIEWER),
     // Audit trail.
     rule("GET", "/api/v1/audit", ADMIN),
+    // Structured logs: reading them (they name users, endpoints and errors) and writing the
+    // sample records is for admins; any signed-in browser may report its own errors.
+    rule("GET", "/api/v1/logs", ADMIN),
+    rule("GET", "/api/v1/logs/stats", ADMIN),
+    rule("GET", "/api/v1/logs/{log_id}", ADMIN),
+    rule("POST", "/api/v1/logs/test", ADMIN),
+    rule("POST", "/api/v1/logs/frontend", VIEWER),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

@@ -27,8 +27,11 @@ macro_rules! on_both {
 }
 
 mod auth;
+mod catalogue;
 mod events;
+mod logs;
 mod matrix;
 mod resources;
+mod stack;
 mod support;
 mod ui;

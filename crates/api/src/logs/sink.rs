@@ -1,0 +1,356 @@
+//! The log writer: a bounded in-memory queue drained in batches into `application_logs` by one
+//! background task. Pushing never waits for the database — a slow or unreachable database only
+//! makes the queue fill up, and then the oldest records are dropped (and counted).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::NewLogRecord;
+use prometheus::{IntCounter, IntGauge, Registry};
+use storage::Store;
+use tokio::sync::Notify;
+
+/// How the writer behaves; the defaults suit a single server.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Records held in memory at most; beyond it the oldest are dropped.
+    pub capacity: usize,
+    /// Records written in one transaction at most.
+    pub batch_size: usize,
+    /// Longest a record waits before its batch is written.
+    pub flush_interval: Duration,
+    /// A write taking longer than this counts as failed (the batch is retried).
+    pub write_timeout: Duration,
+    /// How long records of each level are kept: (level, age).
+    pub retention: Vec<(&'static str, Duration)>,
+    /// How often the retention job runs.
+    pub retention_interval: Duration,
+    pub environment: String,
+    pub host_name: String,
+}
+
+const DAY: u64 = 86_400;
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            capacity: 10_000,
+            batch_size: 500,
+            flush_interval: Duration::from_millis(500),
+            write_timeout: Duration::from_secs(10),
+            retention: vec![
+                ("ERROR", Duration::from_secs(90 * DAY)),
+                ("WARN", Duration::from_secs(60 * DAY)),
+                ("INFO", Duration::from_secs(30 * DAY)),
+                ("DEBUG", Duration::from_secs(7 * DAY)),
+            ],
+            retention_interval: Duration::from_secs(3600),
+            environment: "development".into(),
+            host_name: "local".into(),
+        }
+    }
+}
+
+/// Handle to the queue; cheap to clone.
+#[derive(Clone)]
+pub struct LogSink(Arc<Inner>);
+
+struct Inner {
+    settings: LogSettings,
+    queue: Mutex<VecDeque<NewLogRecord>>,
+    /// Wakes the writer (a full batch is waiting, or a flush or stop was asked for).
+    wake: Notify,
+    /// Records being written right now (for `flush`).
+    in_flight: Mutex<usize>,
+    stop: tokio::sync::watch::Sender<bool>,
+    dropped: IntCounter,
+    written: IntCounter,
+    failures: IntCounter,
+    pruned: IntCounter,
+    queued: IntGauge,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves a queue that is still consistent.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl LogSink {
+    pub fn new(settings: LogSettings) -> LogSink {
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name"))
+        };
+        LogSink(Arc::new(Inner {
+            queue: Mutex::new(VecDeque::with_capacity(settings.capacity.min(1024))),
+            settings,
+            wake: Notify::new(),
+            in_flight: Mutex::new(0),
+            stop: tokio::sync::watch::channel(false).0,
+            dropped: counter(
+                "log_records_dropped_total",
+                "Log records dropped because the writer queue was full (oldest first)",
+            ),
+            written: counter(
+                "log_records_written_total",
+                "Log records written to application_logs",
+            ),
+            failures: counter(
+                "log_write_failures_total",
+                "Batches of log records the database did not accept in time (retried)",
+            ),
+            pruned: counter(
+                "log_records_pruned_total",
+                "Log records deleted by the retention job",
+            ),
+            queued: IntGauge::new("log_queue_records", "Log records waiting to be written")
+                .unwrap_or_else(|_| unreachable!("valid metric name")),
+        }))
+    }
+
+    pub fn settings(&self) -> &LogSettings {
+        &self.0.settings
+    }
+
+    /// Adds the writer's metrics to `registry`.
+    pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
+        let i = &self.0;
+        registry.register(Box::new(i.dropped.clone()))?;
+        registry.register(Box::new(i.written.clone()))?;
+        registry.register(Box::new(i.failures.clone()))?;
+        registry.register(Box::new(i.pruned.clone()))?;
+        registry.register(Box::new(i.queued.clone()))?;
+        Ok(())
+    }
+
+    /// Queues a record (already redacted). Never blocks on I/O: when the queue is full the
+    /// oldest record is dropped and counted.
+    pub fn push(&self, record: NewLogRecord) {
+        let i = &self.0;
+        let (len, dropped) = {
+            let mut q = lock(&i.queue);
+            let mut dropped = 0;
+            while q.len() >= i.settings.capacity.max(1) {
+                q.pop_front();
+                dropped += 1;
+            }
+            q.push_back(record);
+            (q.len(), dropped)
+        };
+        if dropped > 0 {
+            i.dropped.inc_by(dropped);
+        }
+        i.queued.set(len as i64);
+        if len >= i.settings.batch_size {
+            i.wake.notify_one();
+        }
+    }
+
+    /// Records dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.get()
+    }
+
+    /// Records waiting to be written.
+    pub fn queued(&self) -> usize {
+        lock(&self.0.queue).len()
+    }
+
+    /// Starts the writer and the retention job on `store`.
+    pub fn start(&self, store: Arc<dyn Store>) {
+        let sink = self.clone();
+        let writer_store = store.clone();
+        tokio::spawn(async move { sink.write_loop(writer_store).await });
+        let sink = self.clone();
+        tokio::spawn(async move { sink.retention_loop(store).await });
+    }
+
+    /// Waits until everything queued so far is written, or `timeout` passes; returns whether
+    /// the queue is empty.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if lock(&self.0.queue).is_empty() && *lock(&self.0.in_flight) == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            self.0.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Writes what is queued (waiting at most `timeout`) and stops the background tasks.
+    pub async fn stop(&self, timeout: Duration) {
+        self.flush(timeout).await;
+        self.0.stop.send_replace(true);
+    }
+
+    fn take_batch(&self) -> Vec<NewLogRecord> {
+        let i = &self.0;
+        let mut q = lock(&i.queue);
+        let n = q.len().min(i.settings.batch_size.max(1));
+        let batch: Vec<_> = q.drain(..n).collect();
+        *lock(&i.in_flight) = batch.len();
+        i.queued.set(q.len() as i64);
+        batch
+    }
+
+    /// Puts a batch that could not be written back at the front, keeping within capacity by
+    /// dropping the oldest.
+    fn requeue(&self, batch: Vec<NewLogRecord>) {
+        let i = &self.0;
+        let mut q = lock(&i.queue);
+        let room = i.settings.capacity.saturating_sub(q.len());
+        let skip = batch.len().saturating_sub(room);
+        for record in batch.into_iter().skip(skip).rev() {
+            q.push_front(record);
+        }
+        *lock(&i.in_flight) = 0;
+        i.queued.set(q.len() as i64);
+        drop(q);
+        if skip > 0 {
+            i.dropped.inc_by(skip as u64);
+        }
+    }
+
+    async fn write_loop(self, store: Arc<dyn Store>) {
+        let settings = self.0.settings.clone();
+        let mut stop = self.0.stop.subscribe();
+        let mut backoff = Duration::ZERO;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            tokio::select! {
+                () = self.0.wake.notified() => {}
+                () = tokio::time::sleep(settings.flush_interval) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            loop {
+                let batch = self.take_batch();
+                if batch.is_empty() {
+                    break;
+                }
+                match tokio::time::timeout(settings.write_timeout, store.insert_logs(&batch)).await
+                {
+                    Ok(Ok(n)) => {
+                        self.0.written.inc_by(n);
+                        *lock(&self.0.in_flight) = 0;
+                        backoff = Duration::ZERO;
+                    }
+                    failed => {
+                        self.0.failures.inc();
+                        self.requeue(batch);
+                        backoff = (backoff * 2)
+                            .clamp(Duration::from_millis(250), Duration::from_secs(30));
+                        let reason = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => format!("no answer within {:?}", settings.write_timeout),
+                        };
+                        tracing::warn!(
+                            target: "taylordash::logs",
+                            error = %reason,
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "cannot write log records to the database; keeping them queued"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn retention_loop(self, store: Arc<dyn Store>) {
+        let every = self.0.settings.retention_interval;
+        let mut stop = self.0.stop.subscribe();
+        // The first run waits a little, so startup is not slowed by a large deletion.
+        let mut wait = every.min(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            wait = every;
+            match apply_retention(&*store, &self.0.settings.retention, Utc::now()).await {
+                Ok(n) => self.0.pruned.inc_by(n),
+                Err(e) => tracing::warn!(
+                    target: "taylordash::logs",
+                    error = %e,
+                    "log retention failed; retrying at the next run"
+                ),
+            }
+        }
+    }
+}
+
+/// Deletes records older than their level's retention, in batches; returns how many.
+pub async fn apply_retention(
+    store: &dyn Store,
+    retention: &[(&'static str, Duration)],
+    now: DateTime<Utc>,
+) -> storage::Result<u64> {
+    const BATCH: i64 = 5_000;
+    let mut total = 0;
+    for (level, age) in retention {
+        let Ok(age) = chrono::Duration::from_std(*age) else {
+            continue;
+        };
+        let cutoff = now - age;
+        loop {
+            let n = store.prune_logs(level, cutoff, BATCH).await?;
+            total += n;
+            if n < BATCH as u64 {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: usize) -> NewLogRecord {
+        NewLogRecord {
+            message: format!("m{n}"),
+            ..NewLogRecord::default()
+        }
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest_and_counts_them() {
+        let sink = LogSink::new(LogSettings {
+            capacity: 10,
+            ..LogSettings::default()
+        });
+        let registry = Registry::new();
+        sink.register(&registry).unwrap();
+        for n in 0..25 {
+            sink.push(record(n));
+        }
+        assert_eq!(sink.queued(), 10);
+        assert_eq!(sink.dropped(), 15);
+        let batch = sink.take_batch();
+        assert_eq!(batch.first().unwrap().message, "m15", "the newest are kept");
+        assert_eq!(batch.last().unwrap().message, "m24");
+        // A failed batch goes back in front, within capacity.
+        sink.push(record(25));
+        sink.requeue(batch);
+        assert_eq!(sink.queued(), 10);
+        assert_eq!(sink.dropped(), 16);
+        let again = sink.take_batch();
+        assert_eq!(again[0].message, "m16");
+        assert_eq!(again[9].message, "m25");
+        let families = registry.gather();
+        let dropped = families
+            .iter()
+            .find(|f| f.name() == "log_records_dropped_total")
+            .unwrap();
+        assert_eq!(dropped.get_metric()[0].get_counter().get_value(), 16.0);
+    }
+}

@@ -1,0 +1,240 @@
+//! The queries behind [`crate::LogStore`], written once for both databases (see `sql_store.rs`
+//! for why a macro). `hour` is the expression turning `"timestamp"` into a `YYYY-MM-DDTHH` key
+//! (UTC), the only place the dialects differ.
+
+macro_rules! log_columns {
+    () => {
+        "id, \"timestamp\", level, service, category, severity, message, details, trace_id, \
+         request_id, user_id, endpoint, method, status_code, duration_ms, error_code, \
+         stack_trace, context, environment, version, host_name"
+    };
+}
+
+macro_rules! log_filter {
+    () => {
+        " FROM application_logs WHERE ($1 IS NULL OR level = $1) AND ($2 IS NULL OR service = $2) \
+         AND ($3 IS NULL OR category = $3) AND ($4 IS NULL OR trace_id = $4) \
+         AND ($5 IS NULL OR request_id = $5) \
+         AND ($6 IS NULL OR lower(message) LIKE $6 ESCAPE '\\' \
+              OR lower(coalesce(details, '')) LIKE $6 ESCAPE '\\') \
+         AND ($7 IS NULL OR \"timestamp\" >= $7) AND ($8 IS NULL OR \"timestamp\" < $8)"
+    };
+}
+
+macro_rules! impl_log_store {
+    ($store:ident, $db:ty, hour = $hour:literal) => {
+        mod log_store {
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use domain::{
+                HourlyErrors, JsonObject, LogFilter, LogGroupStats, LogRecord, LogStats,
+                NewLogRecord,
+            };
+            use sqlx::Row as _;
+            use sqlx::types::Json;
+
+            use crate::logs::{LogPage, LogStore, contains_pattern, parse_hour};
+            use crate::{Entity, Result, StoreError};
+
+            type Row = <$db as sqlx::Database>::Row;
+
+            fn log_from(row: &Row) -> Result<LogRecord> {
+                Ok(LogRecord {
+                    id: row.try_get("id")?,
+                    record: NewLogRecord {
+                        timestamp: row.try_get("timestamp")?,
+                        level: row.try_get("level")?,
+                        service: row.try_get("service")?,
+                        category: row.try_get("category")?,
+                        severity: row.try_get("severity")?,
+                        message: row.try_get("message")?,
+                        details: row.try_get("details")?,
+                        trace_id: row.try_get("trace_id")?,
+                        request_id: row.try_get("request_id")?,
+                        user_id: row.try_get("user_id")?,
+                        endpoint: row.try_get("endpoint")?,
+                        method: row.try_get("method")?,
+                        status_code: row.try_get("status_code")?,
+                        duration_ms: row.try_get("duration_ms")?,
+                        error_code: row.try_get("error_code")?,
+                        stack_trace: row.try_get("stack_trace")?,
+                        context: row.try_get::<Json<JsonObject>, _>("context")?.0,
+                        environment: row.try_get("environment")?,
+                        version: row.try_get("version")?,
+                        host_name: row.try_get("host_name")?,
+                    },
+                })
+            }
+
+            #[async_trait]
+            impl LogStore for super::$store {
+                async fn insert_logs(&self, records: &[NewLogRecord]) -> Result<u64> {
+                    if records.is_empty() {
+                        return Ok(0);
+                    }
+                    let mut tx = self.writer().begin().await?;
+                    let mut written = 0;
+                    for r in records {
+                        written += sqlx::query(
+                            "INSERT INTO application_logs (\"timestamp\", level, service, \
+                             category, severity, message, details, trace_id, request_id, \
+                             user_id, endpoint, method, status_code, duration_ms, error_code, \
+                             stack_trace, context, environment, version, host_name) VALUES \
+                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                             $16, $17, $18, $19, $20)",
+                        )
+                        .bind(r.timestamp)
+                        .bind(&r.level)
+                        .bind(&r.service)
+                        .bind(&r.category)
+                        .bind(&r.severity)
+                        .bind(&r.message)
+                        .bind(&r.details)
+                        .bind(&r.trace_id)
+                        .bind(&r.request_id)
+                        .bind(&r.user_id)
+                        .bind(&r.endpoint)
+                        .bind(&r.method)
+                        .bind(r.status_code)
+                        .bind(r.duration_ms)
+                        .bind(&r.error_code)
+                        .bind(&r.stack_trace)
+                        .bind(Json(&r.context))
+                        .bind(&r.environment)
+                        .bind(&r.version)
+                        .bind(&r.host_name)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(written)
+                }
+
+                async fn list_logs(
+                    &self,
+                    filter: &LogFilter,
+                    limit: i64,
+                    offset: i64,
+                ) -> Result<LogPage> {
+                    let search = filter.search.as_deref().map(contains_pattern);
+                    let mut conn = self.reader().acquire().await?;
+                    macro_rules! bind_filter {
+                        ($q:expr) => {
+                            $q.bind(filter.level.as_deref())
+                                .bind(filter.service.as_deref())
+                                .bind(filter.category.as_deref())
+                                .bind(filter.trace_id.as_deref())
+                                .bind(filter.request_id.as_deref())
+                                .bind(search.as_deref())
+                                .bind(filter.since)
+                                .bind(filter.until)
+                        };
+                    }
+                    let rows = bind_filter!(sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::sql_logs::log_columns!(),
+                        $crate::sql_logs::log_filter!(),
+                        " ORDER BY \"timestamp\" DESC, id DESC LIMIT $9 OFFSET $10"
+                    )))
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let total: i64 = bind_filter!(sqlx::query(concat!(
+                        "SELECT count(*)",
+                        $crate::sql_logs::log_filter!()
+                    )))
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                    Ok(LogPage {
+                        logs: rows.iter().map(log_from).collect::<Result<_>>()?,
+                        total,
+                    })
+                }
+
+                async fn get_log(&self, id: i64) -> Result<LogRecord> {
+                    let row = sqlx::query(concat!(
+                        "SELECT ",
+                        $crate::sql_logs::log_columns!(),
+                        " FROM application_logs WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .ok_or_else(|| StoreError::not_found(Entity::LogRecord, id))?;
+                    log_from(&row)
+                }
+
+                async fn log_stats(&self, since: DateTime<Utc>) -> Result<LogStats> {
+                    let mut conn = self.reader().acquire().await?;
+                    let rows = sqlx::query(
+                        "SELECT level, category, service, count(*) AS n, \
+                         CAST(avg(duration_ms) AS DOUBLE PRECISION) AS avg_ms, \
+                         max(duration_ms) AS max_ms FROM application_logs \
+                         WHERE \"timestamp\" >= $1 GROUP BY level, category, service \
+                         ORDER BY n DESC, level, category, service",
+                    )
+                    .bind(since)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let mut groups = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        groups.push(LogGroupStats {
+                            level: row.try_get("level")?,
+                            category: row.try_get("category")?,
+                            service: row.try_get("service")?,
+                            count: row.try_get("n")?,
+                            avg_duration_ms: row.try_get("avg_ms")?,
+                            max_duration_ms: row.try_get("max_ms")?,
+                        });
+                    }
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        $hour,
+                        " AS hour, count(*) AS total, \
+                         sum(CASE WHEN level = 'ERROR' THEN 1 ELSE 0 END) AS errors \
+                         FROM application_logs WHERE \"timestamp\" >= $1 GROUP BY 1 ORDER BY 1"
+                    ))
+                    .bind(since)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    let mut hourly = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let key: String = row.try_get("hour")?;
+                        let Some(hour) = parse_hour(&key) else {
+                            return Err(StoreError::corrupt(format!("bad hour key {key}")));
+                        };
+                        hourly.push(HourlyErrors {
+                            hour,
+                            error_count: row.try_get("errors")?,
+                            total_count: row.try_get("total")?,
+                        });
+                    }
+                    Ok(LogStats { groups, hourly })
+                }
+
+                async fn prune_logs(
+                    &self,
+                    level: &str,
+                    cutoff: DateTime<Utc>,
+                    batch: i64,
+                ) -> Result<u64> {
+                    let done = sqlx::query(
+                        "DELETE FROM application_logs WHERE id IN (SELECT id FROM \
+                         application_logs WHERE level = $1 AND \"timestamp\" < $2 LIMIT $3)",
+                    )
+                    .bind(level)
+                    .bind(cutoff)
+                    .bind(batch)
+                    .execute(self.writer())
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use {impl_log_store, log_columns, log_filter};
