@@ -15,6 +15,7 @@ pub enum Entity {
     User,
     Session,
     ApiKey,
+    Artifact,
 }
 
 impl fmt::Display for Entity {
@@ -29,6 +30,7 @@ impl fmt::Display for Entity {
             Entity::User => "user",
             Entity::Session => "session",
             Entity::ApiKey => "API key",
+            Entity::Artifact => "artifact",
         })
     }
 }

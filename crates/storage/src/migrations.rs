@@ -23,6 +23,11 @@ const POSTGRES: &[Source] = &[
         "identity",
         include_str!("../migrations/postgres/0003_identity.sql"),
     ),
+    (
+        5,
+        "artifacts",
+        include_str!("../migrations/postgres/0005_artifacts.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -39,6 +44,11 @@ const SQLITE: &[Source] = &[
         3,
         "identity",
         include_str!("../migrations/sqlite/0003_identity.sql"),
+    ),
+    (
+        5,
+        "artifacts",
+        include_str!("../migrations/sqlite/0005_artifacts.sql"),
     ),
 ];
 

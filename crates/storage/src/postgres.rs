@@ -232,3 +232,4 @@ crate::sql_identity::impl_identity_store!(
     lock = " FOR UPDATE",
     serialize = "SELECT pg_advisory_xact_lock(7410052671)"
 );
+crate::sql_artifacts::impl_artifact_store!(PgStore, sqlx::Postgres);

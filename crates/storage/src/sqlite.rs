@@ -150,3 +150,4 @@ crate::sql_identity::impl_identity_store!(
     lock = "",
     serialize = "SELECT 1"
 );
+crate::sql_artifacts::impl_artifact_store!(SqliteStore, sqlx::Sqlite);
