@@ -2,6 +2,7 @@
 //! document. Handlers are thin — extract, call one [`storage::Store`] method, map the result;
 //! wire types (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
 
+pub mod artifacts;
 pub mod auth;
 mod components;
 mod error;
@@ -10,6 +11,7 @@ mod extract;
 mod graph;
 mod health;
 mod metrics;
+pub mod object_gc;
 mod openapi;
 mod projects;
 mod security;
@@ -55,6 +57,8 @@ pub struct AppContext {
     pub metrics: Metrics,
     pub bus: Arc<bus::EventBus>,
     pub auth: AuthState,
+    /// Object storage for artifacts; `None` answers their routes with 503.
+    pub files: Option<artifacts::Files>,
 }
 
 impl AppState {
@@ -81,7 +85,25 @@ impl AppState {
             metrics,
             bus,
             auth: AuthState::new(auth),
+            files: None,
         }))
+    }
+
+    /// Adds object storage for artifacts (before the state is shared). Returns the signal that
+    /// wakes the object collector when objects are queued for deletion.
+    pub fn with_files(
+        mut self,
+        objects: objects::Objects,
+        max_upload_bytes: u64,
+    ) -> (AppState, Arc<tokio::sync::Notify>) {
+        let collector = Arc::new(tokio::sync::Notify::new());
+        let context = Arc::get_mut(&mut self.0).expect("with_files is called before sharing");
+        context.files = Some(artifacts::Files {
+            objects,
+            max_upload_bytes,
+            collector: collector.clone(),
+        });
+        (self, collector)
     }
 }
 
@@ -137,6 +159,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(audit::list))
+        // Artifacts (files attached to projects).
+        .routes(routes!(artifacts::list, artifacts::upload))
+        .routes(routes!(artifacts::download, artifacts::delete))
+        .routes(routes!(artifacts::info))
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {

@@ -110,17 +110,7 @@ impl Objects {
     /// Opens the configured store: creates the directory, or the bucket if it is missing.
     pub async fn open(config: &ObjectsConfig) -> Result<Objects> {
         match config {
-            ObjectsConfig::Local { root } => {
-                std::fs::create_dir_all(root).map_err(|e| {
-                    ObjectError::Store(format!("cannot create {}: {e}", root.display()))
-                })?;
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?;
-                Ok(Objects {
-                    inner: Arc::new(fs),
-                    description: format!("local directory {}", root.display()),
-                    kind: "local",
-                })
-            }
+            ObjectsConfig::Local { root } => Self::local(root),
             ObjectsConfig::S3(s3) => {
                 let store = s3.open().await?;
                 Ok(Objects {
@@ -130,6 +120,18 @@ impl Objects {
                 })
             }
         }
+    }
+
+    /// A store in the directory `root` (created if missing).
+    pub fn local(root: &std::path::Path) -> Result<Objects> {
+        std::fs::create_dir_all(root)
+            .map_err(|e| ObjectError::Store(format!("cannot create {}: {e}", root.display())))?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?;
+        Ok(Objects {
+            inner: Arc::new(fs),
+            description: format!("local directory {}", root.display()),
+            kind: "local",
+        })
     }
 
     /// `local` or `s3`.

@@ -121,6 +121,12 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/api/v1/auth/api-keys/{key_id}", VIEWER),
     // Audit trail.
     rule("GET", "/api/v1/audit", ADMIN),
+    // Artifacts: read as viewer, upload and delete as editor.
+    rule("GET", "/api/v1/projects/{project_id}/artifacts", VIEWER),
+    rule("POST", "/api/v1/projects/{project_id}/artifacts", EDITOR),
+    rule("GET", "/api/v1/artifacts/{artifact_id}", VIEWER),
+    rule("GET", "/api/v1/artifacts/{artifact_id}/info", VIEWER),
+    rule("DELETE", "/api/v1/artifacts/{artifact_id}", EDITOR),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.
