@@ -2,6 +2,7 @@
 //! document. Handlers are thin — extract, call one [`storage::Store`] method, map the result;
 //! wire types (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
 
+pub mod artifacts;
 pub mod auth;
 mod components;
 mod error;
@@ -11,6 +12,7 @@ mod graph;
 mod health;
 pub mod logs;
 mod metrics;
+pub mod object_gc;
 mod openapi;
 pub mod outbound;
 mod projects;
@@ -58,6 +60,8 @@ pub struct AppContext {
     pub metrics: Metrics,
     pub bus: Arc<bus::EventBus>,
     pub auth: AuthState,
+    /// Object storage for artifacts; `None` answers their routes with 503.
+    pub files: Option<artifacts::Files>,
     /// The log writer queue and the frontend report budget.
     pub logs: logs::Logs,
     /// The optional services `/health/stack` checks.
@@ -124,7 +128,25 @@ impl AppState {
             auth: AuthState::new(auth),
             logs: logs::Logs::new(sink),
             stack: obs.stack,
+            files: None,
         }))
+    }
+
+    /// Adds object storage for artifacts (before the state is shared). Returns the signal that
+    /// wakes the object collector when objects are queued for deletion.
+    pub fn with_files(
+        mut self,
+        objects: objects::Objects,
+        max_upload_bytes: u64,
+    ) -> (AppState, Arc<tokio::sync::Notify>) {
+        let collector = Arc::new(tokio::sync::Notify::new());
+        let context = Arc::get_mut(&mut self.0).expect("with_files is called before sharing");
+        context.files = Some(artifacts::Files {
+            objects,
+            max_upload_bytes,
+            collector: collector.clone(),
+        });
+        (self, collector)
     }
 }
 
@@ -190,6 +212,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(logs::frontend))
                 .layer(DefaultBodyLimit::max(logs::FRONTEND_MAX_BYTES)),
         )
+        // Artifacts (files attached to projects).
+        .routes(routes!(artifacts::list, artifacts::upload))
+        .routes(routes!(artifacts::download, artifacts::delete))
+        .routes(routes!(artifacts::info))
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {

@@ -208,7 +208,13 @@ fn object(value: Value) -> JsonObject {
 }
 
 impl DomainEvent {
-    fn new(domain: &str, action: &str, kind: &'static str, key: String, payload: Value) -> Self {
+    pub(crate) fn new(
+        domain: &str,
+        action: &str,
+        kind: &'static str,
+        key: String,
+        payload: Value,
+    ) -> Self {
         DomainEvent {
             topic: format!("tracker/events/{domain}/{action}"),
             kind: kind.to_owned(),

@@ -6,6 +6,7 @@
 //!
 //! Nothing here knows about HTTP, SQL or MQTT.
 
+mod artifact;
 mod events;
 mod graph;
 mod identity;
@@ -14,6 +15,7 @@ mod model;
 mod status;
 mod validate;
 
+pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};
 pub use events::{
     DeadLetter, DeadReason, DomainEvent, Event, EventFilter, EventSource, NewDeadLetter, NewEvent,
     OutboxEntry, envelope,

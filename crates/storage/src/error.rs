@@ -16,6 +16,7 @@ pub enum Entity {
     Session,
     ApiKey,
     LogRecord,
+    Artifact,
 }
 
 impl fmt::Display for Entity {
@@ -31,6 +32,7 @@ impl fmt::Display for Entity {
             Entity::Session => "session",
             Entity::ApiKey => "API key",
             Entity::LogRecord => "log entry",
+            Entity::Artifact => "artifact",
         })
     }
 }

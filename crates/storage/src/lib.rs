@@ -6,12 +6,14 @@
 //! Every method uses at most one pooled connection at a time, so no request can deadlock the pool
 //! by waiting for a second connection while holding the first.
 
+mod artifacts;
 mod error;
 mod events;
 mod identity;
 mod logs;
 mod migrations;
 mod postgres;
+mod sql_artifacts;
 mod sql_events;
 mod sql_identity;
 mod sql_logs;
@@ -27,6 +29,7 @@ use domain::{
 };
 use uuid::Uuid;
 
+pub use artifacts::{ArtifactStore, ObjectDeletion};
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use identity::{IdentityStore, LoginUpdate};
@@ -73,7 +76,9 @@ pub type ExpectedVersion = Option<i64>;
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: EventStore + IdentityStore + LogStore + Send + Sync + 'static {
+pub trait Store:
+    EventStore + IdentityStore + LogStore + ArtifactStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     /// Verifies the checksums of applied ones.

@@ -28,6 +28,11 @@ const POSTGRES: &[Source] = &[
         "observability",
         include_str!("../migrations/postgres/0004_observability.sql"),
     ),
+    (
+        5,
+        "artifacts",
+        include_str!("../migrations/postgres/0005_artifacts.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -49,6 +54,11 @@ const SQLITE: &[Source] = &[
         4,
         "observability",
         include_str!("../migrations/sqlite/0004_observability.sql"),
+    ),
+    (
+        5,
+        "artifacts",
+        include_str!("../migrations/sqlite/0005_artifacts.sql"),
     ),
 ];
 

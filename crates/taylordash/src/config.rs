@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod files;
+
 /// One configuration key.
 struct Key {
     name: &'static str,
@@ -184,6 +186,66 @@ const KEYS: &[Key] = &[
         Some("auto"),
         "auto (JSON unless on a terminal), json or text",
     ),
+    // Files and backups (see config/files.rs).
+    key(
+        "objects.dir",
+        "TAYLORDASH_OBJECTS_DIR",
+        None,
+        "directory for artifacts and backups when no S3 server is set (default: data_dir/objects)",
+    ),
+    key(
+        "objects.s3_endpoint",
+        "S3_ENDPOINT",
+        None,
+        "S3-compatible server, e.g. http://minio:9000; with s3_bucket, S3 replaces the directory",
+    ),
+    key(
+        "objects.s3_bucket",
+        "S3_BUCKET",
+        None,
+        "bucket for artifacts and backups (created if missing; default taylordash)",
+    ),
+    key(
+        "objects.s3_region",
+        "S3_REGION",
+        Some("us-east-1"),
+        "S3 region",
+    ),
+    key(
+        "objects.s3_access_key_id",
+        "S3_ACCESS_KEY_ID",
+        None,
+        "S3 access key id (also read from MINIO_ROOT_USER)",
+    ),
+    secret(
+        "objects.s3_secret_access_key",
+        "S3_SECRET_ACCESS_KEY",
+        "S3 secret key (also read from MINIO_ROOT_PASSWORD)",
+    ),
+    key(
+        "objects.s3_path_style",
+        "S3_PATH_STYLE",
+        Some("true"),
+        "address buckets as host/bucket (MinIO) rather than bucket.host",
+    ),
+    key(
+        "artifacts.max_upload_bytes",
+        "TAYLORDASH_ARTIFACT_MAX_BYTES",
+        Some("104857600"),
+        "largest artifact upload accepted, in bytes (larger: 413)",
+    ),
+    key(
+        "backup.interval_hours",
+        "TAYLORDASH_BACKUP_INTERVAL_HOURS",
+        None,
+        "take a backup inside `serve` every this many hours; unset: no schedule",
+    ),
+    key(
+        "backup.keep",
+        "TAYLORDASH_BACKUP_KEEP",
+        Some("7"),
+        "scheduled backups kept (older ones are deleted)",
+    ),
     key(
         "victoria_metrics.url",
         "VICTORIA_METRICS_URL",
@@ -335,7 +397,11 @@ fn parse_retention(text: &str) -> Result<Vec<(&'static str, Duration)>, String> 
 }
 
 /// Older environment variable names still honoured (below the current name).
-const ENV_ALIASES: &[(&str, &str)] = &[("environment", "ENVIRONMENT")];
+const ENV_ALIASES: &[(&str, &str)] = &[
+    ("environment", "ENVIRONMENT"),
+    ("objects.s3_access_key_id", "MINIO_ROOT_USER"),
+    ("objects.s3_secret_access_key", "MINIO_ROOT_PASSWORD"),
+];
 
 /// An admin account to create at start if it does not exist (unattended installs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -363,6 +429,7 @@ pub struct Config {
     pub logs: LogsConfig,
     pub stack: StackConfig,
     pub shutdown_timeout: Duration,
+    pub files: files::FilesConfig,
     /// Where each value came from, for `config check`.
     sources: BTreeMap<&'static str, (String, Source)>,
 }
@@ -695,6 +762,7 @@ impl Config {
             logs,
             stack,
             shutdown_timeout: secs("shutdown_timeout_secs")?,
+            files: files::parse(&l)?,
             sources: l.0,
         })
     }

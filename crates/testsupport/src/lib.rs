@@ -6,7 +6,11 @@
 //! PostgreSQL variants say loudly that they were skipped — unless `TAYLORDASH_REQUIRE_POSTGRES=1`
 //! (set by CI), which turns a skip into a failure.
 
+mod s3;
+
 use std::sync::Arc;
+
+pub use s3::{REQUIRE_S3_ENV, S3Server};
 
 use sqlx::Connection;
 use storage::{Store, StoreConfig};

@@ -128,6 +128,12 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/logs/{log_id}", ADMIN),
     rule("POST", "/api/v1/logs/test", ADMIN),
     rule("POST", "/api/v1/logs/frontend", VIEWER),
+    // Artifacts: read as viewer, upload and delete as editor.
+    rule("GET", "/api/v1/projects/{project_id}/artifacts", VIEWER),
+    rule("POST", "/api/v1/projects/{project_id}/artifacts", EDITOR),
+    rule("GET", "/api/v1/artifacts/{artifact_id}", VIEWER),
+    rule("GET", "/api/v1/artifacts/{artifact_id}/info", VIEWER),
+    rule("DELETE", "/api/v1/artifacts/{artifact_id}", EDITOR),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

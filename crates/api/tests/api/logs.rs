@@ -218,6 +218,7 @@ async fn a_blocked_database_does_not_slow_requests(db: TestDb) {
         store: db.store.clone(),
         clock: TestClock::default(),
         db,
+        files_dir: tempfile::tempdir().expect("temp dir"),
     };
     let _guard = capture(&app);
     app.project("p").await;

@@ -26,6 +26,7 @@ macro_rules! on_both {
     };
 }
 
+mod artifacts;
 mod auth;
 mod catalogue;
 mod events;

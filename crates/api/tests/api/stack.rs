@@ -67,6 +67,7 @@ fn app_with(db: TestDb, stack: api::StackEndpoints) -> TestApp {
         store: db.store.clone(),
         clock: TestClock::default(),
         db,
+        files_dir: tempfile::tempdir().expect("temp dir"),
     }
 }
 

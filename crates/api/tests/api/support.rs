@@ -27,7 +27,11 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub clock: TestClock,
     pub db: TestDb,
+    pub files_dir: tempfile::TempDir,
 }
+
+/// The artifact upload limit of test apps, in bytes.
+pub const UPLOAD_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// A clock the test can move forward.
 #[derive(Clone, Default)]
@@ -184,12 +188,17 @@ impl TestApp {
         let metrics = Metrics::new().expect("metrics");
         let bus = event_bus(db.store.clone(), &metrics);
         let state = AppState::with_auth(db.store.clone(), ApiKey::new(KEY), metrics, bus, config);
+        // Artifacts go to a throwaway directory, with a small upload limit.
+        let files_dir = tempfile::tempdir().expect("temporary directory");
+        let objects = objects::Objects::local(files_dir.path()).expect("object store");
+        let (state, _) = state.with_files(objects, UPLOAD_LIMIT);
         TestApp {
             router: api::router(state.clone()),
             state,
             store: db.store.clone(),
             clock,
             db,
+            files_dir,
         }
     }
 
