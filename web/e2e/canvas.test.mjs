@@ -273,12 +273,60 @@ describe('canvas', () => {
     await page.context().close();
   });
 
+  test('adding a component and removing a dependency (with confirmation)', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    const before = await page.locator('.react-flow__node').count();
+    await page.getByRole('button', { name: 'Add component' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add component' });
+    await dialog.getByLabel('Name').fill('Home Assistant');
+    await dialog.getByLabel('Type').fill('service');
+    await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('.react-flow__node', { hasText: 'Home Assistant' }).waitFor();
+    assert.equal(await page.locator('.react-flow__node').count(), before + 1);
+    const list = await server.api('GET', `/projects/${project.id}/components`, { token });
+    const added = list.components.find((x) => x.name === 'Home Assistant');
+    assert.ok(added?.position, 'a new component is placed (has a position)');
+
+    // "API depends on Postgres": select the edge, remove it, confirm.
+    const edge = page.locator(`.react-flow__edge[data-id="${c.db.id}->${c.api.id}"]`);
+    const at = await centre(edge);
+    await page.mouse.click(at.x, at.y);
+    await page.getByRole('button', { name: 'Remove dependency' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Remove dependency?' });
+    await confirm.getByText('API will no longer depend on Postgres.').waitFor();
+    const removed = page.waitForResponse((r) => r.url().endsWith(`/components/${c.api.id}/dependencies/${c.db.id}`));
+    await confirm.getByRole('button', { name: 'Remove' }).click();
+    assert.equal((await removed).status(), 204);
+    await edge.waitFor({ state: 'detached' });
+    const deps = await server.api('GET', `/components/${c.api.id}/dependencies`, { token });
+    assert.ok(!deps.dependencies.some((d) => d.depends_on_id === c.db.id));
+    await server.api('POST', `/components/${c.api.id}/dependencies`, { token, body: { depends_on_id: c.db.id } });
+    await edge.waitFor({ state: 'attached' });
+    await page.context().close();
+  });
+
+  test('after a server restart, a change made before the stream reconnected shows up (resync)', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    await server.stop();
+    await server.start();
+    // Made before the page's stream is back (its backoff waits at least half a second): no live
+    // event reaches the page, the refetch on reconnect has to bring it.
+    await server.api('PUT', `/components/${c.db.id}`, { token, body: { name: 'PostgreSQL 17' } });
+    await page.locator(nodeSel(c.db.id)).getByText('PostgreSQL 17').waitFor({ timeout: 20_000 });
+    await page.context().close();
+  });
+
   test('a viewer gets a read-only canvas', async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
     await login(page, server, VIEWER);
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
-    await canvasReady(page, 4);
+    const graph = await server.api('GET', `/projects/${project.id}/graph`, { token });
+    await canvasReady(page, graph.components.length);
     await page.getByText('Read-only').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Add component' }).count(), 0);
     assert.equal(await page.locator('.react-flow__node.draggable').count(), 0);

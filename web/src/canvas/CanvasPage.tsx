@@ -6,7 +6,7 @@ import { Link, Navigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
-  type Connection, type Edge, type NodeChange, type OnBeforeDelete, type OnNodeDrag, type OnSelectionChangeFunc,
+  type Connection, type Edge, type EdgeChange, type NodeChange, type OnBeforeDelete, type OnNodeDrag, type OnSelectionChangeFunc,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
@@ -62,7 +62,7 @@ function Canvas({ projectId }: { projectId: string }) {
   const auto = useRef(new Map<string, Point>());
   const [nodes, setNodes] = useState<CanvasNode[]>([]);
   const [selectedId, setSelectedId] = useState<string | null>(null);
-  const [selectedEdge, setSelectedEdge] = useState<Edge | null>(null);
+  const [selectedEdgeId, setSelectedEdgeId] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
 
   useEffect(() => {
@@ -73,7 +73,20 @@ function Canvas({ projectId }: { projectId: string }) {
     setNodes((prev) => syncNodes(prev, g, auto.current, canEdit));
   }, [graph.data, canEdit]);
 
-  const edges = useMemo(() => toEdges(graph.data?.dependencies ?? [], canEdit), [graph.data?.dependencies, canEdit]);
+  const plainEdges = useMemo(() => toEdges(graph.data?.dependencies ?? [], canEdit), [graph.data?.dependencies, canEdit]);
+  // Edges are controlled: their selection lives here (one at a time).
+  const edges = useMemo(
+    () => (selectedEdgeId ? plainEdges.map((e) => (e.id === selectedEdgeId ? { ...e, selected: true } : e)) : plainEdges),
+    [plainEdges, selectedEdgeId],
+  );
+  const selectedEdge = edges.find((e) => e.id === selectedEdgeId) ?? null;
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    for (const c of changes) {
+      if (c.type !== 'select') continue;
+      if (c.selected) setSelectedEdgeId(c.id);
+      else setSelectedEdgeId((cur) => (cur === c.id ? null : cur));
+    }
+  }, []);
 
   const onNodesChange = useCallback((changes: NodeChange<CanvasNode>[]) => {
     // Removal goes through the API (onBeforeDelete); everything else is local view state.
@@ -133,7 +146,7 @@ function Canvas({ projectId }: { projectId: string }) {
         danger: true,
       });
       if (!ok) return;
-      setSelectedEdge(null);
+      setSelectedEdgeId(null);
       unlink.mutate({ componentId: e.target, dependsOnId: e.source }, { onSuccess: () => report('Dependency removed.') });
     },
     [confirm, nameOf, unlink, report],
@@ -167,10 +180,8 @@ function Canvas({ projectId }: { projectId: string }) {
     [canEdit, confirm, remove, removeEdge, selectedId, unlink],
   );
 
-  const onSelectionChange: OnSelectionChangeFunc<CanvasNode, Edge> = useCallback(({ nodes: ns, edges: es }) => {
+  const onSelectionChange: OnSelectionChangeFunc<CanvasNode, Edge> = useCallback(({ nodes: ns }) => {
     if (ns.length === 1) setSelectedId(ns[0]!.id);
-    else if (ns.length === 0 && es.length > 0) setSelectedId(null);
-    setSelectedEdge(es.length === 1 && ns.length === 0 ? es[0]! : null);
   }, []);
 
   // Time to interactive: nodes rendered and measured (read by the e2e budget check).
@@ -245,6 +256,7 @@ function Canvas({ projectId }: { projectId: string }) {
             edges={edges}
             nodeTypes={nodeTypes}
             onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
             onNodeDragStop={onNodeDragStop}
             onConnect={onConnect}
             onBeforeDelete={onBeforeDelete}
