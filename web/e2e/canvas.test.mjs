@@ -25,7 +25,12 @@ async function login(page, server, user) {
 
 /** Waits until the canvas says it is interactive and returns the time since navigation (ms). */
 async function canvasReady(page, expectedNodes) {
-  await page.waitForFunction(() => document.documentElement.dataset.canvasReady === 'true', null, { timeout: 30_000 });
+  try {
+    await page.waitForFunction(() => document.documentElement.dataset.canvasReady === 'true', null, { timeout: 30_000 });
+  } catch (e) {
+    const text = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
+    throw new Error(`the canvas did not become ready; page says: ${text}`, { cause: e });
+  }
   if (expectedNodes !== undefined) {
     await page.waitForFunction((n) => document.querySelectorAll('.react-flow__node').length === n, expectedNodes);
   }
@@ -222,7 +227,9 @@ describe('canvas', () => {
     await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('45%'), nodeSel(c.mq.id));
     await panel.getByRole('button', { name: 'Save' }).click();
     await panel.getByText('changed elsewhere — reload or overwrite').waitFor();
+    const overwritten = page.waitForResponse((r) => r.url().endsWith(`/components/${c.mq.id}`) && r.request().method() === 'PUT');
     await panel.getByRole('button', { name: 'Overwrite' }).click();
+    assert.equal((await overwritten).status(), 200);
     await page.locator(nodeSel(c.mq.id)).getByText('Broker (edited here)').waitFor();
     const stored = await server.api('GET', `/components/${c.mq.id}`, { token });
     assert.equal(stored.name, 'Broker (edited here)');
