@@ -8,6 +8,7 @@ describe('safeNext', () => {
   it('refuses other sites, protocol-relative URLs and the login page itself', () => {
     expect(safeNext('https://evil.example')).toBe('/');
     expect(safeNext('//evil.example/x')).toBe('/');
+    expect(safeNext('/\\evil.example/x')).toBe('/');
     expect(safeNext('/login?next=/x')).toBe('/');
     expect(safeNext(null)).toBe('/');
   });
