@@ -145,7 +145,18 @@ describe('canvas', () => {
     assert.deepEqual(stored.position, { x: Math.round(moved.x), y: Math.round(moved.y) });
     await page.reload();
     await canvasReady(page, 4);
-    assert.deepEqual(await flowPosition(page, c.ui.id), { x: Math.round(moved.x), y: Math.round(moved.y) });
+    const reloaded = await flowPosition(page, c.ui.id);
+    assert.deepEqual(reloaded, { x: Math.round(moved.x), y: Math.round(moved.y) });
+    // Keyboard: focus the node, select it with Enter, move it with the arrow keys.
+    const keyed = page.waitForResponse((r) => r.url().endsWith(`/projects/${project.id}/layout`) && r.request().method() === 'PUT');
+    await page.locator(nodeSel(c.ui.id)).focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal((await keyed).status(), 200);
+    const after = await server.api('GET', `/components/${c.ui.id}`, { token });
+    assert.equal(after.position.x, reloaded.x);
+    assert.ok(after.position.y > reloaded.y, `arrow keys moved it down: ${JSON.stringify(after.position)}`);
     await page.context().close();
   });
 

@@ -6,7 +6,7 @@ import { Link, Navigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
-  type Connection, type Edge, type EdgeChange, type NodeChange, type OnBeforeDelete, type OnNodeDrag, type OnSelectionChangeFunc,
+  type Connection, type Edge, type EdgeChange, type NodeChange, type OnBeforeDelete, type OnSelectionChangeFunc,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
@@ -88,19 +88,13 @@ function Canvas({ projectId }: { projectId: string }) {
     }
   }, []);
 
-  const onNodesChange = useCallback((changes: NodeChange<CanvasNode>[]) => {
-    // Removal goes through the API (onBeforeDelete); everything else is local view state.
-    const local = changes.filter((c) => c.type !== 'remove');
-    if (local.length) setNodes((ns) => applyNodeChanges(local, ns));
-  }, []);
-
-  const onNodeDragStop: OnNodeDrag<CanvasNode> = useCallback(
-    (_e, _node, dragged) => {
-      if (!canEdit) return;
+  /** Saves moved nodes (a drag ended, or arrow keys moved the selection). */
+  const persistMoves = useCallback(
+    (moved: { id: string; position: Point }[]) => {
       const g = client.getQueryData<Graph>(graphKey(projectId));
       if (!g) return;
       const moves = new Map<string, Point>();
-      for (const n of dragged) {
+      for (const n of moved) {
         const c = g.components.find((x) => x.id === n.id);
         if (!c) continue;
         const was = c.position ?? auto.current.get(c.id);
@@ -120,7 +114,23 @@ function Canvas({ projectId }: { projectId: string }) {
       }
       moveInCache(client, projectId, moves);
     },
-    [canEdit, client, projectId, saver],
+    [client, projectId, saver],
+  );
+
+  const onNodesChange = useCallback(
+    (changes: NodeChange<CanvasNode>[]) => {
+      // Removal goes through the API (onBeforeDelete); everything else is local view state.
+      const local = changes.filter((c) => c.type !== 'remove');
+      if (local.length) setNodes((ns) => applyNodeChanges(local, ns));
+      if (!canEdit) return;
+      // `dragging: false` with a position: the end of a drag, or a move by the arrow keys.
+      const moved: { id: string; position: Point }[] = [];
+      for (const c of changes) {
+        if (c.type === 'position' && c.dragging === false && c.position) moved.push({ id: c.id, position: c.position });
+      }
+      if (moved.length) persistMoves(moved);
+    },
+    [canEdit, persistMoves],
   );
 
   const onConnect = useCallback(
@@ -257,7 +267,6 @@ function Canvas({ projectId }: { projectId: string }) {
             nodeTypes={nodeTypes}
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
-            onNodeDragStop={onNodeDragStop}
             onConnect={onConnect}
             onBeforeDelete={onBeforeDelete}
             onSelectionChange={onSelectionChange}
