@@ -14,7 +14,6 @@ FROM node:22-bookworm-slim AS ui
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked npm ci --no-audit --no-fund
-COPY docs/openapi.json /src/docs/openapi.json
 COPY web/ ./
 RUN npm run build
 

@@ -25,7 +25,12 @@ async function login(page, server, user) {
 
 /** Waits until the canvas says it is interactive and returns the time since navigation (ms). */
 async function canvasReady(page, expectedNodes) {
-  await page.waitForFunction(() => document.documentElement.dataset.canvasReady === 'true', null, { timeout: 30_000 });
+  try {
+    await page.waitForFunction(() => document.documentElement.dataset.canvasReady === 'true', null, { timeout: 30_000 });
+  } catch (e) {
+    const text = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
+    throw new Error(`the canvas did not become ready; page says: ${text}`, { cause: e });
+  }
   if (expectedNodes !== undefined) {
     await page.waitForFunction((n) => document.querySelectorAll('.react-flow__node').length === n, expectedNodes);
   }
@@ -140,7 +145,18 @@ describe('canvas', () => {
     assert.deepEqual(stored.position, { x: Math.round(moved.x), y: Math.round(moved.y) });
     await page.reload();
     await canvasReady(page, 4);
-    assert.deepEqual(await flowPosition(page, c.ui.id), { x: Math.round(moved.x), y: Math.round(moved.y) });
+    const reloaded = await flowPosition(page, c.ui.id);
+    assert.deepEqual(reloaded, { x: Math.round(moved.x), y: Math.round(moved.y) });
+    // Keyboard: focus the node, select it with Enter, move it with the arrow keys.
+    const keyed = page.waitForResponse((r) => r.url().endsWith(`/projects/${project.id}/layout`) && r.request().method() === 'PUT');
+    await page.locator(nodeSel(c.ui.id)).focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal((await keyed).status(), 200);
+    const after = await server.api('GET', `/components/${c.ui.id}`, { token });
+    assert.equal(after.position.x, reloaded.x);
+    assert.ok(after.position.y > reloaded.y, `arrow keys moved it down: ${JSON.stringify(after.position)}`);
     await page.context().close();
   });
 
@@ -222,7 +238,9 @@ describe('canvas', () => {
     await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('45%'), nodeSel(c.mq.id));
     await panel.getByRole('button', { name: 'Save' }).click();
     await panel.getByText('changed elsewhere — reload or overwrite').waitFor();
+    const overwritten = page.waitForResponse((r) => r.url().endsWith(`/components/${c.mq.id}`) && r.request().method() === 'PUT');
     await panel.getByRole('button', { name: 'Overwrite' }).click();
+    assert.equal((await overwritten).status(), 200);
     await page.locator(nodeSel(c.mq.id)).getByText('Broker (edited here)').waitFor();
     const stored = await server.api('GET', `/components/${c.mq.id}`, { token });
     assert.equal(stored.name, 'Broker (edited here)');
@@ -273,12 +291,60 @@ describe('canvas', () => {
     await page.context().close();
   });
 
+  test('adding a component and removing a dependency (with confirmation)', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    const before = await page.locator('.react-flow__node').count();
+    await page.getByRole('button', { name: 'Add component' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add component' });
+    await dialog.getByLabel('Name').fill('Home Assistant');
+    await dialog.getByLabel('Type').fill('service');
+    await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.locator('.react-flow__node', { hasText: 'Home Assistant' }).waitFor();
+    assert.equal(await page.locator('.react-flow__node').count(), before + 1);
+    const list = await server.api('GET', `/projects/${project.id}/components`, { token });
+    const added = list.components.find((x) => x.name === 'Home Assistant');
+    assert.ok(added?.position, 'a new component is placed (has a position)');
+
+    // "API depends on Postgres": select the edge, remove it, confirm.
+    const edge = page.locator(`.react-flow__edge[data-id="${c.db.id}->${c.api.id}"]`);
+    const at = await centre(edge);
+    await page.mouse.click(at.x, at.y);
+    await page.getByRole('button', { name: 'Remove dependency' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Remove dependency?' });
+    await confirm.getByText('API will no longer depend on Postgres.').waitFor();
+    const removed = page.waitForResponse((r) => r.url().endsWith(`/components/${c.api.id}/dependencies/${c.db.id}`));
+    await confirm.getByRole('button', { name: 'Remove' }).click();
+    assert.equal((await removed).status(), 204);
+    await edge.waitFor({ state: 'detached' });
+    const deps = await server.api('GET', `/components/${c.api.id}/dependencies`, { token });
+    assert.ok(!deps.dependencies.some((d) => d.depends_on_id === c.db.id));
+    await server.api('POST', `/components/${c.api.id}/dependencies`, { token, body: { depends_on_id: c.db.id } });
+    await edge.waitFor({ state: 'attached' });
+    await page.context().close();
+  });
+
+  test('after a server restart, a change made before the stream reconnected shows up (resync)', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    await server.stop();
+    await server.start();
+    // Made before the page's stream is back (its backoff waits at least half a second): no live
+    // event reaches the page, the refetch on reconnect has to bring it.
+    await server.api('PUT', `/components/${c.db.id}`, { token, body: { name: 'PostgreSQL 17' } });
+    await page.locator(nodeSel(c.db.id)).getByText('PostgreSQL 17').waitFor({ timeout: 20_000 });
+    await page.context().close();
+  });
+
   test('a viewer gets a read-only canvas', async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
     await login(page, server, VIEWER);
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
-    await canvasReady(page, 4);
+    const graph = await server.api('GET', `/projects/${project.id}/graph`, { token });
+    await canvasReady(page, graph.components.length);
     await page.getByText('Read-only').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Add component' }).count(), 0);
     assert.equal(await page.locator('.react-flow__node.draggable').count(), 0);

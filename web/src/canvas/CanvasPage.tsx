@@ -6,7 +6,7 @@ import { Link, Navigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
-  type Connection, type Edge, type NodeChange, type OnBeforeDelete, type OnNodeDrag, type OnSelectionChangeFunc,
+  type Connection, type Edge, type EdgeChange, type NodeChange, type OnBeforeDelete, type OnSelectionChangeFunc,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
@@ -62,7 +62,7 @@ function Canvas({ projectId }: { projectId: string }) {
   const auto = useRef(new Map<string, Point>());
   const [nodes, setNodes] = useState<CanvasNode[]>([]);
   const [selectedId, setSelectedId] = useState<string | null>(null);
-  const [selectedEdge, setSelectedEdge] = useState<Edge | null>(null);
+  const [selectedEdgeId, setSelectedEdgeId] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
 
   useEffect(() => {
@@ -73,21 +73,28 @@ function Canvas({ projectId }: { projectId: string }) {
     setNodes((prev) => syncNodes(prev, g, auto.current, canEdit));
   }, [graph.data, canEdit]);
 
-  const edges = useMemo(() => toEdges(graph.data?.dependencies ?? [], canEdit), [graph.data?.dependencies, canEdit]);
-
-  const onNodesChange = useCallback((changes: NodeChange<CanvasNode>[]) => {
-    // Removal goes through the API (onBeforeDelete); everything else is local view state.
-    const local = changes.filter((c) => c.type !== 'remove');
-    if (local.length) setNodes((ns) => applyNodeChanges(local, ns));
+  const plainEdges = useMemo(() => toEdges(graph.data?.dependencies ?? [], canEdit), [graph.data?.dependencies, canEdit]);
+  // Edges are controlled: their selection lives here (one at a time).
+  const edges = useMemo(
+    () => (selectedEdgeId ? plainEdges.map((e) => (e.id === selectedEdgeId ? { ...e, selected: true } : e)) : plainEdges),
+    [plainEdges, selectedEdgeId],
+  );
+  const selectedEdge = edges.find((e) => e.id === selectedEdgeId) ?? null;
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    for (const c of changes) {
+      if (c.type !== 'select') continue;
+      if (c.selected) setSelectedEdgeId(c.id);
+      else setSelectedEdgeId((cur) => (cur === c.id ? null : cur));
+    }
   }, []);
 
-  const onNodeDragStop: OnNodeDrag<CanvasNode> = useCallback(
-    (_e, _node, dragged) => {
-      if (!canEdit) return;
+  /** Saves moved nodes (a drag ended, or arrow keys moved the selection). */
+  const persistMoves = useCallback(
+    (moved: { id: string; position: Point }[]) => {
       const g = client.getQueryData<Graph>(graphKey(projectId));
       if (!g) return;
       const moves = new Map<string, Point>();
-      for (const n of dragged) {
+      for (const n of moved) {
         const c = g.components.find((x) => x.id === n.id);
         if (!c) continue;
         const was = c.position ?? auto.current.get(c.id);
@@ -107,7 +114,23 @@ function Canvas({ projectId }: { projectId: string }) {
       }
       moveInCache(client, projectId, moves);
     },
-    [canEdit, client, projectId, saver],
+    [client, projectId, saver],
+  );
+
+  const onNodesChange = useCallback(
+    (changes: NodeChange<CanvasNode>[]) => {
+      // Removal goes through the API (onBeforeDelete); everything else is local view state.
+      const local = changes.filter((c) => c.type !== 'remove');
+      if (local.length) setNodes((ns) => applyNodeChanges(local, ns));
+      if (!canEdit) return;
+      // `dragging: false` with a position: the end of a drag, or a move by the arrow keys.
+      const moved: { id: string; position: Point }[] = [];
+      for (const c of changes) {
+        if (c.type === 'position' && c.dragging === false && c.position) moved.push({ id: c.id, position: c.position });
+      }
+      if (moved.length) persistMoves(moved);
+    },
+    [canEdit, persistMoves],
   );
 
   const onConnect = useCallback(
@@ -133,7 +156,7 @@ function Canvas({ projectId }: { projectId: string }) {
         danger: true,
       });
       if (!ok) return;
-      setSelectedEdge(null);
+      setSelectedEdgeId(null);
       unlink.mutate({ componentId: e.target, dependsOnId: e.source }, { onSuccess: () => report('Dependency removed.') });
     },
     [confirm, nameOf, unlink, report],
@@ -167,10 +190,8 @@ function Canvas({ projectId }: { projectId: string }) {
     [canEdit, confirm, remove, removeEdge, selectedId, unlink],
   );
 
-  const onSelectionChange: OnSelectionChangeFunc<CanvasNode, Edge> = useCallback(({ nodes: ns, edges: es }) => {
+  const onSelectionChange: OnSelectionChangeFunc<CanvasNode, Edge> = useCallback(({ nodes: ns }) => {
     if (ns.length === 1) setSelectedId(ns[0]!.id);
-    else if (ns.length === 0 && es.length > 0) setSelectedId(null);
-    setSelectedEdge(es.length === 1 && ns.length === 0 ? es[0]! : null);
   }, []);
 
   // Time to interactive: nodes rendered and measured (read by the e2e budget check).
@@ -245,7 +266,7 @@ function Canvas({ projectId }: { projectId: string }) {
             edges={edges}
             nodeTypes={nodeTypes}
             onNodesChange={onNodesChange}
-            onNodeDragStop={onNodeDragStop}
+            onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onBeforeDelete={onBeforeDelete}
             onSelectionChange={onSelectionChange}

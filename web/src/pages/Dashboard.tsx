@@ -215,8 +215,12 @@ export function describe(e: LiveEvent): string {
   return `${noun}${name ? ` “${name}”` : ''} ${action ?? 'changed'}`;
 }
 
+const DOMAIN = /^tracker\/events\/(projects|components|tasks|dependencies)\//;
+
 function RecentActivity() {
-  const { q, items } = useFeed('tracker/events/#', 8);
+  // Changes to projects and their parts (not sign-ins and other audit events).
+  const { q, items: all } = useFeed('tracker/events/#', 60);
+  const items = all.filter((e) => DOMAIN.test(e.topic)).slice(0, 8);
   return (
     <article className="panel hud-activity" aria-labelledby="hud-activity">
       <h2 id="hud-activity">Recent activity</h2>

@@ -16,7 +16,8 @@ export const KIOSK_VIEWS = [
 
 /** Only same-site paths are followed after sign-in (no open redirects). */
 export function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/';
+  const ok = next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !next.startsWith('/login');
+  return ok ? next : '/';
 }
 
 export default function LoginPage() {

@@ -31,8 +31,10 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
   const notify = useNotify();
   const qc = useQueryClient();
 
+  // From the current address, not this render's: a debounced search must not undo a filter
+  // chosen meanwhile (react-router's functional update sees the render's params too).
   const set = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(sp);
+    const next = new URLSearchParams(window.location.search);
     for (const [k, v] of Object.entries(changes)) {
       if (v) next.set(k, v);
       else next.delete(k);
