@@ -2,6 +2,7 @@
 //! `main.rs` only parses the command line and calls into here.
 
 pub mod config;
+pub mod files;
 pub mod healthcheck;
 pub mod startup;
 pub mod telemetry;

@@ -1,4 +1,5 @@
-//! `taylordash`: serve (default), migrate, config check, healthcheck, user add.
+//! `taylordash`: serve (default), migrate, config check, healthcheck, user add, artifacts
+//! reconcile, backup.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Artifacts (files attached to projects).
+    Artifacts {
+        #[command(subcommand)]
+        action: ArtifactsAction,
+    },
     /// Exit 0 if the server at the configured address is ready, 1 otherwise.
     Healthcheck {
         /// Server address to probe (default: the configured bind address).
@@ -75,6 +81,20 @@ enum UserAction {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse().map_err(|e: domain::UnknownStatus| e.to_string())
+}
+
+#[derive(Subcommand)]
+enum ArtifactsAction {
+    /// Find objects in the store that no artifact record refers to and delete them; report
+    /// records whose object is missing (exit 1 then).
+    Reconcile {
+        /// Only report; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave objects younger than this many seconds alone (uploads in flight).
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        grace: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +155,22 @@ fn main() -> ExitCode {
             match runtime.block_on(add_user(&config, &name, role)) {
                 Ok(()) => {
                     println!("created {role} user {name}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Artifacts {
+            action: ArtifactsAction::Reconcile { dry_run, grace },
+        } => {
+            telemetry::init(&config.log_level, config.log_format);
+            let grace = Duration::from_secs(grace);
+            match runtime.block_on(taylordash::files::reconcile(&config, grace, dry_run)) {
+                Ok(report) => {
+                    print!("{report}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

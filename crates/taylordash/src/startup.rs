@@ -44,6 +44,8 @@ pub enum StartupError {
     Metrics(String),
     #[error("admin account from admin.user / admin.password_file: {0}")]
     Admin(String),
+    #[error("{0}\nhint: check S3_ENDPOINT, S3_BUCKET and the S3 credentials, or unset them")]
+    Objects(String),
 }
 
 pub struct App {
@@ -54,6 +56,8 @@ pub struct App {
     /// While no admin exists: the one-time token that lets the first admin be created from the
     /// browser (shown as a setup URL at start).
     pub setup_token: Option<String>,
+    /// Background work besides the bus (object collector, backup schedule), stopped at shutdown.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub enum ApiKeySource {
@@ -192,6 +196,16 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         auth_config(config),
     );
     tracing::info!(backend = store.backend().as_str(), "database ready");
+    // Files: artifacts in the object store, and the collector of deleted ones.
+    let objects = crate::files::open_objects(config)
+        .await
+        .map_err(StartupError::Objects)?;
+    let (state, collector) = state.with_files(objects.clone(), config.files.max_upload_bytes);
+    let background = vec![crate::files::start_collector(
+        store.clone(),
+        objects,
+        collector,
+    )];
     if let Some(admin) = &config.admin_bootstrap {
         bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
     }
@@ -214,6 +228,7 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         store,
         api_key_source,
         setup_token,
+        background,
     })
 }
 
@@ -344,6 +359,9 @@ impl App {
         }
         // Stop the bus first: its tasks hold database connections the pool waits for.
         self.state.bus.stop();
+        for task in &self.background {
+            task.abort();
+        }
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
