@@ -12,9 +12,11 @@ mod events;
 mod identity;
 mod migrations;
 mod postgres;
+mod snapshot;
 mod sql_artifacts;
 mod sql_events;
 mod sql_identity;
+mod sql_snapshot;
 mod sql_store;
 mod sqlite;
 
@@ -32,6 +34,9 @@ pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use identity::{IdentityStore, LoginUpdate};
 pub use postgres::PgStore;
+pub use snapshot::{
+    Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, table_named,
+};
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -73,7 +78,9 @@ pub type ExpectedVersion = Option<i64>;
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
-pub trait Store: EventStore + IdentityStore + ArtifactStore + Send + Sync + 'static {
+pub trait Store:
+    EventStore + IdentityStore + ArtifactStore + SnapshotStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     /// Verifies the checksums of applied ones.

@@ -233,3 +233,10 @@ crate::sql_identity::impl_identity_store!(
     serialize = "SELECT pg_advisory_xact_lock(7410052671)"
 );
 crate::sql_artifacts::impl_artifact_store!(PgStore, sqlx::Postgres);
+crate::sql_snapshot::impl_snapshot_store!(
+    PgStore,
+    sqlx::Postgres,
+    begin_snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    reset_sequence = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                      coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+);

@@ -151,3 +151,9 @@ crate::sql_identity::impl_identity_store!(
     serialize = "SELECT 1"
 );
 crate::sql_artifacts::impl_artifact_store!(SqliteStore, sqlx::Sqlite);
+crate::sql_snapshot::impl_snapshot_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    begin_snapshot = "SELECT 1",
+    reset_sequence = ""
+);
