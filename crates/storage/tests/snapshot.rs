@@ -10,6 +10,9 @@ use storage::{Kind, RowObject, Store, StoreConfig, TABLES, Table};
 use testsupport::TestDb;
 
 type Rows = Vec<(&'static Table, RowObject)>;
+/// Column names in order, with kinds where the database tells them.
+type Columns = Vec<(String, Option<Kind>)>;
+type Schema = Vec<(String, Columns)>;
 
 async fn export(store: &dyn Store) -> Rows {
     let mut rows = Vec::new();
@@ -137,8 +140,8 @@ fn kind_of_pg_type(t: &str) -> Kind {
 }
 
 /// Every table in the database with its columns in order (and kinds, on PostgreSQL).
-async fn schema(config: &StoreConfig) -> Vec<(String, Vec<(String, Option<Kind>)>)> {
-    let mut out: Vec<(String, Vec<(String, Option<Kind>)>)> = Vec::new();
+async fn schema(config: &StoreConfig) -> Schema {
+    let mut out: Schema = Vec::new();
     match config {
         StoreConfig::Postgres { url, .. } => {
             let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
@@ -191,7 +194,7 @@ async fn schema(config: &StoreConfig) -> Vec<(String, Vec<(String, Option<Kind>)
 
 async fn check_schema(db: &TestDb) {
     let actual = schema(&db.config).await;
-    let mut described: Vec<(String, Vec<(String, Option<Kind>)>)> = TABLES
+    let mut described: Schema = TABLES
         .iter()
         .map(|t| {
             let cols = t
@@ -203,7 +206,7 @@ async fn check_schema(db: &TestDb) {
         })
         .collect();
     described.sort_by(|a, b| a.0.cmp(&b.0));
-    let names = |v: &[(String, Vec<(String, Option<Kind>)>)]| -> Vec<String> {
+    let names = |v: &[(String, Columns)]| -> Vec<String> {
         v.iter().map(|(t, _)| t.clone()).collect()
     };
     assert_eq!(
