@@ -206,9 +206,8 @@ async fn check_schema(db: &TestDb) {
         })
         .collect();
     described.sort_by(|a, b| a.0.cmp(&b.0));
-    let names = |v: &[(String, Columns)]| -> Vec<String> {
-        v.iter().map(|(t, _)| t.clone()).collect()
-    };
+    let names =
+        |v: &[(String, Columns)]| -> Vec<String> { v.iter().map(|(t, _)| t.clone()).collect() };
     assert_eq!(
         names(&actual),
         names(&described),

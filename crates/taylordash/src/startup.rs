@@ -201,11 +201,23 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         .await
         .map_err(StartupError::Objects)?;
     let (state, collector) = state.with_files(objects.clone(), config.files.max_upload_bytes);
-    let background = vec![crate::files::start_collector(
+    let mut background = vec![crate::files::start_collector(
         store.clone(),
         objects,
         collector,
     )];
+    if let Some(interval) = config.files.backup_interval {
+        tracing::info!(
+            every_s = interval.as_secs(),
+            keep = config.files.backup_keep,
+            "scheduled backups enabled"
+        );
+        background.push(tokio::spawn(api::backups::run_schedule(
+            state.clone(),
+            interval,
+            config.files.backup_keep,
+        )));
+    }
     if let Some(admin) = &config.admin_bootstrap {
         bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
     }

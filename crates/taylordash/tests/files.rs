@@ -101,13 +101,23 @@ fn upload_generated(addr: SocketAddr, path: &str, len: u64) -> (u16, String) {
 }
 
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_as(addr, &format!("X-API-Key: {KEY}"), method, path, body)
+}
+
+/// As `http`, authenticated by the header line `auth`.
+fn http_as(
+    addr: SocketAddr,
+    auth: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-API-Key: {KEY}\r\n"
-    );
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n");
     if let Some(b) = body {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
@@ -219,4 +229,299 @@ fn reconcile_removes_orphaned_objects() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 objects deleted"), "{text}");
     assert!(!orphan_dir.join("upload").exists());
+}
+
+/// Where a test installation keeps its data.
+struct Install {
+    data: tempfile::TempDir,
+    database_url: Option<String>,
+    s3: Option<String>,
+}
+
+impl Install {
+    fn command(&self) -> Command {
+        let mut cmd = taylordash(self.data.path());
+        let password = self.data.path().join("admin-password");
+        std::fs::write(&password, ADMIN_PASSWORD).expect("password file");
+        cmd.env("TAYLORDASH_ADMIN_USER", "admin")
+            .env("TAYLORDASH_ADMIN_PASSWORD_FILE", &password);
+        if let Some(url) = &self.database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        if let Some(endpoint) = &self.s3 {
+            cmd.env("S3_ENDPOINT", endpoint)
+                .env("S3_BUCKET", "migrated")
+                .env("MINIO_ROOT_USER", "minio")
+                .env("MINIO_ROOT_PASSWORD", "minio-secret");
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run taylordash");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "taylordash {args:?} failed: {text}");
+        text
+    }
+}
+
+const ADMIN_PASSWORD: &str = "correct-stapler-orbit-42";
+
+/// Fills an installation through the API; returns (personal API key, artifact id, content).
+fn populate(addr: SocketAddr) -> (String, String, Vec<u8>) {
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/projects",
+        Some(r#"{"name":"moved","description":"to PostgreSQL"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let project = json(&body)["id"].as_str().expect("id").to_owned();
+    let mut components = Vec::new();
+    for name in ["api", "db"] {
+        let (status, body) = http(
+            addr,
+            "POST",
+            &format!("/api/v1/projects/{project}/components"),
+            Some(&format!(r#"{{"name":"{name}","metadata":{{"tier":1}}}}"#)),
+        );
+        assert_eq!(status, 201, "{body}");
+        components.push(json(&body)["id"].as_str().expect("id").to_owned());
+    }
+    let (status, body) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/components/{}/dependencies", components[0]),
+        Some(&format!(r#"{{"depends_on_id":"{}"}}"#, components[1])),
+    );
+    assert!(status == 201 || status == 200, "{status} {body}");
+    let (status, body) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/components/{}/tasks", components[0]),
+        Some(r#"{"name":"migrate","status":"in_progress"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    // What upload_generated sends: 64 KiB pieces of the same pattern.
+    let content: Vec<u8> = (0..300_000usize)
+        .map(|i| ((i % (64 * 1024)) % 251) as u8)
+        .collect();
+    let path = format!("/api/v1/projects/{project}/artifacts?name=dump.bin");
+    let (status, body) = upload_generated(addr, &path, 300_000);
+    assert_eq!(status, 201, "{body}");
+    let artifact = json(&body)["id"].as_str().expect("id").to_owned();
+    let (status, body) = http_as(
+        addr,
+        "Content-Type: application/json",
+        "POST",
+        "/api/v1/auth/login",
+        Some(&format!(
+            r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = json(&body)["session_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let (status, body) = http_as(
+        addr,
+        &format!("Authorization: Bearer {token}"),
+        "POST",
+        "/api/v1/auth/api-keys",
+        Some(r#"{"name":"laptop","scope":"write"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let key = json(&body)["key"].as_str().expect("key").to_owned();
+    (key, artifact, content)
+}
+
+/// What the API shows, read with the service key (which changes nothing it reads).
+fn api_view(addr: SocketAddr) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut get = |path: String| -> serde_json::Value {
+        let (status, body) = http(addr, "GET", &path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        out.push((path, body.clone()));
+        json(&body)
+    };
+    let projects = get("/api/v1/projects".into());
+    for p in projects["projects"].as_array().expect("projects") {
+        let id = p["id"].as_str().expect("id");
+        get(format!("/api/v1/projects/{id}/graph"));
+        get(format!("/api/v1/projects/{id}/artifacts"));
+        let components = get(format!("/api/v1/projects/{id}/components"));
+        for c in components["components"].as_array().expect("components") {
+            get(format!(
+                "/api/v1/components/{}/tasks",
+                c["id"].as_str().expect("id")
+            ));
+        }
+    }
+    get("/api/v1/auth/users".into());
+    get("/api/v1/auth/api-keys".into());
+    out
+}
+
+fn download(addr: SocketAddr, artifact: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let req = format!(
+        "GET /api/v1/artifacts/{artifact} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         X-API-Key: {KEY}\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers")
+        + 4;
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
+    raw[split..].to_vec()
+}
+
+/// Backs up `from`, restores into `to` (wiped or fresh) and checks that the API answers the
+/// same, the admin can log in and the personal API key works.
+fn backup_and_restore(from: &Install, to: &Install) {
+    let server = Server::start(from.command());
+    let (key, artifact, content) = populate(server.addr);
+    let before = api_view(server.addr);
+    drop(server);
+    let backups = tempfile::tempdir().expect("dir");
+    let dir = backups.path().to_str().expect("utf-8 path");
+    let out = from.run(&["backup", "create", "--to", dir, "--name", "nightly"]);
+    assert!(out.contains("backup nightly written"), "{out}");
+    let out = from.run(&["backup", "verify", "nightly", "--from", dir]);
+    assert!(out.contains("is intact"), "{out}");
+    let out = from.run(&["backup", "list", "--from", dir]);
+    assert!(out.contains("nightly"), "{out}");
+
+    let out = to.run(&["backup", "restore", "nightly", "--from", dir]);
+    assert!(out.contains("restored nightly"), "{out}");
+    let server = Server::start(to.command());
+    let after = api_view(server.addr);
+    assert_eq!(before.len(), after.len());
+    for ((path, b), (_, a)) in before.iter().zip(&after) {
+        assert_eq!(json(b), json(a), "{path} differs after the restore");
+    }
+    assert!(
+        download(server.addr, &artifact) == content,
+        "the artifact differs after the restore"
+    );
+    let (status, body) = http_as(
+        server.addr,
+        "Content-Type: application/json",
+        "POST",
+        "/api/v1/auth/login",
+        Some(&format!(
+            r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#
+        )),
+    );
+    assert_eq!(status, 200, "the migrated admin cannot log in: {body}");
+    let (status, body) = http_as(
+        server.addr,
+        &format!("X-API-Key: {key}"),
+        "GET",
+        "/api/v1/projects",
+        None,
+    );
+    assert_eq!(status, 200, "the migrated API key does not work: {body}");
+    drop(server);
+    // The restored database is not empty any more: a second restore needs --force.
+    let out = to
+        .command()
+        .args(["backup", "restore", "nightly", "--from", dir])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    to.run(&["backup", "restore", "nightly", "--from", dir, "--force"]);
+}
+
+fn sqlite_install() -> Install {
+    Install {
+        data: tempfile::tempdir().expect("dir"),
+        database_url: None,
+        s3: None,
+    }
+}
+
+struct PgDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        testsupport::drop_postgres_database(self.admin_url.clone(), self.name.clone());
+    }
+}
+
+fn postgres_db() -> Option<PgDb> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (admin_url, name, url) = rt.block_on(testsupport::fresh_postgres_database())?;
+    Some(PgDb {
+        admin_url,
+        name,
+        url,
+    })
+}
+
+#[test]
+fn backup_wipe_restore_on_sqlite() {
+    let install = sqlite_install();
+    // Wiping: a fresh data directory stands in for the lost disk.
+    let wiped = sqlite_install();
+    backup_and_restore(&install, &wiped);
+}
+
+#[test]
+fn backup_wipe_restore_on_postgres() {
+    let Some(db) = postgres_db() else { return };
+    let Some(fresh) = postgres_db() else { return };
+    let install = Install {
+        data: tempfile::tempdir().expect("dir"),
+        database_url: Some(db.url.clone()),
+        s3: None,
+    };
+    let wiped = Install {
+        data: tempfile::tempdir().expect("dir"),
+        database_url: Some(fresh.url.clone()),
+        s3: None,
+    };
+    backup_and_restore(&install, &wiped);
+}
+
+/// The documented way up from the single binary: SQLite and a directory → PostgreSQL and S3.
+#[test]
+fn sqlite_to_postgres_and_s3_migration() {
+    let Some(db) = postgres_db() else { return };
+    let Some(s3) = testsupport::S3Server::start() else {
+        return;
+    };
+    let target = Install {
+        data: tempfile::tempdir().expect("dir"),
+        database_url: Some(db.url.clone()),
+        s3: Some(s3.endpoint.clone()),
+    };
+    backup_and_restore(&sqlite_install(), &target);
 }

@@ -28,6 +28,7 @@ macro_rules! on_both {
 
 mod artifacts;
 mod auth;
+mod backups;
 mod events;
 mod matrix;
 mod resources;
