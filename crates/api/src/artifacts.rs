@@ -34,6 +34,8 @@ pub struct Files {
     pub max_upload_bytes: u64,
     /// Woken when objects are queued for deletion, so the collector runs at once.
     pub collector: Arc<tokio::sync::Notify>,
+    /// Backups into the same object store.
+    pub backups: Option<crate::backups::BackupService>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

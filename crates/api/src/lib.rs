@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod auth;
+pub mod backups;
 mod components;
 mod error;
 mod events;
@@ -140,11 +141,16 @@ impl AppState {
         max_upload_bytes: u64,
     ) -> (AppState, Arc<tokio::sync::Notify>) {
         let collector = Arc::new(tokio::sync::Notify::new());
+        let target = backup::Target::store(objects.clone());
+        let backups = backups::BackupService::new(target, self.metrics.registry())
+            .map_err(|e| tracing::error!(error = %e, "backup metrics; backups disabled"))
+            .ok();
         let context = Arc::get_mut(&mut self.0).expect("with_files is called before sharing");
         context.files = Some(artifacts::Files {
             objects,
             max_upload_bytes,
             collector: collector.clone(),
+            backups,
         });
         (self, collector)
     }
@@ -216,6 +222,9 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::list, artifacts::upload))
         .routes(routes!(artifacts::download, artifacts::delete))
         .routes(routes!(artifacts::info))
+        // Backups (admin).
+        .routes(routes!(backups::list, backups::create))
+        .routes(routes!(backups::download))
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {

@@ -287,6 +287,22 @@ impl Objects {
         }
     }
 
+    /// Every object in the store.
+    pub async fn list_all(&self) -> Result<Vec<ObjectInfo>> {
+        let mut out: Vec<ObjectInfo> = self
+            .inner
+            .list(None)
+            .map_ok(|m| ObjectInfo {
+                key: m.location.to_string(),
+                size: m.size,
+                last_modified: m.last_modified,
+            })
+            .try_collect()
+            .await?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     /// Every object whose key starts with the directory `prefix` (e.g. `artifacts`).
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let prefix = key(prefix)?;

@@ -13,10 +13,12 @@ mod identity;
 mod logs;
 mod migrations;
 mod postgres;
+mod snapshot;
 mod sql_artifacts;
 mod sql_events;
 mod sql_identity;
 mod sql_logs;
+mod sql_snapshot;
 mod sql_store;
 mod sqlite;
 
@@ -35,6 +37,9 @@ pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use identity::{IdentityStore, LoginUpdate};
 pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;
+pub use snapshot::{
+    Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, table_named,
+};
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -77,7 +82,7 @@ pub type ExpectedVersion = Option<i64>;
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
 pub trait Store:
-    EventStore + IdentityStore + LogStore + ArtifactStore + Send + Sync + 'static
+    EventStore + IdentityStore + LogStore + ArtifactStore + SnapshotStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.

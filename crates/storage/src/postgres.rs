@@ -238,3 +238,10 @@ crate::sql_logs::impl_log_store!(
     hour = "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
 );
 crate::sql_artifacts::impl_artifact_store!(PgStore, sqlx::Postgres);
+crate::sql_snapshot::impl_snapshot_store!(
+    PgStore,
+    sqlx::Postgres,
+    begin_snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    reset_sequence = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                      coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+);

@@ -156,3 +156,9 @@ crate::sql_logs::impl_log_store!(
     hour = "substr(\"timestamp\", 1, 13)"
 );
 crate::sql_artifacts::impl_artifact_store!(SqliteStore, sqlx::Sqlite);
+crate::sql_snapshot::impl_snapshot_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    begin_snapshot = "SELECT 1",
+    reset_sequence = ""
+);

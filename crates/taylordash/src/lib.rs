@@ -1,7 +1,9 @@
 //! The `taylordash` binary's library half: configuration, startup and the health-check client.
 //! `main.rs` only parses the command line and calls into here.
 
+pub mod backups;
 pub mod config;
+pub mod files;
 pub mod healthcheck;
 pub mod startup;
 pub mod telemetry;

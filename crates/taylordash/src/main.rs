@@ -1,4 +1,5 @@
-//! `taylordash`: serve (default), migrate, config check, healthcheck, user add.
+//! `taylordash`: serve (default), migrate, config check, healthcheck, user add, artifacts
+//! reconcile, backup.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,16 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Artifacts (files attached to projects).
+    Artifacts {
+        #[command(subcommand)]
+        action: ArtifactsAction,
+    },
+    /// Backups: every table and every artifact, with a verified manifest.
+    Backup {
+        #[command(subcommand)]
+        action: BackupAction,
+    },
     /// Exit 0 if the server at the configured address is ready, 1 otherwise.
     Healthcheck {
         /// Server address to probe (default: the configured bind address).
@@ -75,6 +86,53 @@ enum UserAction {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse().map_err(|e: domain::UnknownStatus| e.to_string())
+}
+
+#[derive(Subcommand)]
+enum ArtifactsAction {
+    /// Find objects in the store that no artifact record refers to and delete them; report
+    /// records whose object is missing (exit 1 then).
+    Reconcile {
+        /// Only report; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave objects younger than this many seconds alone (uploads in flight).
+        #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+        grace: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Write a backup to the object store (or to a local directory with --to).
+    Create {
+        /// Local directory to write the backup into instead of the object store.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Backup name (default: taylordash-<UTC time>).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the backups in the object store (or in a local directory with --from).
+    List {
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Re-read a backup and check every file against its manifest.
+    Verify {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Restore a backup into an empty database (and its artifacts into the object store).
+    Restore {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+        /// Replace everything in a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +193,48 @@ fn main() -> ExitCode {
             match runtime.block_on(add_user(&config, &name, role)) {
                 Ok(()) => {
                     println!("created {role} user {name}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Artifacts {
+            action: ArtifactsAction::Reconcile { dry_run, grace },
+        } => {
+            telemetry::init(&config.log_level, config.log_format);
+            let grace = Duration::from_secs(grace);
+            match runtime.block_on(taylordash::files::reconcile(&config, grace, dry_run)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Backup { action } => {
+            telemetry::init(&config.log_level, config.log_format);
+            use taylordash::backups;
+            let result = runtime.block_on(async {
+                match action {
+                    BackupAction::Create { to, name } => backups::create(&config, to, name).await,
+                    BackupAction::List { from } => backups::list(&config, from).await,
+                    BackupAction::Verify { name, from } => {
+                        backups::verify(&config, &name, from).await
+                    }
+                    BackupAction::Restore { name, from, force } => {
+                        backups::restore(&config, &name, from, force).await
+                    }
+                }
+            });
+            match result {
+                Ok(report) => {
+                    print!("{report}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

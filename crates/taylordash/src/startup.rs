@@ -44,6 +44,8 @@ pub enum StartupError {
     Metrics(String),
     #[error("admin account from admin.user / admin.password_file: {0}")]
     Admin(String),
+    #[error("{0}\nhint: check S3_ENDPOINT, S3_BUCKET and the S3 credentials, or unset them")]
+    Objects(String),
 }
 
 pub struct App {
@@ -54,6 +56,8 @@ pub struct App {
     /// While no admin exists: the one-time token that lets the first admin be created from the
     /// browser (shown as a setup URL at start).
     pub setup_token: Option<String>,
+    /// Background work besides the bus (object collector, backup schedule), stopped at shutdown.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub enum ApiKeySource {
@@ -200,6 +204,28 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         crate::telemetry::attach(sink);
     }
     tracing::info!(backend = store.backend().as_str(), "database ready");
+    // Files: artifacts in the object store, and the collector of deleted ones.
+    let objects = crate::files::open_objects(config)
+        .await
+        .map_err(StartupError::Objects)?;
+    let (state, collector) = state.with_files(objects.clone(), config.files.max_upload_bytes);
+    let mut background = vec![crate::files::start_collector(
+        store.clone(),
+        objects,
+        collector,
+    )];
+    if let Some(interval) = config.files.backup_interval {
+        tracing::info!(
+            every_s = interval.as_secs(),
+            keep = config.files.backup_keep,
+            "scheduled backups enabled"
+        );
+        background.push(tokio::spawn(api::backups::run_schedule(
+            state.clone(),
+            interval,
+            config.files.backup_keep,
+        )));
+    }
     if let Some(admin) = &config.admin_bootstrap {
         bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
     }
@@ -222,6 +248,7 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         store,
         api_key_source,
         setup_token,
+        background,
     })
 }
 
@@ -374,6 +401,9 @@ impl App {
         }
         // Stop the bus first: its tasks hold database connections the pool waits for.
         self.state.bus.stop();
+        for task in &self.background {
+            task.abort();
+        }
         // Write the log records still queued (briefly: the database may be what is failing).
         self.state.logs.sink.stop(Duration::from_secs(2)).await;
         self.store.close().await;

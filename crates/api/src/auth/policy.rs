@@ -134,6 +134,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/artifacts/{artifact_id}", VIEWER),
     rule("GET", "/api/v1/artifacts/{artifact_id}/info", VIEWER),
     rule("DELETE", "/api/v1/artifacts/{artifact_id}", EDITOR),
+    // Backups: they hold every user's data, password hashes included.
+    rule("GET", "/api/v1/admin/backups", ADMIN),
+    rule("POST", "/api/v1/admin/backups", ADMIN),
+    rule("GET", "/api/v1/admin/backups/{name}", ADMIN),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

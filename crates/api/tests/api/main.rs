@@ -29,6 +29,7 @@ macro_rules! on_both {
 mod artifacts;
 mod auth;
 mod catalogue;
+mod backups;
 mod events;
 mod logs;
 mod matrix;

@@ -1,0 +1,379 @@
+//! Portable snapshots of every table, for backups and for moving between databases.
+//!
+//! A row travels as a JSON object with one canonical encoding per column kind (UUIDs and
+//! timestamps as strings, JSON columns as JSON, booleans as booleans), so a snapshot of SQLite
+//! restores into PostgreSQL and the other way round. [`TABLES`] describes every table; a test
+//! compares it with both migrated schemas, so a table added by a migration without being
+//! described here fails the build's tests instead of silently missing from backups.
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+/// How a column's values are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Uuid,
+    Text,
+    I32,
+    I64,
+    Bool,
+    /// Timestamp with time zone, as RFC 3339 with microseconds.
+    Time,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, Kind)],
+    /// Export order (parents before children within the table, e.g. users by creation).
+    pub order_by: &'static str,
+    /// Has a generated integer `id` whose sequence must follow restored ids (PostgreSQL).
+    pub serial_id: bool,
+}
+
+use Kind::*;
+
+const fn table(
+    name: &'static str,
+    columns: &'static [(&'static str, Kind)],
+    order_by: &'static str,
+    serial_id: bool,
+) -> Table {
+    Table {
+        name,
+        columns,
+        order_by,
+        serial_id,
+    }
+}
+
+/// Every table, parents before children (the restore order).
+pub const TABLES: &[Table] = &[
+    table(
+        "projects",
+        &[
+            ("id", Uuid),
+            ("name", Text),
+            ("description", Text),
+            ("status", Text),
+            ("owner_id", Uuid),
+            ("metadata", Json),
+            ("version", I64),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "components",
+        &[
+            ("id", Uuid),
+            ("project_id", Uuid),
+            ("name", Text),
+            ("type", Text),
+            ("status", Text),
+            ("progress", I32),
+            ("position", Json),
+            ("metadata", Json),
+            ("version", I64),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "component_dependencies",
+        &[
+            ("component_id", Uuid),
+            ("depends_on_id", Uuid),
+            ("created_at", Time),
+        ],
+        "component_id, depends_on_id",
+        false,
+    ),
+    table(
+        "tasks",
+        &[
+            ("id", Uuid),
+            ("component_id", Uuid),
+            ("name", Text),
+            ("description", Text),
+            ("status", Text),
+            ("assignee_id", Uuid),
+            ("due_date", Time),
+            ("completed_at", Time),
+            ("version", I64),
+            ("created_at", Time),
+            ("updated_at", Time),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "events_mirror",
+        &[
+            ("id", I64),
+            ("topic", Text),
+            ("kind", Text),
+            ("trace_id", Uuid),
+            ("idempotency_key", Text),
+            ("source", Text),
+            ("payload", Json),
+            ("ts", Time),
+            ("received_at", Time),
+        ],
+        "id",
+        true,
+    ),
+    table(
+        "dlq_events",
+        &[
+            ("id", I64),
+            ("original_topic", Text),
+            ("reason", Text),
+            ("failure_reason", Text),
+            ("payload", Json),
+            ("created_at", Time),
+            ("replayed_at", Time),
+            ("replayed_event_id", I64),
+        ],
+        "id",
+        true,
+    ),
+    table(
+        "event_outbox",
+        &[
+            ("id", I64),
+            ("topic", Text),
+            ("kind", Text),
+            ("trace_id", Uuid),
+            ("idempotency_key", Text),
+            ("payload", Json),
+            ("created_at", Time),
+            ("attempted_at", Time),
+            ("sent_at", Time),
+        ],
+        "id",
+        true,
+    ),
+    table(
+        "users",
+        &[
+            ("id", Uuid),
+            ("username", Text),
+            ("username_key", Text),
+            ("password_hash", Text),
+            ("role", Text),
+            ("is_active", Bool),
+            ("default_view", Text),
+            ("single_view_mode", Bool),
+            ("created_by", Uuid),
+            ("created_at", Time),
+            ("updated_at", Time),
+            ("last_login", Time),
+        ],
+        // A user's creator was created before it.
+        "created_at, id",
+        false,
+    ),
+    table(
+        "user_sessions",
+        &[
+            ("id", Uuid),
+            ("user_id", Uuid),
+            ("token_hash", Text),
+            ("created_at", Time),
+            ("last_activity", Time),
+            ("expires_at", Time),
+            ("ttl_seconds", I64),
+            ("revoked_at", Time),
+            ("ip_address", Text),
+            ("user_agent", Text),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "api_keys",
+        &[
+            ("id", Uuid),
+            ("user_id", Uuid),
+            ("name", Text),
+            ("key_hash", Text),
+            ("prefix", Text),
+            ("scope", Text),
+            ("created_at", Time),
+            ("expires_at", Time),
+            ("last_used_at", Time),
+            ("revoked_at", Time),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "login_throttle",
+        &[
+            ("key", Text),
+            ("failures", I64),
+            ("last_failure", Time),
+            ("locked_until", Time),
+        ],
+        "key",
+        false,
+    ),
+    table(
+        "auth_audit_log",
+        &[
+            ("id", Uuid),
+            ("created_at", Time),
+            ("action", Text),
+            ("actor_id", Uuid),
+            ("actor_name", Text),
+            ("target_id", Uuid),
+            ("target_name", Text),
+            ("ip_address", Text),
+            ("user_agent", Text),
+            ("details", Json),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "artifacts",
+        &[
+            ("id", Uuid),
+            ("project_id", Uuid),
+            ("component_id", Uuid),
+            ("name", Text),
+            ("content_type", Text),
+            ("size", I64),
+            ("sha256", Text),
+            ("object_key", Text),
+            ("uploaded_by", Uuid),
+            ("created_at", Time),
+        ],
+        "id",
+        false,
+    ),
+    table(
+        "object_deletions",
+        &[
+            ("id", I64),
+            ("object_key", Text),
+            ("attempts", I32),
+            ("next_attempt_at", Time),
+            ("last_error", Text),
+            ("created_at", Time),
+        ],
+        "id",
+        true,
+    ),
+];
+
+/// The description of `name`.
+pub fn table_named(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// One row: column name → canonical JSON value.
+pub type RowObject = serde_json::Map<String, serde_json::Value>;
+
+/// Receives the rows of an export, table by table in [`TABLES`] order.
+pub type RowSink<'a> = dyn FnMut(&'static Table, RowObject) -> std::io::Result<()> + Send + 'a;
+
+/// Yields the rows to restore, tables in [`TABLES`] order.
+pub type RowSource<'a> =
+    dyn Iterator<Item = std::result::Result<(&'static Table, RowObject), String>> + Send + 'a;
+
+#[async_trait]
+pub trait SnapshotStore: Send + Sync {
+    /// Reads every table in one consistent snapshot (one read transaction), handing each row
+    /// to `sink`.
+    async fn export(&self, sink: &mut RowSink<'_>) -> Result<()>;
+    /// Rows in every table (the emptiness check before a restore).
+    async fn row_counts(&self) -> Result<Vec<(&'static str, i64)>>;
+    /// In one transaction: deletes every row when `wipe`, inserts `rows`, and moves id
+    /// sequences past the restored ids. Returns the rows inserted per table.
+    async fn import(
+        &self,
+        rows: &mut RowSource<'_>,
+        wipe: bool,
+    ) -> Result<Vec<(&'static str, u64)>>;
+    /// The highest migration version applied.
+    async fn schema_version(&self) -> Result<i64>;
+}
+
+/// Conversions between canonical JSON values and typed column values.
+pub(crate) mod value {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    use crate::StoreError;
+
+    fn bad(column: &str, want: &str, v: &Value) -> StoreError {
+        StoreError::Corrupt(format!("column {column}: expected {want}, found {v}"))
+    }
+
+    pub fn uuid(column: &str, v: &Value) -> Result<Option<Uuid>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => s.parse().map(Some).map_err(|_| bad(column, "a UUID", v)),
+            _ => Err(bad(column, "a UUID", v)),
+        }
+    }
+
+    pub fn text(column: &str, v: &Value) -> Result<Option<String>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(bad(column, "a string", v)),
+        }
+    }
+
+    pub fn int(column: &str, v: &Value) -> Result<Option<i64>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            _ => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| bad(column, "an integer", v)),
+        }
+    }
+
+    pub fn int32(column: &str, v: &Value) -> Result<Option<i32>, StoreError> {
+        int(column, v)?
+            .map(|n| i32::try_from(n).map_err(|_| bad(column, "a 32-bit integer", v)))
+            .transpose()
+    }
+
+    pub fn boolean(column: &str, v: &Value) -> Result<Option<bool>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            _ => Err(bad(column, "true or false", v)),
+        }
+    }
+
+    pub fn time(column: &str, v: &Value) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| bad(column, "an RFC 3339 time", v)),
+            _ => Err(bad(column, "an RFC 3339 time", v)),
+        }
+    }
+
+    pub fn json(v: &Value) -> Option<sqlx::types::Json<Value>> {
+        (!v.is_null()).then(|| sqlx::types::Json(v.clone()))
+    }
+
+    pub fn show_time(t: DateTime<Utc>) -> Value {
+        Value::String(t.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+}
