@@ -219,6 +219,23 @@ describe('canvas', () => {
       (sel) => document.querySelector(sel)?.querySelector('[data-testid=cv-task-count]')?.textContent === '2/4 tasks done',
       nodeSel(c.api.id),
     );
+    // Rename one, delete another (after confirming).
+    await panel.getByRole('button', { name: 'Rename Rate limits' }).click();
+    await panel.getByLabel('Task name').fill('Rate limiting');
+    await panel.getByRole('button', { name: 'Save', exact: true }).last().click();
+    await panel.getByText('Rate limiting').waitFor();
+    await panel.getByRole('button', { name: 'Delete Document endpoints' }).click();
+    await page.getByRole('dialog', { name: 'Delete task Document endpoints?' }).getByRole('button', { name: 'Delete task' }).click();
+    await panel.getByText('Document endpoints').waitFor({ state: 'detached' });
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.querySelector('[data-testid=cv-task-count]')?.textContent === '2/3 tasks done',
+      nodeSel(c.api.id),
+    );
+    await page.waitForFunction(async (id) => {
+      const r = await fetch(`/api/v1/components/${id}/tasks`);
+      const names = (await r.json()).tasks.map((t) => t.name).sort().join(',');
+      return names === 'Add health check,Rate limiting,Write migrations';
+    }, c.api.id);
     const tasks = await server.api('GET', `/components/${c.api.id}/tasks`, { token });
     assert.equal(tasks.tasks.find((t) => t.name === 'Write migrations').status, 'done');
     await screenshot(page, 'canvas-side-panel');
@@ -335,6 +352,17 @@ describe('canvas', () => {
     // event reaches the page, the refetch on reconnect has to bring it.
     await server.api('PUT', `/components/${c.db.id}`, { token, body: { name: 'PostgreSQL 17' } });
     await page.locator(nodeSel(c.db.id)).getByText('PostgreSQL 17').waitFor({ timeout: 20_000 });
+    await page.context().close();
+  });
+
+  test('/canvas lists the projects to choose from', async () => {
+    await server.api('POST', '/projects', { token, body: { name: 'Garage' } });
+    const page = await adminPage();
+    await page.goto(`${server.url}/canvas`);
+    await page.getByRole('link', { name: 'Garage' }).waitFor();
+    await page.getByRole('link', { name: 'Home lab' }).click();
+    await page.waitForURL(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
     await page.context().close();
   });
 
