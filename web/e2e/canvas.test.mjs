@@ -5,23 +5,9 @@
 // navigation to the canvas being interactive, against a 10-component baseline in the same run).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, screenshot, assertAccessible, ADMIN } from './harness.mjs';
+import { Server, launchBrowser, screenshot, assertAccessible, signIn, ADMIN } from './harness.mjs';
 
 const VIEWER = { username: 'viewer1', password: 'a viewer password that is long' };
-
-/** Signs in through the API from a page of the server's origin (the browser keeps the cookie). */
-async function login(page, server, user) {
-  await page.goto(`${server.url}/health/live`);
-  const status = await page.evaluate(async (u) => {
-    const r = await fetch('/api/v1/auth/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(u),
-    });
-    return r.status;
-  }, user);
-  assert.equal(status, 200, 'login');
-}
 
 /** Waits until the canvas says it is interactive and returns the time since navigation (ms). */
 async function canvasReady(page, expectedNodes) {
@@ -99,22 +85,19 @@ describe('canvas', () => {
     await server?.dispose();
   });
 
-  /**
-   * A signed-in admin tab. `forAxe`: CSP bypassed, because axe-core is injected as a script;
-   * every other tab runs under the real CSP and fails on any CSP violation.
-   */
-  async function adminPage({ forAxe = false } = {}) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: forAxe });
+  /** A signed-in admin tab, under the real CSP (any violation fails the suite). */
+  async function adminPage() {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
-    await login(page, server, ADMIN);
+    await signIn(page, server, ADMIN);
     return page;
   }
 
   test('shows components, dependencies and counts; screenshot and axe', async () => {
-    const page = await adminPage({ forAxe: true });
+    const page = await adminPage();
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     await canvasReady(page, 4);
     assert.equal(await page.locator('.react-flow__edge').count(), 2);
@@ -197,7 +180,7 @@ describe('canvas', () => {
   });
 
   test('completing a task in the side panel updates the node', async () => {
-    const page = await adminPage({ forAxe: true });
+    const page = await adminPage();
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     await canvasReady(page, 4);
     const apiNode = page.locator(nodeSel(c.api.id));
@@ -369,7 +352,7 @@ describe('canvas', () => {
   test('a viewer gets a read-only canvas', async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
-    await login(page, server, VIEWER);
+    await signIn(page, server, VIEWER);
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     const graph = await server.api('GET', `/projects/${project.id}/graph`, { token });
     await canvasReady(page, graph.components.length);
