@@ -110,6 +110,15 @@ describe('canvas', () => {
     await screenshot(page, 'canvas');
     const found = await assertAccessible(page, 'canvas');
     for (const v of found) console.log(`axe (canvas, not critical): ${v.impact} ${v.id}: ${v.help} (${v.nodes})`);
+    // The light theme too.
+    await page.evaluate(() => localStorage.setItem('taylordash.theme', 'light'));
+    await page.reload();
+    await canvasReady(page, 4);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+    assert.equal(await page.locator('.react-flow.light').count(), 1);
+    await screenshot(page, 'canvas-light');
+    await assertAccessible(page, 'canvas (light)');
+    await page.evaluate(() => localStorage.removeItem('taylordash.theme'));
     await page.context().close();
   });
 
