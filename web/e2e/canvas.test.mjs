@@ -5,23 +5,9 @@
 // navigation to the canvas being interactive, against a 10-component baseline in the same run).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, screenshot, assertAccessible, ADMIN } from './harness.mjs';
+import { Server, launchBrowser, screenshot, assertAccessible, signIn, ADMIN } from './harness.mjs';
 
 const VIEWER = { username: 'viewer1', password: 'a viewer password that is long' };
-
-/** Signs in through the API from a page of the server's origin (the browser keeps the cookie). */
-async function login(page, server, user) {
-  await page.goto(`${server.url}/health/live`);
-  const status = await page.evaluate(async (u) => {
-    const r = await fetch('/api/v1/auth/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(u),
-    });
-    return r.status;
-  }, user);
-  assert.equal(status, 200, 'login');
-}
 
 /** Waits until the canvas says it is interactive and returns the time since navigation (ms). */
 async function canvasReady(page, expectedNodes) {
@@ -99,22 +85,19 @@ describe('canvas', () => {
     await server?.dispose();
   });
 
-  /**
-   * A signed-in admin tab. `forAxe`: CSP bypassed, because axe-core is injected as a script;
-   * every other tab runs under the real CSP and fails on any CSP violation.
-   */
-  async function adminPage({ forAxe = false } = {}) {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: forAxe });
+  /** A signed-in admin tab, under the real CSP (any violation fails the suite). */
+  async function adminPage() {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
-    await login(page, server, ADMIN);
+    await signIn(page, server, ADMIN);
     return page;
   }
 
   test('shows components, dependencies and counts; screenshot and axe', async () => {
-    const page = await adminPage({ forAxe: true });
+    const page = await adminPage();
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     await canvasReady(page, 4);
     assert.equal(await page.locator('.react-flow__edge').count(), 2);
@@ -127,6 +110,15 @@ describe('canvas', () => {
     await screenshot(page, 'canvas');
     const found = await assertAccessible(page, 'canvas');
     for (const v of found) console.log(`axe (canvas, not critical): ${v.impact} ${v.id}: ${v.help} (${v.nodes})`);
+    // The light theme too.
+    await page.evaluate(() => localStorage.setItem('taylordash.theme', 'light'));
+    await page.reload();
+    await canvasReady(page, 4);
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+    assert.equal(await page.locator('.react-flow.light').count(), 1);
+    await screenshot(page, 'canvas-light');
+    await assertAccessible(page, 'canvas (light)');
+    await page.evaluate(() => localStorage.removeItem('taylordash.theme'));
     await page.context().close();
   });
 
@@ -197,7 +189,7 @@ describe('canvas', () => {
   });
 
   test('completing a task in the side panel updates the node', async () => {
-    const page = await adminPage({ forAxe: true });
+    const page = await adminPage();
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     await canvasReady(page, 4);
     const apiNode = page.locator(nodeSel(c.api.id));
@@ -219,6 +211,23 @@ describe('canvas', () => {
       (sel) => document.querySelector(sel)?.querySelector('[data-testid=cv-task-count]')?.textContent === '2/4 tasks done',
       nodeSel(c.api.id),
     );
+    // Rename one, delete another (after confirming).
+    await panel.getByRole('button', { name: 'Rename Rate limits' }).click();
+    await panel.getByLabel('Task name').fill('Rate limiting');
+    await panel.getByRole('button', { name: 'Save', exact: true }).last().click();
+    await panel.getByText('Rate limiting').waitFor();
+    await panel.getByRole('button', { name: 'Delete Document endpoints' }).click();
+    await page.getByRole('dialog', { name: 'Delete task Document endpoints?' }).getByRole('button', { name: 'Delete task' }).click();
+    await panel.getByText('Document endpoints').waitFor({ state: 'detached' });
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.querySelector('[data-testid=cv-task-count]')?.textContent === '2/3 tasks done',
+      nodeSel(c.api.id),
+    );
+    await page.waitForFunction(async (id) => {
+      const r = await fetch(`/api/v1/components/${id}/tasks`);
+      const names = (await r.json()).tasks.map((t) => t.name).sort().join(',');
+      return names === 'Add health check,Rate limiting,Write migrations';
+    }, c.api.id);
     const tasks = await server.api('GET', `/components/${c.api.id}/tasks`, { token });
     assert.equal(tasks.tasks.find((t) => t.name === 'Write migrations').status, 'done');
     await screenshot(page, 'canvas-side-panel');
@@ -338,10 +347,21 @@ describe('canvas', () => {
     await page.context().close();
   });
 
+  test('/canvas lists the projects to choose from', async () => {
+    await server.api('POST', '/projects', { token, body: { name: 'Garage' } });
+    const page = await adminPage();
+    await page.goto(`${server.url}/canvas`);
+    await page.getByRole('link', { name: 'Garage' }).waitFor();
+    await page.getByRole('link', { name: 'Home lab' }).click();
+    await page.waitForURL(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    await page.context().close();
+  });
+
   test('a viewer gets a read-only canvas', async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
-    await login(page, server, VIEWER);
+    await signIn(page, server, VIEWER);
     await page.goto(`${server.url}/projects/${project.id}/canvas`);
     const graph = await server.api('GET', `/projects/${project.id}/graph`, { token });
     await canvasReady(page, graph.components.length);

@@ -90,6 +90,13 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .map_or(UNMATCHED, MatchedPath::as_str)
         .to_owned();
     let response = next.run(req).await;
+    // The web UI's files and pages match no API route; label them apart from real misses.
+    let route = if route == UNMATCHED && response.extensions().get::<crate::ui::Served>().is_some()
+    {
+        crate::ui::ROUTE_LABEL.to_owned()
+    } else {
+        route
+    };
     state.metrics.observe(
         method.as_str(),
         &route,

@@ -17,6 +17,12 @@ use rust_embed::RustEmbed;
 struct Dist;
 
 const INDEX: &str = "index.html";
+/// The `route` label of UI responses in the HTTP metrics.
+pub const ROUTE_LABEL: &str = "ui";
+
+/// Marks a response as served by the UI (for the metrics label).
+#[derive(Clone, Copy)]
+pub struct Served;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
@@ -159,6 +165,7 @@ fn file(name: &str, headers: &HeaderMap) -> Response {
     };
 
     let mut res = Response::new(Body::empty());
+    res.extensions_mut().insert(Served);
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if has_variants {

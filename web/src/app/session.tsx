@@ -48,7 +48,7 @@ export function slidExpiry(expiresAt: string | null, fetchedAt: number, lastCall
   return new Date(new Date(expiresAt).getTime() + moved).toISOString();
 }
 
-const SessionContext = createContext<Session | null>(null);
+export const SessionContext = createContext<Session | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();

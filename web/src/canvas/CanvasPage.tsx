@@ -11,6 +11,7 @@ import {
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
 import { useSession } from '../app/session';
+import { useTheme } from '../app/theme';
 import { Button, Dialog, Empty, ErrorMessage, Loading, useConfirm } from '../app/ui';
 import { canvasApi, graphKey, projectKey } from './api';
 import { ComponentNode } from './ComponentNode';
@@ -22,7 +23,6 @@ import { errorText, moveInCache, useGraph, useGraphMutations, useLayoutSaver } f
 
 const nodeTypes = { component: ComponentNode };
 const notSelf = (c: Connection | Edge) => c.source !== c.target;
-const colorMode = () => (document.documentElement.dataset.theme === 'light' ? 'light' : 'dark');
 
 export default function CanvasPage() {
   const { projectId } = useParams();
@@ -57,6 +57,7 @@ function Canvas({ projectId }: { projectId: string }) {
   const { link, unlink, remove } = useGraphMutations(projectId, report);
   const [confirm, confirmDialog] = useConfirm();
   const flow = useReactFlow();
+  const { theme } = useTheme();
 
   // Positions placed by the automatic layout, kept for the session so nodes do not jump.
   const auto = useRef(new Map<string, Point>());
@@ -278,7 +279,7 @@ function Canvas({ projectId }: { projectId: string }) {
             fitView
             minZoom={0.05}
             maxZoom={2}
-            colorMode={colorMode()}
+            colorMode={theme}
             proOptions={{ hideAttribution: true }}
           >
             <Background gap={24} />

@@ -18,7 +18,9 @@ export const errorText = (e: unknown) =>
 export function useGraph(projectId: string) {
   const client = useQueryClient();
   const key = useMemo(() => graphKey(projectId), [projectId]);
-  const query = useQuery({ queryKey: key, queryFn: () => canvasApi.graph(projectId), staleTime: 30_000 });
+  // Live events keep it current only while the canvas is open: refetch whenever it opens again
+  // (the cached graph shows meanwhile).
+  const query = useQuery({ queryKey: key, queryFn: () => canvasApi.graph(projectId), staleTime: 0 });
 
   // Task events only say that something changed: refetch the counts, at most every 300 ms.
   const refetchTimer = useRef<ReturnType<typeof setTimeout> | null>(null);

@@ -149,7 +149,8 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
                       {timeAgo(p.updated_at)}
                     </time>
                   </td>
-                  <td className="row-actions">
+                  <td>
+                    <div className="row-actions">
                     <Link className="btn btn-secondary" to={`/projects/${p.id}/canvas`} aria-label={`Open canvas of ${p.name}`}>
                       Canvas
                     </Link>
@@ -163,6 +164,7 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
                         </Button>
                       </>
                     )}
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -281,3 +281,20 @@ async fn me_tells_when_the_session_ends_and_calling_it_extends_the_session() {
         svc.body
     );
 }
+
+#[tokio::test]
+async fn ui_requests_have_their_own_metrics_label() {
+    let app = TestApp::new().await;
+    fetch(&app, Method::GET, "/projects", &[]).await;
+    fetch(&app, Method::GET, "/api/v1/nothing", &[]).await;
+    let (_, _, body) = fetch(&app, Method::GET, "/metrics", &[("x-api-key", KEY)]).await;
+    let text = String::from_utf8(body).expect("utf-8");
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="ui",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",status="404"} 1"#),
+        "{text}"
+    );
+}
