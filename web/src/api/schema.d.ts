@@ -21,6 +21,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/artifacts/{artifact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download an artifact (streamed; `Range: bytes=...` for part of it). */
+        get: operations["download"];
+        put?: never;
+        post?: never;
+        /** Delete an artifact; its content is removed from the object store in the background. */
+        delete: operations["artifacts_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/artifacts/{artifact_id}/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an artifact's metadata. */
+        get: operations["info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -474,8 +509,100 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health of every part of the stack; 503 when any part is unhealthy. */
+        /**
+         * Health of every part of the stack, with the time each check took. Optional services that
+         *     are not configured are `not_configured`; 503 only when a required one (database, event
+         *     bus) is down.
+         */
         get: operations["stack"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored log records, newest first, filtered (v1 shape). */
+        get: operations["logs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/frontend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Browser error reports (the web UI's error logger): validated, redacted, at most 64 KiB and
+         *     50 records a request, and 60 records a minute per caller (burst 60).
+         */
+        post: operations["frontend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Counts by level, category and service (with durations) and the hourly error rate. */
+        get: operations["stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Writes v1's three sample records (INFO, WARN, ERROR `TEST_ERROR`) straight to the database. */
+        post: operations["test_logs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/{log_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One stored log record with every column. */
+        get: operations["logs_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -516,6 +643,29 @@ export interface paths {
         post?: never;
         /** Delete a project with its components, dependencies and tasks. */
         delete: operations["projects_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project_id}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a project's artifacts, newest first. */
+        get: operations["artifacts_list"];
+        put?: never;
+        /**
+         * Upload a file to a project (streamed).
+         * @description The body is the file itself; its `Content-Type` is kept (a missing or malformed one becomes
+         *     `application/octet-stream`). Send `X-Checksum-Sha256` to have the upload refused (422,
+         *     `CHECKSUM_MISMATCH`) when the bytes that arrived differ from what you sent.
+         */
+        post: operations["upload"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -701,6 +851,42 @@ export interface components {
             scope: components["schemas"]["ScopeSchema"];
             /** Format: uuid */
             user_id: string;
+        };
+        ArtifactList: {
+            artifacts: components["schemas"]["ArtifactResponse"][];
+            count: number;
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        ArtifactResponse: {
+            /** Format: uuid */
+            component_id?: string | null;
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Where to download it. */
+            download_url: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: uuid */
+            project_id: string;
+            /** @description Lower-case hex SHA-256 of the content. */
+            sha256: string;
+            /**
+             * Format: int64
+             * @description Bytes.
+             */
+            size: number;
+            /**
+             * Format: uuid
+             * @description The user who uploaded it; null for the service key.
+             */
+            uploaded_by?: string | null;
         };
         AuditEntryResponse: {
             /** @description e.g. `login_success`, `login_failed`, `user_deleted`, `api_key_created`. */
@@ -923,6 +1109,42 @@ export interface components {
              */
             ts: string;
         };
+        FrontendAccepted: {
+            /** @description Records queued for storage. */
+            accepted: number;
+        };
+        /** @description One report, or several as `{"logs": [...]}` (at most 50). */
+        FrontendBody: {
+            logs: components["schemas"]["FrontendReport"][];
+        } | components["schemas"]["FrontendReport"];
+        /** @description One error report from the browser. */
+        FrontendReport: {
+            /** @description Up to 32 characters, letters, digits and `_`; default `FRONTEND`. */
+            category?: string | null;
+            /** @description Anything else (a JSON object, at most 8 KiB). */
+            context?: Record<string, never> | null;
+            /** @description Up to 8000 characters. */
+            details?: string | null;
+            /** @description Up to 64 characters. */
+            error_code?: string | null;
+            /** @description `ERROR` (default), `WARN`, `INFO` or `DEBUG`. */
+            level?: string | null;
+            /** @description 1-2000 characters. */
+            message: string;
+            /** @description `CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `INFO`; default from the level. */
+            severity?: string | null;
+            /** @description Up to 16000 characters. */
+            stack_trace?: string | null;
+            /**
+             * Format: date-time
+             * @description When the browser saw it; the server's time is used when absent.
+             */
+            timestamp?: string | null;
+            /** @description The page the error happened on (up to 2000 characters). */
+            url?: string | null;
+            /** @description Up to 500 characters. */
+            user_agent?: string | null;
+        };
         /** @description A component as a canvas node, with its task counts. */
         GraphNodeResponse: components["schemas"]["ComponentResponse"] & {
             /**
@@ -932,6 +1154,22 @@ export interface components {
             open_task_count: number;
             /** Format: int64 */
             task_count: number;
+        };
+        HourlyErrorRate: {
+            /** Format: int64 */
+            error_count: number;
+            /**
+             * Format: double
+             * @description `100 * error_count / total_count`: the percentage of records that are errors.
+             */
+            error_rate: number;
+            /**
+             * Format: date-time
+             * @description Start of the hour (UTC).
+             */
+            hour: string;
+            /** Format: int64 */
+            total_count: number;
         };
         LayoutItem: {
             /** Format: uuid */
@@ -955,6 +1193,88 @@ export interface components {
             service: string;
             /** @example alive */
             status: string;
+        };
+        /**
+         * @description A stored log record (v1 `GET /logs` item; `stack_trace`, `version` and `host_name` as in
+         *     v1's `GET /logs/{id}`).
+         */
+        LogEntry: {
+            /**
+             * @description `API`, `DATABASE`, `MQTT`, `SECURITY`, `SYSTEM`, `FRONTEND`, ...
+             * @example API
+             */
+            category: string;
+            /** @description Every other field of the record (always an object; secrets redacted). */
+            context: Record<string, never>;
+            details?: string | null;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            endpoint?: string | null;
+            environment: string;
+            error_code?: string | null;
+            host_name: string;
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description `ERROR`, `WARN`, `INFO` or `DEBUG`.
+             * @example INFO
+             */
+            level: string;
+            message: string;
+            method?: string | null;
+            request_id?: string | null;
+            /** @example taylordash-backend */
+            service: string;
+            /** @description `CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `INFO`. */
+            severity: string;
+            stack_trace?: string | null;
+            /** Format: int32 */
+            status_code?: number | null;
+            /** Format: date-time */
+            timestamp: string;
+            /** @description Links the record to events with the same trace id (`/api/v1/events?trace_id=`). */
+            trace_id?: string | null;
+            user_id?: string | null;
+            version: string;
+        };
+        LogGroupCount: {
+            /**
+             * Format: double
+             * @description Mean `duration_ms` of the records that have one (null when none has).
+             */
+            avg_duration?: number | null;
+            category: string;
+            /** Format: int64 */
+            count: number;
+            level: string;
+            /** Format: int64 */
+            max_duration?: number | null;
+            service: string;
+        };
+        LogList: {
+            /** @description `total > offset + logs.len()`. */
+            has_more: boolean;
+            /** Format: int64 */
+            limit: number;
+            /** @description Newest first. */
+            logs: components["schemas"]["LogEntry"][];
+            /** Format: int64 */
+            offset: number;
+            /**
+             * Format: int64
+             * @description Records matching the filter (all pages).
+             */
+            total: number;
+        };
+        LogStatsResponse: {
+            /** @description Hours that have records, oldest first. */
+            error_rates: components["schemas"]["HourlyErrorRate"][];
+            /** Format: date-time */
+            generated_at: string;
+            /** @description Counts by (level, category, service), largest first. */
+            stats: components["schemas"]["LogGroupCount"][];
+            /** Format: int64 */
+            timeframe_hours: number;
         };
         /** @description v1's login body. */
         LoginRequest: {
@@ -1109,8 +1429,22 @@ export interface components {
          */
         ScopeSchema: "read" | "write" | "admin";
         ServiceHealth: {
+            /**
+             * Format: double
+             * @description How long the check took, in milliseconds (absent when not configured).
+             */
+            latency_ms?: number | null;
             message: string;
-            /** @example healthy */
+            /**
+             * @description A required service being unhealthy makes the whole stack unhealthy (503); an optional
+             *     one only `degraded`.
+             */
+            required: boolean;
+            /**
+             * @description `healthy`, `unhealthy`, or `not_configured` (an optional service this installation
+             *     does not use).
+             * @example healthy
+             */
             status: string;
             /** @example postgresql */
             type: string;
@@ -1145,7 +1479,11 @@ export interface components {
             setup_required: boolean;
         };
         StackHealth: {
-            /** @example healthy */
+            /**
+             * @description `healthy`; `degraded` when only optional services are unhealthy; `unhealthy` (503)
+             *     when a required one (database, event bus) is.
+             * @example healthy
+             */
             overall_status: string;
             services: components["schemas"]["StackServices"];
             /** Format: date-time */
@@ -1154,7 +1492,13 @@ export interface components {
         StackServices: {
             api: components["schemas"]["ServiceHealth"];
             database: components["schemas"]["ServiceHealth"];
+            grafana: components["schemas"]["ServiceHealth"];
+            /** @description The event bus transport (the MQTT broker, or the in-process bus). */
             mqtt: components["schemas"]["ServiceHealth"];
+            object_store: components["schemas"]["ServiceHealth"];
+            otlp: components["schemas"]["ServiceHealth"];
+            prometheus: components["schemas"]["ServiceHealth"];
+            victoria_metrics: components["schemas"]["ServiceHealth"];
         };
         TaskCreate: {
             /** Format: uuid */
@@ -1230,6 +1574,14 @@ export interface components {
             /** Format: uuid */
             trace_id: string;
         };
+        TestLogsCreated: {
+            /** Format: int64 */
+            logs_created: number;
+            /** @example Test log entries created successfully */
+            message: string;
+            /** Format: date-time */
+            timestamp: string;
+        };
         UserCreate: {
             default_view?: string | null;
             /** @description 12-1024 characters, not a common password. */
@@ -1289,6 +1641,252 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RootInfo"];
+                };
+            };
+        };
+    };
+    download: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description one byte range, e.g. bytes=0-1023 */
+                Range?: string | null;
+            };
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the requested range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the range is outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    artifacts_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactResponse"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -4063,6 +4661,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Healthy or degraded */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4098,13 +4697,388 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Some service is unhealthy */
+            /** @description A required service is unhealthy */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["StackHealth"];
+                };
+            };
+        };
+    };
+    logs_list: {
+        parameters: {
+            query?: {
+                /** @description `ERROR`, `WARN`, `INFO` or `DEBUG` (any case; `ALL` = no filter). */
+                level?: string;
+                /** @description Exact service, e.g. `taylordash-backend` (`ALL` = no filter). */
+                service?: string;
+                /** @description Exact category, any case (`ALL` = no filter). */
+                category?: string;
+                /** @description Case-insensitive substring of the message or the details. */
+                search?: string;
+                trace_id?: string;
+                request_id?: string;
+                /** @description At or after (RFC 3339). */
+                since?: string;
+                /** @description Before (RFC 3339). */
+                until?: string;
+                /** @description 1-1000, default 100. */
+                limit?: number;
+                /** @description 0-1000000, default 0. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogList"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    frontend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FrontendBody"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrontendAccepted"];
+                };
+            };
+            /** @description Body is not valid JSON (MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many reports; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stats: {
+        parameters: {
+            query?: {
+                /** @description The window, in hours back from now: 1-2160, default 24. */
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogStatsResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_logs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestLogsCreated"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                log_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogEntry"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -4534,6 +5508,212 @@ export interface operations {
                 };
             };
             /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    artifacts_list: {
+        parameters: {
+            query?: {
+                /** @description Only the artifacts attached to this component. */
+                component_id?: string;
+                /** @description Items per page, 1-500 (larger values are capped at 500). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactList"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query?: {
+                /** @description File name (a path is reduced to its last segment), 1-255 characters. */
+                name?: string;
+                /** @description Attach to this component of the project. */
+                component_id?: string;
+            };
+            header?: {
+                /** @description expected SHA-256, hex */
+                "X-Checksum-Sha256"?: string | null;
+            };
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description the file's bytes */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactResponse"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description larger than the upload limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid name, component, or checksum mismatch */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description object store unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
