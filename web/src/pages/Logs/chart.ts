@@ -75,7 +75,7 @@ export interface ChartLayout {
 
 /** Bars in a `width`×`height` box with room on the left for the axis and at the bottom for hours. */
 export function layoutChart(points: readonly HourPoint[], width: number, height: number): ChartLayout {
-  const plot = { left: 40, top: 8, width: Math.max(10, width - 48), height: Math.max(10, height - 30) };
+  const plot = { left: 40, top: 8, width: Math.max(10, width - 68), height: Math.max(10, height - 30) };
   const max = niceMax(Math.max(0, ...points.map((p) => p.rate)));
   const n = Math.max(1, points.length);
   const slot = plot.width / n;
