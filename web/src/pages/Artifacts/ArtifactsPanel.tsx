@@ -105,6 +105,8 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
           <input
             ref={input}
             id="artifact-file"
+            aria-label="Choose files to upload"
+            tabIndex={-1}
             type="file"
             multiple
             className="sr-only"
@@ -214,9 +216,11 @@ function UploadRow({ u, onDismiss }: { u: UploadItem; onDismiss: () => void }) {
           </Button>
         )}
       </div>
-      <progress max={100} value={u.status === 'failed' ? undefined : p} aria-label={`Upload of ${u.name}`}>
-        {p}%
-      </progress>
+      {(u.status === 'uploading' || u.status === 'done') && (
+        <progress max={100} value={p} aria-label={`Upload of ${u.name}`}>
+          {p}%
+        </progress>
+      )}
       {u.error && <ErrorMessage error={u.error} />}
     </li>
   );
