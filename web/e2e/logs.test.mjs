@@ -60,14 +60,14 @@ describe('log viewer', () => {
     await server.api('POST', '/logs/test', { token });
     await server.api('POST', '/events', {
       token,
-      body: { topic: 'tracker/events/e2e/logs', kind: 'e2e.logs', trace_id: trace, payload: { from: 'logs e2e' } },
+      body: { topic: 'tracker/events/e2e/traced', kind: 'e2e.traced', trace_id: trace, payload: { from: 'logs e2e' } },
     });
     await waitFor(async () => (await logs(`trace_id=${trace}`)).total > 0 && (await logs('search=nothing-here-e2e')).total > 0, 'the records to be written');
   });
 
   test('lists real records with the error-rate chart, tails new ones, filters, opens a detail', async () => {
     const page = await adminPage();
-    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Logs', exact: true }).click();
     await page.waitForURL(`${server.url}/logs`);
     await page.getByRole('heading', { name: 'Logs' }).waitFor();
     const table = page.getByRole('table', { name: 'Log records, newest first' });
@@ -145,7 +145,7 @@ describe('log viewer', () => {
     await drawer.getByText(trace).waitFor();
     await drawer.getByRole('link', { name: 'Events with this trace' }).click();
     await page.waitForURL((u) => u.pathname === '/events' && u.searchParams.get('tab') === 'history' && u.searchParams.get('trace_id') === trace);
-    await page.getByText('tracker/events/e2e/logs').first().waitFor();
+    await page.getByText('tracker/events/e2e/traced').first().waitFor();
     await screenshot(page, 'logs-trace-events');
     await page.context().close();
   });
@@ -156,7 +156,7 @@ describe('log viewer', () => {
     const page = await context.newPage();
     await signIn(page, server, VIEWER);
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'Logs' }).count(), 0);
+    assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Logs', exact: true }).count(), 0);
     await page.goto(`${server.url}/logs`);
     await page.waitForURL(`${server.url}/`);
     await context.close();
