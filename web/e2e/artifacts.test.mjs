@@ -156,11 +156,16 @@ describe('artifacts', () => {
     await page.goto(`${server.url}/projects/${project.id}`);
     await page.getByText('22 files').waitFor();
     await page.getByText('1–20 of 22').waitFor();
+    // Uploaded elsewhere: the list follows the artifact.created event without reload.
+    await uploadOverApi('note-23.txt', 'note 23\n');
+    const t0 = Date.now();
+    await page.getByText('1–20 of 23').waitFor();
+    console.log(`# live update after ${Date.now() - t0} ms`);
     assert.equal(await page.getByRole('button', { name: 'Upload files…' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: /^Delete / }).count(), 0);
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByText('21–22 of 22').waitFor();
-    assert.equal(await page.getByRole('link', { name: /^Download note-/ }).count(), 2);
+    await page.getByText('21–23 of 23').waitFor();
+    assert.equal(await page.getByRole('link', { name: /^Download note-/ }).count(), 3);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('link', { name: /^Download note-/ }).first().click(),

@@ -38,7 +38,8 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
   const refresh = () => void qc.invalidateQueries({ queryKey: artifactsKey(projectId) });
   // Uploads and deletions made elsewhere (another tab, the API) arrive as events.
   useLiveEvents('#', (e) => {
-    if (e.kind.startsWith('artifact.') && JSON.stringify(e.payload).includes(projectId)) refresh();
+    const payload = e.payload as { project_id?: unknown } | null;
+    if (e.kind.startsWith('artifact.') && payload?.project_id === projectId) refresh();
   });
 
   const upload = (files: FileList | File[]) => {
