@@ -101,6 +101,12 @@ describe('artifacts', () => {
     await screenshot(page, 'artifacts-upload-progress');
     console.log(`# progress seen at ${mid}%`);
     await upload.getByText('Uploaded').waitFor();
+    // An upload can be cancelled while it runs; nothing is stored.
+    await page.locator('#artifact-file').setInputFiles({ name: 'cancel-me.bin', mimeType: 'application/octet-stream', buffer: bytes(2 * 1024 * 1024, 5) });
+    const cancelled = page.getByRole('listitem').filter({ hasText: 'cancel-me.bin' });
+    await cancelled.getByText(/· \d+%/).waitFor();
+    await cancelled.getByRole('button', { name: 'Cancel upload of cancel-me.bin' }).click();
+    await cancelled.getByText('Cancelled', { exact: true }).waitFor();
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
 
     // Listed, with the server's metadata.
@@ -108,7 +114,7 @@ describe('artifacts', () => {
     await row.waitFor();
     await row.getByText('3.0 MB').waitFor();
     const listed = await list();
-    assert.equal(listed.total, 1);
+    assert.equal(listed.total, 1, 'the cancelled upload is not listed');
     assert.equal(listed.artifacts[0].size, content.length);
     assert.equal(listed.artifacts[0].sha256, sha256(content));
 

@@ -22,6 +22,7 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
   const [uploads, dispatch] = useReducer(uploadsReducer, []);
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const nextKey = useRef(1);
+  const aborts = useRef(new Map<number, AbortController>());
   const input = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
 
@@ -46,18 +47,23 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
     for (const file of Array.from(files)) {
       const key = nextKey.current++;
       dispatch({ type: 'start', key, name: file.name, size: file.size });
+      const abort = new AbortController();
+      aborts.current.set(key, abort);
       uploadArtifact(projectId, file, {
         onProgress: (p) => dispatch({ type: 'progress', key, loaded: p.loaded, total: p.total }),
-      }).then(
-        (a) => {
-          dispatch({ type: 'done', key });
-          notify(`Uploaded “${a.name}”`, 'ok');
-          setOffset(0);
-          refresh();
-          setTimeout(() => dispatch({ type: 'dismiss', key }), 4000);
-        },
-        (error) => dispatch({ type: 'failed', key, error }),
-      );
+        signal: abort.signal,
+      })
+        .finally(() => aborts.current.delete(key))
+        .then(
+          (a) => {
+            dispatch({ type: 'done', key });
+            notify(`Uploaded “${a.name}”`, 'ok');
+            setOffset(0);
+            refresh();
+            setTimeout(() => dispatch({ type: 'dismiss', key }), 4000);
+          },
+          (error) => dispatch({ type: 'failed', key, error }),
+        );
     }
   };
 
@@ -125,7 +131,12 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
       {uploads.length > 0 && (
         <ul className="af-uploads" aria-label="Uploads">
           {uploads.map((u) => (
-            <UploadRow key={u.key} u={u} onDismiss={() => dispatch({ type: 'dismiss', key: u.key })} />
+            <UploadRow
+              key={u.key}
+              u={u}
+              onCancel={() => aborts.current.get(u.key)?.abort()}
+              onDismiss={() => dispatch({ type: 'dismiss', key: u.key })}
+            />
           ))}
         </ul>
       )}
@@ -199,7 +210,7 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
   );
 }
 
-function UploadRow({ u, onDismiss }: { u: UploadItem; onDismiss: () => void }) {
+function UploadRow({ u, onCancel, onDismiss }: { u: UploadItem; onCancel: () => void; onDismiss: () => void }) {
   const p = percent(u.loaded, u.size);
   return (
     <li className={`af-upload af-${u.status}`} data-status={u.status}>
@@ -211,6 +222,11 @@ function UploadRow({ u, onDismiss }: { u: UploadItem; onDismiss: () => void }) {
           {u.status === 'cancelled' && 'Cancelled'}
           {u.status === 'failed' && 'Failed'}
         </span>
+        {u.status === 'uploading' && (
+          <Button variant="ghost" onClick={onCancel} aria-label={`Cancel upload of ${u.name}`}>
+            Cancel
+          </Button>
+        )}
         {u.status !== 'uploading' && (
           <Button variant="ghost" onClick={onDismiss} aria-label={`Dismiss ${u.name}`}>
             ✕
@@ -222,7 +238,7 @@ function UploadRow({ u, onDismiss }: { u: UploadItem; onDismiss: () => void }) {
           {p}%
         </progress>
       )}
-      {u.error && <ErrorMessage error={u.error} />}
+      {u.status === 'failed' && <ErrorMessage error={u.error} />}
     </li>
   );
 }
