@@ -21,6 +21,9 @@ before(async () => {
   await server.start();
   token = await server.createAdmin();
   project = await server.api('POST', '/projects', { token, body: { name: 'Rack rebuild', description: 'New 19" rack, cabling and labels.' } });
+  // The binary must open an object store in `serve` (local directory by default).
+  const probe = await fetch(`${server.url}/api/v1/projects/${project.id}/artifacts`, { headers: { Authorization: `Bearer ${token}` } });
+  if (probe.status !== 200) throw new Error(`artifact routes unavailable (${probe.status} ${await probe.text()}): this binary does not open the object store`);
   browser = await launchBrowser();
 });
 
