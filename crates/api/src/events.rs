@@ -210,6 +210,8 @@ pub async fn publish(
     Json(body): Json<EventPublish>,
 ) -> ApiResult<(StatusCode, axum::Json<EventAccepted>)> {
     let trace_id = body.trace_id.unwrap_or_else(Uuid::new_v4);
+    // The request's log line carries the event's trace id, linking it to the event.
+    tracing::Span::current().record("trace_id", tracing::field::display(trace_id));
     let key = body
         .idempotency_key
         .unwrap_or_else(|| Uuid::new_v4().to_string());

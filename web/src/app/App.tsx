@@ -20,6 +20,8 @@ const EventsPage = lazy(() => import('../pages/Events/index'));
 const SettingsPage = lazy(() => import('../pages/Settings/index'));
 const AdminPage = lazy(() => import('../pages/Admin/index'));
 const CanvasPage = lazy(() => import('../canvas/CanvasPage'));
+const LogsPage = lazy(() => import('../pages/Logs/index'));
+const ProjectDetailPage = lazy(() => import('../pages/ProjectDetail/index'));
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
@@ -83,6 +85,15 @@ export function AppRoutes() {
             element={
               <RequireUser admin>
                 <AdminPage />
+              </RequireUser>
+            }
+          />
+          <Route path="projects/:projectId" element={<ProjectDetailPage />} />
+          <Route
+            path="logs"
+            element={
+              <RequireUser admin>
+                <LogsPage />
               </RequireUser>
             }
           />

@@ -41,6 +41,7 @@ export function Shell() {
         <NavLink to="/canvas">Canvas</NavLink>
         <NavLink to="/events">Events</NavLink>
         <NavLink to="/settings">Settings</NavLink>
+        {isAdmin && <NavLink to="/logs">Logs</NavLink>}
         {isAdmin && <NavLink to="/admin">Admin</NavLink>}
       </nav>
       <main id="main" className="shell-main" tabIndex={-1}>

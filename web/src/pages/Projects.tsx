@@ -138,7 +138,7 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
               {q.data.projects.map((p) => (
                 <tr key={p.id}>
                   <td>
-                    <div className="project-name">{p.name}</div>
+                    <div className="project-name"><Link to={`/projects/${p.id}`}>{p.name}</Link></div>
                     {p.description && <div className="muted project-desc">{p.description}</div>}
                   </td>
                   <td>

@@ -91,7 +91,10 @@ pub async fn request_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let quiet = path == "/metrics" || path.starts_with("/health/");
+    // The log viewer's own reads (it polls while tailing) would otherwise flood the log it shows.
+    let quiet = path == "/metrics"
+        || path.starts_with("/health/")
+        || (method == axum::http::Method::GET && path.starts_with("/api/v1/logs"));
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = start.elapsed().as_millis() as u64;

@@ -524,7 +524,46 @@ async fn retention_is_per_level(app: TestApp) {
     assert_eq!(messages, ["DEBUG 6", "ERROR 89", "INFO 29", "WARN 59"]);
 }
 
+/// The log viewer polls `GET /api/v1/logs`: its reads are DEBUG, not INFO, so tailing does not
+/// fill the log with itself; a publish's log line carries the event's trace id.
+async fn viewer_reads_are_quiet_and_publishes_carry_the_trace(app: TestApp) {
+    let _guard = capture(&app);
+    let r = app.get("/api/v1/logs?search=nothing").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let trace = uuid::Uuid::new_v4().to_string();
+    let published = app
+        .call(
+            Method::POST,
+            "/api/v1/events",
+            Some(json!({
+                "topic": "tracker/events/test/ping",
+                "kind": "test.ping",
+                "trace_id": trace,
+                "payload": {},
+            })),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::ACCEPTED, "{}", published.body);
+    flush(&app).await;
+
+    let info = app
+        .get("/api/v1/logs?level=info&search=GET%20%2Fapi%2Fv1%2Flogs")
+        .await;
+    assert_eq!(info.body["total"], 0, "{}", info.body);
+    let debug = app
+        .get("/api/v1/logs?level=debug&search=GET%20%2Fapi%2Fv1%2Flogs")
+        .await;
+    assert!(debug.body["total"].as_i64().unwrap() >= 1, "{}", debug.body);
+
+    let traced = app
+        .get(&format!("/api/v1/logs?trace_id={trace}&level=info"))
+        .await;
+    assert_eq!(traced.body["total"], 1, "{}", traced.body);
+    assert_eq!(traced.body["logs"][0]["message"], "POST /api/v1/events 202");
+}
+
 on_both!(
+    viewer_reads_are_quiet_and_publishes_carry_the_trace,
     retention_is_per_level,
     requests_are_logged_with_their_context,
     secrets_never_reach_the_table,

@@ -1,0 +1,1 @@
+export { ArtifactsPanel } from './ArtifactsPanel';
