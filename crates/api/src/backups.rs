@@ -50,6 +50,10 @@ impl BackupService {
             "taylordash_backup_last_size_bytes",
             "Bytes of table files and objects in the last successful backup",
         )?;
+        // Both outcomes exist from the start, so alerts can compare them before the first run.
+        for outcome in ["success", "failure"] {
+            outcomes.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(outcomes.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
         registry.register(Box::new(last_duration_ms.clone()))?;

@@ -17,6 +17,8 @@ pub enum Kind {
     Text,
     I32,
     I64,
+    /// Double precision; JSON numbers (non-finite values cannot occur: columns refuse them).
+    F64,
     Bool,
     /// Timestamp with time zone, as RFC 3339 with microseconds.
     Time,
@@ -272,6 +274,47 @@ pub const TABLES: &[Table] = &[
         "id",
         true,
     ),
+    table(
+        "application_logs",
+        &[
+            ("id", I64),
+            ("timestamp", Time),
+            ("level", Text),
+            ("service", Text),
+            ("category", Text),
+            ("severity", Text),
+            ("message", Text),
+            ("details", Text),
+            ("trace_id", Text),
+            ("request_id", Text),
+            ("user_id", Text),
+            ("endpoint", Text),
+            ("method", Text),
+            ("status_code", I32),
+            ("duration_ms", I64),
+            ("error_code", Text),
+            ("stack_trace", Text),
+            ("context", Json),
+            ("environment", Text),
+            ("version", Text),
+            ("host_name", Text),
+        ],
+        "id",
+        true,
+    ),
+    table(
+        "metric_samples",
+        &[
+            ("id", I64),
+            ("name", Text),
+            ("labels", Json),
+            ("series", Text),
+            ("value", F64),
+            ("ts", Time),
+        ],
+        "id",
+        true,
+    ),
 ];
 
 /// The description of `name`.
@@ -342,6 +385,16 @@ pub(crate) mod value {
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| bad(column, "an integer", v)),
+        }
+    }
+
+    pub fn float(column: &str, v: &Value) -> Result<Option<f64>, StoreError> {
+        match v {
+            Value::Null => Ok(None),
+            _ => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| bad(column, "a number", v)),
         }
     }
 

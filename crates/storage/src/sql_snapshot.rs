@@ -34,6 +34,10 @@ macro_rules! impl_snapshot_store {
                     Kind::I64 => row
                         .try_get::<Option<i64>, _>(i)?
                         .map_or(Value::Null, Value::from),
+                    Kind::F64 => row
+                        .try_get::<Option<f64>, _>(i)?
+                        .and_then(serde_json::Number::from_f64)
+                        .map_or(Value::Null, Value::Number),
                     Kind::Bool => row
                         .try_get::<Option<bool>, _>(i)?
                         .map_or(Value::Null, Value::Bool),
@@ -136,6 +140,7 @@ macro_rules! impl_snapshot_store {
                                 Kind::Text => query.bind(value::text(name, v)?),
                                 Kind::I32 => query.bind(value::int32(name, v)?),
                                 Kind::I64 => query.bind(value::int(name, v)?),
+                                Kind::F64 => query.bind(value::float(name, v)?),
                                 Kind::Bool => query.bind(value::boolean(name, v)?),
                                 Kind::Time => query.bind(value::time(name, v)?),
                                 Kind::Json => query.bind(value::json(v)),

@@ -133,6 +133,7 @@ fn kind_of_pg_type(t: &str) -> Kind {
         "integer" => Kind::I32,
         "bigint" => Kind::I64,
         "boolean" => Kind::Bool,
+        "double precision" => Kind::F64,
         "timestamp with time zone" => Kind::Time,
         "jsonb" => Kind::Json,
         other => panic!("no snapshot kind for PostgreSQL type {other}"),

@@ -204,7 +204,7 @@ fn main() -> ExitCode {
         Command::Artifacts {
             action: ArtifactsAction::Reconcile { dry_run, grace },
         } => {
-            telemetry::init(&config.log_level, config.log_format);
+            telemetry::init(&config);
             let grace = Duration::from_secs(grace);
             match runtime.block_on(taylordash::files::reconcile(&config, grace, dry_run)) {
                 Ok(report) => {
@@ -218,7 +218,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Backup { action } => {
-            telemetry::init(&config.log_level, config.log_format);
+            telemetry::init(&config);
             use taylordash::backups;
             let result = runtime.block_on(async {
                 match action {

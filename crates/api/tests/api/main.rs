@@ -28,8 +28,8 @@ macro_rules! on_both {
 
 mod artifacts;
 mod auth;
-mod catalogue;
 mod backups;
+mod catalogue;
 mod events;
 mod logs;
 mod matrix;
