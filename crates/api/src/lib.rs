@@ -16,6 +16,7 @@ pub mod outbound;
 mod projects;
 mod security;
 mod tasks;
+pub mod timeseries;
 mod wire;
 
 use std::ops::Deref;
@@ -61,6 +62,8 @@ pub struct AppContext {
     pub logs: logs::Logs,
     /// The optional services `/health/stack` checks.
     pub stack: StackEndpoints,
+    /// Metric events to VictoriaMetrics or the local table; `/metrics/query_range`.
+    pub timeseries: timeseries::TimeSeries,
 }
 
 /// Observability settings: the log writer and the services beside TaylorDash.
@@ -68,6 +71,7 @@ pub struct AppContext {
 pub struct Observability {
     pub log_sink: logs::LogSink,
     pub stack: StackEndpoints,
+    pub timeseries: timeseries::TimeSeriesSettings,
 }
 
 impl Default for Observability {
@@ -75,6 +79,7 @@ impl Default for Observability {
         Observability {
             log_sink: logs::LogSink::new(logs::LogSettings::default()),
             stack: StackEndpoints::default(),
+            timeseries: timeseries::TimeSeriesSettings::default(),
         }
     }
 }
@@ -115,6 +120,8 @@ impl AppState {
             tracing::warn!(error = %e, "log writer metrics not registered");
         }
         sink.start(store.clone());
+        let timeseries =
+            timeseries::TimeSeries::start(obs.timeseries, store.clone(), &bus, metrics.registry());
         AppState(Arc::new(AppContext {
             store,
             api_key,
@@ -123,6 +130,7 @@ impl AppState {
             auth: AuthState::new(auth),
             logs: logs::Logs::new(sink),
             stack: obs.stack,
+            timeseries,
         }))
     }
 }
@@ -184,6 +192,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logs::stats))
         .routes(routes!(logs::get))
         .routes(routes!(logs::test_logs))
+        .routes(routes!(timeseries::query_range))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(logs::frontend))

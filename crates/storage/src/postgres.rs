@@ -237,3 +237,4 @@ crate::sql_logs::impl_log_store!(
     sqlx::Postgres,
     hour = "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
 );
+crate::sql_samples::impl_sample_store!(PgStore, sqlx::Postgres);

@@ -155,3 +155,4 @@ crate::sql_logs::impl_log_store!(
     sqlx::Sqlite,
     hour = "substr(\"timestamp\", 1, 13)"
 );
+crate::sql_samples::impl_sample_store!(SqliteStore, sqlx::Sqlite);

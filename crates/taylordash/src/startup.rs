@@ -194,6 +194,13 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         api::Observability {
             log_sink: sink.clone(),
             stack: stack_endpoints(config),
+            timeseries: api::timeseries::TimeSeriesSettings {
+                victoria_metrics: config.stack.victoria_metrics.clone(),
+                push_interval: config.stack.push_interval,
+                local_retention: config.stack.local_retention,
+                instance: hostname(),
+                ..api::timeseries::TimeSeriesSettings::default()
+            },
         },
     );
     if config.logs.db {

@@ -128,6 +128,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/logs/{log_id}", ADMIN),
     rule("POST", "/api/v1/logs/test", ADMIN),
     rule("POST", "/api/v1/logs/frontend", VIEWER),
+    // Time series for charts.
+    rule("GET", "/api/v1/metrics/query_range", VIEWER),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

@@ -34,3 +34,4 @@ mod matrix;
 mod resources;
 mod stack;
 mod support;
+mod timeseries;
