@@ -13,6 +13,7 @@ testsupport::on_both_backends!(
     logs_stats_group_and_rate_errors_by_hour,
     logs_are_pruned_per_level,
     metric_samples_round_trip_window_and_prune,
+    large_batches_are_written_whole,
 );
 
 fn record(level: &str, service: &str, category: &str, message: &str) -> NewLogRecord {
@@ -302,4 +303,32 @@ async fn metric_samples_round_trip_window_and_prune(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(left, vec![batch[2].clone()]);
+}
+
+async fn large_batches_are_written_whole(store: Arc<dyn Store>) {
+    let logs: Vec<_> = (0..250)
+        .map(|i| record("INFO", "s", "API", &format!("m{i}")))
+        .collect();
+    assert_eq!(store.insert_logs(&logs).await.unwrap(), 250);
+    let page = store.list_logs(&LogFilter::default(), 1, 0).await.unwrap();
+    assert_eq!(page.total, 250);
+    let samples: Vec<_> = (0..450)
+        .map(|i| storage::MetricSample {
+            name: "n".into(),
+            labels: serde_json::Map::new(),
+            value: f64::from(i),
+            ts: domain::now(),
+        })
+        .collect();
+    assert_eq!(store.insert_samples(&samples).await.unwrap(), 450);
+    let back = store
+        .samples(
+            "n",
+            domain::now() - Duration::minutes(1),
+            domain::now(),
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 450);
 }

@@ -85,13 +85,15 @@ impl Logs {
 }
 
 /// Middleware: one log record per request, with its id, endpoint, method, status, duration and
-/// (from the request span) the authenticated user. Health checks and scrapes are DEBUG;
-/// 4xx WARN; 5xx ERROR.
+/// (from the request span) the authenticated user. Health checks, scrapes and reading the logs
+/// themselves (a live tail polls) are DEBUG; 4xx WARN; 5xx ERROR.
 pub async fn request_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let quiet = path == "/metrics" || path.starts_with("/health/");
+    let quiet = path == "/metrics"
+        || path.starts_with("/health/")
+        || (method == axum::http::Method::GET && path.starts_with("/api/v1/logs"));
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = start.elapsed().as_millis() as u64;
