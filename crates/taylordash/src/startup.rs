@@ -383,6 +383,7 @@ impl App {
         self.state.bus.stop();
         // Write the log records still queued (briefly: the database may be what is failing).
         self.state.logs.sink.stop(Duration::from_secs(2)).await;
+        self.state.timeseries.flush(Duration::from_secs(2)).await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
