@@ -12,6 +12,7 @@ mod health;
 pub mod logs;
 mod metrics;
 mod openapi;
+pub mod otel;
 pub mod outbound;
 mod projects;
 mod security;
@@ -251,6 +252,11 @@ pub fn router(state: AppState) -> Router {
                         request_id = %id,
                         user_id = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
+                        traceparent = req
+                            .headers()
+                            .get("traceparent")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default(),
                     )
                 })
                 // `logs::request_log` writes the one line per request.

@@ -170,7 +170,7 @@ const KEYS: &[Key] = &[
         "otel.endpoint",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         None,
-        "OTLP endpoint for traces; unset exports nothing",
+        "OTLP/HTTP collector for traces, e.g. http://otel-collector:4318; unset exports nothing",
     ),
     key(
         "log.level",
@@ -709,7 +709,7 @@ impl Config {
                     l.parse("events.batch_delay_ms", "a number of milliseconds")?,
                 ),
             },
-            otel_endpoint: l.string("otel.endpoint"),
+            otel_endpoint: url("otel.endpoint")?,
             log_level,
             log_format,
             logs,

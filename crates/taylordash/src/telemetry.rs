@@ -49,15 +49,32 @@ pub fn init(config: &Config) {
         &crate::startup::hostname(),
     );
     let slot = layer.sink_slot();
+    // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
+    let otel = config.otel_endpoint.as_ref().map(|endpoint| {
+        api::otel::OtelLayer::new(api::otel::OtelSettings {
+            endpoint: endpoint.clone(),
+            service_name: "taylordash".into(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            environment: config.environment.clone(),
+        })
+    });
+    let (otel_layer, exporter) = match otel {
+        Some((layer, exporter)) => (Some(layer), Some(exporter)),
+        None => (None, None),
+    };
     // A second initialisation (only possible in tests) keeps the first subscriber.
     if tracing_subscriber::registry()
         .with(filter)
+        .with(otel_layer)
         .with(text)
         .with(layer)
         .try_init()
         .is_ok()
     {
         let _ = SINK_SLOT.set(slot);
+        if let Some(exporter) = exporter {
+            exporter.spawn_background();
+        }
     }
 }
 

@@ -198,8 +198,15 @@ where
         let mut spans = SpanFields::default();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
-                if let Some(f) = span.extensions().get::<SpanFields>() {
+                let ext = span.extensions();
+                if let Some(f) = ext.get::<SpanFields>() {
                     spans.fill_from(f);
+                }
+                // With OpenTelemetry on, the span's trace ties the record to its trace.
+                if spans.trace_id.is_none()
+                    && let Some(c) = ext.get::<crate::otel::SpanContext>()
+                {
+                    spans.trace_id = Some(c.trace_hex());
                 }
             }
         }

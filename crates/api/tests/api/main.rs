@@ -31,6 +31,7 @@ mod catalogue;
 mod events;
 mod logs;
 mod matrix;
+mod otel;
 mod resources;
 mod stack;
 mod support;
