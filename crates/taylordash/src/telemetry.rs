@@ -74,6 +74,7 @@ pub fn init(config: &Config) {
         let _ = SINK_SLOT.set(slot);
         if let Some(exporter) = exporter {
             exporter.spawn_background();
+            bus::trace_events(true);
         }
     }
 }

@@ -207,11 +207,32 @@ async fn spans_reach_the_collector_with_their_links() {
         let _s = store.enter();
         tracing::info!("stored the batch");
     }
+    // An event through the bus pipeline: its stages are spans of the envelope's trace.
+    bus::trace_events(true);
+    let event_trace = uuid::Uuid::new_v4();
+    let r = app
+        .post(
+            "/api/v1/events",
+            json!({"topic": "tracker/events/otel/ping", "kind": "test_event",
+                   "trace_id": event_trace, "payload": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    for _ in 0..200 {
+        let stored = app
+            .get(&format!("/api/v1/events?trace_id={event_trace}"))
+            .await;
+        if stored.body["count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    bus::trace_events(false);
     // The request span closes when its response body is dropped, possibly a moment later.
     let mut sent = 0;
     for _ in 0..100 {
         sent += exporter.export_now().await.unwrap();
-        if sent >= 3 {
+        if sent >= 6 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -223,7 +244,7 @@ async fn spans_reach_the_collector_with_their_links() {
         .flat_map(|(_, b)| decode_request(b).1)
         .map(|s| s.name)
         .collect();
-    assert!(sent >= 3, "sent {sent}: {names:?}");
+    assert!(sent >= 6, "sent {sent}: {names:?}");
 
     let bodies = got.lock().unwrap().clone();
     assert!(!bodies.is_empty());
@@ -279,6 +300,28 @@ async fn spans_reach_the_collector_with_their_links() {
     assert_eq!(db.trace_id, ingest.trace_id);
     assert_eq!(db.parent.as_deref(), Some(ingest.span_id.as_str()));
     assert!(db.attributes.contains(&("batch".into(), "3".into())));
+
+    let event = spans
+        .iter()
+        .find(|s| s.name == "event.ingest" && s.trace_id == event_trace.simple().to_string())
+        .expect("event.ingest span");
+    assert_eq!(event.parent, None);
+    assert!(
+        event
+            .attributes
+            .contains(&("topic".into(), "tracker/events/otel/ping".into()))
+    );
+    for stage in ["db.ingest", "ingest.fanout"] {
+        let s = spans
+            .iter()
+            .find(|s| s.name == stage && s.trace_id == event.trace_id)
+            .unwrap_or_else(|| panic!("{stage} span missing"));
+        assert_eq!(s.parent.as_deref(), Some(event.span_id.as_str()), "{stage}");
+        assert!(
+            s.start >= event.start && s.end <= event.end,
+            "{stage} inside the event span"
+        );
+    }
 
     // The log records carry their trace.
     assert!(
