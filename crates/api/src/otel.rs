@@ -333,6 +333,53 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // sqlx reports each statement once it finished, with its duration: that becomes a
+        // `db.query` span under the span that ran it (statements outside any span are skipped).
+        if event.metadata().target() == "sqlx::query" {
+            let Some(parent) = ctx
+                .event_span(event)
+                .and_then(|s| s.extensions().get::<SpanContext>().copied())
+            else {
+                return;
+            };
+            let mut fields = FieldVisitor::default();
+            event.record(&mut fields);
+            let elapsed_ns = fields
+                .attributes
+                .iter()
+                .find_map(|(k, v)| match (k.as_str(), v) {
+                    ("elapsed_secs", AttrValue::Double(s)) => Some((s * 1e9) as u64),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            let mut attributes: Vec<(String, AttrValue)> = fields
+                .attributes
+                .into_iter()
+                .filter(|(k, _)| {
+                    matches!(k.as_str(), "summary" | "rows_affected" | "rows_returned")
+                })
+                .map(|(k, v)| match k.as_str() {
+                    "summary" => ("db.statement".to_owned(), v),
+                    _ => (k, v),
+                })
+                .collect();
+            attributes.push(("db.system".into(), AttrValue::Str("sql".into())));
+            let end = now_ns();
+            self.exporter.push(SpanData {
+                context: SpanContext {
+                    trace_id: parent.trace_id,
+                    span_id: random::<8>(),
+                },
+                parent: Some(parent.span_id),
+                name: "db.query".into(),
+                server: false,
+                start_ns: end.saturating_sub(elapsed_ns),
+                end_ns: end,
+                attributes,
+                error: false,
+            });
+            return;
+        }
         // An error event marks its span as failed.
         if *event.metadata().level() == tracing::Level::ERROR
             && let Some(span) = ctx.event_span(event)

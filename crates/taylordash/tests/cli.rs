@@ -841,4 +841,7 @@ fn spans_are_exported_when_an_otlp_endpoint_is_set() {
             break;
         }
     }
+    // Statements are enabled for db.query spans, not for the log.
+    let log = server.output();
+    assert!(!log.contains("sqlx::query"), "{log}");
 }

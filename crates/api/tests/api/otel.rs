@@ -268,7 +268,11 @@ async fn spans_reach_the_collector_with_their_links() {
     }
     let request = spans
         .iter()
-        .find(|s| s.name == "request")
+        .find(|s| {
+            s.name == "request"
+                && s.attributes
+                    .contains(&("path".to_owned(), "/api/v1/projects".to_owned()))
+        })
         .expect("request span");
     assert_eq!(request.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(request.parent.as_deref(), Some("00f067aa0ba902b7"));
@@ -340,4 +344,53 @@ async fn spans_reach_the_collector_with_their_links() {
         .get("/api/v1/logs?trace_id=4bf92f3577b34da6a3ce929d0e0e4736&category=API")
         .await;
     assert_eq!(traced.body["total"], 1, "{}", traced.body);
+}
+
+/// On PostgreSQL, statements run in the request's task: each is a `db.query` span under the
+/// request span. (SQLite runs them on its worker thread, outside the request's span.)
+#[tokio::test]
+async fn postgres_statements_are_child_spans_of_the_request() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let (url, got) = receiver().await;
+    let (otel, exporter) = OtelLayer::new(OtelSettings {
+        endpoint: url,
+        service_name: "taylordash".into(),
+        service_version: "9.9.9".into(),
+        environment: "test".into(),
+    });
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+    let r = app.get("/api/v1/projects").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        exporter.export_now().await.unwrap();
+        spans = got
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, b)| decode_request(b).1)
+            .collect();
+        if spans.iter().any(|s| s.name == "request") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let request = spans
+        .iter()
+        .find(|s| s.name == "request")
+        .expect("request span");
+    let query = spans
+        .iter()
+        .find(|s| s.name == "db.query" && s.parent.as_deref() == Some(request.span_id.as_str()))
+        .unwrap_or_else(|| panic!("no db.query under the request: {spans:#?}"));
+    assert_eq!(query.trace_id, request.trace_id);
+    assert!(
+        query
+            .attributes
+            .iter()
+            .any(|(k, v)| k == "db.statement" && v.starts_with("SELECT")),
+        "{query:?}"
+    );
 }
