@@ -15,10 +15,12 @@ pub mod logs;
 mod metrics;
 pub mod object_gc;
 mod openapi;
+pub mod otel;
 pub mod outbound;
 mod projects;
 mod security;
 mod tasks;
+pub mod timeseries;
 mod ui;
 mod wire;
 
@@ -67,6 +69,8 @@ pub struct AppContext {
     pub logs: logs::Logs,
     /// The optional services `/health/stack` checks.
     pub stack: StackEndpoints,
+    /// Metric events to VictoriaMetrics or the local table; `/metrics/query_range`.
+    pub timeseries: timeseries::TimeSeries,
 }
 
 /// Observability settings: the log writer and the services beside TaylorDash.
@@ -74,6 +78,7 @@ pub struct AppContext {
 pub struct Observability {
     pub log_sink: logs::LogSink,
     pub stack: StackEndpoints,
+    pub timeseries: timeseries::TimeSeriesSettings,
 }
 
 impl Default for Observability {
@@ -81,6 +86,7 @@ impl Default for Observability {
         Observability {
             log_sink: logs::LogSink::new(logs::LogSettings::default()),
             stack: StackEndpoints::default(),
+            timeseries: timeseries::TimeSeriesSettings::default(),
         }
     }
 }
@@ -121,6 +127,8 @@ impl AppState {
             tracing::warn!(error = %e, "log writer metrics not registered");
         }
         sink.start(store.clone());
+        let timeseries =
+            timeseries::TimeSeries::start(obs.timeseries, store.clone(), &bus, metrics.registry());
         AppState(Arc::new(AppContext {
             store,
             api_key,
@@ -130,6 +138,7 @@ impl AppState {
             logs: logs::Logs::new(sink),
             stack: obs.stack,
             files: None,
+            timeseries,
         }))
     }
 
@@ -213,6 +222,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logs::stats))
         .routes(routes!(logs::get))
         .routes(routes!(logs::test_logs))
+        .routes(routes!(timeseries::query_range))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(logs::frontend))
@@ -279,6 +289,11 @@ pub fn router(state: AppState) -> Router {
                         request_id = %id,
                         user_id = tracing::field::Empty,
                         trace_id = tracing::field::Empty,
+                        traceparent = req
+                            .headers()
+                            .get("traceparent")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default(),
                     )
                 })
                 // `logs::request_log` writes the one line per request.

@@ -37,6 +37,8 @@ const COOKIE: &str = "session_cookie";
         (name = "events", description = "Event bus: stored events, publishing, dead letters, live stream"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "auth", description = "Login, sessions, users, API keys, first-run setup, audit trail"),
+        (name = "logs", description = "Structured application logs: search, stats, browser error reports"),
+        (name = "metrics", description = "Time series for charts (VictoriaMetrics or the local subset)"),
     ),
     components(schemas(ErrorBody))
 )]

@@ -29,7 +29,7 @@ pub use envelope::{RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig, tls_config};
-pub use pipeline::{PipelineConfig, dlq_topic};
+pub use pipeline::{PipelineConfig, dlq_topic, trace_events};
 pub use transport::{Ack, Delivery, InProcess, SUBSCRIPTIONS, Transport, TransportError};
 
 #[derive(Debug, Clone)]

@@ -50,6 +50,16 @@ pub struct Pipeline {
     pub(crate) config: PipelineConfig,
 }
 
+/// Per-event trace spans: off unless traces are exported (see [`trace_events`]).
+static EVENT_SPANS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes the pipeline open, for every event, an `event.ingest` span whose trace is the
+/// envelope's `trace_id`, with children for its stages (`db.ingest`, `ingest.fanout`). Set by
+/// the binary when OpenTelemetry export is on; off, the pipeline makes no spans at all.
+pub fn trace_events(on: bool) {
+    EVENT_SPANS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A decoded message waiting for its batch to commit.
 enum Decoded {
     Event(NewEvent),
@@ -91,7 +101,31 @@ impl Pipeline {
             })
             .collect();
         let (events, dead) = split(decoded);
+        let traced = EVENT_SPANS.load(std::sync::atomic::Ordering::Relaxed);
+        let event_spans: Vec<tracing::Span> = if traced {
+            events
+                .iter()
+                .map(|e| {
+                    tracing::info_span!(parent: None, "event.ingest", trace_id = %e.trace_id,
+                        topic = %e.topic, kind = %e.kind)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let stage = |name: &'static str| -> Vec<tracing::Span> {
+            event_spans
+                .iter()
+                .map(|s| match name {
+                    "db.ingest" => tracing::info_span!(parent: s, "db.ingest", batch = batch.len()),
+                    _ => tracing::info_span!(parent: s, "ingest.fanout"),
+                })
+                .collect()
+        };
+        let commit_spans = stage("db.ingest");
         let outcome = self.commit(events, dead).await;
+        drop(commit_spans);
+        let fanout_spans = stage("ingest.fanout");
         let committed = Instant::now();
         for d in batch {
             self.metrics
@@ -100,6 +134,7 @@ impl Pipeline {
             d.ack.send();
         }
         self.after_commit(outcome).await;
+        drop(fanout_spans);
     }
 
     /// Commits, retrying while the database is unavailable; isolates messages it refuses.

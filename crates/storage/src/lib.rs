@@ -13,11 +13,13 @@ mod identity;
 mod logs;
 mod migrations;
 mod postgres;
+mod samples;
 mod snapshot;
 mod sql_artifacts;
 mod sql_events;
 mod sql_identity;
 mod sql_logs;
+mod sql_samples;
 mod sql_snapshot;
 mod sql_store;
 mod sqlite;
@@ -37,6 +39,7 @@ pub use events::{EventPage, EventStore, IngestOutcome, topic_matches};
 pub use identity::{IdentityStore, LoginUpdate};
 pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;
+pub use samples::{MetricSample, MetricSampleStore};
 pub use snapshot::{
     Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, table_named,
 };
@@ -75,14 +78,23 @@ pub struct PoolStats {
 pub type ExpectedVersion = Option<i64>;
 
 /// Everything TaylorDash persists: projects, components, dependencies and tasks here, events
-/// through [`EventStore`], logs through [`LogStore`], and identity (users, sessions, API keys, audit trail) through
+/// through [`EventStore`], logs through [`LogStore`], local metric samples through
+/// [`MetricSampleStore`], and identity (users, sessions, API keys, audit trail) through
 /// [`IdentityStore`].
 ///
 /// Lookups of a missing id return [`StoreError::NotFound`]; updates whose expected version is
 /// stale return [`StoreError::VersionConflict`] and change nothing.
 #[async_trait]
 pub trait Store:
-    EventStore + IdentityStore + LogStore + ArtifactStore + SnapshotStore + Send + Sync + 'static
+    EventStore
+    + IdentityStore
+    + LogStore
+    + ArtifactStore
+    + SnapshotStore
+    + MetricSampleStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// Applies pending migrations; safe to run any number of times, and from several processes.

@@ -245,3 +245,4 @@ crate::sql_snapshot::impl_snapshot_store!(
     reset_sequence = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
                       coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
 );
+crate::sql_samples::impl_sample_store!(PgStore, sqlx::Postgres);

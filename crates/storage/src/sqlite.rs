@@ -162,3 +162,4 @@ crate::sql_snapshot::impl_snapshot_store!(
     begin_snapshot = "SELECT 1",
     reset_sequence = ""
 );
+crate::sql_samples::impl_sample_store!(SqliteStore, sqlx::Sqlite);

@@ -12,6 +12,8 @@ testsupport::on_both_backends!(
     logs_filter_search_and_page,
     logs_stats_group_and_rate_errors_by_hour,
     logs_are_pruned_per_level,
+    metric_samples_round_trip_window_and_prune,
+    large_batches_are_written_whole,
 );
 
 fn record(level: &str, service: &str, category: &str, message: &str) -> NewLogRecord {
@@ -246,4 +248,87 @@ async fn logs_are_pruned_per_level(store: Arc<dyn Store>) {
     let left = store.list_logs(&LogFilter::default(), 10, 0).await.unwrap();
     assert_eq!(left.total, 2);
     assert!(left.logs.iter().any(|l| l.record.level == "ERROR"));
+}
+
+async fn metric_samples_round_trip_window_and_prune(store: Arc<dyn Store>) {
+    use storage::MetricSample;
+    let t0 = domain::now() - Duration::minutes(10);
+    let sample = |name: &str, host: &str, v: f64, minutes: i64| MetricSample {
+        name: name.into(),
+        labels: serde_json::json!({"host": host, "a": "1"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        value: v,
+        ts: t0 + Duration::minutes(minutes),
+    };
+    let batch = vec![
+        sample("cpu", "h1", 0.5, 0),
+        sample("cpu", "h2", 1.5, 1),
+        sample("cpu", "h1", 2.25, 2),
+        sample("mem", "h1", 7.0, 2),
+    ];
+    assert_eq!(store.insert_samples(&batch).await.unwrap(), 4);
+    assert_eq!(batch[0].series_key(), r#"{"a":"1","host":"h1"}"#);
+    let all = store
+        .samples("cpu", t0, t0 + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(all, batch[..3].to_vec());
+    let window = store
+        .samples(
+            "cpu",
+            t0 + Duration::minutes(1),
+            t0 + Duration::minutes(2),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 2);
+    // `limit + 1` rows come back when there are more.
+    let capped = store
+        .samples("cpu", t0, t0 + Duration::minutes(5), 1)
+        .await
+        .unwrap();
+    assert_eq!(capped.len(), 2);
+    assert_eq!(
+        store
+            .prune_samples(t0 + Duration::minutes(2), 100)
+            .await
+            .unwrap(),
+        2
+    );
+    let left = store
+        .samples("cpu", t0, t0 + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![batch[2].clone()]);
+}
+
+async fn large_batches_are_written_whole(store: Arc<dyn Store>) {
+    let logs: Vec<_> = (0..250)
+        .map(|i| record("INFO", "s", "API", &format!("m{i}")))
+        .collect();
+    assert_eq!(store.insert_logs(&logs).await.unwrap(), 250);
+    let page = store.list_logs(&LogFilter::default(), 1, 0).await.unwrap();
+    assert_eq!(page.total, 250);
+    let samples: Vec<_> = (0..450)
+        .map(|i| storage::MetricSample {
+            name: "n".into(),
+            labels: serde_json::Map::new(),
+            value: f64::from(i),
+            ts: domain::now(),
+        })
+        .collect();
+    assert_eq!(store.insert_samples(&samples).await.unwrap(), 450);
+    let back = store
+        .samples(
+            "n",
+            domain::now() - Duration::minutes(1),
+            domain::now(),
+            1000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 450);
 }

@@ -172,7 +172,7 @@ const KEYS: &[Key] = &[
         "otel.endpoint",
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         None,
-        "OTLP endpoint for traces; unset exports nothing",
+        "OTLP/HTTP collector for traces, e.g. http://otel-collector:4318; unset exports nothing",
     ),
     key(
         "log.level",
@@ -251,6 +251,18 @@ const KEYS: &[Key] = &[
         "VICTORIA_METRICS_URL",
         None,
         "VictoriaMetrics, e.g. http://victoriametrics:8428 (time series; checked by /health/stack)",
+    ),
+    key(
+        "metrics.push_interval_secs",
+        "TAYLORDASH_METRICS_PUSH_INTERVAL",
+        Some("15"),
+        "how often the app's own metrics are pushed to VictoriaMetrics",
+    ),
+    key(
+        "metrics.local_retention_days",
+        "TAYLORDASH_METRICS_RETENTION_DAYS",
+        Some("30"),
+        "without VictoriaMetrics: days metric samples are kept in the database",
     ),
     key(
         "stack.prometheus_url",
@@ -357,6 +369,10 @@ pub struct EventsConfig {
 #[derive(Debug, Clone, Default)]
 pub struct StackConfig {
     pub victoria_metrics: Option<String>,
+    /// How often the app's own metrics go to VictoriaMetrics.
+    pub push_interval: Duration,
+    /// How long local metric samples are kept (no VictoriaMetrics).
+    pub local_retention: Duration,
     pub prometheus: Option<String>,
     pub grafana: Option<String>,
     pub object_store: Option<String>,
@@ -715,6 +731,10 @@ impl Config {
         };
         let stack = StackConfig {
             victoria_metrics: url("victoria_metrics.url")?,
+            push_interval: Duration::from_secs(positive(&l, "metrics.push_interval_secs")? as u64),
+            local_retention: Duration::from_secs(
+                86_400 * positive(&l, "metrics.local_retention_days")? as u64,
+            ),
             prometheus: url("stack.prometheus_url")?,
             grafana: url("stack.grafana_url")?,
             object_store: url("stack.object_store_url")?,
@@ -756,7 +776,7 @@ impl Config {
                     l.parse("events.batch_delay_ms", "a number of milliseconds")?,
                 ),
             },
-            otel_endpoint: l.string("otel.endpoint"),
+            otel_endpoint: url("otel.endpoint")?,
             log_level,
             log_format,
             logs,

@@ -198,6 +198,13 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         api::Observability {
             log_sink: sink.clone(),
             stack: stack_endpoints(config),
+            timeseries: api::timeseries::TimeSeriesSettings {
+                victoria_metrics: config.stack.victoria_metrics.clone(),
+                push_interval: config.stack.push_interval,
+                local_retention: config.stack.local_retention,
+                instance: hostname(),
+                ..api::timeseries::TimeSeriesSettings::default()
+            },
         },
     );
     if config.logs.db {
@@ -406,6 +413,7 @@ impl App {
         }
         // Write the log records still queued (briefly: the database may be what is failing).
         self.state.logs.sink.stop(Duration::from_secs(2)).await;
+        self.state.timeseries.flush(Duration::from_secs(2)).await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())

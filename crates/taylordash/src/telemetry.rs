@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use api::logs::redact::{REDACTED, is_secret_name, redact_text};
 use api::logs::{LogLayer, LogSink};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::field::MakeExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -19,8 +20,17 @@ static SINK_SLOT: OnceLock<Arc<OnceLock<LogSink>>> = OnceLock::new();
 
 /// Installs the global subscriber. The level was validated when the configuration was parsed.
 pub fn init(config: &Config) {
+    // With traces exported, sqlx's per-statement events become `db.query` spans; they are
+    // enabled for that and kept out of the log (unless the filter already names sqlx).
+    let statements_for_traces =
+        config.otel_endpoint.is_some() && !config.log_level.contains("sqlx");
+    let directives = if statements_for_traces {
+        format!("{},sqlx::query=debug", config.log_level)
+    } else {
+        config.log_level.clone()
+    };
     let filter = EnvFilter::builder()
-        .parse(&config.log_level)
+        .parse(&directives)
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match config.log_format {
         LogFormat::Json => true,
@@ -28,36 +38,63 @@ pub fn init(config: &Config) {
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
     let text = (!json).then(|| {
-        tracing_subscriber::fmt::layer().fmt_fields(
-            tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
-                let name = field.name();
-                if is_secret_name(name) {
-                    write!(w, "{name}={REDACTED}")
-                } else if name == "message" {
-                    write!(w, "{}", redact_text(&format!("{value:?}")))
-                } else {
-                    write!(w, "{name}={}", redact_text(&format!("{value:?}")))
-                }
-            })
-            .delimited(" "),
-        )
+        tracing_subscriber::fmt::layer()
+            .fmt_fields(
+                tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+                    let name = field.name();
+                    if is_secret_name(name) {
+                        write!(w, "{name}={REDACTED}")
+                    } else if name == "message" {
+                        write!(w, "{}", redact_text(&format!("{value:?}")))
+                    } else {
+                        write!(w, "{name}={}", redact_text(&format!("{value:?}")))
+                    }
+                })
+                .delimited(" "),
+            )
+            .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
+                !(statements_for_traces
+                    && meta.target() == "sqlx::query"
+                    && *meta.level() > tracing::Level::INFO)
+            }))
     });
-    let layer = LogLayer::new(
+    let mut layer = LogLayer::new(
         json,
         config.logs.db_level,
         &config.environment,
         &crate::startup::hostname(),
     );
+    if statements_for_traces {
+        layer = layer.hide_statements();
+    }
     let slot = layer.sink_slot();
+    // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
+    let otel = config.otel_endpoint.as_ref().map(|endpoint| {
+        api::otel::OtelLayer::new(api::otel::OtelSettings {
+            endpoint: endpoint.clone(),
+            service_name: "taylordash".into(),
+            service_version: env!("CARGO_PKG_VERSION").into(),
+            environment: config.environment.clone(),
+        })
+    });
+    let (otel_layer, exporter) = match otel {
+        Some((layer, exporter)) => (Some(layer), Some(exporter)),
+        None => (None, None),
+    };
     // A second initialisation (only possible in tests) keeps the first subscriber.
     if tracing_subscriber::registry()
         .with(filter)
+        .with(otel_layer)
         .with(text)
         .with(layer)
         .try_init()
         .is_ok()
     {
         let _ = SINK_SLOT.set(slot);
+        if let Some(exporter) = exporter {
+            exporter.spawn_background();
+            bus::trace_events(true);
+        }
     }
 }
 

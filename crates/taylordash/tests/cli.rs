@@ -769,3 +769,79 @@ fn requests_are_logged_to_stdout_and_the_database() {
         "{log}"
     );
 }
+
+/// With OTEL_EXPORTER_OTLP_ENDPOINT the binary exports its request spans as OTLP/HTTP protobuf,
+/// continuing the caller's trace.
+#[test]
+fn spans_are_exported_when_an_otlp_endpoint_is_set() {
+    let collector = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", collector.local_addr().expect("addr"));
+    let (tx, rx) = mpsc::channel::<(String, Vec<u8>)>();
+    std::thread::spawn(move || {
+        for stream in collector.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            let _ = tx.send((head, body));
+        }
+    });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "otel-test-key-0123456789abcdef";
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("API_KEY", key)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
+    let server = Server::start(cmd);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    write!(
+        stream,
+        "GET /api/v1/projects HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n\
+         traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let (status, _) = read_response(&mut stream);
+    assert_eq!(status, 200);
+    let trace = [
+        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
+        0x36,
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (head, body) = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no span with the caller's trace id exported"));
+        assert!(head.starts_with("POST /v1/traces "), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("application/x-protobuf"),
+            "{head}"
+        );
+        if body.windows(trace.len()).any(|w| w == trace)
+            && body
+                .windows(b"taylordash".len())
+                .any(|w| w == b"taylordash")
+        {
+            break;
+        }
+    }
+    // Statements are enabled for db.query spans, not for the log.
+    let log = server.output();
+    assert!(!log.contains("sqlx::query"), "{log}");
+}

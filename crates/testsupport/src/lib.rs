@@ -161,6 +161,9 @@ macro_rules! on_both_backends {
     };
 }
 
+mod victoria;
+pub use victoria::{REQUIRE_VICTORIAMETRICS_ENV, VictoriaMetrics};
+
 /// Set to `1` to fail instead of skipping tests that need Mosquitto.
 pub const REQUIRE_MOSQUITTO_ENV: &str = "TAYLORDASH_REQUIRE_MOSQUITTO";
 

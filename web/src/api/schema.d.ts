@@ -29,10 +29,10 @@ export interface paths {
             cookie?: never;
         };
         /** List the backups in the object store, newest first. */
-        get: operations["list"];
+        get: operations["backups_list"];
         put?: never;
         /** Take a backup now (waits until it is written). */
-        post: operations["create"];
+        post: operations["backups_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -47,7 +47,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download a backup as one tar archive (manifest, table files, artifact objects). */
-        get: operations["download"];
+        get: operations["backups_download"];
         put?: never;
         post?: never;
         delete?: never;
@@ -64,7 +64,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download an artifact (streamed; `Range: bytes=...` for part of it). */
-        get: operations["download"];
+        get: operations["artifacts_download"];
         put?: never;
         post?: never;
         /** Delete an artifact; its content is removed from the object store in the background. */
@@ -638,6 +638,26 @@ export interface paths {
         };
         /** One stored log record with every column. */
         get: operations["logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/query_range": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A range query for charts (Prometheus `query_range` shape), from VictoriaMetrics when
+         *     configured, else from the local samples (a PromQL subset, see docs/metrics.md).
+         */
+        get: operations["query_range"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1456,6 +1476,25 @@ export interface components {
              */
             version?: number | null;
         };
+        QueryRangeData: {
+            result: components["schemas"]["RangeSeries"][];
+            /** @description Always `matrix`. */
+            resultType: string;
+        };
+        /** @description Prometheus' `query_range` answer. */
+        QueryRangeResponse: {
+            data: components["schemas"]["QueryRangeData"];
+            /** @example success */
+            status: string;
+        };
+        RangeSeries: {
+            /** @description The series' labels (`__name__` for plain selectors). */
+            metric: {
+                [key: string]: string;
+            };
+            /** @description `[unix_seconds, "value"]` pairs, oldest first. */
+            values: Record<string, never>[][];
+        };
         Readiness: {
             /** @example healthy */
             database: string;
@@ -1708,7 +1747,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    backups_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -1763,7 +1802,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    backups_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1827,7 +1866,7 @@ export interface operations {
             };
         };
     };
-    download: {
+    backups_download: {
         parameters: {
             query?: never;
             header?: never;
@@ -1904,7 +1943,7 @@ export interface operations {
             };
         };
     };
-    download: {
+    artifacts_download: {
         parameters: {
             query?: never;
             header?: {
@@ -5332,6 +5371,86 @@ export interface operations {
                 };
             };
             /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    query_range: {
+        parameters: {
+            query: {
+                /**
+                 * @description PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
+                 *     docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
+                 *     count by); anything else is a 400 naming the subset.
+                 */
+                query: string;
+                /** @description RFC 3339 or Unix seconds. */
+                start: string;
+                /** @description RFC 3339 or Unix seconds; at most 31 days after `start`. */
+                end: string;
+                /**
+                 * @description Seconds (`15`) or a duration (`15s`, `1m`, `1h`); at least 1 s and at most 11,000
+                 *     points in the range.
+                 */
+                step: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryRangeResponse"];
+                };
+            };
+            /** @description Query not accepted (locally: outside the supported subset) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description VictoriaMetrics unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;

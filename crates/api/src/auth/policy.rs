@@ -138,6 +138,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/admin/backups", ADMIN),
     rule("POST", "/api/v1/admin/backups", ADMIN),
     rule("GET", "/api/v1/admin/backups/{name}", ADMIN),
+    // Time series for charts.
+    rule("GET", "/api/v1/metrics/query_range", VIEWER),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

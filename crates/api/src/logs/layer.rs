@@ -27,6 +27,8 @@ pub struct LogLayer {
     environment: String,
     host_name: String,
     sink: Arc<OnceLock<LogSink>>,
+    /// Drop sqlx's per-statement DEBUG events (enabled only so traces get `db.query` spans).
+    hide_statements: bool,
 }
 
 impl LogLayer {
@@ -39,7 +41,14 @@ impl LogLayer {
             environment: environment.to_owned(),
             host_name: host_name.to_owned(),
             sink: Arc::new(OnceLock::new()),
+            hide_statements: false,
         }
+    }
+
+    /// Ignores sqlx's per-statement DEBUG events (they were enabled for tracing, not logging).
+    pub fn hide_statements(mut self) -> Self {
+        self.hide_statements = true;
+        self
     }
 
     /// A layer storing into `sink` (tests, and callers that have the sink already).
@@ -186,6 +195,10 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let level = *event.metadata().level();
+        if self.hide_statements && level > Level::INFO && event.metadata().target() == "sqlx::query"
+        {
+            return;
+        }
         let sink = self.sink.get();
         // sqlx reports every statement, including the log writer's own: store only problems.
         let store = sink.is_some()
@@ -198,8 +211,15 @@ where
         let mut spans = SpanFields::default();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope {
-                if let Some(f) = span.extensions().get::<SpanFields>() {
+                let ext = span.extensions();
+                if let Some(f) = ext.get::<SpanFields>() {
                     spans.fill_from(f);
+                }
+                // With OpenTelemetry on, the span's trace ties the record to its trace.
+                if spans.trace_id.is_none()
+                    && let Some(c) = ext.get::<crate::otel::SpanContext>()
+                {
+                    spans.trace_id = Some(c.trace_hex());
                 }
             }
         }

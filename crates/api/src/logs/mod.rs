@@ -85,8 +85,8 @@ impl Logs {
 }
 
 /// Middleware: one log record per request, with its id, endpoint, method, status, duration and
-/// (from the request span) the authenticated user. Health checks and scrapes are DEBUG;
-/// 4xx WARN; 5xx ERROR.
+/// (from the request span) the authenticated user. Health checks, scrapes and reading the logs
+/// themselves (a live tail polls) are DEBUG; 4xx WARN; 5xx ERROR.
 pub async fn request_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();

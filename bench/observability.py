@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Observability benchmarks (docs/benchmarks.md, "Observability"), each against a baseline
+measured in the same run:
+
+  * GET /api/v1/projects with log records stored in the database (the default) vs with
+    TAYLORDASH_LOG_DB=false (stdout only): target >= 90 % of the rate without;
+  * metric events per second written to VictoriaMetrics (and to the local table), vs plain
+    events ingested by the same pipeline.
+
+Usage:  python3 bench/observability.py [--binary PATH] [--json results.json]
+
+Reuses bench/run.py (server control, wrk runner, PostgreSQL database). Needs `wrk`, and
+/usr/bin/victoria-metrics (Debian package victoria-metrics) for the VictoriaMetrics half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (bench/run.py)
+
+VM_EXE = "/usr/bin/victoria-metrics"
+TARGET_LOGGING_RATIO = 0.90
+
+
+@dataclass
+class ObsServer(run.Server):
+    extra_env: dict = field(default_factory=dict)
+
+    def env(self) -> dict:
+        env = super().env()
+        env.update(self.extra_env)
+        return env
+
+
+def get(url: str, key: str | None = None) -> bytes:
+    req = urllib.request.Request(url, headers={"X-API-Key": key} if key else {})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
+def metric_value(server: ObsServer, name: str) -> float:
+    """Sum of a metric's samples on /metrics (all label sets)."""
+    text = get(f"http://{server.base}/metrics").decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def start_vm(workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = run.free_port()
+    proc = subprocess.Popen(
+        [VM_EXE, f"-httpListenAddr=127.0.0.1:{port}",
+         f"-storageDataPath={workdir / 'vm-data'}", "-search.latencyOffset=0s",
+         "-retentionPeriod=1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if get(url + "/health") is not None:
+                return proc, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise run.BenchError("victoria-metrics did not start")
+        time.sleep(0.05)
+
+
+def wrk(args, server: ObsServer, path: str, key: str, duration: int,
+        body: str | None = None) -> run.WrkResult:
+    """run.run_wrk, POSTing `body` when given (through bench/post.lua)."""
+    saved = run.WRK_SCRIPT
+    if body is not None:
+        run.WRK_SCRIPT = run.BENCH_DIR / "post.lua"
+        os.environ["TAYLORDASH_BENCH_BODY"] = body
+        os.environ["TAYLORDASH_BENCH_DIR"] = str(run.BENCH_DIR)
+    try:
+        return run.run_wrk(args.wrk, server.base, path, key, duration=duration,
+                           threads=args.threads, connections=args.connections, cpus=None,
+                           server_pid=server.proc.pid)
+    finally:
+        run.WRK_SCRIPT = saved
+
+
+def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
+                   database_urls: dict[str, str | None], servers: list) -> dict:
+    """Two servers, logs stored in the database or not; rounds alternate between them."""
+    pair = {}
+    for mode, extra in (("db_on", {}), ("db_off", {"TAYLORDASH_LOG_DB": "false"})):
+        s = ObsServer(binary=binary, api_key=key, data_dir=workdir / f"{backend}-{mode}",
+                      database_url=database_urls[mode], extra_env=extra)
+        servers.append(s)
+        s.start()
+        run.seed_projects(s, args.projects)
+        pair[mode] = s
+    def drained() -> None:
+        # The log writer keeps writing after a run; let it finish so its backlog does not land
+        # in the next run (of either server: they share the CPUs and PostgreSQL).
+        deadline = time.monotonic() + 60
+        while metric_value(pair["db_on"], "log_queue_records") > 0:
+            if time.monotonic() > deadline:
+                run.loud("log queue not drained after 60 s")
+                return
+            time.sleep(0.1)
+
+    runs: dict[str, list[float]] = {"db_on": [], "db_off": []}
+    for round_no in range(1, args.repeat + 1):
+        order = ("db_on", "db_off") if round_no % 2 else ("db_off", "db_on")
+        for mode in order:
+            s = pair[mode]
+            drained()
+            if args.warmup:
+                wrk(args, s, run.LIST_PATH, key, args.warmup)
+            r = wrk(args, s, run.LIST_PATH, key, args.duration)
+            drained()
+            if r.error_total:
+                run.loud(f"{backend} {mode}: wrk errors {r.errors}")
+            runs[mode].append(r.rps)
+            run.log(f"{backend} round {round_no} logs {mode}: {r.rps:,.0f} req/s, "
+                    f"p99 {r.p99_ms:.2f} ms")
+    written = metric_value(pair["db_on"], "log_records_written_total")
+    dropped = metric_value(pair["db_on"], "log_records_dropped_total")
+    for s in pair.values():
+        s.stop()
+        servers.remove(s)
+    on, off = statistics.median(runs["db_on"]), statistics.median(runs["db_off"])
+    run.log(f"{backend}: logging to the database {on:,.0f} req/s vs {off:,.0f} without "
+            f"= {on / off:.1%}; {written:,.0f} records written, {dropped:,.0f} dropped")
+    return {"backend": backend, "db_on_rps": on, "db_off_rps": off, "ratio": on / off,
+            "runs": runs, "log_records_written": written, "log_records_dropped": dropped}
+
+
+def ingest_rate(args, binary: Path, workdir: Path, key: str, label: str, body: dict,
+                done_metric: str, extra_env: dict, servers: list) -> dict:
+    """POSTs events for the run's duration, then waits for `done_metric` to stop growing;
+    rate = its increase / (last increase - start of load)."""
+    s = ObsServer(binary=binary, api_key=key, data_dir=workdir / f"ingest-{label}",
+                  extra_env=extra_env)
+    servers.append(s)
+    s.start()
+    before = metric_value(s, done_metric)
+    start = time.monotonic()
+    r = wrk(args, s, "/api/v1/events", key, args.duration, body=json.dumps(body))
+    last_value, last_change = metric_value(s, done_metric), time.monotonic()
+    while time.monotonic() - last_change < 2.0:
+        time.sleep(0.1)
+        v = metric_value(s, done_metric)
+        if v != last_value:
+            last_value, last_change = v, time.monotonic()
+    done = last_value - before
+    # The last increase happened within one poll of `last_change`.
+    elapsed = last_change - start
+    dropped = metric_value(s, "timeseries_samples_dropped_total")
+    s.stop()
+    servers.remove(s)
+    rate = done / elapsed
+    refused = r.errors.get("status", 0)
+    run.log(f"{label}: {r.requests:,} POSTs ({r.rps:,.0f}/s), {refused:,} refused as busy "
+            f"(503 BUS_BUSY), "
+            f"{done:,.0f} {done_metric} in {elapsed:.1f} s = {rate:,.0f}/s; dropped {dropped:,.0f}")
+    return {"label": label, "posts": r.requests, "refused": refused, "http_rps": r.rps,
+            "done": done,
+            "elapsed_s": elapsed, "rate": rate, "samples_dropped": dropped,
+            "errors": r.errors}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--binary", type=Path)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--projects", type=int, default=100)
+    p.add_argument("--skip-pg", action="store_true")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    args.wrk = shutil.which("wrk")
+    if not args.wrk:
+        print("wrk is required: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    binary = args.binary or run.build_binary()
+    key = secrets.token_hex(24)
+    report: dict = {"git": run.git_info(), "machine": run.machine_info(), "logging": [],
+                    "ingest": []}
+    servers: list = []
+    vm_proc = None
+    pg = None
+    workdir = Path(tempfile.mkdtemp(prefix="td-obs-bench-"))
+    try:
+        report["logging"].append(logging_on_off(
+            args, binary, workdir, key, "sqlite", {"db_on": None, "db_off": None}, servers))
+        if not args.skip_pg:
+            base = os.environ.get("TAYLORDASH_BENCH_PG_URL", run.DEFAULT_PG_BASE)
+            on, off = run.PgDatabase(base), run.PgDatabase(base)
+            try:
+                on.create()
+                off.create()
+                pg = (on, off)
+                report["logging"].append(logging_on_off(
+                    args, binary, workdir, key, "postgresql",
+                    {"db_on": on.url, "db_off": off.url}, servers))
+            except Exception as e:  # noqa: BLE001 - reported, the SQLite half stands
+                run.loud(f"PostgreSQL half skipped: {e}")
+        metric = {"topic": "tracker/metrics/bench", "kind": "metric.gauge",
+                  "payload": {"metric_name": "bench_value", "value": 1.5,
+                              "labels": {"source": "bench"}}}
+        plain = {"topic": "tracker/events/bench/tick", "kind": "bench.tick",
+                 "payload": {"n": 1}}
+        report["ingest"].append(ingest_rate(
+            args, binary, workdir, key, "plain events (baseline)", plain,
+            "taylor_ingest_total", {}, servers))
+        report["ingest"].append(ingest_rate(
+            args, binary, workdir, key, "metric events to the local table", metric,
+            "timeseries_samples_written_total", {}, servers))
+        if os.path.exists(VM_EXE):
+            vm_proc, vm_url = start_vm(workdir)
+            report["ingest"].append(ingest_rate(
+                args, binary, workdir, key, "metric events to VictoriaMetrics", metric,
+                "timeseries_samples_written_total", {"VICTORIA_METRICS_URL": vm_url},
+                servers))
+            get(vm_url + "/internal/force_flush")
+            stored = json.loads(get(
+                vm_url + "/api/v1/query?query=sum(count_over_time(bench_value[1h]))"))
+            report["vm_samples_stored"] = stored["data"]["result"]
+            run.log(f"VictoriaMetrics holds {stored['data']['result']} bench_value samples")
+        else:
+            run.loud(f"{VM_EXE} not installed: VictoriaMetrics half skipped")
+    finally:
+        for s in list(servers):
+            s.stop()
+        if vm_proc:
+            vm_proc.kill()
+            vm_proc.wait()
+        if pg:
+            for db in pg:
+                db.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    base = report["ingest"][0]["rate"]
+    for i in report["ingest"]:
+        i["ratio_to_baseline"] = i["rate"] / base if base else None
+    print("\n== Observability benchmark ==")
+    for l in report["logging"]:
+        ok = l["ratio"] >= TARGET_LOGGING_RATIO
+        print(f"{l['backend']:>10}: list with DB logging {l['db_on_rps']:,.0f} req/s, without "
+              f"{l['db_off_rps']:,.0f} req/s = {l['ratio']:.1%} "
+              f"(target >= {TARGET_LOGGING_RATIO:.0%}: {'HIT' if ok else 'MISS'})")
+    for i in report["ingest"]:
+        print(f"{i['label']:>36}: {i['rate']:,.0f}/s ({i['ratio_to_baseline']:.0%} of baseline)")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,904 @@
+//! Time series: metric events (`tracker/metrics/<name>`, kinds `metric.gauge` and
+//! `metric.counter`) become samples, written in batches to VictoriaMetrics when
+//! `VICTORIA_METRICS_URL` is set (its JSON-lines import API, plus the app's own metrics every
+//! push interval), else to the local `metric_samples` table (with retention). Charts read them
+//! back through `GET /api/v1/metrics/query_range`: proxied to VictoriaMetrics (full PromQL), or
+//! answered locally for the subset in [`promql`].
+
+pub mod promql;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone as _, Utc};
+use domain::{Event, JsonObject};
+use prometheus::{IntCounter, Registry};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use storage::{MetricSample, Store};
+use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Query;
+use crate::outbound::{self, BaseUrl};
+
+/// The topic prefix of metric events.
+pub const METRICS_TOPIC: &str = "tracker/metrics/";
+
+#[derive(Debug, Clone)]
+pub struct TimeSeriesSettings {
+    /// VictoriaMetrics base URL; `None` keeps samples in the local table.
+    pub victoria_metrics: Option<String>,
+    /// Samples held in memory at most while the target is slow; beyond it the oldest go.
+    pub capacity: usize,
+    /// Samples sent in one write at most.
+    pub batch_size: usize,
+    /// Longest a sample waits before its batch is written.
+    pub flush_interval: Duration,
+    /// How often the app's own metrics are pushed to VictoriaMetrics.
+    pub push_interval: Duration,
+    /// How long local samples are kept.
+    pub local_retention: Duration,
+    /// The `instance` label of the app's own metrics.
+    pub instance: String,
+}
+
+impl Default for TimeSeriesSettings {
+    fn default() -> Self {
+        TimeSeriesSettings {
+            victoria_metrics: None,
+            capacity: 200_000,
+            batch_size: 5_000,
+            flush_interval: Duration::from_millis(500),
+            push_interval: Duration::from_secs(15),
+            local_retention: Duration::from_secs(30 * 86_400),
+            instance: "local".into(),
+        }
+    }
+}
+
+/// Handle to the running time-series writer; cheap to clone.
+#[derive(Clone)]
+pub struct TimeSeries(Arc<Inner>);
+
+struct Inner {
+    settings: TimeSeriesSettings,
+    vm: Option<BaseUrl>,
+    queue: Mutex<VecDeque<MetricSample>>,
+    wake: Notify,
+    in_flight: Mutex<usize>,
+    received: IntCounter,
+    written: IntCounter,
+    dropped: IntCounter,
+    rejected: IntCounter,
+    failures: IntCounter,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name"))
+}
+
+impl TimeSeries {
+    /// Starts the writer: metric events from `bus`, samples to VictoriaMetrics or `store`.
+    /// An invalid VictoriaMetrics URL was refused when the configuration was read; here it
+    /// falls back to the local table.
+    pub fn start(
+        settings: TimeSeriesSettings,
+        store: Arc<dyn Store>,
+        bus: &bus::EventBus,
+        registry: &Registry,
+    ) -> TimeSeries {
+        let vm = settings
+            .victoria_metrics
+            .as_deref()
+            .and_then(|u| BaseUrl::parse(u).ok());
+        let ts = TimeSeries(Arc::new(Inner {
+            vm,
+            queue: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
+            in_flight: Mutex::new(0),
+            received: counter(
+                "timeseries_samples_received_total",
+                "Samples taken from metric events (tracker/metrics/...)",
+            ),
+            written: counter(
+                "timeseries_samples_written_total",
+                "Samples written to VictoriaMetrics or the local table",
+            ),
+            dropped: counter(
+                "timeseries_samples_dropped_total",
+                "Samples lost: the queue was full, or the event stream lagged",
+            ),
+            rejected: counter(
+                "timeseries_samples_rejected_total",
+                "Metric events whose name, labels or value cannot form a sample",
+            ),
+            failures: counter(
+                "timeseries_write_failures_total",
+                "Sample batches the target did not accept (retried)",
+            ),
+            settings,
+        }));
+        for c in [
+            &ts.0.received,
+            &ts.0.written,
+            &ts.0.dropped,
+            &ts.0.rejected,
+            &ts.0.failures,
+        ] {
+            if let Err(e) = registry.register(Box::new(c.clone())) {
+                tracing::warn!(error = %e, "time-series metrics not registered");
+            }
+        }
+        let events = bus.hub().subscribe();
+        tokio::spawn(ts.clone().forward(events));
+        tokio::spawn(ts.clone().write_loop(store.clone()));
+        if ts.0.vm.is_some() {
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone()));
+        } else {
+            tokio::spawn(ts.clone().local_retention(store));
+        }
+        ts
+    }
+
+    /// `victoriametrics` or `local`.
+    pub fn target(&self) -> &'static str {
+        if self.0.vm.is_some() {
+            "victoriametrics"
+        } else {
+            "local"
+        }
+    }
+
+    /// Queues samples, dropping the oldest beyond capacity.
+    pub fn push(&self, samples: impl IntoIterator<Item = MetricSample>) {
+        let i = &self.0;
+        let (len, dropped) = {
+            let mut q = lock(&i.queue);
+            for s in samples {
+                q.push_back(s);
+            }
+            let over = q.len().saturating_sub(i.settings.capacity.max(1));
+            q.drain(..over);
+            (q.len(), over)
+        };
+        if dropped > 0 {
+            i.dropped.inc_by(dropped as u64);
+        }
+        if len >= i.settings.batch_size {
+            i.wake.notify_one();
+        }
+    }
+
+    /// Waits until everything queued is written (or `timeout` passes); true when empty.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if lock(&self.0.queue).is_empty() && *lock(&self.0.in_flight) == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            self.0.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn forward(self, mut events: tokio::sync::broadcast::Receiver<Arc<bus::LiveEvent>>) {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if !is_metric_event(&event) {
+                        continue;
+                    }
+                    match sample_from_event(&event) {
+                        Ok(s) => {
+                            self.0.received.inc();
+                            self.push([s]);
+                        }
+                        Err(reason) => {
+                            self.0.rejected.inc();
+                            tracing::debug!(event_id = event.id, %reason, "metric event skipped");
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(n)) => self.0.dropped.inc_by(n),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn take_batch(&self) -> Vec<MetricSample> {
+        let mut q = lock(&self.0.queue);
+        let n = q.len().min(self.0.settings.batch_size.max(1));
+        let batch: Vec<_> = q.drain(..n).collect();
+        *lock(&self.0.in_flight) = batch.len();
+        batch
+    }
+
+    fn requeue(&self, batch: Vec<MetricSample>) {
+        let mut q = lock(&self.0.queue);
+        let room = self.0.settings.capacity.saturating_sub(q.len());
+        let skip = batch.len().saturating_sub(room);
+        for s in batch.into_iter().skip(skip).rev() {
+            q.push_front(s);
+        }
+        *lock(&self.0.in_flight) = 0;
+        drop(q);
+        self.0.dropped.inc_by(skip as u64);
+    }
+
+    async fn write(&self, store: &dyn Store, batch: &[MetricSample]) -> Result<(), String> {
+        match &self.0.vm {
+            Some(vm) => {
+                let body = import_lines(batch);
+                let reply = outbound::send(
+                    vm,
+                    axum::http::Method::POST,
+                    "/api/v1/import",
+                    Some("application/json"),
+                    Bytes::from(body),
+                    Duration::from_secs(10),
+                )
+                .await?;
+                if reply.status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "VictoriaMetrics answered HTTP {}: {}",
+                        reply.status.as_u16(),
+                        String::from_utf8_lossy(&reply.body)
+                    ))
+                }
+            }
+            None => store
+                .insert_samples(batch)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn write_loop(self, store: Arc<dyn Store>) {
+        let mut backoff = Duration::ZERO;
+        loop {
+            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                () = self.0.wake.notified() => {}
+                () = tokio::time::sleep(self.0.settings.flush_interval) => {}
+            }
+            loop {
+                let batch = self.take_batch();
+                if batch.is_empty() {
+                    break;
+                }
+                match self.write(&*store, &batch).await {
+                    Ok(()) => {
+                        self.0.written.inc_by(batch.len() as u64);
+                        *lock(&self.0.in_flight) = 0;
+                        backoff = Duration::ZERO;
+                    }
+                    Err(e) => {
+                        self.0.failures.inc();
+                        self.requeue(batch);
+                        backoff = (backoff * 2)
+                            .clamp(Duration::from_millis(250), Duration::from_secs(30));
+                        tracing::warn!(
+                            target: "taylordash::timeseries",
+                            error = %e,
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "cannot write metric samples; keeping them queued"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn push_own_metrics(self, registry: Registry) {
+        let mut tick = tokio::time::interval(self.0.settings.push_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let samples = own_samples(&registry, &self.0.settings.instance, domain::now());
+            self.push(samples);
+        }
+    }
+
+    async fn local_retention(self, store: Arc<dyn Store>) {
+        let age = chrono::Duration::from_std(self.0.settings.local_retention)
+            .unwrap_or(chrono::Duration::days(30));
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            loop {
+                match store.prune_samples(Utc::now() - age, 10_000).await {
+                    Ok(10_000) => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "metric sample retention failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_metric_event(e: &Event) -> bool {
+    e.topic.starts_with(METRICS_TOPIC)
+        && matches!(e.kind.as_str(), "metric.gauge" | "metric.counter")
+}
+
+fn valid_name(name: &str, colon: bool) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+        && name.len() <= 200
+}
+
+/// The sample a metric event carries: payload `metric_name`, `value`, optional `labels`
+/// (string, number or boolean values) and `timestamp` (RFC 3339, or Unix seconds or
+/// milliseconds; default: the event's `ts`).
+pub fn sample_from_event(e: &Event) -> Result<MetricSample, String> {
+    let p = &e.payload;
+    let name = p
+        .get("metric_name")
+        .and_then(Value::as_str)
+        .ok_or("payload.metric_name missing")?;
+    if !valid_name(name, true) {
+        return Err(format!(
+            "'{name}' is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+        ));
+    }
+    let value = p
+        .get("value")
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite())
+        .ok_or("payload.value must be a finite number")?;
+    let mut labels = JsonObject::new();
+    if let Some(Value::Object(given)) = p.get("labels") {
+        if given.len() > 30 {
+            return Err("at most 30 labels".into());
+        }
+        for (k, v) in given {
+            if !valid_name(k, false) || k.starts_with("__") {
+                return Err(format!("'{k}' is not a label name"));
+            }
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(format!("label {k} must be a string, number or boolean")),
+            };
+            if text.len() > 1024 {
+                return Err(format!("label {k} is longer than 1024 bytes"));
+            }
+            labels.insert(k.clone(), Value::String(text));
+        }
+    }
+    let ts = match p.get("timestamp") {
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| format!("timestamp '{s}' is not RFC 3339"))?,
+        Some(Value::Number(n)) => {
+            let n = n.as_f64().unwrap_or_default();
+            let ms = if n < 1e11 { n * 1000.0 } else { n };
+            Utc.timestamp_millis_opt(ms as i64)
+                .single()
+                .ok_or("timestamp out of range")?
+        }
+        _ => e.ts,
+    };
+    Ok(MetricSample {
+        name: name.to_owned(),
+        labels,
+        value,
+        ts: domain::truncate_to_micros(ts),
+    })
+}
+
+/// VictoriaMetrics' JSON-lines import format, one line per sample.
+fn import_lines(batch: &[MetricSample]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.len() * 96);
+    for s in batch {
+        let mut metric = serde_json::Map::with_capacity(s.labels.len() + 1);
+        metric.insert("__name__".into(), Value::String(s.name.clone()));
+        for (k, v) in &s.labels {
+            metric.insert(k.clone(), v.clone());
+        }
+        let line = serde_json::json!({
+            "metric": metric,
+            "values": [s.value],
+            "timestamps": [s.ts.timestamp_millis()],
+        });
+        let _ = serde_json::to_writer(&mut out, &line);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The registry's current values as samples (histograms as `_bucket`/`_sum`/`_count`), labelled
+/// `job="taylordash"` and `instance`.
+pub fn own_samples(registry: &Registry, instance: &str, now: DateTime<Utc>) -> Vec<MetricSample> {
+    use prometheus::proto::MetricType;
+    let mut out = Vec::new();
+    for family in registry.gather() {
+        let name = family.name();
+        for m in family.get_metric() {
+            let mut labels = JsonObject::new();
+            labels.insert("job".into(), "taylordash".into());
+            labels.insert("instance".into(), instance.into());
+            for l in m.get_label() {
+                labels.insert(l.name().to_owned(), l.value().into());
+            }
+            let mut add = |suffix: &str, extra: Option<(&str, String)>, value: f64| {
+                let mut labels = labels.clone();
+                if let Some((k, v)) = extra {
+                    labels.insert(k.to_owned(), v.into());
+                }
+                out.push(MetricSample {
+                    name: format!("{name}{suffix}"),
+                    labels,
+                    value,
+                    ts: now,
+                });
+            };
+            match family.get_field_type() {
+                MetricType::COUNTER => add("", None, m.get_counter().get_value()),
+                MetricType::GAUGE => add("", None, m.get_gauge().get_value()),
+                MetricType::HISTOGRAM => {
+                    let h = m.get_histogram();
+                    for b in h.get_bucket() {
+                        let le = if b.upper_bound().is_infinite() {
+                            "+Inf".to_owned()
+                        } else {
+                            b.upper_bound().to_string()
+                        };
+                        add("_bucket", Some(("le", le)), b.cumulative_count() as f64);
+                    }
+                    add(
+                        "_bucket",
+                        Some(("le", "+Inf".into())),
+                        h.get_sample_count() as f64,
+                    );
+                    add("_sum", None, h.get_sample_sum());
+                    add("_count", None, h.get_sample_count() as f64);
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueryRangeParams {
+    /// PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
+    /// docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
+    /// count by); anything else is a 400 naming the subset.
+    pub query: String,
+    /// RFC 3339 or Unix seconds.
+    pub start: String,
+    /// RFC 3339 or Unix seconds; at most 31 days after `start`.
+    pub end: String,
+    /// Seconds (`15`) or a duration (`15s`, `1m`, `1h`); at least 1 s and at most 11,000
+    /// points in the range.
+    pub step: String,
+}
+
+/// Prometheus' `query_range` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryRangeResponse {
+    #[schema(example = "success")]
+    pub status: String,
+    pub data: QueryRangeData,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryRangeData {
+    /// Always `matrix`.
+    #[serde(rename = "resultType")]
+    pub result_type: String,
+    pub result: Vec<RangeSeries>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RangeSeries {
+    /// The series' labels (`__name__` for plain selectors).
+    pub metric: BTreeMap<String, String>,
+    /// `[unix_seconds, "value"]` pairs, oldest first.
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub values: Vec<(f64, String)>,
+}
+
+const MAX_RANGE_SECS: f64 = 31.0 * 86_400.0;
+const MAX_POINTS: f64 = 11_000.0;
+const MAX_QUERY_LEN: usize = 2_048;
+/// Most samples the local evaluator reads for one query.
+const MAX_LOCAL_SAMPLES: i64 = 500_000;
+
+fn parse_time(field: &'static str, text: &str) -> ApiResult<f64> {
+    if let Ok(secs) = text.trim().parse::<f64>()
+        && secs.is_finite()
+    {
+        return Ok(secs);
+    }
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis() as f64 / 1000.0)
+        .map_err(|_| {
+            ApiError::validation(
+                field,
+                format!("{field}: '{text}' is neither RFC 3339 nor Unix seconds"),
+            )
+        })
+}
+
+fn parse_step(text: &str) -> ApiResult<f64> {
+    let t = text.trim();
+    let invalid = || {
+        ApiError::validation(
+            "step",
+            format!("step: '{text}' is not seconds or a duration like 15s, 1m, 1h"),
+        )
+    };
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs.is_finite() {
+            Ok(secs)
+        } else {
+            Err(invalid())
+        };
+    }
+    let (number, unit) = t.split_at(
+        t.find(|c: char| c.is_ascii_alphabetic())
+            .ok_or_else(invalid)?,
+    );
+    let n: f64 = number.parse().map_err(|_| invalid())?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(invalid()),
+    };
+    Ok(n * scale)
+}
+
+/// Percent-encodes a query-string value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A range query for charts (Prometheus `query_range` shape), from VictoriaMetrics when
+/// configured, else from the local samples (a PromQL subset, see docs/metrics.md).
+#[utoipa::path(get, path = "/metrics/query_range", tag = "metrics",
+    params(QueryRangeParams),
+    responses(
+        (status = 200, body = QueryRangeResponse),
+        (status = 400, description = "Query not accepted (locally: outside the supported subset)", body = crate::error::ErrorBody),
+        (status = 503, description = "VictoriaMetrics unreachable", body = crate::error::ErrorBody),
+    ))]
+pub async fn query_range(
+    State(state): State<AppState>,
+    Query(q): Query<QueryRangeParams>,
+) -> ApiResult<Response> {
+    if q.query.trim().is_empty() || q.query.len() > MAX_QUERY_LEN {
+        return Err(ApiError::validation(
+            "query",
+            format!("query: 1-{MAX_QUERY_LEN} characters"),
+        ));
+    }
+    let start = parse_time("start", &q.start)?;
+    let end = parse_time("end", &q.end)?;
+    let step = parse_step(&q.step)?;
+    if end < start {
+        return Err(ApiError::validation("end", "end: must not be before start"));
+    }
+    if end - start > MAX_RANGE_SECS {
+        return Err(ApiError::validation(
+            "end",
+            "end: at most 31 days after start",
+        ));
+    }
+    if step < 1.0 {
+        return Err(ApiError::validation("step", "step: at least 1 second"));
+    }
+    if (end - start) / step + 1.0 > MAX_POINTS {
+        return Err(ApiError::validation(
+            "step",
+            format!("step: too small for the range (more than {MAX_POINTS} points per series)"),
+        ));
+    }
+    let ts = &state.timeseries;
+    match &ts.0.vm {
+        Some(vm) => proxy(vm, &q.query, start, end, step).await,
+        None => {
+            let body = local_query(&*state.store, &q.query, start, end, step).await?;
+            Ok(axum::Json(body).into_response())
+        }
+    }
+}
+
+async fn proxy(vm: &BaseUrl, query: &str, start: f64, end: f64, step: f64) -> ApiResult<Response> {
+    let path = format!(
+        "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
+        encode(query)
+    );
+    let reply = outbound::get(vm, &path, Duration::from_secs(30))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "METRICS_UNAVAILABLE",
+                format!("VictoriaMetrics cannot be reached: {e}"),
+            )
+        })?;
+    if reply.status.is_success() {
+        let mut response = reply.body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return Ok(response);
+    }
+    let detail = serde_json::from_slice::<Value>(&reply.body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&reply.body)
+                .chars()
+                .take(500)
+                .collect()
+        });
+    if reply.status.is_client_error() {
+        Err(ApiError::bad_request(
+            "QUERY_INVALID",
+            format!("VictoriaMetrics refused the query: {detail}"),
+        ))
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "METRICS_BACKEND_ERROR",
+            format!(
+                "VictoriaMetrics failed (HTTP {}): {detail}",
+                reply.status.as_u16()
+            ),
+        ))
+    }
+}
+
+/// Evaluates the query over the local samples.
+pub async fn local_query(
+    store: &dyn Store,
+    query: &str,
+    start: f64,
+    end: f64,
+    step: f64,
+) -> ApiResult<QueryRangeResponse> {
+    let expr = promql::parse(query).map_err(|e| ApiError::bad_request("QUERY_UNSUPPORTED", e))?;
+    let (start_ms, end_ms, step_ms) = (
+        (start * 1000.0) as i64,
+        (end * 1000.0) as i64,
+        ((step * 1000.0) as i64).max(1),
+    );
+    let since_ms = start_ms - expr.reach().as_millis() as i64;
+    let at = |ms: i64| {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .ok_or_else(|| ApiError::validation("start", "start: out of range"))
+    };
+    let rows = store
+        .samples(
+            &expr.selector().name,
+            at(since_ms)?,
+            at(end_ms)?,
+            MAX_LOCAL_SAMPLES,
+        )
+        .await?;
+    if rows.len() as i64 > MAX_LOCAL_SAMPLES {
+        return Err(ApiError::bad_request(
+            "QUERY_TOO_LARGE",
+            format!(
+                "more than {MAX_LOCAL_SAMPLES} samples in the range: narrow the range or the \
+                 selector"
+            ),
+        ));
+    }
+    let mut series: BTreeMap<BTreeMap<String, String>, promql::Points> = BTreeMap::new();
+    for s in rows {
+        let mut labels: BTreeMap<String, String> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        labels.insert("__name__".into(), s.name);
+        series
+            .entry(labels)
+            .or_default()
+            .push((s.ts.timestamp_millis(), s.value));
+    }
+    let result = promql::evaluate(&expr, &series, start_ms, end_ms, step_ms)
+        .into_iter()
+        .map(|(metric, points)| RangeSeries {
+            metric,
+            values: points
+                .into_iter()
+                .map(|(t, v)| (t as f64 / 1000.0, format_value(v)))
+                .collect(),
+        })
+        .collect();
+    Ok(QueryRangeResponse {
+        status: "success".into(),
+        data: QueryRangeData {
+            result_type: "matrix".into(),
+            result,
+        },
+    })
+}
+
+/// Prometheus' spelling of a sample value.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        v.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, payload: Value) -> Event {
+        Event {
+            id: 1,
+            topic: "tracker/metrics/cpu".into(),
+            kind: kind.into(),
+            trace_id: uuid::Uuid::new_v4(),
+            idempotency_key: "k".into(),
+            source: "mqtt".into(),
+            payload: payload.as_object().cloned().unwrap_or_default(),
+            ts: domain::now(),
+            received_at: domain::now(),
+        }
+    }
+
+    #[test]
+    fn samples_from_metric_events() {
+        let e = event(
+            "metric.gauge",
+            serde_json::json!({"metric_name": "cpu_load", "value": 0.5,
+                "labels": {"host": "a", "core": 2, "hot": true},
+                "timestamp": "2026-11-29T05:00:00Z"}),
+        );
+        assert!(is_metric_event(&e));
+        let s = sample_from_event(&e).unwrap();
+        assert_eq!(s.name, "cpu_load");
+        assert_eq!(s.value, 0.5);
+        assert_eq!(s.labels["core"], "2");
+        assert_eq!(s.labels["hot"], "true");
+        assert_eq!(s.ts.to_rfc3339(), "2026-11-29T05:00:00+00:00");
+        let secs = sample_from_event(&event(
+            "metric.counter",
+            serde_json::json!({"metric_name": "x", "value": 1, "timestamp": 1_800_000_000}),
+        ))
+        .unwrap();
+        assert_eq!(secs.ts.timestamp(), 1_800_000_000);
+        let ms = sample_from_event(&event(
+            "metric.counter",
+            serde_json::json!({"metric_name": "x", "value": 1, "timestamp": 1_800_000_000_123u64}),
+        ))
+        .unwrap();
+        assert_eq!(ms.ts.timestamp_millis(), 1_800_000_000_123);
+        for bad in [
+            serde_json::json!({"metric_name": "bad name", "value": 1}),
+            serde_json::json!({"metric_name": "x", "value": 1, "labels": {"__name__": "y"}}),
+            serde_json::json!({"metric_name": "x", "value": 1, "labels": {"a": {"b": 1}}}),
+            serde_json::json!({"metric_name": "x", "value": 1, "timestamp": "yesterday"}),
+        ] {
+            assert!(
+                sample_from_event(&event("metric.gauge", bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(!is_metric_event(&event(
+            "metric.histogram",
+            serde_json::json!({})
+        )));
+    }
+
+    #[test]
+    fn import_lines_are_victoriametrics_json() {
+        let s = MetricSample {
+            name: "n".into(),
+            labels: serde_json::json!({"a": "b"}).as_object().cloned().unwrap(),
+            value: 2.5,
+            ts: Utc.timestamp_millis_opt(1_000).unwrap(),
+        };
+        let text = String::from_utf8(import_lines(&[s.clone(), s])).unwrap();
+        let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({"metric": {"__name__": "n", "a": "b"}, "values": [2.5],
+                               "timestamps": [1000]})
+        );
+        assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn own_metrics_become_samples() {
+        let registry = Registry::new();
+        let c = IntCounter::new("things_total", "t").unwrap();
+        registry.register(Box::new(c.clone())).unwrap();
+        let h = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new("lat_seconds", "l").buckets(vec![0.1, 1.0]),
+        )
+        .unwrap();
+        registry.register(Box::new(h.clone())).unwrap();
+        c.inc_by(3);
+        h.observe(0.5);
+        let samples = own_samples(&registry, "host1", Utc::now());
+        let find = |name: &str, le: Option<&str>| {
+            samples
+                .iter()
+                .find(|s| s.name == name && le.is_none_or(|le| s.labels["le"] == le))
+                .unwrap()
+                .value
+        };
+        assert_eq!(find("things_total", None), 3.0);
+        assert_eq!(find("lat_seconds_bucket", Some("0.1")), 0.0);
+        assert_eq!(find("lat_seconds_bucket", Some("1")), 1.0);
+        assert_eq!(find("lat_seconds_bucket", Some("+Inf")), 1.0);
+        assert_eq!(find("lat_seconds_count", None), 1.0);
+        assert!(samples.iter().all(|s| s.labels["instance"] == "host1"));
+    }
+
+    #[test]
+    fn times_steps_and_encoding() {
+        assert_eq!(
+            parse_time("start", "1800000000.5").unwrap(),
+            1_800_000_000.5
+        );
+        assert_eq!(parse_time("start", "1970-01-01T00:01:00Z").unwrap(), 60.0);
+        assert!(parse_time("start", "soon").is_err());
+        assert_eq!(parse_step("15").unwrap(), 15.0);
+        assert_eq!(parse_step("1m").unwrap(), 60.0);
+        assert_eq!(parse_step("500ms").unwrap(), 0.5);
+        assert!(parse_step("5 parsecs").is_err());
+        assert_eq!(
+            encode("sum(x{a=\"b c\"})"),
+            "sum%28x%7Ba%3D%22b%20c%22%7D%29"
+        );
+    }
+}
