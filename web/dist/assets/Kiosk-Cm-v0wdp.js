@@ -1,1 +1,0 @@
-import{k as e}from"./index-D0AyuAHY.js";var t=e();function n(){return(0,t.jsx)(`section`,{className:`page`,children:(0,t.jsx)(`h1`,{children:`Kiosk`})})}export{n as default};
