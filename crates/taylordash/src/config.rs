@@ -695,7 +695,7 @@ impl Config {
             }
         };
         let log_level = l.string("log.level").unwrap_or_else(|| "info".into());
-        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&log_level) {
+        if let Err(e) = log_level.parse::<tracing_subscriber::filter::Targets>() {
             return Err(l.invalid(
                 "log.level",
                 format!("'{log_level}' is not a log filter: {e}"),

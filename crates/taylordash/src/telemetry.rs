@@ -7,9 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use api::logs::redact::{REDACTED, is_secret_name, redact_text};
 use api::logs::{LogLayer, LogSink};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::field::MakeExt as _;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -29,9 +29,9 @@ pub fn init(config: &Config) {
     } else {
         config.log_level.clone()
     };
-    let filter = EnvFilter::builder()
-        .parse(&directives)
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter: Targets = directives
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     let json = match config.log_format {
         LogFormat::Json => true,
         LogFormat::Text => false,
