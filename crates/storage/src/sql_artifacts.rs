@@ -22,7 +22,7 @@ macro_rules! impl_artifact_store {
 
             type Row = <$db as sqlx::Database>::Row;
 
-            fn artifact_from(row: &Row) -> Result<Artifact> {
+            pub(super) fn artifact_from(row: &Row) -> Result<Artifact> {
                 Ok(Artifact {
                     id: row.try_get("id")?,
                     project_id: row.try_get("project_id")?,

@@ -394,6 +394,19 @@ macro_rules! impl_store {
             async fn delete_project(&self, id: Uuid) -> Result<()> {
                 let mut tx = self.writer().begin().await?;
                 let p = project_for_update(&mut tx, id).await?;
+                // Its artifacts go first, each announced like a direct delete (the cascade
+                // would remove them silently); the trigger queues their objects either way.
+                let artifacts = sqlx::query(concat!(
+                    "DELETE FROM artifacts WHERE project_id = $1 RETURNING ",
+                    $crate::sql_artifacts::artifact_columns!()
+                ))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in &artifacts {
+                    let a = artifact_store::artifact_from(row)?;
+                    write_outbox(&mut tx, &DomainEvent::artifact_deleted(&a)).await?;
+                }
                 sqlx::query("DELETE FROM projects WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)

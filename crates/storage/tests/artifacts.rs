@@ -192,6 +192,22 @@ async fn deleting_a_project_queues_all_its_objects(store: Arc<dyn Store>) {
     expected.sort();
     assert_eq!(keys, expected);
     assert_eq!(store.artifact_object_keys().await.unwrap(), [k.object_key]);
+    // Each removed artifact is announced, as when deleted one by one.
+    let mut deleted: Vec<serde_json::Value> = store
+        .claim_outbox(100, domain::now() + Duration::days(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "artifact.deleted")
+        .map(|e| e.payload["artifact_id"].clone())
+        .collect();
+    deleted.sort_by_key(|v| v.to_string());
+    let mut want = vec![
+        serde_json::Value::from(a.id.to_string()),
+        serde_json::Value::from(b.id.to_string()),
+    ];
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(deleted, want);
 }
 
 async fn deletions_are_retried_later(store: Arc<dyn Store>) {
