@@ -256,7 +256,7 @@ const KEYS: &[Key] = &[
         "metrics.push_interval_secs",
         "TAYLORDASH_METRICS_PUSH_INTERVAL",
         Some("15"),
-        "how often the app's own metrics are pushed to VictoriaMetrics",
+        "how often the app's own metrics are pushed to VictoriaMetrics (0: never, e.g. when Prometheus remote-writes them)",
     ),
     key(
         "metrics.local_retention_days",
@@ -731,7 +731,9 @@ impl Config {
         };
         let stack = StackConfig {
             victoria_metrics: url("victoria_metrics.url")?,
-            push_interval: Duration::from_secs(positive(&l, "metrics.push_interval_secs")? as u64),
+            push_interval: Duration::from_secs(
+                l.parse::<u64>("metrics.push_interval_secs", "a whole number")?,
+            ),
             local_retention: Duration::from_secs(
                 86_400 * positive(&l, "metrics.local_retention_days")? as u64,
             ),
@@ -1077,6 +1079,17 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("# flag --bind"), "{shown}");
+    }
+
+    #[test]
+    fn own_metrics_push_can_be_turned_off() {
+        assert_eq!(
+            load(&[]).unwrap().stack.push_interval,
+            Duration::from_secs(15)
+        );
+        let c = load(&[("TAYLORDASH_METRICS_PUSH_INTERVAL", "0")]).unwrap();
+        assert!(c.stack.push_interval.is_zero());
+        assert!(load(&[("TAYLORDASH_METRICS_PUSH_INTERVAL", "-1")]).is_err());
     }
 
     #[test]

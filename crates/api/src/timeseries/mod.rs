@@ -43,7 +43,8 @@ pub struct TimeSeriesSettings {
     pub batch_size: usize,
     /// Longest a sample waits before its batch is written.
     pub flush_interval: Duration,
-    /// How often the app's own metrics are pushed to VictoriaMetrics.
+    /// How often the app's own metrics are pushed to VictoriaMetrics; zero: never (when
+    /// Prometheus already remote-writes them there).
     pub push_interval: Duration,
     /// How long local samples are kept.
     pub local_retention: Duration,
@@ -310,6 +311,9 @@ impl TimeSeries {
     }
 
     async fn push_own_metrics(self, registry: Registry) {
+        if self.0.settings.push_interval.is_zero() {
+            return;
+        }
         let mut tick = tokio::time::interval(self.0.settings.push_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
