@@ -30,6 +30,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::outbound::{self, BaseUrl};
 
+/// The app's own metrics also kept in the local table (no VictoriaMetrics), every push
+/// interval: the series the dashboard charts read.
+pub const LOCAL_OWN_METRICS: &[&str] = &["taylor_ingest_total", "taylor_dlq_total"];
+
 /// The topic prefix of metric events.
 pub const METRICS_TOPIC: &str = "tracker/metrics/";
 
@@ -146,8 +150,13 @@ impl TimeSeries {
         tokio::spawn(ts.clone().forward(events));
         tokio::spawn(ts.clone().write_loop(store.clone()));
         if ts.0.vm.is_some() {
-            tokio::spawn(ts.clone().push_own_metrics(registry.clone()));
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), None));
         } else {
+            // Locally only the few own metrics the dashboard charts read are kept.
+            tokio::spawn(
+                ts.clone()
+                    .push_own_metrics(registry.clone(), Some(LOCAL_OWN_METRICS)),
+            );
             tokio::spawn(ts.clone().local_retention(store));
         }
         ts
@@ -309,12 +318,15 @@ impl TimeSeries {
         }
     }
 
-    async fn push_own_metrics(self, registry: Registry) {
+    async fn push_own_metrics(self, registry: Registry, only: Option<&'static [&'static str]>) {
         let mut tick = tokio::time::interval(self.0.settings.push_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let samples = own_samples(&registry, &self.0.settings.instance, domain::now());
+            let mut samples = own_samples(&registry, &self.0.settings.instance, domain::now());
+            if let Some(names) = only {
+                samples.retain(|s| names.contains(&s.name.as_str()));
+            }
             self.push(samples);
         }
     }

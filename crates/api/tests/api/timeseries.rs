@@ -165,6 +165,20 @@ async fn local_queries_answer_the_supported_subset(app: TestApp) {
     let r = query(&app, "max(room_temp) by (room)", t0 + 40, t0 + 40, "1m").await;
     assert_eq!(r.body["data"]["result"].as_array().unwrap().len(), 2);
 
+    // The charted own metrics are kept locally too (pushed at start, then every interval).
+    eventually("own metrics stored locally", async || {
+        let now = chrono::Utc::now().timestamp();
+        let r = query(&app, "count(taylor_ingest_total)", now, now, "1").await;
+        match r.body["data"]["result"][0]["values"][0][1].as_str() {
+            Some(n) if n.parse::<f64>().unwrap_or(0.0) > 1.0 => Ok(()),
+            _ => Err(r.body.to_string()),
+        }
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let r = query(&app, "count(http_requests_total)", now, now, "1").await;
+    assert_eq!(r.body["data"]["result"], json!([]), "{}", r.body);
+
     // Outside the subset: a 400 that says what is supported.
     let r = query(&app, r#"room_temp{room=~"l.*"}"#, t0, t0 + 40, "20").await;
     r.assert_error(StatusCode::BAD_REQUEST, "QUERY_UNSUPPORTED");
