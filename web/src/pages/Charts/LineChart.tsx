@@ -27,7 +27,7 @@ export function LineChart({
   const { plot } = layout;
   return (
     <figure className="ch-figure">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${label}, axis up to ${shortNumber(layout.max)} ${unit}`} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${label}, axis up to ${shortNumber(layout.max)} ${unit}`}>
         {layout.ticks.map((t) => (
           <g key={t.value}>
             <line className="ch-grid" x1={plot.left} x2={plot.left + plot.width} y1={t.y} y2={t.y} />
@@ -36,8 +36,8 @@ export function LineChart({
             </text>
           </g>
         ))}
-        {layout.labels.map((l) => (
-          <text key={l.t} className="ch-axis" x={l.x} y={H - 6} textAnchor="middle">
+        {layout.labels.map((l, i) => (
+          <text key={l.t} className="ch-axis" x={l.x} y={H - 6} textAnchor={i === 0 ? 'start' : i === layout.labels.length - 1 ? 'end' : 'middle'}>
             {timeLabel(l.t)}
           </text>
         ))}

@@ -1,0 +1,90 @@
+// End-to-end: the dashboard charts against the real binary without VictoriaMetrics (the local
+// samples table). Events published over the API raise taylor_ingest_total, which the binary
+// also writes to the local table every push interval (1 s here); project_progress metric events
+// feed the progress chart. HTTP p95 needs histogram_quantile, outside the local PromQL subset:
+// its chart says so. Screenshot `dashboard-charts` and axe.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, assertAccessible, launchBrowser, screenshot, signIn } from './harness.mjs';
+
+let server;
+let browser;
+let token;
+
+before(async () => {
+  server = new Server({ env: { TAYLORDASH_METRICS_PUSH_INTERVAL: '1' } });
+  await server.start();
+  token = await server.createAdmin();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.dispose();
+});
+
+async function waitFor(fn, what, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function range(query) {
+  const end = Math.floor(Date.now() / 1000);
+  const q = new URLSearchParams({ query, start: String(end - 600), end: String(end), step: '30' });
+  return (await server.api('GET', `/metrics/query_range?${q}`, { token })).data.result;
+}
+
+test('dashboard charts show events/s, dead letters and project progress from local samples', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  for (const [i, value] of [10, 40, 70].entries()) {
+    await server.api('POST', '/events', {
+      token,
+      body: {
+        topic: 'tracker/metrics/project_progress',
+        kind: 'metric.gauge',
+        payload: { metric_name: 'project_progress', value, labels: { project: 'Rover' }, timestamp: now - 240 + i * 90 },
+      },
+    });
+  }
+  // Two rounds of events with pushes in between so the counter rises between samples.
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 10; i++) {
+      await server.api('POST', '/events', { token, body: { topic: 'tracker/events/e2e/charts', kind: 'e2e.charts', payload: { i } } });
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  await waitFor(
+    async () => (await range('sum(rate(taylor_ingest_total[5m]))')).some((s) => s.values.some(([, v]) => Number(v) > 0)),
+    'a non-zero ingest rate in the local samples',
+  );
+  assert.ok((await range('max by (project) (project_progress)')).length === 1);
+
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1100 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  await signIn(page, server);
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+  const events = page.getByTestId('chart-events');
+  await events.locator('.ch-line, .ch-dot').first().waitFor({ state: 'attached' }).catch(async (e) => {
+    await screenshot(page, 'dashboard-charts-failed');
+    console.log(await page.getByLabel('Charts').innerText());
+    throw e;
+  });
+  assert.ok((await events.locator('.ch-legend li').count()) >= 1);
+  await page.getByTestId('chart-dlq').locator('.ch-line, .ch-dot').waitFor({ state: 'attached' });
+  await page.getByTestId('chart-dlq').getByText('dead letters', { exact: true }).waitFor();
+  const progress = page.getByTestId('chart-progress');
+  await progress.getByText('Rover').waitFor();
+  await progress.getByText('70 %').waitFor();
+  await page.getByTestId('chart-p95').getByText(/Not available in this mode/).waitFor();
+
+  await screenshot(page, 'dashboard-charts');
+  await assertAccessible(page, 'dashboard charts');
+  await context.close();
+});
