@@ -32,7 +32,41 @@ use crate::outbound::{self, BaseUrl};
 
 /// The app's own metrics also kept in the local table (no VictoriaMetrics), every push
 /// interval: the series the dashboard charts read.
-pub const LOCAL_OWN_METRICS: &[&str] = &["taylor_ingest_total", "taylor_dlq_total"];
+/// The HTTP latency histogram is kept summed over routes and methods (one series per bucket).
+pub const LOCAL_OWN_METRICS: &[&str] = &["taylor_ingest_total", "taylor_dlq_total", HTTP_BUCKETS];
+const HTTP_BUCKETS: &str = "http_request_duration_seconds_bucket";
+
+/// The locally kept subset of the own metrics: [`LOCAL_OWN_METRICS`], with the HTTP latency
+/// buckets summed by `le` across routes and methods.
+pub fn local_own_samples(samples: Vec<MetricSample>) -> Vec<MetricSample> {
+    let mut out = Vec::new();
+    let mut buckets: BTreeMap<String, MetricSample> = BTreeMap::new();
+    for mut s in samples {
+        if !LOCAL_OWN_METRICS.contains(&s.name.as_str()) {
+            continue;
+        }
+        if s.name != HTTP_BUCKETS {
+            out.push(s);
+            continue;
+        }
+        s.labels.remove("method");
+        s.labels.remove("route");
+        let le = s
+            .labels
+            .get("le")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        match buckets.entry(le) {
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().value += s.value,
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+        }
+    }
+    out.extend(buckets.into_values());
+    out
+}
 
 /// The topic prefix of metric events.
 pub const METRICS_TOPIC: &str = "tracker/metrics/";
@@ -150,13 +184,10 @@ impl TimeSeries {
         tokio::spawn(ts.clone().forward(events));
         tokio::spawn(ts.clone().write_loop(store.clone()));
         if ts.0.vm.is_some() {
-            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), None));
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), false));
         } else {
             // Locally only the few own metrics the dashboard charts read are kept.
-            tokio::spawn(
-                ts.clone()
-                    .push_own_metrics(registry.clone(), Some(LOCAL_OWN_METRICS)),
-            );
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), true));
             tokio::spawn(ts.clone().local_retention(store));
         }
         ts
@@ -318,14 +349,14 @@ impl TimeSeries {
         }
     }
 
-    async fn push_own_metrics(self, registry: Registry, only: Option<&'static [&'static str]>) {
+    async fn push_own_metrics(self, registry: Registry, local: bool) {
         let mut tick = tokio::time::interval(self.0.settings.push_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
             let mut samples = own_samples(&registry, &self.0.settings.instance, domain::now());
-            if let Some(names) = only {
-                samples.retain(|s| names.contains(&s.name.as_str()));
+            if local {
+                samples = local_own_samples(samples);
             }
             self.push(samples);
         }
@@ -504,7 +535,7 @@ pub fn own_samples(registry: &Registry, instance: &str, now: DateTime<Utc>) -> V
 pub struct QueryRangeParams {
     /// PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
     /// docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
-    /// count by); anything else is a 400 naming the subset.
+    /// count by, histogram_quantile); anything else is a 400 naming the subset.
     pub query: String,
     /// RFC 3339 or Unix seconds.
     pub start: String,

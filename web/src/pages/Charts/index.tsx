@@ -1,7 +1,8 @@
 // Dashboard charts from `GET /api/v1/metrics/query_range` (VictoriaMetrics, or the local
 // samples table and its PromQL subset): events/s by kind, dead letters, HTTP p95 latency and
 // project progress over the last 30 minutes. Each refreshes every 30 s and after a stream
-// resync; a query the local subset cannot answer shows "not available in this mode".
+// resync (all four work in both modes; a query the local subset cannot answer would show
+// "not available in this mode"). Project progress reads `project_progress` metric events.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
 import { useResync } from '../../app/live';
