@@ -1,7 +1,7 @@
 // End-to-end: the dashboard charts against the real binary without VictoriaMetrics (the local
 // samples table). Events published over the API raise taylor_ingest_total, which the binary
-// also writes to the local table every push interval (1 s here); project_progress metric events
-// feed the progress chart; HTTP p95 comes from histogram_quantile over the latency buckets.
+// also writes to the local table every push interval (1 s here), with each open project's
+// progress (taylordash_project_progress); HTTP p95 comes from histogram_quantile over the latency buckets.
 // With VICTORIA_METRICS_URL set (e.g. a local victoria-metrics started with
 // -search.latencyOffset=0s) the same test runs against VictoriaMetrics.
 // Screenshot `dashboard-charts` and axe.
@@ -42,16 +42,10 @@ async function range(query) {
 }
 
 test('dashboard charts show events/s, dead letters, HTTP p95 and project progress', async () => {
-  const now = Math.floor(Date.now() / 1000);
-  for (const [i, value] of [10, 40, 70].entries()) {
-    await server.api('POST', '/events', {
-      token,
-      body: {
-        topic: 'tracker/metrics/project_progress',
-        kind: 'metric.gauge',
-        payload: { metric_name: 'project_progress', value, labels: { project: 'Rover' }, timestamp: now - 240 + i * 90 },
-      },
-    });
+  // A project whose components average 40% progress: sampled as taylordash_project_progress.
+  const project = await server.api('POST', '/projects', { token, body: { name: 'Rover' } });
+  for (const progress of [20, 60]) {
+    await server.api('POST', `/projects/${project.id}/components`, { token, body: { name: `part ${progress}`, progress } });
   }
   // Two rounds of events with pushes in between so the counter rises between samples.
   for (let round = 0; round < 2; round++) {
@@ -64,7 +58,10 @@ test('dashboard charts show events/s, dead letters, HTTP p95 and project progres
     async () => (await range('sum(rate(taylor_ingest_total[5m]))')).some((s) => s.values.some(([, v]) => Number(v) > 0)),
     'a non-zero ingest rate in the local samples',
   );
-  assert.ok((await range('max by (project) (project_progress)')).length === 1);
+  await waitFor(
+    async () => (await range('max by (project) (taylordash_project_progress)')).some((s) => s.values.some(([, v]) => v === '40')),
+    'the project progress sample',
+  );
 
   const context = await browser.newContext({ viewport: { width: 1360, height: 1100 } });
   const page = await context.newPage();
@@ -83,7 +80,7 @@ test('dashboard charts show events/s, dead letters, HTTP p95 and project progres
   await page.getByTestId('chart-dlq').getByText('dead letters', { exact: true }).waitFor();
   const progress = page.getByTestId('chart-progress');
   await progress.getByText('Rover').waitFor();
-  await progress.getByText('70 %').waitFor();
+  await progress.getByText('40 %').waitFor();
   // p95: histogram_quantile over the latency buckets (summed by le in local mode).
   await page.getByTestId('chart-p95').locator('.ch-line, .ch-dot').first().waitFor({ state: 'attached' });
   await page.getByTestId('chart-p95').getByText(/\d ms$/).waitFor();

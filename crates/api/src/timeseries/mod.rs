@@ -180,6 +180,7 @@ impl TimeSeries {
                 tracing::warn!(error = %e, "time-series metrics not registered");
             }
         }
+        tokio::spawn(ts.clone().project_progress(store.clone()));
         let events = bus.hub().subscribe();
         tokio::spawn(ts.clone().forward(events));
         tokio::spawn(ts.clone().write_loop(store.clone()));
@@ -362,6 +363,21 @@ impl TimeSeries {
         }
     }
 
+    /// Every push interval, each open project's progress (the average of its components'
+    /// progress, 0 without components) as `taylordash_project_progress{project, project_id}`,
+    /// for the dashboard chart; to VictoriaMetrics or the local table.
+    async fn project_progress(self, store: Arc<dyn Store>) {
+        let mut tick = tokio::time::interval(self.0.settings.push_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match project_progress_samples(&*store, &self.0.settings.instance).await {
+                Ok(samples) => self.push(samples),
+                Err(e) => tracing::warn!(error = %e, "project progress not sampled"),
+            }
+        }
+    }
+
     async fn local_retention(self, store: Arc<dyn Store>) {
         let age = chrono::Duration::from_std(self.0.settings.local_retention)
             .unwrap_or(chrono::Duration::days(30));
@@ -379,6 +395,52 @@ impl TimeSeries {
             }
         }
     }
+}
+
+/// Projects sampled for the progress chart at most (the first page of the projects list).
+const PROGRESS_PROJECTS: i64 = 100;
+
+async fn project_progress_samples(
+    store: &dyn Store,
+    instance: &str,
+) -> storage::Result<Vec<MetricSample>> {
+    let all = |limit| domain::PageRequest { limit, offset: 0 };
+    let projects = store
+        .list_projects(&domain::ProjectFilter::default(), all(PROGRESS_PROJECTS))
+        .await?;
+    let ts = domain::now();
+    let mut out = Vec::new();
+    for p in projects.items {
+        if p.status == domain::ProjectStatus::Archived {
+            continue;
+        }
+        let components = store
+            .list_components(p.id, all(domain::PageRequest::MAX_LIMIT))
+            .await?;
+        let n = components.items.len();
+        let value = if n == 0 {
+            0.0
+        } else {
+            components
+                .items
+                .iter()
+                .map(|c| f64::from(c.progress))
+                .sum::<f64>()
+                / n as f64
+        };
+        let mut labels = JsonObject::new();
+        labels.insert("job".into(), "taylordash".into());
+        labels.insert("instance".into(), instance.into());
+        labels.insert("project".into(), p.name.clone().into());
+        labels.insert("project_id".into(), p.id.to_string().into());
+        out.push(MetricSample {
+            name: "taylordash_project_progress".into(),
+            labels,
+            value,
+            ts,
+        });
+    }
+    Ok(out)
 }
 
 fn is_metric_event(e: &Event) -> bool {

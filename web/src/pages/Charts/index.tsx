@@ -2,7 +2,8 @@
 // samples table and its PromQL subset): events/s by kind, dead letters, HTTP p95 latency and
 // project progress over the last 30 minutes. Each refreshes every 30 s and after a stream
 // resync (all four work in both modes; a query the local subset cannot answer would show
-// "not available in this mode"). Project progress reads `project_progress` metric events.
+// "not available in this mode"). Project progress: `taylordash_project_progress`, sampled by the
+// server from each open project's components every push interval.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
 import { useResync } from '../../app/live';
@@ -56,11 +57,11 @@ export const CHARTS: ChartDef[] = [
   {
     id: 'progress',
     title: 'Project progress',
-    query: 'max by (project) (project_progress)',
+    query: 'max by (project) (taylordash_project_progress)',
     unit: '%',
     fixedMax: 100,
     shape: (r) => toSeries(r, { label: (m) => m.project ?? 'project', max: 8 }),
-    empty: 'No progress series: publish metric.gauge events named project_progress with a project label.',
+    empty: 'No open projects sampled yet.',
   },
 ];
 
