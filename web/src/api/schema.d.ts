@@ -5387,7 +5387,7 @@ export interface operations {
                 /**
                  * @description PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
                  *     docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
-                 *     count by); anything else is a 400 naming the subset.
+                 *     count by, histogram_quantile); anything else is a 400 naming the subset.
                  */
                 query: string;
                 /** @description RFC 3339 or Unix seconds. */

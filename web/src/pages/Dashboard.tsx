@@ -1,7 +1,7 @@
 // The HUD: stack health, project counts by status and overall progress, dead letters waiting,
 // the live event feed and recent changes. Everything updates from the live stream (caches are
 // invalidated on events and on resync); nothing reloads the page.
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { api, data } from '../api/client';
@@ -20,6 +20,8 @@ export const STATUSES: { value: Status; label: string }[] = [
   { value: 'archived', label: 'Archived' },
 ];
 const FEED = 15;
+// Charts (query_range) load as their own chunk.
+const DashboardCharts = lazy(() => import('./Charts'));
 
 export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
   return (
@@ -32,6 +34,9 @@ export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
         <EventFeed />
         <RecentActivity />
       </div>
+      <Suspense fallback={<Loading label="Loading charts…" />}>
+        <DashboardCharts />
+      </Suspense>
     </section>
   );
 }

@@ -30,6 +30,44 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::outbound::{self, BaseUrl};
 
+/// The app's own metrics also kept in the local table (no VictoriaMetrics), every push
+/// interval: the series the dashboard charts read.
+/// The HTTP latency histogram is kept summed over routes and methods (one series per bucket).
+pub const LOCAL_OWN_METRICS: &[&str] = &["taylor_ingest_total", "taylor_dlq_total", HTTP_BUCKETS];
+const HTTP_BUCKETS: &str = "http_request_duration_seconds_bucket";
+
+/// The locally kept subset of the own metrics: [`LOCAL_OWN_METRICS`], with the HTTP latency
+/// buckets summed by `le` across routes and methods.
+pub fn local_own_samples(samples: Vec<MetricSample>) -> Vec<MetricSample> {
+    let mut out = Vec::new();
+    let mut buckets: BTreeMap<String, MetricSample> = BTreeMap::new();
+    for mut s in samples {
+        if !LOCAL_OWN_METRICS.contains(&s.name.as_str()) {
+            continue;
+        }
+        if s.name != HTTP_BUCKETS {
+            out.push(s);
+            continue;
+        }
+        s.labels.remove("method");
+        s.labels.remove("route");
+        let le = s
+            .labels
+            .get("le")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        match buckets.entry(le) {
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().value += s.value,
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+        }
+    }
+    out.extend(buckets.into_values());
+    out
+}
+
 /// The topic prefix of metric events.
 pub const METRICS_TOPIC: &str = "tracker/metrics/";
 
@@ -143,12 +181,15 @@ impl TimeSeries {
                 tracing::warn!(error = %e, "time-series metrics not registered");
             }
         }
+        tokio::spawn(ts.clone().project_progress(store.clone()));
         let events = bus.hub().subscribe();
         tokio::spawn(ts.clone().forward(events));
         tokio::spawn(ts.clone().write_loop(store.clone()));
         if ts.0.vm.is_some() {
-            tokio::spawn(ts.clone().push_own_metrics(registry.clone()));
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), false));
         } else {
+            // Locally only the few own metrics the dashboard charts read are kept.
+            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), true));
             tokio::spawn(ts.clone().local_retention(store));
         }
         ts
@@ -310,16 +351,44 @@ impl TimeSeries {
         }
     }
 
-    async fn push_own_metrics(self, registry: Registry) {
-        if self.0.settings.push_interval.is_zero() {
+    /// How often samples are taken: the push interval, or 15 s when the push is off.
+    fn sample_interval(&self) -> Duration {
+        match self.0.settings.push_interval {
+            d if d.is_zero() => Duration::from_secs(15),
+            d => d,
+        }
+    }
+
+    async fn push_own_metrics(self, registry: Registry, local: bool) {
+        // Zero turns the push to VictoriaMetrics off (Prometheus remote-writes the same series
+        // there); the local table still gets what the charts read.
+        if self.0.settings.push_interval.is_zero() && !local {
             return;
         }
-        let mut tick = tokio::time::interval(self.0.settings.push_interval);
+        let mut tick = tokio::time::interval(self.sample_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            let samples = own_samples(&registry, &self.0.settings.instance, domain::now());
+            let mut samples = own_samples(&registry, &self.0.settings.instance, domain::now());
+            if local {
+                samples = local_own_samples(samples);
+            }
             self.push(samples);
+        }
+    }
+
+    /// Every push interval, each open project's progress (the average of its components'
+    /// progress, 0 without components) as `taylordash_project_progress{project, project_id}`,
+    /// for the dashboard chart; to VictoriaMetrics or the local table.
+    async fn project_progress(self, store: Arc<dyn Store>) {
+        let mut tick = tokio::time::interval(self.sample_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            match project_progress_samples(&*store, &self.0.settings.instance).await {
+                Ok(samples) => self.push(samples),
+                Err(e) => tracing::warn!(error = %e, "project progress not sampled"),
+            }
         }
     }
 
@@ -340,6 +409,52 @@ impl TimeSeries {
             }
         }
     }
+}
+
+/// Projects sampled for the progress chart at most (the first page of the projects list).
+const PROGRESS_PROJECTS: i64 = 100;
+
+async fn project_progress_samples(
+    store: &dyn Store,
+    instance: &str,
+) -> storage::Result<Vec<MetricSample>> {
+    let all = |limit| domain::PageRequest { limit, offset: 0 };
+    let projects = store
+        .list_projects(&domain::ProjectFilter::default(), all(PROGRESS_PROJECTS))
+        .await?;
+    let ts = domain::now();
+    let mut out = Vec::new();
+    for p in projects.items {
+        if p.status == domain::ProjectStatus::Archived {
+            continue;
+        }
+        let components = store
+            .list_components(p.id, all(domain::PageRequest::MAX_LIMIT))
+            .await?;
+        let n = components.items.len();
+        let value = if n == 0 {
+            0.0
+        } else {
+            components
+                .items
+                .iter()
+                .map(|c| f64::from(c.progress))
+                .sum::<f64>()
+                / n as f64
+        };
+        let mut labels = JsonObject::new();
+        labels.insert("job".into(), "taylordash".into());
+        labels.insert("instance".into(), instance.into());
+        labels.insert("project".into(), p.name.clone().into());
+        labels.insert("project_id".into(), p.id.to_string().into());
+        out.push(MetricSample {
+            name: "taylordash_project_progress".into(),
+            labels,
+            value,
+            ts,
+        });
+    }
+    Ok(out)
 }
 
 fn is_metric_event(e: &Event) -> bool {
@@ -496,7 +611,7 @@ pub fn own_samples(registry: &Registry, instance: &str, now: DateTime<Utc>) -> V
 pub struct QueryRangeParams {
     /// PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
     /// docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
-    /// count by); anything else is a 400 naming the subset.
+    /// count by, histogram_quantile); anything else is a 400 naming the subset.
     pub query: String,
     /// RFC 3339 or Unix seconds.
     pub start: String,

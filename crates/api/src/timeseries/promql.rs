@@ -77,6 +77,11 @@ pub enum Expr {
         by: Vec<String>,
         inner: Box<Expr>,
     },
+    /// `histogram_quantile(q, inner)`: `inner` yields cumulative buckets labelled `le`.
+    Quantile {
+        q: f64,
+        inner: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -84,7 +89,7 @@ impl Expr {
     pub fn selector(&self) -> &Selector {
         match self {
             Expr::Selector(s) | Expr::Func { selector: s, .. } => s,
-            Expr::Aggregate { inner, .. } => inner.selector(),
+            Expr::Aggregate { inner, .. } | Expr::Quantile { inner, .. } => inner.selector(),
         }
     }
 
@@ -93,14 +98,15 @@ impl Expr {
         match self {
             Expr::Selector(_) => LOOKBACK,
             Expr::Func { window, .. } => *window,
-            Expr::Aggregate { inner, .. } => inner.reach(),
+            Expr::Aggregate { inner, .. } | Expr::Quantile { inner, .. } => inner.reach(),
         }
     }
 }
 
 const HELP: &str = "the local time series (no VictoriaMetrics configured) supports: \
     name{label=\"v\",label!=\"v\"}, rate|increase|avg_over_time|min_over_time|max_over_time|\
-    sum_over_time|count_over_time(selector[5m]), and sum|avg|min|max|count [by (labels)] (expr); \
+    sum_over_time|count_over_time(selector[5m]), sum|avg|min|max|count [by (labels)] (expr) and \
+    histogram_quantile(0.95, expr); \
     see docs/metrics.md";
 
 /// Parses `text`, or says what is unsupported (always naming the supported subset).
@@ -209,6 +215,32 @@ impl Parser<'_> {
             return Ok(Expr::Aggregate {
                 op,
                 by,
+                inner: Box::new(inner),
+            });
+        }
+        if word == "histogram_quantile" {
+            self.expect(b'(')?;
+            self.space();
+            let start = self.i;
+            while self
+                .s
+                .get(self.i)
+                .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+            {
+                self.i += 1;
+            }
+            let q: f64 = std::str::from_utf8(&self.s[start..self.i])
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .filter(|q| (0.0..=1.0).contains(q))
+                .ok_or_else(|| {
+                    format!("expected a quantile between 0 and 1 at position {start}")
+                })?;
+            self.expect(b',')?;
+            let inner = self.expr()?;
+            self.expect(b')')?;
+            return Ok(Expr::Quantile {
+                q,
                 inner: Box::new(inner),
             });
         }
@@ -419,7 +451,74 @@ pub fn evaluate(
                 })
                 .collect()
         }
+        Expr::Quantile { q, inner } => {
+            let inner = evaluate(inner, series, start, end, step);
+            // Group the buckets by their other labels, then by time: (le, cumulative count).
+            type Buckets = BTreeMap<i64, Vec<(f64, f64)>>;
+            let mut groups: BTreeMap<BTreeMap<String, String>, Buckets> = BTreeMap::new();
+            for (mut labels, points) in inner {
+                let Some(le) = labels.remove("le").and_then(|l| parse_le(&l)) else {
+                    continue;
+                };
+                labels.remove("__name__");
+                let group = groups.entry(labels).or_default();
+                for (t, v) in points {
+                    group.entry(t).or_default().push((le, v));
+                }
+            }
+            groups
+                .into_iter()
+                .filter_map(|(labels, by_time)| {
+                    let points: Points = by_time
+                        .into_iter()
+                        .filter_map(|(t, buckets)| bucket_quantile(*q, buckets).map(|v| (t, v)))
+                        .collect();
+                    (!points.is_empty()).then_some((labels, points))
+                })
+                .collect()
+        }
     }
+}
+
+fn parse_le(text: &str) -> Option<f64> {
+    if text == "+Inf" || text == "Inf" {
+        return Some(f64::INFINITY);
+    }
+    text.parse().ok().filter(|v: &f64| !v.is_nan())
+}
+
+/// Prometheus' `histogram_quantile` over one set of cumulative buckets: linear interpolation
+/// inside the bucket holding the rank; `None` without a `+Inf` bucket or observations.
+pub fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> Option<f64> {
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets.dedup_by(|b, a| a.0 == b.0);
+    if buckets.len() < 2 || buckets.last()?.0 != f64::INFINITY {
+        return None;
+    }
+    // Counts are cumulative: repair small non-monotonicities (as Prometheus does).
+    for i in 1..buckets.len() {
+        if buckets[i].1 < buckets[i - 1].1 {
+            buckets[i].1 = buckets[i - 1].1;
+        }
+    }
+    let total = buckets.last()?.1;
+    if total.is_nan() || total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let b = buckets.iter().position(|b| b.1 >= rank)?;
+    if b == buckets.len() - 1 {
+        return Some(buckets[b - 1].0);
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return Some(buckets[0].0);
+    }
+    let (start, count_start) = if b == 0 { (0.0, 0.0) } else { buckets[b - 1] };
+    let (end, count) = buckets[b];
+    if count == count_start {
+        return Some(end);
+    }
+    Some(start + (end - start) * (rank - count_start) / (count - count_start))
 }
 
 fn per_series(
@@ -545,10 +644,51 @@ mod tests {
     }
 
     #[test]
+    fn histogram_quantiles_interpolate_like_prometheus() {
+        let inf = f64::INFINITY;
+        // 10 observations: 4 up to 0.1, 4 more up to 0.5, 2 above.
+        let b = vec![(0.5, 8.0), (0.1, 4.0), (inf, 10.0)];
+        assert_eq!(bucket_quantile(0.2, b.clone()), Some(0.05));
+        assert!((bucket_quantile(0.6, b.clone()).unwrap() - 0.3).abs() < 1e-12);
+        // The rank lands in +Inf: the highest finite bound.
+        assert_eq!(bucket_quantile(0.95, b.clone()), Some(0.5));
+        assert_eq!(bucket_quantile(0.5, vec![(0.1, 0.0), (inf, 0.0)]), None);
+        assert_eq!(bucket_quantile(0.5, vec![(0.1, 1.0), (0.2, 2.0)]), None);
+
+        let e = parse("histogram_quantile(0.95, sum by (le) (rate(h_bucket[5m])))").unwrap();
+        assert!(
+            matches!(&e, Expr::Quantile { q, .. } if *q == 0.95),
+            "{e:?}"
+        );
+        assert_eq!(e.selector().name, "h_bucket");
+        let mut series = BTreeMap::new();
+        for (route, le, count) in [
+            ("/a", "0.1", 4.0),
+            ("/a", "+Inf", 5.0),
+            ("/b", "0.1", 0.0),
+            ("/b", "+Inf", 5.0),
+        ] {
+            series.insert(
+                labels(&[("__name__", "h_bucket"), ("route", route), ("le", le)]),
+                vec![(0, 0.0), (60_000, count)],
+            );
+        }
+        let out = evaluate(&e, &series, 60_000, 60_000, 1_000);
+        // 10 observations, 4 up to 0.1: the 95th is in +Inf → 0.1.
+        assert_eq!(out, vec![(BTreeMap::new(), vec![(60_000, 0.1)])]);
+        let by_route = parse("histogram_quantile(0.5, increase(h_bucket[5m]))").unwrap();
+        let out = evaluate(&by_route, &series, 60_000, 60_000, 1_000);
+        assert_eq!(out.len(), 2);
+        assert!((out[0].1[0].1 - 0.0625).abs() < 1e-12, "{out:?}");
+    }
+
+    #[test]
     fn unsupported_queries_say_what_is_supported() {
         for q in [
             "cpu{host=~\"a.*\"}",
-            "histogram_quantile(0.95, x)",
+            "abs(x)",
+            "histogram_quantile(1.5, x)",
+            "histogram_quantile(x)",
             "cpu[5m]",
             "sum without (a) (cpu)",
             "cpu + 1",

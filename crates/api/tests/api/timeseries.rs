@@ -165,6 +165,20 @@ async fn local_queries_answer_the_supported_subset(app: TestApp) {
     let r = query(&app, "max(room_temp) by (room)", t0 + 40, t0 + 40, "1m").await;
     assert_eq!(r.body["data"]["result"].as_array().unwrap().len(), 2);
 
+    // The charted own metrics are kept locally too (pushed at start, then every interval).
+    eventually("own metrics stored locally", async || {
+        let now = chrono::Utc::now().timestamp();
+        let r = query(&app, "count(taylor_ingest_total)", now, now, "1").await;
+        match r.body["data"]["result"][0]["values"][0][1].as_str() {
+            Some(n) if n.parse::<f64>().unwrap_or(0.0) > 1.0 => Ok(()),
+            _ => Err(r.body.to_string()),
+        }
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let r = query(&app, "count(http_requests_total)", now, now, "1").await;
+    assert_eq!(r.body["data"]["result"], json!([]), "{}", r.body);
+
     // Outside the subset: a 400 that says what is supported.
     let r = query(&app, r#"room_temp{room=~"l.*"}"#, t0, t0 + 40, "20").await;
     r.assert_error(StatusCode::BAD_REQUEST, "QUERY_UNSUPPORTED");
@@ -173,15 +187,9 @@ async fn local_queries_answer_the_supported_subset(app: TestApp) {
         "{}",
         r.body
     );
-    query(
-        &app,
-        "histogram_quantile(0.95, rate(x[5m]))",
-        t0,
-        t0 + 40,
-        "20",
-    )
-    .await
-    .assert_error(StatusCode::BAD_REQUEST, "QUERY_UNSUPPORTED");
+    query(&app, "abs(rate(x[5m]))", t0, t0 + 40, "20")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "QUERY_UNSUPPORTED");
 
     // Bounds.
     for (start, end, step, field) in [
@@ -205,7 +213,47 @@ async fn local_queries_answer_the_supported_subset(app: TestApp) {
 
 on_both!(local_queries_answer_the_supported_subset);
 
+/// The server samples each open project's progress (average of its components) on the push
+/// interval, into the local table without VictoriaMetrics.
+#[tokio::test]
+async fn project_progress_is_sampled_locally() {
+    let app = app_with_timeseries(TestDb::sqlite().await, None);
+    let p = app.post("/api/v1/projects", json!({"name": "Rover"})).await;
+    let id = p.body["id"].as_str().unwrap().to_owned();
+    for progress in [20, 60] {
+        app.post(
+            &format!("/api/v1/projects/{id}/components"),
+            json!({"name": format!("part {progress}"), "progress": progress}),
+        )
+        .await;
+    }
+    eventually("progress sampled", async || {
+        let now = chrono::Utc::now().timestamp();
+        let r = query(
+            &app,
+            "max by (project) (taylordash_project_progress)",
+            now,
+            now,
+            "1",
+        )
+        .await;
+        let result = &r.body["data"]["result"][0];
+        match (
+            result["metric"]["project"].as_str(),
+            result["values"][0][1].as_str(),
+        ) {
+            (Some("Rover"), Some("40")) => Ok(()),
+            _ => Err(r.body.to_string()),
+        }
+    })
+    .await;
+}
+
 fn app_with_victoria(db: TestDb, url: String) -> TestApp {
+    app_with_timeseries(db, Some(url))
+}
+
+fn app_with_timeseries(db: TestDb, url: Option<String>) -> TestApp {
     let metrics = Metrics::new().expect("metrics");
     let bus = event_bus(db.store.clone(), &metrics);
     let state = AppState::with_observability(
@@ -216,7 +264,7 @@ fn app_with_victoria(db: TestDb, url: String) -> TestApp {
         fast(),
         api::Observability {
             timeseries: api::timeseries::TimeSeriesSettings {
-                victoria_metrics: Some(url),
+                victoria_metrics: url,
                 flush_interval: Duration::from_millis(50),
                 push_interval: Duration::from_millis(200),
                 instance: "test-instance".into(),
