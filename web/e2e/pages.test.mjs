@@ -189,8 +189,12 @@ describe('events', () => {
     await page.getByRole('tab', { name: 'Live' }).focus();
     await page.keyboard.press('ArrowRight');
     await page.waitForURL((u) => u.searchParams.get('tab') === 'history');
-    assert.equal(await page.getByRole('tab', { name: 'History' }).getAttribute('aria-selected'), 'true');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'History');
+    // The URL changes first; the tab re-renders right after, so wait for it instead of reading once.
+    await page.getByRole('tab', { name: 'History', selected: true }).waitFor();
+    await waitFor(
+      async () => (await page.evaluate(() => document.activeElement?.textContent)) === 'History',
+      'focus on the History tab',
+    );
     await page.getByLabel('Kind').fill('e2e.history');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL((u) => u.searchParams.get('kind') === 'e2e.history');

@@ -41,10 +41,38 @@ export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
   );
 }
 
-function tone(status: string): 'ok' | 'warn' | 'bad' {
+export function tone(status: string): 'ok' | 'warn' | 'bad' | 'off' {
   if (status === 'healthy') return 'ok';
+  if (status === 'not_configured') return 'off';
   if (status === 'degraded' || status === 'unknown') return 'warn';
   return 'bad';
+}
+
+/** The stack's overall status is never "not configured"; anything unexpected reads as bad. */
+function overallTone(status: string): 'ok' | 'warn' | 'bad' {
+  const t = tone(status);
+  return t === 'off' ? 'bad' : t;
+}
+
+const SERVICE_NAMES: Record<string, string> = {
+  database: 'Database',
+  mqtt: 'Event bus',
+  api: 'API',
+  object_store: 'Object store',
+  victoria_metrics: 'VictoriaMetrics',
+  prometheus: 'Prometheus',
+  grafana: 'Grafana',
+  otlp: 'Trace collector',
+};
+
+/** A service's display name (unknown keys humanised, so a new service still reads well). */
+export function serviceName(key: string): string {
+  return SERVICE_NAMES[key] ?? key.replaceAll('_', ' ').replace(/^./, (c) => c.toUpperCase());
+}
+
+/** `not_configured` → "Not configured". */
+export function statusText(status: string): string {
+  return status.replaceAll('_', ' ').replace(/^./, (c) => c.toUpperCase());
 }
 
 function StackHealth() {
@@ -56,7 +84,7 @@ function StackHealth() {
   return (
     <article className="panel hud-health" aria-labelledby="hud-health">
       <h2 id="hud-health">
-        Stack health {q.data && <Badge tone={tone(q.data.overall_status)}>{q.data.overall_status}</Badge>}
+        Stack health {q.data && <Badge tone={overallTone(q.data.overall_status)}>{q.data.overall_status}</Badge>}
       </h2>
       {q.isPending ? (
         <Loading />
@@ -66,8 +94,13 @@ function StackHealth() {
         <ul className="tiles">
           {Object.entries(q.data.services).map(([name, s]) => (
             <li key={name} className={`tile tile-${tone(s.status)}`}>
-              <span className="tile-name">{name === 'mqtt' ? 'Event bus' : name === 'api' ? 'API' : 'Database'}</span>
-              <span className="tile-status">{s.status}</span>
+              <span className="tile-name">{serviceName(name)}</span>
+              <span className="tile-status">
+                {statusText(s.status)}
+                {s.latency_ms != null && s.status !== 'not_configured' && (
+                  <span className="tile-detail"> · {s.latency_ms < 10 ? s.latency_ms.toFixed(1) : Math.round(s.latency_ms)} ms</span>
+                )}
+              </span>
               <span className="tile-detail">{s.type}</span>
               <span className="tile-detail">{s.message}</span>
             </li>

@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { describe, mergeFeed } from './Dashboard';
+import { describe, mergeFeed, serviceName, statusText, tone } from './Dashboard';
 import type { LiveEvent } from '../live/stream';
 
 const ev = (id: number, topic = 'lab/x', payload: Record<string, unknown> = {}): LiveEvent =>
@@ -19,5 +19,17 @@ suite('describe', () => {
   });
   it('falls back to the kind for other topics', () => {
     expect(describe(ev(1, 'lab/sensor'))).toBe('k');
+  });
+});
+
+suite('stack health tiles', () => {
+  it('names every service and shows optional ones that are not set up as neutral', () => {
+    expect(serviceName('mqtt')).toBe('Event bus');
+    expect(serviceName('victoria_metrics')).toBe('VictoriaMetrics');
+    expect(serviceName('new_thing')).toBe('New thing');
+    expect(statusText('not_configured')).toBe('Not configured');
+    expect(tone('not_configured')).toBe('off');
+    expect(tone('unhealthy')).toBe('bad');
+    expect(tone('healthy')).toBe('ok');
   });
 });
