@@ -396,6 +396,14 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// A project's progress: the average of its components' progress (0 without components).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectProgress {
+    pub id: Uuid,
+    pub name: String,
+    pub progress: f64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFilter {
     pub status: Option<ProjectStatus>,

@@ -44,7 +44,7 @@ macro_rules! impl_store {
         use domain::{
             Component, ComponentPatch, Dependency, DomainEvent, GraphNode, JsonObject, NewComponent,
             NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter,
-            ProjectGraph, ProjectPatch, Task, TaskPatch, ValidationError, find_cycle,
+            ProjectGraph, ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
         };
         use sqlx::Row as _;
         use sqlx::types::Json;
@@ -323,6 +323,29 @@ macro_rules! impl_store {
                     items: rows.iter().map(project_from).collect::<Result<_>>()?,
                     total,
                 })
+            }
+
+            async fn project_progress(&self, limit: i64) -> Result<Vec<ProjectProgress>> {
+                let rows = sqlx::query(
+                    "SELECT p.id, p.name, \
+                     CAST(COALESCE(AVG(c.progress), 0) AS DOUBLE PRECISION) AS progress \
+                     FROM projects p LEFT JOIN components c ON c.project_id = p.id \
+                     WHERE p.status <> 'archived' \
+                     GROUP BY p.id, p.name, p.created_at \
+                     ORDER BY p.created_at DESC, p.id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(ProjectProgress {
+                            id: row.try_get("id")?,
+                            name: row.try_get("name")?,
+                            progress: row.try_get("progress")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn get_project(&self, id: Uuid) -> Result<Project> {

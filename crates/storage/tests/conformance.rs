@@ -18,6 +18,7 @@ use uuid::Uuid;
 testsupport::on_both_backends!(
     project_round_trip,
     list_orders_pages_and_filters,
+    project_progress_averages_components,
     search_escapes_like_wildcards,
     update_checks_version_and_reports_conflict,
     missing_ids_are_not_found,
@@ -105,6 +106,41 @@ async fn project_round_trip(store: Arc<dyn Store>) {
     assert_eq!(read.metadata, metadata);
     assert_eq!(read.owner_id, Some(owner));
     assert_eq!(read.version, 1);
+}
+
+async fn project_progress_averages_components(store: Arc<dyn Store>) {
+    let empty = store.create_project(project("empty")).await.unwrap();
+    let rover = store.create_project(project("rover")).await.unwrap();
+    for progress in [20, 70] {
+        store
+            .create_component(
+                rover.id,
+                NewComponent {
+                    progress,
+                    ..component(&format!("part {progress}"))
+                },
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .create_project(NewProject {
+            status: ProjectStatus::Archived,
+            ..project("archived")
+        })
+        .await
+        .unwrap();
+    let got = store.project_progress(100).await.unwrap();
+    let got: Vec<_> = got
+        .iter()
+        .map(|p| (p.id, p.name.as_str(), p.progress))
+        .collect();
+    assert_eq!(
+        got,
+        [(rover.id, "rover", 45.0), (empty.id, "empty", 0.0)],
+        "newest first, archived left out"
+    );
+    assert_eq!(store.project_progress(1).await.unwrap().len(), 1);
 }
 
 async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {

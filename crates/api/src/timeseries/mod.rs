@@ -411,50 +411,31 @@ impl TimeSeries {
     }
 }
 
-/// Projects sampled for the progress chart at most (the first page of the projects list).
+/// Projects sampled for the progress chart at most (the newest that are not archived).
 const PROGRESS_PROJECTS: i64 = 100;
 
 async fn project_progress_samples(
     store: &dyn Store,
     instance: &str,
 ) -> storage::Result<Vec<MetricSample>> {
-    let all = |limit| domain::PageRequest { limit, offset: 0 };
-    let projects = store
-        .list_projects(&domain::ProjectFilter::default(), all(PROGRESS_PROJECTS))
-        .await?;
     let ts = domain::now();
-    let mut out = Vec::new();
-    for p in projects.items {
-        if p.status == domain::ProjectStatus::Archived {
-            continue;
-        }
-        let components = store
-            .list_components(p.id, all(domain::PageRequest::MAX_LIMIT))
-            .await?;
-        let n = components.items.len();
-        let value = if n == 0 {
-            0.0
-        } else {
-            components
-                .items
-                .iter()
-                .map(|c| f64::from(c.progress))
-                .sum::<f64>()
-                / n as f64
-        };
-        let mut labels = JsonObject::new();
-        labels.insert("job".into(), "taylordash".into());
-        labels.insert("instance".into(), instance.into());
-        labels.insert("project".into(), p.name.clone().into());
-        labels.insert("project_id".into(), p.id.to_string().into());
-        out.push(MetricSample {
-            name: "taylordash_project_progress".into(),
-            labels,
-            value,
-            ts,
-        });
-    }
-    Ok(out)
+    let progress = store.project_progress(PROGRESS_PROJECTS).await?;
+    Ok(progress
+        .into_iter()
+        .map(|p| {
+            let mut labels = JsonObject::new();
+            labels.insert("job".into(), "taylordash".into());
+            labels.insert("instance".into(), instance.into());
+            labels.insert("project".into(), p.name.into());
+            labels.insert("project_id".into(), p.id.to_string().into());
+            MetricSample {
+                name: "taylordash_project_progress".into(),
+                labels,
+                value: p.progress,
+                ts,
+            }
+        })
+        .collect())
 }
 
 fn is_metric_event(e: &Event) -> bool {
