@@ -1,7 +1,14 @@
-//! OpenTelemetry traces without the SDK: a `tracing` layer that turns spans into OTLP spans
-//! (trace and parent ids, start/end, attributes) and an exporter that POSTs them in batches as
-//! OTLP/HTTP protobuf to `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces`. Only installed when the
-//! endpoint is configured: without it nothing is recorded or sent.
+//! OpenTelemetry traces: a `tracing` layer that turns spans into OTLP spans (trace and parent
+//! ids, start/end, attributes) and an exporter that POSTs them in batches as OTLP/HTTP protobuf
+//! to `<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces`, encoded with the OpenTelemetry project's
+//! generated message types (`opentelemetry-proto`). Only installed when the endpoint is
+//! configured: without it nothing is recorded or sent.
+//!
+//! Why a layer of our own rather than `tracing-opentelemetry` and the SDK's span processor: the
+//! trace id of a root span comes from an event envelope (no remote parent exists to inherit
+//! from), sqlx's per-statement events become `db.query` child spans, and the log layer reads
+//! the same [`SpanContext`] to stamp `trace_id` on log rows — all three need the span's ids at
+//! creation, in the registry's extensions, which is what this layer keeps.
 //!
 //! Trace context: a span inherits its parent's trace; a root span takes the W3C `traceparent`
 //! field (the HTTP request span records the incoming header), else a `trace_id` field (an event
@@ -12,6 +19,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message as _;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -60,7 +74,7 @@ struct SpanData {
     context: SpanContext,
     parent: Option<[u8; 8]>,
     name: String,
-    server: bool,
+    kind: SpanKind,
     start_ns: u64,
     end_ns: u64,
     attributes: Vec<(String, AttrValue)>,
@@ -75,6 +89,8 @@ pub struct OtelSettings {
     pub service_name: String,
     pub service_version: String,
     pub environment: String,
+    /// `db.system` of statement spans: `sqlite` or `postgresql`.
+    pub db_system: String,
 }
 
 /// Handle to the export queue; cheap to clone.
@@ -122,7 +138,8 @@ impl Exporter {
             if batch.is_empty() {
                 return Ok(sent);
             }
-            let body = encode_request(&self.0.settings, &batch);
+            let count = batch.len();
+            let body = encode_request(&self.0.settings, batch);
             let reply = outbound::send(
                 &base,
                 axum::http::Method::POST,
@@ -138,7 +155,7 @@ impl Exporter {
                     reply.status.as_u16()
                 ));
             }
-            sent += batch.len();
+            sent += count;
         }
     }
 
@@ -363,7 +380,10 @@ where
                     _ => (k, v),
                 })
                 .collect();
-            attributes.push(("db.system".into(), AttrValue::Str("sql".into())));
+            attributes.push((
+                "db.system".into(),
+                AttrValue::Str(self.exporter.0.settings.db_system.clone()),
+            ));
             let end = now_ns();
             self.exporter.push(SpanData {
                 context: SpanContext {
@@ -372,7 +392,7 @@ where
                 },
                 parent: Some(parent.span_id),
                 name: "db.query".into(),
-                server: false,
+                kind: SpanKind::Client,
                 start_ns: end.saturating_sub(elapsed_ns),
                 end_ns: end,
                 attributes,
@@ -404,7 +424,11 @@ where
             context: open.context,
             parent: open.parent,
             name: span.name().to_owned(),
-            server: span.name() == "request",
+            kind: if span.name() == "request" {
+                SpanKind::Server
+            } else {
+                SpanKind::Internal
+            },
             start_ns: open.start_ns,
             end_ns: now_ns(),
             attributes: open.attributes,
@@ -413,104 +437,77 @@ where
     }
 }
 
-// ------------------------------------------------------------------ protobuf (OTLP trace v1)
+// ------------------------------------------------------------------ OTLP messages
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn any_value(v: AttrValue) -> AnyValue {
+    let value = match v {
+        AttrValue::Str(s) => any_value::Value::StringValue(s),
+        AttrValue::Int(i) => any_value::Value::IntValue(i),
+        AttrValue::Bool(b) => any_value::Value::BoolValue(b),
+        AttrValue::Double(d) => any_value::Value::DoubleValue(d),
+    };
+    AnyValue { value: Some(value) }
 }
 
-fn key(out: &mut Vec<u8>, field: u32, wire: u8) {
-    varint(out, (u64::from(field) << 3) | u64::from(wire));
+fn key_value(key: String, value: AttrValue) -> KeyValue {
+    KeyValue {
+        key,
+        value: Some(any_value(value)),
+        ..KeyValue::default()
+    }
 }
 
-fn bytes_field(out: &mut Vec<u8>, field: u32, data: &[u8]) {
-    key(out, field, 2);
-    varint(out, data.len() as u64);
-    out.extend_from_slice(data);
+fn to_proto(s: SpanData) -> Span {
+    Span {
+        trace_id: s.context.trace_id.to_vec(),
+        span_id: s.context.span_id.to_vec(),
+        parent_span_id: s.parent.map(|p| p.to_vec()).unwrap_or_default(),
+        name: s.name,
+        kind: s.kind as i32,
+        start_time_unix_nano: s.start_ns,
+        end_time_unix_nano: s.end_ns.max(s.start_ns),
+        attributes: s
+            .attributes
+            .into_iter()
+            .map(|(k, v)| key_value(k, v))
+            .collect(),
+        status: s.error.then(|| Status {
+            code: StatusCode::Error as i32,
+            ..Status::default()
+        }),
+        ..Span::default()
+    }
 }
 
-fn fixed64(out: &mut Vec<u8>, field: u32, v: u64) {
-    key(out, field, 1);
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
-    key(out, field, 0);
-    varint(out, v);
-}
-
-/// `KeyValue { key = 1; AnyValue value = 2 }`, `AnyValue { string = 1; bool = 2; int = 3;
-/// double = 4 }`.
-fn key_value(k: &str, v: &AttrValue) -> Vec<u8> {
-    let mut any = Vec::new();
-    match v {
-        AttrValue::Str(s) => bytes_field(&mut any, 1, s.as_bytes()),
-        AttrValue::Bool(b) => varint_field(&mut any, 2, u64::from(*b)),
-        AttrValue::Int(i) => varint_field(&mut any, 3, *i as u64),
-        AttrValue::Double(d) => fixed64(&mut any, 4, d.to_bits()),
-    }
-    let mut kv = Vec::new();
-    bytes_field(&mut kv, 1, k.as_bytes());
-    bytes_field(&mut kv, 2, &any);
-    kv
-}
-
-/// `Span { trace_id = 1; span_id = 2; parent_span_id = 4; name = 5; kind = 6;
-/// start_time_unix_nano = 7; end_time_unix_nano = 8; attributes = 9; status = 15 }`.
-fn encode_span(s: &SpanData) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    bytes_field(&mut out, 1, &s.context.trace_id);
-    bytes_field(&mut out, 2, &s.context.span_id);
-    if let Some(parent) = s.parent {
-        bytes_field(&mut out, 4, &parent);
-    }
-    bytes_field(&mut out, 5, s.name.as_bytes());
-    // SPAN_KIND_SERVER = 2, SPAN_KIND_INTERNAL = 1.
-    varint_field(&mut out, 6, if s.server { 2 } else { 1 });
-    fixed64(&mut out, 7, s.start_ns);
-    fixed64(&mut out, 8, s.end_ns.max(s.start_ns));
-    for (k, v) in &s.attributes {
-        bytes_field(&mut out, 9, &key_value(k, v));
-    }
-    if s.error {
-        // Status { code = 3 } with STATUS_CODE_ERROR = 2.
-        let mut status = Vec::new();
-        varint_field(&mut status, 3, 2);
-        bytes_field(&mut out, 15, &status);
-    }
-    out
-}
-
-/// `ExportTraceServiceRequest { ResourceSpans resource_spans = 1 }`, `ResourceSpans { Resource
-/// resource = 1; ScopeSpans scope_spans = 2 }`, `Resource { attributes = 1 }`, `ScopeSpans {
-/// InstrumentationScope scope = 1; spans = 2 }`.
-fn encode_request(settings: &OtelSettings, spans: &[SpanData]) -> Vec<u8> {
-    let mut resource = Vec::new();
-    for (k, v) in [
-        ("service.name", &settings.service_name),
-        ("service.version", &settings.service_version),
-        ("deployment.environment", &settings.environment),
-    ] {
-        bytes_field(&mut resource, 1, &key_value(k, &AttrValue::Str(v.clone())));
-    }
-    let mut scope = Vec::new();
-    bytes_field(&mut scope, 1, b"taylordash");
-    bytes_field(&mut scope, 2, settings.service_version.as_bytes());
-    let mut scope_spans = Vec::new();
-    bytes_field(&mut scope_spans, 1, &scope);
-    for s in spans {
-        bytes_field(&mut scope_spans, 2, &encode_span(s));
-    }
-    let mut resource_spans = Vec::new();
-    bytes_field(&mut resource_spans, 1, &resource);
-    bytes_field(&mut resource_spans, 2, &scope_spans);
-    let mut request = Vec::new();
-    bytes_field(&mut request, 1, &resource_spans);
-    request
+/// One `ExportTraceServiceRequest` (the OTLP/HTTP body, protobuf-encoded) for `spans`.
+fn encode_request(settings: &OtelSettings, spans: Vec<SpanData>) -> Vec<u8> {
+    let resource = Resource {
+        attributes: [
+            ("service.name", &settings.service_name),
+            ("service.version", &settings.service_version),
+            ("deployment.environment", &settings.environment),
+        ]
+        .into_iter()
+        .map(|(k, v)| key_value(k.to_owned(), AttrValue::Str(v.clone())))
+        .collect(),
+        ..Resource::default()
+    };
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "taylordash".into(),
+                    version: settings.service_version.clone(),
+                    ..InstrumentationScope::default()
+                }),
+                spans: spans.into_iter().map(to_proto).collect(),
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    };
+    request.encode_to_vec()
 }
 
 #[cfg(test)]
@@ -531,12 +528,5 @@ mod tests {
             hex::encode(parse_trace_id("0c7e6a42-7d3e-4f55-9a1b-2b9d3c4e5f60").unwrap()),
             "0c7e6a427d3e4f559a1b2b9d3c4e5f60"
         );
-    }
-
-    #[test]
-    fn varints_are_protobuf() {
-        let mut out = Vec::new();
-        varint(&mut out, 300);
-        assert_eq!(out, [0xAC, 0x02]);
     }
 }

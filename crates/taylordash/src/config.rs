@@ -178,7 +178,7 @@ const KEYS: &[Key] = &[
         "log.level",
         "TAYLORDASH_LOG",
         Some("info"),
-        "log filter, e.g. info or taylordash=debug,sqlx=warn",
+        "what stdout shows, e.g. info or taylordash=debug,sqlx=warn (the database has its own level)",
     ),
     key(
         "log.format",
@@ -292,7 +292,7 @@ const KEYS: &[Key] = &[
         "log.db_level",
         "TAYLORDASH_LOG_DB_LEVEL",
         Some("info"),
-        "least severe level stored in the database: error, warn, info or debug",
+        "least severe level stored in the database, whatever stdout shows: error, warn, info or debug",
     ),
     key(
         "log.retention_days",

@@ -19,17 +19,13 @@ use crate::config::{Config, LogFormat};
 static SINK_SLOT: OnceLock<Arc<OnceLock<LogSink>>> = OnceLock::new();
 
 /// Installs the global subscriber. The level was validated when the configuration was parsed.
+///
+/// Each output has its own filter, so the thresholds are independent: `TAYLORDASH_LOG` decides
+/// what stdout shows, `TAYLORDASH_LOG_DB_LEVEL` what is stored, and traces always see the INFO
+/// spans plus sqlx's per-statement events (which become `db.query` spans).
 pub fn init(config: &Config) {
-    // With traces exported, sqlx's per-statement events become `db.query` spans; they are
-    // enabled for that and kept out of the log (unless the filter already names sqlx).
-    let statements_for_traces =
-        config.otel_endpoint.is_some() && !config.log_level.contains("sqlx");
-    let directives = if statements_for_traces {
-        format!("{},sqlx::query=debug", config.log_level)
-    } else {
-        config.log_level.clone()
-    };
-    let filter: Targets = directives
+    let stdout: Targets = config
+        .log_level
         .parse()
         .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
     let json = match config.log_format {
@@ -52,22 +48,17 @@ pub fn init(config: &Config) {
                 })
                 .delimited(" "),
             )
-            .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
-                !(statements_for_traces
-                    && meta.target() == "sqlx::query"
-                    && *meta.level() > tracing::Level::INFO)
-            }))
+            .with_filter(stdout.clone())
     });
-    let mut layer = LogLayer::new(
-        json,
+    let layer = LogLayer::new(
+        json.then_some(stdout),
         config.logs.db_level,
         &config.environment,
         &crate::startup::hostname(),
     );
-    if statements_for_traces {
-        layer = layer.hide_statements();
-    }
     let slot = layer.sink_slot();
+    let interest = tracing_subscriber::filter::filter_fn(layer.interest());
+    let layer = layer.with_filter(interest);
     // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
     let otel = config.otel_endpoint.as_ref().map(|endpoint| {
         api::otel::OtelLayer::new(api::otel::OtelSettings {
@@ -75,15 +66,24 @@ pub fn init(config: &Config) {
             service_name: "taylordash".into(),
             service_version: env!("CARGO_PKG_VERSION").into(),
             environment: config.environment.clone(),
+            db_system: if config.database.url.is_some() {
+                "postgresql".into()
+            } else {
+                "sqlite".into()
+            },
         })
     });
     let (otel_layer, exporter) = match otel {
-        Some((layer, exporter)) => (Some(layer), Some(exporter)),
+        Some((layer, exporter)) => {
+            let traced = Targets::new()
+                .with_default(tracing::Level::INFO)
+                .with_target("sqlx::query", tracing::Level::DEBUG);
+            (Some(layer.with_filter(traced)), Some(exporter))
+        }
         None => (None, None),
     };
     // A second initialisation (only possible in tests) keeps the first subscriber.
     if tracing_subscriber::registry()
-        .with(filter)
         .with(otel_layer)
         .with(text)
         .with(layer)

@@ -770,43 +770,92 @@ fn requests_are_logged_to_stdout_and_the_database() {
     );
 }
 
-/// With OTEL_EXPORTER_OTLP_ENDPOINT the binary exports its request spans as OTLP/HTTP protobuf,
-/// continuing the caller's trace.
+/// Polls `/api/v1/logs?<query>` until `total` is `want`.
+fn wait_for_logs(server: &Server, key: &str, query: &str, want: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = http(
+            server.addr,
+            "GET",
+            &format!("/api/v1/logs?{query}"),
+            Some(key),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if page["total"] == want {
+            return page;
+        }
+        assert!(Instant::now() < deadline, "{query}: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The stdout filter and the database threshold are independent: a quiet stdout still stores
+/// INFO records, and a verbose stdout does not store below the database level.
+#[test]
+fn stdout_and_database_log_levels_are_independent() {
+    let key = "levels-test-key-0123456789abcdef";
+    // stdout: warnings only; database: INFO and up.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("API_KEY", key)
+        .env("TAYLORDASH_LOG", "warn")
+        .env("TAYLORDASH_LOG_DB_LEVEL", "info");
+    let server = Server::start(cmd);
+    let (status, _) = http(server.addr, "GET", "/api/v1/projects", Some(key), None);
+    assert_eq!(status, 200);
+    wait_for_logs(
+        &server,
+        key,
+        "category=API&search=GET%20/api/v1/projects%20200",
+        1,
+    );
+    let log = server.output();
+    assert!(!log.contains("\"GET /api/v1/projects 200\""), "{log}");
+    drop(server);
+
+    // stdout: everything at INFO; database: warnings and up.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("API_KEY", key)
+        .env("TAYLORDASH_LOG", "info")
+        .env("TAYLORDASH_LOG_DB_LEVEL", "warn");
+    let server = Server::start(cmd);
+    let (status, _) = http(server.addr, "GET", "/api/v1/projects", Some(key), None);
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        server.addr,
+        "GET",
+        "/api/v1/projects/not-a-uuid",
+        Some(key),
+        None,
+    );
+    assert!((400..500).contains(&status), "{status}");
+    // The warning (4xx) is stored; by then the earlier INFO record would have been too.
+    wait_for_logs(&server, key, "level=WARNING&category=API", 1);
+    wait_for_logs(
+        &server,
+        key,
+        "category=API&search=GET%20/api/v1/projects%20200",
+        0,
+    );
+    let log = server.output();
+    assert!(log.contains("\"GET /api/v1/projects 200\""), "{log}");
+}
+
+/// With OTEL_EXPORTER_OTLP_ENDPOINT the binary exports OTLP/HTTP protobuf: the request span
+/// continues the caller's trace, its statements are child spans, and an event's pipeline
+/// stages belong to the trace named by its envelope.
 #[test]
 fn spans_are_exported_when_an_otlp_endpoint_is_set() {
-    let collector = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", collector.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::channel::<(String, Vec<u8>)>();
-    std::thread::spawn(move || {
-        for stream in collector.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut head = String::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-            let _ = tx.send((head, body));
-        }
-    });
+    let receiver = testsupport::OtlpReceiver::start();
     let tmp = tempfile::tempdir().expect("tempdir");
     let key = "otel-test-key-0123456789abcdef";
     let mut cmd = taylordash(tmp.path());
     cmd.env("API_KEY", key)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint);
+        .env("TAYLORDASH_ENV", "staging")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint);
     let server = Server::start(cmd);
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     write!(
@@ -818,29 +867,76 @@ fn spans_are_exported_when_an_otlp_endpoint_is_set() {
     .expect("write");
     let (status, _) = read_response(&mut stream);
     assert_eq!(status, 200);
-    let trace = [
-        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
-        0x36,
-    ];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (head, body) = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no span with the caller's trace id exported"));
-        assert!(head.starts_with("POST /v1/traces "), "{head}");
-        assert!(
-            head.to_ascii_lowercase().contains("application/x-protobuf"),
-            "{head}"
-        );
-        if body.windows(trace.len()).any(|w| w == trace)
-            && body
-                .windows(b"taylordash".len())
-                .any(|w| w == b"taylordash")
-        {
-            break;
+    let envelope = uuid::Uuid::new_v4();
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/v1/events",
+        Some(key),
+        Some(&format!(
+            r#"{{"topic":"tracker/events/otel/cli","kind":"test_event","trace_id":"{envelope}","payload":{{}}}}"#
+        )),
+    );
+    assert_eq!(status, 202, "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let envelope_hex = envelope.simple().to_string();
+    let (resource, spans) = loop {
+        let (resource, spans) = receiver.spans();
+        let done = spans
+            .iter()
+            .any(|s| s.name == "request" && s.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736")
+            && spans
+                .iter()
+                .any(|s| s.name == "db.ingest" && s.trace_id == envelope_hex);
+        if done {
+            break (resource, spans);
         }
+        assert!(
+            Instant::now() < deadline,
+            "spans missing: {:?}",
+            spans
+                .iter()
+                .map(|s| (&s.name, &s.trace_id))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for r in receiver.requests() {
+        assert_eq!(r.request_line, "POST /v1/traces HTTP/1.1");
+        assert_eq!(r.content_type, "application/x-protobuf");
     }
+    for (k, v) in [
+        ("service.name", "taylordash"),
+        ("service.version", env!("CARGO_PKG_VERSION")),
+        ("deployment.environment", "staging"),
+    ] {
+        assert!(
+            resource.contains(&(k.to_owned(), v.to_owned())),
+            "{k} missing: {resource:?}"
+        );
+    }
+    let request = spans
+        .iter()
+        .find(|s| s.name == "request" && s.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736")
+        .expect("request span");
+    assert_eq!(request.parent.as_deref(), Some("00f067aa0ba902b7"));
+    assert!(
+        spans.iter().any(|s| s.name == "db.query"
+            && s.parent.as_deref() == Some(request.span_id.as_str())
+            && s.has("db.system", "sqlite")),
+        "no statement span under the request"
+    );
+    let ingest = spans
+        .iter()
+        .find(|s| s.name == "event.ingest" && s.trace_id == envelope_hex)
+        .expect("event.ingest span");
+    assert_eq!(ingest.parent, None);
+    let stored = spans
+        .iter()
+        .find(|s| s.name == "db.ingest" && s.trace_id == envelope_hex)
+        .expect("db.ingest span");
+    assert_eq!(stored.parent.as_deref(), Some(ingest.span_id.as_str()));
     // Statements are enabled for db.query spans, not for the log.
     let log = server.output();
     assert!(!log.contains("sqlx::query"), "{log}");

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -21,40 +22,54 @@ use super::sink::LogSink;
 use crate::SERVICE;
 
 pub struct LogLayer {
-    json_stdout: bool,
-    /// Least severe level stored in the database.
+    /// Which records are printed as JSON lines on stdout; `None`: nothing is.
+    json_stdout: Option<Targets>,
+    /// Least severe level stored in the database, independent of what stdout shows.
     db_level: Level,
     environment: String,
     host_name: String,
     sink: Arc<OnceLock<LogSink>>,
-    /// Drop sqlx's per-statement DEBUG events (enabled only so traces get `db.query` spans).
-    hide_statements: bool,
 }
 
 impl LogLayer {
-    /// A layer printing JSON lines when `json_stdout`, storing records at `db_level` and above
-    /// once [`LogLayer::sink_slot`] is filled.
-    pub fn new(json_stdout: bool, db_level: Level, environment: &str, host_name: &str) -> Self {
+    /// A layer printing the records `json_stdout` enables as JSON lines, and storing records at
+    /// `db_level` and above once [`LogLayer::sink_slot`] is filled.
+    pub fn new(
+        json_stdout: Option<Targets>,
+        db_level: Level,
+        environment: &str,
+        host_name: &str,
+    ) -> Self {
         LogLayer {
             json_stdout,
             db_level,
             environment: environment.to_owned(),
             host_name: host_name.to_owned(),
             sink: Arc::new(OnceLock::new()),
-            hide_statements: false,
         }
     }
 
-    /// Ignores sqlx's per-statement DEBUG events (they were enabled for tracing, not logging).
-    pub fn hide_statements(mut self) -> Self {
-        self.hide_statements = true;
-        self
+    /// What this layer must see, for [`tracing_subscriber::Layer::with_filter`]: spans at INFO
+    /// and above (they carry the request context) and the events either destination wants.
+    pub fn interest(&self) -> impl Fn(&tracing::Metadata<'_>) -> bool + Send + Sync + 'static {
+        let stdout = self.json_stdout.clone();
+        let db_level = self.db_level;
+        move |meta| {
+            let level = meta.level();
+            if meta.is_span() {
+                return *level <= Level::INFO;
+            }
+            *level <= db_level
+                || stdout
+                    .as_ref()
+                    .is_some_and(|t| t.would_enable(meta.target(), level))
+        }
     }
 
     /// A layer storing into `sink` (tests, and callers that have the sink already).
     pub fn with_sink(sink: LogSink, db_level: Level) -> Self {
         let settings = sink.settings().clone();
-        let layer = Self::new(false, db_level, &settings.environment, &settings.host_name);
+        let layer = Self::new(None, db_level, &settings.environment, &settings.host_name);
         let _ = layer.sink.set(sink);
         layer
     }
@@ -194,17 +209,18 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let level = *event.metadata().level();
-        if self.hide_statements && level > Level::INFO && event.metadata().target() == "sqlx::query"
-        {
-            return;
-        }
+        let meta = event.metadata();
+        let level = *meta.level();
         let sink = self.sink.get();
         // sqlx reports every statement, including the log writer's own: store only problems.
         let store = sink.is_some()
             && level <= self.db_level
-            && !(event.metadata().target().starts_with("sqlx") && level > Level::WARN);
-        if !store && !self.json_stdout {
+            && !(meta.target().starts_with("sqlx") && level > Level::WARN);
+        let print = self
+            .json_stdout
+            .as_ref()
+            .is_some_and(|t| t.would_enable(meta.target(), &level));
+        if !store && !print {
             return;
         }
         // Innermost span first: the closest value wins.
@@ -224,7 +240,7 @@ where
             }
         }
         let record = self.record(event, spans);
-        if self.json_stdout {
+        if print {
             let mut line = to_json_line(&record);
             line.push('\n');
             let _ = std::io::stdout().lock().write_all(line.as_bytes());
