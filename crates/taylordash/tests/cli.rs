@@ -1,126 +1,16 @@
 //! The real binary as a user runs it: first start, API key handling, config check, healthcheck,
 //! migrations, PostgreSQL, and graceful shutdown on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_taylordash");
+mod common;
 
-/// A `taylordash` command with a clean environment (no stray DATABASE_URL or API_KEY).
-fn taylordash(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TAYLORDASH_DATA_DIR", data_dir)
-        .env("TAYLORDASH_BIND", "127.0.0.1:0")
-        .env("TAYLORDASH_LOG_FORMAT", "json");
-    cmd
-}
+use common::{Server, http_as, read_response, run, taylordash};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    early_stderr: Vec<String>,
-    /// The structured log (stdout), collected as it is written.
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Server {
-    // The child is reaped by `Drop`; on a panic before that, the test process exits anyway.
-    #[allow(clippy::zombie_processes)]
-    fn start(mut cmd: Command) -> Server {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn taylordash");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("stdout");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(mut log) = sink.lock() {
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut early = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("server did not start; stderr: {early:#?}"));
-            if let Some(rest) = line.strip_prefix("TaylorDash is listening on http://") {
-                let addr = rest.split_whitespace().next().expect("address");
-                return Server {
-                    child,
-                    addr: addr.parse().expect("socket address"),
-                    stderr: rx,
-                    early_stderr: early,
-                    log,
-                };
-            }
-            early.push(line);
-        }
-    }
-
-    fn terminate(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Everything written so far: the rest of stderr, then the log.
-    fn output(&self) -> String {
-        let mut out = String::new();
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
-            out.push_str(&line);
-            out.push('\n');
-        }
-        out.push_str(&self.log.lock().map(|l| l.clone()).unwrap_or_default());
-        out
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Minimal HTTP/1.1 exchange; returns (status, body).
+/// `http_as` with an optional API key.
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -128,43 +18,8 @@ fn http(
     key: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(k) = key {
-        req.push_str(&format!("X-API-Key: {k}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body.unwrap_or_default());
-    stream.write_all(req.as_bytes()).expect("write");
-    read_response(&mut stream)
-}
-
-fn read_response(stream: &mut TcpStream) -> (u16, String) {
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read");
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {raw:?}"));
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().expect("run taylordash")
+    let auth = key.map(|k| format!("X-API-Key: {k}"));
+    http_as(addr, auth.as_deref(), method, path, body)
 }
 
 #[test]
