@@ -57,7 +57,8 @@ pub fn init(config: &Config) {
         &crate::startup::hostname(),
     );
     let slot = layer.sink_slot();
-    let interest = tracing_subscriber::filter::filter_fn(layer.interest());
+    let interest = tracing_subscriber::filter::filter_fn(layer.interest())
+        .with_max_level_hint(layer.max_level());
     let layer = layer.with_filter(interest);
     // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
     let otel = config.otel_endpoint.as_ref().map(|endpoint| {

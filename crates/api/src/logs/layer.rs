@@ -13,7 +13,7 @@ use serde_json::Value;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -64,6 +64,20 @@ impl LogLayer {
                     .as_ref()
                     .is_some_and(|t| t.would_enable(meta.target(), level))
         }
+    }
+
+    /// The most verbose level [`LogLayer::interest`] admits, as a hint that lets `tracing`
+    /// skip everything below it cheaply.
+    pub fn max_level(&self) -> LevelFilter {
+        let stdout = self.json_stdout.iter().flat_map(|t| {
+            t.default_level()
+                .into_iter()
+                .chain(t.iter().map(|(_, level)| level))
+        });
+        stdout
+            .chain([LevelFilter::INFO, LevelFilter::from_level(self.db_level)])
+            .max()
+            .unwrap_or(LevelFilter::INFO)
     }
 
     /// A layer storing into `sink` (tests, and callers that have the sink already).
