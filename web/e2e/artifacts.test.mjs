@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Server, assertAccessible, launchBrowser, screenshot, signIn } from './harness.mjs';
+import { assertAccessible, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
 
 const LIMIT = 4 * 1024 * 1024;
 const VIEWER = { username: 'viv', password: 'viewer password 123' };
@@ -17,30 +17,14 @@ let token;
 let project;
 
 before(async () => {
-  server = new Server({ env: { TAYLORDASH_ARTIFACT_MAX_BYTES: String(LIMIT) } });
-  await server.start();
-  token = await server.createAdmin();
+  ({ server, token, browser } = await startApp({ env: { TAYLORDASH_ARTIFACT_MAX_BYTES: String(LIMIT) } }));
   project = await server.api('POST', '/projects', { token, body: { name: 'Rack rebuild', description: 'New 19" rack, cabling and labels.' } });
   // The binary must open an object store in `serve` (local directory by default).
   const probe = await fetch(`${server.url}/api/v1/projects/${project.id}/artifacts`, { headers: { Authorization: `Bearer ${token}` } });
   if (probe.status !== 200) throw new Error(`artifact routes unavailable (${probe.status} ${await probe.text()}): this binary does not open the object store`);
-  browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
-
-async function waitFor(fn, what, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+after(() => stopApp({ server, browser }));
 
 /** Deterministic, non-repeating bytes (so a truncated or shifted download cannot pass). */
 function bytes(n, seed = 1) {
@@ -68,17 +52,12 @@ async function uploadOverApi(name, body) {
 
 const list = (q = '') => server.api('GET', `/projects/${project.id}/artifacts${q}`, { token });
 
-async function pageAs(user) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  await signIn(page, server, user);
-  return page;
-}
+/** A signed-in page (the admin by default) whose downloads the test can read. */
+const downloadingPage = (user) => signedInPage(browser, server, user, { viewport: { width: 1280, height: 900 }, acceptDownloads: true });
 
 describe('artifacts', () => {
   test('upload with progress, list, download, too-large refusal, delete', async () => {
-    const page = await pageAs();
+    const page = await downloadingPage();
     // From the projects list to the project page.
     await page.goto(`${server.url}/projects`);
     await page.getByRole('link', { name: 'Rack rebuild', exact: true }).click();
@@ -161,7 +140,7 @@ describe('artifacts', () => {
   test('a long list pages; a viewer reads and downloads but cannot upload or delete', async () => {
     for (let i = 1; i <= 22; i++) await uploadOverApi(`note-${String(i).padStart(2, '0')}.txt`, `note ${i}\n`);
     await server.api('POST', '/auth/users', { token, body: { ...VIEWER, role: 'viewer' } });
-    const page = await pageAs(VIEWER);
+    const page = await downloadingPage(VIEWER);
     await page.goto(`${server.url}/projects/${project.id}`);
     await page.getByText('22 files').waitFor();
     await page.getByText('1–20 of 22').waitFor();

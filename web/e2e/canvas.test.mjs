@@ -5,7 +5,7 @@
 // navigation to the canvas being interactive, against a 10-component baseline in the same run).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, launchBrowser, screenshot, assertAccessible, signIn, ADMIN } from './harness.mjs';
+import { ADMIN, assertAccessible, screenshot, signIn, startApp, stopApp } from './harness.mjs';
 
 const VIEWER = { username: 'viewer1', password: 'a viewer password that is long' };
 
@@ -58,8 +58,7 @@ describe('canvas', () => {
   const cspViolations = [];
 
   before(async () => {
-    server = await new Server().start();
-    token = await server.createAdmin();
+    ({ server, token, browser } = await startApp());
     const api = (m, p, body) => server.api(m, p, { token, body });
     project = await api('POST', '/projects', { name: 'Home lab', description: 'Rack and services' });
     const add = async (key, body) => {
@@ -76,13 +75,11 @@ describe('canvas', () => {
     await api('POST', `/components/${c.api.id}/tasks`, { name: 'Add health check', status: 'done' });
     await api('POST', `/components/${c.api.id}/tasks`, { name: 'Rate limits' });
     await api('POST', '/auth/users', { ...VIEWER, role: 'viewer' });
-    browser = await launchBrowser();
   });
 
   after(async () => {
+    await stopApp({ server, browser });
     assert.deepEqual(cspViolations, [], 'no CSP violation on the canvas');
-    await browser?.close();
-    await server?.dispose();
   });
 
   /** A signed-in admin tab, under the real CSP (any violation fails the suite). */

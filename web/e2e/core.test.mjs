@@ -3,7 +3,7 @@
 // a kiosk that survives a server restart. Real binary, real Chromium; screenshots; axe.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, Server, assertAccessible, launchBrowser, screenshot, signIn } from './harness.mjs';
+import { ADMIN, assertAccessible, screenshot, signIn, startApp, stopApp } from './harness.mjs';
 
 const VIEWER = { username: 'vera', password: 'viewer password 4 walls' };
 const KIOSK = { username: 'wall', password: 'kiosk password on the wall' };
@@ -15,15 +15,12 @@ describe('core UI', () => {
   let adminToken;
 
   before(async () => {
-    server = await new Server().start();
-    browser = await launchBrowser();
+    // No admin yet: the first test creates it through the setup page.
+    ({ server, browser } = await startApp({ admin: false }));
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.dispose();
-  });
+  after(() => stopApp({ server, browser }));
 
   test('first-run setup through the page signs the new admin in', async () => {
     assert.ok(server.setupToken, 'the server printed a setup URL');

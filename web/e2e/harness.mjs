@@ -1,9 +1,12 @@
 // End-to-end harness: runs the real `taylordash` binary on a fresh data directory and a free
-// port, and drives the system Chromium with playwright-core. Used by every e2e/*.test.mjs.
+// port, and drives the system Chromium with playwright-core. Used by every e2e/*.test.mjs: a suite
+// starts with `startApp()` (server, first admin, browser) and ends with `stopApp()`.
 //
 // TAYLORDASH_BIN   the binary (CI: the release build); default: $CARGO_TARGET_DIR/release/taylordash
 // CHROMIUM         the browser; default /usr/bin/chromium
 // E2E_SCREENSHOTS  where screenshots go; default e2e/screenshots
+// The server inherits this process's environment (e.g. VICTORIA_METRICS_URL); a suite's own
+// `env` is laid over it.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -119,6 +122,41 @@ export class Server {
   }
 }
 
+/**
+ * The prelude of every suite: a server started with `env` over the inherited environment, its
+ * first admin's session `token` (unless `admin: false`, for a suite that sets up through the
+ * page) and a browser. Nothing is left running when a step fails.
+ */
+export async function startApp({ env = {}, admin = true } = {}) {
+  const server = new Server({ env });
+  try {
+    await server.start();
+    const token = admin ? await server.createAdmin() : null;
+    const browser = await launchBrowser();
+    return { server, token, browser };
+  } catch (e) {
+    await server.dispose();
+    throw e;
+  }
+}
+
+/** Closes what `startApp` opened (either may be missing when the prelude failed). */
+export async function stopApp({ server, browser } = {}) {
+  await browser?.close();
+  await server?.dispose();
+}
+
+/** Polls `fn` until it returns something truthy, and returns that; fails naming `what` after `ms`. */
+export async function waitFor(fn, what, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -138,6 +176,18 @@ export async function signIn(page, server, { username, password } = ADMIN) {
   await page.waitForURL((u) => !u.pathname.startsWith('/login'));
 }
 
+/**
+ * A page signed in as `user` (the admin by default) in a browser context of its own, waiting
+ * up to 30 s for anything. `options` go to the context (viewport 1360×900 unless given).
+ */
+export async function signedInPage(browser, server, user = ADMIN, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  await signIn(page, server, user);
+  return page;
+}
+
 /** Saves a full-page screenshot under SCREENSHOTS/<name>.png. */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -146,18 +196,26 @@ export async function screenshot(page, name) {
 
 const AXE_SOURCE = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
-/** Runs axe-core on the page; fails on critical violations. */
+/**
+ * Runs axe-core on the page: fails on critical violations, prints the others (`# axe …`) and
+ * returns them all.
+ */
 export async function assertAccessible(page, label) {
-  // Evaluated through the DevTools protocol: a <script> tag would be refused by the page's CSP.
+  // Evaluated through the DevTools protocol: the app's CSP (script-src 'self') rightly refuses an
+  // injected inline <script>, and the test must not weaken it.
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(AXE_SOURCE);
   const result = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
     const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length }));
+    return r.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+      where: v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', '),
+    }));
   });
   const critical = result.filter((v) => v.impact === 'critical');
   if (critical.length) {
     throw new Error(`${label}: critical accessibility violations: ${JSON.stringify(critical, null, 2)}`);
   }
+  for (const v of result) console.log(`# axe ${label}: ${v.impact} ${v.id} (${v.nodes}): ${v.help} at ${v.where}`);
   return result;
 }

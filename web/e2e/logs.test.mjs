@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Server, assertAccessible, launchBrowser, screenshot, signIn } from './harness.mjs';
+import { assertAccessible, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
 
 const VIEWER = { username: 'vera', password: 'viewer password 123' };
 
@@ -14,26 +14,10 @@ let token;
 
 // The stdout filter (TAYLORDASH_LOG) also bounds what reaches the database: keep INFO records.
 before(async () => {
-  server = new Server({ env: { TAYLORDASH_LOG: 'info' } });
-  await server.start();
-  token = await server.createAdmin();
-  browser = await launchBrowser();
+  ({ server, token, browser } = await startApp({ env: { TAYLORDASH_LOG: 'info' } }));
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.dispose();
-});
-
-async function waitFor(fn, what, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+after(() => stopApp({ server, browser }));
 
 /** A request that fails with 404: stored as a WARN record whose message names the path. */
 async function miss(path) {
@@ -42,14 +26,7 @@ async function miss(path) {
 }
 
 const logs = (query) => server.api('GET', `/logs?${query}`, { token });
-
-async function adminPage() {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  await signIn(page, server);
-  return page;
-}
+const adminPage = () => signedInPage(browser, server);
 
 describe('log viewer', () => {
   const trace = randomUUID();
@@ -85,8 +62,7 @@ describe('log viewer', () => {
     // The viewer's own polling is not logged at INFO: nothing tails itself.
     assert.equal((await logs('level=info&search=GET%20%2Fapi%2Fv1%2Flogs')).total, 0);
     await screenshot(page, 'logs');
-    const violations = await assertAccessible(page, 'logs');
-    for (const v of violations) console.log(`# axe logs: ${v.impact} ${v.id} (${v.nodes}): ${v.help}`);
+    await assertAccessible(page, 'logs');
 
     // Live tail: a new record shows up without reload.
     await page.evaluate(() => {
@@ -152,13 +128,11 @@ describe('log viewer', () => {
 
   test('only admins see the viewer', async () => {
     await server.api('POST', '/auth/users', { token, body: { ...VIEWER, role: 'viewer' } });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    const page = await context.newPage();
-    await signIn(page, server, VIEWER);
+    const page = await signedInPage(browser, server, VIEWER, { viewport: { width: 1280, height: 860 } });
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Logs', exact: true }).count(), 0);
     await page.goto(`${server.url}/logs`);
     await page.waitForURL(`${server.url}/`);
-    await context.close();
+    await page.context().close();
   });
 });

@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN, Server, freePort, launchBrowser, screenshot, signIn } from './harness.mjs';
+import { assertAccessible, freePort, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
 
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 const REQUIRE_MOSQUITTO = process.env.TAYLORDASH_REQUIRE_MOSQUITTO === '1';
@@ -55,25 +55,6 @@ class Broker {
   }
 }
 
-const AXE = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-
-/**
- * axe-core on the page; fails on critical violations and prints the serious ones. axe is
- * evaluated through the DevTools protocol: the app's CSP (script-src 'self') rightly refuses
- * an injected inline <script>, and the test must not weaken it.
- */
-async function assertAccessible(page, label) {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, where: v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(', ') }));
-  });
-  const critical = violations.filter((v) => v.impact === 'critical');
-  assert.deepEqual(critical, [], `${label}: critical accessibility violations`);
-  for (const v of violations) console.log(`# axe ${label}: ${v.impact} ${v.id} (${v.nodes}): ${v.help} at ${v.where}`);
-}
-
 let broker = null;
 let server;
 let browser;
@@ -87,43 +68,23 @@ before(async () => {
   } else {
     console.log('SKIPPED: dead-letter e2e test (install mosquitto to run it); the other tests use the in-process bus');
   }
-  server = new Server({
+  ({ server, token, browser } = await startApp({
     env: broker
       ? { MQTT_HOST: '127.0.0.1', MQTT_PORT: String(broker.port), TAYLORDASH_EVENT_MAX_BYTES: String(SMALL_LIMIT) }
       : {},
-  });
-  await server.start();
-  token = await server.createAdmin();
-  browser = await launchBrowser();
+  }));
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.dispose();
+  await stopApp({ server, browser });
   await broker?.stop();
 });
 
 /** A page signed in as `user` (admin by default), in its own browser context. */
-async function pageAs(user = ADMIN) {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  await signIn(page, server, user);
-  return page;
-}
+const pageAs = (user) => signedInPage(browser, server, user);
 
 const publish = (topic, kind, payload = {}) =>
   server.api('POST', '/events', { token, body: { topic, kind, payload } });
-
-async function waitFor(fn, what, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('events', () => {
   test('an event published over HTTP appears in the Live tab without reload; filter, pause and detail work', async () => {

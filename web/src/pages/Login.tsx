@@ -5,7 +5,7 @@ import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { api, data } from '../api/client';
 import { useSession } from '../app/session';
-import { Button, ErrorMessage } from '../app/ui';
+import { Button, ErrorMessage, Options } from '../app/ui';
 import './auth.css';
 
 export const KIOSK_VIEWS = [
@@ -117,11 +117,7 @@ export default function LoginPage() {
             <label>
               Default view
               <select value={view} disabled={!kiosk} onChange={(e) => setView(e.target.value)}>
-                {KIOSK_VIEWS.map((v) => (
-                  <option key={v.value} value={v.value}>
-                    {v.label}
-                  </option>
-                ))}
+                <Options items={KIOSK_VIEWS} />
               </select>
             </label>
             <p className="hint">Kept on your account (not for administrators).</p>

@@ -6,7 +6,7 @@ import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-quer
 import { api, ApiError, data } from '../api/client';
 import type { components } from '../api/schema';
 import { useSession } from '../app/session';
-import { Badge, Button, Dialog, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../app/ui';
+import { Badge, Button, ConfirmAction, Dialog, Empty, ErrorMessage, Loading, Options, timeAgo, useConfirm, useNotify } from '../app/ui';
 import { STATUSES } from './Dashboard';
 import './projects.css';
 
@@ -70,13 +70,6 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
   const pages = q.data ? Math.max(1, Math.ceil(q.data.total / PAGE)) : 1;
 
   async function remove(p: Project) {
-    const ok = await confirm({
-      title: `Delete “${p.name}”?`,
-      message: 'Its components, tasks and dependencies are deleted with it. This cannot be undone.',
-      confirmLabel: 'Delete project',
-      danger: true,
-    });
-    if (!ok) return;
     try {
       await api.DELETE('/api/v1/projects/{project_id}', { params: { path: { project_id: p.id } } });
       notify(`Deleted “${p.name}”`, 'ok');
@@ -105,11 +98,7 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
           Status
           <select value={status} onChange={(e) => set({ status: e.target.value || null, page: null })}>
             <option value="">All</option>
-            {STATUSES.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
+            <Options items={STATUSES} />
           </select>
         </label>
       </div>
@@ -159,9 +148,20 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
                         <Button onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
                           Edit
                         </Button>
-                        <Button variant="ghost" onClick={() => void remove(p)} aria-label={`Delete ${p.name}`}>
+                        <ConfirmAction
+                          variant="ghost"
+                          confirm={confirm}
+                          question={{
+                            title: `Delete “${p.name}”?`,
+                            message: 'Its components, tasks and dependencies are deleted with it. This cannot be undone.',
+                            confirmLabel: 'Delete project',
+                            danger: true,
+                          }}
+                          onConfirm={() => void remove(p)}
+                          aria-label={`Delete ${p.name}`}
+                        >
                           Delete
-                        </Button>
+                        </ConfirmAction>
                       </>
                     )}
                     </div>
@@ -257,11 +257,7 @@ function ProjectForm({ project, onClose }: { project: Project | null; onClose: (
         <label>
           Status
           <select value={status} onChange={(e) => setStatus(e.target.value as Status)}>
-            {STATUSES.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
+            <Options items={STATUSES} />
           </select>
         </label>
         {conflict && (

@@ -8,9 +8,9 @@ import './ui.css';
 
 type Variant = 'primary' | 'secondary' | 'danger' | 'ghost';
 
-export function Button({
-  variant = 'secondary', busy = false, className, children, disabled, ...rest
-}: ButtonHTMLAttributes<HTMLButtonElement> & { variant?: Variant; busy?: boolean }) {
+type ButtonProps = ButtonHTMLAttributes<HTMLButtonElement> & { variant?: Variant; busy?: boolean };
+
+export function Button({ variant = 'secondary', busy = false, className, children, disabled, ...rest }: ButtonProps) {
   return (
     <button
       type="button"
@@ -54,6 +54,21 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }
 
+/** A <select>'s <option>s: plain values (shown as they are) or `{ value, label }` pairs. */
+export function Options({ items }: { items: readonly (string | { value: string; label: ReactNode })[] }) {
+  return items.map((o) =>
+    typeof o === 'string' ? (
+      <option key={o} value={o}>
+        {o}
+      </option>
+    ) : (
+      <option key={o.value} value={o.value}>
+        {o.label}
+      </option>
+    ),
+  );
+}
+
 /** A modal dialog on the native <dialog> (focus trap, Escape, backdrop for free). */
 export function Dialog({
   open, title, onClose, children, actions,
@@ -90,7 +105,55 @@ export function Dialog({
   );
 }
 
-interface ConfirmOptions {
+/**
+ * A detail panel at the right edge, on the native modal <dialog> (focus trap, Escape for free).
+ * Open while mounted: a page mounts it for the detail named in its URL, and `onClose` (Escape,
+ * the close button, a click on the backdrop) is where the page removes that.
+ */
+export function Drawer({
+  title, closeLabel, onClose, className, children,
+}: { title: string; closeLabel: string; onClose: () => void; className?: string; children?: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (!d.open) {
+      if (typeof d.showModal === 'function') d.showModal();
+      else d.setAttribute('open', '');
+    }
+    return () => {
+      if (d.open) d.close();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      className={`drawer${className ? ` ${className}` : ''}`}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      onClick={(e) => {
+        // A click on the backdrop (the dialog element itself, outside its content) closes.
+        if (e.target === ref.current) onClose();
+      }}
+    >
+      <div className="drawer-body">
+        <header className="drawer-head">
+          <h2 id={titleId}>{title}</h2>
+          <Button variant="ghost" onClick={onClose} aria-label={closeLabel}>
+            ✕
+          </Button>
+        </header>
+        {children}
+      </div>
+    </dialog>
+  );
+}
+
+export interface ConfirmOptions {
   title: string;
   message?: ReactNode;
   confirmLabel?: string;
@@ -126,6 +189,23 @@ export function useConfirm(): [(o: ConfirmOptions) => Promise<boolean>, ReactNod
     </Dialog>
   );
   return [confirm, dialog];
+}
+
+/**
+ * A button whose action asks first: `question` goes to `confirm` (from `useConfirm`, so one dialog
+ * serves a whole table) and `onConfirm` runs only on yes. A danger button unless told otherwise.
+ */
+export function ConfirmAction({
+  confirm, question, onConfirm, variant = 'danger', ...button
+}: Omit<ButtonProps, 'onClick'> & {
+  confirm: (o: ConfirmOptions) => Promise<boolean>;
+  question: ConfirmOptions;
+  onConfirm: () => void;
+}) {
+  const ask = async () => {
+    if (await confirm(question)) onConfirm();
+  };
+  return <Button {...button} variant={variant} onClick={() => void ask()} />;
 }
 
 type ToastKind = 'info' | 'ok' | 'error';

@@ -1,15 +1,15 @@
 // Audit log (admin): who did what, when, from where; filterable by action, actor, target and
 // time, paged. Filters and page are in the URL. New entries arrive on the event stream
 // (`tracker/events/auth/#`) and refresh the first page.
-import { useEffect, useState, type FormEvent } from 'react';
+import type { FormEvent } from 'react';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useSearchParams } from 'react-router';
 import { api, data } from '../../api/client';
 import { useLiveEvents } from '../../app/live';
-import { Badge, Button, Empty, ErrorMessage, Loading } from '../../app/ui';
-import { isoToLocal, localToIso } from '../Events/params';
+import { Badge, Button, Empty, ErrorMessage, Loading, Options } from '../../app/ui';
+import { useFilterDraft, withPage } from '../../app/ui/filters';
 import { Field, Pager, Time } from '../Events/shared';
-import { AUDIT_ACTIONS, auditQuery, pageCount, parseAudit, withAudit, withPage, type AuditFilters } from './auditParams';
+import { AUDIT_ACTIONS, NO_AUDIT_FILTERS, auditQuery, pageCount, parseAudit, withAudit } from './auditParams';
 import { useUsers } from './UsersTab';
 
 const tone = (action: string) =>
@@ -20,10 +20,7 @@ export function AuditTab() {
   const qc = useQueryClient();
   const { filters, page } = parseAudit(sp);
   const users = useUsers();
-  const toDraft = (f: AuditFilters): AuditFilters => ({ ...f, since: isoToLocal(f.since), until: isoToLocal(f.until) });
-  const [draft, setDraft] = useState(() => toDraft(filters));
-  const key = JSON.stringify(filters);
-  useEffect(() => setDraft(toDraft(filters)), [key]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { draft, set, asIso } = useFilterDraft(filters);
 
   const query = auditQuery(filters, page);
   const q = useQuery({
@@ -37,10 +34,9 @@ export function AuditTab() {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setSp(withAudit(sp, { ...draft, since: localToIso(draft.since), until: localToIso(draft.until) }));
+    setSp(withAudit(sp, asIso));
   };
-  const reset = () => setSp(withAudit(sp, { action: '', actor_id: '', target_id: '', since: '', until: '' }));
-  const set = (k: keyof AuditFilters) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
+  const reset = () => setSp(withAudit(sp, NO_AUDIT_FILTERS));
   const userOptions = (users.data ?? []).map((u) => (
     <option key={u.id} value={u.id}>
       {u.username}
@@ -56,11 +52,7 @@ export function AuditTab() {
             {(p) => (
               <select {...p} value={draft.action} onChange={set('action')}>
                 <option value="">Any action</option>
-                {AUDIT_ACTIONS.map((a) => (
-                  <option key={a} value={a}>
-                    {a}
-                  </option>
-                ))}
+                <Options items={AUDIT_ACTIONS} />
               </select>
             )}
           </Field>

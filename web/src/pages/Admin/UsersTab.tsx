@@ -7,7 +7,7 @@ import { api, ApiError, data } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
 import { useLiveEvents } from '../../app/live';
-import { Badge, Button, Dialog, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
+import { Badge, Button, ConfirmAction, Dialog, Empty, ErrorMessage, Loading, Options, timeAgo, useConfirm, useNotify } from '../../app/ui';
 import { Field, Time } from '../Events/shared';
 
 type Schemas = components['schemas'];
@@ -69,15 +69,6 @@ export function UsersTab() {
         },
       },
     );
-  const askDelete = async (u: User) => {
-    const ok = await confirm({
-      title: `Delete user ${u.username}?`,
-      message: <p>The account, its sessions and API keys are removed. The audit log keeps its entries. This cannot be undone.</p>,
-      confirmLabel: 'Delete user',
-      danger: true,
-    });
-    if (ok) remove.mutate(u);
-  };
 
   return (
     <>
@@ -148,14 +139,22 @@ export function UsersTab() {
                       >
                         {u.is_active ? 'Deactivate' : 'Activate'}
                       </Button>
-                      <Button
-                        variant="danger"
-                        onClick={() => void askDelete(u)}
+                      <ConfirmAction
+                        confirm={confirm}
+                        question={{
+                          title: `Delete user ${u.username}?`,
+                          message: (
+                            <p>The account, its sessions and API keys are removed. The audit log keeps its entries. This cannot be undone.</p>
+                          ),
+                          confirmLabel: 'Delete user',
+                          danger: true,
+                        }}
+                        onConfirm={() => remove.mutate(u)}
                         busy={remove.isPending && remove.variables?.id === u.id}
                         aria-label={`Delete ${u.username}`}
                       >
                         Delete
-                      </Button>
+                      </ConfirmAction>
                     </td>
                   </tr>
                 ))}
@@ -181,11 +180,7 @@ function KioskFields({
         {(p) => (
           <select {...p} value={view} onChange={(e) => onView(e.target.value)}>
             <option value="">Dashboard (default)</option>
-            {[...VIEWS, ...(view && !VIEWS.includes(view) ? [view] : [])].map((v) => (
-              <option key={v} value={v}>
-                {v}
-              </option>
-            ))}
+            <Options items={[...VIEWS, ...(view && !VIEWS.includes(view) ? [view] : [])]} />
           </select>
         )}
       </Field>
@@ -234,11 +229,7 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
           <Field label="Role">
             {(p) => (
               <select {...p} value={f.role} onChange={(e) => setF({ ...f, role: e.target.value as Role })}>
-                {ROLES.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
+                <Options items={ROLES} />
               </select>
             )}
           </Field>
@@ -298,11 +289,7 @@ function EditUser({
         <Field label="Role" hint="Changing the role ends the user's sessions.">
           {(p) => (
             <select {...p} value={f.role} onChange={(e) => setF({ ...f, role: e.target.value as Role })}>
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
+              <Options items={ROLES} />
             </select>
           )}
         </Field>

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_PAGE, auditQuery, pageCount, parseAudit, withAudit, withPage } from './auditParams';
+import { AUDIT_PAGE, NO_AUDIT_FILTERS, auditQuery, pageCount, parseAudit, withAudit } from './auditParams';
 
 const sp = (s: string) => new URLSearchParams(s);
-const none = { action: '', actor_id: '', target_id: '', since: '', until: '' };
+const none = NO_AUDIT_FILTERS;
 
 describe('audit URL state', () => {
   it('reads filters and the page (1 when absent or nonsense)', () => {
@@ -26,8 +26,6 @@ describe('audit URL state', () => {
       limit: AUDIT_PAGE,
       offset: 2 * AUDIT_PAGE,
     });
-    expect(withPage(sp('tab=audit&page=2'), 1).toString()).toBe('tab=audit');
-    expect(withPage(sp('tab=audit'), 2).toString()).toBe('tab=audit&page=2');
     expect(pageCount(0)).toBe(1);
     expect(pageCount(AUDIT_PAGE)).toBe(1);
     expect(pageCount(AUDIT_PAGE + 1)).toBe(2);

@@ -5,7 +5,7 @@ import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-quer
 import { api, data } from '../../api/client';
 import { useSession } from '../../app/session';
 import { useLiveEvents } from '../../app/live';
-import { Button, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
+import { Button, ConfirmAction, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
 import { formatBytes, percent, uploadArtifact, uploadsReducer, type Artifact, type UploadItem } from './upload';
 import './artifacts.css';
 
@@ -68,13 +68,6 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
   };
 
   const remove = async (a: Artifact) => {
-    const ok = await confirm({
-      title: `Delete “${a.name}”?`,
-      message: `The file (${formatBytes(a.size)}) is removed from storage. This cannot be undone.`,
-      confirmLabel: 'Delete',
-      danger: true,
-    });
-    if (!ok) return;
     setDeleteError(null);
     try {
       await api.DELETE('/api/v1/artifacts/{artifact_id}', { params: { path: { artifact_id: a.id } } });
@@ -181,9 +174,20 @@ export function ArtifactsPanel({ projectId }: { projectId: string }) {
                         Download
                       </a>
                       {canEdit && (
-                        <Button variant="ghost" onClick={() => void remove(a)} aria-label={`Delete ${a.name}`}>
+                        <ConfirmAction
+                          variant="ghost"
+                          confirm={confirm}
+                          question={{
+                            title: `Delete “${a.name}”?`,
+                            message: `The file (${formatBytes(a.size)}) is removed from storage. This cannot be undone.`,
+                            confirmLabel: 'Delete',
+                            danger: true,
+                          }}
+                          onConfirm={() => void remove(a)}
+                          aria-label={`Delete ${a.name}`}
+                        >
                           Delete
-                        </Button>
+                        </ConfirmAction>
                       )}
                     </td>
                   </tr>

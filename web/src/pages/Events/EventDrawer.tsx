@@ -1,63 +1,28 @@
 // The detail of one event: formatted JSON payload, trace id (with a link to every event of that
 // trace), ids and times. Opened by `?event=<id>` so a detail can be linked; closing removes it.
-import { useEffect, useId, useRef } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
 import type { LiveEvent } from '../../live/stream';
-import { Button, ErrorMessage, Loading } from '../../app/ui';
+import { Drawer, ErrorMessage, Loading } from '../../app/ui';
 import { CopyButton, Time } from './shared';
 import './events.css';
 
 export const eventKey = (id: number) => ['events', 'one', id] as const;
 
 export function EventDrawer({ id, onClose }: { id: number; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
   const q = useQuery({
     queryKey: eventKey(id),
     queryFn: () => data(api.GET('/api/v1/events/{event_id}', { params: { path: { event_id: id } } })),
     staleTime: Infinity,
   });
 
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (!d.open) {
-      if (typeof d.showModal === 'function') d.showModal();
-      else d.setAttribute('open', '');
-    }
-    return () => {
-      if (d.open) d.close();
-    };
-  }, []);
-
   return (
-    <dialog
-      ref={ref}
-      className="drawer"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-      onClick={(e) => {
-        // A click on the backdrop (the dialog element itself, outside its content) closes.
-        if (e.target === ref.current) onClose();
-      }}
-    >
-      <div className="drawer-body">
-        <header className="drawer-head">
-          <h2 id={titleId}>Event #{id}</h2>
-          <Button variant="ghost" onClick={onClose} aria-label="Close event detail">
-            ✕
-          </Button>
-        </header>
-        {q.isPending && <Loading label="Loading the event…" />}
-        {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
-        {q.data && <EventDetail event={q.data} />}
-      </div>
-    </dialog>
+    <Drawer title={`Event #${id}`} closeLabel="Close event detail" onClose={onClose}>
+      {q.isPending && <Loading label="Loading the event…" />}
+      {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
+      {q.data && <EventDetail event={q.data} />}
+    </Drawer>
   );
 }
 

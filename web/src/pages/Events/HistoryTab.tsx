@@ -8,7 +8,8 @@ import { useLiveEvents, useResync } from '../../app/live';
 import type { LiveEvent } from '../../live/stream';
 import { topicMatches } from '../../live/topic';
 import { Button, Empty, ErrorMessage, Loading } from '../../app/ui';
-import { historyErrors, historyQuery, isoToLocal, localToIso, type HistoryFilters } from './params';
+import { noFilters, useFilterDraft } from '../../app/ui/filters';
+import { historyErrors, historyQuery, HISTORY_KEYS, type HistoryFilters } from './params';
 import { EventRows } from './EventRows';
 import { Field, Pager } from './shared';
 
@@ -24,18 +25,13 @@ export function HistoryTab({
   onOpen: (e: LiveEvent) => void;
 }) {
   const qc = useQueryClient();
-  const toDraft = (f: HistoryFilters): HistoryFilters => ({ ...f, since: isoToLocal(f.since), until: isoToLocal(f.until) });
-  const [draft, setDraft] = useState<HistoryFilters>(() => toDraft(filters));
+  const { draft, setDraft, set, asIso } = useFilterDraft(filters);
   const [submitted, setSubmitted] = useState(false);
   // Cursors of the pages before this one, to go back ("Previous" = newer).
   const [stack, setStack] = useState<(number | undefined)[]>([]);
 
   const key = JSON.stringify(filters);
-  useEffect(() => {
-    setDraft(toDraft(filters));
-    setStack([]);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
+  useEffect(() => setStack([]), [key]);
 
   const serverErrors = historyErrors(filters);
   const valid = Object.keys(serverErrors).length === 0;
@@ -67,23 +63,20 @@ export function HistoryTab({
   });
   useResync(refreshSoon);
 
-  const draftIso: HistoryFilters = { ...draft, since: localToIso(draft.since), until: localToIso(draft.until) };
-  const errors = submitted ? historyErrors(draftIso) : {};
+  const errors = submitted ? historyErrors(asIso) : {};
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setSubmitted(true);
-    if (Object.keys(historyErrors(draftIso)).length > 0) return;
+    if (Object.keys(historyErrors(asIso)).length > 0) return;
     setSubmitted(false);
-    onApply(draftIso);
+    onApply(asIso);
   };
   const reset = () => {
-    const none = { topic: '', kind: '', trace_id: '', since: '', until: '' };
+    const none = noFilters(HISTORY_KEYS);
     setDraft(none);
     setSubmitted(false);
     onApply(none);
   };
-  const set = (k: keyof HistoryFilters) => (e: { target: { value: string } }) =>
-    setDraft((d) => ({ ...d, [k]: e.target.value }));
 
   const page = stack.length + 1;
   const next = q.data?.next_cursor ?? undefined;

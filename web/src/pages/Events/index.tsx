@@ -8,7 +8,8 @@ import { DeadLettersTab, useDeadLetters } from './DeadLettersTab';
 import { EventDrawer, eventKey } from './EventDrawer';
 import { HistoryTab } from './HistoryTab';
 import { LiveTab } from './LiveTab';
-import { parseCursor, parseHistory, parseLiveFilter, parseTab, withHistory, withParam, type Tab } from './params';
+import { withParam } from '../../app/ui/filters';
+import { parseCursor, parseHistory, parseLiveFilter, parseTab, withHistory, type Tab } from './params';
 import { TabPanel, Tabs } from './shared';
 import './events.css';
 

@@ -2,6 +2,7 @@
 // `/events?tab=history&kind=project.created`): which tab, the live filter, the history filters
 // and page, and the event whose detail is open.
 import { filterError } from '../../live/topic';
+import { filterQuery, isUuid, readFilters, timeRangeErrors, writeFilters, type Filters } from '../../app/ui/filters';
 
 export const TABS = ['live', 'history', 'dlq'] as const;
 export type Tab = (typeof TABS)[number];
@@ -16,25 +17,13 @@ export function parseLiveFilter(sp: URLSearchParams): string {
   return sp.get('filter') || '#';
 }
 
-export interface HistoryFilters {
-  topic: string;
-  kind: string;
-  trace_id: string;
-  /** RFC 3339 (UTC) in the URL and the query; `datetime-local` values in the form. */
-  since: string;
-  until: string;
-}
-
 export const HISTORY_KEYS = ['topic', 'kind', 'trace_id', 'since', 'until'] as const;
 
+/** Topic (MQTT filter), kind, trace id and the time range `since`/`until`. */
+export type HistoryFilters = Filters<(typeof HISTORY_KEYS)[number]>;
+
 export function parseHistory(sp: URLSearchParams): HistoryFilters {
-  return {
-    topic: sp.get('topic') ?? '',
-    kind: sp.get('kind') ?? '',
-    trace_id: sp.get('trace_id') ?? '',
-    since: sp.get('since') ?? '',
-    until: sp.get('until') ?? '',
-  };
+  return readFilters(sp, HISTORY_KEYS);
 }
 
 export function parseCursor(sp: URLSearchParams): number | undefined {
@@ -43,22 +32,15 @@ export function parseCursor(sp: URLSearchParams): number | undefined {
   return Number(c);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Field → message for what the server would refuse; empty when the filters are fine. */
-export function historyErrors(f: HistoryFilters): Partial<Record<keyof HistoryFilters, string>> {
-  const errors: Partial<Record<keyof HistoryFilters, string>> = {};
+export function historyErrors(f: HistoryFilters): Partial<HistoryFilters> {
+  const errors: Partial<HistoryFilters> = {};
   if (f.topic) {
     const e = filterError(f.topic);
     if (e) errors.topic = e;
   }
-  if (f.trace_id && !UUID.test(f.trace_id.trim())) errors.trace_id = 'A trace id is a UUID.';
-  if (f.since && Number.isNaN(Date.parse(f.since))) errors.since = 'Not a valid time.';
-  if (f.until && Number.isNaN(Date.parse(f.until))) errors.until = 'Not a valid time.';
-  if (!errors.since && !errors.until && f.since && f.until && Date.parse(f.since) >= Date.parse(f.until)) {
-    errors.until = '"Until" must be after "since".';
-  }
-  return errors;
+  if (f.trace_id && !isUuid(f.trace_id)) errors.trace_id = 'A trace id is a UUID.';
+  return { ...errors, ...timeRangeErrors(f, { allowEqual: false }) };
 }
 
 /**
@@ -66,55 +48,12 @@ export function historyErrors(f: HistoryFilters): Partial<Record<keyof HistoryFi
  * the other keys (tab, live filter) kept.
  */
 export function withHistory(sp: URLSearchParams, f: HistoryFilters): URLSearchParams {
-  const next = new URLSearchParams(sp);
-  for (const k of HISTORY_KEYS) {
-    const v = f[k].trim();
-    if (v) next.set(k, v);
-    else next.delete(k);
-  }
-  next.delete('cursor');
-  return next;
+  return writeFilters(sp, HISTORY_KEYS, f, ['cursor']);
 }
 
 /** The `GET /events` query for these (valid) filters. */
 export function historyQuery(f: HistoryFilters, cursor: number | undefined, limit: number) {
-  const q: {
-    topic?: string;
-    kind?: string;
-    trace_id?: string;
-    since?: string;
-    until?: string;
-    limit: number;
-    cursor?: number;
-  } = { limit };
-  for (const k of HISTORY_KEYS) {
-    const v = f[k].trim();
-    if (v) q[k] = v;
-  }
+  const q: Partial<HistoryFilters> & { limit: number; cursor?: number } = { limit, ...filterQuery(HISTORY_KEYS, f) };
   if (cursor !== undefined) q.cursor = cursor;
   return q;
-}
-
-/** A `datetime-local` input value (local time, no zone) as RFC 3339 UTC; '' stays ''. */
-export function localToIso(local: string): string {
-  if (!local) return '';
-  const t = new Date(local);
-  return Number.isNaN(t.getTime()) ? local : t.toISOString();
-}
-
-/** RFC 3339 as a `datetime-local` value (local time, minutes); '' for '' or nonsense. */
-export function isoToLocal(iso: string): string {
-  if (!iso) return '';
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return '';
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
-}
-
-/** Sets or removes one key, keeping the rest. */
-export function withParam(sp: URLSearchParams, key: string, value: string | null): URLSearchParams {
-  const next = new URLSearchParams(sp);
-  if (value === null || value === '') next.delete(key);
-  else next.set(key, value);
-  return next;
 }

@@ -1,57 +1,24 @@
 // One log record: every field, the context as formatted JSON, and a link to the events that
 // share its trace id. Opened by `?log=<id>` so a record can be linked; closing removes it.
-import { useEffect, useId, useRef } from 'react';
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
-import { Button, ErrorMessage, Loading } from '../../app/ui';
+import { Drawer, ErrorMessage, Loading } from '../../app/ui';
 import { traceLink } from './params';
 import type { LogEntry } from './types';
 import { LevelBadge } from './LevelBadge';
 
 export function LogDrawer({ id, onClose }: { id: number; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
   const q = useQuery({
     queryKey: ['logs', 'one', id],
     queryFn: () => data(api.GET('/api/v1/logs/{log_id}', { params: { path: { log_id: id } } })),
   });
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (!d.open) {
-      if (typeof d.showModal === 'function') d.showModal();
-      else d.setAttribute('open', '');
-    }
-    return () => {
-      if (d.open) d.close();
-    };
-  }, []);
   return (
-    <dialog
-      ref={ref}
-      className="lv-drawer"
-      aria-labelledby={titleId}
-      onCancel={(e) => {
-        e.preventDefault();
-        onClose();
-      }}
-      onClick={(e) => {
-        if (e.target === ref.current) onClose();
-      }}
-    >
-      <div className="lv-drawer-body">
-        <header className="lv-drawer-head">
-          <h2 id={titleId}>Log record #{id}</h2>
-          <Button variant="ghost" onClick={onClose} aria-label="Close log detail">
-            ✕
-          </Button>
-        </header>
-        {q.isPending && <Loading label="Loading the record…" />}
-        {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
-        {q.data && <LogDetail log={q.data} />}
-      </div>
-    </dialog>
+    <Drawer title={`Log record #${id}`} closeLabel="Close log detail" onClose={onClose} className="lv-drawer">
+      {q.isPending && <Loading label="Loading the record…" />}
+      {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
+      {q.data && <LogDetail log={q.data} />}
+    </Drawer>
   );
 }
 

@@ -9,10 +9,10 @@ import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type React
 import { useSearchParams } from 'react-router';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
-import { Button, Empty, ErrorMessage, Loading } from '../../app/ui';
+import { Button, Empty, ErrorMessage, Loading, Options } from '../../app/ui';
+import { parsePage, useFilterDraft, withPage, withParam } from '../../app/ui/filters';
 import {
-  LEVELS, NO_FILTERS, filterErrors, isoToLocal, localToIso, logsQuery, newIds, pageRange,
-  parseFilters, parseOpen, parsePage, withFilters, withParam, type LogFilters,
+  LEVELS, NO_FILTERS, filterErrors, logsQuery, newIds, pageRange, parseFilters, parseOpen, withFilters, type LogFilters,
 } from './params';
 import { ErrorRateChart } from './ErrorRateChart';
 import { LevelBadge } from './LevelBadge';
@@ -63,7 +63,7 @@ export default function LogsPage() {
   }, [q.data, q.isPlaceholderData, key]);
 
   const apply = (f: LogFilters) => setSp(withFilters(sp, f));
-  const goPage = (p: number) => setSp(withParam(sp, 'page', p > 1 ? String(p) : null));
+  const goPage = (p: number) => setSp(withPage(sp, p));
   const openLog = (id: number | null) => setSp(withParam(sp, 'log', id === null ? null : String(id)), { replace: id === null });
 
   const range = q.data ? pageRange(q.data.offset, q.data.logs.length, q.data.total) : null;
@@ -148,15 +148,8 @@ function distinct(values: string[] | undefined, current: string): string[] {
 function FilterForm({
   filters, services, categories, onApply,
 }: { filters: LogFilters; services: string[]; categories: string[]; onApply: (f: LogFilters) => void }) {
-  const toDraft = (f: LogFilters): LogFilters => ({ ...f, since: isoToLocal(f.since), until: isoToLocal(f.until) });
-  const [draft, setDraft] = useState(() => toDraft(filters));
+  const { draft, setDraft, set, asIso } = useFilterDraft(filters);
   const [submitted, setSubmitted] = useState(false);
-  const key = JSON.stringify(filters);
-  useEffect(() => {
-    setDraft(toDraft(filters));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
-  const asIso: LogFilters = { ...draft, since: localToIso(draft.since), until: localToIso(draft.until) };
   const errors = submitted ? filterErrors(asIso) : {};
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -165,18 +158,13 @@ function FilterForm({
     setSubmitted(false);
     onApply(asIso);
   };
-  const set = (k: keyof LogFilters) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
   return (
     <form className="panel lv-filters" onSubmit={submit} aria-label="Log filters">
       <Field label="Level">
         {(p) => (
           <select {...p} value={draft.level} onChange={set('level')}>
             <option value="">All levels</option>
-            {LEVELS.map((l) => (
-              <option key={l} value={l}>
-                {l}
-              </option>
-            ))}
+            <Options items={LEVELS} />
           </select>
         )}
       </Field>
@@ -184,11 +172,7 @@ function FilterForm({
         {(p) => (
           <select {...p} value={draft.service} onChange={set('service')}>
             <option value="">All services</option>
-            {services.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
+            <Options items={services} />
           </select>
         )}
       </Field>
@@ -196,11 +180,7 @@ function FilterForm({
         {(p) => (
           <select {...p} value={draft.category} onChange={set('category')}>
             <option value="">All categories</option>
-            {categories.map((c) => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
+            <Options items={categories} />
           </select>
         )}
       </Field>

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  filterErrors, logsQuery, newIds, pageRange, parseFilters, parseOpen, parsePage, traceLink, withFilters, withParam,
-} from './params';
+import { filterErrors, logsQuery, newIds, pageRange, parseFilters, parseOpen, traceLink, withFilters } from './params';
 
 const sp = (s: string) => new URLSearchParams(s);
 
@@ -14,12 +12,7 @@ describe('log viewer URL state', () => {
     expect(parseFilters(sp('level=error')).level).toBe('ERROR');
   });
 
-  it('reads page and open record defensively', () => {
-    expect(parsePage(sp(''))).toBe(1);
-    expect(parsePage(sp('page=0'))).toBe(1);
-    expect(parsePage(sp('page=3'))).toBe(3);
-    expect(parsePage(sp('page=-2'))).toBe(1);
-    expect(parsePage(sp('page=abc'))).toBe(1);
+  it('reads the open record defensively', () => {
     expect(parseOpen(sp('log=42'))).toBe(42);
     expect(parseOpen(sp('log=4x'))).toBeUndefined();
   });
@@ -35,8 +28,6 @@ describe('log viewer URL state', () => {
     expect(next.has('page')).toBe(false);
     expect(next.has('log')).toBe(false);
     expect(next.get('keep')).toBe('1');
-    expect(withParam(next, 'page', null).has('page')).toBe(false);
-    expect(withParam(next, 'page', '2').get('page')).toBe('2');
   });
 
   it('flags what the server would refuse', () => {

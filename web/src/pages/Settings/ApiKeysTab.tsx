@@ -6,7 +6,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
-import { Badge, Button, Dialog, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
+import { Badge, Button, ConfirmAction, Dialog, Empty, ErrorMessage, Loading, Options, timeAgo, useConfirm, useNotify } from '../../app/ui';
 import { CopyButton, Field, Time } from '../Events/shared';
 import { allowedScopes, EXPIRY_CHOICES, expiryText, keyRequest, type KeyForm, type Scope } from './apiKeys';
 
@@ -66,19 +66,6 @@ export function ApiKeysTab() {
     setFormError(null);
     create.mutate(r.body);
   };
-  const askRevoke = async (k: ApiKey) => {
-    const ok = await confirm({
-      title: `Revoke API key "${k.name}"?`,
-      message: (
-        <p>
-          Anything using <code className="mono">{k.prefix}…</code> stops working at once. This cannot be undone.
-        </p>
-      ),
-      confirmLabel: 'Revoke key',
-      danger: true,
-    });
-    if (ok) revoke.mutate(k);
-  };
 
   return (
     <>
@@ -122,22 +109,14 @@ export function ApiKeysTab() {
             <Field label="Scope" hint="Never more than your own role.">
               {(p) => (
                 <select {...p} value={form.scope} onChange={(e) => setForm({ ...form, scope: e.target.value as Scope })}>
-                  {scopes.map((s) => (
-                    <option key={s} value={s}>
-                      {s}
-                    </option>
-                  ))}
+                  <Options items={scopes} />
                 </select>
               )}
             </Field>
             <Field label="Expires">
               {(p) => (
                 <select {...p} value={form.expiry} onChange={(e) => setForm({ ...form, expiry: e.target.value as KeyForm['expiry'] })}>
-                  {EXPIRY_CHOICES.map((c) => (
-                    <option key={c.value} value={c.value}>
-                      {c.label}
-                    </option>
-                  ))}
+                  <Options items={EXPIRY_CHOICES} />
                 </select>
               )}
             </Field>
@@ -200,14 +179,25 @@ export function ApiKeysTab() {
                       <td>{k.last_used_at ? timeAgo(k.last_used_at) : <span className="muted">never</span>}</td>
                       <td>{exp === 'expired' ? <Badge tone="warn">expired</Badge> : exp}</td>
                       <td className="actions">
-                        <Button
-                          variant="danger"
-                          onClick={() => void askRevoke(k)}
+                        <ConfirmAction
+                          confirm={confirm}
+                          question={{
+                            title: `Revoke API key "${k.name}"?`,
+                            message: (
+                              <p>
+                                Anything using <code className="mono">{k.prefix}…</code> stops working at once. This cannot
+                                be undone.
+                              </p>
+                            ),
+                            confirmLabel: 'Revoke key',
+                            danger: true,
+                          }}
+                          onConfirm={() => revoke.mutate(k)}
                           busy={revoke.isPending && revoke.variables?.id === k.id}
                           aria-label={`Revoke API key ${k.name}`}
                         >
                           Revoke
-                        </Button>
+                        </ConfirmAction>
                       </td>
                     </tr>
                   );

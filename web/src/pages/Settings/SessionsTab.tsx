@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
-import { Badge, Button, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify } from '../../app/ui';
+import { Badge, ConfirmAction, Empty, ErrorMessage, Loading, timeAgo, useConfirm, useNotify, type ConfirmOptions } from '../../app/ui';
 import { Time } from '../Events/shared';
 
 type SessionInfo = components['schemas']['SessionInfo'];
@@ -59,30 +59,16 @@ export function SessionsTab() {
     onSettled: () => void qc.invalidateQueries({ queryKey: KEY }),
   });
 
-  const askRevoke = async (s: SessionInfo) => {
-    if (s.current) {
-      if (await confirm({ title: 'Sign out here?', message: 'This is the session you are using now.', confirmLabel: 'Sign out' })) {
-        await logout();
-      }
-      return;
-    }
-    const ok = await confirm({
-      title: 'Revoke this session?',
-      message: `${describeAgent(s.user_agent)} (${s.ip_address ?? 'unknown address'}) will be signed out.`,
-      confirmLabel: 'Revoke',
-      danger: true,
-    });
-    if (ok) revoke.mutate(s.id);
-  };
-  const askOthers = async () => {
-    const ok = await confirm({
-      title: 'Sign out everywhere else?',
-      message: 'Every other session of yours ends; this one stays.',
-      confirmLabel: 'Revoke others',
-      danger: true,
-    });
-    if (ok) revokeOthers.mutate();
-  };
+  // Ending the session in use is signing out; any other is revoked.
+  const revokeQuestion = (s: SessionInfo): ConfirmOptions =>
+    s.current
+      ? { title: 'Sign out here?', message: 'This is the session you are using now.', confirmLabel: 'Sign out' }
+      : {
+          title: 'Revoke this session?',
+          message: `${describeAgent(s.user_agent)} (${s.ip_address ?? 'unknown address'}) will be signed out.`,
+          confirmLabel: 'Revoke',
+          danger: true,
+        };
 
   const others = q.data?.sessions.filter((s) => !s.current).length ?? 0;
   return (
@@ -90,9 +76,21 @@ export function SessionsTab() {
       {dialog}
       <div className="panel-head">
         <h2 id="sessions-h">My sessions</h2>
-        <Button onClick={() => void askOthers()} disabled={others === 0} busy={revokeOthers.isPending}>
+        <ConfirmAction
+          variant="secondary"
+          confirm={confirm}
+          question={{
+            title: 'Sign out everywhere else?',
+            message: 'Every other session of yours ends; this one stays.',
+            confirmLabel: 'Revoke others',
+            danger: true,
+          }}
+          onConfirm={() => revokeOthers.mutate()}
+          disabled={others === 0}
+          busy={revokeOthers.isPending}
+        >
           Sign out all other sessions
-        </Button>
+        </ConfirmAction>
       </div>
       {q.isPending && <Loading label="Loading sessions…" />}
       {q.isError && <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />}
@@ -126,13 +124,18 @@ export function SessionsTab() {
                     <Time iso={s.expires_at} />
                   </td>
                   <td className="actions">
-                    <Button
+                    <ConfirmAction
                       variant={s.current ? 'secondary' : 'danger'}
-                      onClick={() => void askRevoke(s)}
+                      confirm={confirm}
+                      question={revokeQuestion(s)}
+                      onConfirm={() => {
+                        if (s.current) void logout();
+                        else revoke.mutate(s.id);
+                      }}
                       busy={revoke.isPending && revoke.variables === s.id}
                     >
                       {s.current ? 'Sign out' : 'Revoke'}
-                    </Button>
+                    </ConfirmAction>
                   </td>
                 </tr>
               ))}
