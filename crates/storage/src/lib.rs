@@ -43,7 +43,7 @@ pub use samples::{MetricSample, MetricSampleStore};
 pub use snapshot::{
     Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, table_named,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, observability_path};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -33,6 +33,11 @@ const POSTGRES: &[Source] = &[
         "artifacts",
         include_str!("../migrations/postgres/0005_artifacts.sql"),
     ),
+    (
+        6,
+        "observability file",
+        include_str!("../migrations/postgres/0006_observability_file.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -60,6 +65,11 @@ const SQLITE: &[Source] = &[
         "artifacts",
         include_str!("../migrations/sqlite/0005_artifacts.sql"),
     ),
+    (
+        6,
+        "observability file",
+        include_str!("../migrations/sqlite/0006_observability_file.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
@@ -85,4 +95,11 @@ pub(crate) fn postgres() -> Migrator {
 
 pub(crate) fn sqlite() -> Migrator {
     migrator(SQLITE)
+}
+
+/// SQLite's migrations up to and including `version` (tests of upgrades).
+#[cfg(test)]
+pub(crate) fn sqlite_up_to(version: i64) -> Migrator {
+    let sources: Vec<Source> = SQLITE.iter().copied().filter(|s| s.0 <= version).collect();
+    migrator(&sources)
 }

@@ -1,13 +1,56 @@
 //! SQLite: a file in the data directory, in WAL mode. Reads use a pool of connections; all writes
 //! go through one dedicated connection, so writers queue in-process instead of failing with
 //! `SQLITE_BUSY`, and a read-then-write transaction never races another writer.
+//!
+//! The high-volume observability tables (`application_logs`, `metric_samples`) live in a second
+//! file beside it ([`observability_path`]), attached to every connection as the schema
+//! `observability`. Its own WAL keeps a steady stream of log rows from growing the main file's
+//! WAL, which every read of projects and events would otherwise walk; queries name the tables
+//! without a schema, so SQLite finds them there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sqlx::Executor as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+/// The schema name the observability file is attached as (used by migration 0006).
+const OBSERVABILITY_SCHEMA: &str = "observability";
+
+/// The observability tables' file for the database at `path`: `taylordash.db` →
+/// `taylordash-observability.db`, in the same directory.
+pub fn observability_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "taylordash".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-observability.db"))
+}
+
+/// Attaches the observability file to a new connection. The writer also puts it in WAL mode
+/// and syncs it less often than the main file: a power cut may lose the last log rows, never
+/// a project or an event.
+async fn attach(
+    conn: &mut sqlx::SqliteConnection,
+    file: &Path,
+    writer: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ATTACH DATABASE ?1 AS {OBSERVABILITY_SCHEMA}"
+    )))
+    .bind(file.to_string_lossy().into_owned())
+    .execute(&mut *conn)
+    .await?;
+    if writer {
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "PRAGMA {OBSERVABILITY_SCHEMA}.journal_mode = WAL; \
+             PRAGMA {OBSERVABILITY_SCHEMA}.synchronous = NORMAL;"
+        )))
+        .await?;
+    }
+    Ok(())
+}
 
 use crate::migrations;
 
@@ -29,14 +72,27 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let observability = observability_path(path);
+        let file = observability.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                let file = file.clone();
+                Box::pin(async move { attach(conn, &file, true).await })
+            })
             .connect_with(options.clone())
             .await?;
+        // The writer has created the observability file by now: readers attach it read-only
+        // (an attached file is opened with the main connection's flags).
+        let file = observability;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_readers.max(1))
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                let file = file.clone();
+                Box::pin(async move { attach(conn, &file, false).await })
+            })
             .connect_with(options.read_only(true))
             .await?;
         Ok(SqliteStore {
@@ -163,3 +219,70 @@ crate::sql_snapshot::impl_snapshot_store!(
     reset_sequence = ""
 );
 crate::sql_samples::impl_sample_store!(SqliteStore, sqlx::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use sqlx::Row as _;
+
+    use super::*;
+
+    async fn tables_in(pool: &SqlitePool, schema: &str) -> Vec<String> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT name FROM {schema}.sqlite_master WHERE type = 'table' \
+             AND name IN ('application_logs', 'metric_samples') ORDER BY name"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    }
+
+    /// A database created before migration 0006 keeps its log rows and samples, now in the
+    /// observability file; the main file no longer has those tables.
+    #[tokio::test]
+    async fn upgrade_moves_observability_tables_to_their_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("taylordash.db");
+        {
+            let store = SqliteStore::open(&path, 2).await.unwrap();
+            crate::migrations::sqlite_up_to(5)
+                .run(&store.writer)
+                .await
+                .unwrap();
+            assert_eq!(
+                tables_in(&store.writer, "main").await,
+                ["application_logs", "metric_samples"]
+            );
+            sqlx::query(
+                "INSERT INTO main.application_logs (\"timestamp\", level, service, category, \
+                 severity, message, environment, version, host_name) \
+                 VALUES ('2026-11-29T00:00:00Z', 'INFO', 's', 'API', 'INFO', 'kept', 'e', 'v', 'h')",
+            )
+            .execute(&store.writer)
+            .await
+            .unwrap();
+            store.writer.close().await;
+            store.reader.close().await;
+        }
+        let store = SqliteStore::open(&path, 2).await.unwrap();
+        store.infra_migrate().await.unwrap();
+        assert!(tables_in(&store.writer, "main").await.is_empty());
+        assert_eq!(
+            tables_in(&store.reader, OBSERVABILITY_SCHEMA).await,
+            ["application_logs", "metric_samples"]
+        );
+        let message: String = sqlx::query_scalar("SELECT message FROM application_logs")
+            .fetch_one(&store.reader)
+            .await
+            .unwrap();
+        assert_eq!(message, "kept");
+        assert!(observability_path(&path).exists());
+        assert_eq!(
+            observability_path(&path).file_name().unwrap(),
+            "taylordash-observability.db"
+        );
+    }
+}

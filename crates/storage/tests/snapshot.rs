@@ -168,9 +168,17 @@ async fn schema(config: &StoreConfig) -> Schema {
         StoreConfig::Sqlite { path, .. } => {
             let url = format!("sqlite://{}", path.display());
             let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            // The observability tables are in a file of their own, attached as the store does.
+            sqlx::query("ATTACH DATABASE ?1 AS observability")
+                .bind(storage::observability_path(path).display().to_string())
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let tables: Vec<String> = sqlx::query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+                "SELECT name FROM (SELECT name, type FROM main.sqlite_master \
+                 UNION ALL SELECT name, type FROM observability.sqlite_master) \
+                 WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND name <> '_sqlx_migrations' ORDER BY name",
             )
             .fetch_all(&mut conn)
             .await

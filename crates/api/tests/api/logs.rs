@@ -135,7 +135,9 @@ async fn lock_log_table(app: &TestApp) -> TableLock {
     use sqlx::Connection as _;
     match &app.db.config {
         storage::StoreConfig::Sqlite { path, .. } => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            // The log table is in the observability file (see storage's sqlite.rs).
+            let file = storage::observability_path(path);
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
                 .await
                 .expect("open");
             sqlx::query("BEGIN EXCLUSIVE")

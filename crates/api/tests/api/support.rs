@@ -127,10 +127,18 @@ impl TestApp {
         use sqlx::Row as _;
         match &self.db.config {
             storage::StoreConfig::Sqlite { path, .. } => {
-                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                use sqlx::Connection as _;
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .expect("open sqlite");
+                // As the store does: the observability tables are in a file of their own.
+                sqlx::query("ATTACH DATABASE ?1 AS observability")
+                    .bind(storage::observability_path(path).display().to_string())
+                    .execute(&mut conn)
                     .await
-                    .expect("open sqlite");
-                let rows = sqlx::query(sql).fetch_all(&pool).await.expect("query");
+                    .expect("attach");
+                let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
                 let out = rows
                     .iter()
                     .flat_map(|r| {
@@ -142,7 +150,6 @@ impl TestApp {
                         })
                     })
                     .collect();
-                pool.close().await;
                 out
             }
             storage::StoreConfig::Postgres { url, .. } => {
