@@ -139,8 +139,7 @@ impl TestApp {
                     .await
                     .expect("attach");
                 let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
-                let out = rows
-                    .iter()
+                rows.iter()
                     .flat_map(|r| {
                         (0..r.len()).map(move |i| {
                             r.try_get::<Option<String>, _>(i)
@@ -149,8 +148,7 @@ impl TestApp {
                                 .unwrap_or_default()
                         })
                     })
-                    .collect();
-                out
+                    .collect()
             }
             storage::StoreConfig::Postgres { url, .. } => {
                 let pool = sqlx::PgPool::connect(url).await.expect("connect");
