@@ -621,7 +621,13 @@ async fn every_response_carries_a_request_id() {
     let app = TestApp::new().await;
     let r = app.get("/api/v1/projects").await;
     let id = r.headers["x-request-id"].to_str().expect("ascii");
-    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let id = uuid::Uuid::parse_str(id).expect("a UUID");
+    // Time-ordered (v7): the log table's request_id index grows at its end.
+    assert_eq!(id.get_version_num(), 7, "{id}");
+    let later = app.get("/api/v1/projects").await;
+    let later = uuid::Uuid::parse_str(later.headers["x-request-id"].to_str().expect("ascii"))
+        .expect("a UUID");
+    assert!(later > id, "{later} after {id}");
     let given = app
         .send(
             Request::get("/health/live")
