@@ -38,6 +38,11 @@ const POSTGRES: &[Source] = &[
         "observability file",
         include_str!("../migrations/postgres/0006_observability_file.sql"),
     ),
+    (
+        7,
+        "log indexes",
+        include_str!("../migrations/postgres/0007_log_indexes.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -69,6 +74,11 @@ const SQLITE: &[Source] = &[
         6,
         "observability file",
         include_str!("../migrations/sqlite/0006_observability_file.sql"),
+    ),
+    (
+        7,
+        "log indexes",
+        include_str!("../migrations/sqlite/0007_log_indexes.sql"),
     ),
 ];
 

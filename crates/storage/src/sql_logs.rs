@@ -10,17 +10,6 @@ macro_rules! log_columns {
     };
 }
 
-macro_rules! log_filter {
-    () => {
-        " FROM application_logs WHERE ($1 IS NULL OR level = $1) AND ($2 IS NULL OR service = $2) \
-         AND ($3 IS NULL OR category = $3) AND ($4 IS NULL OR trace_id = $4) \
-         AND ($5 IS NULL OR request_id = $5) \
-         AND ($6 IS NULL OR lower(message) LIKE $6 ESCAPE '\\' \
-              OR lower(coalesce(details, '')) LIKE $6 ESCAPE '\\') \
-         AND ($7 IS NULL OR \"timestamp\" >= $7) AND ($8 IS NULL OR \"timestamp\" < $8)"
-    };
-}
-
 macro_rules! impl_log_store {
     ($store:ident, $db:ty, hour = $hour:literal) => {
         mod log_store {
@@ -37,6 +26,40 @@ macro_rules! impl_log_store {
             use crate::{Entity, Result, StoreError};
 
             type Row = <$db as sqlx::Database>::Row;
+
+            /// `FROM … WHERE` with only the filters that are set: a `$n IS NULL OR column = $n`
+            /// condition would keep the planner from using the trace_id and request_id indexes.
+            fn push_filter(
+                b: &mut sqlx::QueryBuilder<$db>,
+                filter: &LogFilter,
+                search: Option<&str>,
+            ) {
+                b.push(" FROM application_logs WHERE 1 = 1");
+                for (column, value) in [
+                    ("level", &filter.level),
+                    ("service", &filter.service),
+                    ("category", &filter.category),
+                    ("trace_id", &filter.trace_id),
+                    ("request_id", &filter.request_id),
+                ] {
+                    if let Some(v) = value {
+                        b.push(" AND ").push(column).push(" = ").push_bind(v.as_str());
+                    }
+                }
+                if let Some(pattern) = search {
+                    b.push(" AND (lower(message) LIKE ")
+                        .push_bind(pattern)
+                        .push(" ESCAPE '\\' OR lower(coalesce(details, '')) LIKE ")
+                        .push_bind(pattern)
+                        .push(" ESCAPE '\\')");
+                }
+                if let Some(since) = filter.since {
+                    b.push(" AND \"timestamp\" >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    b.push(" AND \"timestamp\" < ").push_bind(until);
+                }
+            }
 
             fn log_from(row: &Row) -> Result<LogRecord> {
                 Ok(LogRecord {
@@ -124,35 +147,19 @@ macro_rules! impl_log_store {
                 ) -> Result<LogPage> {
                     let search = filter.search.as_deref().map(contains_pattern);
                     let mut conn = self.reader().acquire().await?;
-                    macro_rules! bind_filter {
-                        ($q:expr) => {
-                            $q.bind(filter.level.as_deref())
-                                .bind(filter.service.as_deref())
-                                .bind(filter.category.as_deref())
-                                .bind(filter.trace_id.as_deref())
-                                .bind(filter.request_id.as_deref())
-                                .bind(search.as_deref())
-                                .bind(filter.since)
-                                .bind(filter.until)
-                        };
-                    }
-                    let rows = bind_filter!(sqlx::query(concat!(
+                    let mut list = sqlx::QueryBuilder::<$db>::new(concat!(
                         "SELECT ",
-                        $crate::sql_logs::log_columns!(),
-                        $crate::sql_logs::log_filter!(),
-                        " ORDER BY \"timestamp\" DESC, id DESC LIMIT $9 OFFSET $10"
-                    )))
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                    let total: i64 = bind_filter!(sqlx::query(concat!(
-                        "SELECT count(*)",
-                        $crate::sql_logs::log_filter!()
-                    )))
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get(0)?;
+                        $crate::sql_logs::log_columns!()
+                    ));
+                    push_filter(&mut list, filter, search.as_deref());
+                    list.push(" ORDER BY \"timestamp\" DESC, id DESC LIMIT ")
+                        .push_bind(limit)
+                        .push(" OFFSET ")
+                        .push_bind(offset);
+                    let rows = list.build().fetch_all(&mut *conn).await?;
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT count(*)");
+                    push_filter(&mut count, filter, search.as_deref());
+                    let total: i64 = count.build().fetch_one(&mut *conn).await?.try_get(0)?;
                     Ok(LogPage {
                         logs: rows.iter().map(log_from).collect::<Result<_>>()?,
                         total,
@@ -242,4 +249,4 @@ macro_rules! impl_log_store {
     };
 }
 
-pub(crate) use {impl_log_store, log_columns, log_filter};
+pub(crate) use {impl_log_store, log_columns};
