@@ -106,6 +106,29 @@ impl PgStore {
         Ok(crate::events::ids_in_input_order(events, stored))
     }
 
+    /// Stores log records with one `COPY … FROM STDIN` in text format: for the server far less
+    /// work than multi-row INSERTs with 20 parameters a row, on the path every request takes.
+    async fn infra_copy_logs(
+        &self,
+        records: &[domain::NewLogRecord],
+    ) -> crate::Result<Option<u64>> {
+        let mut data = String::with_capacity(records.len() * 320);
+        for r in records {
+            copy_row(&mut data, r);
+        }
+        let mut conn = self.writer().acquire().await?;
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY application_logs (\"timestamp\", level, service, category, severity, \
+                 message, details, trace_id, request_id, user_id, endpoint, method, \
+                 status_code, duration_ms, error_code, stack_trace, context, environment, \
+                 version, host_name) FROM STDIN",
+            )
+            .await?;
+        copy.send(data.as_bytes()).await?;
+        Ok(Some(copy.finish().await?))
+    }
+
     /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
     /// PostgreSQL delivers the notification only if, and when, the events are committed.
     async fn infra_announce(
@@ -246,3 +269,77 @@ crate::sql_snapshot::impl_snapshot_store!(
                       coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
 );
 crate::sql_samples::impl_sample_store!(PgStore, sqlx::Postgres);
+
+/// One row of `COPY … FROM STDIN` text format: tab-separated, `\N` for NULL.
+fn copy_row(out: &mut String, r: &domain::NewLogRecord) {
+    let timestamp = r
+        .timestamp
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let status = r.status_code.map(|v| v.to_string());
+    let duration = r.duration_ms.map(|v| v.to_string());
+    let context = serde_json::Value::Object(r.context.clone()).to_string();
+    let fields: [Option<&str>; 20] = [
+        Some(&timestamp),
+        Some(&r.level),
+        Some(&r.service),
+        Some(&r.category),
+        Some(&r.severity),
+        Some(&r.message),
+        r.details.as_deref(),
+        r.trace_id.as_deref(),
+        r.request_id.as_deref(),
+        r.user_id.as_deref(),
+        r.endpoint.as_deref(),
+        r.method.as_deref(),
+        status.as_deref(),
+        duration.as_deref(),
+        r.error_code.as_deref(),
+        r.stack_trace.as_deref(),
+        Some(&context),
+        Some(&r.environment),
+        Some(&r.version),
+        Some(&r.host_name),
+    ];
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        match field {
+            None => out.push_str("\\N"),
+            Some(text) => copy_escape(out, text),
+        }
+    }
+    out.push('\n');
+}
+
+/// Escapes text for COPY's text format. PostgreSQL text cannot hold NUL, which would fail the
+/// whole batch; it becomes U+FFFD.
+fn copy_escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_and_nulls() {
+        let mut out = String::new();
+        copy_escape(&mut out, "a\\b\tc\nd\re\0f");
+        assert_eq!(out, "a\\\\b\\tc\\nd\\re\u{FFFD}f");
+        let mut row = String::new();
+        copy_row(&mut row, &domain::NewLogRecord::default());
+        assert_eq!(row.matches('\t').count(), 19, "{row}");
+        assert!(row.ends_with("\n"));
+        assert!(row.contains("\t\\N\t"), "absent fields are NULL: {row}");
+    }
+}

@@ -98,6 +98,9 @@ macro_rules! impl_log_store {
                     if records.is_empty() {
                         return Ok(0);
                     }
+                    if let Some(written) = self.infra_copy_logs(records).await? {
+                        return Ok(written);
+                    }
                     let mut tx = self.writer().begin().await?;
                     let mut written = 0;
                     for chunk in records.chunks(ROWS) {

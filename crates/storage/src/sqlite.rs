@@ -167,6 +167,14 @@ impl SqliteStore {
         Ok(crate::events::ids_in_input_order(events, stored))
     }
 
+    /// SQLite has no COPY: the shared multi-row INSERT stores log records.
+    async fn infra_copy_logs(
+        &self,
+        _records: &[domain::NewLogRecord],
+    ) -> crate::Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// A single process owns an SQLite file: there are no other replicas to tell.
     async fn infra_announce(
         &self,

@@ -33,7 +33,8 @@ fn record(level: &str, service: &str, category: &str, message: &str) -> NewLogRe
 
 async fn logs_round_trip_with_every_field(store: Arc<dyn Store>) {
     let full = NewLogRecord {
-        details: Some("details".into()),
+        // Characters COPY's text format escapes, and non-ASCII.
+        details: Some("tab\there, line\nbreak, cr\r, back\\slash \\N, ünïcödé".into()),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         request_id: Some("7d0b6f0e-0000-4000-8000-000000000001".into()),
         user_id: Some("2b1c7e4e-0000-4000-8000-000000000002".into()),
@@ -42,8 +43,8 @@ async fn logs_round_trip_with_every_field(store: Arc<dyn Store>) {
         status_code: Some(200),
         duration_ms: Some(12),
         error_code: Some("E".into()),
-        stack_trace: Some("at main".into()),
-        context: serde_json::json!({"target": "x", "n": 1})
+        stack_trace: Some("at main\n  at start".into()),
+        context: serde_json::json!({"target": "x", "n": 1, "quote": "a\"b\\c\td"})
             .as_object()
             .unwrap()
             .clone(),
