@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod auth;
 pub mod backups;
+mod batch_queue;
 mod components;
 mod error;
 mod events;

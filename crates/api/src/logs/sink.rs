@@ -2,15 +2,15 @@
 //! background task. Pushing never waits for the database — a slow or unreachable database only
 //! makes the queue fill up, and then the oldest records are dropped (and counted).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::NewLogRecord;
 use prometheus::{IntCounter, IntGauge, Registry};
 use storage::Store;
-use tokio::sync::Notify;
+
+use crate::batch_queue::BatchQueue;
 
 /// How the writer behaves; the defaults suit a single server.
 #[derive(Debug, Clone)]
@@ -59,22 +59,12 @@ pub struct LogSink(Arc<Inner>);
 
 struct Inner {
     settings: LogSettings,
-    queue: Mutex<VecDeque<NewLogRecord>>,
-    /// Wakes the writer (a full batch is waiting, or a flush or stop was asked for).
-    wake: Notify,
-    /// Records being written right now (for `flush`).
-    in_flight: Mutex<usize>,
+    queue: BatchQueue<NewLogRecord>,
     stop: tokio::sync::watch::Sender<bool>,
-    dropped: IntCounter,
     written: IntCounter,
     failures: IntCounter,
     pruned: IntCounter,
     queued: IntGauge,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves a queue that is still consistent.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl LogSink {
@@ -82,16 +72,20 @@ impl LogSink {
         let counter = |name: &str, help: &str| {
             IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name"))
         };
+        let queued = IntGauge::new("log_queue_records", "Log records waiting to be written")
+            .unwrap_or_else(|_| unreachable!("valid metric name"));
         LogSink(Arc::new(Inner {
-            queue: Mutex::new(VecDeque::with_capacity(settings.capacity.min(1024))),
-            settings,
-            wake: Notify::new(),
-            in_flight: Mutex::new(0),
-            stop: tokio::sync::watch::channel(false).0,
-            dropped: counter(
-                "log_records_dropped_total",
-                "Log records dropped because the writer queue was full (oldest first)",
+            queue: BatchQueue::new(
+                settings.capacity,
+                settings.batch_size,
+                counter(
+                    "log_records_dropped_total",
+                    "Log records dropped because the writer queue was full (oldest first)",
+                ),
+                Some(queued.clone()),
             ),
+            settings,
+            stop: tokio::sync::watch::channel(false).0,
             written: counter(
                 "log_records_written_total",
                 "Log records written to application_logs",
@@ -104,8 +98,7 @@ impl LogSink {
                 "log_records_pruned_total",
                 "Log records deleted by the retention job",
             ),
-            queued: IntGauge::new("log_queue_records", "Log records waiting to be written")
-                .unwrap_or_else(|_| unreachable!("valid metric name")),
+            queued,
         }))
     }
 
@@ -116,7 +109,7 @@ impl LogSink {
     /// Adds the writer's metrics to `registry`.
     pub fn register(&self, registry: &Registry) -> Result<(), prometheus::Error> {
         let i = &self.0;
-        registry.register(Box::new(i.dropped.clone()))?;
+        registry.register(Box::new(i.queue.dropped().clone()))?;
         registry.register(Box::new(i.written.clone()))?;
         registry.register(Box::new(i.failures.clone()))?;
         registry.register(Box::new(i.pruned.clone()))?;
@@ -127,34 +120,17 @@ impl LogSink {
     /// Queues a record (already redacted). Never blocks on I/O: when the queue is full the
     /// oldest record is dropped and counted.
     pub fn push(&self, record: NewLogRecord) {
-        let i = &self.0;
-        let (len, dropped) = {
-            let mut q = lock(&i.queue);
-            let mut dropped = 0;
-            while q.len() >= i.settings.capacity.max(1) {
-                q.pop_front();
-                dropped += 1;
-            }
-            q.push_back(record);
-            (q.len(), dropped)
-        };
-        if dropped > 0 {
-            i.dropped.inc_by(dropped);
-        }
-        i.queued.set(len as i64);
-        if len >= i.settings.batch_size {
-            i.wake.notify_one();
-        }
+        self.0.queue.push([record]);
     }
 
     /// Records dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.0.dropped.get()
+        self.0.queue.dropped().get()
     }
 
     /// Records waiting to be written.
     pub fn queued(&self) -> usize {
-        lock(&self.0.queue).len()
+        self.0.queue.len()
     }
 
     /// Starts the writer and the retention job on `store`.
@@ -169,51 +145,13 @@ impl LogSink {
     /// Waits until everything queued so far is written, or `timeout` passes; returns whether
     /// the queue is empty.
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if lock(&self.0.queue).is_empty() && *lock(&self.0.in_flight) == 0 {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            self.0.wake.notify_one();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.0.queue.flush(timeout).await
     }
 
     /// Writes what is queued (waiting at most `timeout`) and stops the background tasks.
     pub async fn stop(&self, timeout: Duration) {
         self.flush(timeout).await;
         self.0.stop.send_replace(true);
-    }
-
-    fn take_batch(&self) -> Vec<NewLogRecord> {
-        let i = &self.0;
-        let mut q = lock(&i.queue);
-        let n = q.len().min(i.settings.batch_size.max(1));
-        let batch: Vec<_> = q.drain(..n).collect();
-        *lock(&i.in_flight) = batch.len();
-        i.queued.set(q.len() as i64);
-        batch
-    }
-
-    /// Puts a batch that could not be written back at the front, keeping within capacity by
-    /// dropping the oldest.
-    fn requeue(&self, batch: Vec<NewLogRecord>) {
-        let i = &self.0;
-        let mut q = lock(&i.queue);
-        let room = i.settings.capacity.saturating_sub(q.len());
-        let skip = batch.len().saturating_sub(room);
-        for record in batch.into_iter().skip(skip).rev() {
-            q.push_front(record);
-        }
-        *lock(&i.in_flight) = 0;
-        i.queued.set(q.len() as i64);
-        drop(q);
-        if skip > 0 {
-            i.dropped.inc_by(skip as u64);
-        }
     }
 
     async fn write_loop(self, store: Arc<dyn Store>) {
@@ -226,12 +164,12 @@ impl LogSink {
                 _ = stop.wait_for(|s| *s) => return,
             }
             tokio::select! {
-                () = self.0.wake.notified() => {}
+                () = self.0.queue.woken() => {}
                 () = tokio::time::sleep(settings.flush_interval) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
             loop {
-                let batch = self.take_batch();
+                let batch = self.0.queue.take_batch();
                 if batch.is_empty() {
                     break;
                 }
@@ -239,12 +177,12 @@ impl LogSink {
                 {
                     Ok(Ok(n)) => {
                         self.0.written.inc_by(n);
-                        *lock(&self.0.in_flight) = 0;
+                        self.0.queue.stored();
                         backoff = Duration::ZERO;
                     }
                     failed => {
                         self.0.failures.inc();
-                        self.requeue(batch);
+                        self.0.queue.requeue(batch);
                         backoff = (backoff * 2)
                             .clamp(Duration::from_millis(250), Duration::from_secs(30));
                         let reason = match failed {
@@ -335,15 +273,15 @@ mod tests {
         }
         assert_eq!(sink.queued(), 10);
         assert_eq!(sink.dropped(), 15);
-        let batch = sink.take_batch();
+        let batch = sink.0.queue.take_batch();
         assert_eq!(batch.first().unwrap().message, "m15", "the newest are kept");
         assert_eq!(batch.last().unwrap().message, "m24");
         // A failed batch goes back in front, within capacity.
         sink.push(record(25));
-        sink.requeue(batch);
+        sink.0.queue.requeue(batch);
         assert_eq!(sink.queued(), 10);
         assert_eq!(sink.dropped(), 16);
-        let again = sink.take_batch();
+        let again = sink.0.queue.take_batch();
         assert_eq!(again[0].message, "m16");
         assert_eq!(again[9].message, "m25");
         let families = registry.gather();

@@ -7,8 +7,8 @@
 
 pub mod promql;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -21,11 +21,11 @@ use prometheus::{IntCounter, Registry};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use storage::{MetricSample, Store};
-use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::batch_queue::BatchQueue;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::outbound::{self, BaseUrl};
@@ -111,18 +111,11 @@ pub struct TimeSeries(Arc<Inner>);
 struct Inner {
     settings: TimeSeriesSettings,
     vm: Option<BaseUrl>,
-    queue: Mutex<VecDeque<MetricSample>>,
-    wake: Notify,
-    in_flight: Mutex<usize>,
+    queue: BatchQueue<MetricSample>,
     received: IntCounter,
     written: IntCounter,
-    dropped: IntCounter,
     rejected: IntCounter,
     failures: IntCounter,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn counter(name: &str, help: &str) -> IntCounter {
@@ -145,9 +138,15 @@ impl TimeSeries {
             .and_then(|u| BaseUrl::parse(u).ok());
         let ts = TimeSeries(Arc::new(Inner {
             vm,
-            queue: Mutex::new(VecDeque::new()),
-            wake: Notify::new(),
-            in_flight: Mutex::new(0),
+            queue: BatchQueue::new(
+                settings.capacity,
+                settings.batch_size,
+                counter(
+                    "timeseries_samples_dropped_total",
+                    "Samples lost: the queue was full, or the event stream lagged",
+                ),
+                None,
+            ),
             received: counter(
                 "timeseries_samples_received_total",
                 "Samples taken from metric events (tracker/metrics/...)",
@@ -155,10 +154,6 @@ impl TimeSeries {
             written: counter(
                 "timeseries_samples_written_total",
                 "Samples written to VictoriaMetrics or the local table",
-            ),
-            dropped: counter(
-                "timeseries_samples_dropped_total",
-                "Samples lost: the queue was full, or the event stream lagged",
             ),
             rejected: counter(
                 "timeseries_samples_rejected_total",
@@ -173,7 +168,7 @@ impl TimeSeries {
         for c in [
             &ts.0.received,
             &ts.0.written,
-            &ts.0.dropped,
+            ts.0.queue.dropped(),
             &ts.0.rejected,
             &ts.0.failures,
         ] {
@@ -206,37 +201,12 @@ impl TimeSeries {
 
     /// Queues samples, dropping the oldest beyond capacity.
     pub fn push(&self, samples: impl IntoIterator<Item = MetricSample>) {
-        let i = &self.0;
-        let (len, dropped) = {
-            let mut q = lock(&i.queue);
-            for s in samples {
-                q.push_back(s);
-            }
-            let over = q.len().saturating_sub(i.settings.capacity.max(1));
-            q.drain(..over);
-            (q.len(), over)
-        };
-        if dropped > 0 {
-            i.dropped.inc_by(dropped as u64);
-        }
-        if len >= i.settings.batch_size {
-            i.wake.notify_one();
-        }
+        self.0.queue.push(samples);
     }
 
     /// Waits until everything queued is written (or `timeout` passes); true when empty.
     pub async fn flush(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if lock(&self.0.queue).is_empty() && *lock(&self.0.in_flight) == 0 {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            self.0.wake.notify_one();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.0.queue.flush(timeout).await
     }
 
     async fn forward(self, mut events: tokio::sync::broadcast::Receiver<Arc<bus::LiveEvent>>) {
@@ -257,30 +227,10 @@ impl TimeSeries {
                         }
                     }
                 }
-                Err(RecvError::Lagged(n)) => self.0.dropped.inc_by(n),
+                Err(RecvError::Lagged(n)) => self.0.queue.dropped().inc_by(n),
                 Err(RecvError::Closed) => return,
             }
         }
-    }
-
-    fn take_batch(&self) -> Vec<MetricSample> {
-        let mut q = lock(&self.0.queue);
-        let n = q.len().min(self.0.settings.batch_size.max(1));
-        let batch: Vec<_> = q.drain(..n).collect();
-        *lock(&self.0.in_flight) = batch.len();
-        batch
-    }
-
-    fn requeue(&self, batch: Vec<MetricSample>) {
-        let mut q = lock(&self.0.queue);
-        let room = self.0.settings.capacity.saturating_sub(q.len());
-        let skip = batch.len().saturating_sub(room);
-        for s in batch.into_iter().skip(skip).rev() {
-            q.push_front(s);
-        }
-        *lock(&self.0.in_flight) = 0;
-        drop(q);
-        self.0.dropped.inc_by(skip as u64);
     }
 
     async fn write(&self, store: &dyn Store, batch: &[MetricSample]) -> Result<(), String> {
@@ -319,23 +269,23 @@ impl TimeSeries {
         loop {
             tokio::time::sleep(backoff).await;
             tokio::select! {
-                () = self.0.wake.notified() => {}
+                () = self.0.queue.woken() => {}
                 () = tokio::time::sleep(self.0.settings.flush_interval) => {}
             }
             loop {
-                let batch = self.take_batch();
+                let batch = self.0.queue.take_batch();
                 if batch.is_empty() {
                     break;
                 }
                 match self.write(&*store, &batch).await {
                     Ok(()) => {
                         self.0.written.inc_by(batch.len() as u64);
-                        *lock(&self.0.in_flight) = 0;
+                        self.0.queue.stored();
                         backoff = Duration::ZERO;
                     }
                     Err(e) => {
                         self.0.failures.inc();
-                        self.requeue(batch);
+                        self.0.queue.requeue(batch);
                         backoff = (backoff * 2)
                             .clamp(Duration::from_millis(250), Duration::from_secs(30));
                         tracing::warn!(
