@@ -201,27 +201,13 @@ async fn a_blocked_database_does_not_slow_requests(db: TestDb) {
         flush_interval: Duration::from_millis(20),
         ..LogSettings::default()
     });
-    let metrics = Metrics::new().expect("metrics");
-    let bus = event_bus(db.store.clone(), &metrics);
-    let state = AppState::with_observability(
-        db.store.clone(),
-        ApiKey::new(KEY),
-        metrics,
-        bus,
-        fast(),
+    let app = TestApp::observed(
+        db,
         api::Observability {
             log_sink: sink.clone(),
             ..api::Observability::default()
         },
     );
-    let app = TestApp {
-        router: api::router(state.clone()),
-        state,
-        store: db.store.clone(),
-        clock: TestClock::default(),
-        db,
-        files_dir: tempfile::tempdir().expect("temp dir"),
-    };
     let _guard = capture(&app);
     app.project("p").await;
     timed_requests(&app, 20).await;

@@ -48,27 +48,13 @@ async fn hanging() -> String {
 }
 
 fn app_with(db: TestDb, stack: api::StackEndpoints) -> TestApp {
-    let metrics = Metrics::new().expect("metrics");
-    let bus = event_bus(db.store.clone(), &metrics);
-    let state = AppState::with_observability(
-        db.store.clone(),
-        ApiKey::new(KEY),
-        metrics,
-        bus,
-        fast(),
+    TestApp::observed(
+        db,
         api::Observability {
             stack,
             ..api::Observability::default()
         },
-    );
-    TestApp {
-        router: api::router(state.clone()),
-        state,
-        store: db.store.clone(),
-        clock: TestClock::default(),
-        db,
-        files_dir: tempfile::tempdir().expect("temp dir"),
-    }
+    )
 }
 
 #[tokio::test]

@@ -207,6 +207,28 @@ impl TestApp {
         }
     }
 
+    /// An app with the given observability parts (log writer, time series, stack endpoints).
+    pub fn observed(db: TestDb, observability: api::Observability) -> TestApp {
+        let metrics = Metrics::new().expect("metrics");
+        let bus = event_bus(db.store.clone(), &metrics);
+        let state = AppState::with_observability(
+            db.store.clone(),
+            ApiKey::new(KEY),
+            metrics,
+            bus,
+            fast(),
+            observability,
+        );
+        TestApp {
+            router: api::router(state.clone()),
+            state,
+            store: db.store.clone(),
+            clock: TestClock::default(),
+            db,
+            files_dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();

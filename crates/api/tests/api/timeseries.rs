@@ -254,14 +254,8 @@ fn app_with_victoria(db: TestDb, url: String) -> TestApp {
 }
 
 fn app_with_timeseries(db: TestDb, url: Option<String>) -> TestApp {
-    let metrics = Metrics::new().expect("metrics");
-    let bus = event_bus(db.store.clone(), &metrics);
-    let state = AppState::with_observability(
-        db.store.clone(),
-        ApiKey::new(KEY),
-        metrics,
-        bus,
-        fast(),
+    TestApp::observed(
+        db,
         api::Observability {
             timeseries: api::timeseries::TimeSeriesSettings {
                 victoria_metrics: url,
@@ -272,15 +266,7 @@ fn app_with_timeseries(db: TestDb, url: Option<String>) -> TestApp {
             },
             ..api::Observability::default()
         },
-    );
-    TestApp {
-        router: api::router(state.clone()),
-        state,
-        store: db.store.clone(),
-        clock: TestClock::default(),
-        db,
-        files_dir: tempfile::tempdir().expect("temp dir"),
-    }
+    )
 }
 
 #[tokio::test]
