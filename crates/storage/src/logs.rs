@@ -40,26 +40,6 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
     p
 }
 
-/// `($1, ..., $cols), ($cols+1, ...), ...` for `rows` rows of a multi-row INSERT.
-pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 1..=cols {
-            if c > 1 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// Parses the `YYYY-MM-DDTHH` hour key both databases produce.
 pub(crate) fn parse_hour(key: &str) -> Option<DateTime<Utc>> {
     chrono::NaiveDateTime::parse_from_str(&format!("{key}:00:00"), "%Y-%m-%dT%H:%M:%S")
@@ -74,11 +54,6 @@ mod tests {
     #[test]
     fn like_patterns_match_literally() {
         assert_eq!(contains_pattern("50%_a\\B"), "%50\\%\\_a\\\\b%");
-    }
-
-    #[test]
-    fn multi_row_placeholders() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 
     #[test]

@@ -104,39 +104,37 @@ macro_rules! impl_log_store {
                     let mut tx = self.writer().begin().await?;
                     let mut written = 0;
                     for chunk in records.chunks(ROWS) {
-                        // Built only from constants and numbers: no client text reaches the SQL.
-                        let sql = format!(
+                        // push_values writes each database's own placeholders: `?` on SQLite,
+                        // where numbered ones make binding quadratic in the parameter count.
+                        let mut b = sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO application_logs (\"timestamp\", level, service, \
                              category, severity, message, details, trace_id, request_id, \
                              user_id, endpoint, method, status_code, duration_ms, error_code, \
-                             stack_trace, context, environment, version, host_name) VALUES {}",
-                            $crate::logs::placeholders(chunk.len(), 20)
+                             stack_trace, context, environment, version, host_name) ",
                         );
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for r in chunk {
-                            q = q
-                                .bind(r.timestamp)
-                                .bind(&r.level)
-                                .bind(&r.service)
-                                .bind(&r.category)
-                                .bind(&r.severity)
-                                .bind(&r.message)
-                                .bind(&r.details)
-                                .bind(&r.trace_id)
-                                .bind(&r.request_id)
-                                .bind(&r.user_id)
-                                .bind(&r.endpoint)
-                                .bind(&r.method)
-                                .bind(r.status_code)
-                                .bind(r.duration_ms)
-                                .bind(&r.error_code)
-                                .bind(&r.stack_trace)
-                                .bind(Json(&r.context))
-                                .bind(&r.environment)
-                                .bind(&r.version)
-                                .bind(&r.host_name);
-                        }
-                        written += q.execute(&mut *tx).await?.rows_affected();
+                        b.push_values(chunk, |mut row, r| {
+                            row.push_bind(r.timestamp)
+                                .push_bind(&r.level)
+                                .push_bind(&r.service)
+                                .push_bind(&r.category)
+                                .push_bind(&r.severity)
+                                .push_bind(&r.message)
+                                .push_bind(&r.details)
+                                .push_bind(&r.trace_id)
+                                .push_bind(&r.request_id)
+                                .push_bind(&r.user_id)
+                                .push_bind(&r.endpoint)
+                                .push_bind(&r.method)
+                                .push_bind(r.status_code)
+                                .push_bind(r.duration_ms)
+                                .push_bind(&r.error_code)
+                                .push_bind(&r.stack_trace)
+                                .push_bind(Json(&r.context))
+                                .push_bind(&r.environment)
+                                .push_bind(&r.version)
+                                .push_bind(&r.host_name);
+                        });
+                        written += b.build().execute(&mut *tx).await?.rows_affected();
                     }
                     tx.commit().await?;
                     Ok(written)

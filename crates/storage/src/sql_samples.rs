@@ -22,21 +22,17 @@ macro_rules! impl_sample_store {
                     let mut tx = self.writer().begin().await?;
                     let mut written = 0;
                     for chunk in samples.chunks(200) {
-                        // Built only from constants and numbers: no client text reaches the SQL.
-                        let sql = format!(
-                            "INSERT INTO metric_samples (name, labels, series, value, ts) VALUES {}",
-                            $crate::logs::placeholders(chunk.len(), 5)
+                        let mut b = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO metric_samples (name, labels, series, value, ts) ",
                         );
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for s in chunk {
-                            q = q
-                                .bind(&s.name)
-                                .bind(Json(&s.labels))
-                                .bind(s.series_key())
-                                .bind(s.value)
-                                .bind(s.ts);
-                        }
-                        written += q.execute(&mut *tx).await?.rows_affected();
+                        b.push_values(chunk, |mut row, s| {
+                            row.push_bind(&s.name)
+                                .push_bind(Json(&s.labels))
+                                .push_bind(s.series_key())
+                                .push_bind(s.value)
+                                .push_bind(s.ts);
+                        });
+                        written += b.build().execute(&mut *tx).await?.rows_affected();
                     }
                     tx.commit().await?;
                     Ok(written)

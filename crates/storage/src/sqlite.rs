@@ -135,31 +135,24 @@ impl SqliteStore {
         const ROWS: usize = 200;
         let mut stored = Vec::new();
         for chunk in events.chunks(ROWS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let p: Vec<String> = (1..=8).map(|c| format!("${}", r * 8 + c)).collect();
-                    format!("({})", p.join(", "))
-                })
-                .collect();
-            // Built only from constants and numbers: no client text reaches the SQL.
-            let sql = format!(
+            // Plain `?` placeholders: SQLite looks numbered ones up by name, one linear scan
+            // per parameter.
+            let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, \
-                 payload, ts, received_at) VALUES {} \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
-                values.join(", ")
+                 payload, ts, received_at) ",
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk {
-                query = query
-                    .bind(e.topic.clone())
-                    .bind(e.kind.clone())
-                    .bind(e.trace_id)
-                    .bind(e.idempotency_key.clone())
-                    .bind(e.source.as_str())
-                    .bind(sqlx::types::Json(e.payload.clone()))
-                    .bind(e.ts)
-                    .bind(e.received_at);
-            }
+            b.push_values(chunk, |mut row, e| {
+                row.push_bind(e.topic.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.trace_id)
+                    .push_bind(e.idempotency_key.as_str())
+                    .push_bind(e.source.as_str())
+                    .push_bind(sqlx::types::Json(&e.payload))
+                    .push_bind(e.ts)
+                    .push_bind(e.received_at);
+            });
+            b.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key");
+            let query = b.build();
             for row in query.fetch_all(&mut *conn).await? {
                 stored.push((row.try_get(1)?, row.try_get(0)?));
             }
