@@ -21,6 +21,7 @@ RUN npm run build
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 COPY crates ./crates
 # The binary embeds web/dist (crates/api/src/ui.rs), so it must be there before cargo runs.
 COPY --from=ui /src/web/dist ./web/dist

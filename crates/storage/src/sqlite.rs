@@ -286,4 +286,23 @@ mod tests {
             "taylordash-observability.db"
         );
     }
+
+    /// `.cargo/config.toml` builds the bundled SQLite without its global memory statistics
+    /// (a mutex taken on every allocation); a build that lost that setting fails here.
+    #[tokio::test]
+    async fn bundled_sqlite_keeps_no_memory_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), 1)
+            .await
+            .unwrap();
+        let off: bool =
+            sqlx::query_scalar("SELECT sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')")
+                .fetch_one(&store.reader)
+                .await
+                .unwrap();
+        assert!(
+            off,
+            "LIBSQLITE3_FLAGS from .cargo/config.toml did not reach the SQLite build"
+        );
+    }
 }
