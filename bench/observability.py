@@ -124,6 +124,9 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
     runs: dict[str, list[float]] = {"db_on": [], "db_off": []}
     # Server CPU time per request, including the log writer's work after the run (drained).
     cpu_us: dict[str, list[float]] = {"db_on": [], "db_off": []}
+    # PostgreSQL's CPU time per request (its COPY of log rows runs there, not in the server).
+    db_cpu_us: dict[str, list[float]] = {"db_on": [], "db_off": []}
+    on_postgres = database_urls["db_on"] is not None
     for round_no in range(1, args.repeat + 1):
         order = ("db_on", "db_off") if round_no % 2 else ("db_off", "db_on")
         for mode in order:
@@ -132,6 +135,7 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
             if args.warmup:
                 wrk(args, s, run.LIST_PATH, key, args.warmup)
             cpu_before = cpu_seconds(s)
+            db_before = postgres_cpu_seconds() if on_postgres else 0.0
             r = wrk(args, s, run.LIST_PATH, key, args.duration)
             drained()
             per_request = (cpu_seconds(s) - cpu_before) / max(r.requests, 1) * 1e6
@@ -139,8 +143,13 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
                 run.loud(f"{backend} {mode}: wrk errors {r.errors}")
             runs[mode].append(r.rps)
             cpu_us[mode].append(per_request)
+            db_cpu = ""
+            if on_postgres:
+                db_per_request = (postgres_cpu_seconds() - db_before) / max(r.requests, 1) * 1e6
+                db_cpu_us[mode].append(db_per_request)
+                db_cpu = f" (+ {db_per_request:,.0f} µs in PostgreSQL)"
             run.log(f"{backend} round {round_no} logs {mode}: {r.rps:,.0f} req/s, "
-                    f"p99 {r.p99_ms:.2f} ms, {per_request:,.0f} µs CPU a request")
+                    f"p99 {r.p99_ms:.2f} ms, {per_request:,.0f} µs CPU a request{db_cpu}")
     written = metric_value(pair["db_on"], "log_records_written_total")
     dropped = metric_value(pair["db_on"], "log_records_dropped_total")
     for s in pair.values():
@@ -152,14 +161,20 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
     round_ratios = [a / b for a, b in zip(runs["db_on"], runs["db_off"])]
     ratio = statistics.median(round_ratios)
     cpu_on, cpu_off = statistics.median(cpu_us["db_on"]), statistics.median(cpu_us["db_off"])
+    db_cpu = ({m: statistics.median(v) for m, v in db_cpu_us.items()} if on_postgres else None)
     run.log(f"{backend}: logging to the database {on:,.0f} req/s vs {off:,.0f} without "
             f"(medians); median of the rounds' ratios {ratio:.1%} "
             f"(rounds {', '.join(f'{x:.0%}' for x in round_ratios)}); CPU a request "
-            f"{cpu_on:,.0f} vs {cpu_off:,.0f} µs; {written:,.0f} records written, "
+            f"{cpu_on:,.0f} vs {cpu_off:,.0f} µs"
+            + (f" (+ {db_cpu['db_on']:,.0f} vs {db_cpu['db_off']:,.0f} µs in PostgreSQL)"
+               if db_cpu else "")
+            + f"; {written:,.0f} records written, "
             f"{dropped:,.0f} dropped")
     return {"backend": backend, "db_on_rps": on, "db_off_rps": off, "ratio": ratio,
             "ratio_of_medians": on / off, "round_ratios": round_ratios,
             "cpu_us_per_request": {"db_on": cpu_on, "db_off": cpu_off}, "cpu_us": cpu_us,
+            "postgres_cpu_us_per_request": db_cpu,
+            "postgres_cpu_us": db_cpu_us if on_postgres else None,
             "runs": runs, "log_records_written": written, "log_records_dropped": dropped}
 
 
@@ -167,6 +182,24 @@ def cpu_seconds(server) -> float:
     """User + system CPU time of the server process so far (Linux /proc)."""
     fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine, including exited ones (Linux
+    /proc): a backend or autovacuum worker that exits moves its time into the postmaster's
+    children's time, so the sum only grows and its difference over a run is the database's
+    work."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue  # the process exited meanwhile
+        if head.split("(", 1)[-1] == "postgres":
+            fields = tail.split()
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 def ingest_rate(args, binary: Path, workdir: Path, key: str, label: str, body: dict,
@@ -292,7 +325,10 @@ def main() -> int:
               f"{l['ratio']:.1%}, from {min(l['round_ratios']):.0%} to "
               f"{max(l['round_ratios']):.0%} (target >= {TARGET_LOGGING_RATIO:.0%}: "
               f"{'HIT' if ok else 'MISS'}); server CPU a request {cpu['db_on']:,.0f} µs "
-              f"on, {cpu['db_off']:,.0f} µs off")
+              f"on, {cpu['db_off']:,.0f} µs off"
+              + (f"; PostgreSQL {l['postgres_cpu_us_per_request']['db_on']:,.0f} µs on, "
+                 f"{l['postgres_cpu_us_per_request']['db_off']:,.0f} µs off"
+                 if l.get("postgres_cpu_us_per_request") else ""))
     for i in report["ingest"]:
         print(f"{i['label']:>36}: {i['rate']:,.0f}/s ({i['ratio_to_baseline']:.0%} of baseline)")
     if args.json:
