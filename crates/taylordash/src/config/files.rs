@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ConfigError, Layers, Secret};
+use super::key::{Reader, Redact};
+use super::parse::{boolean, from_str, nonzero, path, text};
+use super::{ConfigError, Secret, secret};
 
 /// An S3-compatible server.
 #[derive(Debug, Clone)]
@@ -47,97 +49,157 @@ impl FilesConfig {
     }
 }
 
-pub(super) fn parse(l: &Layers) -> Result<FilesConfig, ConfigError> {
-    let endpoint = l.string("objects.s3_endpoint").map(|e| e.trim().to_owned());
-    if let Some(e) = &endpoint
-        && !(e.starts_with("http://") || e.starts_with("https://"))
-    {
-        return Err(l.invalid(
+/// Declares the `objects.*`, `artifacts.*` and `backup.*` keys (see `Config::read`).
+pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
+    let dir = r
+        .key(
+            "objects.dir",
+            "TAYLORDASH_OBJECTS_DIR",
+            "directory for artifacts and backups when no S3 server is set (default: data_dir/objects)",
+        )
+        .parse(path)?;
+    let endpoint = r
+        .key(
             "objects.s3_endpoint",
-            format!("'{e}' is not a URL like http://minio:9000"),
-        ));
-    }
-    let bucket = l.string("objects.s3_bucket");
+            "S3_ENDPOINT",
+            "S3-compatible server, e.g. http://minio:9000; with s3_bucket, S3 replaces the directory",
+        )
+        .parse(s3_endpoint)?;
+    // No declared default: setting the bucket is one of the two ways to turn S3 on.
+    let bucket = r
+        .key(
+            "objects.s3_bucket",
+            "S3_BUCKET",
+            "bucket for artifacts and backups (created if missing; default taylordash)",
+        )
+        .parse(bucket_name)?;
+    let region = r
+        .key("objects.s3_region", "S3_REGION", "S3 region")
+        .default("us-east-1")
+        .parse(text)?;
+    let access_key_id = r
+        .key(
+            "objects.s3_access_key_id",
+            "S3_ACCESS_KEY_ID",
+            "S3 access key id (also read from MINIO_ROOT_USER)",
+        )
+        .or_env("MINIO_ROOT_USER")
+        .parse(text)?;
+    let secret_access_key = r
+        .key(
+            "objects.s3_secret_access_key",
+            "S3_SECRET_ACCESS_KEY",
+            "S3 secret key (also read from MINIO_ROOT_PASSWORD)",
+        )
+        .or_env("MINIO_ROOT_PASSWORD")
+        .secret(Redact::All)
+        .parse(secret)?;
+    // Parsed below, only when S3 is on: a stray value does not stop a directory install.
+    let path_style = r
+        .key(
+            "objects.s3_path_style",
+            "S3_PATH_STYLE",
+            "address buckets as host/bucket (MinIO) rather than bucket.host",
+        )
+        .default("true")
+        .parse(text)?;
+    let max_upload_bytes = r
+        .key(
+            "artifacts.max_upload_bytes",
+            "TAYLORDASH_ARTIFACT_MAX_BYTES",
+            "largest artifact upload accepted, in bytes (larger: 413)",
+        )
+        .default("104857600")
+        .parse(nonzero("a number of bytes", "must be greater than 0"))?;
+    let backup_interval = r
+        .key(
+            "backup.interval_hours",
+            "TAYLORDASH_BACKUP_INTERVAL_HOURS",
+            "take a backup inside `serve` every this many hours; unset: no schedule",
+        )
+        .parse(hours)?;
+    let backup_keep = r
+        .key(
+            "backup.keep",
+            "TAYLORDASH_BACKUP_KEEP",
+            "scheduled backups kept (older ones are deleted)",
+        )
+        .default("7")
+        .parse(nonzero("a whole number", "must be at least 1"))?;
+    // S3 is on when an endpoint or a bucket is set; it then needs both credentials.
     let s3 = if endpoint.is_some() || bucket.is_some() {
-        let access_key_id = l.string("objects.s3_access_key_id").ok_or_else(|| {
-            l.invalid(
-                "objects.s3_access_key_id",
-                "S3 is configured (S3_ENDPOINT/S3_BUCKET): set S3_ACCESS_KEY_ID \
-                 (or MINIO_ROOT_USER)",
+        let missing = |key, env| {
+            r.invalid(
+                key,
+                format!("S3 is configured (S3_ENDPOINT/S3_BUCKET): set {env}"),
             )
-        })?;
-        let secret = l.string("objects.s3_secret_access_key").ok_or_else(|| {
-            l.invalid(
-                "objects.s3_secret_access_key",
-                "S3 is configured (S3_ENDPOINT/S3_BUCKET): set S3_SECRET_ACCESS_KEY \
-                 (or MINIO_ROOT_PASSWORD)",
-            )
-        })?;
-        let bucket = bucket.unwrap_or_else(|| "taylordash".into());
-        let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        if !valid_bucket {
-            return Err(l.invalid(
-                "objects.s3_bucket",
-                format!("'{bucket}' is not a bucket name (3-63 of a-z, 0-9, '-', '.')"),
-            ));
-        }
+        };
         Some(S3Settings {
             endpoint,
-            bucket,
-            region: l
-                .string("objects.s3_region")
-                .unwrap_or_else(|| "us-east-1".into()),
-            access_key_id,
-            secret_access_key: Secret(secret),
-            path_style: l.parse("objects.s3_path_style", "true or false")?,
+            bucket: bucket.unwrap_or_else(|| "taylordash".into()),
+            region,
+            access_key_id: access_key_id.ok_or_else(|| {
+                missing(
+                    "objects.s3_access_key_id",
+                    "S3_ACCESS_KEY_ID (or MINIO_ROOT_USER)",
+                )
+            })?,
+            secret_access_key: secret_access_key.ok_or_else(|| {
+                missing(
+                    "objects.s3_secret_access_key",
+                    "S3_SECRET_ACCESS_KEY (or MINIO_ROOT_PASSWORD)",
+                )
+            })?,
+            path_style: boolean(&path_style)
+                .map_err(|message| r.invalid("objects.s3_path_style", message))?,
         })
     } else {
         None
     };
-    let max_upload_bytes: u64 = l.parse("artifacts.max_upload_bytes", "a number of bytes")?;
-    if max_upload_bytes == 0 {
-        return Err(l.invalid("artifacts.max_upload_bytes", "must be greater than 0"));
-    }
-    let backup_interval = match l.string("backup.interval_hours") {
-        None => None,
-        Some(_) => {
-            let hours: f64 = l.parse("backup.interval_hours", "a number of hours")?;
-            if !(hours.is_finite() && hours > 0.0) {
-                return Err(l.invalid("backup.interval_hours", "must be greater than 0"));
-            }
-            Some(Duration::from_secs_f64(hours * 3600.0))
-        }
-    };
-    let backup_keep: usize = l.parse("backup.keep", "a whole number")?;
-    if backup_keep == 0 {
-        return Err(l.invalid("backup.keep", "must be at least 1"));
-    }
     Ok(FilesConfig {
         s3,
-        dir: l.string("objects.dir").map(PathBuf::from),
+        dir,
         max_upload_bytes,
         backup_interval,
         backup_keep,
     })
 }
 
+fn s3_endpoint(endpoint: &str) -> Result<String, String> {
+    let e = endpoint.trim();
+    if e.starts_with("http://") || e.starts_with("https://") {
+        Ok(e.to_owned())
+    } else {
+        Err(format!("'{e}' is not a URL like http://minio:9000"))
+    }
+}
+
+fn bucket_name(bucket: &str) -> Result<String, String> {
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if valid {
+        Ok(bucket.to_owned())
+    } else {
+        Err(format!(
+            "'{bucket}' is not a bucket name (3-63 of a-z, 0-9, '-', '.')"
+        ))
+    }
+}
+
+fn hours(value: &str) -> Result<Duration, String> {
+    let hours: f64 = from_str("a number of hours")(value)?;
+    if !(hours.is_finite() && hours > 0.0) {
+        return Err("must be greater than 0".into());
+    }
+    Ok(Duration::from_secs_f64(hours * 3600.0))
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use super::super::{Config, Flags};
+    use super::super::tests::load;
     use super::*;
-
-    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::load_from(None, &Flags::default(), |k| env.get(k).cloned())
-    }
 
     #[test]
     fn defaults_to_a_directory_under_the_data_dir() {
@@ -190,6 +252,16 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("objects.s3_bucket"), "{err}");
+        // The path style is checked only when S3 is on.
+        assert!(load(&[("S3_PATH_STYLE", "maybe")]).is_ok());
+        let err = load(&[
+            ("S3_BUCKET", "files"),
+            ("S3_ACCESS_KEY_ID", "a"),
+            ("S3_SECRET_ACCESS_KEY", "b"),
+            ("S3_PATH_STYLE", "maybe"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("objects.s3_path_style"), "{err}");
     }
 
     #[test]
