@@ -536,7 +536,7 @@ impl Config {
         for k in &self.keys {
             let line = match &k.shown {
                 Some((value, source)) => format!("{} = {value:?}  # {source}; {}", k.name, k.help),
-                None => format!("# {} unset (env {}); {}", k.name, k.env, k.help),
+                None => format!("# {} unset (env {}); {}", k.name, k.env[0], k.help),
             };
             out.push_str(&line);
             out.push('\n');
@@ -682,7 +682,7 @@ fn log_retention(text: &str) -> Result<Vec<(&'static str, Duration)>, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
 
@@ -874,15 +874,53 @@ mod tests {
     #[test]
     fn every_key_is_declared_once_and_listed_by_config_check() {
         let c = load(&[]).unwrap();
-        let mut names: Vec<&str> = c.keys.iter().map(|k| k.name).collect();
-        let mut vars: Vec<&str> = c.keys.iter().map(|k| k.env).collect();
-        let count = names.len();
-        names.sort_unstable();
-        names.dedup();
-        vars.sort_unstable();
-        vars.dedup();
-        assert_eq!((names.len(), vars.len()), (count, count), "{names:?}");
-        assert_eq!(c.describe().lines().count(), count);
+        let unique = |mut all: Vec<&'static str>| {
+            let count = all.len();
+            all.sort_unstable();
+            all.dedup();
+            assert_eq!(all.len(), count, "named twice among {all:?}");
+        };
+        unique(c.keys.iter().map(|k| k.name).collect());
+        unique(c.keys.iter().flat_map(|k| k.env.clone()).collect());
+        assert_eq!(c.describe().lines().count(), c.keys.len());
+    }
+
+    /// README's configuration table names exactly the declared keys and environment variables
+    /// (older names included), so a key cannot be added, renamed or dropped there alone.
+    #[test]
+    fn readme_lists_every_key() {
+        const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let table = README
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        let quoted = |cell: &str| -> Vec<String> {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        let (mut names, mut vars) = (BTreeSet::new(), BTreeSet::new());
+        // Rows: | `key`, `key` | `VAR`, `VAR` (or `OLD_VAR`) | default | meaning |
+        for row in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').collect();
+            names.extend(quoted(cells[1]));
+            vars.extend(quoted(cells[2]));
+        }
+        let c = load(&[]).unwrap();
+        let declared: BTreeSet<String> = c.keys.iter().map(|k| k.name.to_owned()).collect();
+        let declared_vars: BTreeSet<String> = c
+            .keys
+            .iter()
+            .flat_map(|k| k.env.iter().map(|v| (*v).to_owned()))
+            .collect();
+        assert_eq!(names, declared, "keys in README.md's configuration table");
+        assert_eq!(
+            vars, declared_vars,
+            "variables in README.md's configuration table"
+        );
     }
 
     #[test]

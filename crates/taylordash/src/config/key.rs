@@ -24,8 +24,8 @@ pub(super) enum Redact {
 #[derive(Debug, Clone)]
 pub(super) struct Found {
     pub name: &'static str,
-    /// The current environment variable (older names are read but not shown).
-    pub env: &'static str,
+    /// Its environment variables: the current name (the one shown), then older ones.
+    pub env: Vec<&'static str>,
     pub help: &'static str,
     /// The value as shown (secrets redacted) and its source; `None`: unset.
     pub shown: Option<(String, Source)>,
@@ -206,7 +206,7 @@ impl<'r, 'a> Key<'r, 'a> {
         }
         reader.found.push(Found {
             name,
-            env: env[0],
+            env,
             help,
             shown: value.as_ref().map(|(v, source)| {
                 let shown = redact.map_or_else(|| v.clone(), |r| redacted(r, v));
