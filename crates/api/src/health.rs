@@ -12,8 +12,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
-/// v1's service name, kept so monitors written for v1 keep matching.
-pub const SERVICE: &str = "taylordash-backend";
+pub use observability::SERVICE;
 
 /// How long a readiness probe waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -174,11 +173,11 @@ async fn check_http(
         };
     };
     let started = Instant::now();
-    let base = match crate::outbound::BaseUrl::parse(url) {
+    let base = match observability::outbound::BaseUrl::parse(url) {
         Ok(base) => base,
         Err(e) => return ServiceHealth::new(false, r#type, e, started),
     };
-    match crate::outbound::get(&base, path, SERVICE_TIMEOUT).await {
+    match observability::outbound::get(&base, path, SERVICE_TIMEOUT).await {
         Ok(reply) => {
             let ok = if any_answer {
                 !reply.status.is_server_error()

@@ -5,7 +5,6 @@
 pub mod artifacts;
 pub mod auth;
 pub mod backups;
-mod batch_queue;
 mod components;
 mod error;
 mod events;
@@ -16,8 +15,6 @@ pub mod logs;
 mod metrics;
 pub mod object_gc;
 mod openapi;
-pub mod otel;
-pub mod outbound;
 mod projects;
 mod security;
 mod tasks;
@@ -73,23 +70,23 @@ pub struct AppContext {
     /// The optional services `/health/stack` checks.
     pub stack: StackEndpoints,
     /// Metric events to VictoriaMetrics or the local table; `/metrics/query_range`.
-    pub timeseries: timeseries::TimeSeries,
+    pub timeseries: observability::timeseries::TimeSeries,
 }
 
 /// Observability settings: the log writer and the services beside TaylorDash.
 #[derive(Clone)]
 pub struct Observability {
-    pub log_sink: logs::LogSink,
+    pub log_sink: observability::logs::LogSink,
     pub stack: StackEndpoints,
-    pub timeseries: timeseries::TimeSeriesSettings,
+    pub timeseries: observability::timeseries::TimeSeriesSettings,
 }
 
 impl Default for Observability {
     fn default() -> Self {
         Observability {
-            log_sink: logs::LogSink::new(logs::LogSettings::default()),
+            log_sink: observability::logs::LogSink::new(observability::logs::LogSettings::default()),
             stack: StackEndpoints::default(),
-            timeseries: timeseries::TimeSeriesSettings::default(),
+            timeseries: observability::timeseries::TimeSeriesSettings::default(),
         }
     }
 }
@@ -130,8 +127,12 @@ impl AppState {
             tracing::warn!(error = %e, "log writer metrics not registered");
         }
         sink.start(store.clone());
-        let timeseries =
-            timeseries::TimeSeries::start(obs.timeseries, store.clone(), &bus, metrics.registry());
+        let timeseries = observability::timeseries::TimeSeries::start(
+            obs.timeseries,
+            store.clone(),
+            &bus,
+            metrics.registry(),
+        );
         AppState(Arc::new(AppContext {
             store,
             api_key,

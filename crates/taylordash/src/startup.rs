@@ -198,12 +198,12 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         api::Observability {
             log_sink: sink.clone(),
             stack: stack_endpoints(config),
-            timeseries: api::timeseries::TimeSeriesSettings {
+            timeseries: observability::timeseries::TimeSeriesSettings {
                 victoria_metrics: config.stack.victoria_metrics.clone(),
                 push_interval: config.stack.push_interval,
                 local_retention: config.stack.local_retention,
                 instance: hostname(),
-                ..api::timeseries::TimeSeriesSettings::default()
+                ..observability::timeseries::TimeSeriesSettings::default()
             },
         },
     );
@@ -271,13 +271,13 @@ pub fn stack_endpoints(config: &Config) -> api::StackEndpoints {
 }
 
 /// The log writer (queue, batching, retention) as configured.
-pub fn log_sink(config: &Config) -> api::logs::LogSink {
-    api::logs::LogSink::new(api::logs::LogSettings {
+pub fn log_sink(config: &Config) -> observability::logs::LogSink {
+    observability::logs::LogSink::new(observability::logs::LogSettings {
         capacity: config.logs.queue_capacity,
         retention: config.logs.retention.clone(),
         environment: config.environment.clone(),
         host_name: hostname(),
-        ..api::logs::LogSettings::default()
+        ..observability::logs::LogSettings::default()
     })
 }
 

@@ -1,12 +1,12 @@
-//! Logging: every `tracing` event becomes a redacted, v1-shaped record (see `api::logs`),
+//! Logging: every `tracing` event becomes a redacted, v1-shaped record (see `observability::logs`),
 //! printed as a JSON line when stdout is not a terminal (or when asked), else as redacted text,
 //! and — once the server has attached its log writer — stored in `application_logs`.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 
-use api::logs::redact::{REDACTED, is_secret_name, redact_text};
-use api::logs::{LogLayer, LogSink};
+use observability::logs::redact::{REDACTED, is_secret_name, redact_text};
+use observability::logs::{LogLayer, LogSink};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::field::MakeExt as _;
 use tracing_subscriber::filter::Targets;
@@ -62,7 +62,7 @@ pub fn init(config: &Config) {
     let layer = layer.with_filter(interest);
     // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
     let otel = config.otel_endpoint.as_ref().map(|endpoint| {
-        api::otel::OtelLayer::new(api::otel::OtelSettings {
+        observability::otel::OtelLayer::new(observability::otel::OtelSettings {
             endpoint: endpoint.clone(),
             service_name: "taylordash".into(),
             service_version: env!("CARGO_PKG_VERSION").into(),

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::logs::{LogLayer, LogSettings, LogSink};
+use observability::logs::{LogLayer, LogSettings, LogSink};
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -497,7 +497,7 @@ async fn retention_is_per_level(app: TestApp) {
         .await
         .unwrap();
     let settings = LogSettings::default();
-    let pruned = api::logs::apply_retention(&*app.store, &settings.retention, now)
+    let pruned = observability::logs::apply_retention(&*app.store, &settings.retention, now)
         .await
         .unwrap();
     assert_eq!(pruned, 4);

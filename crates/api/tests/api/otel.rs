@@ -4,8 +4,8 @@
 //! trace id.
 #![allow(clippy::unwrap_used)]
 
-use api::logs::LogLayer;
-use api::otel::{OtelLayer, OtelSettings};
+use observability::logs::LogLayer;
+use observability::otel::{OtelLayer, OtelSettings};
 use testsupport::OtlpReceiver;
 use tracing_subscriber::layer::SubscriberExt as _;
 

@@ -257,7 +257,7 @@ fn app_with_timeseries(db: TestDb, url: Option<String>) -> TestApp {
     TestApp::observed(
         db,
         api::Observability {
-            timeseries: api::timeseries::TimeSeriesSettings {
+            timeseries: observability::timeseries::TimeSeriesSettings {
                 victoria_metrics: url,
                 flush_interval: Duration::from_millis(50),
                 push_interval: Duration::from_millis(200),

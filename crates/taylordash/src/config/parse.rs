@@ -64,5 +64,5 @@ pub(super) fn days(value: &str) -> Result<Duration, String> {
 
 /// A service beside TaylorDash, `http://host[:port][/prefix]`, normalised.
 pub(super) fn service_url(value: &str) -> Result<String, String> {
-    api::outbound::BaseUrl::parse(value).map(|b| b.to_string())
+    observability::outbound::BaseUrl::parse(value).map(|b| b.to_string())
 }

@@ -77,6 +77,11 @@ impl<T> BatchQueue<T> {
         lock(&self.items).len()
     }
 
+    /// Whether no item is waiting to be taken.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.items).is_empty()
+    }
+
     /// The counter of dropped items (also for drops the owner counts itself).
     pub fn dropped(&self) -> &IntCounter {
         &self.dropped

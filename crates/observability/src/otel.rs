@@ -142,7 +142,7 @@ impl Exporter {
             let body = encode_request(&self.0.settings, batch);
             let reply = outbound::send(
                 &base,
-                axum::http::Method::POST,
+                http::Method::POST,
                 "/v1/traces",
                 Some("application/x-protobuf"),
                 Bytes::from(body),

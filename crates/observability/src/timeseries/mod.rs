@@ -2,8 +2,8 @@
 //! `metric.counter`) become samples, written in batches to VictoriaMetrics when
 //! `VICTORIA_METRICS_URL` is set (its JSON-lines import API, plus the app's own metrics every
 //! push interval), else to the local `metric_samples` table (with retention). Charts read them
-//! back through `GET /api/v1/metrics/query_range`: proxied to VictoriaMetrics (full PromQL), or
-//! answered locally for the subset in [`promql`].
+//! back through `api`'s `GET /api/v1/metrics/query_range`: proxied to VictoriaMetrics (full
+//! PromQL), or answered locally by [`local_range`] for the subset in [`promql`].
 
 pub mod promql;
 
@@ -11,23 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone as _, Utc};
 use domain::{Event, JsonObject};
 use prometheus::{IntCounter, Registry};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use storage::{MetricSample, Store};
 use tokio::sync::broadcast::error::RecvError;
-use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::batch_queue::BatchQueue;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::Query;
 use crate::outbound::{self, BaseUrl};
 
 /// The app's own metrics also kept in the local table (no VictoriaMetrics), every push
@@ -199,6 +191,11 @@ impl TimeSeries {
         }
     }
 
+    /// The VictoriaMetrics server samples go to; `None`: the local table.
+    pub fn victoria_metrics(&self) -> Option<&BaseUrl> {
+        self.0.vm.as_ref()
+    }
+
     /// Queues samples, dropping the oldest beyond capacity.
     pub fn push(&self, samples: impl IntoIterator<Item = MetricSample>) {
         self.0.queue.push(samples);
@@ -239,7 +236,7 @@ impl TimeSeries {
                 let body = import_lines(batch);
                 let reply = outbound::send(
                     vm,
-                    axum::http::Method::POST,
+                    http::Method::POST,
                     "/api/v1/import",
                     Some("application/json"),
                     Bytes::from(body),
@@ -537,220 +534,33 @@ pub fn own_samples(registry: &Registry, instance: &str, now: DateTime<Utc>) -> V
     out
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct QueryRangeParams {
-    /// PromQL. With VictoriaMetrics: anything it accepts. Locally: the subset in
-    /// docs/metrics.md (selectors with = and !=, rate/increase/*_over_time, sum/avg/min/max/
-    /// count by, histogram_quantile); anything else is a 400 naming the subset.
-    pub query: String,
-    /// RFC 3339 or Unix seconds.
-    pub start: String,
-    /// RFC 3339 or Unix seconds; at most 31 days after `start`.
-    pub end: String,
-    /// Seconds (`15`) or a duration (`15s`, `1m`, `1h`); at least 1 s and at most 11,000
-    /// points in the range.
-    pub step: String,
-}
-
-/// Prometheus' `query_range` answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueryRangeResponse {
-    #[schema(example = "success")]
-    pub status: String,
-    pub data: QueryRangeData,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueryRangeData {
-    /// Always `matrix`.
-    #[serde(rename = "resultType")]
-    pub result_type: String,
-    pub result: Vec<RangeSeries>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RangeSeries {
-    /// The series' labels (`__name__` for plain selectors).
-    pub metric: BTreeMap<String, String>,
-    /// `[unix_seconds, "value"]` pairs, oldest first.
-    #[schema(value_type = Vec<Vec<Object>>)]
-    pub values: Vec<(f64, String)>,
-}
-
-const MAX_RANGE_SECS: f64 = 31.0 * 86_400.0;
-const MAX_POINTS: f64 = 11_000.0;
-const MAX_QUERY_LEN: usize = 2_048;
 /// Most samples the local evaluator reads for one query.
-const MAX_LOCAL_SAMPLES: i64 = 500_000;
+pub const MAX_LOCAL_SAMPLES: i64 = 500_000;
 
-fn parse_time(field: &'static str, text: &str) -> ApiResult<f64> {
-    if let Ok(secs) = text.trim().parse::<f64>()
-        && secs.is_finite()
-    {
-        return Ok(secs);
-    }
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.timestamp_millis() as f64 / 1000.0)
-        .map_err(|_| {
-            ApiError::validation(
-                field,
-                format!("{field}: '{text}' is neither RFC 3339 nor Unix seconds"),
-            )
-        })
+/// Why a query cannot be answered from the local samples.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalQueryError {
+    /// Outside the PromQL subset [`promql`] evaluates.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("start: out of range")]
+    OutOfRange,
+    #[error("more than {MAX_LOCAL_SAMPLES} samples in the range: narrow the range or the selector")]
+    TooLarge,
+    #[error(transparent)]
+    Store(#[from] storage::StoreError),
 }
 
-fn parse_step(text: &str) -> ApiResult<f64> {
-    let t = text.trim();
-    let invalid = || {
-        ApiError::validation(
-            "step",
-            format!("step: '{text}' is not seconds or a duration like 15s, 1m, 1h"),
-        )
-    };
-    if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() {
-            Ok(secs)
-        } else {
-            Err(invalid())
-        };
-    }
-    let (number, unit) = t.split_at(
-        t.find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(invalid)?,
-    );
-    let n: f64 = number.parse().map_err(|_| invalid())?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => return Err(invalid()),
-    };
-    Ok(n * scale)
-}
-
-/// Percent-encodes a query-string value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// A range query for charts (Prometheus `query_range` shape), from VictoriaMetrics when
-/// configured, else from the local samples (a PromQL subset, see docs/metrics.md).
-#[utoipa::path(get, path = "/metrics/query_range", tag = "metrics",
-    params(QueryRangeParams),
-    responses(
-        (status = 200, body = QueryRangeResponse),
-        (status = 400, description = "Query not accepted (locally: outside the supported subset)", body = crate::error::ErrorBody),
-        (status = 503, description = "VictoriaMetrics unreachable", body = crate::error::ErrorBody),
-    ))]
-pub async fn query_range(
-    State(state): State<AppState>,
-    Query(q): Query<QueryRangeParams>,
-) -> ApiResult<Response> {
-    if q.query.trim().is_empty() || q.query.len() > MAX_QUERY_LEN {
-        return Err(ApiError::validation(
-            "query",
-            format!("query: 1-{MAX_QUERY_LEN} characters"),
-        ));
-    }
-    let start = parse_time("start", &q.start)?;
-    let end = parse_time("end", &q.end)?;
-    let step = parse_step(&q.step)?;
-    if end < start {
-        return Err(ApiError::validation("end", "end: must not be before start"));
-    }
-    if end - start > MAX_RANGE_SECS {
-        return Err(ApiError::validation(
-            "end",
-            "end: at most 31 days after start",
-        ));
-    }
-    if step < 1.0 {
-        return Err(ApiError::validation("step", "step: at least 1 second"));
-    }
-    if (end - start) / step + 1.0 > MAX_POINTS {
-        return Err(ApiError::validation(
-            "step",
-            format!("step: too small for the range (more than {MAX_POINTS} points per series)"),
-        ));
-    }
-    let ts = &state.timeseries;
-    match &ts.0.vm {
-        Some(vm) => proxy(vm, &q.query, start, end, step).await,
-        None => {
-            let body = local_query(&*state.store, &q.query, start, end, step).await?;
-            Ok(axum::Json(body).into_response())
-        }
-    }
-}
-
-async fn proxy(vm: &BaseUrl, query: &str, start: f64, end: f64, step: f64) -> ApiResult<Response> {
-    let path = format!(
-        "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
-        encode(query)
-    );
-    let reply = outbound::get(vm, &path, Duration::from_secs(30))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "METRICS_UNAVAILABLE",
-                format!("VictoriaMetrics cannot be reached: {e}"),
-            )
-        })?;
-    if reply.status.is_success() {
-        let mut response = reply.body.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        return Ok(response);
-    }
-    let detail = serde_json::from_slice::<Value>(&reply.body)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&reply.body)
-                .chars()
-                .take(500)
-                .collect()
-        });
-    if reply.status.is_client_error() {
-        Err(ApiError::bad_request(
-            "QUERY_INVALID",
-            format!("VictoriaMetrics refused the query: {detail}"),
-        ))
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "METRICS_BACKEND_ERROR",
-            format!(
-                "VictoriaMetrics failed (HTTP {}): {detail}",
-                reply.status.as_u16()
-            ),
-        ))
-    }
-}
-
-/// Evaluates the query over the local samples.
-pub async fn local_query(
+/// Evaluates `query` over the local samples from `start` to `end` (Unix seconds) every `step`
+/// seconds: (labels, [(unix ms, value)]) per output series.
+pub async fn local_range(
     store: &dyn Store,
     query: &str,
     start: f64,
     end: f64,
     step: f64,
-) -> ApiResult<QueryRangeResponse> {
-    let expr = promql::parse(query).map_err(|e| ApiError::bad_request("QUERY_UNSUPPORTED", e))?;
+) -> Result<Vec<(BTreeMap<String, String>, promql::Points)>, LocalQueryError> {
+    let expr = promql::parse(query).map_err(LocalQueryError::Unsupported)?;
     let (start_ms, end_ms, step_ms) = (
         (start * 1000.0) as i64,
         (end * 1000.0) as i64,
@@ -760,7 +570,7 @@ pub async fn local_query(
     let at = |ms: i64| {
         Utc.timestamp_millis_opt(ms)
             .single()
-            .ok_or_else(|| ApiError::validation("start", "start: out of range"))
+            .ok_or(LocalQueryError::OutOfRange)
     };
     let rows = store
         .samples(
@@ -771,13 +581,7 @@ pub async fn local_query(
         )
         .await?;
     if rows.len() as i64 > MAX_LOCAL_SAMPLES {
-        return Err(ApiError::bad_request(
-            "QUERY_TOO_LARGE",
-            format!(
-                "more than {MAX_LOCAL_SAMPLES} samples in the range: narrow the range or the \
-                 selector"
-            ),
-        ));
+        return Err(LocalQueryError::TooLarge);
     }
     let mut series: BTreeMap<BTreeMap<String, String>, promql::Points> = BTreeMap::new();
     for s in rows {
@@ -792,38 +596,7 @@ pub async fn local_query(
             .or_default()
             .push((s.ts.timestamp_millis(), s.value));
     }
-    let result = promql::evaluate(&expr, &series, start_ms, end_ms, step_ms)
-        .into_iter()
-        .map(|(metric, points)| RangeSeries {
-            metric,
-            values: points
-                .into_iter()
-                .map(|(t, v)| (t as f64 / 1000.0, format_value(v)))
-                .collect(),
-        })
-        .collect();
-    Ok(QueryRangeResponse {
-        status: "success".into(),
-        data: QueryRangeData {
-            result_type: "matrix".into(),
-            result,
-        },
-    })
-}
-
-/// Prometheus' spelling of a sample value.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        v.to_string()
-    }
+    Ok(promql::evaluate(&expr, &series, start_ms, end_ms, step_ms))
 }
 
 #[cfg(test)]
@@ -932,23 +705,5 @@ mod tests {
         assert_eq!(find("lat_seconds_bucket", Some("+Inf")), 1.0);
         assert_eq!(find("lat_seconds_count", None), 1.0);
         assert!(samples.iter().all(|s| s.labels["instance"] == "host1"));
-    }
-
-    #[test]
-    fn times_steps_and_encoding() {
-        assert_eq!(
-            parse_time("start", "1800000000.5").unwrap(),
-            1_800_000_000.5
-        );
-        assert_eq!(parse_time("start", "1970-01-01T00:01:00Z").unwrap(), 60.0);
-        assert!(parse_time("start", "soon").is_err());
-        assert_eq!(parse_step("15").unwrap(), 15.0);
-        assert_eq!(parse_step("1m").unwrap(), 60.0);
-        assert_eq!(parse_step("500ms").unwrap(), 0.5);
-        assert!(parse_step("5 parsecs").is_err());
-        assert_eq!(
-            encode("sum(x{a=\"b c\"})"),
-            "sum%28x%7Ba%3D%22b%20c%22%7D%29"
-        );
     }
 }

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -107,6 +107,8 @@ async fn exchange(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake with {base} failed: {e}"))?;
+    // Short-lived, per request: drives this one connection and ends when the exchange does
+    // (the sender is dropped on return, or at the deadline).
     tokio::spawn(conn);
     let mut req = Request::builder()
         .method(method)

@@ -1,10 +1,6 @@
-//! Structured logs: the `tracing` layer that records them ([`layer`]), secret redaction
-//! ([`redact`]), the bounded batched writer into `application_logs` ([`sink`]), the per-request
-//! log line ([`request_log`]) and the `/api/v1/logs` routes (v1 paths and shapes).
-
-pub mod layer;
-pub mod redact;
-pub mod sink;
+//! Structured logs over HTTP: the per-request log line ([`request_log`]) and the `/api/v1/logs`
+//! routes (v1 paths and shapes). The `tracing` layer, redaction and the writer into
+//! `application_logs` are `observability::logs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,11 +13,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use domain::{JsonObject, LEVELS, LogFilter, LogRecord, NewLogRecord, SEVERITIES};
+use observability::logs::{LogSettings, LogSink, redact};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-pub use layer::LogLayer;
-pub use sink::{LogSettings, LogSink, apply_retention};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query, SeqId};
@@ -654,7 +648,7 @@ pub async fn test_logs(
     let settings = state.logs.sink.settings();
     let base = NewLogRecord {
         timestamp: domain::now(),
-        service: crate::SERVICE.to_owned(),
+        service: observability::SERVICE.to_owned(),
         category: "API".into(),
         request_id: request_id(&headers),
         user_id: principal.user_id().map(|u| u.to_string()),
