@@ -12,7 +12,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use bus::{PublishError, ReplayError, Replayed, TransportError};
 use chrono::{DateTime, Utc};
-use domain::{DeadLetter, Event, EventFilter, JsonObject};
+use domain::{DeadLetter, Event, EventFilter, JsonObject, topics};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -95,20 +95,9 @@ fn limit(value: Option<i64>, default: i64) -> Result<i64, ApiError> {
     }
 }
 
-/// Is `filter` a valid MQTT topic filter?
-fn valid_filter(filter: &str) -> bool {
-    let levels: Vec<&str> = filter.split('/').collect();
-    !filter.is_empty()
-        && levels.iter().enumerate().all(|(i, level)| match *level {
-            "#" => i == levels.len() - 1,
-            "+" => true,
-            l => !l.contains(['#', '+']),
-        })
-}
-
 fn topic_filter(topic: Option<String>) -> Result<Option<String>, ApiError> {
     match topic {
-        Some(t) if !valid_filter(&t) => Err(ApiError::validation(
+        Some(t) if !topics::valid_filter(&t) => Err(ApiError::validation(
             "topic",
             format!(
                 "topic: '{t}' is not a valid MQTT filter ('+' must be a whole level, '#' the last)"
@@ -480,7 +469,7 @@ async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
     loop {
         let frame = tokio::select! {
             received = events.recv() => match received {
-                Ok(e) if storage::topic_matches(&filter, &e.topic) => {
+                Ok(e) if topics::matches(&filter, &e.topic) => {
                     format!(r#"{{"type":"event","event":{}}}"#, e.frame(event_json))
                 }
                 Ok(_) => continue,
@@ -512,7 +501,7 @@ fn sse(
             let _alive = guard;
             loop {
                 let item = match receiver.recv().await {
-                    Ok(e) if storage::topic_matches(&filter, &e.topic) => {
+                    Ok(e) if topics::matches(&filter, &e.topic) => {
                         SseEvent::default().event("event").data(e.frame(event_json))
                     }
                     Ok(_) => continue,
@@ -526,17 +515,4 @@ fn sse(
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn validates_mqtt_filters() {
-        for ok in ["#", "tracker/#", "tracker/+/x", "a/b/c", "+"] {
-            assert!(super::valid_filter(ok), "{ok}");
-        }
-        for bad in ["", "tracker/#/x", "tra+cker", "a/b#"] {
-            assert!(!super::valid_filter(bad), "{bad}");
-        }
-    }
 }

@@ -29,8 +29,8 @@ pub use envelope::{RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig, tls_config};
-pub use pipeline::{PipelineConfig, dlq_topic, trace_events};
-pub use transport::{Ack, Delivery, InProcess, SUBSCRIPTIONS, Transport, TransportError};
+pub use pipeline::{PipelineConfig, trace_events};
+pub use transport::{Ack, Delivery, InProcess, Transport, TransportError};
 
 #[derive(Debug, Clone)]
 pub struct BusConfig {
@@ -167,7 +167,7 @@ impl EventBus {
         };
         decode(&raw, self.config.pipeline.max_message_bytes)
             .map_err(|dl| PublishError::Invalid(Box::new(dl)))?;
-        if !transport::subscribed(topic) {
+        if !domain::topics::ingested(topic) {
             return Err(PublishError::Topic(topic.to_owned()));
         }
         self.transport

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use domain::topics::{self, SUBSCRIPTIONS};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 
 use crate::metrics::BusMetrics;
-use crate::transport::{Ack, Delivery, SUBSCRIPTIONS, Transport, TransportError};
+use crate::transport::{Ack, Delivery, Transport, TransportError};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -154,7 +155,7 @@ fn filters(config: &MqttConfig) -> Vec<String> {
     SUBSCRIPTIONS
         .iter()
         .map(|f| match &config.shared_group {
-            Some(group) => format!("$share/{group}/{f}"),
+            Some(group) => topics::shared(group, f),
             None => (*f).to_owned(),
         })
         .collect()

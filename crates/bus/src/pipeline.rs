@@ -235,7 +235,7 @@ impl Pipeline {
             let _ = self
                 .transport
                 .publish(
-                    &dlq_topic(&dl.original_topic),
+                    &domain::topics::dlq_topic(&dl.original_topic),
                     Bytes::from(notice.to_string()),
                 )
                 .await;
@@ -279,21 +279,5 @@ fn refused(e: NewEvent, error: &StoreError) -> NewDeadLetter {
         detail: format!("the database refused the event: {error}"),
         payload: domain::envelope(e.trace_id, e.ts, &e.kind, &e.idempotency_key, &e.payload),
         received_at: e.received_at,
-    }
-}
-
-/// v1's dead-letter topic: `tracker/dlq/<original topic with / replaced by _>`.
-pub fn dlq_topic(original: &str) -> String {
-    format!("tracker/dlq/{}", original.replace('/', "_"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dlq_topic_flattens_the_original() {
-        assert_eq!(
-            super::dlq_topic("tracker/events/projects/created"),
-            "tracker/dlq/tracker_events_projects_created"
-        );
     }
 }

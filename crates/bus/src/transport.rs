@@ -9,13 +9,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-/// The topics TaylorDash ingests.
-pub const SUBSCRIPTIONS: &[&str] = &[
-    "tracker/events/#",
-    "tracker/commands/#",
-    "tracker/metrics/#",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("the event bus is not connected to the broker")]
@@ -73,13 +66,6 @@ pub trait Transport: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// Does `topic` match one of the ingest subscriptions?
-pub fn subscribed(topic: &str) -> bool {
-    SUBSCRIPTIONS
-        .iter()
-        .any(|filter| storage::topic_matches(filter, topic))
-}
-
 /// The bus without a broker: publishing hands the message straight to the pipeline.
 pub struct InProcess {
     deliveries: mpsc::Sender<Delivery>,
@@ -100,7 +86,7 @@ impl Transport for InProcess {
     }
 
     async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), TransportError> {
-        if !subscribed(topic) {
+        if !domain::topics::ingested(topic) {
             return Ok(());
         }
         let delivery = Delivery {

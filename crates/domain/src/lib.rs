@@ -13,6 +13,7 @@ mod identity;
 mod logs;
 mod model;
 mod status;
+pub mod topics;
 mod validate;
 
 pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};

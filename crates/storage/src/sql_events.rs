@@ -24,7 +24,8 @@ macro_rules! impl_event_store {
             use sqlx::Row as _;
             use sqlx::types::Json;
 
-            use crate::events::{EventPage, EventStore, IngestOutcome, topic_like, topic_matches};
+            use crate::events::{EventPage, EventStore, IngestOutcome};
+            use domain::topics;
             use crate::{Entity, Result, StoreError};
 
             type Row = <$db as sqlx::Database>::Row;
@@ -126,11 +127,8 @@ macro_rules! impl_event_store {
                 }
 
                 async fn list_events(&self, filter: &EventFilter, limit: i64) -> Result<EventPage> {
-                    let wildcard = filter
-                        .topic
-                        .as_deref()
-                        .filter(|t| t.contains(['+', '#']));
-                    let like = filter.topic.as_deref().map(topic_like);
+                    let wildcard = filter.topic.as_deref().filter(|t| topics::has_wildcards(t));
+                    let like = filter.topic.as_deref().map(topics::like_pattern);
                     let batch = limit.max(100);
                     let mut events = Vec::new();
                     let mut cursor = filter.before_id;
@@ -159,7 +157,7 @@ macro_rules! impl_event_store {
                             let event = event_from(row)?;
                             cursor = Some(event.id);
                             scanned += 1;
-                            if wildcard.is_none_or(|f| topic_matches(f, &event.topic)) {
+                            if wildcard.is_none_or(|f| topics::matches(f, &event.topic)) {
                                 events.push(event);
                                 if events.len() as i64 == limit {
                                     return Ok(EventPage { events, next_cursor: cursor });
