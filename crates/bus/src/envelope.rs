@@ -31,6 +31,7 @@ pub fn decode(msg: &RawMessage<'_>, max_bytes: usize) -> Result<NewEvent, NewDea
         original_topic: truncate(msg.topic, MAX_TOPIC),
         reason,
         detail,
+        idempotency_key: settling_key(&payload),
         payload,
         received_at: msg.received_at,
     };
@@ -65,12 +66,16 @@ pub fn decode(msg: &RawMessage<'_>, max_bytes: usize) -> Result<NewEvent, NewDea
         }
     };
     // PostgreSQL cannot store U+0000 in JSON text; refuse it here rather than in the database.
-    if text.contains("\\u0000") {
-        return Err(dead(
-            DeadReason::InvalidField,
-            "message contains a NUL character (\\u0000), which cannot be stored".into(),
-            preview(msg.bytes),
-        ));
+    // The dead letter keeps the message as text, and the key so an outbox row is settled by it.
+    if domain::json_text_has_nul(msg.bytes) {
+        return Err(NewDeadLetter {
+            idempotency_key: settling_key(&value),
+            ..dead(
+                DeadReason::InvalidField,
+                "message contains a NUL character (\\u0000), which cannot be stored".into(),
+                preview(msg.bytes),
+            )
+        });
     }
     let Value::Object(mut envelope) = value else {
         return Err(dead(
@@ -146,6 +151,14 @@ fn fields(msg: &RawMessage<'_>, envelope: &mut JsonObject) -> Result<NewEvent, I
         ts: domain::truncate_to_micros(ts),
         received_at: msg.received_at,
     })
+}
+
+/// The envelope's `idempotency_key` if it can be stored (a non-empty string of at most
+/// [`MAX_KEY`] characters without NUL); it lets the outbox settle a row that was dead-lettered.
+fn settling_key(envelope: &Value) -> Option<String> {
+    let key = envelope.get("idempotency_key")?.as_str()?;
+    (!key.is_empty() && key.chars().count() <= MAX_KEY && !key.contains('\0'))
+        .then(|| key.to_owned())
 }
 
 fn invalid(field: &str, why: String) -> Invalid {

@@ -31,6 +31,7 @@ pub struct BusMetrics {
     pub latency: Histogram,
     pub mqtt_connected: prometheus::IntGauge,
     pub outbox_backlog: IntGauge,
+    pub outbox_dead_lettered: IntCounter,
     pub stream_clients: IntGauge,
     pub store_retries: IntCounter,
 }
@@ -70,6 +71,10 @@ impl BusMetrics {
                 "taylor_outbox_backlog",
                 "Domain events written but not yet confirmed through the bus",
             )?,
+            outbox_dead_lettered: IntCounter::new(
+                "taylor_outbox_dead_lettered_total",
+                "Outbox events the bus dead-lettered (settled, not published again): a defect",
+            )?,
             stream_clients: IntGauge::new(
                 "taylor_stream_clients",
                 "Clients connected to the live event stream",
@@ -93,6 +98,7 @@ impl BusMetrics {
         registry.register(Box::new(m.latency.clone()))?;
         registry.register(Box::new(m.mqtt_connected.clone()))?;
         registry.register(Box::new(m.outbox_backlog.clone()))?;
+        registry.register(Box::new(m.outbox_dead_lettered.clone()))?;
         registry.register(Box::new(m.stream_clients.clone()))?;
         registry.register(Box::new(m.store_retries.clone()))?;
         Ok(m)

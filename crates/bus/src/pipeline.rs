@@ -279,5 +279,6 @@ fn refused(e: NewEvent, error: &StoreError) -> NewDeadLetter {
         detail: format!("the database refused the event: {error}"),
         payload: domain::envelope(e.trace_id, e.ts, &e.kind, &e.idempotency_key, &e.payload),
         received_at: e.received_at,
+        idempotency_key: Some(e.idempotency_key),
     }
 }

@@ -3,7 +3,8 @@
 //! The relay publishes outbox rows in order. A row counts as sent only when its event has come
 //! back through the bus into the events mirror (`confirm_outbox`) — end-to-end proof, with no
 //! reliance on acknowledgements held in memory. Rows not confirmed within [`RETRY_AFTER`] are
-//! published again; the idempotency key makes the repeat harmless. With the broker down nothing
+//! published again; the idempotency key makes the repeat harmless. A row whose message the bus
+//! dead-lettered is settled by that dead letter (same idempotency key), counted and logged. With the broker down nothing
 //! is published, API calls are unaffected, and the backlog drains when it returns.
 
 use std::sync::Arc;
@@ -43,7 +44,14 @@ async fn relay_once(
     transport: &dyn Transport,
     metrics: &BusMetrics,
 ) -> Result<(), StoreError> {
-    store.confirm_outbox().await?;
+    let confirmed = store.confirm_outbox().await?;
+    for row in &confirmed.dead_lettered {
+        // The application wrote an event the bus refuses: a defect to fix, reported once per
+        // row. The row is settled, so it is not published again.
+        metrics.outbox_dead_lettered.inc();
+        tracing::error!(outbox_id = row.outbox_id, dead_letter_id = row.dead_letter_id,
+            kind = %row.kind, "an outbox event was dead-lettered; it will not be published again (see the dead letter)");
+    }
     if transport.is_connected() {
         let retry_before = domain::now()
             - chrono::Duration::from_std(RETRY_AFTER).unwrap_or(chrono::Duration::seconds(5));

@@ -612,3 +612,56 @@ async fn two_replicas_store_once_and_stream_everything() {
         }
     }
 }
+
+/// An outbox row whose event the bus refuses — here a NUL character in the payload, written
+/// behind the application's back since the API refuses it — is settled by its dead letter:
+/// one dead letter, linked from the row, counted and never published again.
+#[tokio::test]
+async fn a_poisoned_outbox_row_is_settled_once_not_republished() {
+    let db = TestDb::sqlite().await;
+    let storage::StoreConfig::Sqlite { path, .. } = &db.config else {
+        unreachable!("TestDb::sqlite is SQLite")
+    };
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind("tracker/events/projects/created")
+    .bind("project.created")
+    .bind(Uuid::new_v4())
+    .bind("poisoned-1")
+    .bind(format!(
+        r#"{{"project_id":"{}","name":"bad\u0000name"}}"#,
+        Uuid::new_v4()
+    ))
+    .bind(domain::now())
+    .execute(&raw)
+    .await
+    .unwrap();
+
+    let r = start_bus(db.store.clone(), None);
+    let store = r.store.clone();
+    eventually(Duration::from_secs(10), "outbox row settled", || {
+        let store = store.clone();
+        async move { store.outbox_backlog().await.unwrap() == 0 }
+    })
+    .await;
+    let dead = r.store.list_dead_letters(10, None).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].detail.contains("NUL"), "{}", dead[0].detail);
+    let linked: Option<i64> = sqlx::query_scalar("SELECT dead_letter_id FROM event_outbox")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(linked, Some(dead[0].id));
+    assert_eq!(r.bus.metrics().outbox_dead_lettered.get(), 1);
+
+    // Past the relay's retry delay nothing is published again.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(r.store.list_dead_letters(10, None).await.unwrap().len(), 1);
+    assert_eq!(r.store.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(r.bus.metrics().outbox_dead_lettered.get(), 1);
+}

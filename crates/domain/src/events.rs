@@ -149,6 +149,9 @@ pub struct NewDeadLetter {
     /// The original message: the JSON value if it parsed, else its text (lossy for non-UTF-8).
     pub payload: Value,
     pub received_at: DateTime<Utc>,
+    /// The envelope's idempotency key, when the message parsed and had a storable one: an
+    /// outbox row with this key is settled by the dead letter instead of being published again.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

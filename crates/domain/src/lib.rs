@@ -29,7 +29,7 @@ pub use logs::{
 };
 pub use model::*;
 pub use status::{ComponentStatus, ProjectStatus, TaskStatus, UnknownStatus};
-pub use validate::ValidationError;
+pub use validate::{ValidationError, json_text_has_nul};
 
 /// A JSON object (`{...}`) as stored in `metadata` columns.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

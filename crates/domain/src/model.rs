@@ -76,7 +76,7 @@ impl Project {
             );
         }
         if let Some(d) = patch.description {
-            validate::max_chars("description", &d, DESCRIPTION_MAX)?;
+            validate::text("description", &d, DESCRIPTION_MAX)?;
             changed.set("description", &mut self.description, Some(d));
         }
         if let Some(s) = patch.status {
@@ -193,7 +193,7 @@ impl Component {
             );
         }
         if let Some(kind) = patch.kind {
-            validate::max_chars("type", &kind, COMPONENT_TYPE_MAX)?;
+            validate::text("type", &kind, COMPONENT_TYPE_MAX)?;
             changed.set("type", &mut self.kind, Some(kind));
         }
         if let Some(s) = patch.status {
@@ -313,7 +313,7 @@ impl Task {
             );
         }
         if let Some(d) = patch.description {
-            validate::max_chars("description", &d, TASK_DESCRIPTION_MAX)?;
+            validate::text("description", &d, TASK_DESCRIPTION_MAX)?;
             changed.set("description", &mut self.description, Some(d));
         }
         if let Some(a) = patch.assignee_id {

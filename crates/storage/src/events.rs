@@ -17,6 +17,24 @@ pub struct IngestOutcome {
     pub dead_letters: Vec<i64>,
 }
 
+/// What one pass of [`EventStore::confirm_outbox`] settled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxConfirmation {
+    /// Rows whose event arrived in the events mirror.
+    pub sent: u64,
+    /// Rows whose message was dead-lettered instead: each is a defect of whatever wrote it, so
+    /// the relay reports them.
+    pub dead_lettered: Vec<OutboxDeadLettered>,
+}
+
+/// An outbox row settled by a dead letter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxDeadLettered {
+    pub outbox_id: i64,
+    pub dead_letter_id: i64,
+    pub kind: String,
+}
+
 /// A page of events, newest first, with the cursor for the next (older) page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -56,8 +74,9 @@ pub trait EventStore: Send + Sync {
         retry_before: DateTime<Utc>,
     ) -> Result<Vec<OutboxEntry>>;
     /// Marks as sent every outbox row whose event has arrived in the events mirror — the
-    /// end-to-end proof that it went through the bus. Returns how many were confirmed.
-    async fn confirm_outbox(&self) -> Result<u64>;
+    /// end-to-end proof that it went through the bus — and settles every row whose message the
+    /// bus dead-lettered (linking the dead letter), so a poisoned row is never published again.
+    async fn confirm_outbox(&self) -> Result<OutboxConfirmation>;
     /// Outbox rows not yet confirmed.
     async fn outbox_backlog(&self) -> Result<i64>;
 

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 pub use artifacts::{ArtifactStore, ObjectDeletion};
 pub use error::{Entity, StoreError};
-pub use events::{EventPage, EventStore, IngestOutcome};
+pub use events::{EventPage, EventStore, IngestOutcome, OutboxConfirmation, OutboxDeadLettered};
 pub use identity::{IdentityStore, LoginUpdate};
 pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;

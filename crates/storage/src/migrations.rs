@@ -43,6 +43,11 @@ const POSTGRES: &[Source] = &[
         "log indexes",
         include_str!("../migrations/postgres/0007_log_indexes.sql"),
     ),
+    (
+        8,
+        "outbox dead letters",
+        include_str!("../migrations/postgres/0008_outbox_dead_letters.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -79,6 +84,11 @@ const SQLITE: &[Source] = &[
         7,
         "log indexes",
         include_str!("../migrations/sqlite/0007_log_indexes.sql"),
+    ),
+    (
+        8,
+        "outbox dead letters",
+        include_str!("../migrations/sqlite/0008_outbox_dead_letters.sql"),
     ),
 ];
 

@@ -100,13 +100,14 @@ macro_rules! impl_event_store {
                     for d in dead {
                         let id: i64 = sqlx::query(
                             "INSERT INTO dlq_events (original_topic, reason, failure_reason, payload, \
-                             created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                             created_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                         )
                         .bind(&d.original_topic)
                         .bind(d.reason.as_str())
                         .bind(&d.detail)
                         .bind(Json(&d.payload))
                         .bind(d.received_at)
+                        .bind(d.idempotency_key.as_deref())
                         .fetch_one(&mut *tx)
                         .await?
                         .try_get(0)?;
@@ -279,15 +280,40 @@ macro_rules! impl_event_store {
                     Ok(entries)
                 }
 
-                async fn confirm_outbox(&self) -> Result<u64> {
-                    let done = sqlx::query(
+                async fn confirm_outbox(&self) -> Result<$crate::OutboxConfirmation> {
+                    let now = domain::now();
+                    let sent = sqlx::query(
                         "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND EXISTS \
                          (SELECT 1 FROM events_mirror e WHERE e.idempotency_key = event_outbox.idempotency_key)",
                     )
-                    .bind(domain::now())
+                    .bind(now)
                     .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                    let rows = sqlx::query(
+                        "UPDATE event_outbox SET sent_at = $1, dead_letter_id = \
+                         (SELECT min(d.id) FROM dlq_events d WHERE d.idempotency_key = event_outbox.idempotency_key) \
+                         WHERE sent_at IS NULL AND EXISTS \
+                         (SELECT 1 FROM dlq_events d WHERE d.idempotency_key = event_outbox.idempotency_key) \
+                         RETURNING id, dead_letter_id, kind",
+                    )
+                    .bind(now)
+                    .fetch_all(self.writer())
                     .await?;
-                    Ok(done.rows_affected())
+                    let dead_lettered = rows
+                        .iter()
+                        .map(|r| {
+                            Ok($crate::OutboxDeadLettered {
+                                outbox_id: r.try_get(0)?,
+                                dead_letter_id: r.try_get(1)?,
+                                kind: r.try_get(2)?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok($crate::OutboxConfirmation {
+                        sent,
+                        dead_lettered,
+                    })
                 }
 
                 async fn outbox_backlog(&self) -> Result<i64> {

@@ -63,6 +63,7 @@ fn dead(topic: &str) -> domain::NewDeadLetter {
         detail: "expected value at line 1 column 1".into(),
         payload: serde_json::Value::String("{oops".into()),
         received_at: domain::now(),
+        idempotency_key: None,
     }
 }
 
@@ -939,8 +940,53 @@ async fn every_change_writes_its_event_to_the_outbox(store: Arc<dyn Store>) {
         })
         .collect();
     store.ingest(&arrived, &[]).await.unwrap();
-    assert_eq!(store.confirm_outbox().await.unwrap(), 5);
+    let confirmed = store.confirm_outbox().await.unwrap();
+    assert_eq!(confirmed.sent, 5);
+    assert!(confirmed.dead_lettered.is_empty());
     assert_eq!(store.outbox_backlog().await.unwrap(), 7);
+
+    // A row whose message the bus dead-lettered is settled by that dead letter (same
+    // idempotency key) and linked to it: never claimed or published again.
+    let poisoned = &claimed[5];
+    let outcome = store
+        .ingest(
+            &[],
+            &[domain::NewDeadLetter {
+                idempotency_key: Some(poisoned.idempotency_key.clone()),
+                ..dead(&poisoned.topic)
+            }],
+        )
+        .await
+        .unwrap();
+    let confirmed = store.confirm_outbox().await.unwrap();
+    assert_eq!(confirmed.sent, 0);
+    assert_eq!(
+        confirmed.dead_lettered,
+        vec![storage::OutboxDeadLettered {
+            outbox_id: poisoned.id,
+            dead_letter_id: outcome.dead_letters[0],
+            kind: poisoned.kind.clone(),
+        }]
+    );
+    assert_eq!(store.outbox_backlog().await.unwrap(), 6);
+    let long_ago = domain::now() + chrono::Duration::seconds(60);
+    assert!(
+        store
+            .claim_outbox(100, long_ago)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != poisoned.id),
+        "a settled row is not claimed again"
+    );
+    assert!(
+        store
+            .confirm_outbox()
+            .await
+            .unwrap()
+            .dead_lettered
+            .is_empty()
+    );
 }
 
 async fn a_refused_change_writes_no_event(store: Arc<dyn Store>) {

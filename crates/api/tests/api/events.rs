@@ -176,6 +176,7 @@ async fn dead_letters_can_be_listed_replayed_and_deleted() {
         payload: json!({"trace_id": uuid::Uuid::new_v4(), "ts": "2026-11-29T00:00:00Z",
                         "kind": "lab.fixed", "idempotency_key": "fixed-1", "payload": {}}),
         received_at: domain::now(),
+        idempotency_key: Some("fixed-1".into()),
     };
     let hopeless = domain::NewDeadLetter {
         original_topic: "tracker/events/lab/broken".into(),
@@ -183,6 +184,7 @@ async fn dead_letters_can_be_listed_replayed_and_deleted() {
         detail: "expected value".into(),
         payload: json!("{broken"),
         received_at: domain::now(),
+        idempotency_key: None,
     };
     let ids = app
         .store

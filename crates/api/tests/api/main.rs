@@ -31,6 +31,7 @@ mod auth;
 mod backups;
 mod catalogue;
 mod events;
+mod hardening;
 mod logs;
 mod matrix;
 mod otel;

@@ -1,0 +1,120 @@
+//! Regression tests for what a fuzzer and an attacker found: text the system cannot store or
+//! publish is refused at the edge with a clear 422, before it can reach the outbox.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Cred, TestApp};
+
+on_both!(
+    nul_in_a_login_is_refused_before_the_throttle_and_writes_nothing,
+    nul_and_control_characters_are_refused_in_every_text_field,
+);
+
+async fn outbox_rows(app: &TestApp) -> usize {
+    app.raw_text("SELECT CAST(id AS TEXT) FROM event_outbox")
+        .await
+        .len()
+}
+
+async fn nul_in_a_login_is_refused_before_the_throttle_and_writes_nothing(app: TestApp) {
+    let before = outbox_rows(&app).await;
+    let login = |username: &'static str| {
+        app.call_from(
+            "192.0.2.9",
+            &Cred::Anonymous,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"username": username, "password": "wrong-password-1"})),
+        )
+    };
+    // Lock the address out with ordinary failures first.
+    let mut throttled = false;
+    for _ in 0..30 {
+        let r = login("nobody").await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = true;
+            break;
+        }
+        r.assert_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    }
+    assert!(throttled, "the address should be throttled by now");
+    let after_failures = outbox_rows(&app).await;
+    assert!(after_failures > before, "failed logins are audited");
+
+    // A NUL in the username is a 422 naming the problem, throttled address or not, and leaves
+    // no audit event behind (it could never be published).
+    for _ in 0..5 {
+        let r = login("ad\u{0}min").await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEXT");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("NUL")
+        );
+    }
+    assert_eq!(outbox_rows(&app).await, after_failures);
+}
+
+async fn nul_and_control_characters_are_refused_in_every_text_field(app: TestApp) {
+    let before = outbox_rows(&app).await;
+    app.post("/api/v1/projects", json!({"name": "lab\u{0}"}))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEXT");
+    app.post(
+        "/api/v1/projects",
+        json!({"name": "ok", "metadata": {"note": ["fine", "x\u{0}"]}}),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEXT");
+    // Other control characters and text-direction overrides in names are refused by the
+    // domain rules, naming the field.
+    for name in ["tab\there", "bell\u{7}", "invoice\u{202E}fdp.exe"] {
+        let r = app.post("/api/v1/projects", json!({ "name": name })).await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+        assert_eq!(r.body["field"], "name", "{}", r.body);
+    }
+    app.post(
+        "/api/v1/projects",
+        json!({"name": "ok", "description": "beep\u{7}"}),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    // Descriptions keep their line breaks and tabs.
+    let p = app
+        .post(
+            "/api/v1/projects",
+            json!({"name": "multi-line", "description": "one\n\ttwo\r\n"}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    let id = p.str("id");
+    app.put(
+        &format!("/api/v1/projects/{id}"),
+        json!({"name": "x\u{202E}y"}),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+
+    // Query parameters: a NUL search no longer matches everything, a NUL topic filter is
+    // refused.
+    for path in [
+        "/api/v1/projects?search=%00",
+        "/api/v1/events?topic=tracker%2F%00",
+        "/api/v1/logs?search=a%01b",
+    ] {
+        let r = app.get(path).await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("control characters"),
+            "{path}: {}",
+            r.body
+        );
+    }
+    // Only the one valid project wrote an event.
+    assert_eq!(outbox_rows(&app).await, before + 1);
+}
