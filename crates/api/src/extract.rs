@@ -225,7 +225,9 @@ fn refuse_control_characters(query: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The version the client last saw, from `If-Match` (`"3"`, `W/"3"` or `3`).
+/// The version the client last saw, from `If-Match`: the strong ETag (`"3"`, or a bare `3`).
+/// `*` (any current version) asks for no check. A weak validator (`W/"3"`) never satisfies a
+/// write precondition (strong comparison, RFC 9110 §13.1.1), so it fails with 412.
 pub struct IfMatch(pub Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
@@ -236,8 +238,22 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Ok(IfMatch(None));
         };
         let text = value.to_str().unwrap_or_default().trim();
-        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        text.parse().map(|v| IfMatch(Some(v))).map_err(|_| {
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        if text.starts_with("W/") {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "WEAK_ETAG",
+                "If-Match needs the strong ETag as returned (e.g. \"3\"); a weak validator (W/...) \
+                 never matches a change",
+            ));
+        }
+        let unquoted = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(text);
+        unquoted.parse().map(|v| IfMatch(Some(v))).map_err(|_| {
             ApiError::bad_request(
                 "INVALID_IF_MATCH",
                 "If-Match must carry the resource version, as returned in its ETag (e.g. \"3\")",

@@ -3,7 +3,7 @@
 //! operation's required role comes from the access table (`auth/policy.rs`).
 
 use utoipa::OpenApi;
-use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
@@ -128,16 +128,17 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                 );
                 error(op, 404, "No such resource (NOT_FOUND)");
             }
-            let lists = op
-                .parameters
-                .iter()
-                .flatten()
-                .any(|p| matches!(p, RefOr::T(p) if p.name == "limit"));
-            if op.request_body.is_some() || lists {
+            // Every query parameter is checked (types, ranges, no control characters).
+            let has_query =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+            if op.request_body.is_some() || has_query {
                 error(
                     op,
                     422,
-                    "Invalid field or parameter (VALIDATION_FAILED; `field` names it)",
+                    "Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL \
+                     character anywhere in the body (INVALID_TEXT)",
                 );
             }
             if op.request_body.is_some() {
@@ -151,6 +152,11 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             }
             if method == HttpMethod::Put && has_id && !path.ends_with("/layout") {
                 error(op, 409, "Stale version (VERSION_CONFLICT)");
+                error(
+                    op,
+                    412,
+                    "If-Match carried a weak validator, which never matches (WEAK_ETAG)",
+                );
             }
         }
     }

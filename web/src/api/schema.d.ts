@@ -2239,7 +2239,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2301,6 +2301,15 @@ export interface operations {
             };
             /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2394,7 +2403,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2555,7 +2564,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2778,7 +2787,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3158,7 +3167,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3317,7 +3326,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,6 +3423,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match carried a weak validator, which never matches (WEAK_ETAG) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large (PAYLOAD_TOO_LARGE) */
             413: {
                 headers: {
@@ -3432,7 +3450,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3691,6 +3709,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match carried a weak validator, which never matches (WEAK_ETAG) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large (PAYLOAD_TOO_LARGE) */
             413: {
                 headers: {
@@ -3709,7 +3736,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3973,7 +4000,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4137,7 +4164,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4243,7 +4270,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4311,7 +4338,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4630,7 +4657,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4793,6 +4820,15 @@ export interface operations {
             };
             /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5060,7 +5096,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5155,7 +5191,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5224,6 +5260,15 @@ export interface operations {
             };
             /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5441,6 +5486,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
             500: {
                 headers: {
@@ -5505,7 +5559,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5600,7 +5654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5775,6 +5829,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match carried a weak validator, which never matches (WEAK_ETAG) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large (PAYLOAD_TOO_LARGE) */
             413: {
                 headers: {
@@ -5793,7 +5856,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5958,7 +6021,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6162,7 +6225,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6268,7 +6331,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6524,7 +6587,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6699,6 +6762,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match carried a weak validator, which never matches (WEAK_ETAG) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large (PAYLOAD_TOO_LARGE) */
             413: {
                 headers: {
@@ -6717,7 +6789,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it) */
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -118,3 +118,36 @@ async fn nul_and_control_characters_are_refused_in_every_text_field(app: TestApp
     // Only the one valid project wrote an event.
     assert_eq!(outbox_rows(&app).await, before + 1);
 }
+
+/// A weak validator never satisfies a write precondition; `*` asks for none.
+#[tokio::test]
+async fn if_match_takes_only_strong_validators() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let app = TestApp::new().await;
+    let id = app.project("versioned").await;
+    let put = |if_match: &str, name: &str| {
+        Request::builder()
+            .method(Method::PUT)
+            .uri(format!("/api/v1/projects/{id}"))
+            .header("x-api-key", crate::support::KEY)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::IF_MATCH, if_match)
+            .body(Body::from(json!({ "name": name }).to_string()))
+            .expect("request")
+    };
+    app.send(put("W/\"1\"", "weak"))
+        .await
+        .assert_error(StatusCode::PRECONDITION_FAILED, "WEAK_ETAG");
+    app.send(put("\"\"", "empty"))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "INVALID_IF_MATCH");
+    let strong = app.send(put("\"1\"", "strong")).await;
+    assert_eq!(strong.status, StatusCode::OK, "{}", strong.body);
+    let any = app.send(put("*", "any")).await;
+    assert_eq!(any.status, StatusCode::OK, "{}", any.body);
+    assert_eq!(
+        app.get(&format!("/api/v1/projects/{id}")).await.str("name"),
+        "any"
+    );
+}
