@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::ValidationError;
 use serde::Serialize;
+use services::identity;
 use storage::StoreError;
 use utoipa::ToSchema;
 
@@ -145,6 +146,29 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Database(_) => {
                 ApiError::internal(detail)
             }
+        }
+    }
+}
+
+impl From<identity::Error> for ApiError {
+    fn from(e: identity::Error) -> Self {
+        use identity::Error as E;
+        let detail = e.to_string();
+        match e {
+            E::InvalidCredentials => ApiError::unauthorized("INVALID_CREDENTIALS", detail),
+            E::TooManyAttempts { retry_after } => {
+                ApiError::too_many_requests("TOO_MANY_ATTEMPTS", detail, retry_after)
+            }
+            E::InvalidCurrentPassword => ApiError::bad_request("INVALID_CURRENT_PASSWORD", detail),
+            E::InvalidSetupToken => ApiError::forbidden("INVALID_SETUP_TOKEN", detail),
+            E::NoUpdates => ApiError::bad_request("NO_UPDATES", detail),
+            E::CannotDeleteSelf => ApiError::bad_request("CANNOT_DELETE_SELF", detail),
+            E::OthersKeys => ApiError::forbidden("INSUFFICIENT_ROLE", detail),
+            E::ScopeAboveRole { .. } => ApiError::forbidden("SCOPE_ABOVE_ROLE", detail),
+            E::ExpiryTwice => ApiError::validation("expires_at", detail),
+            E::Invalid(v) => v.into(),
+            E::Store(e) => e.into(),
+            E::Internal(e) => ApiError::internal(e),
         }
     }
 }

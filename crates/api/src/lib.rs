@@ -41,7 +41,7 @@ use utoipa_axum::routes;
 
 pub use auth::{
     API_KEY_HEADER, ApiKey, AuthConfig, AuthState, Clock, Credential, PasswordCost, Principal,
-    SESSION_COOKIE,
+    SESSION_COOKIE, SignedIn,
 };
 pub use error::{ApiError, ErrorBody};
 pub use health::{SERVICE, StackEndpoints};
@@ -133,12 +133,13 @@ impl AppState {
             &bus,
             metrics.registry(),
         );
+        let auth = AuthState::new(auth, store.clone());
         AppState(Arc::new(AppContext {
             store,
             api_key,
             metrics,
             bus,
-            auth: AuthState::new(auth),
+            auth,
             logs: logs::Logs::new(sink),
             stack: obs.stack,
             files: None,

@@ -302,18 +302,14 @@ fn read_password(name: &str) -> Result<String, String> {
 
 async fn add_user(config: &Config, name: &str, role: Role) -> Result<(), String> {
     let password = read_password(name)?;
-    let state = startup::maintenance_state(config)
+    let (identity, store) = startup::maintenance_identity(config)
         .await
         .map_err(|e| e.to_string())?;
-    let created = api::auth::users::provision(&state, name, password, role, "command line").await;
-    state.store.close().await;
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) => Err(match e.field {
-            Some(field) => format!("{field}: {}", e.detail),
-            None => e.detail,
-        }),
-    }
+    let created = identity
+        .provision(name, password, role, "command line")
+        .await;
+    store.close().await;
+    created.map(drop).map_err(|e| e.to_string())
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use api::{ApiKey, AppState, AuthConfig, Metrics};
 use domain::Role;
+use services::identity::Identity;
 use storage::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 
@@ -234,22 +235,22 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
         )));
     }
     if let Some(admin) = &config.admin_bootstrap {
-        bootstrap_admin(&state, &admin.username, &admin.password_file).await?;
+        bootstrap_admin(&state.auth.identity, &admin.username, &admin.password_file).await?;
     }
     let admins = store
         .count_active_admins()
         .await
         .map_err(|e| StartupError::Admin(e.to_string()))?;
-    let setup_token = if admins == 0 {
-        let token = state
-            .auth
-            .issue_setup_token()
-            .await
-            .map_err(|e| StartupError::Admin(format!("cannot create a setup token: {e}")))?;
-        Some(token)
-    } else {
-        None
-    };
+    let setup_token =
+        if admins == 0 {
+            let token =
+                state.auth.identity.issue_setup_token().await.map_err(|e| {
+                    StartupError::Admin(format!("cannot create a setup token: {e}"))
+                })?;
+            Some(token)
+        } else {
+            None
+        };
     Ok(App {
         state,
         store,
@@ -281,41 +282,27 @@ pub fn log_sink(config: &Config) -> observability::logs::LogSink {
     })
 }
 
-/// State for maintenance commands (`user add`): the store and authentication settings, but no
-/// server and no service key (a random one that is never shown or served).
-pub async fn maintenance_state(config: &Config) -> Result<AppState, StartupError> {
+/// The identity service for maintenance commands (`user add`): the store and the configured
+/// settings, and nothing of the server — no HTTP state, event bus or background tasks. What it
+/// audits reaches the bus through the outbox (a running server's relay publishes it). Close
+/// the returned store when done.
+pub async fn maintenance_identity(
+    config: &Config,
+) -> Result<(Identity, Arc<dyn Store>), StartupError> {
     let store = open_store(config).await?;
-    let unused = generate_key().map_err(|error| StartupError::ApiKey {
-        path: PathBuf::new(),
-        error,
-    })?;
-    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
-    // An idle in-process bus: the running server's relay publishes what this command changes.
-    let idle = bus::BusConfig {
-        background_jobs: false,
-        ..bus::BusConfig::default()
-    };
-    let bus = bus::EventBus::start(store.clone(), metrics.registry(), idle)
-        .map_err(|e| StartupError::Metrics(e.to_string()))?;
-    Ok(AppState::with_auth(
-        store,
-        ApiKey::new(unused),
-        metrics,
-        Arc::new(bus),
-        auth_config(config),
-    ))
+    let identity = Identity::new(store.clone(), auth_config(config).identity_settings());
+    Ok((identity, store))
 }
 
 /// Creates the unattended-install admin unless a user of that name exists (its password is then
 /// left alone: the file is only the initial password).
 async fn bootstrap_admin(
-    state: &AppState,
+    identity: &Identity,
     username: &str,
     password_file: &Path,
 ) -> Result<(), StartupError> {
-    let exists = state
-        .store
-        .find_credentials(username)
+    let exists = identity
+        .find_user(username)
         .await
         .map_err(|e| StartupError::Admin(e.to_string()))?;
     if exists.is_some() {
@@ -326,9 +313,10 @@ async fn bootstrap_admin(
         StartupError::Admin(format!("cannot read {}: {e}", password_file.display()))
     })?;
     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-    api::auth::users::provision(state, username, password, Role::Admin, "configuration")
+    identity
+        .provision(username, password, Role::Admin, "configuration")
         .await
-        .map_err(|e| StartupError::Admin(e.detail))?;
+        .map_err(|e| StartupError::Admin(e.to_string()))?;
     tracing::info!(username, "created the admin account from configuration");
     Ok(())
 }

@@ -1,22 +1,19 @@
-//! Personal API keys: named, scoped (never above the owner's role), optionally expiring; the
-//! key is shown once at creation and stored only as its SHA-256.
+//! Personal API keys (`services::identity`): named, scoped (never above the owner's role),
+//! optionally expiring; the key is shown once at creation and stored only as its SHA-256.
 
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
-use domain::{ApiKeyInfo, AuditAction, NewApiKey, Role, Scope, validate_api_key_name};
+use chrono::{DateTime, Utc};
+use domain::{ApiKeyInfo, Scope};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use services::identity::NewKeyRequest;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::audit::{self, actor};
-use super::middleware::scope_ceiling;
-use super::token::{display_prefix, hash_token, new_api_key};
-use super::{ClientInfo, Principal};
+use super::{ClientInfo, Principal, SignedIn};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Id, Json, Query};
 use crate::wire::ScopeSchema;
 
@@ -89,10 +86,6 @@ pub struct ApiKeyListParams {
     pub all: bool,
 }
 
-fn is_admin(principal: &Principal) -> bool {
-    principal.role == Role::Admin
-}
-
 /// Your API keys (admins may list another user's, or everyone's). Secrets are never shown.
 #[utoipa::path(get, path = "/auth/api-keys", tag = "auth",
     params(ApiKeyListParams),
@@ -108,15 +101,10 @@ pub async fn list(
     } else {
         params.user_id.or(me)
     };
-    if whose != me && !is_admin(&principal) {
-        return Err(ApiError::forbidden(
-            "INSUFFICIENT_ROLE",
-            "only admins may list other users' API keys",
-        ));
-    }
     let keys: Vec<ApiKeyResponse> = state
-        .store
-        .list_api_keys(whose)
+        .auth
+        .identity
+        .api_keys(whose, me, principal.role)
         .await?
         .into_iter()
         .map(Into::into)
@@ -137,73 +125,21 @@ pub async fn list(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
     client: ClientInfo,
     Json(body): Json<ApiKeyCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
-    let Some(owner) = &principal.user else {
-        return Err(ApiError::forbidden(
-            "USER_REQUIRED",
-            "API keys belong to users",
-        ));
-    };
-    let name = validate_api_key_name(&body.name)?;
-    let ceiling = scope_ceiling(&principal);
-    if body.scope > ceiling {
-        return Err(ApiError::forbidden(
-            "SCOPE_ABOVE_ROLE",
-            format!(
-                "a key cannot do more than its creator: the widest scope you may give is \
-                 '{ceiling}'"
-            ),
-        ));
-    }
-    let now = state.auth.now();
-    let expires_at = match (body.expires_at, body.expires_in_days) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "expires_at",
-                "send expires_at or expires_in_days, not both",
-            ));
-        }
-        (Some(at), None) => Some(domain::truncate_to_micros(at)),
-        (None, Some(days)) => Some(now + Duration::days(i64::from(days.min(36_500)))),
-        (None, None) => None,
-    };
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::validation(
-            "expires_at",
-            "expires_at: must be in the future",
-        ));
-    }
-    let key = new_api_key().map_err(ApiError::internal)?;
-    let info = ApiKeyInfo {
-        id: Uuid::new_v4(),
-        user_id: owner.id,
-        name,
-        prefix: display_prefix(&key),
+    let request = NewKeyRequest {
+        name: body.name,
         scope: body.scope,
-        created_at: now,
-        expires_at,
-        last_used_at: None,
+        expires_at: body.expires_at,
+        expires_in_days: body.expires_in_days,
     };
-    let info = state
-        .store
-        .create_api_key(NewApiKey {
-            key: info,
-            key_hash: hash_token(&key),
-        })
+    let (info, key) = state
+        .auth
+        .identity
+        .create_api_key(&me.user, me.role, request, &me.actor(), &client.meta())
         .await?;
-    audit::record(
-        &state,
-        AuditAction::ApiKeyCreated,
-        actor(&principal),
-        (Some(owner.id), Some(owner.username.clone())),
-        &client,
-        json!({"key_id": info.id, "name": info.name, "scope": info.scope,
-               "expires_at": info.expires_at}),
-    )
-    .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedApiKey {
@@ -223,25 +159,16 @@ pub async fn revoke(
     client: ClientInfo,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let key = state.store.get_api_key(id).await?;
-    if Some(key.user_id) != principal.user_id() && !is_admin(&principal) {
-        // Someone else's key: as if it did not exist.
-        return Err(storage::StoreError::NotFound {
-            entity: storage::Entity::ApiKey,
-            id: id.to_string(),
-        }
-        .into());
-    }
-    let key = state.store.revoke_api_key(id, state.auth.now()).await?;
-    let owner = state.store.get_user(key.user_id).await.ok();
-    audit::record(
-        &state,
-        AuditAction::ApiKeyRevoked,
-        actor(&principal),
-        (Some(key.user_id), owner.map(|u| u.username)),
-        &client,
-        json!({"key_id": key.id, "name": key.name}),
-    )
-    .await;
+    state
+        .auth
+        .identity
+        .revoke_api_key(
+            id,
+            principal.user_id(),
+            principal.role,
+            &principal.actor(),
+            &client.meta(),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

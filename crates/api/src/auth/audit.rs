@@ -1,71 +1,17 @@
-//! The audit trail: [`record`] is the one place every security event goes through, and
-//! `GET /api/v1/audit` lets admins read it.
+//! `GET /api/v1/audit`: admins read the audit trail (written by the identity service's
+//! `Identity::audit`, the one place every security event goes through).
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use domain::{AuditAction, AuditEntry, AuditFilter};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ClientInfo, Principal};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::wire::PageParams;
-
-/// Who or what an audit entry is about: (id, name).
-pub(crate) type Party = (Option<Uuid>, Option<String>);
-
-pub(crate) fn actor(principal: &Principal) -> Party {
-    (principal.user_id(), Some(principal.display_name()))
-}
-
-pub(crate) fn party(user: &domain::User) -> Party {
-    (Some(user.id), Some(user.username.clone()))
-}
-
-/// Records a security event. Failures to write are logged, never shown to the client: a login
-/// does not fail because the audit table is briefly unavailable.
-///
-/// Event bus hook: when the bus exists, publish `entry` here as
-/// `tracker/events/auth/<action>` — this function sees every audit event.
-pub(crate) async fn record(
-    state: &AppState,
-    action: AuditAction,
-    actor: Party,
-    target: Party,
-    client: &ClientInfo,
-    details: Value,
-) {
-    let entry = AuditEntry {
-        id: Uuid::new_v4(),
-        at: state.auth.now(),
-        action,
-        actor_id: actor.0,
-        actor_name: actor.1,
-        target_id: target.0,
-        target_name: target.1,
-        ip_address: client.ip_string(),
-        user_agent: client.user_agent.clone(),
-        details: match details {
-            Value::Object(map) => map,
-            Value::Null => Default::default(),
-            other => [("value".to_owned(), other)].into_iter().collect(),
-        },
-    };
-    tracing::info!(
-        action = entry.action.as_str(),
-        actor = entry.actor_name.as_deref().unwrap_or("-"),
-        target = entry.target_name.as_deref().unwrap_or("-"),
-        ip = entry.ip_address.as_deref().unwrap_or("-"),
-        "audit"
-    );
-    if let Err(e) = state.store.record_audit(entry).await {
-        tracing::error!(error = %e, action = action.as_str(), "could not write the audit trail");
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntryResponse {

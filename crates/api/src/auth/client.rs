@@ -8,6 +8,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
+use services::identity::ClientMeta;
+
 use super::AuthConfig;
 use crate::AppState;
 use crate::error::ApiError;
@@ -59,8 +61,12 @@ impl ClientInfo {
         }
     }
 
-    pub fn ip_string(&self) -> Option<String> {
-        self.ip.map(|ip| ip.to_string())
+    /// What the identity service records of the client (address and user agent).
+    pub fn meta(&self) -> ClientMeta {
+        ClientMeta {
+            ip: self.ip,
+            user_agent: self.user_agent.clone(),
+        }
     }
 }
 

@@ -7,18 +7,16 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Duration;
-use domain::{Role, Scope};
+use domain::Role;
+use services::identity::token::API_KEY_PREFIX;
+use services::identity::{Authenticated, SESSION_TTL};
 
 use super::client::{ClientInfo, same_origin};
 use super::policy::{Access, access_for};
-use super::sessions::{SESSION_TTL, session_headers};
-use super::token::{API_KEY_PREFIX, hash_token};
-use super::{API_KEY_HEADER, Credential, Principal, SESSION_COOKIE};
+use super::sessions::session_headers;
+use super::{API_KEY_HEADER, Credential, Principal, SESSION_COOKIE, user_required};
 use crate::AppState;
 use crate::error::ApiError;
-
-/// Session activity and key use are written at most this often per session/key.
-const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 
 pub async fn authorize(
     State(state): State<AppState>,
@@ -60,11 +58,7 @@ pub async fn authorize(
         return Err(csrf_rejected());
     }
     if matches!(access, Access::User(_)) && principal.user.is_none() {
-        return Err(ApiError::forbidden(
-            "USER_REQUIRED",
-            "this route is about your own account: log in, or use a personal API key \
-             instead of the service key",
-        ));
+        return Err(user_required());
     }
     if principal.role < required {
         return Err(insufficient(&principal, required));
@@ -183,15 +177,9 @@ fn invalid_session() -> ApiError {
 }
 
 async fn personal_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
-    let now = state.auth.now();
-    let Some((info, user)) = state.store.api_key_by_hash(&hash_token(key), now).await? else {
+    let Some((info, user)) = state.auth.identity.api_key_by_secret(key).await? else {
         return Err(invalid_api_key());
     };
-    if info.last_used_at.is_none_or(|t| now - t >= TOUCH_INTERVAL)
-        && let Err(e) = state.store.touch_api_key(info.id, now).await
-    {
-        tracing::warn!(error = %e, "could not record API key use");
-    }
     // The key never does more than its owner may do now (a demoted owner demotes the key).
     let role = info.scope.role().min(user.role);
     Ok(Principal {
@@ -209,24 +197,17 @@ async fn session(
     token: &str,
     via_cookie: bool,
 ) -> Result<(Principal, CookieRefresh), ApiError> {
-    let now = state.auth.now();
-    let Some((session, user)) = state
-        .store
-        .session_by_token(&hash_token(token), now)
-        .await?
+    let Some(Authenticated {
+        session,
+        user,
+        extended,
+    }) = state.auth.identity.session_by_token(token).await?
     else {
         return Err(invalid_session());
     };
-    let mut refresh = None;
-    if now - session.last_activity >= TOUCH_INTERVAL {
-        let ttl = Duration::seconds(session.ttl_seconds);
-        match state.store.touch_session(session.id, now, now + ttl).await {
-            // Browser-session cookies (no Max-Age) need no refresh; "remember me" ones do.
-            Ok(()) if via_cookie && ttl > SESSION_TTL => refresh = Some((token.to_owned(), ttl)),
-            Ok(()) => {}
-            Err(e) => tracing::warn!(error = %e, "could not extend the session"),
-        }
-    }
+    // Browser-session cookies (no Max-Age) need no refresh; "remember me" ones do.
+    let ttl = Duration::seconds(session.ttl_seconds);
+    let refresh = (extended && via_cookie && ttl > SESSION_TTL).then(|| (token.to_owned(), ttl));
     let principal = Principal {
         credential: Credential::Session {
             id: session.id,
@@ -249,12 +230,6 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// The scope a user with `role` may give an API key at most, also capped by the credential
-/// creating it (a read-only key cannot mint a write key).
-pub(crate) fn scope_ceiling(principal: &Principal) -> Scope {
-    Scope::ceiling(principal.role)
 }
 
 #[cfg(test)]

@@ -6,31 +6,38 @@
 //!   sessions, checks the role, and records the caller as a [`Principal`] in the request
 //!   extensions — the single source of "who is calling" for handlers.
 //! - `policy.rs`: the route → required role table.
-//! - `password.rs`, `token.rs`: argon2id (and v1 bcrypt) passwords; random tokens stored hashed.
 //! - `client.rs`: client address (trusted proxies), user agent, TLS detection, Origin check.
 //! - `sessions.rs`, `users.rs`, `api_keys.rs`, `setup.rs`, `audit.rs`: the `/auth/*` and
-//!   `/audit` handlers.
+//!   `/audit` handlers: extract, call the identity service ([`services::identity`]), map the
+//!   result (wire types, status, cookie).
+//!
+//! Handlers about "me" take a [`SignedIn`], which always has a user; others take the
+//! [`Principal`].
 
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod client;
 pub mod middleware;
-pub mod password;
 pub mod policy;
 pub(crate) mod sessions;
 pub(crate) mod setup;
-pub mod token;
 pub mod users;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use domain::{Role, Scope, ThrottlePolicy, User};
+use services::identity::{self, Identity, Party};
+use storage::IdentityStore;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::error::ApiError;
+
 pub use client::ClientInfo;
-pub use password::PasswordCost;
+pub use services::Clock;
+pub use services::identity::PasswordCost;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 /// The browser's session cookie (HttpOnly, SameSite=Strict).
@@ -70,6 +77,16 @@ pub enum Credential {
     ApiKey { id: Uuid, scope: Scope },
 }
 
+impl Credential {
+    /// The session's id, if this is one.
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self {
+            Credential::Session { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
 /// Who is making the request, and with which effective role.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -96,10 +113,7 @@ impl Principal {
 
     /// The id of the session making the request, if it is one.
     pub fn session_id(&self) -> Option<Uuid> {
-        match self.credential {
-            Credential::Session { id, .. } => Some(id),
-            _ => None,
-        }
+        self.credential.session_id()
     }
 
     /// How the caller appears in the audit trail.
@@ -109,36 +123,64 @@ impl Principal {
             None => "service key".to_owned(),
         }
     }
-}
 
-/// The time source; replaceable in tests to move past expiries and lockouts.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    pub fn system() -> Clock {
-        Clock(Arc::new(domain::now))
-    }
-
-    pub fn new(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
-        Clock(Arc::new(now))
-    }
-
-    /// Now, truncated to microseconds (see [`domain::now`]).
-    pub fn now(&self) -> DateTime<Utc> {
-        domain::truncate_to_micros((self.0)())
+    /// The caller as the actor of an audit entry.
+    pub fn actor(&self) -> Party {
+        Party {
+            id: self.user_id(),
+            name: Some(self.display_name()),
+        }
     }
 }
 
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::system()
+/// A caller that is a user (a session or a personal API key, not the service key): the
+/// checked result always has the user, so handlers about "me" have nothing to re-check.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub credential: Credential,
+    /// The user's role, capped by an API key's scope.
+    pub role: Role,
+}
+
+impl SignedIn {
+    /// The id of the session making the request, if it is one.
+    pub fn session_id(&self) -> Option<Uuid> {
+        self.credential.session_id()
+    }
+
+    /// The caller as the actor of an audit entry.
+    pub fn actor(&self) -> Party {
+        Party::from(&self.user)
     }
 }
 
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
+/// 403 `USER_REQUIRED`: the route is about the caller's own account.
+pub(crate) fn user_required() -> ApiError {
+    ApiError::forbidden(
+        "USER_REQUIRED",
+        "this route is about your own account: log in, or use a personal API key \
+         instead of the service key",
+    )
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(principal) = parts.extensions.get::<Principal>() else {
+            return Err(ApiError::internal(
+                "a handler needs the caller, but the authorization layer did not run",
+            ));
+        };
+        let Some(user) = principal.user.clone() else {
+            return Err(user_required());
+        };
+        Ok(SignedIn {
+            user,
+            credential: principal.credential.clone(),
+            role: principal.role,
+        })
     }
 }
 
@@ -179,26 +221,29 @@ impl AuthConfig {
     }
 }
 
-/// Authentication state shared by all requests.
+impl AuthConfig {
+    /// The identity service's part of the settings.
+    pub fn identity_settings(&self) -> identity::Settings {
+        identity::Settings {
+            password_cost: self.password_cost,
+            per_username: self.per_username,
+            per_address: self.per_address,
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// Authentication state shared by all requests: the HTTP settings and the identity service.
 pub struct AuthState {
     pub config: AuthConfig,
-    /// The hash of the pending first-run setup token, while no admin exists.
-    setup_token: tokio::sync::Mutex<Option<String>>,
-    /// A hash verified for unknown usernames so that a login takes as long whether or not the
-    /// user exists.
-    dummy_hash: tokio::sync::OnceCell<String>,
+    pub identity: Identity,
 }
 
 impl AuthState {
-    pub fn new(config: AuthConfig) -> AuthState {
+    pub fn new(config: AuthConfig, store: Arc<dyn IdentityStore>) -> AuthState {
         AuthState {
+            identity: Identity::new(store, config.identity_settings()),
             config,
-            setup_token: tokio::sync::Mutex::new(None),
-            dummy_hash: tokio::sync::OnceCell::new(),
         }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.config.clock.now()
     }
 }

@@ -1,36 +1,22 @@
-//! Login, logout, "who am I", and your own sessions; v1's body and response shapes.
-//!
-//! A session token is 256 random bits, given to the client once (in the body for API clients,
-//! and as an HttpOnly, SameSite=Strict cookie for the browser) and stored only as its SHA-256.
-//! Sessions slide: each use moves the end to `ttl` after now (24 h, or 30 days with
-//! "remember me").
+//! Login, logout, "who am I", and your own sessions; v1's body and response shapes. The work is
+//! the identity service's (`services::identity`); here the session token becomes a body field
+//! for API clients and an HttpOnly, SameSite=Strict cookie for the browser.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use domain::{
-    AuditAction, NewSession, Role, Session, User, throttle_key_for_address,
-    throttle_key_for_username,
-};
+use domain::Role;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use storage::LoginUpdate;
+use services::identity::{self, NewLogin};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::audit::{self, actor, party};
-use super::password::{self, Verified};
-use super::token::{hash_token, random_token};
 use super::users::{Message, UserInfo};
-use super::{ClientInfo, Credential, Principal, SESSION_COOKIE};
+use super::{ClientInfo, SESSION_COOKIE, SignedIn};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, Json};
 use crate::wire::RoleSchema;
-
-pub const SESSION_TTL: Duration = Duration::hours(24);
-pub const REMEMBER_ME_TTL: Duration = Duration::days(30);
 
 /// v1's login body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -77,145 +63,37 @@ pub async fn login(
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<(HeaderMap, axum::Json<LoginResponse>)> {
-    let keys = throttle_keys(&body.username, &client);
-    let attempted = Some(
-        body.username
-            .chars()
-            .take(domain::USERNAME_MAX)
-            .collect::<String>(),
-    );
-    if let Err(e) = check_throttle(&state, &keys).await {
-        audit::record(
-            &state,
-            AuditAction::LoginLocked,
-            (None, attempted.clone()),
-            (None, attempted),
-            &client,
-            json!({}),
-        )
-        .await;
-        return Err(e);
-    }
-    let cost = state.auth.config.password_cost;
-    let found = state.store.find_credentials(&body.username).await?;
-    // Unknown users cost the same hash verification as known ones, so the answer's timing
-    // does not tell whether the name exists.
-    let (user, verified) = match found {
-        Some(c) => {
-            let v = password::verify(body.password.clone(), c.password_hash, cost).await;
-            (Some(c.user), v)
-        }
-        None => {
-            let dummy = dummy_hash(&state).await?;
-            password::verify(body.password.clone(), dummy, cost).await;
-            (None, Verified::No)
-        }
-    };
-    let user = match user {
-        Some(user) if verified.ok() && user.is_active => user,
-        user => {
-            record_failure(&state, &keys).await;
-            let target = user.as_ref().map_or((None, attempted.clone()), party);
-            audit::record(
-                &state,
-                AuditAction::LoginFailed,
-                (None, attempted),
-                target,
-                &client,
-                json!({}),
-            )
-            .await;
-            return Err(ApiError::unauthorized(
-                "INVALID_CREDENTIALS",
-                "Invalid username or password",
-            ));
-        }
-    };
-    if let Err(e) = state
-        .store
-        .clear_login_failures(&throttle_key_for_username(&user.username))
-        .await
-    {
-        tracing::warn!(error = %e, "could not reset the login throttle");
-    }
-    // An imported v1 bcrypt hash (or one made with older parameters) is replaced now, while the
-    // password is at hand.
-    let rehashed_password = match verified {
-        Verified::YesNeedsRehash => Some(password::hash(body.password, cost).await?),
-        _ => None,
-    };
-    // v1: kiosk settings chosen at login are remembered for non-admins; admins never kiosk.
-    let kiosk = (user.role != Role::Admin
-        && (body.single_view_mode || body.default_view.is_some()))
-    .then_some((body.single_view_mode, body.default_view));
-    let user = state
-        .store
-        .record_login(
-            user.id,
-            state.auth.now(),
-            LoginUpdate {
-                rehashed_password,
-                kiosk,
+    let login = state
+        .auth
+        .identity
+        .login(
+            identity::LoginRequest {
+                username: body.username,
+                password: body.password,
+                remember_me: body.remember_me,
+                single_view_mode: body.single_view_mode,
+                default_view: body.default_view,
             },
+            &client.meta(),
         )
         .await?;
-    let (token, session) = start_session(&state, &user, body.remember_me, &client).await?;
-    audit::record(
-        &state,
-        AuditAction::LoginSuccess,
-        party(&user),
-        party(&user),
-        &client,
-        json!({"session_id": session.id, "remember_me": body.remember_me}),
-    )
-    .await;
-    let headers = session_headers(&token, body.remember_me.then_some(REMEMBER_ME_TTL), &client);
-    Ok((
-        headers,
-        axum::Json(LoginResponse {
+    let headers = session_headers(&login.token, login.keep_for(), &client);
+    Ok((headers, axum::Json(login.into())))
+}
+
+impl From<NewLogin> for LoginResponse {
+    fn from(login: NewLogin) -> Self {
+        let user = login.user;
+        LoginResponse {
             user_id: user.id,
             username: user.username,
             role: user.role,
-            session_token: token,
-            expires_at: session.expires_at,
+            session_token: login.token,
+            expires_at: login.session.expires_at,
             single_view_mode: user.single_view_mode && user.role != Role::Admin,
             default_view: user.default_view,
-        }),
-    ))
-}
-
-/// Creates a session for `user`; returns the token (never stored) and the session.
-pub(crate) async fn start_session(
-    state: &AppState,
-    user: &User,
-    remember_me: bool,
-    client: &ClientInfo,
-) -> ApiResult<(String, Session)> {
-    let token = random_token().map_err(ApiError::internal)?;
-    let now = state.auth.now();
-    let ttl = if remember_me {
-        REMEMBER_ME_TTL
-    } else {
-        SESSION_TTL
-    };
-    let session = Session {
-        id: Uuid::new_v4(),
-        user_id: user.id,
-        created_at: now,
-        last_activity: now,
-        expires_at: now + ttl,
-        ttl_seconds: ttl.num_seconds(),
-        ip_address: client.ip_string(),
-        user_agent: client.user_agent.clone(),
-    };
-    state
-        .store
-        .create_session(NewSession {
-            session: session.clone(),
-            token_hash: hash_token(&token),
-        })
-        .await?;
-    Ok((token, session))
+        }
+    }
 }
 
 /// `Set-Cookie` for a new session (a browser-session cookie unless `max_age`), and no caching
@@ -252,64 +130,6 @@ fn clear_cookie(client: &ClientInfo) -> HeaderMap {
     headers
 }
 
-/// The argon2id hash verified for unknown usernames (made once, with the current parameters).
-async fn dummy_hash(state: &AppState) -> ApiResult<String> {
-    let cost = state.auth.config.password_cost;
-    state
-        .auth
-        .dummy_hash
-        .get_or_try_init(|| async {
-            let filler = random_token().map_err(ApiError::internal)?;
-            password::hash(filler, cost).await
-        })
-        .await
-        .cloned()
-}
-
-/// The throttle counters a login attempt counts against: the username, and the client address
-/// when known.
-pub(crate) fn throttle_keys(username: &str, client: &ClientInfo) -> Vec<String> {
-    // Longer names cannot exist; capping keeps the key short whatever a client sends.
-    let name: String = username.chars().take(domain::USERNAME_MAX + 1).collect();
-    let mut keys = vec![throttle_key_for_username(&name)];
-    if let Some(ip) = client.ip {
-        keys.push(throttle_key_for_address(ip));
-    }
-    keys
-}
-
-/// 429 with `Retry-After` while any of `keys` is locked.
-pub(crate) async fn check_throttle(state: &AppState, keys: &[String]) -> ApiResult<()> {
-    let now = state.auth.now();
-    if let Some(until) = state.store.throttle_locked_until(keys, now).await? {
-        let secs = (until - now).num_seconds().max(1);
-        return Err(ApiError::too_many_requests(
-            "TOO_MANY_ATTEMPTS",
-            format!(
-                "Too many failed logins; try again in {} minutes",
-                (secs + 59) / 60
-            ),
-            u64::try_from(secs).unwrap_or(1),
-        ));
-    }
-    Ok(())
-}
-
-/// Counts a failed attempt against every key.
-pub(crate) async fn record_failure(state: &AppState, keys: &[String]) {
-    let now = state.auth.now();
-    for key in keys {
-        let policy = if key.starts_with("ip:") {
-            state.auth.config.per_address
-        } else {
-            state.auth.config.per_username
-        };
-        if let Err(e) = state.store.record_login_failure(key, policy, now).await {
-            tracing::error!(error = %e, "could not count a failed login");
-        }
-    }
-}
-
 /// End this session (v1). The browser's cookie is cleared too.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses(
@@ -318,29 +138,20 @@ pub(crate) async fn record_failure(state: &AppState, keys: &[String]) {
     ))]
 pub async fn logout(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
     client: ClientInfo,
 ) -> ApiResult<(HeaderMap, axum::Json<Message>)> {
-    let (Credential::Session { id, .. }, Some(user)) = (&principal.credential, &principal.user)
-    else {
+    let Some(id) = me.session_id() else {
         return Err(ApiError::bad_request(
             "NOT_A_SESSION",
             "this request is authenticated by an API key, not a session; revoke keys with              DELETE /api/v1/auth/api-keys/{key_id}",
         ));
     };
     state
-        .store
-        .revoke_session(user.id, *id, state.auth.now())
+        .auth
+        .identity
+        .logout(&me.actor(), &me.user, id, &client.meta())
         .await?;
-    audit::record(
-        &state,
-        AuditAction::Logout,
-        actor(&principal),
-        party(user),
-        &client,
-        json!({"session_id": id}),
-    )
-    .await;
     Ok((
         clear_cookie(&client),
         axum::Json(Message {
@@ -364,25 +175,20 @@ pub struct Me {
 /// session, which is how the UI's "stay signed in" works.
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = Me)))]
-pub async fn me(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-) -> ApiResult<axum::Json<Me>> {
-    let user = principal
-        .user
-        .ok_or_else(|| ApiError::forbidden("USER_REQUIRED", "not a user"))?;
-    let session_expires_at = match principal.credential {
-        Credential::Session { id, .. } => state
-            .store
-            .list_sessions(user.id, state.auth.now())
+pub async fn me(State(state): State<AppState>, me: SignedIn) -> ApiResult<axum::Json<Me>> {
+    let session_expires_at = match me.session_id() {
+        Some(id) => state
+            .auth
+            .identity
+            .sessions(me.user.id)
             .await?
             .into_iter()
             .find(|s| s.id == id)
             .map(|s| s.expires_at),
-        _ => None,
+        None => None,
     };
     Ok(axum::Json(Me {
-        user: user.into(),
+        user: me.user.into(),
         session_expires_at,
     }))
 }
@@ -410,15 +216,13 @@ pub struct SessionList {
     responses((status = 200, body = SessionList)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
 ) -> ApiResult<axum::Json<SessionList>> {
-    let me = principal
-        .user_id()
-        .ok_or_else(|| ApiError::forbidden("USER_REQUIRED", "not a user"))?;
-    let current = principal.session_id();
+    let current = me.session_id();
     let sessions: Vec<SessionInfo> = state
-        .store
-        .list_sessions(me, state.auth.now())
+        .auth
+        .identity
+        .sessions(me.user.id)
         .await?
         .into_iter()
         .map(|s| SessionInfo {
@@ -448,25 +252,14 @@ pub struct Revoked {
     responses((status = 200, body = Revoked)))]
 pub async fn revoke_other_sessions(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
     client: ClientInfo,
 ) -> ApiResult<axum::Json<Revoked>> {
-    let Some(me) = &principal.user else {
-        return Err(ApiError::forbidden("USER_REQUIRED", "not a user"));
-    };
     let revoked = state
-        .store
-        .revoke_sessions(me.id, principal.session_id(), state.auth.now())
+        .auth
+        .identity
+        .revoke_other_sessions(&me.actor(), &me.user, me.session_id(), &client.meta())
         .await?;
-    audit::record(
-        &state,
-        AuditAction::SessionRevoked,
-        actor(&principal),
-        party(me),
-        &client,
-        json!({"count": revoked, "kept": principal.session_id()}),
-    )
-    .await;
     Ok(axum::Json(Revoked {
         message: format!("Revoked {revoked} sessions"),
         revoked,
@@ -479,26 +272,15 @@ pub async fn revoke_other_sessions(
     responses((status = 204, description = "Revoked")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
     client: ClientInfo,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let Some(me) = &principal.user else {
-        return Err(ApiError::forbidden("USER_REQUIRED", "not a user"));
-    };
     state
-        .store
-        .revoke_session(me.id, id, state.auth.now())
+        .auth
+        .identity
+        .revoke_session(&me.actor(), &me.user, id, &client.meta())
         .await?;
-    audit::record(
-        &state,
-        AuditAction::SessionRevoked,
-        actor(&principal),
-        party(me),
-        &client,
-        json!({"session_id": id}),
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -513,10 +295,7 @@ pub struct Cleanup {
 #[utoipa::path(delete, path = "/auth/sessions/cleanup", tag = "auth",
     responses((status = 200, body = Cleanup)))]
 pub async fn cleanup(State(state): State<AppState>) -> ApiResult<axum::Json<Cleanup>> {
-    let deleted = state
-        .store
-        .delete_expired_sessions(state.auth.now())
-        .await?;
+    let deleted = state.auth.identity.delete_expired_sessions().await?;
     Ok(axum::Json(Cleanup {
         message: format!("Cleaned up {deleted} expired sessions"),
         deleted,

@@ -4,17 +4,15 @@
 use axum::Extension;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use domain::{AuditAction, NewUser, Role, User, UserPatch, check_password_policy};
+use domain::{Role, User};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use services::identity::{self, NewUserRequest};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::audit::{self, actor, party};
-use super::password::{self, Verified};
-use super::{ClientInfo, Principal};
+use super::{ClientInfo, Principal, SignedIn};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{Id, Json};
 use crate::wire::RoleSchema;
 
@@ -102,70 +100,22 @@ pub async fn create(
     client: ClientInfo,
     Json(body): Json<UserCreate>,
 ) -> ApiResult<axum::Json<UserInfo>> {
-    let user = create_user(
-        &state,
-        NewUserRequest {
-            username: body.username,
-            password: body.password,
-            role: body.role,
-            default_view: body.default_view,
-            single_view_mode: body.single_view_mode,
-        },
-        &principal,
-        &client,
-    )
-    .await?;
+    let user = state
+        .auth
+        .identity
+        .create_user(
+            NewUserRequest {
+                username: body.username,
+                password: body.password,
+                role: body.role,
+                default_view: body.default_view,
+                single_view_mode: body.single_view_mode,
+            },
+            &principal.actor(),
+            &client.meta(),
+        )
+        .await?;
     Ok(axum::Json(user.into()))
-}
-
-pub(crate) struct NewUserRequest {
-    pub username: String,
-    pub password: String,
-    pub role: Role,
-    pub default_view: Option<String>,
-    pub single_view_mode: bool,
-}
-
-/// Validates, hashes and stores a new user, and audits it.
-pub(crate) async fn create_user(
-    state: &AppState,
-    req: NewUserRequest,
-    principal: &Principal,
-    client: &ClientInfo,
-) -> ApiResult<User> {
-    let new = new_user(state, req, principal.user_id()).await?;
-    let user = state.store.create_user(new, state.auth.now()).await?;
-    audit::record(
-        state,
-        AuditAction::UserCreated,
-        actor(principal),
-        party(&user),
-        client,
-        json!({"role": user.role}),
-    )
-    .await;
-    Ok(user)
-}
-
-/// The validated, hashed form of a new-user request.
-pub(crate) async fn new_user(
-    state: &AppState,
-    req: NewUserRequest,
-    created_by: Option<Uuid>,
-) -> ApiResult<NewUser> {
-    let username = domain::validate_username(&req.username)?;
-    check_password_policy(&req.password, &username)?;
-    let password_hash = password::hash(req.password, state.auth.config.password_cost).await?;
-    // Kiosk mode is for shared screens, not for administration (v1's rule).
-    let single_view_mode = req.single_view_mode && req.role != Role::Admin;
-    Ok(NewUser {
-        username,
-        password_hash,
-        role: req.role,
-        default_view: req.default_view,
-        single_view_mode,
-        created_by,
-    })
 }
 
 /// Update a user (admin). Changing the role or password, or deactivating, ends the user's
@@ -185,65 +135,18 @@ pub async fn update(
     Id(id): Id,
     Json(body): Json<UserUpdate>,
 ) -> ApiResult<axum::Json<UserInfo>> {
-    let password_hash = match body.password {
-        Some(pw) => {
-            let target = state.store.get_user(id).await?;
-            check_password_policy(&pw, &target.username)?;
-            Some(password::hash(pw, state.auth.config.password_cost).await?)
-        }
-        None => None,
-    };
-    let patch = UserPatch {
+    let update = identity::UserUpdate {
         role: body.role,
-        default_view: body.default_view.map(|v| Some(v).filter(|v| !v.is_empty())),
+        default_view: body.default_view,
         single_view_mode: body.single_view_mode,
         is_active: body.is_active,
-        password_hash,
+        password: body.password,
     };
-    if patch.is_empty() {
-        return Err(ApiError::bad_request("NO_UPDATES", "No updates provided"));
-    }
-    let (user, changes) = state
-        .store
-        .update_user(id, patch, state.auth.now(), None)
+    let user = state
+        .auth
+        .identity
+        .update_user(id, update, &principal.actor(), &client.meta())
         .await?;
-    let who = actor(&principal);
-    if let Some((old, new)) = changes.role {
-        let details = json!({"old_role": old, "new_role": new});
-        audit::record(
-            &state,
-            AuditAction::RoleChanged,
-            who.clone(),
-            party(&user),
-            &client,
-            details,
-        )
-        .await;
-    }
-    if changes.password {
-        audit::record(
-            &state,
-            AuditAction::PasswordChanged,
-            who.clone(),
-            party(&user),
-            &client,
-            json!({}),
-        )
-        .await;
-    }
-    if !changes.fields.is_empty() {
-        let details =
-            json!({"fields": changes.fields, "sessions_revoked": changes.revokes_sessions()});
-        audit::record(
-            &state,
-            AuditAction::UserUpdated,
-            who,
-            party(&user),
-            &client,
-            details,
-        )
-        .await;
-    }
     Ok(axum::Json(user.into()))
 }
 
@@ -261,22 +164,11 @@ pub async fn delete(
     client: ClientInfo,
     Id(id): Id,
 ) -> ApiResult<axum::Json<Message>> {
-    if principal.user_id() == Some(id) {
-        return Err(ApiError::bad_request(
-            "CANNOT_DELETE_SELF",
-            "Cannot delete your own account",
-        ));
-    }
-    let user = state.store.delete_user(id).await?;
-    audit::record(
-        &state,
-        AuditAction::UserDeleted,
-        actor(&principal),
-        party(&user),
-        &client,
-        json!({"role": user.role}),
-    )
-    .await;
+    let user = state
+        .auth
+        .identity
+        .delete_user(id, &principal.actor(), &client.meta())
+        .await?;
     Ok(axum::Json(Message {
         message: format!("User {} deleted successfully", user.username),
     }))
@@ -299,80 +191,22 @@ pub struct PasswordChange {
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
+    me: SignedIn,
     client: ClientInfo,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<axum::Json<Message>> {
-    let Some(me) = &principal.user else {
-        return Err(ApiError::forbidden("USER_REQUIRED", "not a user"));
-    };
-    // Guessing the current password through a stolen session is throttled like logins.
-    let keys = super::sessions::throttle_keys(&me.username, &client);
-    super::sessions::check_throttle(&state, &keys).await?;
-    let creds = state.store.get_credentials(me.id).await?;
-    let cost = state.auth.config.password_cost;
-    if password::verify(body.current_password, creds.password_hash, cost).await == Verified::No {
-        super::sessions::record_failure(&state, &keys).await;
-        return Err(ApiError::bad_request(
-            "INVALID_CURRENT_PASSWORD",
-            "the current password is wrong",
-        ));
-    }
-    check_password_policy(&body.new_password, &me.username)?;
-    let hash = password::hash(body.new_password, cost).await?;
-    let patch = UserPatch {
-        password_hash: Some(hash),
-        ..UserPatch::default()
-    };
     state
-        .store
-        .update_user(me.id, patch, state.auth.now(), principal.session_id())
+        .auth
+        .identity
+        .change_password(
+            &me.user,
+            body.current_password,
+            body.new_password,
+            me.session_id(),
+            &client.meta(),
+        )
         .await?;
-    audit::record(
-        &state,
-        AuditAction::PasswordChanged,
-        actor(&principal),
-        party(me),
-        &client,
-        json!({"self": true}),
-    )
-    .await;
     Ok(axum::Json(Message {
         message: "Password changed; your other sessions have ended".into(),
     }))
-}
-
-/// Creates a user outside any request — from the command line or the unattended-install
-/// settings — with the same policy, hashing and audit entry as the API. `via` names the origin
-/// in the audit trail (e.g. "command line").
-pub async fn provision(
-    state: &AppState,
-    username: &str,
-    password: String,
-    role: Role,
-    via: &str,
-) -> ApiResult<User> {
-    let new = new_user(
-        state,
-        NewUserRequest {
-            username: username.to_owned(),
-            password,
-            role,
-            default_view: None,
-            single_view_mode: false,
-        },
-        None,
-    )
-    .await?;
-    let user = state.store.create_user(new, state.auth.now()).await?;
-    audit::record(
-        state,
-        AuditAction::UserCreated,
-        (None, Some(via.to_owned())),
-        party(&user),
-        &ClientInfo::default(),
-        json!({"role": user.role, "via": via}),
-    )
-    .await;
-    Ok(user)
 }

@@ -981,7 +981,13 @@ async fn first_admin_is_created_with_the_one_time_setup_token(app: TestApp) {
     setup("", PASSWORD)
         .await
         .assert_error(StatusCode::FORBIDDEN, "INVALID_SETUP_TOKEN");
-    let token = app.state.auth.issue_setup_token().await.expect("token");
+    let token = app
+        .state
+        .auth
+        .identity
+        .issue_setup_token()
+        .await
+        .expect("token");
     setup("0".repeat(64).as_str(), PASSWORD)
         .await
         .assert_error(StatusCode::FORBIDDEN, "INVALID_SETUP_TOKEN");
@@ -1003,9 +1009,15 @@ async fn first_admin_is_created_with_the_one_time_setup_token(app: TestApp) {
     setup(&token, PASSWORD)
         .await
         .assert_error(StatusCode::FORBIDDEN, "INVALID_SETUP_TOKEN");
-    assert!(!app.state.auth.setup_pending().await);
+    assert!(!app.state.auth.identity.setup_pending().await);
     // Even a fresh token is useless once an admin exists.
-    let late = app.state.auth.issue_setup_token().await.expect("token");
+    let late = app
+        .state
+        .auth
+        .identity
+        .issue_setup_token()
+        .await
+        .expect("token");
     let r = app
         .call_as(
             &Cred::Anonymous,

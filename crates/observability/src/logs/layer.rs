@@ -155,7 +155,7 @@ fn default_category(target: &str) -> &'static str {
         "DATABASE"
     } else if target.starts_with("bus") || target.starts_with("rumqttc") {
         "MQTT"
-    } else if target.starts_with("api::auth") {
+    } else if target.starts_with("api::auth") || target.starts_with("services::identity") {
         "SECURITY"
     } else if target.starts_with("taylordash::http") || target.starts_with("tower_http") {
         "API"

@@ -3,9 +3,9 @@
 //! runs on the blocking thread pool, never on the async workers.
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier, Version};
 
-use crate::error::ApiError;
+use super::{Error, Result};
 
 /// How expensive new hashes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,29 +46,64 @@ impl Verified {
     }
 }
 
-/// Hashes `password` with argon2id on the blocking pool.
-pub async fn hash(password: String, cost: PasswordCost) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password, cost))
-        .await
-        .map_err(ApiError::internal)?
+/// The password hasher of a service: new hashes at one cost, and the hash verified for
+/// unknown usernames so that a login takes as long whether or not the user exists.
+#[derive(Debug)]
+pub struct PasswordHasher {
+    cost: PasswordCost,
+    /// Made once, with the current parameters, on the first login for an unknown name.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
-/// As [`hash`], for callers outside the async runtime (the command line).
-pub fn hash_blocking(password: &str, cost: PasswordCost) -> Result<String, ApiError> {
+impl PasswordHasher {
+    pub fn new(cost: PasswordCost) -> PasswordHasher {
+        PasswordHasher {
+            cost,
+            dummy_hash: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// Hashes `password` with argon2id on the blocking pool.
+    pub async fn hash(&self, password: String) -> Result<String> {
+        let cost = self.cost;
+        tokio::task::spawn_blocking(move || hash_blocking(&password, cost))
+            .await
+            .map_err(Error::internal)?
+    }
+
+    /// Checks `password` against a stored argon2id or bcrypt hash on the blocking pool. A hash
+    /// that cannot be parsed never verifies.
+    pub async fn verify(&self, password: String, stored: String) -> Verified {
+        let cost = self.cost;
+        tokio::task::spawn_blocking(move || verify_blocking(&password, &stored, cost))
+            .await
+            .unwrap_or(Verified::No)
+    }
+
+    /// Spends the time of a real check on a password for a user that does not exist.
+    pub async fn verify_nobody(&self, password: String) -> Result<()> {
+        let dummy = self
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let filler = super::token::random_token().map_err(Error::internal)?;
+                self.hash(filler).await
+            })
+            .await?
+            .clone();
+        self.verify(password, dummy).await;
+        Ok(())
+    }
+}
+
+/// Hashes `password` with argon2id, on the calling thread.
+pub fn hash_blocking(password: &str, cost: PasswordCost) -> Result<String> {
     cost.hasher()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))
+        .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
 }
 
-/// Checks `password` against a stored argon2id or bcrypt hash on the blocking pool. A hash
-/// that cannot be parsed never verifies.
-pub async fn verify(password: String, stored: String, cost: PasswordCost) -> Verified {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &stored, cost))
-        .await
-        .unwrap_or(Verified::No)
-}
-
+/// [`PasswordHasher::verify`] on the calling thread.
 pub fn verify_blocking(password: &str, stored: &str, cost: PasswordCost) -> Verified {
     if is_bcrypt(stored) {
         // bcrypt only reads the first 72 bytes; v1 had the same limit, so imported hashes

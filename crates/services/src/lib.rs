@@ -1,0 +1,17 @@
+//! What TaylorDash does, below HTTP and above storage: plain functions and services over narrow
+//! store traits, a [`Clock`] and (for identity) a password hasher, returning domain errors.
+//!
+//! Each module is one area of the program; the HTTP layer (`api`) and the command line
+//! (`taylordash`) call the same functions, so a user created by `taylordash user add` goes
+//! through exactly the checks, hashing and audit entry of `POST /api/v1/auth/users`.
+//!
+//! - [`identity`]: sign-in (throttle, verify, rehash, sessions), first-run setup, user
+//!   provisioning and updates, personal API keys, password hashing, tokens and the audit hook.
+//!
+//! Nothing here knows about HTTP: no status codes, headers or cookies. Dependencies point one
+//! way: `api → services → storage → domain`.
+
+mod clock;
+pub mod identity;
+
+pub use clock::Clock;
