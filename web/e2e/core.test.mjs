@@ -142,7 +142,12 @@ describe('core UI', () => {
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
     // The menu stays open after a theme switch.
     await page.getByRole('menuitem', { name: 'Sign out' }).click();
-    await page.waitForURL(/\/login/);
+    // The login form is shown and stays (it used to flash, then the dashboard came back).
+    await page.getByRole('form', { name: 'Sign in' }).waitFor();
+    await page.waitForTimeout(2000);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.ok(await page.getByRole('form', { name: 'Sign in' }).isVisible(), 'the login form stays');
+    assert.equal(await page.getByRole('navigation', { name: 'Main' }).count(), 0, 'no signed-in chrome');
     // The old session is gone for the server too.
     const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
     assert.equal(me, 401);

@@ -28,13 +28,15 @@ export const queryClient = new QueryClient({
 });
 
 /** Signed-in screens: not signed in → /login (coming back afterwards); kiosk users → kiosk. */
-function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
-  const { user, loading, isAdmin } = useSession();
+export function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
+  const { user, loading, isAdmin, signedOut } = useSession();
   const location = useLocation();
   if (loading) return <Loading />;
   if (!user) {
+    // After "Sign out" the next person starts from the dashboard, not from the last screen.
     const next = location.pathname + location.search;
-    return <Navigate to={`/login${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`} replace />;
+    const back = next !== '/' && !signedOut ? `?next=${encodeURIComponent(next)}` : '';
+    return <Navigate to={`/login${back}`} replace />;
   }
   if (user.single_view_mode && !isAdmin && location.pathname !== '/kiosk') {
     return <Navigate to="/kiosk" replace />;

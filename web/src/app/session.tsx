@@ -1,6 +1,6 @@
 // The signed-in user: `/auth/me` through react-query, shared by every screen. `useSession()`
 // gives `{ user, role, canEdit, isAdmin }`; `null` user means "not signed in" (401).
-import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data, lastActivity, onUnauthorized } from '../api/client';
 import type { components } from '../api/schema';
@@ -19,12 +19,22 @@ export interface Session {
   /** When `expiresAt` was read (ms); see `slidExpiry`. */
   expiresCheckedAt: number;
   loading: boolean;
-  /** Refetch `/auth/me` (after login, setup, logout). */
+  /** The user signed out in this tab (and has not signed in since): no "come back to" address. */
+  signedOut?: boolean;
+  /** Refetch `/auth/me` (after login, setup). */
   refresh: () => Promise<void>;
+  /**
+   * Ends the session on the server and in the tab: the user is gone at once (the route guards
+   * show the login page, the live stream stops) and every cached query is dropped.
+   */
   logout: () => Promise<void>;
 }
 
 export const ME_KEY = ['auth', 'me'] as const;
+
+function isMeKey(key: readonly unknown[]): boolean {
+  return key.length === ME_KEY.length && key.every((k, i) => k === ME_KEY[i]);
+}
 
 type Me = components['schemas']['Me'];
 
@@ -53,6 +63,9 @@ export const SessionContext = createContext<Session | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();
   const me = useQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 60_000, retry: false });
+  // Set by `logout()` in the same render as the navigation it causes, so no screen (the login
+  // page least of all) can see the old user for a moment and send the browser back.
+  const [signedOut, setSignedOut] = useState(false);
 
   // Any 401 from any call: the session is gone; forget the user (the router sends to /login).
   useEffect(
@@ -66,6 +79,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const refresh = useCallback(async () => {
     await qc.invalidateQueries({ queryKey: ME_KEY });
     await qc.refetchQueries({ queryKey: ME_KEY });
+    setSignedOut(false);
   }, [qc]);
 
   const logout = useCallback(async () => {
@@ -74,25 +88,30 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     } catch {
       // Already gone or offline: forgetting locally is what matters.
     }
-    qc.clear();
+    // Not `qc.clear()`: that would also drop the `/auth/me` query this provider observes, and
+    // the observer would keep the old user while a new, empty entry took its place.
+    await qc.cancelQueries();
+    setSignedOut(true);
     qc.setQueryData(ME_KEY, null);
+    qc.removeQueries({ predicate: (q) => !isMeKey(q.queryKey) });
   }, [qc]);
 
   const value = useMemo<Session>(() => {
-    const user: User | null = me.data ?? null;
+    const user: User | null = signedOut ? null : (me.data ?? null);
     const role = user?.role ?? null;
     return {
       user,
       role,
       canEdit: role === 'editor' || role === 'admin',
       isAdmin: role === 'admin',
-      expiresAt: me.data?.session_expires_at ?? null,
+      expiresAt: user ? (me.data?.session_expires_at ?? null) : null,
       expiresCheckedAt: me.dataUpdatedAt,
-      loading: me.isPending,
+      loading: !signedOut && me.isPending,
+      signedOut,
       refresh,
       logout,
     };
-  }, [me.data, me.dataUpdatedAt, me.isPending, refresh, logout]);
+  }, [me.data, me.dataUpdatedAt, me.isPending, signedOut, refresh, logout]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -1,0 +1,79 @@
+// End-to-end: signing out ends the session in the tab for good (from any screen, the login form
+// is shown and stays; a reload keeps it) and signing in survives a reload. Real binary, real
+// Chromium; screenshots; axe.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertAccessible, screenshot, signedInPage, startApp, stopApp } from './harness.mjs';
+
+/** Checks `check` every 200 ms for `ms`: a state that must settle and then stay. */
+async function stays(page, ms, check) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    await check();
+    await page.waitForTimeout(200);
+  }
+  await check();
+}
+
+/** The login form is shown and nothing of the signed-in app is. */
+async function onLoginPage(page, server, what) {
+  const url = new URL(page.url());
+  assert.equal(url.pathname, '/login', `${what}: address ${page.url()}`);
+  assert.ok(await page.getByRole('form', { name: 'Sign in' }).isVisible(), `${what}: the sign-in form is shown`);
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).count(), 0, `${what}: no navigation`);
+  assert.equal(await page.getByRole('button', { name: 'admin (admin)', exact: true }).count(), 0, `${what}: no user menu`);
+  assert.equal(await page.locator('.live-indicator').count(), 0, `${what}: no live indicator`);
+  assert.equal(await page.getByText('NOT_AUTHENTICATED').count(), 0, `${what}: no failing widgets`);
+}
+
+describe('session', () => {
+  let server;
+  let browser;
+
+  before(async () => {
+    ({ server, browser } = await startApp());
+  });
+
+  after(() => stopApp({ server, browser }));
+
+  for (const [start, heading] of [['/', 'Dashboard'], ['/admin', 'Administration'], ['/projects', 'Projects']]) {
+    test(`sign out from ${start}: the login form is shown and stays, also after a reload`, async () => {
+      const page = await signedInPage(browser, server);
+      await page.goto(`${server.url}${start}`);
+      await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+      await page.getByText('Live', { exact: true }).waitFor();
+
+      await page.getByRole('button', { name: 'admin (admin)', exact: true }).click();
+      await page.getByRole('menuitem', { name: 'Sign out' }).click();
+      await page.getByRole('form', { name: 'Sign in' }).waitFor();
+      // Settled, and it stays: nothing sends the browser back to the signed-in screens.
+      await stays(page, 2500, () => onLoginPage(page, server, `after sign-out from ${start}`));
+      const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
+      assert.equal(me, 401, 'the session is gone for the server too');
+      if (start === '/admin') {
+        await screenshot(page, 'session-signed-out');
+        await assertAccessible(page, 'signed out');
+      }
+
+      await page.reload();
+      await page.getByRole('form', { name: 'Sign in' }).waitFor();
+      await stays(page, 1000, () => onLoginPage(page, server, `reload after sign-out from ${start}`));
+      // A signed-in address leads to the login page too (and back there after signing in).
+      await page.goto(`${server.url}${start}`);
+      await page.getByRole('form', { name: 'Sign in' }).waitFor();
+      assert.equal(new URL(page.url()).pathname, '/login');
+      await page.context().close();
+    });
+  }
+
+  test('signed in survives a reload', async () => {
+    const page = await signedInPage(browser, server);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByRole('button', { name: 'admin (admin)', exact: true }).waitFor();
+    await page.getByText('Live', { exact: true }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+    await page.context().close();
+  });
+});
