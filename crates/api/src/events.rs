@@ -383,6 +383,11 @@ pub async fn replay(
             "EVENT_INVALID",
             e.to_string(),
         )),
+        Err(e @ ReplayError::Stopped) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BUS_UNAVAILABLE",
+            e.to_string(),
+        )),
     }
 }
 

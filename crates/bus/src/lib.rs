@@ -23,14 +23,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use domain::{EventSource, NewDeadLetter};
 use storage::{Store, StoreError};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use envelope::{RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig, tls_config};
-pub use pipeline::{PipelineConfig, trace_events};
+pub use pipeline::{Ingested, PipelineConfig, trace_events};
 pub use transport::{Ack, Delivery, InProcess, Transport, TransportError};
+
+/// Replays waiting for the pipeline; more wait for room (an HTTP request each).
+const REPLAY_QUEUE: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct BusConfig {
@@ -62,6 +66,8 @@ impl Default for BusConfig {
 pub struct EventBus {
     store: Arc<dyn Store>,
     transport: Arc<dyn Transport>,
+    /// Dead letters to replay, into the pipeline.
+    replays: mpsc::Sender<Delivery>,
     hub: Hub,
     metrics: Arc<BusMetrics>,
     config: BusConfig,
@@ -84,6 +90,8 @@ pub enum ReplayError {
     AlreadyReplayed(i64),
     #[error("the message is still invalid ({}): {}", .0.reason.as_str(), .0.detail)]
     StillInvalid(Box<NewDeadLetter>),
+    #[error("the ingest pipeline has stopped")]
+    Stopped,
 }
 
 impl EventBus {
@@ -113,8 +121,9 @@ impl EventBus {
             transport: transport.clone(),
             config: config.pipeline.clone(),
         });
+        let (replays, replayed) = mpsc::channel(REPLAY_QUEUE);
         let mut tasks = vec![
-            tokio::spawn(pipeline.run(deliveries)),
+            tokio::spawn(pipeline.run(deliveries, replayed)),
             tokio::spawn(relay_remote_events(store.clone(), hub.clone())),
         ];
         if config.background_jobs {
@@ -132,6 +141,7 @@ impl EventBus {
         Ok(EventBus {
             store,
             transport,
+            replays,
             hub,
             metrics,
             config,
@@ -176,36 +186,33 @@ impl EventBus {
             .map_err(PublishError::Transport)
     }
 
-    /// Re-runs a dead letter through validation; if it passes now, stores it and closes the
-    /// dead letter.
+    /// Runs a dead letter through the ingest pipeline again, like a live message (validation,
+    /// metrics, trace spans, live notice); if it passes now, it is stored and the dead letter
+    /// closed. A message still invalid is not dead-lettered again.
     pub async fn replay(&self, id: i64) -> Result<Replayed, ReplayError> {
         let dl = self.store.get_dead_letter(id).await?;
         if dl.replayed_at.is_some() {
             return Err(ReplayError::AlreadyReplayed(id));
         }
-        let bytes = match &dl.payload {
-            serde_json::Value::String(text) => text.clone().into_bytes(),
-            other => other.to_string().into_bytes(),
+        let payload = match dl.payload {
+            serde_json::Value::String(text) => Bytes::from(text),
+            other => Bytes::from(other.to_string()),
         };
-        let raw = RawMessage {
-            topic: &dl.original_topic,
-            bytes: &bytes,
-            received_at: domain::now(),
-            source: EventSource::Replay,
-        };
-        let event = decode(&raw, self.config.pipeline.max_message_bytes)
-            .map_err(|dl| ReplayError::StillInvalid(Box::new(dl)))?;
-        let outcome = self.store.ingest(&[event], &[]).await?;
-        let stored = outcome.stored.into_iter().next();
-        self.store
-            .mark_replayed(id, stored.as_ref().map(|e| e.id))
-            .await?;
-        match stored {
-            Some(event) => {
-                self.hub.publish([event.clone()]);
+        let (delivery, outcome) = Delivery::replay(dl.original_topic, payload);
+        self.replays
+            .send(delivery)
+            .await
+            .map_err(|_| ReplayError::Stopped)?;
+        match outcome.await.map_err(|_| ReplayError::Stopped)? {
+            Ingested::Stored(event) => {
+                self.store.mark_replayed(id, Some(event.id)).await?;
                 Ok(Replayed::Stored(event))
             }
-            None => Ok(Replayed::Duplicate),
+            Ingested::Duplicate => {
+                self.store.mark_replayed(id, None).await?;
+                Ok(Replayed::Duplicate)
+            }
+            Ingested::Invalid(dl) => Err(ReplayError::StillInvalid(dl)),
         }
     }
 

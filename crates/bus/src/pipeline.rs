@@ -8,19 +8,25 @@
 //! A database outage stalls the pipeline (retrying with backoff) instead of dropping anything;
 //! a message the database refuses although it passed every check is isolated and dead-lettered,
 //! so no message can block the ones behind it.
+//!
+//! Messages come from the transport and, for a dead letter replayed over HTTP, from
+//! [`crate::EventBus::replay`] ([`Delivery::replay`]): the same batches, validation, metrics,
+//! trace spans and fan-out. A replay's caller is answered with what became of it
+//! ([`Ingested`]) when the others are acknowledged; a replay that is still invalid is reported
+//! to it and not dead-lettered again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use domain::{DeadReason, NewDeadLetter, NewEvent};
+use domain::{DeadReason, Event, EventSource, NewDeadLetter, NewEvent};
 use storage::{IngestOutcome, Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::envelope::{RawMessage, decode};
 use crate::hub::Hub;
 use crate::metrics::BusMetrics;
-use crate::transport::{Delivery, Transport};
+use crate::transport::{Ack, Delivery, Transport};
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -60,21 +66,32 @@ pub fn trace_events(on: bool) {
     EVENT_SPANS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// A decoded message waiting for its batch to commit.
-enum Decoded {
-    Event(NewEvent),
-    Dead(NewDeadLetter),
+/// What became of a replayed message ([`Delivery::replay`]).
+#[derive(Debug)]
+pub enum Ingested {
+    Stored(Event),
+    /// Its idempotency key was already stored.
+    Duplicate,
+    /// It failed validation, or the database refused it; it was not dead-lettered again.
+    Invalid(Box<NewDeadLetter>),
 }
 
+/// What a replay in a batch decoded to: its event's idempotency key, or why it is invalid.
+type ReplayVerdict = Result<String, NewDeadLetter>;
+
 impl Pipeline {
-    /// Consumes deliveries until the sending side closes.
-    pub async fn run(self: Arc<Self>, mut deliveries: mpsc::Receiver<Delivery>) {
+    /// Consumes deliveries from the transport and replays until the transport's side closes.
+    pub async fn run(
+        self: Arc<Self>,
+        mut deliveries: mpsc::Receiver<Delivery>,
+        mut replays: mpsc::Receiver<Delivery>,
+    ) {
         let mut batch = Vec::with_capacity(self.config.batch_size);
-        while let Some(first) = deliveries.recv().await {
+        while let Some(first) = next(&mut deliveries, &mut replays).await {
             batch.push(first);
             let deadline = tokio::time::Instant::now() + self.config.batch_delay;
             while batch.len() < self.config.batch_size {
-                match tokio::time::timeout_at(deadline, deliveries.recv()).await {
+                match tokio::time::timeout_at(deadline, next(&mut deliveries, &mut replays)).await {
                     Ok(Some(d)) => batch.push(d),
                     _ => break,
                 }
@@ -85,22 +102,29 @@ impl Pipeline {
     }
 
     async fn process(&self, batch: Vec<Delivery>) {
-        let decoded: Vec<Decoded> = batch
-            .iter()
-            .map(|d| {
-                let raw = RawMessage {
-                    topic: &d.topic,
-                    bytes: &d.payload,
-                    received_at: d.received_at,
-                    source: d.source,
-                };
-                match decode(&raw, self.config.max_message_bytes) {
-                    Ok(e) => Decoded::Event(e),
-                    Err(dl) => Decoded::Dead(dl),
+        let mut events = Vec::with_capacity(batch.len());
+        let mut dead = Vec::new();
+        // One verdict per replay, in batch order; replays are rare, so this stays empty.
+        let mut replays: Vec<ReplayVerdict> = Vec::new();
+        for d in &batch {
+            let raw = RawMessage {
+                topic: &d.topic,
+                bytes: &d.payload,
+                received_at: d.received_at,
+                source: d.source,
+            };
+            let replay = matches!(d.ack, Ack::Replay(_));
+            match decode(&raw, self.config.max_message_bytes) {
+                Ok(e) => {
+                    if replay {
+                        replays.push(Ok(e.idempotency_key.clone()));
+                    }
+                    events.push(e);
                 }
-            })
-            .collect();
-        let (events, dead) = split(decoded);
+                Err(dl) if replay => replays.push(Err(dl)),
+                Err(dl) => dead.push(dl),
+            }
+        }
         let traced = EVENT_SPANS.load(std::sync::atomic::Ordering::Relaxed);
         let event_spans: Vec<tracing::Span> = if traced {
             events
@@ -127,11 +151,20 @@ impl Pipeline {
         drop(commit_spans);
         let fanout_spans = stage("ingest.fanout");
         let committed = Instant::now();
+        let mut replays = replays.into_iter();
         for d in batch {
             self.metrics
                 .latency
                 .observe(committed.duration_since(d.received).as_secs_f64());
-            d.ack.send();
+            match d.ack {
+                Ack::Replay(reply) => {
+                    if let Some(verdict) = replays.next() {
+                        // The caller may have given up waiting; the outcome stands.
+                        let _ = reply.send(outcome.replayed(verdict));
+                    }
+                }
+                ack => ack.send(),
+            }
         }
         self.after_commit(outcome).await;
         drop(fanout_spans);
@@ -156,6 +189,7 @@ impl Pipeline {
                     return Committed {
                         outcome,
                         dead_letters: dead,
+                        refused_replays: Vec::new(),
                     };
                 }
                 Err(StoreError::Unavailable(e)) => {
@@ -184,6 +218,23 @@ impl Pipeline {
                     tracing::error!(error = %e, "cannot store even a reduced dead letter; dropping it");
                     return Committed::default();
                 }
+                // A replay is not dead-lettered again (its dead letter is still there); its
+                // caller is told why.
+                Err(e)
+                    if events
+                        .first()
+                        .is_some_and(|ev| ev.source == EventSource::Replay) =>
+                {
+                    tracing::warn!(error = %e, "the database refused a replayed message");
+                    let refused_replays = events
+                        .into_iter()
+                        .map(|ev| (ev.idempotency_key.clone(), refused(ev, &e)))
+                        .collect();
+                    return Committed {
+                        refused_replays,
+                        ..Committed::default()
+                    };
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "the database refused a message; dead-lettering it");
                     let reduced = match (events.into_iter().next(), dead.into_iter().next()) {
@@ -209,6 +260,7 @@ impl Pipeline {
         let Committed {
             outcome,
             dead_letters,
+            ..
         } = committed;
         for e in &outcome.stored {
             self.metrics
@@ -244,11 +296,24 @@ impl Pipeline {
     }
 }
 
+/// The next message, from the transport or a replay; `None` once the transport is gone.
+async fn next(
+    deliveries: &mut mpsc::Receiver<Delivery>,
+    replays: &mut mpsc::Receiver<Delivery>,
+) -> Option<Delivery> {
+    tokio::select! {
+        d = deliveries.recv() => d,
+        Some(d) = replays.recv() => Some(d),
+    }
+}
+
 /// What one commit stored, and the dead letters it wrote.
 #[derive(Default)]
 struct Committed {
     outcome: IngestOutcome,
     dead_letters: Vec<NewDeadLetter>,
+    /// Replayed events the database refused (by idempotency key), with why.
+    refused_replays: Vec<(String, NewDeadLetter)>,
 }
 
 impl Committed {
@@ -257,19 +322,30 @@ impl Committed {
         self.outcome.duplicates += other.outcome.duplicates;
         self.outcome.dead_letters.extend(other.outcome.dead_letters);
         self.dead_letters.extend(other.dead_letters);
+        self.refused_replays.extend(other.refused_replays);
     }
-}
 
-fn split(decoded: Vec<Decoded>) -> (Vec<NewEvent>, Vec<NewDeadLetter>) {
-    let mut events = Vec::new();
-    let mut dead = Vec::new();
-    for d in decoded {
-        match d {
-            Decoded::Event(e) => events.push(e),
-            Decoded::Dead(dl) => dead.push(dl),
+    /// What became of the replay with `verdict`: stored (an event with its key, stored from a
+    /// replay), refused, or else a duplicate.
+    fn replayed(&self, verdict: ReplayVerdict) -> Ingested {
+        let key = match verdict {
+            Ok(key) => key,
+            Err(dl) => return Ingested::Invalid(Box::new(dl)),
+        };
+        let replay = EventSource::Replay.as_str();
+        if let Some(e) = self
+            .outcome
+            .stored
+            .iter()
+            .find(|e| e.idempotency_key == key && e.source == replay)
+        {
+            return Ingested::Stored(e.clone());
+        }
+        match self.refused_replays.iter().find(|(k, _)| *k == key) {
+            Some((_, dl)) => Ingested::Invalid(Box::new(dl.clone())),
+            None => Ingested::Duplicate,
         }
     }
-    (events, dead)
 }
 
 fn refused(e: NewEvent, error: &StoreError) -> NewDeadLetter {

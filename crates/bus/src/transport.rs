@@ -7,7 +7,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::pipeline::Ingested;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -40,6 +42,27 @@ pub enum Ack {
         tokio::sync::mpsc::UnboundedSender<rumqttc::Publish>,
         Box<rumqttc::Publish>,
     ),
+    /// A dead letter replayed in this process: its caller waits for what became of it. The
+    /// pipeline answers it with the outcome ([`Ingested`]); [`Ack::send`] only drops it.
+    Replay(oneshot::Sender<Ingested>),
+}
+
+impl Delivery {
+    /// A dead letter's message, to be run through the pipeline again (source `replay`), and
+    /// where its outcome will arrive. A replayed message is never dead-lettered again: its
+    /// dead letter is still there.
+    pub fn replay(topic: String, payload: Bytes) -> (Delivery, oneshot::Receiver<Ingested>) {
+        let (reply, outcome) = oneshot::channel();
+        let delivery = Delivery {
+            topic,
+            payload,
+            received_at: domain::now(),
+            received: Instant::now(),
+            source: domain::EventSource::Replay,
+            ack: Ack::Replay(reply),
+        };
+        (delivery, outcome)
+    }
 }
 
 impl Ack {

@@ -336,6 +336,98 @@ async fn pipeline_mqtt_postgres() {
     pipeline_stores_once_and_dead_letters(r).await;
 }
 
+/// A replayed dead letter takes the live path: counted, streamed, stored with source
+/// `replay`; one still invalid is reported and not dead-lettered again.
+#[tokio::test]
+async fn replayed_dead_letters_go_through_the_pipeline() {
+    let db = TestDb::sqlite().await;
+    let r = start_bus(db.store.clone(), None);
+    let mut live = r.bus.hub().subscribe();
+    let dead_letter = |topic: &str, payload: Value| domain::NewDeadLetter {
+        original_topic: topic.into(),
+        reason: domain::DeadReason::StorageRejected,
+        detail: "refused at the time".into(),
+        payload,
+        received_at: domain::now(),
+        idempotency_key: None,
+    };
+    let ids = r
+        .store
+        .ingest(
+            &[],
+            &[
+                dead_letter(
+                    "tracker/events/replay/fixed",
+                    envelope("custom.fixed", "fixed-1", json!({})),
+                ),
+                dead_letter(
+                    "tracker/events/replay/again",
+                    envelope("custom.fixed", "fixed-1", json!({})),
+                ),
+                dead_letter("tracker/events/replay/broken", json!("{broken")),
+            ],
+        )
+        .await
+        .unwrap()
+        .dead_letters;
+
+    let stored = match r.bus.replay(ids[0]).await.unwrap() {
+        bus::Replayed::Stored(e) => e,
+        other => panic!("expected a stored event, got {other:?}"),
+    };
+    assert_eq!(stored.source, "replay");
+    assert_eq!(stored.topic, "tracker/events/replay/fixed");
+    let streamed = tokio::time::timeout(Duration::from_secs(5), live.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(streamed.id, stored.id, "the live notice");
+    assert_eq!(
+        r.bus.metrics().ingested.with_label_values(&["other"]).get(),
+        1,
+        "counted like a live message"
+    );
+    assert_eq!(r.bus.metrics().latency.get_sample_count(), 1);
+    let closed = r.store.get_dead_letter(ids[0]).await.unwrap();
+    assert_eq!(closed.replayed_event_id, Some(stored.id));
+    assert!(matches!(
+        r.bus.replay(ids[0]).await,
+        Err(bus::ReplayError::AlreadyReplayed(_))
+    ));
+
+    assert!(matches!(
+        r.bus.replay(ids[1]).await.unwrap(),
+        bus::Replayed::Duplicate
+    ));
+    assert_eq!(r.bus.metrics().duplicates.get(), 1);
+    assert!(
+        r.store
+            .get_dead_letter(ids[1])
+            .await
+            .unwrap()
+            .replayed_at
+            .is_some()
+    );
+
+    let err = r.bus.replay(ids[2]).await.unwrap_err();
+    assert!(
+        matches!(&err, bus::ReplayError::StillInvalid(dl) if dl.reason == domain::DeadReason::InvalidJson),
+        "{err}"
+    );
+    assert_eq!(
+        r.store.list_dead_letters(10, None).await.unwrap().len(),
+        3,
+        "not dead-lettered again"
+    );
+    assert_eq!(r.store.dead_letter_backlog().await.unwrap(), 1);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), live.recv())
+            .await
+            .is_err(),
+        "only the stored event was streamed"
+    );
+}
+
 #[tokio::test]
 async fn malformed_corpus_is_dead_lettered_and_ingest_continues() {
     let Some(broker) = Broker::start() else {
