@@ -1,12 +1,15 @@
 //! Storage: one [`Store`] trait, implemented for PostgreSQL ([`PgStore`]) and SQLite
 //! ([`SqliteStore`]) with explicit SQL and their own versioned migrations.
 //!
-//! Both implementations share one body of queries (see `sql_store.rs`); what differs between the
-//! databases — pools, row locking, connection settings — lives in `postgres.rs` and `sqlite.rs`.
+//! Both implementations share one body of queries, written once in `sql_*.rs` as trait impls
+//! generic over `backend::SqlBackend`; what differs between the databases — pools, bulk inserts,
+//! notifications, connection settings — is that trait's implementation in `postgres.rs` and
+//! `sqlite.rs`, and the few statements spelled differently are `backend::Dialects` pairs.
 //! Every method uses at most one pooled connection at a time, so no request can deadlock the pool
 //! by waiting for a second connection while holding the first.
 
 mod artifacts;
+mod backend;
 mod error;
 mod events;
 mod identity;

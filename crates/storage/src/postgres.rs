@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::backend::SqlBackend;
 use crate::migrations;
+use crate::sql_events::EventRow;
 
 /// A [`crate::Store`] on PostgreSQL.
 pub struct PgStore {
@@ -36,6 +38,12 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+impl SqlBackend for PgStore {
+    type Db = sqlx::Postgres;
+
+    const KIND: crate::Backend = crate::Backend::Postgres;
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -45,23 +53,19 @@ impl PgStore {
         &self.pool
     }
 
-    fn infra_backend(&self) -> crate::Backend {
-        crate::Backend::Postgres
-    }
-
-    async fn infra_migrate(&self) -> crate::Result<()> {
+    async fn apply_migrations(&self) -> crate::Result<()> {
         // sqlx takes an advisory lock, so replicas starting together migrate one at a time.
         migrations::postgres().run(&self.pool).await?;
         Ok(())
     }
 
-    fn infra_migrations(&self) -> sqlx::migrate::Migrator {
+    fn migrations() -> sqlx::migrate::Migrator {
         migrations::postgres()
     }
 
     /// Inserts a whole batch in one statement (one round trip instead of one per event);
     /// returns each event's new id, or `None` for a duplicate idempotency key.
-    async fn infra_insert_events(
+    async fn insert_events(
         &self,
         conn: &mut sqlx::PgConnection,
         events: &[domain::NewEvent],
@@ -108,10 +112,7 @@ impl PgStore {
 
     /// Stores log records with one `COPY … FROM STDIN` in text format: for the server far less
     /// work than multi-row INSERTs with 20 parameters a row, on the path every request takes.
-    async fn infra_copy_logs(
-        &self,
-        records: &[domain::NewLogRecord],
-    ) -> crate::Result<Option<u64>> {
+    async fn copy_logs(&self, records: &[domain::NewLogRecord]) -> crate::Result<Option<u64>> {
         let mut data = String::with_capacity(records.len() * 320);
         for r in records {
             copy_row(&mut data, r);
@@ -131,11 +132,7 @@ impl PgStore {
 
     /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
     /// PostgreSQL delivers the notification only if, and when, the events are committed.
-    async fn infra_announce(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        ids: &[i64],
-    ) -> crate::Result<()> {
+    async fn announce(&self, conn: &mut sqlx::PgConnection, ids: &[i64]) -> crate::Result<()> {
         // NOTIFY payloads are limited to 8000 bytes: a few hundred ids per notification.
         for chunk in ids.chunks(400) {
             let payload = serde_json::json!({"origin": self.instance, "ids": chunk}).to_string();
@@ -149,7 +146,7 @@ impl PgStore {
     }
 
     /// Events stored by other replicas, as they commit.
-    async fn infra_remote_events(
+    async fn listen_remote_events(
         &self,
     ) -> crate::Result<Option<tokio::sync::mpsc::Receiver<Vec<domain::Event>>>> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
@@ -200,7 +197,7 @@ impl PgStore {
         Ok(Some(rx))
     }
 
-    fn infra_pool_stats(&self) -> crate::PoolStats {
+    fn pool_occupancy(&self) -> crate::PoolStats {
         crate::PoolStats {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
@@ -208,67 +205,21 @@ impl PgStore {
         }
     }
 
-    async fn infra_close(&self) {
+    async fn close_pools(&self) {
         self.pool.close().await;
     }
 }
 
 async fn events_by_ids(pool: &PgPool, ids: &[i64]) -> crate::Result<Vec<domain::Event>> {
-    use sqlx::Row as _;
-    let rows = sqlx::query(
+    let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT id, topic, kind, trace_id, idempotency_key, source, payload, ts, received_at \
          FROM events_mirror WHERE id = ANY($1) ORDER BY id",
     )
     .bind(ids)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(domain::Event {
-                id: row.try_get("id")?,
-                topic: row.try_get("topic")?,
-                kind: row.try_get("kind")?,
-                trace_id: row.try_get("trace_id")?,
-                idempotency_key: row.try_get("idempotency_key")?,
-                source: row.try_get("source")?,
-                payload: row
-                    .try_get::<sqlx::types::Json<domain::JsonObject>, _>("payload")?
-                    .0,
-                ts: row.try_get("ts")?,
-                received_at: row.try_get("received_at")?,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(domain::Event::from).collect())
 }
-
-crate::sql_store::impl_store!(PgStore, sqlx::Postgres, lock = " FOR UPDATE");
-crate::sql_events::impl_event_store!(
-    PgStore,
-    sqlx::Postgres,
-    skip_locked = " FOR UPDATE SKIP LOCKED"
-);
-// Changes that may affect who is an admin take one transaction-scoped advisory lock, so they run
-// one at a time across all replicas (the key is an arbitrary constant).
-crate::sql_identity::impl_identity_store!(
-    PgStore,
-    sqlx::Postgres,
-    lock = " FOR UPDATE",
-    serialize = "SELECT pg_advisory_xact_lock(7410052671)"
-);
-crate::sql_logs::impl_log_store!(
-    PgStore,
-    sqlx::Postgres,
-    hour = "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
-);
-crate::sql_artifacts::impl_artifact_store!(PgStore, sqlx::Postgres);
-crate::sql_snapshot::impl_snapshot_store!(
-    PgStore,
-    sqlx::Postgres,
-    begin_snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-    reset_sequence = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                      coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
-);
-crate::sql_samples::impl_sample_store!(PgStore, sqlx::Postgres);
 
 /// One row of `COPY … FROM STDIN` text format: tab-separated, `\N` for NULL.
 fn copy_row(out: &mut String, r: &domain::NewLogRecord) {

@@ -1,839 +1,958 @@
-//! The queries behind [`crate::Store`], written once for both databases.
+//! The queries behind [`crate::Store`] (projects, components, dependencies, tasks), written once
+//! for both databases over [`SqlBackend`], and the statements other query modules share: the
+//! outbox insert, "does this parent exist", LIKE patterns.
 //!
-//! `impl_store!` expands to the trait implementation for one backend. Both schemas have the same
-//! tables and columns, sqlx encodes UUIDs, timestamps and JSON natively for each, and both accept
-//! `$n` placeholders, so the SQL text is shared. The macro parameters are the only differences:
-//! the database type and the row-lock clause (PostgreSQL locks the row it is about to change;
-//! SQLite needs none because all writes go through a single connection).
-//!
-//! The store type must provide `reader()` and `writer()` pools and the `infra_*` methods.
+//! Every change writes its [`DomainEvent`] to `event_outbox` in the same transaction. A
+//! read-modify-write reads the row with a [`Dialects`] statement: PostgreSQL locks it
+//! (`FOR UPDATE`); SQLite needs no lock because all writes go through its single writer
+//! connection.
 
-macro_rules! project_columns {
-    () => {
-        "id, name, description, status, owner_id, metadata, version, created_at, updated_at"
-    };
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{
+    Component, ComponentPatch, Dependency, DomainEvent, GraphNode, JsonObject, NewComponent,
+    NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter, ProjectGraph,
+    ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
+};
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Executor, Row as _};
+use sqlx_macros::FromRow;
+use uuid::Uuid;
+
+use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
+use crate::error::check_version;
+use crate::logs::contains_pattern;
+use crate::sql_artifacts::ArtifactRow;
+use crate::{
+    ArtifactStore, Backend, Entity, EventStore, ExpectedVersion, IdentityStore, LogStore,
+    MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
+};
+
+const PROJECT_BY_ID: &str = "SELECT id, name, description, status, owner_id, metadata, version, \
+     created_at, updated_at FROM projects WHERE id = $1";
+
+const PROJECT_FOR_UPDATE: Dialects = Dialects {
+    postgres: "SELECT id, name, description, status, owner_id, metadata, version, created_at, \
+               updated_at FROM projects WHERE id = $1 FOR UPDATE",
+    sqlite: PROJECT_BY_ID,
+};
+
+const COMPONENT_BY_ID: &str = "SELECT id, project_id, name, type, status, progress, position, \
+     metadata, version, created_at, updated_at FROM components WHERE id = $1";
+
+const COMPONENT_FOR_UPDATE: Dialects = Dialects {
+    postgres: "SELECT id, project_id, name, type, status, progress, position, metadata, \
+               version, created_at, updated_at FROM components WHERE id = $1 FOR UPDATE",
+    sqlite: COMPONENT_BY_ID,
+};
+
+const TASK_BY_ID: &str = "SELECT id, component_id, name, description, status, assignee_id, \
+     due_date, completed_at, version, created_at, updated_at FROM tasks WHERE id = $1";
+
+const TASK_FOR_UPDATE: Dialects = Dialects {
+    postgres: "SELECT id, component_id, name, description, status, assignee_id, due_date, \
+               completed_at, version, created_at, updated_at FROM tasks WHERE id = $1 \
+               FOR UPDATE",
+    sqlite: TASK_BY_ID,
+};
+
+/// Serializes graph changes per project (see `add_dependency`).
+const LOCK_PROJECT: Dialects = Dialects {
+    postgres: "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+    sqlite: "SELECT id FROM projects WHERE id = $1",
+};
+
+/// `delete_project` deletes the project's artifacts itself, to announce each.
+const DELETE_PROJECT_ARTIFACTS: &str = "DELETE FROM artifacts WHERE project_id = $1 RETURNING id, \
+     project_id, component_id, name, content_type, size, sha256, object_key, uploaded_by, \
+     created_at";
+
+const PROJECT_DEPENDENCIES: &str = "SELECT d.component_id, d.depends_on_id, d.created_at \
+     FROM component_dependencies d JOIN components c ON c.id = d.component_id \
+     WHERE c.project_id = $1 ORDER BY d.created_at, d.component_id, d.depends_on_id";
+
+#[derive(FromRow)]
+struct ProjectRow {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    status: String,
+    owner_id: Option<Uuid>,
+    metadata: Json<JsonObject>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-macro_rules! component_columns {
-    () => {
-        "id, project_id, name, type, status, progress, position, metadata, version, \
-         created_at, updated_at"
-    };
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+
+    fn try_from(r: ProjectRow) -> Result<Project> {
+        Ok(Project {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            status: parse(r.status)?,
+            owner_id: r.owner_id,
+            metadata: r.metadata.0,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
 }
 
-macro_rules! task_columns {
-    () => {
-        "id, component_id, name, description, status, assignee_id, due_date, completed_at, \
-         version, created_at, updated_at"
-    };
+#[derive(FromRow)]
+struct ComponentRow {
+    id: Uuid,
+    project_id: Uuid,
+    name: String,
+    #[sqlx(rename = "type")]
+    kind: Option<String>,
+    status: String,
+    progress: i32,
+    position: Option<Json<Position>>,
+    metadata: Json<JsonObject>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-/// `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL.
-macro_rules! project_filter {
-    () => {
-        "($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) LIKE $2 ESCAPE '\\' \
-         OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\')"
-    };
+impl TryFrom<ComponentRow> for Component {
+    type Error = StoreError;
+
+    fn try_from(r: ComponentRow) -> Result<Component> {
+        Ok(Component {
+            id: r.id,
+            project_id: r.project_id,
+            name: r.name,
+            kind: r.kind,
+            status: parse(r.status)?,
+            progress: r.progress,
+            position: r.position.map(|p| p.0),
+            metadata: r.metadata.0,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
 }
 
-macro_rules! impl_store {
-    ($store:ty, $db:ty, lock = $lock:literal) => {
-        use std::collections::HashMap;
+/// A component with its task counts (`project_graph`).
+#[derive(FromRow)]
+struct GraphNodeRow {
+    #[sqlx(flatten)]
+    component: ComponentRow,
+    task_count: i64,
+    open_task_count: i64,
+}
 
-        use async_trait::async_trait;
-        use domain::{
-            Component, ComponentPatch, Dependency, DomainEvent, GraphNode, JsonObject, NewComponent,
-            NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter,
-            ProjectGraph, ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
-        };
-        use sqlx::Row as _;
-        use sqlx::types::Json;
-        use uuid::Uuid;
+impl TryFrom<GraphNodeRow> for GraphNode {
+    type Error = StoreError;
 
-        use crate::error::check_version;
-        use crate::{Backend, Entity, ExpectedVersion, PoolStats, Result, Store, StoreError};
+    fn try_from(r: GraphNodeRow) -> Result<GraphNode> {
+        Ok(GraphNode {
+            component: r.component.try_into()?,
+            task_count: r.task_count,
+            open_task_count: r.open_task_count,
+        })
+    }
+}
 
-        type Row = <$db as sqlx::Database>::Row;
-        type Conn = <$db as sqlx::Database>::Connection;
+#[derive(FromRow)]
+struct TaskRow {
+    id: Uuid,
+    component_id: Uuid,
+    name: String,
+    description: Option<String>,
+    status: String,
+    assignee_id: Option<Uuid>,
+    due_date: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
 
-        fn parse<T: std::str::FromStr>(value: String) -> Result<T>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value.parse().map_err(StoreError::corrupt)
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+
+    fn try_from(r: TaskRow) -> Result<Task> {
+        Ok(Task {
+            id: r.id,
+            component_id: r.component_id,
+            name: r.name,
+            description: r.description,
+            status: parse(r.status)?,
+            assignee_id: r.assignee_id,
+            due_date: r.due_date,
+            completed_at: r.completed_at,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct DependencyRow {
+    component_id: Uuid,
+    depends_on_id: Uuid,
+    created_at: DateTime<Utc>,
+}
+
+impl From<DependencyRow> for Dependency {
+    fn from(r: DependencyRow) -> Dependency {
+        Dependency {
+            component_id: r.component_id,
+            depends_on_id: r.depends_on_id,
+            created_at: r.created_at,
         }
+    }
+}
 
-        fn project_from(row: &Row) -> Result<Project> {
-            Ok(Project {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                description: row.try_get("description")?,
-                status: parse(row.try_get("status")?)?,
-                owner_id: row.try_get("owner_id")?,
-                metadata: row.try_get::<Json<JsonObject>, _>("metadata")?.0,
-                version: row.try_get("version")?,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
+#[derive(FromRow)]
+struct ProgressRow {
+    id: Uuid,
+    name: String,
+    progress: f64,
+}
+
+impl From<ProgressRow> for ProjectProgress {
+    fn from(r: ProgressRow) -> ProjectProgress {
+        ProjectProgress {
+            id: r.id,
+            name: r.name,
+            progress: r.progress,
         }
+    }
+}
 
-        fn component_from(row: &Row) -> Result<Component> {
-            Ok(Component {
-                id: row.try_get("id")?,
-                project_id: row.try_get("project_id")?,
-                name: row.try_get("name")?,
-                kind: row.try_get("type")?,
-                status: parse(row.try_get("status")?)?,
-                progress: row.try_get("progress")?,
-                position: row
-                    .try_get::<Option<Json<Position>>, _>("position")?
-                    .map(|p| p.0),
-                metadata: row.try_get::<Json<JsonObject>, _>("metadata")?.0,
-                version: row.try_get("version")?,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        }
+/// Parses a stored vocabulary value (a status, a role, a scope); a value the domain does not
+/// know means the row is corrupt.
+pub(crate) fn parse<T: std::str::FromStr>(value: String) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(StoreError::corrupt)
+}
 
-        fn task_from(row: &Row) -> Result<Task> {
-            Ok(Task {
-                id: row.try_get("id")?,
-                component_id: row.try_get("component_id")?,
-                name: row.try_get("name")?,
-                description: row.try_get("description")?,
-                status: parse(row.try_get("status")?)?,
-                assignee_id: row.try_get("assignee_id")?,
-                due_date: row.try_get("due_date")?,
-                completed_at: row.try_get("completed_at")?,
-                version: row.try_get("version")?,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        }
+/// Converts every row, failing on the first that does not convert.
+pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>> {
+    rows.into_iter().map(T::try_from).collect()
+}
 
-        fn dependency_from(row: &Row) -> Result<Dependency> {
-            Ok(Dependency {
-                component_id: row.try_get("component_id")?,
-                depends_on_id: row.try_get("depends_on_id")?,
-                created_at: row.try_get("created_at")?,
-            })
-        }
+/// Maps a foreign-key violation on insert to "the parent does not exist".
+pub(crate) fn parent_missing(e: sqlx::Error, entity: Entity, id: Uuid) -> StoreError {
+    if StoreError::is_foreign_key_violation(&e) {
+        StoreError::not_found(entity, id)
+    } else {
+        e.into()
+    }
+}
 
-        /// `%term%` for a case-insensitive LIKE, with LIKE's wildcards in `term` escaped.
-        fn like_pattern(term: &str) -> String {
-            let mut p = String::with_capacity(term.len() + 2);
-            p.push('%');
-            for c in term.to_lowercase().chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    p.push('\\');
-                }
-                p.push(c);
+/// Records `event` in the outbox; the caller's transaction makes it atomic with the change.
+pub(crate) async fn write_outbox<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    event: &DomainEvent,
+) -> Result<()>
+where
+    for<'a> &'a str: Param<'a, DB>,
+    for<'a> Json<&'a JsonObject>: Param<'a, DB>,
+    for<'q> Uuid: Param<'q, DB>,
+    for<'q> DateTime<Utc>: Param<'q, DB>,
+{
+    sqlx::query(
+        "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(event.topic.as_str())
+    .bind(event.kind.as_str())
+    .bind(event.trace_id)
+    .bind(event.idempotency_key.as_str())
+    .bind(Json(&event.payload))
+    .bind(domain::now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `NotFound` unless the project exists.
+pub(crate) async fn require_project<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    id: Uuid,
+) -> Result<()>
+where
+    for<'q> Uuid: Param<'q, DB>,
+{
+    let found = sqlx::query("SELECT 1 FROM projects WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or(StoreError::not_found(Entity::Project, id))
+}
+
+/// `NotFound` unless the component exists.
+async fn require_component<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    id: Uuid,
+) -> Result<()>
+where
+    for<'q> Uuid: Param<'q, DB>,
+{
+    let found = sqlx::query("SELECT 1 FROM components WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or(StoreError::not_found(Entity::Component, id))
+}
+
+#[async_trait]
+impl<B> Store for B
+where
+    B: SqlBackend
+        + EventStore
+        + IdentityStore
+        + LogStore
+        + ArtifactStore
+        + SnapshotStore
+        + MetricSampleStore,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db> + ColumnIndex<Row<B>>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    usize: ColumnIndex<Row<B>>,
+    for<'q> String: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> i64: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> i32: Param<'q, B::Db> + Column<B::Db>,
+    f64: Column<B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> Json<Position>: Param<'q, B::Db> + Column<B::Db>,
+    Json<JsonObject>: Column<B::Db>,
+    for<'a> Option<&'a str>: Param<'a, B::Db>,
+    for<'q> Option<String>: Param<'q, B::Db>,
+    for<'q> Option<Uuid>: Param<'q, B::Db>,
+    for<'q> Option<DateTime<Utc>>: Param<'q, B::Db>,
+    for<'q> Option<Json<Position>>: Param<'q, B::Db>,
+{
+    fn backend(&self) -> Backend {
+        B::KIND
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        self.apply_migrations().await
+    }
+
+    async fn migrate_if_needed(&self) -> Result<()> {
+        let applied = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(self.reader())
+            .await;
+        if let Ok(rows) = applied {
+            let applied: HashSet<i64> = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+            if B::migrations().iter().all(|m| applied.contains(&m.version)) {
+                return Ok(());
             }
-            p.push('%');
-            p
         }
+        self.apply_migrations().await
+    }
 
-        /// The number of matches over all pages. A separate `count` rather than a window
-        /// function: `count(*) OVER ()` stops SQLite from walking the ordering index for a page
-        /// and makes it scan and sort the whole table (measured 2x slower per 100-row page).
-        async fn page_total(
-            count: impl std::future::Future<Output = std::result::Result<Row, sqlx::Error>>,
-        ) -> Result<i64> {
-            Ok(count.await?.try_get(0)?)
-        }
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
 
-        async fn exists(conn: &mut Conn, sql: &'static str, id: Uuid) -> Result<bool> {
-            Ok(sqlx::query(sql).bind(id).fetch_optional(conn).await?.is_some())
-        }
+    fn pool_stats(&self) -> PoolStats {
+        self.pool_occupancy()
+    }
 
-        async fn require_project(conn: &mut Conn, id: Uuid) -> Result<()> {
-            if exists(conn, "SELECT 1 FROM projects WHERE id = $1", id).await? {
-                Ok(())
-            } else {
-                Err(StoreError::not_found(Entity::Project, id))
-            }
-        }
+    async fn close(&self) {
+        self.close_pools().await
+    }
 
-        async fn require_component(conn: &mut Conn, id: Uuid) -> Result<()> {
-            if exists(conn, "SELECT 1 FROM components WHERE id = $1", id).await? {
-                Ok(())
-            } else {
-                Err(StoreError::not_found(Entity::Component, id))
-            }
-        }
+    async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: PageRequest,
+    ) -> Result<Page<Project>> {
+        let status = filter.status.map(|s| s.as_str());
+        let pattern = filter
+            .search
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(contains_pattern);
+        let mut conn = self.reader().acquire().await?;
+        // `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL.
+        let rows: Vec<ProjectRow> = sqlx::query_as(
+            "SELECT id, name, description, status, owner_id, metadata, version, created_at, \
+             updated_at FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR \
+             lower(name) LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 \
+             ESCAPE '\\') ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        )
+        .bind(status)
+        .bind(pattern.as_deref())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        // The number of matches over all pages. A separate `count` rather than a window
+        // function: `count(*) OVER ()` stops SQLite from walking the ordering index for a page
+        // and makes it scan and sort the whole table (measured 2x slower per 100-row page).
+        let total = sqlx::query_scalar(
+            "SELECT count(*) FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR \
+             lower(name) LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 \
+             ESCAPE '\\')",
+        )
+        .bind(status)
+        .bind(pattern.as_deref())
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Page {
+            items: convert(rows)?,
+            total,
+        })
+    }
 
-        async fn component_for_update(conn: &mut Conn, id: Uuid) -> Result<Component> {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                $crate::sql_store::component_columns!(),
-                " FROM components WHERE id = $1",
-                $lock
-            ))
+    async fn project_progress(&self, limit: i64) -> Result<Vec<ProjectProgress>> {
+        let rows: Vec<ProgressRow> = sqlx::query_as(
+            "SELECT p.id, p.name, \
+             CAST(COALESCE(AVG(c.progress), 0) AS DOUBLE PRECISION) AS progress \
+             FROM projects p LEFT JOIN components c ON c.project_id = p.id \
+             WHERE p.status <> 'archived' \
+             GROUP BY p.id, p.name, p.created_at \
+             ORDER BY p.created_at DESC, p.id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(ProjectProgress::from).collect())
+    }
+
+    async fn get_project(&self, id: Uuid) -> Result<Project> {
+        sqlx::query_as::<_, ProjectRow>(PROJECT_BY_ID)
             .bind(id)
-            .fetch_optional(conn)
+            .fetch_optional(self.reader())
             .await?
-            .ok_or(StoreError::not_found(Entity::Component, id))?;
-            component_from(&row)
-        }
+            .ok_or(StoreError::not_found(Entity::Project, id))?
+            .try_into()
+    }
 
-        async fn write_component(conn: &mut Conn, c: &Component) -> Result<()> {
-            sqlx::query(
-                "UPDATE components SET name = $2, type = $3, status = $4, progress = $5, \
-                 position = $6, metadata = $7, version = $8, updated_at = $9 WHERE id = $1",
-            )
-            .bind(c.id)
-            .bind(&c.name)
-            .bind(&c.kind)
-            .bind(c.status.as_str())
-            .bind(c.progress)
-            .bind(c.position.map(Json))
-            .bind(Json(&c.metadata))
-            .bind(c.version)
-            .bind(c.updated_at)
-            .execute(conn)
+    async fn create_project(&self, new: NewProject) -> Result<Project> {
+        let p = Project::create(new)?;
+        let mut tx = self.writer().begin().await?;
+        sqlx::query(
+            "INSERT INTO projects (id, name, description, status, owner_id, metadata, version, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(p.id)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.status.as_str())
+        .bind(p.owner_id)
+        .bind(Json(&p.metadata))
+        .bind(p.version)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        write_outbox(&mut *tx, &DomainEvent::project_created(&p)).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn update_project(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: ProjectPatch,
+    ) -> Result<Project> {
+        let mut tx = self.writer().begin().await?;
+        let mut p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Project, id))?
+            .try_into()?;
+        check_version(Entity::Project, id, expected, p.version)?;
+        let changed = p.apply(patch)?;
+        sqlx::query(
+            "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
+             metadata = $6, version = $7, updated_at = $8 WHERE id = $1",
+        )
+        .bind(p.id)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.status.as_str())
+        .bind(p.owner_id)
+        .bind(Json(&p.metadata))
+        .bind(p.version)
+        .bind(p.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        write_outbox(&mut *tx, &DomainEvent::project_updated(&p, &changed)).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn delete_project(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Project, id))?
+            .try_into()?;
+        // Its artifacts go first, each announced like a direct delete (the cascade would
+        // remove them silently); the trigger queues their objects either way.
+        let artifacts: Vec<ArtifactRow> = sqlx::query_as(DELETE_PROJECT_ARTIFACTS)
+            .bind(id)
+            .fetch_all(&mut *tx)
             .await?;
-            Ok(())
+        for a in artifacts {
+            write_outbox(&mut *tx, &DomainEvent::artifact_deleted(&a.into())).await?;
         }
-
-        /// Records `event` in the outbox; the caller's transaction makes it atomic with the change.
-        async fn write_outbox(conn: &mut Conn, event: &DomainEvent) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&event.topic)
-            .bind(&event.kind)
-            .bind(event.trace_id)
-            .bind(&event.idempotency_key)
-            .bind(Json(&event.payload))
-            .bind(domain::now())
-            .execute(conn)
+        sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
-            Ok(())
-        }
+        write_outbox(&mut *tx, &DomainEvent::project_deleted(&p)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-        async fn project_for_update(conn: &mut Conn, id: Uuid) -> Result<Project> {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                $crate::sql_store::project_columns!(),
-                " FROM projects WHERE id = $1",
-                $lock
-            ))
+    async fn list_components(
+        &self,
+        project_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Component>> {
+        let mut conn = self.reader().acquire().await?;
+        require_project(&mut *conn, project_id).await?;
+        let rows: Vec<ComponentRow> = sqlx::query_as(
+            "SELECT id, project_id, name, type, status, progress, position, metadata, version, \
+             created_at, updated_at FROM components WHERE project_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(project_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total = sqlx::query_scalar("SELECT count(*) FROM components WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Page {
+            items: convert(rows)?,
+            total,
+        })
+    }
+
+    async fn get_component(&self, id: Uuid) -> Result<Component> {
+        sqlx::query_as::<_, ComponentRow>(COMPONENT_BY_ID)
             .bind(id)
-            .fetch_optional(conn)
+            .fetch_optional(self.reader())
             .await?
-            .ok_or(StoreError::not_found(Entity::Project, id))?;
-            project_from(&row)
-        }
+            .ok_or(StoreError::not_found(Entity::Component, id))?
+            .try_into()
+    }
 
-        async fn task_for_update(conn: &mut Conn, id: Uuid) -> Result<Task> {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                $crate::sql_store::task_columns!(),
-                " FROM tasks WHERE id = $1",
-                $lock
-            ))
+    async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component> {
+        let c = Component::create(project_id, new)?;
+        let mut tx = self.writer().begin().await?;
+        sqlx::query(
+            "INSERT INTO components (id, project_id, name, type, status, progress, position, \
+             metadata, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(c.id)
+        .bind(c.project_id)
+        .bind(&c.name)
+        .bind(&c.kind)
+        .bind(c.status.as_str())
+        .bind(c.progress)
+        .bind(c.position.map(Json))
+        .bind(Json(&c.metadata))
+        .bind(c.version)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
+        write_outbox(&mut *tx, &DomainEvent::component_created(&c)).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn update_component(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: ComponentPatch,
+    ) -> Result<Component> {
+        let mut tx = self.writer().begin().await?;
+        let mut c = component_for_update::<B>(&mut *tx, id).await?;
+        check_version(Entity::Component, id, expected, c.version)?;
+        let changed = c.apply(patch)?;
+        write_component(&mut *tx, &c).await?;
+        write_outbox(&mut *tx, &DomainEvent::component_updated(&c, &changed)).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn delete_component(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let c = component_for_update::<B>(&mut *tx, id).await?;
+        sqlx::query("DELETE FROM components WHERE id = $1")
             .bind(id)
-            .fetch_optional(conn)
+            .execute(&mut *tx)
+            .await?;
+        write_outbox(&mut *tx, &DomainEvent::component_deleted(&c)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_layout(
+        &self,
+        project_id: Uuid,
+        positions: &[(Uuid, Position)],
+    ) -> Result<Vec<Component>> {
+        let mut tx = self.writer().begin().await?;
+        require_project(&mut *tx, project_id).await?;
+        let mut moved = Vec::with_capacity(positions.len());
+        for (id, position) in positions {
+            let mut c = component_for_update::<B>(&mut *tx, *id).await?;
+            if c.project_id != project_id {
+                return Err(ValidationError::new(
+                    "positions",
+                    format!("component {id} is not part of project {project_id}"),
+                )
+                .into());
+            }
+            c.move_to(*position)?;
+            write_component(&mut *tx, &c).await?;
+            write_outbox(&mut *tx, &DomainEvent::component_updated(&c, &["position"])).await?;
+            moved.push(c);
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn list_dependencies(&self, project_id: Uuid) -> Result<Vec<Dependency>> {
+        let mut conn = self.reader().acquire().await?;
+        require_project(&mut *conn, project_id).await?;
+        let rows: Vec<DependencyRow> = sqlx::query_as(PROJECT_DEPENDENCIES)
+            .bind(project_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows.into_iter().map(Dependency::from).collect())
+    }
+
+    async fn component_dependencies(&self, component_id: Uuid) -> Result<Vec<Dependency>> {
+        let mut conn = self.reader().acquire().await?;
+        require_component(&mut *conn, component_id).await?;
+        let rows: Vec<DependencyRow> = sqlx::query_as(
+            "SELECT component_id, depends_on_id, created_at FROM component_dependencies \
+             WHERE component_id = $1 ORDER BY created_at, depends_on_id",
+        )
+        .bind(component_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(Dependency::from).collect())
+    }
+
+    async fn add_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<Dependency> {
+        let mut tx = self.writer().begin().await?;
+        let project_of =
+            |id| sqlx::query_scalar("SELECT project_id FROM components WHERE id = $1").bind(id);
+        let from: Uuid = project_of(component_id)
+            .fetch_optional(&mut *tx)
             .await?
-            .ok_or(StoreError::not_found(Entity::Task, id))?;
-            task_from(&row)
+            .ok_or(StoreError::not_found(Entity::Component, component_id))?;
+        let to: Uuid = project_of(depends_on_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Component, depends_on_id))?;
+        if from != to {
+            return Err(StoreError::CrossProject(component_id, depends_on_id));
         }
-
-        /// Maps a foreign-key violation on insert to "the parent does not exist".
-        fn parent_missing(e: sqlx::Error, entity: Entity, id: Uuid) -> StoreError {
-            if StoreError::is_foreign_key_violation(&e) {
-                StoreError::not_found(entity, id)
-            } else {
-                e.into()
-            }
+        // Serialize graph changes per project so two concurrent edges cannot together close a
+        // cycle that neither closes alone.
+        sqlx::query(LOCK_PROJECT.get(B::KIND))
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        let edges: Vec<(Uuid, Uuid)> = sqlx::query_as(
+            "SELECT d.component_id, d.depends_on_id FROM component_dependencies d \
+             JOIN components c ON c.id = d.component_id WHERE c.project_id = $1",
+        )
+        .bind(from)
+        .fetch_all(&mut *tx)
+        .await?;
+        if edges.contains(&(component_id, depends_on_id)) {
+            return Err(StoreError::DependencyExists {
+                component_id,
+                depends_on_id,
+            });
         }
-
-        #[async_trait]
-        impl Store for $store {
-            fn backend(&self) -> Backend {
-                self.infra_backend()
-            }
-
-            async fn migrate(&self) -> Result<()> {
-                self.infra_migrate().await
-            }
-
-            async fn migrate_if_needed(&self) -> Result<()> {
-                let applied = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
-                    .fetch_all(self.reader())
-                    .await;
-                if let Ok(rows) = applied {
-                    let applied: std::collections::HashSet<i64> =
-                        rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
-                    if self.infra_migrations().iter().all(|m| applied.contains(&m.version)) {
-                        return Ok(());
-                    }
-                }
-                self.infra_migrate().await
-            }
-
-            async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(self.reader()).await?;
-                Ok(())
-            }
-
-            fn pool_stats(&self) -> PoolStats {
-                self.infra_pool_stats()
-            }
-
-            async fn close(&self) {
-                self.infra_close().await
-            }
-
-            async fn list_projects(
-                &self,
-                filter: &ProjectFilter,
-                page: PageRequest,
-            ) -> Result<Page<Project>> {
-                let status = filter.status.map(|s| s.as_str());
-                let pattern = filter
-                    .search
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .map(like_pattern);
-                let mut conn = self.reader().acquire().await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::project_columns!(),
-                    " FROM projects WHERE ",
-                    $crate::sql_store::project_filter!(),
-                    " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-                ))
-                .bind(status)
-                .bind(pattern.as_deref())
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(&mut *conn)
-                .await?;
-                let count = sqlx::query(concat!(
-                    "SELECT count(*) FROM projects WHERE ",
-                    $crate::sql_store::project_filter!()
-                ))
-                .bind(status)
-                .bind(pattern.as_deref())
-                .fetch_one(&mut *conn);
-                let total = page_total(count).await?;
-                Ok(Page {
-                    items: rows.iter().map(project_from).collect::<Result<_>>()?,
-                    total,
-                })
-            }
-
-            async fn project_progress(&self, limit: i64) -> Result<Vec<ProjectProgress>> {
-                let rows = sqlx::query(
-                    "SELECT p.id, p.name, \
-                     CAST(COALESCE(AVG(c.progress), 0) AS DOUBLE PRECISION) AS progress \
-                     FROM projects p LEFT JOIN components c ON c.project_id = p.id \
-                     WHERE p.status <> 'archived' \
-                     GROUP BY p.id, p.name, p.created_at \
-                     ORDER BY p.created_at DESC, p.id DESC LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(self.reader())
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(ProjectProgress {
-                            id: row.try_get("id")?,
-                            name: row.try_get("name")?,
-                            progress: row.try_get("progress")?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn get_project(&self, id: Uuid) -> Result<Project> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::project_columns!(),
-                    " FROM projects WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await?
-                .ok_or(StoreError::not_found(Entity::Project, id))?;
-                project_from(&row)
-            }
-
-            async fn create_project(&self, new: NewProject) -> Result<Project> {
-                let p = Project::create(new)?;
-                let mut tx = self.writer().begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO projects (",
-                    $crate::sql_store::project_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                ))
-                .bind(p.id)
-                .bind(&p.name)
-                .bind(&p.description)
-                .bind(p.status.as_str())
-                .bind(p.owner_id)
-                .bind(Json(&p.metadata))
-                .bind(p.version)
-                .bind(p.created_at)
-                .bind(p.updated_at)
-                .execute(&mut *tx)
-                .await?;
-                write_outbox(&mut tx, &DomainEvent::project_created(&p)).await?;
-                tx.commit().await?;
-                Ok(p)
-            }
-
-            async fn update_project(
-                &self,
-                id: Uuid,
-                expected: ExpectedVersion,
-                patch: ProjectPatch,
-            ) -> Result<Project> {
-                let mut tx = self.writer().begin().await?;
-                let mut p = project_for_update(&mut tx, id).await?;
-                check_version(Entity::Project, id, expected, p.version)?;
-                let changed = p.apply(patch)?;
-                sqlx::query(
-                    "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
-                     metadata = $6, version = $7, updated_at = $8 WHERE id = $1",
-                )
-                .bind(p.id)
-                .bind(&p.name)
-                .bind(&p.description)
-                .bind(p.status.as_str())
-                .bind(p.owner_id)
-                .bind(Json(&p.metadata))
-                .bind(p.version)
-                .bind(p.updated_at)
-                .execute(&mut *tx)
-                .await?;
-                write_outbox(&mut tx, &DomainEvent::project_updated(&p, &changed)).await?;
-                tx.commit().await?;
-                Ok(p)
-            }
-
-            async fn delete_project(&self, id: Uuid) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
-                let p = project_for_update(&mut tx, id).await?;
-                // Its artifacts go first, each announced like a direct delete (the cascade
-                // would remove them silently); the trigger queues their objects either way.
-                let artifacts = sqlx::query(concat!(
-                    "DELETE FROM artifacts WHERE project_id = $1 RETURNING ",
-                    $crate::sql_artifacts::artifact_columns!()
-                ))
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-                for row in &artifacts {
-                    let a = artifact_store::artifact_from(row)?;
-                    write_outbox(&mut tx, &DomainEvent::artifact_deleted(&a)).await?;
-                }
-                sqlx::query("DELETE FROM projects WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                write_outbox(&mut tx, &DomainEvent::project_deleted(&p)).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn list_components(
-                &self,
-                project_id: Uuid,
-                page: PageRequest,
-            ) -> Result<Page<Component>> {
-                let mut conn = self.reader().acquire().await?;
-                require_project(&mut conn, project_id).await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::component_columns!(),
-                    " FROM components WHERE project_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-                ))
-                .bind(project_id)
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(&mut *conn)
-                .await?;
-                let count = sqlx::query("SELECT count(*) FROM components WHERE project_id = $1")
-                    .bind(project_id)
-                    .fetch_one(&mut *conn);
-                let total = page_total(count).await?;
-                Ok(Page {
-                    items: rows.iter().map(component_from).collect::<Result<_>>()?,
-                    total,
-                })
-            }
-
-            async fn get_component(&self, id: Uuid) -> Result<Component> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::component_columns!(),
-                    " FROM components WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await?
-                .ok_or(StoreError::not_found(Entity::Component, id))?;
-                component_from(&row)
-            }
-
-            async fn create_component(
-                &self,
-                project_id: Uuid,
-                new: NewComponent,
-            ) -> Result<Component> {
-                let c = Component::create(project_id, new)?;
-                let mut tx = self.writer().begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO components (",
-                    $crate::sql_store::component_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                ))
-                .bind(c.id)
-                .bind(c.project_id)
-                .bind(&c.name)
-                .bind(&c.kind)
-                .bind(c.status.as_str())
-                .bind(c.progress)
-                .bind(c.position.map(Json))
-                .bind(Json(&c.metadata))
-                .bind(c.version)
-                .bind(c.created_at)
-                .bind(c.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
-                write_outbox(&mut tx, &DomainEvent::component_created(&c)).await?;
-                tx.commit().await?;
-                Ok(c)
-            }
-
-            async fn update_component(
-                &self,
-                id: Uuid,
-                expected: ExpectedVersion,
-                patch: ComponentPatch,
-            ) -> Result<Component> {
-                let mut tx = self.writer().begin().await?;
-                let mut c = component_for_update(&mut tx, id).await?;
-                check_version(Entity::Component, id, expected, c.version)?;
-                let changed = c.apply(patch)?;
-                write_component(&mut tx, &c).await?;
-                write_outbox(&mut tx, &DomainEvent::component_updated(&c, &changed)).await?;
-                tx.commit().await?;
-                Ok(c)
-            }
-
-            async fn delete_component(&self, id: Uuid) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
-                let c = component_for_update(&mut tx, id).await?;
-                sqlx::query("DELETE FROM components WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                write_outbox(&mut tx, &DomainEvent::component_deleted(&c)).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn update_layout(
-                &self,
-                project_id: Uuid,
-                positions: &[(Uuid, Position)],
-            ) -> Result<Vec<Component>> {
-                let mut tx = self.writer().begin().await?;
-                require_project(&mut tx, project_id).await?;
-                let mut moved = Vec::with_capacity(positions.len());
-                for (id, position) in positions {
-                    let mut c = component_for_update(&mut tx, *id).await?;
-                    if c.project_id != project_id {
-                        return Err(ValidationError::new(
-                            "positions",
-                            format!("component {id} is not part of project {project_id}"),
-                        )
-                        .into());
-                    }
-                    c.move_to(*position)?;
-                    write_component(&mut tx, &c).await?;
-                    write_outbox(&mut tx, &DomainEvent::component_updated(&c, &["position"]))
-                        .await?;
-                    moved.push(c);
-                }
-                tx.commit().await?;
-                Ok(moved)
-            }
-
-            async fn list_dependencies(&self, project_id: Uuid) -> Result<Vec<Dependency>> {
-                let mut conn = self.reader().acquire().await?;
-                require_project(&mut conn, project_id).await?;
-                let rows = sqlx::query(
-                    "SELECT d.component_id, d.depends_on_id, d.created_at \
-                     FROM component_dependencies d JOIN components c ON c.id = d.component_id \
-                     WHERE c.project_id = $1 ORDER BY d.created_at, d.component_id, d.depends_on_id",
-                )
-                .bind(project_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                rows.iter().map(dependency_from).collect()
-            }
-
-            async fn component_dependencies(&self, component_id: Uuid) -> Result<Vec<Dependency>> {
-                let mut conn = self.reader().acquire().await?;
-                require_component(&mut conn, component_id).await?;
-                let rows = sqlx::query(
-                    "SELECT component_id, depends_on_id, created_at FROM component_dependencies \
-                     WHERE component_id = $1 ORDER BY created_at, depends_on_id",
-                )
-                .bind(component_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                rows.iter().map(dependency_from).collect()
-            }
-
-            async fn add_dependency(
-                &self,
-                component_id: Uuid,
-                depends_on_id: Uuid,
-            ) -> Result<Dependency> {
-                let mut tx = self.writer().begin().await?;
-                let project_of = |id| {
-                    sqlx::query("SELECT project_id FROM components WHERE id = $1").bind(id)
-                };
-                let from: Uuid = project_of(component_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::not_found(Entity::Component, component_id))?
-                    .try_get(0)?;
-                let to: Uuid = project_of(depends_on_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::not_found(Entity::Component, depends_on_id))?
-                    .try_get(0)?;
-                if from != to {
-                    return Err(StoreError::CrossProject(component_id, depends_on_id));
-                }
-                // Serialize graph changes per project so two concurrent edges cannot together
-                // close a cycle that neither closes alone.
-                sqlx::query(concat!("SELECT id FROM projects WHERE id = $1", $lock))
+        if let Some(cycle) = find_cycle(&edges, component_id, depends_on_id) {
+            let names: HashMap<Uuid, String> =
+                sqlx::query_as("SELECT id, name FROM components WHERE project_id = $1")
                     .bind(from)
-                    .execute(&mut *tx)
-                    .await?;
-                let edges = sqlx::query(
-                    "SELECT d.component_id, d.depends_on_id FROM component_dependencies d \
-                     JOIN components c ON c.id = d.component_id WHERE c.project_id = $1",
-                )
-                .bind(from)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<Vec<(Uuid, Uuid)>>>()?;
-                if edges.contains(&(component_id, depends_on_id)) {
-                    return Err(StoreError::DependencyExists {
-                        component_id,
-                        depends_on_id,
-                    });
-                }
-                if let Some(cycle) = find_cycle(&edges, component_id, depends_on_id) {
-                    let names = sqlx::query("SELECT id, name FROM components WHERE project_id = $1")
-                        .bind(from)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                        .collect::<Result<HashMap<Uuid, String>>>()?;
-                    let named = cycle
-                        .iter()
-                        .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
-                        .collect();
-                    return Err(StoreError::DependencyCycle(named));
-                }
-                let dependency = Dependency {
-                    component_id,
-                    depends_on_id,
-                    created_at: domain::now(),
-                };
-                sqlx::query(
-                    "INSERT INTO component_dependencies (component_id, depends_on_id, created_at) \
-                     VALUES ($1, $2, $3)",
-                )
-                .bind(dependency.component_id)
-                .bind(dependency.depends_on_id)
-                .bind(dependency.created_at)
-                .execute(&mut *tx)
-                .await?;
-                let event = DomainEvent::dependency(true, from, component_id, depends_on_id);
-                write_outbox(&mut tx, &event).await?;
-                tx.commit().await?;
-                Ok(dependency)
-            }
-
-            async fn remove_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
-                let project_id = component_for_update(&mut tx, component_id).await?.project_id;
-                let done = sqlx::query(
-                    "DELETE FROM component_dependencies WHERE component_id = $1 AND depends_on_id = $2",
-                )
-                .bind(component_id)
-                .bind(depends_on_id)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::not_found(Entity::Dependency, depends_on_id));
-                }
-                let event = DomainEvent::dependency(false, project_id, component_id, depends_on_id);
-                write_outbox(&mut tx, &event).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn project_graph(&self, project_id: Uuid) -> Result<ProjectGraph> {
-                let mut tx = self.reader().begin().await?;
-                require_project(&mut tx, project_id).await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::component_columns!(),
-                    ", (SELECT count(*) FROM tasks t WHERE t.component_id = components.id) \
-                       AS task_count, \
-                     (SELECT count(*) FROM tasks t WHERE t.component_id = components.id \
-                       AND t.status <> 'done') AS open_task_count \
-                     FROM components WHERE project_id = $1 ORDER BY created_at, id"
-                ))
-                .bind(project_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                let nodes = rows
-                    .iter()
-                    .map(|r| {
-                        Ok(GraphNode {
-                            component: component_from(r)?,
-                            task_count: r.try_get("task_count")?,
-                            open_task_count: r.try_get("open_task_count")?,
-                        })
-                    })
-                    .collect::<Result<_>>()?;
-                let deps = sqlx::query(
-                    "SELECT d.component_id, d.depends_on_id, d.created_at \
-                     FROM component_dependencies d JOIN components c ON c.id = d.component_id \
-                     WHERE c.project_id = $1 ORDER BY d.created_at, d.component_id, d.depends_on_id",
-                )
-                .bind(project_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(ProjectGraph {
-                    project_id,
-                    nodes,
-                    dependencies: deps.iter().map(dependency_from).collect::<Result<_>>()?,
-                })
-            }
-
-            async fn list_tasks(&self, component_id: Uuid, page: PageRequest) -> Result<Page<Task>> {
-                let mut conn = self.reader().acquire().await?;
-                require_component(&mut conn, component_id).await?;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::sql_store::task_columns!(),
-                    " FROM tasks WHERE component_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-                ))
-                .bind(component_id)
-                .bind(page.limit)
-                .bind(page.offset)
-                .fetch_all(&mut *conn)
-                .await?;
-                let count = sqlx::query("SELECT count(*) FROM tasks WHERE component_id = $1")
-                    .bind(component_id)
-                    .fetch_one(&mut *conn);
-                let total = page_total(count).await?;
-                Ok(Page {
-                    items: rows.iter().map(task_from).collect::<Result<_>>()?,
-                    total,
-                })
-            }
-
-            async fn get_task(&self, id: Uuid) -> Result<Task> {
-                let row = sqlx::query(concat!("SELECT ", $crate::sql_store::task_columns!(), " FROM tasks WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(self.reader())
+                    .fetch_all(&mut *tx)
                     .await?
-                    .ok_or(StoreError::not_found(Entity::Task, id))?;
-                task_from(&row)
-            }
-
-            async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
-                let t = Task::create(component_id, new)?;
-                let mut tx = self.writer().begin().await?;
-                sqlx::query(concat!(
-                    "INSERT INTO tasks (",
-                    $crate::sql_store::task_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                ))
-                .bind(t.id)
-                .bind(t.component_id)
-                .bind(&t.name)
-                .bind(&t.description)
-                .bind(t.status.as_str())
-                .bind(t.assignee_id)
-                .bind(t.due_date)
-                .bind(t.completed_at)
-                .bind(t.version)
-                .bind(t.created_at)
-                .bind(t.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
-                write_outbox(&mut tx, &DomainEvent::task_created(&t)).await?;
-                tx.commit().await?;
-                Ok(t)
-            }
-
-            async fn update_task(
-                &self,
-                id: Uuid,
-                expected: ExpectedVersion,
-                patch: TaskPatch,
-            ) -> Result<Task> {
-                let mut tx = self.writer().begin().await?;
-                let mut t = task_for_update(&mut tx, id).await?;
-                check_version(Entity::Task, id, expected, t.version)?;
-                let changed = t.apply(patch)?;
-                sqlx::query(
-                    "UPDATE tasks SET name = $2, description = $3, status = $4, assignee_id = $5, \
-                     due_date = $6, completed_at = $7, version = $8, updated_at = $9 WHERE id = $1",
-                )
-                .bind(t.id)
-                .bind(&t.name)
-                .bind(&t.description)
-                .bind(t.status.as_str())
-                .bind(t.assignee_id)
-                .bind(t.due_date)
-                .bind(t.completed_at)
-                .bind(t.version)
-                .bind(t.updated_at)
-                .execute(&mut *tx)
-                .await?;
-                write_outbox(&mut tx, &DomainEvent::task_updated(&t, &changed)).await?;
-                tx.commit().await?;
-                Ok(t)
-            }
-
-            async fn delete_task(&self, id: Uuid) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
-                let t = task_for_update(&mut tx, id).await?;
-                sqlx::query("DELETE FROM tasks WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                write_outbox(&mut tx, &DomainEvent::task_deleted(&t)).await?;
-                tx.commit().await?;
-                Ok(())
-            }
+                    .into_iter()
+                    .collect();
+            let named = cycle
+                .iter()
+                .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                .collect();
+            return Err(StoreError::DependencyCycle(named));
         }
-    };
+        let dependency = Dependency {
+            component_id,
+            depends_on_id,
+            created_at: domain::now(),
+        };
+        sqlx::query(
+            "INSERT INTO component_dependencies (component_id, depends_on_id, created_at) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(dependency.component_id)
+        .bind(dependency.depends_on_id)
+        .bind(dependency.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let event = DomainEvent::dependency(true, from, component_id, depends_on_id);
+        write_outbox(&mut *tx, &event).await?;
+        tx.commit().await?;
+        Ok(dependency)
+    }
+
+    async fn remove_dependency(&self, component_id: Uuid, depends_on_id: Uuid) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let project_id = component_for_update::<B>(&mut *tx, component_id)
+            .await?
+            .project_id;
+        let done = sqlx::query(
+            "DELETE FROM component_dependencies WHERE component_id = $1 AND depends_on_id = $2",
+        )
+        .bind(component_id)
+        .bind(depends_on_id)
+        .execute(&mut *tx)
+        .await?;
+        if B::Db::rows_affected(&done) == 0 {
+            return Err(StoreError::not_found(Entity::Dependency, depends_on_id));
+        }
+        let event = DomainEvent::dependency(false, project_id, component_id, depends_on_id);
+        write_outbox(&mut *tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn project_graph(&self, project_id: Uuid) -> Result<ProjectGraph> {
+        let mut tx = self.reader().begin().await?;
+        require_project(&mut *tx, project_id).await?;
+        let nodes: Vec<GraphNodeRow> = sqlx::query_as(
+            "SELECT id, project_id, name, type, status, progress, position, metadata, version, \
+             created_at, updated_at, (SELECT count(*) FROM tasks t WHERE t.component_id = \
+             components.id) AS task_count, (SELECT count(*) FROM tasks t WHERE t.component_id = \
+             components.id AND t.status <> 'done') AS open_task_count FROM components WHERE \
+             project_id = $1 ORDER BY created_at, id",
+        )
+        .bind(project_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let dependencies: Vec<DependencyRow> = sqlx::query_as(PROJECT_DEPENDENCIES)
+            .bind(project_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ProjectGraph {
+            project_id,
+            nodes: convert(nodes)?,
+            dependencies: dependencies.into_iter().map(Dependency::from).collect(),
+        })
+    }
+
+    async fn list_tasks(&self, component_id: Uuid, page: PageRequest) -> Result<Page<Task>> {
+        let mut conn = self.reader().acquire().await?;
+        require_component(&mut *conn, component_id).await?;
+        let rows: Vec<TaskRow> = sqlx::query_as(
+            "SELECT id, component_id, name, description, status, assignee_id, due_date, \
+             completed_at, version, created_at, updated_at FROM tasks WHERE component_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(component_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE component_id = $1")
+            .bind(component_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Page {
+            items: convert(rows)?,
+            total,
+        })
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Task> {
+        sqlx::query_as::<_, TaskRow>(TASK_BY_ID)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or(StoreError::not_found(Entity::Task, id))?
+            .try_into()
+    }
+
+    async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
+        let t = Task::create(component_id, new)?;
+        let mut tx = self.writer().begin().await?;
+        sqlx::query(
+            "INSERT INTO tasks (id, component_id, name, description, status, assignee_id, \
+             due_date, completed_at, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.id)
+        .bind(t.component_id)
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(t.status.as_str())
+        .bind(t.assignee_id)
+        .bind(t.due_date)
+        .bind(t.completed_at)
+        .bind(t.version)
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
+        write_outbox(&mut *tx, &DomainEvent::task_created(&t)).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    async fn update_task(
+        &self,
+        id: Uuid,
+        expected: ExpectedVersion,
+        patch: TaskPatch,
+    ) -> Result<Task> {
+        let mut tx = self.writer().begin().await?;
+        let mut t = task_for_update::<B>(&mut *tx, id).await?;
+        check_version(Entity::Task, id, expected, t.version)?;
+        let changed = t.apply(patch)?;
+        sqlx::query(
+            "UPDATE tasks SET name = $2, description = $3, status = $4, assignee_id = $5, \
+             due_date = $6, completed_at = $7, version = $8, updated_at = $9 WHERE id = $1",
+        )
+        .bind(t.id)
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(t.status.as_str())
+        .bind(t.assignee_id)
+        .bind(t.due_date)
+        .bind(t.completed_at)
+        .bind(t.version)
+        .bind(t.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        write_outbox(&mut *tx, &DomainEvent::task_updated(&t, &changed)).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    async fn delete_task(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let t = task_for_update::<B>(&mut *tx, id).await?;
+        sqlx::query("DELETE FROM tasks WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        write_outbox(&mut *tx, &DomainEvent::task_deleted(&t)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
-pub(crate) use {component_columns, impl_store, project_columns, project_filter, task_columns};
+/// The component, locked for the rest of the transaction where the database locks rows.
+async fn component_for_update<'c, B: SqlBackend>(
+    conn: impl Executor<'c, Database = B::Db>,
+    id: Uuid,
+) -> Result<Component>
+where
+    for<'a> &'a str: ColumnIndex<Row<B>>,
+    String: Column<B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    i64: Column<B::Db>,
+    i32: Column<B::Db>,
+    DateTime<Utc>: Column<B::Db>,
+    Json<Position>: Column<B::Db>,
+    Json<JsonObject>: Column<B::Db>,
+{
+    sqlx::query_as::<_, ComponentRow>(COMPONENT_FOR_UPDATE.get(B::KIND))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::not_found(Entity::Component, id))?
+        .try_into()
+}
+
+/// The task, locked for the rest of the transaction where the database locks rows.
+async fn task_for_update<'c, B: SqlBackend>(
+    conn: impl Executor<'c, Database = B::Db>,
+    id: Uuid,
+) -> Result<Task>
+where
+    for<'a> &'a str: ColumnIndex<Row<B>>,
+    String: Column<B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    i64: Column<B::Db>,
+    DateTime<Utc>: Column<B::Db>,
+{
+    sqlx::query_as::<_, TaskRow>(TASK_FOR_UPDATE.get(B::KIND))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::not_found(Entity::Task, id))?
+        .try_into()
+}
+
+async fn write_component<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    c: &Component,
+) -> Result<()>
+where
+    for<'a> &'a str: Param<'a, DB>,
+    for<'a> Json<&'a JsonObject>: Param<'a, DB>,
+    for<'q> String: Param<'q, DB>,
+    for<'q> Uuid: Param<'q, DB>,
+    for<'q> i64: Param<'q, DB>,
+    for<'q> i32: Param<'q, DB>,
+    for<'q> DateTime<Utc>: Param<'q, DB>,
+    for<'q> Option<String>: Param<'q, DB>,
+    for<'q> Option<Json<Position>>: Param<'q, DB>,
+{
+    sqlx::query(
+        "UPDATE components SET name = $2, type = $3, status = $4, progress = $5, \
+         position = $6, metadata = $7, version = $8, updated_at = $9 WHERE id = $1",
+    )
+    .bind(c.id)
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(c.status.as_str())
+    .bind(c.progress)
+    .bind(c.position.map(Json))
+    .bind(Json(&c.metadata))
+    .bind(c.version)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

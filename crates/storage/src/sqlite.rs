@@ -52,6 +52,7 @@ async fn attach(
     Ok(())
 }
 
+use crate::backend::SqlBackend;
 use crate::migrations;
 
 /// A [`crate::Store`] on an SQLite file.
@@ -101,6 +102,12 @@ impl SqliteStore {
             max_readers: max_readers.max(1),
         })
     }
+}
+
+impl SqlBackend for SqliteStore {
+    type Db = sqlx::Sqlite;
+
+    const KIND: crate::Backend = crate::Backend::Sqlite;
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
@@ -110,22 +117,18 @@ impl SqliteStore {
         &self.writer
     }
 
-    fn infra_backend(&self) -> crate::Backend {
-        crate::Backend::Sqlite
-    }
-
-    async fn infra_migrate(&self) -> crate::Result<()> {
+    async fn apply_migrations(&self) -> crate::Result<()> {
         migrations::sqlite().run(&self.writer).await?;
         Ok(())
     }
 
-    fn infra_migrations(&self) -> sqlx::migrate::Migrator {
+    fn migrations() -> sqlx::migrate::Migrator {
         migrations::sqlite()
     }
 
     /// Inserts events with multi-row statements (each statement is a round trip to the SQLite
     /// worker thread); returns each event's new id, or `None` for a duplicate idempotency key.
-    async fn infra_insert_events(
+    async fn insert_events(
         &self,
         conn: &mut sqlx::SqliteConnection,
         events: &[domain::NewEvent],
@@ -161,15 +164,12 @@ impl SqliteStore {
     }
 
     /// SQLite has no COPY: the shared multi-row INSERT stores log records.
-    async fn infra_copy_logs(
-        &self,
-        _records: &[domain::NewLogRecord],
-    ) -> crate::Result<Option<u64>> {
+    async fn copy_logs(&self, _records: &[domain::NewLogRecord]) -> crate::Result<Option<u64>> {
         Ok(None)
     }
 
     /// A single process owns an SQLite file: there are no other replicas to tell.
-    async fn infra_announce(
+    async fn announce(
         &self,
         _conn: &mut sqlx::SqliteConnection,
         _ids: &[i64],
@@ -177,13 +177,13 @@ impl SqliteStore {
         Ok(())
     }
 
-    async fn infra_remote_events(
+    async fn listen_remote_events(
         &self,
     ) -> crate::Result<Option<tokio::sync::mpsc::Receiver<Vec<domain::Event>>>> {
         Ok(None)
     }
 
-    fn infra_pool_stats(&self) -> crate::PoolStats {
+    fn pool_occupancy(&self) -> crate::PoolStats {
         let idle = self.reader.num_idle() + self.writer.num_idle();
         crate::PoolStats {
             size: self.reader.size() + self.writer.size(),
@@ -192,34 +192,11 @@ impl SqliteStore {
         }
     }
 
-    async fn infra_close(&self) {
+    async fn close_pools(&self) {
         self.writer.close().await;
         self.reader.close().await;
     }
 }
-
-crate::sql_store::impl_store!(SqliteStore, sqlx::Sqlite, lock = "");
-crate::sql_events::impl_event_store!(SqliteStore, sqlx::Sqlite, skip_locked = "");
-// One writer connection already serializes every write transaction.
-crate::sql_identity::impl_identity_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    lock = "",
-    serialize = "SELECT 1"
-);
-crate::sql_logs::impl_log_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    hour = "substr(\"timestamp\", 1, 13)"
-);
-crate::sql_artifacts::impl_artifact_store!(SqliteStore, sqlx::Sqlite);
-crate::sql_snapshot::impl_snapshot_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    begin_snapshot = "SELECT 1",
-    reset_sequence = ""
-);
-crate::sql_samples::impl_sample_store!(SqliteStore, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
@@ -269,7 +246,7 @@ mod tests {
             store.reader.close().await;
         }
         let store = SqliteStore::open(&path, 2).await.unwrap();
-        store.infra_migrate().await.unwrap();
+        store.apply_migrations().await.unwrap();
         assert!(tables_in(&store.writer, "main").await.is_empty());
         assert_eq!(
             tables_in(&store.reader, OBSERVABILITY_SCHEMA).await,

@@ -1,0 +1,129 @@
+//! The database-specific half of a store, declared as one trait: [`SqlBackend`].
+//!
+//! The queries (`sql_*.rs`) are written once, generic over a `SqlBackend`: both schemas have the
+//! same tables and columns, sqlx encodes UUIDs, timestamps and JSON natively for each, and both
+//! accept `$n` placeholders. [`crate::PgStore`] and [`crate::SqliteStore`] implement the trait
+//! with their pools and the few operations that differ (a batch of events, a batch of log
+//! records, telling other replicas); a statement whose text differs is a [`Dialects`] pair, both
+//! spellings side by side where the query is.
+
+use std::future::Future;
+
+use domain::{Event, NewEvent, NewLogRecord};
+use sqlx::migrate::Migrator;
+use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
+use tokio::sync::mpsc::Receiver;
+
+use crate::{Backend, PoolStats, Result};
+
+/// A sqlx driver as the shared queries use it.
+pub trait Sql: Database<Arguments: IntoArguments<Self>> {
+    /// Rows an `INSERT`, `UPDATE` or `DELETE` changed (each driver has its own result type).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+impl Sql for sqlx::Postgres {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+impl Sql for sqlx::Sqlite {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+}
+
+/// A database TaylorDash runs on: its pools and what cannot be written once for both.
+pub trait SqlBackend: Send + Sync + 'static {
+    /// The sqlx driver.
+    type Db: Sql;
+
+    /// Which database this is; also picks the spelling of [`Dialects`] statements.
+    const KIND: Backend;
+
+    /// The pool reads use.
+    fn reader(&self) -> &Pool<Self::Db>;
+
+    /// The pool writes use (on SQLite a single connection, so writers queue instead of failing
+    /// with `SQLITE_BUSY`).
+    fn writer(&self) -> &Pool<Self::Db>;
+
+    /// This database's migrations.
+    fn migrations() -> Migrator;
+
+    /// Applies pending migrations (verifying the checksums of applied ones).
+    fn apply_migrations(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts a batch of events inside the caller's transaction, with as few statements as the
+    /// database allows; returns each event's new id in input order, or `None` for a duplicate
+    /// idempotency key.
+    fn insert_events(
+        &self,
+        conn: &mut <Self::Db as Database>::Connection,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<Vec<Option<i64>>>> + Send;
+
+    /// Stores log records by the database's bulk path (`COPY` on PostgreSQL) and returns how many;
+    /// `None` where there is none (SQLite), and the shared multi-row INSERT stores them.
+    fn copy_logs(
+        &self,
+        records: &[NewLogRecord],
+    ) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// Tells other replicas, inside the ingest transaction, which events it stored (PostgreSQL
+    /// `NOTIFY`, delivered only on commit); nothing where there are no other replicas (SQLite).
+    fn announce(
+        &self,
+        conn: &mut <Self::Db as Database>::Connection,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Events other replicas store, as they commit; `None` where there can be none (SQLite).
+    fn listen_remote_events(
+        &self,
+    ) -> impl Future<Output = Result<Option<Receiver<Vec<Event>>>>> + Send;
+
+    /// Connection-pool occupancy.
+    fn pool_occupancy(&self) -> PoolStats;
+
+    /// Waits for checked-out connections to return, then closes the pools.
+    fn close_pools(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// One statement in each database's spelling, for the few that differ (row locks, date
+/// arithmetic, snapshot isolation).
+#[derive(Debug, Clone, Copy)]
+pub struct Dialects {
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+}
+
+impl Dialects {
+    /// The spelling for `backend`.
+    pub const fn get(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Postgres => self.postgres,
+            Backend::Sqlite => self.sqlite,
+        }
+    }
+}
+
+/// The connection type of a backend's driver.
+pub type Conn<B> = <<B as SqlBackend>::Db as Database>::Connection;
+
+/// The row type of a backend's driver.
+pub type Row<B> = <<B as SqlBackend>::Db as Database>::Row;
+
+/// A Rust type the driver `DB` binds as a statement parameter. Shorthand for the bounds the
+/// generic queries state: both drivers implement them for every type the queries bind.
+/// `'q` is how long a borrowed value must live (`&'q str: Param<'q, DB>`); owned values are
+/// parameters for any `'q`.
+pub trait Param<'q, DB: Database>: Encode<'q, DB> + Type<DB> {}
+
+impl<'q, T, DB: Database> Param<'q, DB> for T where T: Encode<'q, DB> + Type<DB> {}
+
+/// A Rust type the driver `DB` reads from a column (and so a field of a `FromRow` row struct).
+pub trait Column<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
+
+impl<T, DB: Database> Column<DB> for T where T: for<'r> Decode<'r, DB> + Type<DB> {}
