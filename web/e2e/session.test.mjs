@@ -1,9 +1,10 @@
 // End-to-end: signing out ends the session in the tab for good (from any screen, the login form
-// is shown and stays; a reload keeps it) and signing in survives a reload. Real binary, real
-// Chromium; screenshots; axe.
+// is shown and stays; a reload keeps it), signing in survives a reload, and with the server down
+// the dashboard stops claiming the stack is healthy (it says since when it knows nothing) and
+// recovers by itself after a restart. Real binary, real Chromium; screenshots; axe.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertAccessible, screenshot, signedInPage, startApp, stopApp } from './harness.mjs';
+import { assertAccessible, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
 
 /** Checks `check` every 200 ms for `ms`: a state that must settle and then stay. */
 async function stays(page, ms, check) {
@@ -26,7 +27,13 @@ async function onLoginPage(page, server, what) {
   assert.equal(await page.getByText('NOT_AUTHENTICATED').count(), 0, `${what}: no failing widgets`);
 }
 
-describe('session', () => {
+/** The stack-health badge's text ("healthy", "unknown", ...), or null while it has none. */
+async function healthBadge(page) {
+  const badge = page.locator('#hud-health .badge');
+  return (await badge.count()) ? (await badge.first().textContent()).trim() : null;
+}
+
+describe('session and connection state', () => {
   let server;
   let browser;
 
@@ -74,6 +81,40 @@ describe('session', () => {
     await page.getByRole('button', { name: 'admin (admin)', exact: true }).waitFor();
     await page.getByText('Live', { exact: true }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/');
+    await page.context().close();
+  });
+
+  test('with the server down the stack health is not "healthy" but stale, and it recovers', async () => {
+    const page = await signedInPage(browser, server);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await waitFor(async () => (await healthBadge(page)) === 'healthy', 'the stack to be healthy');
+    await page.getByText('Live', { exact: true }).waitFor();
+    assert.equal(await page.getByTestId('stale-mark').count(), 0, 'nothing is stale while connected');
+
+    await server.stop();
+    const stoppedAt = Date.now();
+    // Within a bounded time the badge stops claiming anything, and says since when.
+    await waitFor(async () => (await healthBadge(page)) === 'unknown', 'the badge to say "unknown"', 10_000);
+    const mark = page.locator('#hud-health').getByTestId('stale-mark');
+    await mark.waitFor();
+    assert.match(await mark.textContent(), /^stale since \d{1,2}:\d{2}:\d{2}/);
+    // The other live panels say it too, and the header says the stream is offline.
+    for (const panel of ['#hud-projects', '#hud-dlq', '#hud-feed']) {
+      await page.locator(panel).getByTestId('stale-mark').waitFor();
+    }
+    await page.locator('.live-indicator[data-status="offline"], .live-indicator[data-status="connecting"]').waitFor();
+    // And it stays so while the server is down (no refetch or retry brings "healthy" back).
+    await stays(page, 3000, async () => {
+      const b = await healthBadge(page);
+      assert.notEqual(b, 'healthy', `badge says "${b}" ${Date.now() - stoppedAt} ms after the server stopped`);
+    });
+    await page.getByText('Connection to the server lost').waitFor();
+    await screenshot(page, 'dashboard-offline-stale');
+
+    await server.start();
+    await waitFor(async () => (await healthBadge(page)) === 'healthy', 'the badge to recover after the restart', 45_000);
+    await page.getByText('Live', { exact: true }).waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await page.getByTestId('stale-mark').count()) === 0, 'the stale marks to go', 10_000);
     await page.context().close();
   });
 });

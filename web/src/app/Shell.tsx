@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { NavLink, Outlet, useNavigate } from 'react-router';
 import { useSession } from './session';
-import { useLiveStream } from './live';
+import { clockTime, useLiveStream } from './live';
 import { useTheme } from './theme';
 import { Button } from './ui';
 import { ConnectionBanner, SessionExpiryWarning } from './banners';
@@ -69,11 +69,18 @@ export function Clock({ seconds = false }: { seconds?: boolean }) {
 const STATUS_LABEL = { open: 'Live', connecting: 'Connecting…', offline: 'Offline' } as const;
 
 export function LiveIndicator() {
-  const { status } = useLiveStream();
+  const { status, staleSince } = useLiveStream();
   return (
-    <span className={`live-indicator live-${status}`} role="status" aria-live="polite" data-status={status}>
+    <span
+      className={`live-indicator live-${status}`}
+      role="status"
+      aria-live="polite"
+      data-status={status}
+      title={staleSince !== null ? `No connection to the server since ${clockTime(staleSince)}` : undefined}
+    >
       <span className="live-dot" aria-hidden="true" />
       {STATUS_LABEL[status]}
+      {staleSince !== null && <span className="live-since"> since {clockTime(staleSince)}</span>}
     </span>
   );
 }

@@ -40,10 +40,7 @@ export function ConnectionBanner() {
         {online ? 'Connection to the server lost. Live updates are paused; retrying…' : 'You are offline. Live updates are paused.'}
       </span>
       <Button
-        onClick={() => {
-          stream.stop();
-          stream.start();
-        }}
+        onClick={() => stream.reconnect()}
       >
         Reconnect now
       </Button>

@@ -52,6 +52,40 @@ describe('LiveStream', () => {
     expect(got).toEqual(['tracker/events/a']);
   });
 
+  it('knows since when a lost connection is down, until one opens again', () => {
+    const t0 = Date.now();
+    stream.start();
+    expect(stream.disconnectedSince).toBeNull(); // connecting for the first time is not stale
+    sockets[0]!.onopen?.({});
+    expect(stream.disconnectedSince).toBeNull();
+    vi.advanceTimersByTime(5_000);
+    sockets[0]!.onclose?.({});
+    expect(stream.disconnectedSince).toBe(t0 + 5_000);
+    vi.advanceTimersByTime(1_000); // a retry that fails keeps the first moment
+    sockets[1]!.onclose?.({});
+    expect(stream.disconnectedSince).toBe(t0 + 5_000);
+    stream.reconnect(); // "Reconnect now" while still down
+    expect(sockets).toHaveLength(3);
+    expect(stream.disconnectedSince).toBe(t0 + 5_000);
+    sockets[2]!.onopen?.({});
+    expect(stream.disconnectedSince).toBeNull();
+    sockets[2]!.onclose?.({});
+    expect(stream.disconnectedSince).not.toBeNull();
+    stream.stop(); // signed out: nothing is shown, nothing is stale
+    expect(stream.disconnectedSince).toBeNull();
+  });
+
+  it('a silent connection counts as lost once the watchdog fires', () => {
+    stream.start();
+    sockets[0]!.onopen?.({});
+    sockets[0]!.send({ type: 'hello', heartbeat_secs: 1 });
+    vi.advanceTimersByTime(2_999);
+    expect(stream.disconnectedSince).toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(stream.status).toBe('offline');
+    expect(stream.disconnectedSince).not.toBeNull();
+  });
+
   it('reconnects with growing delays and resyncs after coming back', () => {
     const statuses: string[] = [];
     let resyncs = 0;

@@ -27,6 +27,8 @@ export interface StreamOptions {
   connect?: (url: string) => SocketLike;
   /** Injected in tests; `Math.random` otherwise. */
   random?: () => number;
+  /** Injected in tests; `Date.now` otherwise. */
+  now?: () => number;
   minDelayMs?: number;
   maxDelayMs?: number;
 }
@@ -46,6 +48,7 @@ export class LiveStream {
   private stopped = true;
   private everOpened = false;
   private _status: StreamStatus = 'offline';
+  private _downSince: number | null = null;
   private readonly subscribers = new Set<{ filter: string; fn: (e: LiveEvent) => void }>();
   private readonly statusListeners = new Set<(s: StreamStatus) => void>();
   private readonly resyncListeners = new Set<() => void>();
@@ -56,6 +59,7 @@ export class LiveStream {
       url: options.url ?? defaultUrl(),
       connect: options.connect ?? ((url) => new WebSocket(url) as unknown as SocketLike),
       random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
       minDelayMs: options.minDelayMs ?? 1_000,
       maxDelayMs: options.maxDelayMs ?? 30_000,
     };
@@ -63,6 +67,15 @@ export class LiveStream {
 
   get status(): StreamStatus {
     return this._status;
+  }
+
+  /**
+   * When a connection that was open was lost (ms since the epoch), until one opens again; `null`
+   * while connected, before the first connection and after `stop()`. Whatever a screen shows
+   * from the server is stale from then on: it has stopped hearing about changes.
+   */
+  get disconnectedSince(): number | null {
+    return this._downSince;
   }
 
   start(): void {
@@ -73,11 +86,23 @@ export class LiveStream {
 
   stop(): void {
     this.stopped = true;
+    this._downSince = null;
     this.clearTimers();
     const s = this.socket;
     this.socket = null;
     s?.close();
     this.setStatus('offline');
+  }
+
+  /** Drops the connection (if any) and connects again now, without waiting for the backoff. */
+  reconnect(): void {
+    if (this.stopped) return;
+    this.clearTimers();
+    const s = this.socket;
+    this.socket = null;
+    s?.close();
+    this.attempt = 0;
+    this.open();
   }
 
   /** Calls `fn` for every live event whose topic matches `filter`. Returns the unsubscribe. */
@@ -189,6 +214,8 @@ export class LiveStream {
 
   private setStatus(s: StreamStatus): void {
     if (s === this._status) return;
+    if (s === 'open') this._downSince = null;
+    else if (this._status === 'open' && !this.stopped) this._downSince = this.opts.now();
     this._status = s;
     for (const fn of [...this.statusListeners]) fn(s);
   }

@@ -1,12 +1,14 @@
 // The HUD: stack health, project counts by status and overall progress, dead letters waiting,
 // the live event feed and recent changes. Everything updates from the live stream (caches are
-// invalidated on events and on resync); nothing reloads the page.
+// invalidated on events and on resync); nothing reloads the page. While the live connection is
+// down every panel is marked stale (since when), and the stack health says "unknown" instead of
+// repeating the last answer.
 import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { api, data } from '../api/client';
 import type { components } from '../api/schema';
-import { useLiveEvents } from '../app/live';
+import { clockTime, StaleMark, useLiveEvents, useStaleSince } from '../app/live';
 import { Badge, Empty, ErrorMessage, Loading, timeAgo } from '../app/ui';
 import type { LiveEvent } from '../live/stream';
 import './dashboard.css';
@@ -75,37 +77,70 @@ export function statusText(status: string): string {
   return status.replaceAll('_', ' ').replace(/^./, (c) => c.toUpperCase());
 }
 
+/**
+ * Since when the stack health shown is not current: the live connection is down, or the last
+ * refetch failed (the server did not answer); `null` while it is.
+ */
+export function healthStaleSince(
+  streamDownSince: number | null,
+  q: { data?: unknown; isRefetchError: boolean; errorUpdatedAt: number },
+): number | null {
+  if (!q.data) return null;
+  if (streamDownSince !== null) return streamDownSince;
+  return q.isRefetchError ? q.errorUpdatedAt : null;
+}
+
 function StackHealth() {
   const q = useQuery({
     queryKey: ['dashboard', 'health'],
     queryFn: () => data(api.GET('/api/v1/health/stack')),
     refetchInterval: 30_000,
   });
+  const staleSince = healthStaleSince(useStaleSince(), q);
+  const stale = staleSince !== null;
   return (
-    <article className="panel hud-health" aria-labelledby="hud-health">
+    <article className={`panel hud-health${stale ? ' stale' : ''}`} aria-labelledby="hud-health">
       <h2 id="hud-health">
-        Stack health {q.data && <Badge tone={overallTone(q.data.overall_status)}>{q.data.overall_status}</Badge>}
+        <span>Stack health</span>
+        {q.data && (
+          <span className="panel-state" data-testid="stack-health">
+            {stale ? (
+              <Badge tone="warn">unknown</Badge>
+            ) : (
+              <Badge tone={overallTone(q.data.overall_status)}>{q.data.overall_status}</Badge>
+            )}
+            <StaleMark since={staleSince} />
+          </span>
+        )}
       </h2>
       {q.isPending ? (
         <Loading />
-      ) : q.error ? (
+      ) : !q.data ? (
         <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />
       ) : (
-        <ul className="tiles">
-          {Object.entries(q.data.services).map(([name, s]) => (
-            <li key={name} className={`tile tile-${tone(s.status)}`}>
-              <span className="tile-name">{serviceName(name)}</span>
-              <span className="tile-status">
-                {statusText(s.status)}
-                {s.latency_ms != null && s.status !== 'not_configured' && (
-                  <span className="tile-detail"> · {s.latency_ms < 10 ? s.latency_ms.toFixed(1) : Math.round(s.latency_ms)} ms</span>
-                )}
-              </span>
-              <span className="tile-detail">{s.type}</span>
-              <span className="tile-detail">{s.message}</span>
-            </li>
-          ))}
-        </ul>
+        <>
+          {stale && (
+            <p className="stale-note" role="note">
+              Last known state, checked at {clockTime(q.dataUpdatedAt)}: {q.data.overall_status}. The server
+              cannot be reached now.
+            </p>
+          )}
+          <ul className="tiles">
+            {Object.entries(q.data.services).map(([name, s]) => (
+              <li key={name} className={`tile tile-${stale ? 'off' : tone(s.status)}`}>
+                <span className="tile-name">{serviceName(name)}</span>
+                <span className="tile-status">
+                  {statusText(s.status)}
+                  {s.latency_ms != null && s.status !== 'not_configured' && (
+                    <span className="tile-detail"> · {s.latency_ms < 10 ? s.latency_ms.toFixed(1) : Math.round(s.latency_ms)} ms</span>
+                  )}
+                </span>
+                <span className="tile-detail">{s.type}</span>
+                <span className="tile-detail">{s.message}</span>
+              </li>
+            ))}
+          </ul>
+        </>
       )}
     </article>
   );
@@ -124,10 +159,14 @@ function ProjectCounts() {
   const total = STATUSES.reduce((n, s) => n + by[s.value], 0);
   const live = total - by.archived;
   const progress = live > 0 ? Math.round((by.completed / live) * 100) : 0;
+  const staleSince = useStaleSince();
+  const stale = staleSince !== null && !pending;
   return (
-    <article className="panel hud-projects" aria-labelledby="hud-projects">
+    <article className={`panel hud-projects${stale ? ' stale' : ''}`} aria-labelledby="hud-projects">
       <h2 id="hud-projects">
-        Projects <Link to="/projects">all {pending ? '' : total}</Link>
+        <span>Projects</span>
+        <StaleMark since={stale ? staleSince : null} />
+        <Link to="/projects">all {pending ? '' : total}</Link>
       </h2>
       {pending ? (
         <Loading />
@@ -170,9 +209,14 @@ function DeadLetters() {
     refetchInterval: 30_000,
   });
   const n = q.data?.pending ?? 0;
+  const staleSince = useStaleSince();
+  const stale = staleSince !== null && q.data !== undefined;
   return (
-    <article className={`panel hud-dlq${n > 0 ? ' has-dead' : ''}`} aria-labelledby="hud-dlq">
-      <h2 id="hud-dlq">Dead letters</h2>
+    <article className={`panel hud-dlq${n > 0 ? ' has-dead' : ''}${stale ? ' stale' : ''}`} aria-labelledby="hud-dlq">
+      <h2 id="hud-dlq">
+        <span>Dead letters</span>
+        <StaleMark since={stale ? staleSince : null} />
+      </h2>
       {q.isPending ? (
         <Loading />
       ) : q.error ? (
@@ -213,10 +257,14 @@ function useFeed(filter: string, max: number) {
 
 function EventFeed() {
   const { q, items } = useFeed('#', FEED);
+  const staleSince = useStaleSince();
+  const stale = staleSince !== null && q.data !== undefined;
   return (
-    <article className="panel hud-feed" aria-labelledby="hud-feed">
+    <article className={`panel hud-feed${stale ? ' stale' : ''}`} aria-labelledby="hud-feed">
       <h2 id="hud-feed">
-        Live events <Link to="/events">open</Link>
+        <span>Live events</span>
+        <StaleMark since={stale ? staleSince : null} />
+        <Link to="/events">open</Link>
       </h2>
       {q.isPending ? (
         <Loading />
@@ -259,9 +307,14 @@ function RecentActivity() {
   // Changes to projects and their parts (not sign-ins and other audit events).
   const { q, items: all } = useFeed('tracker/events/#', 60);
   const items = all.filter((e) => DOMAIN.test(e.topic)).slice(0, 8);
+  const staleSince = useStaleSince();
+  const stale = staleSince !== null && q.data !== undefined;
   return (
-    <article className="panel hud-activity" aria-labelledby="hud-activity">
-      <h2 id="hud-activity">Recent activity</h2>
+    <article className={`panel hud-activity${stale ? ' stale' : ''}`} aria-labelledby="hud-activity">
+      <h2 id="hud-activity">
+        <span>Recent activity</span>
+        <StaleMark since={stale ? staleSince : null} />
+      </h2>
       {q.isPending ? (
         <Loading />
       ) : q.error ? (

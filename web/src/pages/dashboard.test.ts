@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from 'vitest';
-import { describe, mergeFeed, serviceName, statusText, tone } from './Dashboard';
+import { describe, healthStaleSince, mergeFeed, serviceName, statusText, tone } from './Dashboard';
 import type { LiveEvent } from '../live/stream';
 
 const ev = (id: number, topic = 'lab/x', payload: Record<string, unknown> = {}): LiveEvent =>
@@ -31,5 +31,22 @@ suite('stack health tiles', () => {
     expect(tone('not_configured')).toBe('off');
     expect(tone('unhealthy')).toBe('bad');
     expect(tone('healthy')).toBe('ok');
+  });
+});
+
+suite('healthStaleSince', () => {
+  const fresh = { data: {}, isRefetchError: false, errorUpdatedAt: 0 };
+  it('is current while connected and the last check answered', () => {
+    expect(healthStaleSince(null, fresh)).toBeNull();
+  });
+  it('is stale since the live connection was lost', () => {
+    expect(healthStaleSince(1_000, fresh)).toBe(1_000);
+    expect(healthStaleSince(1_000, { ...fresh, isRefetchError: true, errorUpdatedAt: 5_000 })).toBe(1_000);
+  });
+  it('is stale since a refetch failed, even with the stream up', () => {
+    expect(healthStaleSince(null, { ...fresh, isRefetchError: true, errorUpdatedAt: 5_000 })).toBe(5_000);
+  });
+  it('has nothing to call stale before the first answer', () => {
+    expect(healthStaleSince(1_000, { data: undefined, isRefetchError: false, errorUpdatedAt: 0 })).toBeNull();
   });
 });

@@ -6,7 +6,7 @@
 // server from each open project's components every push interval.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
-import { useResync } from '../../app/live';
+import { StaleMark, useResync, useStaleSince } from '../../app/live';
 import { Empty, ErrorMessage, Loading } from '../../app/ui';
 import { LineChart } from './LineChart';
 import { toSeries, type MatrixSeries, type Series } from './series';
@@ -85,9 +85,12 @@ function Chart({ def }: { def: ChartDef }) {
   });
   const series = q.data ? def.shape(q.data.result) : [];
   const unsupported = q.error instanceof ApiError && q.error.code === 'QUERY_UNSUPPORTED';
+  const staleSince = useStaleSince();
   return (
     <article className="panel ch-panel" aria-labelledby={`ch-${def.id}`} data-testid={`chart-${def.id}`}>
-      <h2 id={`ch-${def.id}`}>{def.title}</h2>
+      <h2 id={`ch-${def.id}`}>
+        {def.title} <StaleMark since={q.data ? staleSince : null} />
+      </h2>
       {q.isPending ? (
         <Loading />
       ) : unsupported ? (
