@@ -234,23 +234,23 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
             config.files.backup_keep,
         )));
     }
+    let identity = &state.auth.identity;
     if let Some(admin) = &config.admin_bootstrap {
-        bootstrap_admin(&state.auth.identity, &admin.username, &admin.password_file).await?;
+        bootstrap_admin(identity, &admin.username, &admin.password_file).await?;
     }
     let admins = store
         .count_active_admins()
         .await
         .map_err(|e| StartupError::Admin(e.to_string()))?;
-    let setup_token =
-        if admins == 0 {
-            let token =
-                state.auth.identity.issue_setup_token().await.map_err(|e| {
-                    StartupError::Admin(format!("cannot create a setup token: {e}"))
-                })?;
-            Some(token)
-        } else {
-            None
-        };
+    let setup_token = if admins == 0 {
+        let token = identity
+            .issue_setup_token()
+            .await
+            .map_err(|e| StartupError::Admin(format!("cannot create a setup token: {e}")))?;
+        Some(token)
+    } else {
+        None
+    };
     Ok(App {
         state,
         store,

@@ -230,3 +230,103 @@ impl Identity {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::{AuditFilter, PageRequest};
+
+    use super::*;
+    use crate::identity::{LoginRequest, PasswordCost, Settings};
+
+    const PASSWORD: &str = "correct-stapler-orbit-42";
+
+    fn identity(db: &testsupport::TestDb) -> Identity {
+        let settings = Settings {
+            password_cost: PasswordCost::Fast,
+            ..Settings::default()
+        };
+        Identity::new(db.store.clone(), settings)
+    }
+
+    /// What the command line does: no HTTP state and no event bus, yet the audit entry is
+    /// written with its bus event in the outbox, for a running server's relay to publish.
+    #[tokio::test]
+    async fn provisioning_is_audited_through_the_outbox_without_a_bus() {
+        let db = testsupport::TestDb::sqlite().await;
+        let identity = identity(&db);
+        let backlog = db.store.outbox_backlog().await.expect("backlog");
+        let user = identity
+            .provision("carol", PASSWORD.into(), Role::Editor, "command line")
+            .await
+            .expect("provision");
+        assert_eq!((user.role, user.created_by), (Role::Editor, None));
+        let page = PageRequest::new(None, None).expect("page");
+        let trail = db
+            .store
+            .list_audit(&AuditFilter::default(), page)
+            .await
+            .expect("audit");
+        let entry = &trail.items[0];
+        assert_eq!(entry.action, AuditAction::UserCreated);
+        assert_eq!(entry.actor_name.as_deref(), Some("command line"));
+        assert_eq!(entry.target_id, Some(user.id));
+        assert_eq!(entry.details["via"], "command line");
+        assert_eq!(
+            db.store.outbox_backlog().await.expect("backlog"),
+            backlog + 1
+        );
+
+        let weak = identity
+            .provision("dave", "admin123".into(), Role::Admin, "command line")
+            .await;
+        assert!(matches!(weak, Err(Error::Invalid(e)) if e.field == "password"));
+        let taken = identity
+            .provision("CAROL", PASSWORD.into(), Role::Viewer, "command line")
+            .await;
+        assert!(matches!(
+            taken,
+            Err(Error::Store(storage::StoreError::UsernameTaken(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_login_starts_a_session_its_token_finds() {
+        let db = testsupport::TestDb::sqlite().await;
+        let identity = identity(&db);
+        identity
+            .provision("erin", PASSWORD.into(), Role::Viewer, "test")
+            .await
+            .expect("provision");
+        let attempt = |password: &str, remember_me| LoginRequest {
+            username: "ERIN".into(),
+            password: password.into(),
+            remember_me,
+            ..LoginRequest::default()
+        };
+        let client = ClientMeta::default();
+        let wrong = identity
+            .login(attempt("wrong-password-1", false), &client)
+            .await;
+        assert!(matches!(wrong, Err(Error::InvalidCredentials)));
+        let login = identity
+            .login(attempt(PASSWORD, true), &client)
+            .await
+            .expect("login");
+        assert_eq!(login.user.username, "erin");
+        assert_eq!(login.keep_for(), Some(crate::identity::REMEMBER_ME_TTL));
+        let found = identity
+            .session_by_token(&login.token)
+            .await
+            .expect("lookup")
+            .expect("live session");
+        assert_eq!(found.session.id, login.session.id);
+        assert!(!found.extended, "just created: nothing to slide yet");
+        assert!(
+            identity
+                .session_by_token("not-a-token")
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+    }
+}
