@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use objects::Objects;
-use storage::Store;
+use storage::ArtifactStore;
 
 /// Objects are stored under this prefix.
 pub const ARTIFACT_PREFIX: &str = "artifacts";
@@ -31,7 +31,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 
 /// Deletes every queued object that is due; failures are rescheduled.
 pub async fn collect(
-    store: &dyn Store,
+    store: &dyn ArtifactStore,
     objects: &Objects,
 ) -> Result<Collected, storage::StoreError> {
     let mut done = Collected::default();
@@ -63,7 +63,7 @@ pub async fn collect(
 
 /// Runs [`collect`] whenever woken and at least every `interval`, until `shutdown` resolves.
 pub async fn run_collector(
-    store: Arc<dyn Store>,
+    store: Arc<dyn ArtifactStore>,
     objects: Objects,
     wake: Arc<tokio::sync::Notify>,
     interval: Duration,
@@ -114,7 +114,7 @@ pub enum ReconcileError {
 /// Finds artifact objects without a record (last modified more than `grace` ago, so uploads
 /// in flight are left alone) and, unless `dry_run`, queues and deletes them.
 pub async fn reconcile(
-    store: &dyn Store,
+    store: &dyn ArtifactStore,
     objects: &Objects,
     grace: Duration,
     dry_run: bool,

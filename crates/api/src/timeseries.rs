@@ -13,7 +13,7 @@ use observability::outbound::{self, BaseUrl};
 use observability::timeseries::{LocalQueryError, local_range};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use storage::Store;
+use storage::MetricSampleStore;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -224,7 +224,7 @@ async fn proxy(vm: &BaseUrl, query: &str, start: f64, end: f64, step: f64) -> Ap
 
 /// Evaluates the query over the local samples.
 pub async fn local_query(
-    store: &dyn Store,
+    store: &dyn MetricSampleStore,
     query: &str,
     start: f64,
     end: f64,

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use objects::{ObjectError, Objects};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use storage::{RowObject, Store, StoreError, TABLES, Table};
+use storage::{RowObject, SnapshotStore, Store, StoreError, TABLES, Table};
 
 pub use tar::tar_stream;
 
@@ -544,7 +544,7 @@ pub struct Restored {
 /// `force` (which replaces everything). Table files are checked against the manifest before
 /// anything changes; objects are restored before the records that refer to them.
 pub async fn restore(
-    store: &dyn Store,
+    store: &dyn SnapshotStore,
     live: &Objects,
     target: &Target,
     name: &str,

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use domain::{EventSource, NewDeadLetter};
-use storage::{Store, StoreError};
+use storage::{EventStore, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -64,7 +64,7 @@ impl Default for BusConfig {
 
 /// The running bus: its transport, pipeline, outbox relay and retention job.
 pub struct EventBus {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
     /// Dead letters to replay, into the pipeline.
     replays: mpsc::Sender<Delivery>,
@@ -97,7 +97,7 @@ pub enum ReplayError {
 impl EventBus {
     /// Starts the bus. Metrics are registered in `registry`.
     pub fn start(
-        store: Arc<dyn Store>,
+        store: Arc<dyn EventStore>,
         registry: &prometheus::Registry,
         config: BusConfig,
     ) -> Result<EventBus, prometheus::Error> {
@@ -224,7 +224,7 @@ impl EventBus {
     }
 
     /// Store handle, for the relay's health reporting.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
 }
@@ -237,7 +237,7 @@ impl Drop for EventBus {
 
 /// Feeds events committed by other replicas (sharing the PostgreSQL store) to this replica's
 /// stream clients, so a client connected anywhere sees everything.
-async fn relay_remote_events(store: Arc<dyn Store>, hub: Hub) {
+async fn relay_remote_events(store: Arc<dyn EventStore>, hub: Hub) {
     match store.remote_events().await {
         Ok(Some(mut remote)) => {
             while let Some(events) = remote.recv().await {

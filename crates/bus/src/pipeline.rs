@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use domain::{DeadReason, Event, EventSource, NewDeadLetter, NewEvent};
-use storage::{IngestOutcome, Store, StoreError};
+use storage::{EventStore, IngestOutcome, StoreError};
 use tokio::sync::mpsc;
 
 use crate::envelope::{RawMessage, decode};
@@ -49,7 +49,7 @@ impl Default for PipelineConfig {
 }
 
 pub struct Pipeline {
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn EventStore>,
     pub(crate) hub: Hub,
     pub(crate) metrics: Arc<BusMetrics>,
     pub(crate) transport: Arc<dyn Transport>,

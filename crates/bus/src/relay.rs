@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use storage::{Store, StoreError};
+use storage::{EventStore, StoreError};
 
 use crate::metrics::BusMetrics;
 use crate::transport::Transport;
@@ -20,7 +20,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 const CLAIM: i64 = 200;
 
 pub(crate) async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
     metrics: Arc<BusMetrics>,
     interval: Duration,
@@ -40,7 +40,7 @@ pub(crate) async fn run(
 }
 
 async fn relay_once(
-    store: &dyn Store,
+    store: &dyn EventStore,
     transport: &dyn Transport,
     metrics: &BusMetrics,
 ) -> Result<(), StoreError> {
@@ -77,7 +77,7 @@ async fn relay_once(
 }
 
 /// Prunes events older than `max_age` in small batches, once an hour.
-pub(crate) async fn retention(store: Arc<dyn Store>, max_age: Duration) {
+pub(crate) async fn retention(store: Arc<dyn EventStore>, max_age: Duration) {
     const BATCH: i64 = 1000;
     let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::days(30));
     loop {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use objects::Objects;
-use storage::Store;
+use storage::ArtifactStore;
 
 use crate::config::Config;
 
@@ -36,7 +36,7 @@ pub async fn open_objects(config: &Config) -> Result<Objects, String> {
 
 /// Runs the object collector until the returned handle is aborted.
 pub fn start_collector(
-    store: Arc<dyn Store>,
+    store: Arc<dyn ArtifactStore>,
     objects: Objects,
     wake: Arc<tokio::sync::Notify>,
 ) -> tokio::task::JoinHandle<()> {

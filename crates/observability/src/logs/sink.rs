@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use domain::NewLogRecord;
 use prometheus::{IntCounter, IntGauge, Registry};
-use storage::Store;
+use storage::LogStore;
 
 use crate::batch_queue::BatchQueue;
 
@@ -134,7 +134,7 @@ impl LogSink {
     }
 
     /// Starts the writer and the retention job on `store`.
-    pub fn start(&self, store: Arc<dyn Store>) {
+    pub fn start(&self, store: Arc<dyn LogStore>) {
         let sink = self.clone();
         let writer_store = store.clone();
         tokio::spawn(async move { sink.write_loop(writer_store).await });
@@ -154,7 +154,7 @@ impl LogSink {
         self.0.stop.send_replace(true);
     }
 
-    async fn write_loop(self, store: Arc<dyn Store>) {
+    async fn write_loop(self, store: Arc<dyn LogStore>) {
         let settings = self.0.settings.clone();
         let mut stop = self.0.stop.subscribe();
         let mut backoff = Duration::ZERO;
@@ -202,7 +202,7 @@ impl LogSink {
         }
     }
 
-    async fn retention_loop(self, store: Arc<dyn Store>) {
+    async fn retention_loop(self, store: Arc<dyn LogStore>) {
         let every = self.0.settings.retention_interval;
         let mut stop = self.0.stop.subscribe();
         // The first run waits a little, so startup is not slowed by a large deletion.
@@ -227,7 +227,7 @@ impl LogSink {
 
 /// Deletes records older than their level's retention, in batches; returns how many.
 pub async fn apply_retention(
-    store: &dyn Store,
+    store: &dyn LogStore,
     retention: &[(&'static str, Duration)],
     now: DateTime<Utc>,
 ) -> storage::Result<u64> {

@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use domain::{Event, JsonObject};
 use prometheus::{IntCounter, Registry};
 use serde_json::Value;
-use storage::{MetricSample, Store};
+use storage::{MetricSample, MetricSampleStore, Store};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::batch_queue::BatchQueue;
@@ -230,7 +230,11 @@ impl TimeSeries {
         }
     }
 
-    async fn write(&self, store: &dyn Store, batch: &[MetricSample]) -> Result<(), String> {
+    async fn write(
+        &self,
+        store: &dyn MetricSampleStore,
+        batch: &[MetricSample],
+    ) -> Result<(), String> {
         match &self.0.vm {
             Some(vm) => {
                 let body = import_lines(batch);
@@ -261,7 +265,7 @@ impl TimeSeries {
         }
     }
 
-    async fn write_loop(self, store: Arc<dyn Store>) {
+    async fn write_loop(self, store: Arc<dyn MetricSampleStore>) {
         let mut backoff = Duration::ZERO;
         loop {
             tokio::time::sleep(backoff).await;
@@ -339,7 +343,7 @@ impl TimeSeries {
         }
     }
 
-    async fn local_retention(self, store: Arc<dyn Store>) {
+    async fn local_retention(self, store: Arc<dyn MetricSampleStore>) {
         let age = chrono::Duration::from_std(self.0.settings.local_retention)
             .unwrap_or(chrono::Duration::days(30));
         loop {
@@ -554,7 +558,7 @@ pub enum LocalQueryError {
 /// Evaluates `query` over the local samples from `start` to `end` (Unix seconds) every `step`
 /// seconds: (labels, [(unix ms, value)]) per output series.
 pub async fn local_range(
-    store: &dyn Store,
+    store: &dyn MetricSampleStore,
     query: &str,
     start: f64,
     end: f64,
