@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, wire types, errors, authentication, health, metrics and the OpenAPI
-//! document. Handlers are thin — extract, call one [`storage::Store`] method, map the result;
-//! wire types (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
+//! document. Handlers are thin — extract, call one [`storage::Store`] method or one service
+//! (`services`, e.g. sign-in and accounts in `services::identity`), map the result; wire types
+//! (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
 
 pub mod artifacts;
 pub mod auth;
