@@ -2,20 +2,18 @@
 //! replay, and the live stream (WebSocket, or Server-Sent Events for plain HTTP clients).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
-use bus::{PublishError, ReplayError, Replayed, TransportError};
+use bus::{PublishError, ReplayError, Replayed, StreamItem, TransportError};
 use chrono::{DateTime, Utc};
 use domain::{DeadLetter, Event, EventFilter, JsonObject, topics};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -437,23 +435,7 @@ pub async fn stream(
             .map_err(|e| ApiError::bad_request("BAD_WEBSOCKET", e.body_text()))?;
         Ok(ws.on_upgrade(move |socket| websocket(socket, state, filter)))
     } else {
-        Ok(sse(state, filter).into_response())
-    }
-}
-
-/// Counts a stream client for as long as it is connected.
-struct ClientGuard(AppState);
-
-impl ClientGuard {
-    fn new(state: AppState) -> ClientGuard {
-        state.bus.metrics().stream_clients.inc();
-        ClientGuard(state)
-    }
-}
-
-impl Drop for ClientGuard {
-    fn drop(&mut self) {
-        self.0.bus.metrics().stream_clients.dec();
+        Ok(sse(&state, filter).into_response())
     }
 }
 
@@ -462,26 +444,25 @@ fn event_json(e: &Event) -> String {
     json!(EventResponse::from(e)).to_string()
 }
 
+/// The stream over a WebSocket: a `hello` frame, then one JSON frame per item, until either
+/// side closes.
 async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
-    let _guard = ClientGuard::new(state.clone());
-    let mut events = state.bus.hub().subscribe();
-    let hello = json!({"type": "hello", "filter": filter, "heartbeat_secs": HEARTBEAT.as_secs()});
+    let mut live = state.bus.stream(filter, HEARTBEAT);
+    let hello =
+        json!({"type": "hello", "filter": live.filter(), "heartbeat_secs": HEARTBEAT.as_secs()});
     if socket.send(Message::text(hello.to_string())).await.is_err() {
         return;
     }
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.tick().await;
     loop {
         let frame = tokio::select! {
-            received = events.recv() => match received {
-                Ok(e) if topics::matches(&filter, &e.topic) => {
+            item = live.next() => match item {
+                Some(StreamItem::Event(e)) => {
                     format!(r#"{{"type":"event","event":{}}}"#, e.frame(event_json))
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(skipped)) => json!({"type": "lagged", "skipped": skipped}).to_string(),
-                Err(RecvError::Closed) => break,
+                Some(StreamItem::Lagged(skipped)) => json!({"type": "lagged", "skipped": skipped}).to_string(),
+                Some(StreamItem::Heartbeat) => json!({"type": "heartbeat", "ts": domain::now()}).to_string(),
+                None => break,
             },
-            _ = heartbeat.tick() => json!({"type": "heartbeat", "ts": domain::now()}).to_string(),
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => continue,
@@ -493,31 +474,20 @@ async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
     }
 }
 
+/// The stream as Server-Sent Events: `event` and `lagged` events, heartbeats as comments.
 fn sse(
-    state: AppState,
+    state: &AppState,
     filter: String,
-) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
-    let guard = Arc::new(ClientGuard::new(state.clone()));
-    let receiver = state.bus.hub().subscribe();
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
-        let filter = filter.clone();
-        let guard = guard.clone();
-        async move {
-            let _alive = guard;
-            loop {
-                let item = match receiver.recv().await {
-                    Ok(e) if topics::matches(&filter, &e.topic) => {
-                        SseEvent::default().event("event").data(e.frame(event_json))
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(skipped)) => SseEvent::default()
-                        .event("lagged")
-                        .data(json!({"skipped": skipped}).to_string()),
-                    Err(RecvError::Closed) => return None,
-                };
-                return Some((Ok(item), receiver));
-            }
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT))
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+    let live = state.bus.stream(filter, HEARTBEAT);
+    Sse::new(futures_util::stream::unfold(live, |mut live| async move {
+        let event = match live.next().await? {
+            StreamItem::Event(e) => SseEvent::default().event("event").data(e.frame(event_json)),
+            StreamItem::Lagged(skipped) => SseEvent::default()
+                .event("lagged")
+                .data(json!({"skipped": skipped}).to_string()),
+            StreamItem::Heartbeat => SseEvent::default().comment(""),
+        };
+        Some((Ok(event), live))
+    }))
 }

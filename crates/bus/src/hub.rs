@@ -3,12 +3,18 @@
 //! A broadcast channel: publishing never waits for a receiver, and each receiver has its own
 //! position in a bounded ring. A client that falls more than [`CAPACITY`] events behind loses the
 //! oldest ones and is told how many (`Lagged`), without slowing ingest or other clients.
+//!
+//! [`LiveStream`] is one client's view: its filter, the lag notice and a heartbeat. The HTTP
+//! layer's WebSocket and Server-Sent Events endpoints only render its items.
 
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use domain::Event;
+use domain::{Event, topics};
+use prometheus::IntGauge;
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
 pub const CAPACITY: usize = 4096;
 
@@ -64,5 +70,136 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.sender.subscribe()
+    }
+
+    /// A stream of the events matching the MQTT `filter`, with a heartbeat every `heartbeat`;
+    /// `clients` counts it while it exists.
+    pub fn stream(&self, filter: String, heartbeat: Duration, clients: IntGauge) -> LiveStream {
+        clients.inc();
+        let first = tokio::time::Instant::now() + heartbeat;
+        LiveStream {
+            events: self.sender.subscribe(),
+            filter,
+            heartbeat: tokio::time::interval_at(first, heartbeat),
+            clients,
+        }
+    }
+}
+
+/// What a stream client is sent next.
+#[derive(Clone)]
+pub enum StreamItem {
+    /// A committed event matching the client's filter.
+    Event(Arc<LiveEvent>),
+    /// The client fell behind and this many events were skipped; it should resync.
+    Lagged(u64),
+    /// Another heartbeat interval has passed.
+    Heartbeat,
+}
+
+/// One stream client: the hub's events matching its filter, a notice when it lagged, and a
+/// heartbeat at a fixed interval. Counted as a client until dropped.
+pub struct LiveStream {
+    events: broadcast::Receiver<Arc<LiveEvent>>,
+    filter: String,
+    heartbeat: tokio::time::Interval,
+    clients: IntGauge,
+}
+
+impl LiveStream {
+    /// The MQTT filter the events are matched against.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// The next item; `None` once the hub is gone. Cancel-safe: dropping the future loses
+    /// nothing, so it can race other work (e.g. reading the client's socket).
+    pub async fn next(&mut self) -> Option<StreamItem> {
+        loop {
+            tokio::select! {
+                received = self.events.recv() => match received {
+                    Ok(e) if topics::matches(&self.filter, &e.topic) => {
+                        return Some(StreamItem::Event(e));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(skipped)) => return Some(StreamItem::Lagged(skipped)),
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.heartbeat.tick() => return Some(StreamItem::Heartbeat),
+            }
+        }
+    }
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        self.clients.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, topic: &str) -> Event {
+        Event {
+            id,
+            topic: topic.into(),
+            kind: "test.event".into(),
+            trace_id: uuid::Uuid::new_v4(),
+            idempotency_key: format!("key-{id}"),
+            source: "local".into(),
+            payload: domain::JsonObject::new(),
+            ts: domain::now(),
+            received_at: domain::now(),
+        }
+    }
+
+    async fn next(stream: &mut LiveStream) -> StreamItem {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("an item in time")
+            .expect("hub open")
+    }
+
+    #[tokio::test]
+    async fn a_stream_filters_reports_lag_and_beats() {
+        let hub = Hub::new(4);
+        let clients = IntGauge::new("clients", "test").expect("gauge");
+        let mut stream = hub.stream("a/+".into(), Duration::from_secs(3600), clients.clone());
+        assert_eq!(stream.filter(), "a/+");
+        assert_eq!(clients.get(), 1);
+
+        hub.publish([
+            event(1, "a/x"),
+            event(2, "b/x"),
+            event(3, "a/x/y"),
+            event(4, "a/z"),
+        ]);
+        for want in [1, 4] {
+            match next(&mut stream).await {
+                StreamItem::Event(e) => assert_eq!(e.id, want),
+                _ => panic!("expected event {want}"),
+            }
+        }
+
+        hub.publish((10..20).map(|i| event(i, "a/x")));
+        match next(&mut stream).await {
+            StreamItem::Lagged(skipped) => assert_eq!(skipped, 6),
+            _ => panic!("expected a lag notice"),
+        }
+        match next(&mut stream).await {
+            StreamItem::Event(e) => assert_eq!(e.id, 16, "resumes at the oldest kept"),
+            _ => panic!("expected an event after the lag notice"),
+        }
+        drop(stream);
+        assert_eq!(clients.get(), 0);
+
+        let mut beating = hub.stream("#".into(), Duration::from_millis(20), clients.clone());
+        assert!(matches!(next(&mut beating).await, StreamItem::Heartbeat));
+        drop(hub);
+        while let Some(item) = beating.next().await {
+            assert!(matches!(item, StreamItem::Heartbeat));
+        }
     }
 }

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use envelope::{RawMessage, check_schema, decode};
-pub use hub::{Hub, LiveEvent};
+pub use hub::{Hub, LiveEvent, LiveStream, StreamItem};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig, tls_config};
 pub use pipeline::{Ingested, PipelineConfig, trace_events};
@@ -151,6 +151,13 @@ impl EventBus {
 
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// A live stream client: committed events matching `filter`, lag notices and a heartbeat
+    /// every `heartbeat`, counted in `taylor_stream_clients`.
+    pub fn stream(&self, filter: String, heartbeat: Duration) -> LiveStream {
+        self.hub
+            .stream(filter, heartbeat, self.metrics.stream_clients.clone())
     }
 
     pub fn metrics(&self) -> &BusMetrics {
