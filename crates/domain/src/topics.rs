@@ -68,6 +68,11 @@ pub fn like_pattern(filter: &str) -> String {
     p
 }
 
+/// Is `topic` a metric event's (`tracker/metrics/<name>`), which becomes a time-series sample?
+pub fn is_metric(topic: &str) -> bool {
+    topic.starts_with("tracker/metrics/")
+}
+
 /// v1's dead-letter topic: `tracker/dlq/<original topic with / replaced by _>`.
 pub fn dlq_topic(original: &str) -> String {
     format!("tracker/dlq/{}", original.replace('/', "_"))
@@ -175,6 +180,13 @@ mod tests {
         assert!(ingested("tracker/metrics/cpu"));
         assert!(!ingested("tracker/dlq/x"));
         assert!(!ingested("elsewhere/x"));
+    }
+
+    #[test]
+    fn metric_topics() {
+        assert!(is_metric("tracker/metrics/cpu") && ingested("tracker/metrics/cpu"));
+        assert!(!is_metric("tracker/metrics"));
+        assert!(!is_metric("tracker/events/metrics/cpu"));
     }
 
     #[test]

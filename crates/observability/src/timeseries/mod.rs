@@ -60,9 +60,6 @@ pub fn local_own_samples(samples: Vec<MetricSample>) -> Vec<MetricSample> {
     out
 }
 
-/// The topic prefix of metric events.
-pub const METRICS_TOPIC: &str = "tracker/metrics/";
-
 #[derive(Debug, Clone)]
 pub struct TimeSeriesSettings {
     /// VictoriaMetrics base URL; `None` keeps samples in the local table.
@@ -390,7 +387,7 @@ async fn project_progress_samples(
 }
 
 fn is_metric_event(e: &Event) -> bool {
-    e.topic.starts_with(METRICS_TOPIC)
+    domain::topics::is_metric(&e.topic)
         && matches!(e.kind.as_str(), "metric.gauge" | "metric.counter")
 }
 
