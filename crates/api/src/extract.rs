@@ -30,6 +30,7 @@ where
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(payload_too_large());
             }
+            Err(rejection) if caused_by_timeout(&rejection) => return Err(body_timeout()),
             Err(rejection) => {
                 return Err(ApiError::bad_request("BAD_REQUEST", rejection.body_text()));
             }
@@ -48,6 +49,28 @@ where
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// Whether reading the body failed because the client paused longer than the server's body
+/// timeout (see [`crate::server`]).
+fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        "the request body stopped arriving; send it without long pauses \
+         (TAYLORDASH_HTTP_BODY_TIMEOUT)",
+    )
 }
 
 /// `Content-Type: application/json` or any `application/*+json`, as axum's own extractor.

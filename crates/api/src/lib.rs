@@ -18,6 +18,7 @@ pub mod object_gc;
 mod openapi;
 mod projects;
 mod security;
+pub mod server;
 mod tasks;
 pub mod timeseries;
 mod ui;

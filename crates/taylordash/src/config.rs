@@ -19,7 +19,9 @@ mod key;
 mod parse;
 
 use key::{Found, Reader, Redact};
-use parse::{boolean, days, from_str, path, positive, seconds, service_url, text};
+use parse::{
+    boolean, days, from_str, path, positive, positive_seconds, seconds, service_url, text,
+};
 
 /// A value that must not appear in logs or output.
 #[derive(Clone, PartialEq, Eq)]
@@ -121,6 +123,8 @@ pub struct Config {
     pub logs: LogsConfig,
     pub stack: StackConfig,
     pub shutdown_timeout: Duration,
+    /// Connection limits of the HTTP server.
+    pub http: api::server::ServerLimits,
     pub files: files::FilesConfig,
     /// Every key in declaration order with where its value came from, for `config check`.
     keys: Vec<Found>,
@@ -495,6 +499,32 @@ impl Config {
                 .default("10000")
                 .parse(positive)?,
         };
+        let http = api::server::ServerLimits {
+            header_timeout: r
+                .key(
+                    "http.header_timeout_secs",
+                    "TAYLORDASH_HTTP_HEADER_TIMEOUT",
+                    "seconds a connection may take to send a request head, and may stay idle between requests",
+                )
+                .default("60")
+                .parse(positive_seconds)?,
+            body_chunk_timeout: r
+                .key(
+                    "http.body_timeout_secs",
+                    "TAYLORDASH_HTTP_BODY_TIMEOUT",
+                    "seconds a request body may pause between two chunks (slow uploads still work)",
+                )
+                .default("60")
+                .parse(positive_seconds)?,
+            max_connections: r
+                .key(
+                    "http.max_connections",
+                    "TAYLORDASH_HTTP_MAX_CONNECTIONS",
+                    "open connections served at once; more are answered 503 and closed",
+                )
+                .default("512")
+                .parse(positive)?,
+        };
         let shutdown_timeout = r
             .key(
                 "shutdown_timeout_secs",
@@ -520,6 +550,7 @@ impl Config {
             logs,
             stack,
             shutdown_timeout,
+            http,
             files,
             keys: Vec::new(), // filled in by `load_from` once every key is declared
         })

@@ -59,6 +59,8 @@ pub struct App {
     pub setup_token: Option<String>,
     /// Background work besides the bus (object collector, backup schedule), stopped at shutdown.
     pub background: Vec<tokio::task::JoinHandle<()>>,
+    /// Connection limits of the HTTP server, and its metrics.
+    pub http: (api::server::ServerLimits, api::server::ServerMetrics),
 }
 
 pub enum ApiKeySource {
@@ -251,12 +253,15 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     } else {
         None
     };
+    let server_metrics = api::server::ServerMetrics::new(state.metrics.registry())
+        .map_err(|e| StartupError::Metrics(e.to_string()))?;
     Ok(App {
         state,
         store,
         api_key_source,
         setup_token,
         background,
+        http: (config.http, server_metrics),
     })
 }
 
@@ -378,13 +383,12 @@ impl App {
     ) -> std::io::Result<()> {
         let router = api::router(self.state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        // The peer address feeds the per-client login throttle and the audit trail.
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let (limits, server_metrics) = self.http.clone();
+        let server = api::server::serve(listener, router, limits, server_metrics, async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
-        let mut server = std::pin::pin!(server.into_future());
+        let mut server = std::pin::pin!(server);
         tokio::select! {
             result = &mut server => result?,
             _ = stopping_rx => {

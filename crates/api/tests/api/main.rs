@@ -36,6 +36,7 @@ mod logs;
 mod matrix;
 mod otel;
 mod resources;
+mod server;
 mod stack;
 mod support;
 mod timeseries;

@@ -57,6 +57,11 @@ pub(super) fn seconds(value: &str) -> Result<Duration, String> {
     from_str("a number of seconds")(value).map(Duration::from_secs)
 }
 
+/// A number of seconds greater than 0.
+pub(super) fn positive_seconds(value: &str) -> Result<Duration, String> {
+    nonzero("a number of seconds", "must be greater than 0")(value).map(Duration::from_secs)
+}
+
 /// A number of whole days.
 pub(super) fn days(value: &str) -> Result<Duration, String> {
     from_str::<u64>("a number of days")(value).map(|d| Duration::from_secs(86_400 * d))

@@ -1,0 +1,210 @@
+//! The HTTP server loop over a real loopback listener, with short limits: slow or silent
+//! clients are cut, slow but real ones are not, and the connection cap refuses clearly.
+
+use std::time::{Duration, Instant};
+
+use api::server::{ServerLimits, ServerMetrics, serve};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{KEY, TestApp};
+
+const HEAD_LIMIT: Duration = Duration::from_millis(800);
+const BODY_LIMIT: Duration = Duration::from_millis(800);
+
+/// Serves a test app with short limits; returns its address and the app (kept alive).
+async fn start(max_connections: usize) -> (std::net::SocketAddr, TestApp) {
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let limits = ServerLimits {
+        header_timeout: HEAD_LIMIT,
+        body_chunk_timeout: BODY_LIMIT,
+        max_connections,
+    };
+    let metrics = ServerMetrics::new(&prometheus::Registry::new()).expect("metrics");
+    let router = app.router.clone();
+    tokio::spawn(serve(
+        listener,
+        router,
+        limits,
+        metrics,
+        std::future::pending(),
+    ));
+    (addr, app)
+}
+
+/// Reads until the peer closes (or `limit` passes); returns what arrived and whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+fn request(method: &str, path: &str, extra: &str) -> String {
+    format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nx-api-key: {KEY}\r\n{extra}\r\n")
+}
+
+#[tokio::test]
+async fn silent_and_half_sent_heads_are_cut() {
+    let (addr, _app) = start(16).await;
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(addr).await.expect("connect");
+    let mut partial = TcpStream::connect(addr).await.expect("connect");
+    partial
+        .write_all(b"GET /health/live HTTP/1.1\r\nhost: localhost\r\n")
+        .await
+        .expect("write");
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(closed, "a connection that sends nothing is closed");
+    let (_, closed) = read_until_closed(&mut partial, Duration::from_secs(5)).await;
+    assert!(
+        closed,
+        "a connection that never finishes its head is closed"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= HEAD_LIMIT && waited < HEAD_LIMIT * 4,
+        "closed after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_but_used_ones_are_not() {
+    let (addr, _app) = start(16).await;
+    let mut conn = TcpStream::connect(addr).await.expect("connect");
+    // Requests closer together than the limit keep the connection, across several limits.
+    for _ in 0..4 {
+        conn.write_all(request("GET", "/health/live", "").as_bytes())
+            .await
+            .expect("write");
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf))
+            .await
+            .expect("response in time")
+            .expect("read");
+        assert!(
+            String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        tokio::time::sleep(HEAD_LIMIT / 2).await;
+    }
+    // Then idle: closed.
+    let (_, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+    assert!(closed, "an idle keep-alive connection is closed");
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_and_a_slow_one_is_served() {
+    let (addr, _app) = start(16).await;
+    let body = r#"{"name": "slow but real"}"#;
+
+    let mut stalled = TcpStream::connect(addr).await.expect("connect");
+    let head = request(
+        "POST",
+        "/api/v1/projects",
+        &format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+    );
+    stalled
+        .write_all(format!("{head}{}", &body[..5]).as_bytes())
+        .await
+        .expect("write");
+    let (reply, _) = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("\"code\":\"REQUEST_TIMEOUT\""), "{reply}");
+
+    // The same body a few bytes at a time, each pause under the limit, in all well over it.
+    let mut slow = TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(head.as_bytes()).await.expect("write");
+    let started = Instant::now();
+    for chunk in body.as_bytes().chunks(5) {
+        tokio::time::sleep(BODY_LIMIT / 2).await;
+        slow.write_all(chunk).await.expect("write");
+    }
+    assert!(started.elapsed() > BODY_LIMIT * 2);
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_a_clear_503() {
+    let (addr, _app) = start(2).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        // A used connection, so it is surely accepted and counted before the next one.
+        c.write_all(request("GET", "/health/live", "").as_bytes())
+            .await
+            .expect("write");
+        let mut buf = [0u8; 1024];
+        let _ = c.read(&mut buf).await.expect("read");
+        held.push(c);
+    }
+    let mut third = TcpStream::connect(addr).await.expect("connect");
+    let (reply, closed) = read_until_closed(&mut third, Duration::from_secs(3)).await;
+    assert!(closed, "the refused connection is closed");
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.contains("\"code\":\"TOO_MANY_CONNECTIONS\""),
+        "{reply}"
+    );
+    assert!(reply.contains("retry-after: 1"), "{reply}");
+
+    // Once one closes, a new connection is served again.
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.write_all(request("GET", "/health/live", "").as_bytes())
+            .await
+            .expect("write");
+        let mut buf = [0u8; 1024];
+        let n = c.read(&mut buf).await.unwrap_or(0);
+        if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200") {
+            again = Some(c);
+            break;
+        }
+    }
+    assert!(again.is_some(), "a freed slot serves a new connection");
+}
+
+#[tokio::test]
+async fn event_streams_outlive_the_head_and_body_limits() {
+    let (addr, _app) = start(16).await;
+    let mut sse = TcpStream::connect(addr).await.expect("connect");
+    sse.write_all(
+        request(
+            "GET",
+            "/api/v1/events/stream",
+            "accept: text/event-stream\r\n",
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let (head, closed) = read_until_closed(&mut sse, HEAD_LIMIT * 4).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !closed,
+        "an SSE stream is not cut by the head or body limits"
+    );
+}
