@@ -24,6 +24,7 @@ pub struct Metrics {
     pool_size: IntGauge,
     pool_idle: IntGauge,
     pool_max: IntGauge,
+    server: crate::server::ServerMetrics,
 }
 
 impl Metrics {
@@ -55,6 +56,7 @@ impl Metrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        let server = crate::server::ServerMetrics::new(&registry)?;
         Ok(Metrics {
             registry,
             http_requests,
@@ -62,12 +64,18 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            server,
         })
     }
 
     /// Registry for other parts of the application to add their own metrics to.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The connection metrics the server loop ([`crate::server::serve`]) keeps.
+    pub fn server(&self) -> crate::server::ServerMetrics {
+        self.server.clone()
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

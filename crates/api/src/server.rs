@@ -57,7 +57,7 @@ pub struct ServerMetrics {
 }
 
 impl ServerMetrics {
-    pub fn new(registry: &Registry) -> Result<ServerMetrics, prometheus::Error> {
+    pub(crate) fn new(registry: &Registry) -> Result<ServerMetrics, prometheus::Error> {
         let open = IntGauge::new("http_connections", "Open HTTP connections")?;
         let refused = IntCounter::new(
             "http_connections_refused_total",

@@ -59,8 +59,8 @@ pub struct App {
     pub setup_token: Option<String>,
     /// Background work besides the bus (object collector, backup schedule), stopped at shutdown.
     pub background: Vec<tokio::task::JoinHandle<()>>,
-    /// Connection limits of the HTTP server, and its metrics.
-    pub http: (api::server::ServerLimits, api::server::ServerMetrics),
+    /// Connection limits of the HTTP server.
+    pub http: api::server::ServerLimits,
 }
 
 pub enum ApiKeySource {
@@ -253,15 +253,13 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     } else {
         None
     };
-    let server_metrics = api::server::ServerMetrics::new(state.metrics.registry())
-        .map_err(|e| StartupError::Metrics(e.to_string()))?;
     Ok(App {
         state,
         store,
         api_key_source,
         setup_token,
         background,
-        http: (config.http, server_metrics),
+        http: config.http,
     })
 }
 
@@ -383,8 +381,8 @@ impl App {
     ) -> std::io::Result<()> {
         let router = api::router(self.state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let (limits, server_metrics) = self.http.clone();
-        let server = api::server::serve(listener, router, limits, server_metrics, async move {
+        let server_metrics = self.state.metrics.server();
+        let server = api::server::serve(listener, router, self.http, server_metrics, async move {
             shutdown.await;
             let _ = stopping_tx.send(());
         });

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use api::server::{ServerLimits, ServerMetrics, serve};
+use api::server::{ServerLimits, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -24,7 +24,7 @@ async fn start(max_connections: usize) -> (std::net::SocketAddr, TestApp) {
         body_chunk_timeout: BODY_LIMIT,
         max_connections,
     };
-    let metrics = ServerMetrics::new(&prometheus::Registry::new()).expect("metrics");
+    let metrics = app.state.metrics.server();
     let router = app.router.clone();
     tokio::spawn(serve(
         listener,
@@ -146,7 +146,7 @@ async fn a_stalled_body_gets_408_and_a_slow_one_is_served() {
 
 #[tokio::test]
 async fn connections_over_the_cap_get_a_clear_503() {
-    let (addr, _app) = start(2).await;
+    let (addr, app) = start(2).await;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut c = TcpStream::connect(addr).await.expect("connect");
@@ -167,6 +167,9 @@ async fn connections_over_the_cap_get_a_clear_503() {
         "{reply}"
     );
     assert!(reply.contains("retry-after: 1"), "{reply}");
+    let metrics = app.get("/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(text.contains("http_connections_refused_total 1"), "{text}");
 
     // Once one closes, a new connection is served again.
     drop(held.pop());
