@@ -113,55 +113,69 @@ fn insufficient(principal: &Principal, required: Role) -> ApiError {
 /// A cookie to send again with a later expiry: (token, lifetime).
 type CookieRefresh = Option<(String, Duration)>;
 
-/// Finds out who is calling: `X-API-Key` (service key or personal key), else
-/// `Authorization: Bearer` (service key, personal key or session token), else the session
-/// cookie. A credential that is present but wrong is refused; there is no falling back to the
-/// next one.
+/// Finds out who is calling. A session decides whenever one is sent (`Authorization: Bearer`
+/// with a session token, else the session cookie): its user and role are the caller, and a key
+/// sent alongside is ignored, so it can never raise the session's privileges (v1's web client
+/// sends its build-time key with every request). Without a session: `X-API-Key` (service key
+/// or personal key), else a key as `Authorization: Bearer`. A credential that is present but
+/// wrong is refused; there is no falling back to the next one.
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Principal, CookieRefresh), ApiError> {
-    if let Some(key) = headers.get(API_KEY_HEADER) {
-        let key = key.as_bytes();
-        if state.api_key.matches(key) {
-            return Ok((Principal::service(), None));
-        }
-        return match std::str::from_utf8(key) {
-            Ok(key) if key.starts_with(API_KEY_PREFIX) => {
-                Ok((personal_key(state, key).await?, None))
-            }
-            _ => Err(invalid_api_key()),
-        };
-    }
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "INVALID_TOKEN",
-                    "the Authorization header must be 'Bearer <token>'",
-                )
-            })?;
-        if state.api_key.matches(token.as_bytes()) {
-            return Ok((Principal::service(), None));
-        }
-        if token.starts_with(API_KEY_PREFIX) {
-            return Ok((personal_key(state, token).await?, None));
-        }
+    let bearer = bearer_token(headers)?;
+    if let Some(token) = bearer.filter(|t| !is_key(state, t)) {
         return session(state, token, false).await;
     }
     if let Some(token) = session_cookie(headers) {
         return session(state, &token, true).await;
     }
-    Err(ApiError::unauthorized(
-        "NOT_AUTHENTICATED",
-        "Not authenticated: log in, or send an API key in the X-API-Key header \
-         (or as Authorization: Bearer)",
-    ))
+    let key = match headers.get(API_KEY_HEADER) {
+        Some(key) => std::str::from_utf8(key.as_bytes()).map_err(|_| invalid_api_key())?,
+        None => match bearer {
+            Some(key) => key,
+            None => {
+                return Err(ApiError::unauthorized(
+                    "NOT_AUTHENTICATED",
+                    "Not authenticated: log in, or send an API key in the X-API-Key header \
+                     (or as Authorization: Bearer)",
+                ));
+            }
+        },
+    };
+    if state.api_key.matches(key.as_bytes()) {
+        return Ok((Principal::service(), None));
+    }
+    if key.starts_with(API_KEY_PREFIX) {
+        return Ok((personal_key(state, key).await?, None));
+    }
+    Err(invalid_api_key())
+}
+
+/// The token of `Authorization: Bearer <token>`, if the header is there; any other shape is
+/// refused.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| Some(token.trim()))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "INVALID_TOKEN",
+                "the Authorization header must be 'Bearer <token>'",
+            )
+        })
+}
+
+/// Whether a bearer token is an API key (the service key or a personal `tdk_` key) rather
+/// than a session token.
+fn is_key(state: &AppState, token: &str) -> bool {
+    state.api_key.matches(token.as_bytes()) || token.starts_with(API_KEY_PREFIX)
 }
 
 fn invalid_api_key() -> ApiError {

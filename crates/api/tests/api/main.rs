@@ -40,4 +40,5 @@ mod server;
 mod stack;
 mod support;
 mod timeseries;
+mod v1_client;
 mod ui;

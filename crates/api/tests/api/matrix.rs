@@ -92,6 +92,14 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(Role::Editor),
             is_user: true,
         },
+        // v1's web client: the user's session plus the installation's key. The session
+        // decides, so this is a viewer, not an admin.
+        Caller {
+            name: "viewer session + service key",
+            cred: Cred::SessionAndKey(app.login("vic").await, KEY.to_owned()),
+            role: Some(Role::Viewer),
+            is_user: true,
+        },
         Caller {
             name: "service key",
             cred: Cred::service(),
@@ -112,6 +120,14 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             is_user: true,
         });
     }
+    // A personal admin key beside an editor's session does not make it an admin.
+    let admin_key = app.api_key(&kay, "admin").await;
+    callers.push(Caller {
+        name: "editor session + admin key",
+        cred: Cred::SessionAndKey(app.login("eddie").await, admin_key),
+        role: Some(Role::Editor),
+        is_user: true,
+    });
     callers.push(Caller {
         name: "admin session",
         cred: admin,

@@ -113,6 +113,9 @@ pub enum Cred {
     Bearer(String),
     /// The session cookie, from a same-origin page.
     Cookie(String),
+    /// A session token as `Authorization: Bearer` and a key as `X-API-Key`, as v1's web client
+    /// sends them.
+    SessionAndKey(String, String),
 }
 
 impl Cred {
@@ -260,6 +263,9 @@ impl TestApp {
             Cred::Cookie(t) => builder
                 .header(header::COOKIE, format!("taylordash_session={t}"))
                 .header(header::ORIGIN, "http://localhost:8000"),
+            Cred::SessionAndKey(t, k) => builder
+                .header(header::AUTHORIZATION, format!("Bearer {t}"))
+                .header("x-api-key", k),
         }
     }
 
