@@ -40,5 +40,5 @@ mod server;
 mod stack;
 mod support;
 mod timeseries;
-mod v1_client;
 mod ui;
+mod v1_client;

@@ -69,6 +69,10 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
     app.user("ada", "admin").await;
     app.user("eddie", "editor").await;
     app.user("vic", "viewer").await;
+    // Users of their own for the "session + key" callers: "all my other sessions" revoked by
+    // one caller must not end another's.
+    app.user("vix", "viewer").await;
+    app.user("edna", "editor").await;
     // Keys belong to their own admin: a key revoking "all my sessions" must not end ada's.
     app.user("kay", "admin").await;
     let kay = Cred::Bearer(app.login("kay").await);
@@ -96,7 +100,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         // decides, so this is a viewer, not an admin.
         Caller {
             name: "viewer session + service key",
-            cred: Cred::SessionAndKey(app.login("vic").await, KEY.to_owned()),
+            cred: Cred::SessionAndKey(app.login("vix").await, KEY.to_owned()),
             role: Some(Role::Viewer),
             is_user: true,
         },
@@ -124,7 +128,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
     let admin_key = app.api_key(&kay, "admin").await;
     callers.push(Caller {
         name: "editor session + admin key",
-        cred: Cred::SessionAndKey(app.login("eddie").await, admin_key),
+        cred: Cred::SessionAndKey(app.login("edna").await, admin_key),
         role: Some(Role::Editor),
         is_user: true,
     });
