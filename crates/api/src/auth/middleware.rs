@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Duration;
-use domain::Role;
+use domain::{Role, Scope};
 use services::identity::token::API_KEY_PREFIX;
 use services::identity::{Authenticated, SESSION_TTL};
 
@@ -57,8 +57,46 @@ pub async fn authorize(
     {
         return Err(csrf_rejected());
     }
+    // A cookie-authenticated WebSocket upgrade is a GET, but it opens a channel a foreign page
+    // could read: it must come from this origin, as cookie-authenticated writes must.
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade
+        && matches!(
+            principal.credential,
+            Credential::Session {
+                via_cookie: true,
+                ..
+            }
+        )
+        && !same_origin(req.headers(), &state.auth.config, true)
+    {
+        return Err(csrf_rejected());
+    }
     if matches!(access, Access::User(_)) && principal.user.is_none() {
         return Err(user_required());
+    }
+    // Changes to your own account (ending sessions, the password) need a session or a key
+    // that may write: a read-only key is for reading. Creating a key is left to the identity
+    // service, which never lets a key mint one wider than itself (SCOPE_ABOVE_ROLE).
+    if writes
+        && matches!(access, Access::User(_))
+        && path != "/api/v1/auth/api-keys"
+        && matches!(
+            principal.credential,
+            Credential::ApiKey {
+                scope: Scope::Read,
+                ..
+            }
+        )
+    {
+        return Err(ApiError::forbidden(
+            "INSUFFICIENT_SCOPE",
+            "changing your account needs a session or an API key with the 'write' scope; this \
+             key is 'read'",
+        ));
     }
     if principal.role < required {
         return Err(insufficient(&principal, required));

@@ -151,3 +151,70 @@ async fn if_match_takes_only_strong_validators() {
         "any"
     );
 }
+
+/// A session cookie plus a foreign `Origin` must not open the live stream over WebSocket.
+#[tokio::test]
+async fn cookie_websocket_upgrades_must_come_from_this_origin() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    let app = TestApp::new().await;
+    app.user("vic", "viewer").await;
+    let token = app.login("vic").await;
+    let upgrade = |origin: &str| {
+        Request::builder()
+            .method(Method::GET)
+            .uri("/api/v1/events/stream")
+            .header(header::HOST, "localhost:8000")
+            .header(header::COOKIE, format!("taylordash_session={token}"))
+            .header(header::ORIGIN, origin)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(Body::empty())
+            .expect("request")
+    };
+    app.send(upgrade("https://evil.example"))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "CSRF_REJECTED");
+    let own = app.send(upgrade("http://localhost:8000")).await;
+    assert_ne!(own.status, StatusCode::FORBIDDEN, "{}", own.body);
+    assert_ne!(own.status, StatusCode::UNAUTHORIZED, "{}", own.body);
+}
+
+/// A read-scoped key reads its owner's account but cannot change it (end sessions, change the
+/// password); a write-scoped key can.
+#[tokio::test]
+async fn read_only_keys_cannot_change_their_owners_account() {
+    let app = TestApp::new().await;
+    app.user("ada", "admin").await;
+    let session = Cred::Bearer(app.login("ada").await);
+    let read = Cred::Key(app.api_key(&session, "read").await);
+    let write = Cred::Key(app.api_key(&session, "write").await);
+    let listed = app
+        .call_as(&read, Method::GET, "/api/v1/auth/sessions", None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    app.call_as(&read, Method::DELETE, "/api/v1/auth/sessions", None)
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE");
+    app.call_as(
+        &read,
+        Method::PUT,
+        "/api/v1/auth/me/password",
+        Some(json!({"current_password": crate::support::PASSWORD, "new_password": "another-long-passphrase"})),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_SCOPE");
+    // The session still works: nothing was ended.
+    assert_eq!(
+        app.call_as(&session, Method::GET, "/api/v1/auth/me", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let ended = app
+        .call_as(&write, Method::DELETE, "/api/v1/auth/sessions", None)
+        .await;
+    assert!(ended.status.is_success(), "{} {}", ended.status, ended.body);
+}

@@ -13,6 +13,8 @@ struct Caller {
     role: Option<Role>,
     /// A user stands behind the credential (not the service key).
     is_user: bool,
+    /// A personal key with the `read` scope: it may not change its owner's account.
+    read_only_key: bool,
 }
 
 /// Each documented `/api/v1` operation as (method, route template).
@@ -83,18 +85,21 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             cred: Cred::Anonymous,
             role: None,
             is_user: false,
+            read_only_key: false,
         },
         Caller {
             name: "viewer session",
             cred: Cred::Bearer(app.login("vic").await),
             role: Some(Role::Viewer),
             is_user: true,
+            read_only_key: false,
         },
         Caller {
             name: "editor session",
             cred: Cred::Bearer(app.login("eddie").await),
             role: Some(Role::Editor),
             is_user: true,
+            read_only_key: false,
         },
         // v1's web client: the user's session plus the installation's key. The session
         // decides, so this is a viewer, not an admin.
@@ -103,12 +108,14 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             cred: Cred::SessionAndKey(app.login("vix").await, KEY.to_owned()),
             role: Some(Role::Viewer),
             is_user: true,
+            read_only_key: false,
         },
         Caller {
             name: "service key",
             cred: Cred::service(),
             role: Some(Role::Admin),
             is_user: false,
+            read_only_key: false,
         },
     ];
     for (scope, role) in [
@@ -122,6 +129,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             cred: Cred::Key(key),
             role: Some(role),
             is_user: true,
+            read_only_key: scope == "read",
         });
     }
     // A personal admin key beside an editor's session does not make it an admin.
@@ -131,12 +139,14 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         cred: Cred::SessionAndKey(app.login("edna").await, admin_key),
         role: Some(Role::Editor),
         is_user: true,
+        read_only_key: false,
     });
     callers.push(Caller {
         name: "admin session",
         cred: admin,
         role: Some(Role::Admin),
         is_user: true,
+        read_only_key: false,
     });
 
     let mut failures = Vec::new();
@@ -151,6 +161,13 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
                 (Access::Public, _) => None,
                 (_, None) => Some(StatusCode::UNAUTHORIZED),
                 (Access::User(_), Some(_)) if !caller.is_user => Some(StatusCode::FORBIDDEN),
+                (Access::User(_), Some(_))
+                    if caller.read_only_key
+                        && method != Method::GET
+                        && template != "/api/v1/auth/api-keys" =>
+                {
+                    Some(StatusCode::FORBIDDEN)
+                }
                 (Access::Role(need) | Access::User(need), Some(have)) if have < need => {
                     Some(StatusCode::FORBIDDEN)
                 }
