@@ -218,3 +218,26 @@ async fn read_only_keys_cannot_change_their_owners_account() {
         .await;
     assert!(ended.status.is_success(), "{} {}", ended.status, ended.body);
 }
+
+/// During a lockout, the right password with the name padded by spaces or tabs (which the
+/// account lookup trims) is still locked out: padding does not buy a fresh budget.
+#[tokio::test]
+async fn a_padded_username_does_not_escape_the_lockout() {
+    let app = TestApp::new().await;
+    app.user("vic", "viewer").await;
+    for _ in 0..5 {
+        app.login_reply("vic", "wrong-password-1")
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS");
+    }
+    for pad in [57, 60, 64, 65, 80] {
+        let padded = format!("{}vic", " ".repeat(pad));
+        app.login_reply(&padded, crate::support::PASSWORD)
+            .await
+            .assert_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+        let tabbed = format!("{}VIC", "\t".repeat(pad));
+        app.login_reply(&tabbed, crate::support::PASSWORD)
+            .await
+            .assert_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
+    }
+}

@@ -8,8 +8,13 @@ use super::{ClientMeta, Error, Identity, Result};
 /// The throttle counters an attempt counts against: the username, and the client address when
 /// known.
 pub(crate) fn keys(username: &str, client: &ClientMeta) -> Vec<String> {
-    // Longer names cannot exist; capping keeps the key short whatever a client sends.
-    let name: String = username.chars().take(domain::USERNAME_MAX + 1).collect();
+    // Normalised exactly as the account lookup does (trimmed, case-folded) before anything
+    // else: capping first let padded spellings of one name count as different names. Longer
+    // names cannot exist; capping keeps the key short whatever a client sends.
+    let name: String = domain::username_key(username)
+        .chars()
+        .take(domain::USERNAME_MAX + 1)
+        .collect();
     let mut keys = vec![throttle_key_for_username(&name)];
     if let Some(ip) = client.ip {
         keys.push(throttle_key_for_address(ip));
@@ -43,5 +48,24 @@ impl Identity {
                 tracing::error!(error = %e, "could not count a failed login");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_and_recased_names_share_one_throttle_key() {
+        let client = ClientMeta::default();
+        let plain = keys("vic", &client);
+        for padded in [
+            format!("{}vic", " ".repeat(60)),
+            format!("{}VIC\t", "\t".repeat(64)),
+            format!("vic{}", " ".repeat(100)),
+        ] {
+            assert_eq!(keys(&padded, &client), plain, "{padded:?}");
+        }
+        assert_ne!(keys("vicky", &client), plain);
     }
 }
