@@ -35,7 +35,7 @@ pub struct Files {
     /// Woken when objects are queued for deletion, so the collector runs at once.
     pub collector: Arc<tokio::sync::Notify>,
     /// Backups into the same object store.
-    pub backups: Option<crate::backups::BackupService>,
+    pub backups: Option<Arc<backup::schedule::BackupService>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,7 +14,6 @@ mod graph;
 mod health;
 pub mod logs;
 mod metrics;
-pub mod object_gc;
 mod openapi;
 mod projects;
 mod security;
@@ -54,7 +53,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Shared, immutable application state handed to every handler.
+/// Shared, immutable application state handed to every handler: a plain bundle of handles to
+/// parts built (and, where they run tasks, started) beforehand — making one starts nothing.
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
 
@@ -75,100 +75,33 @@ pub struct AppContext {
     pub timeseries: observability::timeseries::TimeSeries,
 }
 
-/// Observability settings: the log writer and the services beside TaylorDash.
-#[derive(Clone)]
-pub struct Observability {
-    pub log_sink: observability::logs::LogSink,
-    pub stack: StackEndpoints,
-    pub timeseries: observability::timeseries::TimeSeriesSettings,
-}
-
-impl Default for Observability {
-    fn default() -> Self {
-        Observability {
-            log_sink: observability::logs::LogSink::new(observability::logs::LogSettings::default()),
-            stack: StackEndpoints::default(),
-            timeseries: observability::timeseries::TimeSeriesSettings::default(),
-        }
-    }
-}
-
 impl AppState {
-    /// State with the default authentication settings.
+    /// Bundles the parts.
+    pub fn from_parts(context: AppContext) -> AppState {
+        AppState(Arc::new(context))
+    }
+
+    /// State with default settings and idle parts: no log writer or time-series writer runs
+    /// (small tests and examples; the application is assembled by `taylordash::app`).
     pub fn new(
         store: Arc<dyn Store>,
         api_key: ApiKey,
         metrics: Metrics,
         bus: Arc<bus::EventBus>,
     ) -> AppState {
-        Self::with_auth(store, api_key, metrics, bus, AuthConfig::default())
-    }
-
-    pub fn with_auth(
-        store: Arc<dyn Store>,
-        api_key: ApiKey,
-        metrics: Metrics,
-        bus: Arc<bus::EventBus>,
-        auth: AuthConfig,
-    ) -> AppState {
-        Self::with_observability(store, api_key, metrics, bus, auth, Observability::default())
-    }
-
-    /// As [`AppState::with_auth`], with observability settings: the log sink's writer and
-    /// retention job start here (on `store`) and its metrics join the app's.
-    pub fn with_observability(
-        store: Arc<dyn Store>,
-        api_key: ApiKey,
-        metrics: Metrics,
-        bus: Arc<bus::EventBus>,
-        auth: AuthConfig,
-        obs: Observability,
-    ) -> AppState {
-        let sink = obs.log_sink;
-        if let Err(e) = sink.register(metrics.registry()) {
-            tracing::warn!(error = %e, "log writer metrics not registered");
-        }
-        sink.start(store.clone());
-        let timeseries = observability::timeseries::TimeSeries::start(
-            obs.timeseries,
-            store.clone(),
-            &bus,
-            metrics.registry(),
-        );
-        let auth = AuthState::new(auth, store.clone());
-        AppState(Arc::new(AppContext {
+        use observability::logs::{LogSettings, LogSink};
+        use observability::timeseries::{TimeSeries, TimeSeriesSettings};
+        Self::from_parts(AppContext {
+            auth: AuthState::new(AuthConfig::default(), store.clone()),
             store,
             api_key,
             metrics,
             bus,
-            auth,
-            logs: logs::Logs::new(sink),
-            stack: obs.stack,
             files: None,
-            timeseries,
-        }))
-    }
-
-    /// Adds object storage for artifacts (before the state is shared). Returns the signal that
-    /// wakes the object collector when objects are queued for deletion.
-    pub fn with_files(
-        mut self,
-        objects: objects::Objects,
-        max_upload_bytes: u64,
-    ) -> (AppState, Arc<tokio::sync::Notify>) {
-        let collector = Arc::new(tokio::sync::Notify::new());
-        let target = backup::Target::store(objects.clone());
-        let backups = backups::BackupService::new(target, self.metrics.registry())
-            .map_err(|e| tracing::error!(error = %e, "backup metrics; backups disabled"))
-            .ok();
-        let context = Arc::get_mut(&mut self.0).expect("with_files is called before sharing");
-        context.files = Some(artifacts::Files {
-            objects,
-            max_upload_bytes,
-            collector: collector.clone(),
-            backups,
-        });
-        (self, collector)
+            logs: logs::Logs::new(LogSink::new(LogSettings::default())),
+            stack: StackEndpoints::default(),
+            timeseries: TimeSeries::new(TimeSeriesSettings::default()),
+        })
     }
 }
 

@@ -9,6 +9,8 @@
 //! <name>/objects/<object key>     the artifact objects
 //! ```
 
+pub mod collector;
+pub mod schedule;
 mod tar;
 
 use std::collections::BTreeMap;

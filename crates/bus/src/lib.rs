@@ -7,7 +7,8 @@
 //! - `relay.rs`: publishes the outbox (domain events written with each change) onto the bus.
 //! - `hub.rs`: live fan-out to stream clients.
 //!
-//! [`EventBus::start`] wires them together and runs them as background tasks.
+//! [`EventBus::start_tracked`] wires them together and runs them as background tasks on the
+//! application's task tracker, until its cancellation token (or [`EventBus::stop`]) stops them.
 
 mod envelope;
 mod hub;
@@ -24,7 +25,8 @@ use bytes::Bytes;
 use domain::{EventSource, NewDeadLetter};
 use storage::{EventStore, StoreError};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use envelope::{RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent, LiveStream, StreamItem};
@@ -71,7 +73,8 @@ pub struct EventBus {
     hub: Hub,
     metrics: Arc<BusMetrics>,
     config: BusConfig,
-    tasks: Vec<JoinHandle<()>>,
+    /// Stops this bus's tasks: a child of the application's token.
+    cancel: CancellationToken,
 }
 
 /// The result of replaying a dead letter.
@@ -95,17 +98,43 @@ pub enum ReplayError {
 }
 
 impl EventBus {
-    /// Starts the bus. Metrics are registered in `registry`.
+    /// Starts the bus on a task tracker of its own, stopped by [`EventBus::stop`] or when the
+    /// bus is dropped (tests and tools; the server uses [`EventBus::start_tracked`]). Metrics
+    /// are registered in `registry`.
     pub fn start(
         store: Arc<dyn EventStore>,
         registry: &prometheus::Registry,
         config: BusConfig,
     ) -> Result<EventBus, prometheus::Error> {
+        let tasks = TaskTracker::new();
+        let bus = Self::start_tracked(store, registry, config, &tasks, &CancellationToken::new());
+        tasks.close();
+        bus
+    }
+
+    /// Starts the bus: its transport, pipeline, outbox relay and retention run as tasks on
+    /// `tasks` until `cancel` is cancelled (or [`EventBus::stop`]). Metrics are registered in
+    /// `registry`.
+    pub fn start_tracked(
+        store: Arc<dyn EventStore>,
+        registry: &prometheus::Registry,
+        config: BusConfig,
+        tasks: &TaskTracker,
+        cancel: &CancellationToken,
+    ) -> Result<EventBus, prometheus::Error> {
+        // Every task is dropped at its next await point when cancelled, as an abort would.
+        let cancel = cancel.child_token();
         let metrics = Arc::new(BusMetrics::new(registry)?);
         let capacity = config.pipeline.batch_size * 4;
         let (transport, deliveries): (Arc<dyn Transport>, _) = match &config.mqtt {
             Some(mqtt) => {
-                let (t, rx) = mqtt::Mqtt::start(mqtt.clone(), metrics.clone(), capacity);
+                let (t, rx) = mqtt::Mqtt::start_tracked(
+                    mqtt.clone(),
+                    metrics.clone(),
+                    capacity,
+                    tasks,
+                    &cancel,
+                );
                 (t, rx)
             }
             None => {
@@ -122,21 +151,28 @@ impl EventBus {
             config: config.pipeline.clone(),
         });
         let (replays, replayed) = mpsc::channel(REPLAY_QUEUE);
-        let mut tasks = vec![
-            tokio::spawn(pipeline.run(deliveries, replayed)),
-            tokio::spawn(relay_remote_events(store.clone(), hub.clone())),
-        ];
+        tasks.spawn(
+            cancel
+                .clone()
+                .run_until_cancelled_owned(pipeline.run(deliveries, replayed)),
+        );
+        tasks.spawn(
+            cancel
+                .clone()
+                .run_until_cancelled_owned(relay_remote_events(store.clone(), hub.clone())),
+        );
         if config.background_jobs {
-            tasks.push(tokio::spawn(relay::run(
+            tasks.spawn(cancel.clone().run_until_cancelled_owned(relay::run(
                 store.clone(),
                 transport.clone(),
                 metrics.clone(),
                 config.relay_interval,
             )));
-            tasks.push(tokio::spawn(relay::retention(
-                store.clone(),
-                config.retention,
-            )));
+            tasks.spawn(
+                cancel
+                    .clone()
+                    .run_until_cancelled_owned(relay::retention(store.clone(), config.retention)),
+            );
         }
         Ok(EventBus {
             store,
@@ -145,7 +181,7 @@ impl EventBus {
             hub,
             metrics,
             config,
-            tasks,
+            cancel,
         })
     }
 
@@ -223,11 +259,9 @@ impl EventBus {
         }
     }
 
-    /// Stops the background tasks.
+    /// Stops the background tasks (each at its next await point, as an abort would).
     pub fn stop(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
+        self.cancel.cancel();
     }
 
     /// Store handle, for the relay's health reporting.

@@ -87,11 +87,33 @@ pub struct Mqtt {
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 impl Mqtt {
-    /// Starts the connection task; deliveries arrive on the returned receiver.
+    /// Starts the connection task on a tracker of its own, running until the runtime ends
+    /// (tests); deliveries arrive on the returned receiver.
     pub fn start(
         config: MqttConfig,
         metrics: Arc<BusMetrics>,
         capacity: usize,
+    ) -> (Arc<Mqtt>, mpsc::Receiver<Delivery>) {
+        let tasks = tokio_util::task::TaskTracker::new();
+        let started = Self::start_tracked(
+            config,
+            metrics,
+            capacity,
+            &tasks,
+            &tokio_util::sync::CancellationToken::new(),
+        );
+        tasks.close();
+        started
+    }
+
+    /// Starts the connection task and the acknowledger on `tasks`, until `cancel`; deliveries
+    /// arrive on the returned receiver.
+    pub fn start_tracked(
+        config: MqttConfig,
+        metrics: Arc<BusMetrics>,
+        capacity: usize,
+        tasks: &tokio_util::task::TaskTracker,
+        cancel: &tokio_util::sync::CancellationToken,
     ) -> (Arc<Mqtt>, mpsc::Receiver<Delivery>) {
         let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
         options
@@ -115,16 +137,16 @@ impl Mqtt {
         let (tx, rx) = mpsc::channel(capacity);
         let (acks, mut pending_acks) = mpsc::unbounded_channel::<rumqttc::Publish>();
         let acker = client.clone();
-        tokio::spawn(async move {
+        tasks.spawn(cancel.clone().run_until_cancelled_owned(async move {
             while let Some(publish) = pending_acks.recv().await {
                 if let Err(e) = acker.ack(&publish).await {
                     tracing::warn!(error = %e, "could not acknowledge a message");
                 }
             }
-        });
+        }));
         let connected = Arc::new(AtomicBool::new(false));
         let endpoint = format!("{}:{}", config.host, config.port);
-        tokio::spawn(run(
+        tasks.spawn(cancel.clone().run_until_cancelled_owned(run(
             eventloop,
             client.clone(),
             config,
@@ -132,7 +154,7 @@ impl Mqtt {
             acks,
             connected.clone(),
             metrics,
-        ));
+        )));
         (
             Arc::new(Mqtt {
                 client,

@@ -10,6 +10,10 @@ use std::time::Duration;
 use prometheus::{IntCounter, IntGauge};
 use tokio::sync::Notify;
 
+/// How long a writer keeps writing what is queued once the application stops (the database
+/// may be what is failing, so not long).
+pub const FINAL_FLUSH: Duration = Duration::from_secs(2);
+
 pub struct BatchQueue<T> {
     items: Mutex<VecDeque<T>>,
     /// Items the writer has taken and not yet stored (for `flush`).

@@ -14,6 +14,32 @@ pub mod otel;
 pub mod outbound;
 pub mod timeseries;
 
+use std::future::Future;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
 /// The `service` of the records this server writes itself (v1's service name, kept so monitors
 /// written for v1 keep matching).
 pub const SERVICE: &str = "taylordash-backend";
+
+/// Runs a queue's writer on `tasks`. Once `cancel` is cancelled the writer keeps running while
+/// `drain` waits for the queue to empty (bounded by the caller), then stops.
+pub(crate) fn spawn_writer(
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+    writer: impl Future<Output = ()> + Send + 'static,
+    drain: impl Future<Output = ()> + Send + 'static,
+) {
+    let cancel = cancel.clone();
+    tasks.spawn(async move {
+        let stopping = async move {
+            cancel.cancelled().await;
+            drain.await;
+        };
+        tokio::select! {
+            () = writer => {}
+            () = stopping => {}
+        }
+    });
+}

@@ -1,4 +1,4 @@
-//! `taylordash backup create|list|verify|restore` (scheduled backups: `api::backups`).
+//! `taylordash backup create|list|verify|restore` (scheduled backups: `backup::schedule`).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -1,11 +1,9 @@
 //! Files at startup and on the command line: opening the object store (with retries, as the
-//! database), running the object collector inside `serve`, and `taylordash artifacts reconcile`.
+//! database), how often `serve` runs the object collector, and `taylordash artifacts reconcile`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use objects::Objects;
-use storage::ArtifactStore;
 
 use crate::config::Config;
 
@@ -34,28 +32,13 @@ pub async fn open_objects(config: &Config) -> Result<Objects, String> {
     }
 }
 
-/// Runs the object collector until the returned handle is aborted.
-pub fn start_collector(
-    store: Arc<dyn ArtifactStore>,
-    objects: Objects,
-    wake: Arc<tokio::sync::Notify>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(api::object_gc::run_collector(
-        store,
-        objects,
-        wake,
-        COLLECT_INTERVAL,
-        std::future::pending(),
-    ))
-}
-
 /// `taylordash artifacts reconcile`: prints what it found; fails when records lack objects.
 pub async fn reconcile(config: &Config, grace: Duration, dry_run: bool) -> Result<String, String> {
     let store = crate::startup::open_store(config)
         .await
         .map_err(|e| e.to_string())?;
     let objects = open_objects(config).await?;
-    let found = api::object_gc::reconcile(store.as_ref(), &objects, grace, dry_run).await;
+    let found = backup::collector::reconcile(store.as_ref(), &objects, grace, dry_run).await;
     store.close().await;
     let found = found.map_err(|e| e.to_string())?;
     let mut out = format!(

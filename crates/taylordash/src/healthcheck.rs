@@ -36,6 +36,8 @@ async fn request(addr: SocketAddr) -> Result<(), String> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
+    // Short-lived: drives this one probe's connection in the `healthcheck` command, which exits
+    // right after it (no server, no task tracker).
     tokio::spawn(conn);
     let req = Request::get("/health/ready")
         .header(hyper::header::HOST, addr.to_string())

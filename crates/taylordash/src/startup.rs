@@ -1,18 +1,20 @@
-//! Startup as functions: [`build`] turns a [`Config`] into a ready [`App`] (database connected
-//! and migrated, API key resolved, first admin provisioned or a setup token issued);
-//! [`App::serve`] runs it on a listener until shutdown.
+//! Startup as functions: [`build`] turns a [`Config`] into a ready [`Server`] (database
+//! connected and migrated, API key resolved, the application assembled by
+//! [`crate::app::AppBuilder`], first admin provisioned or a setup token issued);
+//! [`Server::serve`] runs it on a listener until shutdown.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::{ApiKey, AppState, AuthConfig, Metrics};
+use api::{ApiKey, AuthConfig};
 use domain::Role;
 use services::identity::Identity;
 use storage::{Store, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 
+use crate::app::{AppBuilder, FilesSettings};
 use crate::config::Config;
 
 /// File in the data directory that holds a generated API key.
@@ -49,18 +51,15 @@ pub enum StartupError {
     Objects(String),
 }
 
-pub struct App {
-    pub state: AppState,
+/// The application built from the configuration, with what the startup banner shows.
+pub struct Server {
+    pub app: crate::app::App,
     pub store: Arc<dyn Store>,
     /// How the API key was obtained, for the startup banner.
     pub api_key_source: ApiKeySource,
     /// While no admin exists: the one-time token that lets the first admin be created from the
     /// browser (shown as a setup URL at start).
     pub setup_token: Option<String>,
-    /// Background work besides the bus (object collector, backup schedule), stopped at shutdown.
-    pub background: Vec<tokio::task::JoinHandle<()>>,
-    /// Connection limits of the HTTP server.
-    pub http: api::server::ServerLimits,
 }
 
 pub enum ApiKeySource {
@@ -182,60 +181,46 @@ pub fn auth_config(config: &Config) -> AuthConfig {
     }
 }
 
-/// Builds the application: store, API key, metrics and router state; creates the configured
-/// admin account, or issues a setup token while no admin exists.
-pub async fn build(config: &Config) -> Result<App, StartupError> {
+/// Builds the application: store, API key and, through [`AppBuilder`], every part with its
+/// background tasks; creates the configured admin account, or issues a setup token while no
+/// admin exists.
+pub async fn build(config: &Config) -> Result<Server, StartupError> {
     let store = open_store(config).await?;
     let (key, api_key_source) = resolve_api_key(config)?;
-    let metrics = Metrics::new().map_err(|e| StartupError::Metrics(e.to_string()))?;
-    let bus = bus::EventBus::start(store.clone(), metrics.registry(), bus_config(config)?)
-        .map_err(|e| StartupError::Metrics(e.to_string()))?;
-    tracing::info!(transport = bus.transport().kind(), "event bus started");
     let sink = log_sink(config);
-    let state = AppState::with_observability(
-        store.clone(),
-        key,
-        metrics,
-        Arc::new(bus),
-        auth_config(config),
-        api::Observability {
-            log_sink: sink.clone(),
-            stack: stack_endpoints(config),
-            timeseries: observability::timeseries::TimeSeriesSettings {
-                victoria_metrics: config.stack.victoria_metrics.clone(),
-                push_interval: config.stack.push_interval,
-                local_retention: config.stack.local_retention,
-                instance: hostname(),
-                ..observability::timeseries::TimeSeriesSettings::default()
-            },
-        },
-    );
+    // Records queue from here on and are written once the writer starts.
     if config.logs.db {
-        crate::telemetry::attach(sink);
+        crate::telemetry::attach(sink.clone());
     }
-    tracing::info!(backend = store.backend().as_str(), "database ready");
-    // Files: artifacts in the object store, and the collector of deleted ones.
     let objects = crate::files::open_objects(config)
         .await
         .map_err(StartupError::Objects)?;
-    let (state, collector) = state.with_files(objects.clone(), config.files.max_upload_bytes);
-    let mut background = vec![crate::files::start_collector(
-        store.clone(),
-        objects,
-        collector,
-    )];
-    if let Some(interval) = config.files.backup_interval {
-        tracing::info!(
-            every_s = interval.as_secs(),
-            keep = config.files.backup_keep,
-            "scheduled backups enabled"
-        );
-        background.push(tokio::spawn(api::backups::run_schedule(
-            state.clone(),
-            interval,
-            config.files.backup_keep,
-        )));
-    }
+    let app = AppBuilder::new(store.clone(), key)
+        .auth(auth_config(config))
+        .bus(bus_config(config)?)
+        .log_sink(sink)
+        .stack(stack_endpoints(config))
+        .timeseries(observability::timeseries::TimeSeriesSettings {
+            victoria_metrics: config.stack.victoria_metrics.clone(),
+            push_interval: config.stack.push_interval,
+            local_retention: config.stack.local_retention,
+            instance: hostname(),
+            ..observability::timeseries::TimeSeriesSettings::default()
+        })
+        .files(FilesSettings {
+            objects,
+            max_upload_bytes: config.files.max_upload_bytes,
+            collect_interval: Some(crate::files::COLLECT_INTERVAL),
+            backup_schedule: config
+                .files
+                .backup_interval
+                .map(|every| (every, config.files.backup_keep)),
+        })
+        .http_limits(config.http)
+        .build()
+        .map_err(|e| StartupError::Metrics(e.to_string()))?;
+    tracing::info!(backend = store.backend().as_str(), "database ready");
+    let state = &app.state;
     let identity = &state.auth.identity;
     if let Some(admin) = &config.admin_bootstrap {
         bootstrap_admin(identity, &admin.username, &admin.password_file).await?;
@@ -253,13 +238,11 @@ pub async fn build(config: &Config) -> Result<App, StartupError> {
     } else {
         None
     };
-    Ok(App {
-        state,
+    Ok(Server {
+        app,
         store,
         api_key_source,
         setup_token,
-        background,
-        http: config.http,
     })
 }
 
@@ -370,43 +353,16 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-impl App {
-    /// Serves until `shutdown` resolves, then stops accepting connections, lets in-flight
-    /// requests finish (at most `grace`), and closes the database pool.
+impl Server {
+    /// Serves until `shutdown` resolves, then shuts down in order (see [`crate::app`]), giving
+    /// in-flight requests and then the background tasks at most `grace` each.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
         grace: Duration,
     ) -> std::io::Result<()> {
-        let router = api::router(self.state.clone());
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server_metrics = self.state.metrics.server();
-        let server = api::server::serve(listener, router, self.http, server_metrics, async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        });
-        let mut server = std::pin::pin!(server);
-        tokio::select! {
-            result = &mut server => result?,
-            _ = stopping_rx => {
-                tracing::info!(grace_s = grace.as_secs(), "shutting down: finishing in-flight requests");
-                if tokio::time::timeout(grace, &mut server).await.is_err() {
-                    tracing::warn!("in-flight requests did not finish in time; closing anyway");
-                }
-            }
-        }
-        // Stop the bus first: its tasks hold database connections the pool waits for.
-        self.state.bus.stop();
-        for task in &self.background {
-            task.abort();
-        }
-        // Write the log records still queued (briefly: the database may be what is failing).
-        self.state.logs.sink.stop(Duration::from_secs(2)).await;
-        self.state.timeseries.flush(Duration::from_secs(2)).await;
-        self.store.close().await;
-        tracing::info!("stopped");
-        Ok(())
+        self.app.serve(listener, shutdown, grace).await
     }
 }
 

@@ -178,7 +178,7 @@ async fn upload_list_download_and_delete(app: TestApp) {
         .await
         .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     // The object goes with the next collector pass.
-    let c = api::object_gc::collect(app.store.as_ref(), &objects(&app))
+    let c = backup::collector::collect(app.store.as_ref(), &objects(&app))
         .await
         .expect("collect");
     assert_eq!(c.deleted, 1);
@@ -386,12 +386,12 @@ async fn project_deletion_removes_its_objects(app: TestApp) {
     assert_eq!(stored_files(&app).len(), 4);
     let r = app.delete(&format!("/api/v1/projects/{doomed}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let c = api::object_gc::collect(app.store.as_ref(), &objects(&app))
+    let c = backup::collector::collect(app.store.as_ref(), &objects(&app))
         .await
         .expect("collect");
     assert_eq!(
         c,
-        api::object_gc::Collected {
+        backup::collector::Collected {
             deleted: 3,
             failed: 0
         }
@@ -400,7 +400,7 @@ async fn project_deletion_removes_its_objects(app: TestApp) {
     assert_eq!(left.len(), 1);
     assert!(left[0].to_string_lossy().contains(&kept), "{left:?}");
     // Nothing is queued any more.
-    let c = api::object_gc::collect(app.store.as_ref(), &objects(&app))
+    let c = backup::collector::collect(app.store.as_ref(), &objects(&app))
         .await
         .expect("collect");
     assert_eq!(c.deleted + c.failed, 0);
@@ -420,7 +420,7 @@ async fn reconcile_removes_orphans_and_reports_missing_objects(app: TestApp) {
         .expect("put");
     store.delete(&lost_key).await.expect("delete");
     let dry =
-        api::object_gc::reconcile(app.store.as_ref(), &store, std::time::Duration::ZERO, true)
+        backup::collector::reconcile(app.store.as_ref(), &store, std::time::Duration::ZERO, true)
             .await
             .expect("dry run");
     assert_eq!(dry.orphans, ["artifacts/crashed/upload"]);
@@ -431,7 +431,7 @@ async fn reconcile_removes_orphans_and_reports_missing_objects(app: TestApp) {
         "dry run deletes nothing"
     );
     // Young objects are spared (an upload may be in flight).
-    let young = api::object_gc::reconcile(
+    let young = backup::collector::reconcile(
         app.store.as_ref(),
         &store,
         std::time::Duration::from_secs(3600),
@@ -441,7 +441,7 @@ async fn reconcile_removes_orphans_and_reports_missing_objects(app: TestApp) {
     .expect("reconcile");
     assert!(young.orphans.is_empty());
     let done =
-        api::object_gc::reconcile(app.store.as_ref(), &store, std::time::Duration::ZERO, false)
+        backup::collector::reconcile(app.store.as_ref(), &store, std::time::Duration::ZERO, false)
             .await
             .expect("reconcile");
     assert_eq!(done.orphans.len(), 1);

@@ -201,13 +201,7 @@ async fn a_blocked_database_does_not_slow_requests(db: TestDb) {
         flush_interval: Duration::from_millis(20),
         ..LogSettings::default()
     });
-    let app = TestApp::observed(
-        db,
-        api::Observability {
-            log_sink: sink.clone(),
-            ..api::Observability::default()
-        },
-    );
+    let app = TestApp::observed(db, |app| app.log_sink(sink.clone()));
     let _guard = capture(&app);
     app.project("p").await;
     timed_requests(&app, 20).await;

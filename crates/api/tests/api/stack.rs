@@ -48,13 +48,7 @@ async fn hanging() -> String {
 }
 
 fn app_with(db: TestDb, stack: api::StackEndpoints) -> TestApp {
-    TestApp::observed(
-        db,
-        api::Observability {
-            stack,
-            ..api::Observability::default()
-        },
-    )
+    TestApp::observed(db, |app| app.stack(stack))
 }
 
 #[tokio::test]

@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-pub use api::{ApiKey, AppState, AuthConfig, Clock, Metrics, PasswordCost};
+pub use api::{ApiKey, AppState, AuthConfig, Clock, PasswordCost};
 pub use axum::Router;
 pub use axum::body::Body;
 pub use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 pub use http_body_util::BodyExt;
 pub use serde_json::{Value, json};
 pub use storage::Store;
+pub use taylordash::app::{AppBuilder, FilesSettings};
 pub use testsupport::TestDb;
 pub use tower::ServiceExt;
 
@@ -81,18 +82,14 @@ impl Reply {
     }
 }
 
-/// The in-process event bus, its metrics registered with the app's.
-pub fn event_bus(store: Arc<dyn Store>, metrics: &Metrics) -> Arc<bus::EventBus> {
-    Arc::new(
-        bus::EventBus::start(store, metrics.registry(), bus::BusConfig::default()).expect("bus"),
-    )
-}
-
-/// Application state with default settings and the in-process event bus.
+/// Application state with default settings and the in-process event bus, built as `serve`
+/// builds it.
 pub fn app_state(store: Arc<dyn Store>) -> AppState {
-    let metrics = Metrics::new().expect("metrics");
-    let bus = event_bus(store.clone(), &metrics);
-    AppState::with_auth(store, ApiKey::new(KEY), metrics, bus, fast())
+    AppBuilder::new(store, ApiKey::new(KEY))
+        .auth(fast())
+        .build()
+        .expect("app")
+        .state
 }
 
 /// The default settings with the cheapest password hashing (tests only).
@@ -193,13 +190,21 @@ impl TestApp {
             clock: clock.clock(),
             ..config
         };
-        let metrics = Metrics::new().expect("metrics");
-        let bus = event_bus(db.store.clone(), &metrics);
-        let state = AppState::with_auth(db.store.clone(), ApiKey::new(KEY), metrics, bus, config);
-        // Artifacts go to a throwaway directory, with a small upload limit.
+        // Artifacts go to a throwaway directory, with a small upload limit; the tests run the
+        // object collector themselves.
         let files_dir = tempfile::tempdir().expect("temporary directory");
         let objects = objects::Objects::local(files_dir.path()).expect("object store");
-        let (state, _) = state.with_files(objects, UPLOAD_LIMIT);
+        let state = AppBuilder::new(db.store.clone(), ApiKey::new(KEY))
+            .auth(config)
+            .files(FilesSettings {
+                objects,
+                max_upload_bytes: UPLOAD_LIMIT,
+                collect_interval: None,
+                backup_schedule: None,
+            })
+            .build()
+            .expect("app")
+            .state;
         TestApp {
             router: api::router(state.clone()),
             state,
@@ -210,18 +215,11 @@ impl TestApp {
         }
     }
 
-    /// An app with the given observability parts (log writer, time series, stack endpoints).
-    pub fn observed(db: TestDb, observability: api::Observability) -> TestApp {
-        let metrics = Metrics::new().expect("metrics");
-        let bus = event_bus(db.store.clone(), &metrics);
-        let state = AppState::with_observability(
-            db.store.clone(),
-            ApiKey::new(KEY),
-            metrics,
-            bus,
-            fast(),
-            observability,
-        );
+    /// An app whose observability parts (log writer, time series, stack endpoints) `setup`
+    /// chooses, without object storage.
+    pub fn observed(db: TestDb, setup: impl FnOnce(AppBuilder) -> AppBuilder) -> TestApp {
+        let builder = AppBuilder::new(db.store.clone(), ApiKey::new(KEY)).auth(fast());
+        let state = setup(builder).build().expect("app").state;
         TestApp {
             router: api::router(state.clone()),
             state,

@@ -254,19 +254,15 @@ fn app_with_victoria(db: TestDb, url: String) -> TestApp {
 }
 
 fn app_with_timeseries(db: TestDb, url: Option<String>) -> TestApp {
-    TestApp::observed(
-        db,
-        api::Observability {
-            timeseries: observability::timeseries::TimeSeriesSettings {
-                victoria_metrics: url,
-                flush_interval: Duration::from_millis(50),
-                push_interval: Duration::from_millis(200),
-                instance: "test-instance".into(),
-                ..Default::default()
-            },
-            ..api::Observability::default()
-        },
-    )
+    TestApp::observed(db, |app| {
+        app.timeseries(observability::timeseries::TimeSeriesSettings {
+            victoria_metrics: url,
+            flush_interval: Duration::from_millis(50),
+            push_interval: Duration::from_millis(200),
+            instance: "test-instance".into(),
+            ..Default::default()
+        })
+    })
 }
 
 #[tokio::test]

@@ -9,8 +9,10 @@ use chrono::{DateTime, Utc};
 use domain::NewLogRecord;
 use prometheus::{IntCounter, IntGauge, Registry};
 use storage::LogStore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::batch_queue::BatchQueue;
+use crate::batch_queue::{BatchQueue, FINAL_FLUSH};
 
 /// How the writer behaves; the defaults suit a single server.
 #[derive(Debug, Clone)]
@@ -60,7 +62,6 @@ pub struct LogSink(Arc<Inner>);
 struct Inner {
     settings: LogSettings,
     queue: BatchQueue<NewLogRecord>,
-    stop: tokio::sync::watch::Sender<bool>,
     written: IntCounter,
     failures: IntCounter,
     pruned: IntCounter,
@@ -85,7 +86,6 @@ impl LogSink {
                 Some(queued.clone()),
             ),
             settings,
-            stop: tokio::sync::watch::channel(false).0,
             written: counter(
                 "log_records_written_total",
                 "Log records written to application_logs",
@@ -133,13 +133,24 @@ impl LogSink {
         self.0.queue.len()
     }
 
-    /// Starts the writer and the retention job on `store`.
-    pub fn start(&self, store: Arc<dyn LogStore>) {
+    /// Starts the writer and the retention job on `store`, as tasks on `tasks`. Once `cancel`
+    /// is cancelled the writer writes what is queued (for at most [`FINAL_FLUSH`]) and stops;
+    /// the retention job stops at once.
+    pub fn start(&self, store: Arc<dyn LogStore>, tasks: &TaskTracker, cancel: &CancellationToken) {
         let sink = self.clone();
-        let writer_store = store.clone();
-        tokio::spawn(async move { sink.write_loop(writer_store).await });
-        let sink = self.clone();
-        tokio::spawn(async move { sink.retention_loop(store).await });
+        crate::spawn_writer(
+            tasks,
+            cancel,
+            self.clone().write_loop(store.clone()),
+            async move {
+                sink.flush(FINAL_FLUSH).await;
+            },
+        );
+        tasks.spawn(
+            cancel
+                .clone()
+                .run_until_cancelled_owned(self.clone().retention_loop(store)),
+        );
     }
 
     /// Waits until everything queued so far is written, or `timeout` passes; returns whether
@@ -148,25 +159,14 @@ impl LogSink {
         self.0.queue.flush(timeout).await
     }
 
-    /// Writes what is queued (waiting at most `timeout`) and stops the background tasks.
-    pub async fn stop(&self, timeout: Duration) {
-        self.flush(timeout).await;
-        self.0.stop.send_replace(true);
-    }
-
     async fn write_loop(self, store: Arc<dyn LogStore>) {
         let settings = self.0.settings.clone();
-        let mut stop = self.0.stop.subscribe();
         let mut backoff = Duration::ZERO;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
+            tokio::time::sleep(backoff).await;
             tokio::select! {
                 () = self.0.queue.woken() => {}
                 () = tokio::time::sleep(settings.flush_interval) => {}
-                _ = stop.wait_for(|s| *s) => return,
             }
             loop {
                 let batch = self.0.queue.take_batch();
@@ -204,14 +204,10 @@ impl LogSink {
 
     async fn retention_loop(self, store: Arc<dyn LogStore>) {
         let every = self.0.settings.retention_interval;
-        let mut stop = self.0.stop.subscribe();
         // The first run waits a little, so startup is not slowed by a large deletion.
         let mut wait = every.min(Duration::from_secs(60));
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
+            tokio::time::sleep(wait).await;
             wait = every;
             match apply_retention(&*store, &self.0.settings.retention, Utc::now()).await {
                 Ok(n) => self.0.pruned.inc_by(n),

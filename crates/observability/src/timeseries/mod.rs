@@ -18,9 +18,14 @@ use prometheus::{IntCounter, Registry};
 use serde_json::Value;
 use storage::{MetricSample, MetricSampleStore, Store};
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::batch_queue::BatchQueue;
+use crate::batch_queue::{BatchQueue, FINAL_FLUSH};
 use crate::outbound::{self, BaseUrl};
+
+/// A feeder task, boxed so the feeders share one spawn helper.
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// The app's own metrics also kept in the local table (no VictoriaMetrics), every push
 /// interval: the series the dashboard charts read.
@@ -112,20 +117,15 @@ fn counter(name: &str, help: &str) -> IntCounter {
 }
 
 impl TimeSeries {
-    /// Starts the writer: metric events from `bus`, samples to VictoriaMetrics or `store`.
-    /// An invalid VictoriaMetrics URL was refused when the configuration was read; here it
-    /// falls back to the local table.
-    pub fn start(
-        settings: TimeSeriesSettings,
-        store: Arc<dyn Store>,
-        bus: &bus::EventBus,
-        registry: &Registry,
-    ) -> TimeSeries {
+    /// The writer's handle and queue; nothing runs until [`TimeSeries::start`]. An invalid
+    /// VictoriaMetrics URL was refused when the configuration was read; here it falls back to
+    /// the local table.
+    pub fn new(settings: TimeSeriesSettings) -> TimeSeries {
         let vm = settings
             .victoria_metrics
             .as_deref()
             .and_then(|u| BaseUrl::parse(u).ok());
-        let ts = TimeSeries(Arc::new(Inner {
+        TimeSeries(Arc::new(Inner {
             vm,
             queue: BatchQueue::new(
                 settings.capacity,
@@ -153,30 +153,62 @@ impl TimeSeries {
                 "Sample batches the target did not accept (retried)",
             ),
             settings,
-        }));
+        }))
+    }
+
+    /// Adds the writer's metrics to `registry` (a metric already there is warned about).
+    pub fn register(&self, registry: &Registry) {
         for c in [
-            &ts.0.received,
-            &ts.0.written,
-            ts.0.queue.dropped(),
-            &ts.0.rejected,
-            &ts.0.failures,
+            &self.0.received,
+            &self.0.written,
+            self.0.queue.dropped(),
+            &self.0.rejected,
+            &self.0.failures,
         ] {
             if let Err(e) = registry.register(Box::new(c.clone())) {
                 tracing::warn!(error = %e, "time-series metrics not registered");
             }
         }
-        tokio::spawn(ts.clone().project_progress(store.clone()));
+    }
+
+    /// Starts the writer and its feeders as tasks on `tasks`: metric events from `bus`, the
+    /// app's own metrics from `registry` and project progress, to VictoriaMetrics or `store`
+    /// (with local retention). Once `cancel` is cancelled the writer writes what is queued
+    /// (for at most [`FINAL_FLUSH`]) and stops; the others stop at once.
+    pub fn start(
+        &self,
+        store: Arc<dyn Store>,
+        bus: &bus::EventBus,
+        registry: &Registry,
+        tasks: &TaskTracker,
+        cancel: &CancellationToken,
+    ) {
+        let spawn = |task: Task| {
+            tasks.spawn(cancel.clone().run_until_cancelled_owned(task));
+        };
+        spawn(Box::pin(self.clone().project_progress(store.clone())));
         let events = bus.hub().subscribe();
-        tokio::spawn(ts.clone().forward(events));
-        tokio::spawn(ts.clone().write_loop(store.clone()));
-        if ts.0.vm.is_some() {
-            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), false));
+        spawn(Box::pin(self.clone().forward(events)));
+        let ts = self.clone();
+        crate::spawn_writer(
+            tasks,
+            cancel,
+            self.clone().write_loop(store.clone()),
+            async move {
+                ts.flush(FINAL_FLUSH).await;
+            },
+        );
+        if self.0.vm.is_some() {
+            spawn(Box::pin(
+                self.clone().push_own_metrics(registry.clone(), false),
+            ));
         } else {
             // Locally only the few own metrics the dashboard charts read are kept.
-            tokio::spawn(ts.clone().push_own_metrics(registry.clone(), true));
-            tokio::spawn(ts.clone().local_retention(store));
+            spawn(Box::pin(
+                self.clone().push_own_metrics(registry.clone(), true),
+            ));
+            spawn(Box::pin(self.clone().local_retention(store)));
         }
-        ts
     }
 
     /// `victoriametrics` or `local`.

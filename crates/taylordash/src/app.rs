@@ -1,0 +1,296 @@
+//! The application, assembled in one place. [`AppBuilder::build`] builds every part from its
+//! settings, starts the parts' background tasks on one [`Tasks`] (a task tracker and a
+//! cancellation token), and bundles the handles into the HTTP state. `serve` (through
+//! `startup::build`) and the test harness use it, so tests run the production wiring.
+//! Maintenance commands (`migrate`, `backup`, `artifacts reconcile`) build none of it: they
+//! open the store and the object store only.
+//!
+//! Background tasks, all on [`Tasks`], and where their code lives:
+//! - the event bus: transport (MQTT connection and acknowledgements), ingest pipeline, replica
+//!   relay, outbox relay and event retention — `bus` (`EventBus::start_tracked`);
+//! - the log writer and log retention — `observability::logs::sink`;
+//! - the time-series writer, the metric-event feed, own-metrics and project-progress sampling
+//!   and local sample retention — `observability::timeseries`;
+//! - the object collector — `backup::collector`; the backup schedule — `backup::schedule`.
+//!
+//! Outside them: the HTTP server's per-connection tasks (`api::server`, awaited by the server
+//! itself in step 1 below), per-request work (a hyper connection of `observability::outbound`,
+//! blocking password hashing) that ends with its request, and the OTLP exporter thread, which
+//! lives as long as the global `tracing` subscriber that feeds it (the process).
+//!
+//! Shutdown, in this order ([`App::serve`], [`App::shutdown`]):
+//! 1. stop accepting connections; in-flight requests finish (at most the grace period);
+//! 2. cancel the token: every task stops at its next await point, except the log writer and
+//!    the time-series writer, which first write what is queued (at most 2 s each, concurrently);
+//! 3. wait for every task on the tracker (at most the grace period);
+//! 4. close the database pool (the tasks' connections are back by then).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::{ApiKey, AppContext, AppState, AuthConfig, AuthState, Metrics, StackEndpoints};
+use observability::logs::{LogSettings, LogSink};
+use observability::timeseries::{TimeSeries, TimeSeriesSettings};
+use storage::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Every background task of the application: started on one tracker, stopped by one token.
+#[derive(Clone, Default)]
+pub struct Tasks {
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl Tasks {
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    pub fn token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Runs `task` on the tracker until it ends or the token is cancelled (then it is dropped at
+    /// its next await point).
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tracker
+            .spawn(self.cancel.clone().run_until_cancelled_owned(task));
+    }
+
+    /// Cancels every task and waits for all of them to finish, at most `grace`; returns whether
+    /// they did.
+    pub async fn stop(&self, grace: Duration) -> bool {
+        self.cancel.cancel();
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}
+
+/// Object storage for artifacts and backups, and the jobs that look after it.
+pub struct FilesSettings {
+    pub objects: objects::Objects,
+    pub max_upload_bytes: u64,
+    /// How often the object collector runs when nothing wakes it; `None`: no collector (tests
+    /// run `backup::collector::collect` themselves).
+    pub collect_interval: Option<Duration>,
+    /// Take a backup every so often, keeping this many scheduled ones.
+    pub backup_schedule: Option<(Duration, usize)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("metrics registry: {0}")]
+    Metrics(String),
+}
+
+/// The application's parts and their settings; see the module documentation.
+pub struct AppBuilder {
+    store: Arc<dyn Store>,
+    api_key: ApiKey,
+    auth: AuthConfig,
+    bus: bus::BusConfig,
+    log_sink: LogSink,
+    timeseries: TimeSeriesSettings,
+    stack: StackEndpoints,
+    files: Option<FilesSettings>,
+    http: api::server::ServerLimits,
+}
+
+impl AppBuilder {
+    /// An application on `store` with default settings and no object storage.
+    pub fn new(store: Arc<dyn Store>, api_key: ApiKey) -> AppBuilder {
+        AppBuilder {
+            store,
+            api_key,
+            auth: AuthConfig::default(),
+            bus: bus::BusConfig::default(),
+            log_sink: LogSink::new(LogSettings::default()),
+            timeseries: TimeSeriesSettings::default(),
+            stack: StackEndpoints::default(),
+            files: None,
+            http: api::server::ServerLimits::default(),
+        }
+    }
+
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn bus(mut self, bus: bus::BusConfig) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// The log writer (the subscriber's layer may already hold it: records queue until the
+    /// writer starts).
+    pub fn log_sink(mut self, sink: LogSink) -> Self {
+        self.log_sink = sink;
+        self
+    }
+
+    pub fn timeseries(mut self, settings: TimeSeriesSettings) -> Self {
+        self.timeseries = settings;
+        self
+    }
+
+    pub fn stack(mut self, stack: StackEndpoints) -> Self {
+        self.stack = stack;
+        self
+    }
+
+    pub fn files(mut self, files: FilesSettings) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Connection limits of the HTTP server ([`App::serve`]).
+    pub fn http_limits(mut self, limits: api::server::ServerLimits) -> Self {
+        self.http = limits;
+        self
+    }
+
+    /// Builds the parts, starts their tasks on one [`Tasks`], and bundles the handles.
+    pub fn build(self) -> Result<App, BuildError> {
+        let tasks = Tasks::default();
+        let metrics = Metrics::new().map_err(|e| BuildError::Metrics(e.to_string()))?;
+        let registry = metrics.registry();
+        let store = self.store;
+        let bus = bus::EventBus::start_tracked(
+            store.clone(),
+            registry,
+            self.bus,
+            tasks.tracker(),
+            tasks.token(),
+        )
+        .map_err(|e| BuildError::Metrics(e.to_string()))?;
+        tracing::info!(transport = bus.transport().kind(), "event bus started");
+        let bus = Arc::new(bus);
+        let sink = self.log_sink;
+        if let Err(e) = sink.register(registry) {
+            tracing::warn!(error = %e, "log writer metrics not registered");
+        }
+        sink.start(store.clone(), tasks.tracker(), tasks.token());
+        let timeseries = TimeSeries::new(self.timeseries);
+        timeseries.register(registry);
+        timeseries.start(
+            store.clone(),
+            &bus,
+            registry,
+            tasks.tracker(),
+            tasks.token(),
+        );
+        let files = self.files.map(|files| {
+            let collector = Arc::new(tokio::sync::Notify::new());
+            let target = backup::Target::store(files.objects.clone());
+            let backups = backup::schedule::BackupService::new(target, registry)
+                .map_err(|e| tracing::error!(error = %e, "backup metrics; backups disabled"))
+                .ok()
+                .map(Arc::new);
+            if let Some(interval) = files.collect_interval {
+                tasks.spawn(backup::collector::run_collector(
+                    store.clone(),
+                    files.objects.clone(),
+                    collector.clone(),
+                    interval,
+                    std::future::pending(),
+                ));
+            }
+            if let (Some(service), Some((interval, keep))) = (&backups, files.backup_schedule) {
+                tracing::info!(
+                    every_s = interval.as_secs(),
+                    keep,
+                    "scheduled backups enabled"
+                );
+                tasks.spawn(backup::schedule::run_schedule(
+                    service.clone(),
+                    store.clone(),
+                    bus.clone(),
+                    interval,
+                    keep,
+                ));
+            }
+            api::artifacts::Files {
+                objects: files.objects,
+                max_upload_bytes: files.max_upload_bytes,
+                collector,
+                backups,
+            }
+        });
+        let state = AppState::from_parts(AppContext {
+            auth: AuthState::new(self.auth, store.clone()),
+            store,
+            api_key: self.api_key,
+            metrics,
+            bus,
+            files,
+            logs: api::logs::Logs::new(sink),
+            stack: self.stack,
+            timeseries,
+        });
+        Ok(App {
+            state,
+            tasks,
+            http: self.http,
+        })
+    }
+}
+
+/// The built application: the HTTP state and the tasks running behind it.
+pub struct App {
+    pub state: AppState,
+    pub tasks: Tasks,
+    /// Connection limits of the HTTP server.
+    pub http: api::server::ServerLimits,
+}
+
+impl App {
+    /// The complete router over this application's state.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down in the documented order, giving
+    /// in-flight requests and then the background tasks at most `grace` each.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_metrics = self.state.metrics.server();
+        let server = api::server::serve(listener, router, self.http, server_metrics, async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            result = &mut server => result?,
+            _ = stopping_rx => {
+                tracing::info!(grace_s = grace.as_secs(), "shutting down: finishing in-flight requests");
+                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                    tracing::warn!("in-flight requests did not finish in time; closing anyway");
+                }
+            }
+        }
+        self.shutdown(grace).await;
+        Ok(())
+    }
+
+    /// Steps 2-4 of the shutdown: stops every background task (the writers write what is
+    /// queued first), waits for them at most `grace`, and closes the database pool.
+    pub async fn shutdown(self, grace: Duration) {
+        if !self.tasks.stop(grace).await {
+            tracing::warn!("background tasks did not stop in time; closing anyway");
+        }
+        self.state.store.close().await;
+        tracing::info!("stopped");
+    }
+}
