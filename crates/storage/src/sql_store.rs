@@ -296,6 +296,27 @@ where
         .ok_or(StoreError::not_found(Entity::Project, id))
 }
 
+/// A project's `owner_id` must name a user: 422 on `owner_id` otherwise.
+async fn require_owner<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    owner: Option<Uuid>,
+) -> Result<()>
+where
+    for<'q> Uuid: Param<'q, DB>,
+{
+    let Some(owner) = owner else { return Ok(()) };
+    let found = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+        .bind(owner)
+        .fetch_optional(conn)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| {
+        StoreError::Invalid(domain::ValidationError::new(
+            "owner_id",
+            format!("no user has the id {owner}"),
+        ))
+    })
+}
+
 /// `NotFound` unless the component exists.
 async fn require_component<'c, DB: Sql>(
     conn: impl Executor<'c, Database = DB>,
@@ -445,6 +466,7 @@ where
     async fn create_project(&self, new: NewProject) -> Result<Project> {
         let p = Project::create(new)?;
         let mut tx = self.writer().begin().await?;
+        require_owner(&mut *tx, p.owner_id).await?;
         sqlx::query(
             "INSERT INTO projects (id, name, description, status, owner_id, metadata, version, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -479,7 +501,9 @@ where
             .ok_or(StoreError::not_found(Entity::Project, id))?
             .try_into()?;
         check_version(Entity::Project, id, expected, p.version)?;
+        let new_owner = patch.owner_id;
         let changed = p.apply(patch)?;
+        require_owner(&mut *tx, new_owner).await?;
         sqlx::query(
             "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
              metadata = $6, version = $7, updated_at = $8 WHERE id = $1",

@@ -91,7 +91,11 @@ async fn project_round_trip(store: Arc<dyn Store>) {
         "rack".into(),
         serde_json::json!({"u": 42, "tags": ["a", "b"]}),
     );
-    let owner = Uuid::new_v4();
+    let owner = store
+        .create_user(new_user("owner", Role::Editor), domain::now())
+        .await
+        .unwrap()
+        .id;
     let created = store
         .create_project(NewProject {
             name: "Homelab".into(),
@@ -107,6 +111,20 @@ async fn project_round_trip(store: Arc<dyn Store>) {
     assert_eq!(read.metadata, metadata);
     assert_eq!(read.owner_id, Some(owner));
     assert_eq!(read.version, 1);
+
+    // An owner that is no user is refused, naming the field, and nothing is written.
+    let refused = store
+        .create_project(NewProject {
+            name: "orphan".into(),
+            owner_id: Some(Uuid::new_v4()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Invalid(v) if v.field == "owner_id"),
+        "{refused:?}"
+    );
 }
 
 async fn project_progress_averages_components(store: Arc<dyn Store>) {

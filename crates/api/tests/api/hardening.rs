@@ -241,3 +241,31 @@ async fn a_padded_username_does_not_escape_the_lockout() {
             .assert_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS");
     }
 }
+
+/// A project's owner must be a user that exists.
+#[tokio::test]
+async fn a_project_owner_must_exist() {
+    let app = TestApp::new().await;
+    let nobody = uuid::Uuid::new_v4();
+    let r = app
+        .post("/api/v1/projects", json!({"name": "p", "owner_id": nobody}))
+        .await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    assert_eq!(r.body["field"], "owner_id", "{}", r.body);
+    let ada = app.user("ada", "admin").await;
+    let p = app
+        .post("/api/v1/projects", json!({"name": "p", "owner_id": ada}))
+        .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    let id = p.str("id");
+    app.put(
+        &format!("/api/v1/projects/{id}"),
+        json!({ "owner_id": nobody }),
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    assert_eq!(
+        app.get(&format!("/api/v1/projects/{id}")).await.body["owner_id"],
+        json!(ada)
+    );
+}
