@@ -269,3 +269,54 @@ async fn a_project_owner_must_exist() {
         json!(ada)
     );
 }
+
+/// An address locked out by failed logins (someone else's, behind the same NAT) does not stop
+/// a signed-in user from changing their password; wrong current passwords still count against
+/// their name.
+#[tokio::test]
+async fn an_address_lockout_does_not_block_a_signed_in_password_change() {
+    let app = TestApp::new().await;
+    app.user("vic", "viewer").await;
+    let ip = "192.0.2.77";
+    let session = app
+        .call_from(
+            ip,
+            &Cred::Anonymous,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"username": "vic", "password": crate::support::PASSWORD})),
+        )
+        .await
+        .str("session_token");
+    // Failed logins for many names from the same address lock the address.
+    let mut locked = false;
+    for i in 0..40 {
+        let r = app
+            .call_from(
+                ip,
+                &Cred::Anonymous,
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"username": format!("guess{i}"), "password": "wrong-password-1"})),
+            )
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "the address is locked");
+    let changed = app
+        .call_from(
+            ip,
+            &Cred::Bearer(session),
+            Method::PUT,
+            "/api/v1/auth/me/password",
+            Some(json!({
+                "current_password": crate::support::PASSWORD,
+                "new_password": "a-brand-new-passphrase",
+            })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+}

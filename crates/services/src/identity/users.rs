@@ -197,7 +197,10 @@ impl Identity {
         keep_session: Option<Uuid>,
         client: &ClientMeta,
     ) -> Result<()> {
-        let keys = throttle::keys(&me.username, client);
+        // Signed in, the caller is who the session says: failures count against their name
+        // only. An address locked by someone else's login attempts (a shared NAT, say) must
+        // not stop them from changing their password.
+        let keys = throttle::keys(&me.username, &ClientMeta::default());
         self.check_throttle(&keys).await?;
         let creds = self.store.get_credentials(me.id).await?;
         if self
