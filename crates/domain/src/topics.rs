@@ -52,10 +52,15 @@ pub fn matches(filter: &str, topic: &str) -> bool {
 /// A SQL `LIKE` pattern (escape character `\`) that narrows a query to the topics `filter`
 /// matches: each wildcard becomes `%`, and `LIKE`'s own wildcards (`%`, `_`) and the escape
 /// character are escaped. A `%` spans levels, so a wildcard filter's rows still need
-/// [`matches`]; a filter without wildcards matches exactly its one topic.
+/// [`matches`]; a filter without wildcards matches exactly its one topic. A trailing `/#` also
+/// matches its parent (`a/#` matches `a`), so it becomes a bare `%`.
 pub fn like_pattern(filter: &str) -> String {
+    let (head, tail) = match filter.strip_suffix("/#") {
+        Some(head) => (head, "%"),
+        None => (filter, ""),
+    };
     let mut p = String::with_capacity(filter.len() + 1);
-    for c in filter.chars() {
+    for c in head.chars() {
         match c {
             '+' | '#' => p.push('%'),
             '%' | '_' | '\\' => {
@@ -65,6 +70,7 @@ pub fn like_pattern(filter: &str) -> String {
             c => p.push(c),
         }
     }
+    p.push_str(tail);
     p
 }
 
@@ -150,7 +156,7 @@ mod tests {
     #[test]
     fn like_patterns_escape_and_narrow() {
         assert_eq!(like_pattern("tracker/+/x_y"), "tracker/%/x\\_y");
-        assert_eq!(like_pattern("a/100%/#"), "a/100\\%/%");
+        assert_eq!(like_pattern("a/100%/#"), "a/100\\%%");
         assert_eq!(like_pattern("a\\b"), "a\\\\b");
         // Without wildcards the pattern is the topic itself, even with LIKE's metacharacters.
         for topic in ["tracker/x_y", "a/100%", "a\\b"] {
@@ -168,9 +174,9 @@ mod tests {
         }
         assert!(like(&like_pattern("tracker/+"), "tracker/a/b"));
         assert!(!matches("tracker/+", "tracker/a/b"));
-        // FIXME: `a/#` matches `a`, but its pattern `a/%` does not, so a stored event on exactly
-        // `a` is not listed for the filter `a/#`.
-        assert!(matches("a/#", "a") && !like(&like_pattern("a/#"), "a"));
+        // `a/#` matches its parent `a` too, so its pattern keeps it.
+        assert!(matches("a/#", "a") && like(&like_pattern("a/#"), "a"));
+        assert!(like(&like_pattern("a/#"), "a/b/c"));
     }
 
     #[test]

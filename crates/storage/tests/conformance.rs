@@ -781,6 +781,14 @@ async fn events_are_stored_once_and_listed_with_filters(store: Arc<dyn Store>) {
         2
     );
     assert_eq!(list(wildcard("tracker/+/cpu"), 10).await.events.len(), 1);
+    // `x/#` also matches its parent `x` (MQTT), here the event on `tracker/metrics/cpu`.
+    assert_eq!(
+        list(wildcard("tracker/metrics/cpu/#"), 10)
+            .await
+            .events
+            .len(),
+        1
+    );
     assert_eq!(list(wildcard("tracker/events/+"), 10).await.events.len(), 0);
     assert_eq!(
         list(wildcard("tracker/events/tasks/created"), 10)
