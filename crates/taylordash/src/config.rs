@@ -113,6 +113,8 @@ pub struct Config {
     /// `scheme://host[:port]` users reach TaylorDash at.
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins besides the server's own whose pages may use a session cookie.
+    pub allowed_origins: Vec<String>,
     pub admin_bootstrap: Option<AdminBootstrap>,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
@@ -243,6 +245,14 @@ impl Config {
                 "URL users reach TaylorDash at, e.g. https://dash.example.net (https: Secure cookies, HSTS)",
             )
             .parse(origin)?;
+        let allowed_origins = r
+            .key(
+                "auth.allowed_origins",
+                "TAYLORDASH_ALLOWED_ORIGINS",
+                "comma-separated other origins whose pages may sign in and send cookie-authenticated writes and stream upgrades (dev proxies, a second host name)",
+            )
+            .parse(origins)?
+            .unwrap_or_default();
         let trusted_proxies = r
             .key(
                 "auth.trusted_proxies",
@@ -540,6 +550,7 @@ impl Config {
             api_key,
             public_url,
             trusted_proxies,
+            allowed_origins,
             admin_bootstrap,
             database,
             mqtt,
@@ -628,6 +639,15 @@ fn origin(url: &str) -> Result<String, String> {
              (scheme and host, optional port, no path)"
         ))
     }
+}
+
+/// `auth.allowed_origins`: comma-separated origins.
+fn origins(list: &str) -> Result<Vec<String>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(origin)
+        .collect()
 }
 
 /// `auth.trusted_proxies`: comma-separated addresses and CIDR ranges.
@@ -835,6 +855,10 @@ mod tests {
         let c = load(&[
             ("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1,::1"),
             ("TAYLORDASH_PUBLIC_URL", "https://Dash.Example.net/"),
+            (
+                "TAYLORDASH_ALLOWED_ORIGINS",
+                "http://localhost:5173, https://Lab.Example.net/",
+            ),
             ("TAYLORDASH_ADMIN_USER", "root"),
             ("TAYLORDASH_ADMIN_PASSWORD_FILE", "/run/secrets/admin"),
         ])
@@ -842,6 +866,10 @@ mod tests {
         assert_eq!(c.trusted_proxies.len(), 3);
         assert!(c.trusted_proxies[1].contains(&"192.168.1.1".parse::<std::net::IpAddr>().unwrap()));
         assert_eq!(c.public_url.as_deref(), Some("https://dash.example.net"));
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:5173", "https://lab.example.net"]
+        );
         assert_eq!(
             c.admin_bootstrap,
             Some(AdminBootstrap {
@@ -853,6 +881,10 @@ mod tests {
             ("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TAYLORDASH_PUBLIC_URL", "dash.example.net"),
             ("TAYLORDASH_PUBLIC_URL", "https://dash.example.net/app"),
+            (
+                "TAYLORDASH_ALLOWED_ORIGINS",
+                "http://ok.example, localhost:5173",
+            ),
             ("TAYLORDASH_ADMIN_USER", "root"),
         ] {
             assert!(load(&[(k, v)]).is_err(), "{k}={v}");

@@ -177,6 +177,7 @@ pub fn auth_config(config: &Config) -> AuthConfig {
     AuthConfig {
         trusted_proxies: config.trusted_proxies.clone(),
         public_origin: config.public_url.clone(),
+        allowed_origins: config.allowed_origins.clone(),
         ..AuthConfig::default()
     }
 }

@@ -126,6 +126,7 @@ pub fn same_origin(headers: &HeaderMap, config: &AuthConfig, require: bool) -> b
         .public_origin
         .as_deref()
         .is_some_and(|p| p.eq_ignore_ascii_case(&origin))
+        || config.allowed_origins.contains(&origin)
     {
         return true;
     }

@@ -123,7 +123,9 @@ pub async fn authorize(
 fn csrf_rejected() -> ApiError {
     ApiError::forbidden(
         "CSRF_REJECTED",
-        "cross-site request refused: the Origin header is missing or not this server",
+        "cross-site request refused: the Origin header is missing or not this server; a page \
+         served from another origin (a development proxy, another host name) must be listed in \
+         TAYLORDASH_ALLOWED_ORIGINS",
     )
 }
 

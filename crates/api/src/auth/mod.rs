@@ -193,6 +193,9 @@ pub struct AuthConfig {
     /// allowed `Origin` of cookie-authenticated writes besides the request's own host, and —
     /// when https — Secure cookies and HSTS on every response.
     pub public_origin: Option<String>,
+    /// Further origins (lower case, no trailing slash) whose pages may sign in and use the
+    /// session cookie: a development proxy, another host name (`TAYLORDASH_ALLOWED_ORIGINS`).
+    pub allowed_origins: Vec<String>,
     pub password_cost: PasswordCost,
     pub per_username: ThrottlePolicy,
     pub per_address: ThrottlePolicy,
@@ -204,6 +207,7 @@ impl Default for AuthConfig {
         AuthConfig {
             trusted_proxies: Vec::new(),
             public_origin: None,
+            allowed_origins: Vec::new(),
             password_cost: PasswordCost::Standard,
             per_username: ThrottlePolicy::PER_USERNAME,
             per_address: ThrottlePolicy::PER_ADDRESS,

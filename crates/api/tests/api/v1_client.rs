@@ -61,3 +61,53 @@ async fn the_session_decides_when_a_key_comes_along(app: TestApp) {
     let projects = app.get("/api/v1/projects").await;
     assert_eq!(projects.status, StatusCode::OK);
 }
+
+/// A page served by a development proxy (v1's Vite server) or under another host name signs in
+/// and uses its cookie once its origin is listed; any other origin is still refused, and the
+/// refusal names the setting.
+#[tokio::test]
+async fn listed_origins_may_sign_in_and_use_the_cookie() {
+    let app = TestApp::configured(
+        TestDb::sqlite().await,
+        AuthConfig {
+            allowed_origins: vec!["http://localhost:5173".into()],
+            ..fast()
+        },
+    );
+    app.user("eddie", "editor").await;
+    let login = |origin: &'static str| {
+        let req = TestApp::builder(&Cred::Anonymous, Method::POST, "/api/v1/auth/login")
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"username": "eddie", "password": PASSWORD}).to_string(),
+            ))
+            .expect("request");
+        app.send(req)
+    };
+    let refused = login("http://evil.example:5173").await;
+    refused.assert_error(StatusCode::FORBIDDEN, "CSRF_REJECTED");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TAYLORDASH_ALLOWED_ORIGINS"),
+        "{}",
+        refused.body
+    );
+    let ok = login("http://localhost:5173").await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let token = ok.str("session_token");
+
+    // A cookie-authenticated write from the listed origin.
+    let req = TestApp::builder(&Cred::Anonymous, Method::POST, "/api/v1/projects")
+        .header(header::COOKIE, format!("taylordash_session={token}"))
+        .header(header::ORIGIN, "http://localhost:5173")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"name": "from the dev proxy"}).to_string(),
+        ))
+        .expect("request");
+    let created = app.send(req).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
