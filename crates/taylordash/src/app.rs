@@ -294,3 +294,47 @@ impl App {
         tracing::info!("stopped");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stopping cancels every task and waits for them: the log writer, which would otherwise
+    /// wait an hour for its next batch, writes what is queued before it stops.
+    #[tokio::test]
+    async fn stopping_drains_the_writers_and_waits_for_every_task() {
+        let db = testsupport::TestDb::sqlite().await;
+        let sink = LogSink::new(LogSettings {
+            flush_interval: Duration::from_secs(3600),
+            ..LogSettings::default()
+        });
+        let app = AppBuilder::new(db.store.clone(), ApiKey::new("test-key-0123456789abcdef"))
+            .log_sink(sink.clone())
+            .build()
+            .expect("app");
+        sink.push(domain::NewLogRecord {
+            timestamp: domain::now(),
+            level: "INFO".into(),
+            service: observability::SERVICE.into(),
+            category: "SYSTEM".into(),
+            severity: "INFO".into(),
+            message: "queued at shutdown".into(),
+            environment: "test".into(),
+            version: "0".into(),
+            host_name: "local".into(),
+            ..domain::NewLogRecord::default()
+        });
+        assert!(
+            app.tasks.stop(Duration::from_secs(10)).await,
+            "tasks stopped"
+        );
+        assert!(app.tasks.tracker().is_empty(), "no task left running");
+        let page = db
+            .store
+            .list_logs(&domain::LogFilter::default(), 10, 0)
+            .await
+            .expect("logs");
+        assert_eq!(page.total, 1);
+        assert_eq!(page.logs[0].record.message, "queued at shutdown");
+    }
+}
