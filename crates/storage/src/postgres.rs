@@ -154,6 +154,8 @@ impl SqlBackend for PgStore {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let pool = self.pool.clone();
         let me = self.instance;
+        // Not on the application's task tracker: it lives exactly as long as `rx`, which the
+        // bus's replica relay (a tracked task) holds, so shutdown ends it by dropping that.
         tokio::spawn(async move {
             loop {
                 // `recv` reconnects by itself after a lost connection. Stop when nobody listens
