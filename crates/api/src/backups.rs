@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use backup::Manifest;
-use backup::schedule::BackupService;
+use backup::schedule::{BackupService, TakeError};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -103,22 +103,28 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<axum::Json<BackupL
 #[utoipa::path(post, path = "/admin/backups", tag = "backups",
     responses(
         (status = 201, body = BackupSummary),
-        (status = 409, description = "a backup is already running", body = crate::ErrorBody)))]
+        (status = 409, description = "a backup is already running (BACKUP_RUNNING)", body = crate::ErrorBody),
+        (status = 507, description = "the backup directory is short of free space (INSUFFICIENT_STORAGE)", body = crate::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
 ) -> ApiResult<(StatusCode, axum::Json<BackupSummary>)> {
     let service = service(&state)?;
-    match service.take(state.store.as_ref(), &state.bus, None).await {
-        None => Err(ApiError::new(
+    match service.take(state.store.as_ref(), &state.bus).await {
+        Ok(m) => Ok((StatusCode::CREATED, axum::Json(m.into()))),
+        Err(e @ TakeError::Running) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "BACKUP_RUNNING",
-            "a backup is already being taken; try again when it is done",
+            e.to_string(),
         )),
-        Some(Ok(m)) => Ok((StatusCode::CREATED, axum::Json(m.into()))),
-        Some(Err(e)) => Err(ApiError::new(
+        Err(e @ TakeError::NoSpace { .. }) => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "INSUFFICIENT_STORAGE",
+            e.to_string(),
+        )),
+        Err(e @ TakeError::Failed(_)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "BACKUP_FAILED",
-            format!("the backup failed: {e}"),
+            e.to_string(),
         )),
     }
 }

@@ -94,6 +94,8 @@ pub struct Objects {
     inner: Arc<dyn ObjectStore>,
     description: String,
     kind: &'static str,
+    /// The directory of a local store (for free-space checks); `None` for S3.
+    root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Objects {
@@ -117,6 +119,7 @@ impl Objects {
                     inner: Arc::new(store),
                     description: s3.describe(),
                     kind: "s3",
+                    root: None,
                 })
             }
         }
@@ -131,7 +134,13 @@ impl Objects {
             inner: Arc::new(fs),
             description: format!("local directory {}", root.display()),
             kind: "local",
+            root: Some(root.to_path_buf()),
         })
+    }
+
+    /// The directory of a local store; `None` for an S3 server.
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        self.root.as_deref()
     }
 
     /// `local` or `s3`.

@@ -78,8 +78,10 @@ pub struct FilesSettings {
     /// How often the object collector runs when nothing wakes it; `None`: no collector (tests
     /// run `backup::collector::collect` themselves).
     pub collect_interval: Option<Duration>,
-    /// Take a backup every so often, keeping this many scheduled ones.
-    pub backup_schedule: Option<(Duration, usize)>,
+    /// Take a backup every so often (`None`: only on demand).
+    pub backup_interval: Option<Duration>,
+    /// How many of the server's backups to keep, scheduled and on-demand alike.
+    pub backup_keep: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +190,7 @@ impl AppBuilder {
         let files = self.files.map(|files| {
             let collector = Arc::new(tokio::sync::Notify::new());
             let target = backup::Target::store(files.objects.clone());
-            let backups = backup::schedule::BackupService::new(target, registry)
+            let backups = backup::schedule::BackupService::new(target, files.backup_keep, registry)
                 .map_err(|e| tracing::error!(error = %e, "backup metrics; backups disabled"))
                 .ok()
                 .map(Arc::new);
@@ -201,10 +203,10 @@ impl AppBuilder {
                     std::future::pending(),
                 ));
             }
-            if let (Some(service), Some((interval, keep))) = (&backups, files.backup_schedule) {
+            if let (Some(service), Some(interval)) = (&backups, files.backup_interval) {
                 tracing::info!(
                     every_s = interval.as_secs(),
-                    keep,
+                    keep = files.backup_keep,
                     "scheduled backups enabled"
                 );
                 tasks.spawn(backup::schedule::run_schedule(
@@ -212,7 +214,6 @@ impl AppBuilder {
                     store.clone(),
                     bus.clone(),
                     interval,
-                    keep,
                 ));
             }
             api::artifacts::Files {

@@ -212,10 +212,8 @@ pub async fn build(config: &Config) -> Result<Server, StartupError> {
             objects,
             max_upload_bytes: config.files.max_upload_bytes,
             collect_interval: Some(crate::files::COLLECT_INTERVAL),
-            backup_schedule: config
-                .files
-                .backup_interval
-                .map(|every| (every, config.files.backup_keep)),
+            backup_interval: config.files.backup_interval,
+            backup_keep: config.files.backup_keep,
         })
         .http_limits(config.http)
         .build()

@@ -1837,7 +1837,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a backup is already running */
+            /** @description a backup is already running (BACKUP_RUNNING) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1857,6 +1857,15 @@ export interface operations {
             };
             /** @description Database unavailable (DATABASE_UNAVAILABLE) */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the backup directory is short of free space (INSUFFICIENT_STORAGE) */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

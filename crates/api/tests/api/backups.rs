@@ -107,3 +107,31 @@ async fn take_list_and_download_a_backup(app: TestApp) {
     }
     assert!(seen, "no backup.succeeded event");
 }
+
+/// Backups taken on demand count against the same `keep` as scheduled ones: taking many never
+/// keeps more than that, and the newest stay.
+#[tokio::test]
+async fn on_demand_backups_are_pruned_to_keep() {
+    let app = TestApp::new().await;
+    app.project("kept").await;
+    let mut names = Vec::new();
+    for _ in 0..BACKUP_KEEP + 2 {
+        let r = app.post("/api/v1/admin/backups", json!({})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        names.push(r.str("name"));
+    }
+    let list = app.get("/api/v1/admin/backups").await;
+    assert_eq!(list.body["count"], BACKUP_KEEP, "{}", list.body);
+    let listed: Vec<&str> = list.body["backups"]
+        .as_array()
+        .expect("backups")
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    for newest in names.iter().rev().take(BACKUP_KEEP) {
+        assert!(
+            listed.contains(&newest.as_str()),
+            "{newest} kept: {listed:?}"
+        );
+    }
+}

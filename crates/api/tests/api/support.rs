@@ -19,6 +19,8 @@ pub use tower::ServiceExt;
 
 /// The service key (`API_KEY`) every test app is configured with.
 pub const KEY: &str = "test-key-0123456789abcdef";
+/// Backups the test server keeps (on-demand ones included).
+pub const BACKUP_KEEP: usize = 3;
 /// A password that passes the policy.
 pub const PASSWORD: &str = "correct-stapler-orbit-42";
 
@@ -200,7 +202,8 @@ impl TestApp {
                 objects,
                 max_upload_bytes: UPLOAD_LIMIT,
                 collect_interval: None,
-                backup_schedule: None,
+                backup_interval: None,
+                backup_keep: BACKUP_KEEP,
             })
             .build()
             .expect("app")

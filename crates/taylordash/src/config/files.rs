@@ -122,7 +122,7 @@ pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
         .key(
             "backup.keep",
             "TAYLORDASH_BACKUP_KEEP",
-            "scheduled backups kept (older ones are deleted)",
+            "backups the server keeps, scheduled and on-demand alike (older ones are deleted)",
         )
         .default("7")
         .parse(nonzero("a whole number", "must be at least 1"))?;
