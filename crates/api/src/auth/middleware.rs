@@ -45,34 +45,20 @@ pub async fn authorize(
     };
 
     let (principal, refresh) = authenticate(&state, req.headers()).await?;
-    if writes
-        && matches!(
-            principal.credential,
-            Credential::Session {
-                via_cookie: true,
-                ..
-            }
-        )
-        && !same_origin(req.headers(), &state.auth.config, true)
-    {
-        return Err(csrf_rejected());
-    }
-    // A cookie-authenticated WebSocket upgrade is a GET, but it opens a channel a foreign page
-    // could read: it must come from this origin, as cookie-authenticated writes must.
+    // Cookie-authenticated writes, and WebSocket upgrades (a GET, but one that opens a channel
+    // a foreign page could read), must come from this origin (or a listed one).
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    if upgrade
-        && matches!(
-            principal.credential,
-            Credential::Session {
-                via_cookie: true,
-                ..
-            }
-        )
-        && !same_origin(req.headers(), &state.auth.config, true)
-    {
+    let via_cookie = matches!(
+        principal.credential,
+        Credential::Session {
+            via_cookie: true,
+            ..
+        }
+    );
+    if via_cookie && (writes || upgrade) && !same_origin(req.headers(), &state.auth.config, true) {
         return Err(csrf_rejected());
     }
     if matches!(access, Access::User(_)) && principal.user.is_none() {
