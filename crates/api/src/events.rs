@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
@@ -11,13 +12,14 @@ use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use bus::{PublishError, ReplayError, Replayed, StreamItem, TransportError};
 use chrono::{DateTime, Utc};
-use domain::{DeadLetter, Event, EventFilter, JsonObject, topics};
+use domain::{DeadLetter, Event, EventFilter, JsonObject, Role, topics};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query, SeqId};
 
@@ -111,6 +113,7 @@ fn topic_filter(topic: Option<String>) -> Result<Option<String>, ApiError> {
     responses((status = 200, body = EventList)))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<EventParams>,
 ) -> ApiResult<axum::Json<EventList>> {
     let limit = limit(q.limit, DEFAULT_LIMIT)?;
@@ -121,6 +124,7 @@ pub async fn list(
         since: q.since,
         until: q.until,
         before_id: q.cursor,
+        hide_admin_only: !reads_admin_only(&principal),
     };
     let page = state.store.list_events(&filter, limit).await?;
     Ok(axum::Json(EventList {
@@ -136,9 +140,19 @@ pub async fn list(
     responses((status = 200, body = EventResponse)))]
 pub async fn get(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     SeqId(id): SeqId,
 ) -> ApiResult<axum::Json<EventResponse>> {
-    Ok(axum::Json((&state.store.get_event(id).await?).into()))
+    let event = state.store.get_event(id).await?;
+    if topics::admin_only(&event.topic) && !reads_admin_only(&principal) {
+        // As if it did not exist: its existence is not the caller's business either.
+        return Err(storage::StoreError::NotFound {
+            entity: storage::Entity::Event,
+            id: id.to_string(),
+        }
+        .into());
+    }
+    Ok(axum::Json((&event).into()))
 }
 
 /// An event to publish; missing `trace_id`, `ts` and `idempotency_key` are filled in.
@@ -419,10 +433,12 @@ pub struct StreamParams {
     ))]
 pub async fn stream(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<StreamParams>,
     req: Request,
 ) -> ApiResult<Response> {
     let filter = topic_filter(q.topic)?.unwrap_or_else(|| "#".into());
+    let live = readable(state.bus.stream(filter, HEARTBEAT), &principal);
     let wants_ws = req
         .headers()
         .get(header::UPGRADE)
@@ -433,9 +449,23 @@ pub async fn stream(
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
             .map_err(|e| ApiError::bad_request("BAD_WEBSOCKET", e.body_text()))?;
-        Ok(ws.on_upgrade(move |socket| websocket(socket, state, filter)))
+        Ok(ws.on_upgrade(move |socket| websocket(socket, live)))
     } else {
-        Ok(sse(&state, filter).into_response())
+        Ok(sse(live).into_response())
+    }
+}
+
+/// Whether `principal` may read the admin-only topic family (`topics::admin_only`: the audit
+/// trail's events); everyone else's lists and streams leave it out.
+fn reads_admin_only(principal: &Principal) -> bool {
+    principal.role >= Role::Admin
+}
+
+fn readable(live: bus::LiveStream, principal: &Principal) -> bus::LiveStream {
+    if reads_admin_only(principal) {
+        live
+    } else {
+        live.without_admin_only()
     }
 }
 
@@ -446,8 +476,7 @@ fn event_json(e: &Event) -> String {
 
 /// The stream over a WebSocket: a `hello` frame, then one JSON frame per item, until either
 /// side closes.
-async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
-    let mut live = state.bus.stream(filter, HEARTBEAT);
+async fn websocket(mut socket: WebSocket, mut live: bus::LiveStream) {
     let hello =
         json!({"type": "hello", "filter": live.filter(), "heartbeat_secs": HEARTBEAT.as_secs()});
     if socket.send(Message::text(hello.to_string())).await.is_err() {
@@ -476,10 +505,8 @@ async fn websocket(mut socket: WebSocket, state: AppState, filter: String) {
 
 /// The stream as Server-Sent Events: `event` and `lagged` events, heartbeats as comments.
 fn sse(
-    state: &AppState,
-    filter: String,
+    live: bus::LiveStream,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
-    let live = state.bus.stream(filter, HEARTBEAT);
     Sse::new(futures_util::stream::unfold(live, |mut live| async move {
         let event = match live.next().await? {
             StreamItem::Event(e) => SseEvent::default().event("event").data(e.frame(event_json)),

@@ -82,6 +82,7 @@ impl Hub {
             filter,
             heartbeat: tokio::time::interval_at(first, heartbeat),
             clients,
+            hide_admin_only: false,
         }
     }
 }
@@ -104,9 +105,17 @@ pub struct LiveStream {
     filter: String,
     heartbeat: tokio::time::Interval,
     clients: IntGauge,
+    hide_admin_only: bool,
 }
 
 impl LiveStream {
+    /// Leaves out the admin-only topic family (`domain::topics::admin_only`): for every client
+    /// below admin.
+    pub fn without_admin_only(mut self) -> LiveStream {
+        self.hide_admin_only = true;
+        self
+    }
+
     /// The MQTT filter the events are matched against.
     pub fn filter(&self) -> &str {
         &self.filter
@@ -118,7 +127,9 @@ impl LiveStream {
         loop {
             tokio::select! {
                 received = self.events.recv() => match received {
-                    Ok(e) if topics::matches(&self.filter, &e.topic) => {
+                    Ok(e) if topics::matches(&self.filter, &e.topic)
+                        && !(self.hide_admin_only && topics::admin_only(&e.topic)) =>
+                    {
                         return Some(StreamItem::Event(e));
                     }
                     Ok(_) => continue,
@@ -201,5 +212,31 @@ mod tests {
         while let Some(item) = beating.next().await {
             assert!(matches!(item, StreamItem::Heartbeat));
         }
+    }
+
+    #[tokio::test]
+    async fn streams_below_admin_leave_out_the_audit_trail() {
+        let hub = Hub::new(16);
+        let clients = IntGauge::new("c", "c").expect("gauge");
+        let mut everyone = hub.stream("#".into(), Duration::from_secs(60), clients.clone());
+        let mut viewer = hub
+            .stream("#".into(), Duration::from_secs(60), clients)
+            .without_admin_only();
+        hub.publish(vec![
+            event(1, "tracker/events/auth/login_success"),
+            event(2, "tracker/events/projects/created"),
+        ]);
+        let first = |item: Option<StreamItem>| match item {
+            Some(StreamItem::Event(e)) => e.topic.clone(),
+            _ => panic!("expected an event"),
+        };
+        assert_eq!(
+            first(everyone.next().await),
+            "tracker/events/auth/login_success"
+        );
+        assert_eq!(
+            first(viewer.next().await),
+            "tracker/events/projects/created"
+        );
     }
 }

@@ -177,6 +177,9 @@ pub struct EventFilter {
     pub until: Option<DateTime<Utc>>,
     /// Cursor: only events with a smaller id (the list runs newest first).
     pub before_id: Option<i64>,
+    /// Leave out the admin-only topic family (`topics::admin_only`): set for every caller below
+    /// admin.
+    pub hide_admin_only: bool,
 }
 
 /// An event written to the outbox in the same transaction as the change it describes.
@@ -201,6 +204,14 @@ pub struct OutboxEntry {
     pub idempotency_key: String,
     pub payload: JsonObject,
     pub created_at: DateTime<Utc>,
+}
+
+fn without_session_id(details: &JsonObject) -> JsonObject {
+    details
+        .iter()
+        .filter(|(k, _)| k.as_str() != "session_id")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn object(value: Value) -> JsonObject {
@@ -376,7 +387,9 @@ impl DomainEvent {
                 "target_name": e.target_name,
                 "ip_address": e.ip_address,
                 "user_agent": e.user_agent,
-                "details": e.details,
+                // A session id is a handle on someone's session: it stays in the audit log
+                // (admins) and never travels in an event.
+                "details": without_session_id(&e.details),
                 "timestamp": e.at,
             })),
         }

@@ -74,6 +74,12 @@ pub fn like_pattern(filter: &str) -> String {
     p
 }
 
+/// Topics only admins may read, wherever events are shown (list, get, live stream): the audit
+/// trail's events (`tracker/events/auth/...`), which name users, addresses and user agents.
+pub fn admin_only(topic: &str) -> bool {
+    topic.starts_with("tracker/events/auth/")
+}
+
 /// Is `topic` a metric event's (`tracker/metrics/<name>`), which becomes a time-series sample?
 pub fn is_metric(topic: &str) -> bool {
     topic.starts_with("tracker/metrics/")

@@ -225,7 +225,8 @@ where
                 let event = Event::from(row);
                 cursor = Some(event.id);
                 scanned += 1;
-                if wildcard.is_none_or(|f| topics::matches(f, &event.topic)) {
+                let hidden = filter.hide_admin_only && topics::admin_only(&event.topic);
+                if !hidden && wildcard.is_none_or(|f| topics::matches(f, &event.topic)) {
                     events.push(event);
                     if events.len() as i64 == limit {
                         return Ok(EventPage {

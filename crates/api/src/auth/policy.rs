@@ -6,6 +6,11 @@
 //!
 //! Path parameters match by position, not name: `/api/v1/events/{id}` also covers
 //! `/api/v1/events/{event_id}`.
+//!
+//! Events are read by topic family as well: the audit trail's events
+//! (`domain::topics::admin_only`, `tracker/events/auth/...`) reach admins only — in the event
+//! list, by id and on the live stream (`events.rs`); every other topic reaches every role the
+//! route admits.
 
 use axum::http::Method;
 use domain::Role;

@@ -320,3 +320,65 @@ async fn an_address_lockout_does_not_block_a_signed_in_password_change() {
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
 }
+
+/// The audit trail's events (sign-ins with names, addresses and user agents) are for admins
+/// only, in the event list and by id as in `/audit`; and no event carries a session id.
+#[tokio::test]
+async fn audit_events_are_for_admins_and_carry_no_session_id() {
+    let app = TestApp::new().await;
+    app.user("ada", "admin").await;
+    app.user("vic", "viewer").await;
+    let admin = Cred::Bearer(app.login("ada").await);
+    let viewer = Cred::Bearer(app.login("vic").await);
+    app.project("lab").await;
+    let list = |cred: &Cred| {
+        app.call_as_owned(cred.clone(), Method::GET, "/api/v1/events?limit=200", None)
+    };
+    // The outbox relay brings the events into the mirror shortly.
+    let mut seen = None;
+    for _ in 0..200 {
+        let r = list(&admin).await;
+        let events = r.body["events"].as_array().cloned().unwrap_or_default();
+        let auth = events
+            .iter()
+            .find(|e| e["topic"] == "tracker/events/auth/login_success");
+        let lab = events.iter().any(|e| e["kind"] == "project.created");
+        if let (Some(auth), true) = (auth, lab) {
+            seen = Some(auth.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let auth = seen.expect("the admin sees sign-in events");
+    assert!(
+        !auth.to_string().contains("session_id"),
+        "no session id in an event: {auth}"
+    );
+
+    let mine = list(&viewer).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let topics: Vec<&str> = mine.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["topic"].as_str())
+        .collect();
+    assert!(
+        topics.contains(&"tracker/events/projects/created"),
+        "{topics:?}"
+    );
+    assert!(
+        topics
+            .iter()
+            .all(|t| !t.starts_with("tracker/events/auth/")),
+        "{topics:?}"
+    );
+    let id = auth["id"].as_i64().expect("id");
+    app.call_as(&viewer, Method::GET, &format!("/api/v1/events/{id}"), None)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    let by_admin = app
+        .call_as(&admin, Method::GET, &format!("/api/v1/events/{id}"), None)
+        .await;
+    assert_eq!(by_admin.status, StatusCode::OK, "{}", by_admin.body);
+}
