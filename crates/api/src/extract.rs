@@ -22,32 +22,59 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(unsupported_media_type());
+        read_json(req, state, false).await.map(Json)
+    }
+}
+
+/// A JSON body that may also arrive as `text/plain`: what `navigator.sendBeacon` sends for a
+/// string, which is how browsers hand over error reports while a page unloads. Otherwise as
+/// [`Json`].
+pub struct BeaconJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for BeaconJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state, true).await.map(BeaconJson)
+    }
+}
+
+/// Reads and parses a JSON body; `text_ok` also takes one sent as `text/plain`.
+async fn read_json<S, T>(req: Request, state: &S, text_ok: bool) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    let accepted = is_json(req.headers()) || (text_ok && is_text_plain(req.headers()));
+    if !accepted {
+        return Err(unsupported_media_type());
+    }
+    let bytes = match axum::body::Bytes::from_request(req, state).await {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(payload_too_large());
         }
-        let bytes = match axum::body::Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(payload_too_large());
-            }
-            Err(rejection) if caused_by_timeout(&rejection) => return Err(body_timeout()),
-            Err(rejection) => {
-                return Err(ApiError::bad_request("BAD_REQUEST", rejection.body_text()));
-            }
-        };
-        // Refused before anything else sees it (including the login throttle and the audit
-        // event it writes): NUL cannot be stored in PostgreSQL or published in an event.
-        if domain::json_text_has_nul(&bytes) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "INVALID_TEXT",
-                "the request contains a NUL character (\\u0000), which no field accepts",
-            ));
+        Err(rejection) if caused_by_timeout(&rejection) => return Err(body_timeout()),
+        Err(rejection) => {
+            return Err(ApiError::bad_request("BAD_REQUEST", rejection.body_text()));
         }
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+    };
+    // Refused before anything else sees it (including the login throttle and the audit
+    // event it writes): NUL cannot be stored in PostgreSQL or published in an event.
+    if domain::json_text_has_nul(&bytes) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "INVALID_TEXT",
+            "the request contains a NUL character (\\u0000), which no field accepts",
+        ));
+    }
+    match axum::Json::<T>::from_bytes(&bytes) {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(rejection) => Err(json_rejection(rejection)),
     }
 }
 
@@ -87,6 +114,15 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
     };
     kind.eq_ignore_ascii_case("application")
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// `Content-Type: text/plain` (any charset).
+fn is_text_plain(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/plain"))
 }
 
 fn unsupported_media_type() -> ApiError {

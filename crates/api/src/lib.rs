@@ -15,6 +15,7 @@ mod health;
 pub mod logs;
 mod metrics;
 mod openapi;
+mod plugins;
 mod projects;
 mod security;
 pub mod server;
@@ -175,6 +176,17 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         // Backups (admin).
         .routes(routes!(backups::list, backups::create))
         .routes(routes!(backups::download))
+        // v1's plugin routes: not available in this version (501).
+        .routes(routes!(plugins::plugin_install))
+        .routes(routes!(plugins::plugin_list))
+        .routes(routes!(plugins::plugin_get, plugins::plugin_uninstall))
+        .routes(routes!(plugins::plugin_update))
+        .routes(routes!(plugins::plugin_health))
+        .routes(routes!(plugins::plugin_configure))
+        .routes(routes!(plugins::plugin_violations))
+        .routes(routes!(plugins::plugin_scan))
+        .routes(routes!(plugins::plugin_stats))
+        .routes(routes!(plugins::plugin_refresh_registry))
 }
 
 fn all_routes(v1: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Json, Query, SeqId};
+use crate::extract::{BeaconJson, Query, SeqId};
 use crate::{AppState, Principal};
 
 /// Service name of records reported by the browser.
@@ -80,7 +80,8 @@ impl Logs {
 
 /// Middleware: one log record per request, with its id, endpoint, method, status, duration and
 /// (from the request span) the authenticated user. Health checks, scrapes and reading the logs
-/// themselves (a live tail polls) are DEBUG; 4xx WARN; 5xx ERROR.
+/// themselves (a live tail polls) are DEBUG; 4xx WARN; 5xx ERROR, except 501 (a v1 route this
+/// version answers "not available", e.g. plugins: the caller's question, not a failure), WARN.
 pub async fn request_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
@@ -107,6 +108,7 @@ pub async fn request_log(req: Request, next: Next) -> Response {
         };
     }
     match status {
+        501 => emit!(tracing::Level::WARN),
         500.. => emit!(tracing::Level::ERROR),
         400..=499 => emit!(tracing::Level::WARN),
         _ if quiet => emit!(tracing::Level::DEBUG),
@@ -404,6 +406,10 @@ pub async fn stats(
 pub struct FrontendReport {
     /// `ERROR` (default), `WARN`, `INFO` or `DEBUG`.
     pub level: Option<String>,
+    /// `taylordash-frontend` if sent (v1's client sends it): the browser's reports are always
+    /// stored under that service.
+    #[schema(example = "taylordash-frontend")]
+    pub service: Option<String>,
     /// 1-2000 characters.
     pub message: String,
     /// Up to 8000 characters.
@@ -414,11 +420,12 @@ pub struct FrontendReport {
     pub severity: Option<String>,
     /// Up to 64 characters.
     pub error_code: Option<String>,
-    /// Up to 16000 characters.
+    /// Up to 16000 characters (else taken from `context.stack_trace`, where v1's client puts
+    /// it).
     pub stack_trace: Option<String>,
-    /// The page the error happened on (up to 2000 characters).
+    /// The page the error happened on (up to 2000 characters; else `context.url`).
     pub url: Option<String>,
-    /// Up to 500 characters.
+    /// Up to 500 characters (else `context.user_agent`).
     pub user_agent: Option<String>,
     /// When the browser saw it; the server's time is used when absent.
     pub timestamp: Option<DateTime<Utc>>,
@@ -427,12 +434,77 @@ pub struct FrontendReport {
     pub context: Option<JsonObject>,
 }
 
-/// One report, or several as `{"logs": [...]}` (at most 50).
+/// One report, or several as `{"logs": [...]}` or, as v1's client sends them,
+/// `{"errors": [...]}` (at most 50). Also accepted as `text/plain` (browser beacons).
+// The documented shape: the handler reads the body itself (`frontend_reports`), so that an
+// error names the report at fault.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum FrontendBody {
     Batch { logs: Vec<FrontendReport> },
+    V1Batch { errors: Vec<FrontendReport> },
     One(Box<FrontendReport>),
+}
+
+/// The reports of a `POST /logs/frontend` body (see [`FrontendBody`]), with the name of their
+/// list for error messages (`logs` for a single report).
+fn frontend_reports(body: serde_json::Value) -> ApiResult<(&'static str, Vec<serde_json::Value>)> {
+    let serde_json::Value::Object(mut fields) = body else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            r#"send one report (a JSON object), {"logs": [...]} or {"errors": [...]}"#,
+        ));
+    };
+    for list in ["logs", "errors"] {
+        if !fields.contains_key(list) {
+            continue;
+        }
+        if fields.len() > 1 {
+            return Err(ApiError::validation(
+                list,
+                format!("{list}: send the list of reports alone, or one report"),
+            ));
+        }
+        return match fields.remove(list) {
+            Some(serde_json::Value::Array(items)) => Ok((list, items)),
+            _ => Err(ApiError::validation(
+                list,
+                format!("{list}: must be a list of reports"),
+            )),
+        };
+    }
+    Ok(("logs", vec![serde_json::Value::Object(fields)]))
+}
+
+/// One report of a list; a wrong shape is a 422 naming the report (and the field, when serde
+/// says which).
+fn frontend_report(list: &str, index: usize, item: serde_json::Value) -> ApiResult<FrontendReport> {
+    serde_json::from_value(item).map_err(|e| {
+        let message = e.to_string();
+        let field = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
+            .and_then(|rest| rest.split('`').next())
+            .map_or_else(
+                || format!("{list}[{index}]"),
+                |f| format!("{list}[{index}].{f}"),
+            );
+        ApiError::validation(field.clone(), format!("{field}: {message}"))
+    })
+}
+
+/// Takes `key` out of `context` when it is a string (v1's client puts the stack trace, page
+/// and user agent there).
+fn take_text(context: &mut JsonObject, key: &str) -> Option<String> {
+    match context.remove(key) {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(other) => {
+            context.insert(key.to_owned(), other);
+            None
+        }
+        None => None,
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -441,16 +513,11 @@ pub struct FrontendAccepted {
     pub accepted: usize,
 }
 
-fn bounded(
-    field: &str,
-    index: usize,
-    value: Option<String>,
-    max: usize,
-) -> ApiResult<Option<String>> {
+fn bounded(field: String, value: Option<String>, max: usize) -> ApiResult<Option<String>> {
     match value {
         Some(v) if v.chars().count() > max => Err(ApiError::validation(
-            format!("logs[{index}].{field}"),
-            format!("logs[{index}].{field}: at most {max} characters"),
+            field.clone(),
+            format!("{field}: at most {max} characters"),
         )),
         other => Ok(other),
     }
@@ -458,12 +525,24 @@ fn bounded(
 
 fn frontend_record(
     r: FrontendReport,
-    index: usize,
+    (list, index): (&str, usize),
     principal: &Principal,
     request_id: Option<String>,
     settings: &LogSettings,
 ) -> ApiResult<NewLogRecord> {
-    let field = |f: &str| format!("logs[{index}].{f}");
+    let field = |f: &str| format!("{list}[{index}].{f}");
+    if let Some(service) = r.service.as_deref()
+        && service != FRONTEND_SERVICE
+    {
+        return Err(ApiError::validation(
+            field("service"),
+            format!(
+                "{}: the browser's reports are stored as {FRONTEND_SERVICE}; send that or \
+                 leave it out",
+                field("service")
+            ),
+        ));
+    }
     let level = match r.level.as_deref().map(str::to_ascii_uppercase) {
         None => "ERROR".to_owned(),
         Some(l) if LEVELS.contains(&l.as_str()) => l,
@@ -513,12 +592,19 @@ fn frontend_record(
             ));
         }
     };
-    let details = bounded("details", index, r.details, 8000)?;
-    let error_code = bounded("error_code", index, r.error_code, 64)?;
-    let stack_trace = bounded("stack_trace", index, r.stack_trace, 16_000)?;
-    let url = bounded("url", index, r.url, 2000)?;
-    let user_agent = bounded("user_agent", index, r.user_agent, 500)?;
     let mut context = r.context.unwrap_or_default();
+    let stack_trace = r
+        .stack_trace
+        .or_else(|| take_text(&mut context, "stack_trace"));
+    let url = r.url.or_else(|| take_text(&mut context, "url"));
+    let user_agent = r
+        .user_agent
+        .or_else(|| take_text(&mut context, "user_agent"));
+    let details = bounded(field("details"), r.details, 8000)?;
+    let error_code = bounded(field("error_code"), r.error_code, 64)?;
+    let stack_trace = bounded(field("stack_trace"), stack_trace, 16_000)?;
+    let url = bounded(field("url"), url, 2000)?;
+    let user_agent = bounded(field("user_agent"), user_agent, 500)?;
     if serde_json::to_vec(&context).map_or(0, |v| v.len()) > 8192 {
         return Err(ApiError::validation(
             field("context"),
@@ -574,8 +660,9 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Browser error reports (the web UI's error logger): validated, redacted, at most 64 KiB and
-/// 50 records a request, and 60 records a minute per caller (burst 60).
+/// Browser error reports (the web UI's error logger, and v1's `{"errors": [...]}`): validated,
+/// redacted, at most 64 KiB and 50 records a request, and 60 records a minute per caller
+/// (burst 60). A beacon's `text/plain` body is read as JSON too.
 #[utoipa::path(post, path = "/logs/frontend", tag = "logs",
     request_body = FrontendBody,
     responses(
@@ -587,16 +674,13 @@ pub async fn frontend(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Json(body): Json<FrontendBody>,
+    BeaconJson(body): BeaconJson<serde_json::Value>,
 ) -> ApiResult<(StatusCode, axum::Json<FrontendAccepted>)> {
-    let reports = match body {
-        FrontendBody::Batch { logs } => logs,
-        FrontendBody::One(r) => vec![*r],
-    };
+    let (list, reports) = frontend_reports(body)?;
     if reports.is_empty() || reports.len() > FRONTEND_MAX_RECORDS {
         return Err(ApiError::validation(
-            "logs",
-            format!("logs: 1-{FRONTEND_MAX_RECORDS} records a request"),
+            list,
+            format!("{list}: 1-{FRONTEND_MAX_RECORDS} records a request"),
         ));
     }
     let request_id = request_id(&headers);
@@ -604,7 +688,10 @@ pub async fn frontend(
     let records = reports
         .into_iter()
         .enumerate()
-        .map(|(i, r)| frontend_record(r, i, &principal, request_id.clone(), settings))
+        .map(|(i, item)| {
+            let report = frontend_report(list, i, item)?;
+            frontend_record(report, (list, i), &principal, request_id.clone(), settings)
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     let caller = principal
         .user_id()

@@ -13,6 +13,16 @@ use crate::error::ApiResult;
 use crate::extract::{Id, IfMatch, Json, Query, expected_version};
 use crate::wire::{PageParams, ProjectStatusSchema, etag};
 
+/// The owner v1's web client sends with every project it creates (its placeholder "default
+/// UUID for now"). No user has it; it is read as no owner given, so that client can still
+/// create projects now that an owner must be a user.
+const V1_PLACEHOLDER_OWNER: Uuid = Uuid::from_u128(1);
+
+/// `owner`, unless it is v1's placeholder.
+fn owner(owner: Option<Uuid>) -> Option<Uuid> {
+    owner.filter(|id| *id != V1_PLACEHOLDER_OWNER)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectResponse {
     pub id: Uuid,
@@ -53,6 +63,7 @@ pub struct ProjectCreate {
     pub description: Option<String>,
     #[schema(value_type = Option<ProjectStatusSchema>)]
     pub status: Option<ProjectStatus>,
+    /// A user's id (v1's placeholder `00000000-0000-0000-0000-000000000001` counts as none).
     pub owner_id: Option<Uuid>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<JsonObject>,
@@ -65,6 +76,7 @@ pub struct ProjectUpdate {
     pub description: Option<String>,
     #[schema(value_type = Option<ProjectStatusSchema>)]
     pub status: Option<ProjectStatus>,
+    /// A user's id; v1's placeholder `00000000-0000-0000-0000-000000000001` keeps the owner.
     pub owner_id: Option<Uuid>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<JsonObject>,
@@ -137,7 +149,7 @@ pub async fn create(
             name: body.name,
             description: body.description,
             status: body.status.unwrap_or_default(),
-            owner_id: body.owner_id,
+            owner_id: owner(body.owner_id),
             metadata: body.metadata.unwrap_or_default(),
         })
         .await?;
@@ -176,7 +188,7 @@ pub async fn update(
         name: body.name,
         description: body.description,
         status: body.status,
-        owner_id: body.owner_id,
+        owner_id: owner(body.owner_id),
         metadata: body.metadata,
     };
     let project = state.store.update_project(id, expected, patch).await?;

@@ -145,6 +145,24 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/admin/backups/{name}", ADMIN),
     // Time series for charts.
     rule("GET", "/api/v1/metrics/query_range", VIEWER),
+    // v1's plugin routes: this version has no plugins, so each answers 501
+    // PLUGINS_NOT_AVAILABLE to whoever the rule admits. Reading is for every role and changing
+    // (installing runs someone else's code) for admins, as it would be if plugins existed.
+    rule("GET", "/api/v1/plugins/list", VIEWER),
+    rule("GET", "/api/v1/plugins/stats/overview", VIEWER),
+    rule("GET", "/api/v1/plugins/{plugin_id}", VIEWER),
+    rule("GET", "/api/v1/plugins/{plugin_id}/health", VIEWER),
+    rule(
+        "GET",
+        "/api/v1/plugins/{plugin_id}/security/violations",
+        VIEWER,
+    ),
+    rule("POST", "/api/v1/plugins/install", ADMIN),
+    rule("POST", "/api/v1/plugins/registry/refresh", ADMIN),
+    rule("DELETE", "/api/v1/plugins/{plugin_id}", ADMIN),
+    rule("PUT", "/api/v1/plugins/{plugin_id}/update", ADMIN),
+    rule("POST", "/api/v1/plugins/{plugin_id}/config", ADMIN),
+    rule("POST", "/api/v1/plugins/{plugin_id}/security/scan", ADMIN),
 ];
 
 /// The rule for a matched route template, if there is one. HEAD is treated as GET.

@@ -721,7 +721,8 @@ async fn openapi_document_matches_the_snapshot() {
                     "{method} {path} documents its auth"
                 );
             }
-            if path.contains('{') {
+            // (v1's plugin routes answer only 501, whatever the id.)
+            if path.contains('{') && !responses.contains_key("501") {
                 assert!(
                     responses.contains_key("404"),
                     "{method} {path} documents 404"
