@@ -1,10 +1,11 @@
 // End-to-end: signing out ends the session in the tab for good (from any screen, the login form
-// is shown and stays; a reload keeps it), signing in survives a reload, and with the server down
+// is shown and stays; a reload keeps it), signing in survives reloads (and signing out then
+// survives them too), and with the server down
 // the dashboard stops claiming the stack is healthy (it says since when it knows nothing) and
 // recovers by itself after a restart. Real binary, real Chromium; screenshots; axe.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertAccessible, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
+import { ADMIN, assertAccessible, screenshot, signedInPage, startApp, stopApp, waitFor } from './harness.mjs';
 
 /** Checks `check` every 200 ms for `ms`: a state that must settle and then stay. */
 async function stays(page, ms, check) {
@@ -25,6 +26,22 @@ async function onLoginPage(page, server, what) {
   assert.equal(await page.getByRole('button', { name: 'admin (admin)', exact: true }).count(), 0, `${what}: no user menu`);
   assert.equal(await page.locator('.live-indicator').count(), 0, `${what}: no live indicator`);
   assert.equal(await page.getByText('NOT_AUTHENTICATED').count(), 0, `${what}: no failing widgets`);
+}
+
+/** The signed-in app is shown on `path` with `heading`, and no login form. */
+async function signedInOn(page, path, heading, what) {
+  const url = new URL(page.url());
+  assert.equal(url.pathname, path, `${what}: address ${page.url()}`);
+  assert.ok(await page.getByRole('heading', { name: heading, exact: true }).first().isVisible(), `${what}: "${heading}" is shown`);
+  assert.ok(await page.getByRole('navigation', { name: 'Main' }).isVisible(), `${what}: the navigation is shown`);
+  assert.ok(await page.getByRole('button', { name: 'admin (admin)', exact: true }).isVisible(), `${what}: the user menu is shown`);
+  assert.equal(await page.getByRole('form', { name: 'Sign in' }).count(), 0, `${what}: no sign-in form`);
+  assert.equal(await page.getByText('NOT_AUTHENTICATED').count(), 0, `${what}: no failing widgets`);
+}
+
+/** The status of `GET /api/v1/auth/me` from the page, with whatever credentials it holds. */
+async function meStatus(page) {
+  return page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
 }
 
 /** The stack-health badge's text ("healthy", "unknown", ...), or null while it has none. */
@@ -73,14 +90,41 @@ describe('session and connection state', () => {
     });
   }
 
-  test('signed in survives a reload', async () => {
+  test('sign in, reload: still signed in; sign out, reload: still signed out', async () => {
     const page = await signedInPage(browser, server);
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    for (const [path, heading] of [['/', 'Dashboard'], ['/projects', 'Projects']]) {
+      await page.goto(`${server.url}${path}`);
+      await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+      // Twice: the first reload must not spend the session either.
+      for (const round of [1, 2]) {
+        await page.reload();
+        await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+        await page.getByText('Live', { exact: true }).waitFor();
+        // Settled, and it stays: no late "who am I" answer sends the user to the login page.
+        await stays(page, 2000, () => signedInOn(page, path, heading, `reload ${round} of ${path} while signed in`));
+      }
+    }
+    assert.equal(await meStatus(page), 200, 'the server still knows the session');
+
+    await page.getByRole('button', { name: 'admin (admin)', exact: true }).click();
+    await page.getByRole('menuitem', { name: 'Sign out' }).click();
+    await page.getByRole('form', { name: 'Sign in' }).waitFor();
+    await stays(page, 1000, () => onLoginPage(page, server, 'after signing out'));
+    for (const round of [1, 2]) {
+      await page.reload();
+      await page.getByRole('form', { name: 'Sign in' }).waitFor();
+      await stays(page, 2000, () => onLoginPage(page, server, `reload ${round} after signing out`));
+    }
+    assert.equal(await meStatus(page), 401, 'the session is gone for the server too');
+
+    // Signing in again from there works, and a reload keeps that session as well.
+    await page.getByLabel('Username').fill(ADMIN.username);
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', exact: true }).first().waitFor();
     await page.reload();
-    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
-    await page.getByRole('button', { name: 'admin (admin)', exact: true }).waitFor();
-    await page.getByText('Live', { exact: true }).waitFor();
-    assert.equal(new URL(page.url()).pathname, '/');
+    await page.getByRole('heading', { name: 'Dashboard', exact: true }).first().waitFor();
+    await stays(page, 2000, () => signedInOn(page, '/', 'Dashboard', 'reload after signing in again'));
     await page.context().close();
   });
 
