@@ -85,6 +85,9 @@ pub struct EventParams {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<i64>,
+    /// `false` leaves out the audit trail's events (`tracker/events/auth/...`: sign-ins, user
+    /// and key changes; only admins get them anyway), for a feed of the lab's own events.
+    pub audit: Option<bool>,
 }
 
 fn limit(value: Option<i64>, default: i64) -> Result<i64, ApiError> {
@@ -124,7 +127,7 @@ pub async fn list(
         since: q.since,
         until: q.until,
         before_id: q.cursor,
-        hide_admin_only: !reads_admin_only(&principal),
+        hide_admin_only: !reads_admin_only(&principal) || q.audit == Some(false),
     };
     let page = state.store.list_events(&filter, limit).await?;
     Ok(axum::Json(EventList {

@@ -4858,6 +4858,11 @@ export interface operations {
                 limit?: number;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: number;
+                /**
+                 * @description `false` leaves out the audit trail's events (`tracker/events/auth/...`: sign-ins, user
+                 *     and key changes; only admins get them anyway), for a feed of the lab's own events.
+                 */
+                audit?: boolean;
             };
             header?: never;
             path?: never;

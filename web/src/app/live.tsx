@@ -6,6 +6,7 @@
 import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { LiveStream, type LiveEvent, type StreamStatus } from '../live/stream';
+import { isAuditTopic } from '../live/topic';
 
 interface Live {
   stream: LiveStream;
@@ -82,13 +83,17 @@ export function useResync(fn: () => void): void {
 
 /**
  * Keeps react-query caches true to the server without reloads: project changes invalidate
- * `['projects']` (lists, counts, details), any domain change invalidates `['dashboard']`, and
- * after a reconnect or a lag every active query refetches (events were missed).
+ * `['projects']` (lists, counts, details), any change but the audit trail's invalidates
+ * `['dashboard']`, and after a reconnect or a lag every active query refetches (events were
+ * missed).
  */
 export function LiveCacheSync() {
   const qc = useQueryClient();
   useLiveEvents('tracker/events/projects/#', () => void qc.invalidateQueries({ queryKey: ['projects'] }));
-  useLiveEvents('tracker/events/#', () => void qc.invalidateQueries({ queryKey: ['dashboard'] }));
+  useLiveEvents('tracker/events/#', (e) => {
+    // A sign-in changes nothing the dashboard shows.
+    if (!isAuditTopic(e.topic)) void qc.invalidateQueries({ queryKey: ['dashboard'] });
+  });
   useResync(() => void qc.invalidateQueries());
   return null;
 }

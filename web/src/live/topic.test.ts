@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterError, topicMatches } from './topic';
+import { filterError, isAuditTopic, topicMatches } from './topic';
 
 describe('MQTT filters', () => {
   it('accepts valid filters and explains invalid ones', () => {
@@ -16,5 +16,14 @@ describe('MQTT filters', () => {
     expect(topicMatches('tracker/+', 'tracker/a/b')).toBe(false);
     expect(topicMatches('a/b', 'a/b')).toBe(true);
     expect(topicMatches('a/b', 'a')).toBe(false);
+  });
+});
+
+describe('the audit trail', () => {
+  it('is the tracker/events/auth family only', () => {
+    expect(isAuditTopic('tracker/events/auth/login_success')).toBe(true);
+    expect(isAuditTopic('tracker/events/projects/created')).toBe(false);
+    expect(isAuditTopic('tracker/events/authors/x')).toBe(false);
+    expect(isAuditTopic('lab/tracker/events/auth/x')).toBe(false);
   });
 });

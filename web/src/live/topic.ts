@@ -25,3 +25,11 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/**
+ * Is `topic` one of the audit trail's (`tracker/events/auth/...`: sign-ins, user and key
+ * changes)? Only admins receive them; feeds of the lab's events leave them out.
+ */
+export function isAuditTopic(topic: string): boolean {
+  return topic.startsWith('tracker/events/auth/');
+}

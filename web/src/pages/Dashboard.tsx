@@ -11,6 +11,7 @@ import type { components } from '../api/schema';
 import { clockTime, StaleMark, useLiveEvents, useStaleSince } from '../app/live';
 import { Badge, Empty, ErrorMessage, Loading, timeAgo } from '../app/ui';
 import type { LiveEvent } from '../live/stream';
+import { isAuditTopic } from '../live/topic';
 import './dashboard.css';
 
 type Status = components['schemas']['ProjectStatusSchema'];
@@ -245,13 +246,19 @@ export function mergeFeed(live: LiveEvent[], fetched: LiveEvent[], max: number):
   return out.sort((a, b) => b.id - a.id).slice(0, max);
 }
 
+/**
+ * The newest `max` events matching `filter`, kept current by the live stream. The lab's events
+ * only: the audit trail's (sign-ins, user and key changes) are on the Admin screen, not here.
+ */
 function useFeed(filter: string, max: number) {
   const [live, setLive] = useState<LiveEvent[]>([]);
   const q = useQuery({
     queryKey: ['dashboard', 'events', filter],
-    queryFn: () => data(api.GET('/api/v1/events', { params: { query: { topic: filter, limit: max } } })),
+    queryFn: () => data(api.GET('/api/v1/events', { params: { query: { topic: filter, limit: max, audit: false } } })),
   });
-  useLiveEvents(filter, (e) => setLive((l) => [e, ...l].slice(0, max)));
+  useLiveEvents(filter, (e) => {
+    if (!isAuditTopic(e.topic)) setLive((l) => [e, ...l].slice(0, max));
+  });
   return { q, items: mergeFeed(live, q.data?.events ?? [], max) };
 }
 
@@ -304,7 +311,7 @@ export function describe(e: LiveEvent): string {
 const DOMAIN = /^tracker\/events\/(projects|components|tasks|dependencies)\//;
 
 function RecentActivity() {
-  // Changes to projects and their parts (not sign-ins and other audit events).
+  // Changes to projects and their parts.
   const { q, items: all } = useFeed('tracker/events/#', 60);
   const items = all.filter((e) => DOMAIN.test(e.topic)).slice(0, 8);
   const staleSince = useStaleSince();

@@ -445,3 +445,58 @@ async fn audit_events_are_published_on_the_bus() {
         "no password in the event"
     );
 }
+
+/// `audit=false` is the lab's own events: an admin's feed without sign-ins.
+#[tokio::test]
+async fn audit_false_leaves_the_audit_trail_out_of_the_list() {
+    let app = TestApp::new().await;
+    app.user("ada", "admin").await;
+    app.login("ada").await;
+    let posted = app
+        .post(
+            "/api/v1/events",
+            json!({"topic": "tracker/events/lab/rebooted", "kind": "host.rebooted", "payload": {}}),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::ACCEPTED, "{}", posted.body);
+    let topics = |b: &Value| -> Vec<String> {
+        b["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["topic"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Both kinds are stored (the admin sees them all by default)...
+    wait_for(&app, "/api/v1/events", "both events", |b| {
+        let t = topics(b);
+        t.iter().any(|t| t == "tracker/events/lab/rebooted")
+            && t.iter().any(|t| t == "tracker/events/auth/login_success")
+    })
+    .await;
+    // ...and `audit=false` lists the lab's only.
+    let lab = app.get("/api/v1/events?audit=false").await;
+    assert_eq!(lab.status, StatusCode::OK, "{}", lab.body);
+    let t = topics(&lab.body);
+    assert!(
+        t.contains(&"tracker/events/lab/rebooted".to_string()),
+        "{t:?}"
+    );
+    assert!(
+        t.iter().all(|t| !t.starts_with("tracker/events/auth/")),
+        "{t:?}"
+    );
+    let none = app
+        .get("/api/v1/events?audit=false&topic=tracker/events/auth/%23")
+        .await;
+    assert_eq!(none.body["count"], 0, "{}", none.body);
+    let all = app
+        .get("/api/v1/events?audit=true&topic=tracker/events/auth/%23")
+        .await;
+    assert!(all.body["count"].as_u64().unwrap_or(0) >= 1, "{}", all.body);
+    app.get("/api/v1/events?audit=maybe")
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+}
