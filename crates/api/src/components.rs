@@ -28,6 +28,14 @@ pub struct ComponentResponse {
     pub position: Option<PositionBody>,
     #[schema(value_type = Object)]
     pub metadata: JsonObject,
+    /// The address that opens the service (http or https).
+    pub url: Option<String>,
+    /// The machine it runs on: a host name or an IP address.
+    pub host: Option<String>,
+    /// A built-in icon's name (see `ComponentCreate.icon`) or the id of an image artifact of
+    /// the project (download it from `/api/v1/artifacts/{id}`).
+    pub icon: Option<String>,
+    pub description: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -44,6 +52,10 @@ impl From<Component> for ComponentResponse {
             progress: c.progress,
             position: c.position.map(Into::into),
             metadata: c.metadata,
+            url: c.url,
+            host: c.host,
+            icon: c.icon.map(|i| i.to_string()),
+            description: c.description,
             version: c.version,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -64,9 +76,23 @@ pub struct ComponentCreate {
     pub position: Option<PositionBody>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<JsonObject>,
+    /// The address that opens the service: an absolute http(s) URL without credentials, up to
+    /// 2048 characters.
+    pub url: Option<String>,
+    /// A host name or an IP address (no port).
+    pub host: Option<String>,
+    /// One of the built-in icons — access-point, backup, camera, cloud, container, database,
+    /// desktop, dns, docker, firewall, game, git, home-assistant, kubernetes, laptop, light,
+    /// mail, media, microcontroller, modem, monitoring, nas, phone, plug, power, printer,
+    /// proxmox, raspberry-pi, router, sensor, server, speaker, storage, switch, tv, ups, vm,
+    /// vpn, web — or the id of an image artifact of the same project.
+    pub icon: Option<String>,
+    /// Up to 1000 characters.
+    pub description: Option<String>,
 }
 
-/// Partial update: omitted or null fields keep their value.
+/// Partial update: omitted or null fields keep their value; an empty `url`, `host`, `icon` or
+/// `description` clears it.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ComponentUpdate {
     pub name: Option<String>,
@@ -78,6 +104,10 @@ pub struct ComponentUpdate {
     pub position: Option<PositionBody>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<JsonObject>,
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub icon: Option<String>,
+    pub description: Option<String>,
     /// The version you last read; a stale one gets 409 instead of overwriting.
     pub version: Option<i64>,
 }
@@ -133,6 +163,10 @@ pub async fn create(
                 progress: body.progress.unwrap_or(0),
                 position: body.position.map(Into::into),
                 metadata: body.metadata.unwrap_or_default(),
+                url: body.url,
+                host: body.host,
+                icon: body.icon,
+                description: body.description,
             },
         )
         .await?;
@@ -174,6 +208,10 @@ pub async fn update(
         progress: body.progress,
         position: body.position.map(Into::into),
         metadata: body.metadata,
+        url: body.url,
+        host: body.host,
+        icon: body.icon,
+        description: body.description,
     };
     let component = state.store.update_component(id, expected, patch).await?;
     Ok((etag(component.version), axum::Json(component.into())))

@@ -283,6 +283,9 @@ impl DomainEvent {
             "status": c.status,
             "progress": c.progress,
             "position": c.position,
+            "url": c.url,
+            "host": c.host,
+            "icon": c.icon.as_ref().map(ToString::to_string),
             "version": c.version,
             "timestamp": c.updated_at,
         }));

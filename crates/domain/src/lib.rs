@@ -7,6 +7,7 @@
 //! Nothing here knows about HTTP, SQL or MQTT.
 
 mod artifact;
+mod component_fields;
 mod events;
 mod graph;
 mod identity;
@@ -17,6 +18,7 @@ pub mod topics;
 mod validate;
 
 pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};
+pub use component_fields::{HOST_MAX, ICONS, Icon, URL_MAX, host_named};
 pub use events::{
     DeadLetter, DeadReason, DomainEvent, Event, EventFilter, EventSource, NewDeadLetter, NewEvent,
     OutboxEntry, envelope,

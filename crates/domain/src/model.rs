@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::component_fields::{self, Icon};
 use crate::validate::{self, ValidationError};
 use crate::{ComponentStatus, JsonObject, ProjectStatus, TaskStatus, now};
 
@@ -127,6 +128,12 @@ pub struct Component {
     pub progress: i32,
     pub position: Option<Position>,
     pub metadata: JsonObject,
+    /// The address that opens the service (`http(s)`, no credentials).
+    pub url: Option<String>,
+    /// The machine it runs on: a host name or an IP address.
+    pub host: Option<String>,
+    pub icon: Option<Icon>,
+    pub description: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -140,8 +147,15 @@ pub struct NewComponent {
     pub progress: i32,
     pub position: Option<Position>,
     pub metadata: JsonObject,
+    /// `url`, `host`, `icon`, `description`: an empty (or blank) value means none.
+    pub url: Option<String>,
+    pub host: Option<String>,
+    /// A name from [`crate::ICONS`] or an artifact id.
+    pub icon: Option<String>,
+    pub description: Option<String>,
 }
 
+/// `None` keeps a field; for `url`, `host`, `icon` and `description` an empty string clears it.
 #[derive(Debug, Clone, Default)]
 pub struct ComponentPatch {
     pub name: Option<String>,
@@ -150,6 +164,26 @@ pub struct ComponentPatch {
     pub progress: Option<i32>,
     pub position: Option<Position>,
     pub metadata: Option<JsonObject>,
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub icon: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The optional text fields of a component: blank means none, anything else must pass `rule`.
+fn clearable<T>(
+    value: Option<String>,
+    rule: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> Result<Option<T>, ValidationError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => rule(&v).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn component_description(value: &str) -> Result<String, ValidationError> {
+    validate::text("description", value, DESCRIPTION_MAX)?;
+    Ok(value.to_owned())
 }
 
 fn progress(value: i32) -> Result<i32, ValidationError> {
@@ -175,6 +209,10 @@ impl Component {
             progress: progress(new.progress)?,
             position: new.position.map(Position::validated).transpose()?,
             metadata: new.metadata,
+            url: clearable(new.url, component_fields::url)?,
+            host: clearable(new.host, component_fields::host)?,
+            icon: clearable(new.icon, Icon::parse)?,
+            description: clearable(new.description, component_description)?,
             version: 1,
             created_at: at,
             updated_at: at,
@@ -208,6 +246,22 @@ impl Component {
         if let Some(m) = patch.metadata {
             validate::metadata(&m)?;
             changed.set("metadata", &mut self.metadata, m);
+        }
+        if patch.url.is_some() {
+            let url = clearable(patch.url, component_fields::url)?;
+            changed.set("url", &mut self.url, url);
+        }
+        if patch.host.is_some() {
+            let host = clearable(patch.host, component_fields::host)?;
+            changed.set("host", &mut self.host, host);
+        }
+        if patch.icon.is_some() {
+            let icon = clearable(patch.icon, Icon::parse)?;
+            changed.set("icon", &mut self.icon, icon);
+        }
+        if patch.description.is_some() {
+            let d = clearable(patch.description, component_description)?;
+            changed.set("description", &mut self.description, d);
         }
         self.version += 1;
         self.updated_at = now();
@@ -468,6 +522,67 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "progress");
+    }
+
+    #[test]
+    fn component_fields_are_validated_and_blank_clears() {
+        let mut c = Component::create(
+            Uuid::new_v4(),
+            NewComponent {
+                name: "nas".into(),
+                url: Some("https://nas.lan:5001".into()),
+                host: Some("nas.lan".into()),
+                icon: Some("nas".into()),
+                description: Some("  ".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.url.as_deref(), Some("https://nas.lan:5001/"));
+        assert_eq!(c.icon, Some(Icon::Builtin("nas")));
+        assert_eq!(c.description, None);
+        let changed = c
+            .apply(ComponentPatch {
+                url: Some(String::new()),
+                description: Some("the NAS\nin the rack".into()),
+                host: Some("nas.lan".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(changed, vec!["url", "description"]);
+        assert_eq!(c.url, None);
+        for (patch, field) in [
+            (
+                ComponentPatch {
+                    url: Some("javascript:alert(1)".into()),
+                    ..Default::default()
+                },
+                "url",
+            ),
+            (
+                ComponentPatch {
+                    host: Some("not a host".into()),
+                    ..Default::default()
+                },
+                "host",
+            ),
+            (
+                ComponentPatch {
+                    icon: Some("unicorn".into()),
+                    ..Default::default()
+                },
+                "icon",
+            ),
+            (
+                ComponentPatch {
+                    description: Some("x".repeat(DESCRIPTION_MAX + 1)),
+                    ..Default::default()
+                },
+                "description",
+            ),
+        ] {
+            assert_eq!(c.clone().apply(patch).unwrap_err().field, field);
+        }
     }
 
     #[test]

@@ -48,6 +48,11 @@ const POSTGRES: &[Source] = &[
         "outbox dead letters",
         include_str!("../migrations/postgres/0008_outbox_dead_letters.sql"),
     ),
+    (
+        9,
+        "component fields",
+        include_str!("../migrations/postgres/0009_component_fields.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -89,6 +94,11 @@ const SQLITE: &[Source] = &[
         8,
         "outbox dead letters",
         include_str!("../migrations/sqlite/0008_outbox_dead_letters.sql"),
+    ),
+    (
+        9,
+        "component fields",
+        include_str!("../migrations/sqlite/0009_component_fields.sql"),
     ),
 ];
 

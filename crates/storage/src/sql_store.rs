@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    Component, ComponentPatch, Dependency, DomainEvent, GraphNode, JsonObject, NewComponent,
+    Component, ComponentPatch, Dependency, DomainEvent, GraphNode, Icon, JsonObject, NewComponent,
     NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter, ProjectGraph,
     ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
 };
@@ -40,11 +40,13 @@ const PROJECT_FOR_UPDATE: Dialects = Dialects {
 };
 
 const COMPONENT_BY_ID: &str = "SELECT id, project_id, name, type, status, progress, position, \
-     metadata, version, created_at, updated_at FROM components WHERE id = $1";
+     metadata, url, host, icon, description, version, created_at, updated_at FROM components \
+     WHERE id = $1";
 
 const COMPONENT_FOR_UPDATE: Dialects = Dialects {
-    postgres: "SELECT id, project_id, name, type, status, progress, position, metadata, \
-               version, created_at, updated_at FROM components WHERE id = $1 FOR UPDATE",
+    postgres: "SELECT id, project_id, name, type, status, progress, position, metadata, url, \
+               host, icon, description, version, created_at, updated_at FROM components \
+               WHERE id = $1 FOR UPDATE",
     sqlite: COMPONENT_BY_ID,
 };
 
@@ -115,6 +117,10 @@ struct ComponentRow {
     progress: i32,
     position: Option<Json<Position>>,
     metadata: Json<JsonObject>,
+    url: Option<String>,
+    host: Option<String>,
+    icon: Option<String>,
+    description: Option<String>,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -133,6 +139,13 @@ impl TryFrom<ComponentRow> for Component {
             progress: r.progress,
             position: r.position.map(|p| p.0),
             metadata: r.metadata.0,
+            url: r.url,
+            host: r.host,
+            icon: r
+                .icon
+                .map(|i| Icon::parse(&i).map_err(StoreError::corrupt))
+                .transpose()?,
+            description: r.description,
             version: r.version,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -315,6 +328,42 @@ where
             format!("no user has the id {owner}"),
         ))
     })
+}
+
+/// An uploaded icon must be an image artifact of the component's own project: 422 on `icon`
+/// otherwise. (A built-in icon needs no check.)
+async fn require_icon_artifact<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    c: &Component,
+) -> Result<()>
+where
+    for<'q> Uuid: Param<'q, DB> + Column<DB>,
+    String: Column<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let Some(id) = c.icon.as_ref().and_then(Icon::artifact) else {
+        return Ok(());
+    };
+    let found = sqlx::query("SELECT project_id, content_type FROM artifacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    let invalid = |why: String| StoreError::Invalid(ValidationError::new("icon", why));
+    let Some(row) = found else {
+        return Err(invalid(format!("no artifact has the id {id}")));
+    };
+    let project: Uuid = row.try_get(0)?;
+    let content_type: String = row.try_get(1)?;
+    if project != c.project_id {
+        return Err(invalid(format!("artifact {id} belongs to another project")));
+    }
+    if !content_type.starts_with("image/") {
+        return Err(invalid(format!(
+            "artifact {id} is not an image ({content_type})"
+        )));
+    }
+    Ok(())
 }
 
 /// `NotFound` unless the component exists.
@@ -557,9 +606,9 @@ where
         let mut conn = self.reader().acquire().await?;
         require_project(&mut *conn, project_id).await?;
         let rows: Vec<ComponentRow> = sqlx::query_as(
-            "SELECT id, project_id, name, type, status, progress, position, metadata, version, \
-             created_at, updated_at FROM components WHERE project_id = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            "SELECT id, project_id, name, type, status, progress, position, metadata, url, host, \
+             icon, description, version, created_at, updated_at FROM components \
+             WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
         )
         .bind(project_id)
         .bind(page.limit)
@@ -588,10 +637,12 @@ where
     async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component> {
         let c = Component::create(project_id, new)?;
         let mut tx = self.writer().begin().await?;
+        require_project(&mut *tx, project_id).await?;
+        require_icon_artifact(&mut *tx, &c).await?;
         sqlx::query(
             "INSERT INTO components (id, project_id, name, type, status, progress, position, \
-             metadata, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             metadata, url, host, icon, description, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(c.id)
         .bind(c.project_id)
@@ -601,6 +652,10 @@ where
         .bind(c.progress)
         .bind(c.position.map(Json))
         .bind(Json(&c.metadata))
+        .bind(&c.url)
+        .bind(&c.host)
+        .bind(c.icon.as_ref().map(ToString::to_string))
+        .bind(&c.description)
         .bind(c.version)
         .bind(c.created_at)
         .bind(c.updated_at)
@@ -622,6 +677,9 @@ where
         let mut c = component_for_update::<B>(&mut *tx, id).await?;
         check_version(Entity::Component, id, expected, c.version)?;
         let changed = c.apply(patch)?;
+        if changed.contains(&"icon") {
+            require_icon_artifact(&mut *tx, &c).await?;
+        }
         write_component(&mut *tx, &c).await?;
         write_outbox(&mut *tx, &DomainEvent::component_updated(&c, &changed)).await?;
         tx.commit().await?;
@@ -782,8 +840,8 @@ where
         let mut tx = self.reader().begin().await?;
         require_project(&mut *tx, project_id).await?;
         let nodes: Vec<GraphNodeRow> = sqlx::query_as(
-            "SELECT id, project_id, name, type, status, progress, position, metadata, version, \
-             created_at, updated_at, (SELECT count(*) FROM tasks t WHERE t.component_id = \
+            "SELECT id, project_id, name, type, status, progress, position, metadata, url, host, \
+             icon, description, version, created_at, updated_at, (SELECT count(*) FROM tasks t WHERE t.component_id = \
              components.id) AS task_count, (SELECT count(*) FROM tasks t WHERE t.component_id = \
              components.id AND t.status <> 'done') AS open_task_count FROM components WHERE \
              project_id = $1 ORDER BY created_at, id",
@@ -965,7 +1023,8 @@ where
 {
     sqlx::query(
         "UPDATE components SET name = $2, type = $3, status = $4, progress = $5, \
-         position = $6, metadata = $7, version = $8, updated_at = $9 WHERE id = $1",
+         position = $6, metadata = $7, url = $8, host = $9, icon = $10, description = $11, \
+         version = $12, updated_at = $13 WHERE id = $1",
     )
     .bind(c.id)
     .bind(&c.name)
@@ -974,6 +1033,10 @@ where
     .bind(c.progress)
     .bind(c.position.map(Json))
     .bind(Json(&c.metadata))
+    .bind(&c.url)
+    .bind(&c.host)
+    .bind(c.icon.as_ref().map(ToString::to_string))
+    .bind(&c.description)
     .bind(c.version)
     .bind(c.updated_at)
     .execute(conn)

@@ -443,11 +443,77 @@ async fn component_round_trip_and_validation(store: Arc<dyn Store>) {
                 progress: 40,
                 position: Some(Position { x: 10.5, y: -3.0 }),
                 metadata,
+                url: Some("https://db.lab.lan:8443/ui".into()),
+                host: Some("db.lab.lan".into()),
+                icon: Some("database".into()),
+                description: Some("the primary\ndatabase".into()),
             },
         )
         .await
         .unwrap();
     assert_eq!(store.get_component(c.id).await.unwrap(), c);
+    assert_eq!(c.icon, Some(domain::Icon::Builtin("database")));
+
+    // An uploaded icon: an image artifact of the same project, nothing else.
+    let other = store.create_project(project("other")).await.unwrap();
+    let upload = |project_id: Uuid, content_type: &str| {
+        let id = Uuid::new_v4();
+        domain::Artifact {
+            id,
+            project_id,
+            component_id: None,
+            name: "icon".into(),
+            content_type: content_type.into(),
+            size: 3,
+            sha256: "a".repeat(64),
+            object_key: domain::Artifact::object_key(project_id, id),
+            uploaded_by: None,
+            created_at: domain::now(),
+        }
+    };
+    let png = upload(p.id, "image/png");
+    let text = upload(p.id, "text/plain");
+    let foreign = upload(other.id, "image/png");
+    for a in [&png, &text, &foreign] {
+        store.create_artifact(a).await.unwrap();
+    }
+    for (icon, why) in [
+        (text.id, "not an image"),
+        (foreign.id, "another project"),
+        (Uuid::new_v4(), "no artifact"),
+    ] {
+        let err = store
+            .update_component(
+                c.id,
+                None,
+                ComponentPatch {
+                    icon: Some(icon.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid(ref v) if v.field == "icon" && v.message.contains(why)),
+            "{err:?}"
+        );
+    }
+    let with_icon = store
+        .update_component(
+            c.id,
+            None,
+            ComponentPatch {
+                icon: Some(png.id.to_string()),
+                url: Some(String::new()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(with_icon.icon, Some(domain::Icon::Artifact(png.id)));
+    assert_eq!(with_icon.url, None);
+    assert_eq!(store.get_component(c.id).await.unwrap(), with_icon);
+    let c = with_icon;
 
     let err = store
         .update_component(
@@ -477,7 +543,7 @@ async fn component_round_trip_and_validation(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(done.version, 2);
+    assert_eq!(done.version, 3);
     assert_eq!(store.get_component(c.id).await.unwrap(), done);
 
     let listed = store.list_components(p.id, all()).await.unwrap();

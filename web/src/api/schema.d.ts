@@ -1210,6 +1210,18 @@ export interface components {
             message: string;
         };
         ComponentCreate: {
+            /** @description Up to 1000 characters. */
+            description?: string | null;
+            /** @description A host name or an IP address (no port). */
+            host?: string | null;
+            /**
+             * @description One of the built-in icons — access-point, backup, camera, cloud, container, database,
+             *     desktop, dns, docker, firewall, game, git, home-assistant, kubernetes, laptop, light,
+             *     mail, media, microcontroller, modem, monitoring, nas, phone, plug, power, printer,
+             *     proxmox, raspberry-pi, router, sensor, server, speaker, storage, switch, tv, ups, vm,
+             *     vpn, web — or the id of an image artifact of the same project.
+             */
+            icon?: string | null;
             metadata?: Record<string, never> | null;
             /** @description 1-255 characters. */
             name: string;
@@ -1219,6 +1231,11 @@ export interface components {
             status?: components["schemas"]["ComponentStatusSchema"] | null;
             /** @description Free-form kind, e.g. "service" or "database"; up to 100 characters. */
             type?: string | null;
+            /**
+             * @description The address that opens the service: an absolute http(s) URL without credentials, up to
+             *     2048 characters.
+             */
+            url?: string | null;
         };
         ComponentList: {
             components: components["schemas"]["ComponentResponse"][];
@@ -1233,6 +1250,14 @@ export interface components {
         ComponentResponse: {
             /** Format: date-time */
             created_at: string;
+            description?: string | null;
+            /** @description The machine it runs on: a host name or an IP address. */
+            host?: string | null;
+            /**
+             * @description A built-in icon's name (see `ComponentCreate.icon`) or the id of an image artifact of
+             *     the project (download it from `/api/v1/artifacts/{id}`).
+             */
+            icon?: string | null;
             /** Format: uuid */
             id: string;
             metadata: Record<string, never>;
@@ -1249,6 +1274,8 @@ export interface components {
             type?: string | null;
             /** Format: date-time */
             updated_at: string;
+            /** @description The address that opens the service (http or https). */
+            url?: string | null;
             /** Format: int64 */
             version: number;
         };
@@ -1257,8 +1284,14 @@ export interface components {
          * @enum {string}
          */
         ComponentStatusSchema: "pending" | "in_progress" | "blocked" | "completed";
-        /** @description Partial update: omitted or null fields keep their value. */
+        /**
+         * @description Partial update: omitted or null fields keep their value; an empty `url`, `host`, `icon` or
+         *     `description` clears it.
+         */
         ComponentUpdate: {
+            description?: string | null;
+            host?: string | null;
+            icon?: string | null;
             metadata?: Record<string, never> | null;
             name?: string | null;
             position?: components["schemas"]["PositionBody"] | null;
@@ -1266,6 +1299,7 @@ export interface components {
             progress?: number | null;
             status?: components["schemas"]["ComponentStatusSchema"] | null;
             type?: string | null;
+            url?: string | null;
             /**
              * Format: int64
              * @description The version you last read; a stale one gets 409 instead of overwriting.

@@ -405,6 +405,67 @@ async fn components_are_full_crud_with_json_objects() {
 }
 
 #[tokio::test]
+async fn components_carry_a_link_a_host_an_icon_and_a_description() {
+    let app = TestApp::new().await;
+    let p = app.project("p").await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{p}/components"),
+            json!({"name": "nas", "url": "https://nas.lan:5001", "host": "nas.lan",
+                   "icon": "nas", "description": "four disks\nin the rack"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["url"], "https://nas.lan:5001/");
+    assert_eq!(created.body["host"], "nas.lan");
+    assert_eq!(created.body["icon"], "nas");
+    assert_eq!(created.body["description"], "four disks\nin the rack");
+    let c = created.body["id"].as_str().expect("id");
+
+    // Omitted keeps, empty clears; the v1 fields are untouched.
+    let updated = app
+        .put(
+            &format!("/api/v1/components/{c}"),
+            json!({"url": "", "icon": "server"}),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["url"], Value::Null);
+    assert_eq!(updated.body["icon"], "server");
+    assert_eq!(updated.body["host"], "nas.lan");
+    assert_eq!(updated.body["progress"], 0);
+    let graph = app.get(&format!("/api/v1/projects/{p}/graph")).await;
+    assert_eq!(graph.body["components"][0]["icon"], "server");
+
+    for (body, field) in [
+        (json!({"url": "javascript:alert(1)"}), "url"),
+        (json!({"url": "https://admin:secret@nas.lan/"}), "url"),
+        (json!({"url": "not a url"}), "url"),
+        (json!({"host": "nas.lan:5001"}), "host"),
+        (json!({"icon": "unicorn"}), "icon"),
+        (json!({"icon": uuid::Uuid::new_v4()}), "icon"),
+        (json!({"description": "d".repeat(1001)}), "description"),
+    ] {
+        let r = app
+            .put(&format!("/api/v1/components/{c}"), body.clone())
+            .await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+        assert_eq!(r.body["field"], field, "for {body}: {}", r.body);
+    }
+
+    // The documented icon list is the one the server accepts.
+    let doc = serde_json::to_value(api::openapi()).expect("serializable");
+    let described =
+        doc["components"]["schemas"]["ComponentCreate"]["properties"]["icon"]["description"]
+            .as_str()
+            .expect("icon is described")
+            .to_owned();
+    for name in domain::ICONS {
+        assert!(described.contains(name), "{name} is documented");
+    }
+}
+
+#[tokio::test]
 async fn dependency_cycles_are_refused_with_the_cycle_named() {
     let app = TestApp::new().await;
     let p = app.project("p").await;
