@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod plugins;
 mod projects;
+mod raw_response;
 mod security;
 pub mod server;
 mod tasks;

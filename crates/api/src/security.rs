@@ -24,34 +24,37 @@ pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), geolocation=(
     gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()";
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
+/// The headers on every response, including those written below the router
+/// (`raw_response`); names in lower case.
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("permissions-policy", PERMISSIONS_POLICY),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let https = ClientInfo::from_parts(&parts, &state.auth.config).https;
     let docs = parts.uri.path().starts_with("/docs");
     let mut res = next.run(Request::from_parts(parts, body)).await;
     let h = res.headers_mut();
-    let mut set = |name: HeaderName, value: &'static str| {
+    for (name, value) in SECURITY_HEADERS {
+        let value = if docs && name == "content-security-policy" {
+            DOCS_CSP
+        } else {
+            value
+        };
+        let name = HeaderName::from_static(name);
         if !h.contains_key(&name) {
             h.insert(name, HeaderValue::from_static(value));
         }
-    };
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        if docs { DOCS_CSP } else { CSP },
-    );
-    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(header::X_FRAME_OPTIONS, "DENY");
-    set(header::REFERRER_POLICY, "same-origin");
-    set(
-        HeaderName::from_static("permissions-policy"),
-        PERMISSIONS_POLICY,
-    );
-    set(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
+    }
     if https {
-        set(header::STRICT_TRANSPORT_SECURITY, HSTS);
+        h.entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static(HSTS));
     }
     res
 }

@@ -10,6 +10,9 @@
 //! - **connections:** at most [`ServerLimits::max_connections`] at once; one more is answered
 //!   `503 TOO_MANY_CONNECTIONS` (JSON, `Retry-After`) and closed.
 //!
+//! Requests hyper cannot parse (malformed head, 414, 431) get the same JSON errors and security
+//! headers as the router's, through [`crate::raw_response`].
+//!
 //! Upgraded WebSockets and streamed responses (SSE) are not cut by these: the head and body
 //! limits apply to what the client sends, and the stream endpoints send heartbeats.
 
@@ -30,6 +33,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeout;
+
+use crate::raw_response::{ParseErrorRewriter, json_response};
 
 /// Connection limits; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +130,10 @@ pub async fn serve(
                 b
             };
             let conn = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .serve_connection(
+                    TokioIo::new(ParseErrorRewriter::new(stream)),
+                    TowerToHyperService::new(service),
+                )
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
             let result = tokio::select! {
@@ -153,15 +161,14 @@ pub async fn serve(
 
 /// Answers a connection over the limit with a JSON 503 and closes it.
 async fn refuse(mut stream: TcpStream) -> Result<(), Infallible> {
-    let body = r#"{"detail":"the server has too many open connections; retry shortly","code":"TOO_MANY_CONNECTIONS"}"#;
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\
-         x-content-type-options: nosniff\r\ncache-control: no-store\r\n\r\n{body}",
-        body.len()
+    let response = json_response(
+        "503 Service Unavailable",
+        "TOO_MANY_CONNECTIONS",
+        "the server has too many open connections; retry shortly",
+        &[("retry-after", "1")],
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(response.as_bytes()).await?;
+        stream.write_all(&response).await?;
         stream.shutdown().await
     })
     .await;

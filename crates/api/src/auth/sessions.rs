@@ -144,7 +144,8 @@ pub async fn logout(
     let Some(id) = me.session_id() else {
         return Err(ApiError::bad_request(
             "NOT_A_SESSION",
-            "this request is authenticated by an API key, not a session; revoke keys with              DELETE /api/v1/auth/api-keys/{key_id}",
+            "this request is authenticated by an API key, not a session; revoke keys with \
+             DELETE /api/v1/auth/api-keys/{key_id}",
         ));
     };
     state

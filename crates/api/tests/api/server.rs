@@ -211,3 +211,84 @@ async fn event_streams_outlive_the_head_and_body_limits() {
         "an SSE stream is not cut by the head or body limits"
     );
 }
+
+/// Requests hyper refuses before the router sees them get the router's error shape: JSON with
+/// `detail` and a stable `code`, and the same security headers as any other response.
+#[tokio::test]
+async fn unparseable_requests_get_json_errors_with_security_headers() {
+    let (addr, _app) = start(16).await;
+    let mut normal = TcpStream::connect(addr).await.expect("connect");
+    normal
+        .write_all(request("GET", "/health/live", "connection: close\r\n").as_bytes())
+        .await
+        .expect("send");
+    let (normal, _) = read_until_closed(&mut normal, Duration::from_secs(5)).await;
+    let security: Vec<&str> = normal
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name))
+        .filter(|name| {
+            [
+                "content-security-policy",
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+                "permissions-policy",
+                "cross-origin-opener-policy",
+            ]
+            .contains(name)
+        })
+        .collect();
+    assert_eq!(security.len(), 6, "{normal}");
+
+    let long_target = format!("GET /{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("x-h{i}: y\r\n"))
+            .collect::<String>()
+    );
+    let cases: [(&[u8], &str, &str); 5] = [
+        (b"GARBAGE\r\n\r\n", "400", "MALFORMED_REQUEST"),
+        (
+            b"GET /a\x01b HTTP/1.1\r\nhost: x\r\n\r\n",
+            "400",
+            "MALFORMED_REQUEST",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nbad header\r\n\r\n",
+            "400",
+            "MALFORMED_REQUEST",
+        ),
+        (long_target.as_bytes(), "414", "URI_TOO_LONG"),
+        (many_headers.as_bytes(), "431", "HEADERS_TOO_LARGE"),
+    ];
+    for (bytes, status, code) in cases {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(bytes).await.expect("send");
+        let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+        assert!(closed, "{code}: connection left open");
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+        let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        for name in &security {
+            assert!(
+                head.contains(&format!("\n{name}: ")),
+                "{code}: no {name} in {head}"
+            );
+        }
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+        assert_eq!(json["code"], code, "{body}");
+        assert!(
+            json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+
+    // After a good request on a kept-alive connection, a bad one still gets JSON.
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let both = format!("{}GARBAGE\r\n\r\n", request("GET", "/health/live", ""));
+    stream.write_all(both.as_bytes()).await.expect("send");
+    let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
+    assert!(reply.contains("\"code\":\"MALFORMED_REQUEST\""), "{reply}");
+}
