@@ -49,6 +49,21 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     }
 }
 
+/// Can some topic match both filters? (`+` one level, `#` the rest, as in [`matches`].)
+pub fn filters_overlap(a: &str, b: &str) -> bool {
+    let mut a = a.split('/');
+    let mut b = b.split('/');
+    loop {
+        match (a.next(), b.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
+            (Some(x), Some(y)) if x == y => {}
+            _ => return false,
+        }
+    }
+}
+
 /// A SQL `LIKE` pattern (escape character `\`) that narrows a query to the topics `filter`
 /// matches: each wildcard becomes `%`, and `LIKE`'s own wildcards (`%`, `_`) and the escape
 /// character are escaped. A `%` spans levels, so a wildcard filter's rows still need
@@ -113,6 +128,19 @@ mod tests {
         let p: Vec<char> = pattern.chars().collect();
         let t: Vec<char> = text.chars().collect();
         go(&p, &t)
+    }
+
+    #[test]
+    fn overlapping_filters() {
+        assert!(filters_overlap(
+            "tracker/events/#",
+            "tracker/events/lab/+/alive"
+        ));
+        assert!(filters_overlap("tracker/events/#", "+/events/x"));
+        assert!(filters_overlap("tracker/events/#", "#"));
+        assert!(filters_overlap("a/+/c", "a/b/+"));
+        assert!(!filters_overlap("tracker/events/#", "zigbee2mqtt/#"));
+        assert!(!filters_overlap("a/+", "a/b/c"));
     }
 
     #[test]

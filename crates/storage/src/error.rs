@@ -17,6 +17,7 @@ pub enum Entity {
     ApiKey,
     LogRecord,
     Artifact,
+    Check,
 }
 
 impl fmt::Display for Entity {
@@ -33,6 +34,7 @@ impl fmt::Display for Entity {
             Entity::ApiKey => "API key",
             Entity::LogRecord => "log entry",
             Entity::Artifact => "artifact",
+            Entity::Check => "check",
         })
     }
 }

@@ -10,6 +10,7 @@
 
 mod artifacts;
 mod backend;
+mod checks;
 mod error;
 mod events;
 mod identity;
@@ -19,6 +20,7 @@ mod postgres;
 mod samples;
 mod snapshot;
 mod sql_artifacts;
+mod sql_checks;
 mod sql_events;
 mod sql_identity;
 mod sql_logs;
@@ -37,6 +39,10 @@ use domain::{
 use uuid::Uuid;
 
 pub use artifacts::{ArtifactStore, ObjectDeletion};
+pub use checks::{
+    CheckOverview, CheckRetention, CheckStore, RecordedTransition, Resolution, StoredCheck,
+    StoredResult, UptimeBucket,
+};
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, OutboxConfirmation, OutboxDeadLettered};
 pub use identity::{IdentityStore, LoginUpdate};
@@ -93,6 +99,7 @@ pub trait Store:
     + IdentityStore
     + LogStore
     + ArtifactStore
+    + CheckStore
     + SnapshotStore
     + MetricSampleStore
     + Send

@@ -53,6 +53,11 @@ const POSTGRES: &[Source] = &[
         "component fields",
         include_str!("../migrations/postgres/0009_component_fields.sql"),
     ),
+    (
+        10,
+        "checks",
+        include_str!("../migrations/postgres/0010_checks.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -99,6 +104,11 @@ const SQLITE: &[Source] = &[
         9,
         "component fields",
         include_str!("../migrations/sqlite/0009_component_fields.sql"),
+    ),
+    (
+        10,
+        "checks",
+        include_str!("../migrations/sqlite/0010_checks.sql"),
     ),
 ];
 

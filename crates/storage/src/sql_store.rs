@@ -26,8 +26,8 @@ use crate::error::check_version;
 use crate::logs::contains_pattern;
 use crate::sql_artifacts::ArtifactRow;
 use crate::{
-    ArtifactStore, Backend, Entity, EventStore, ExpectedVersion, IdentityStore, LogStore,
-    MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
+    ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion, IdentityStore,
+    LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
 };
 
 const PROJECT_BY_ID: &str = "SELECT id, name, description, status, owner_id, metadata, version, \
@@ -391,6 +391,7 @@ where
         + IdentityStore
         + LogStore
         + ArtifactStore
+        + CheckStore
         + SnapshotStore
         + MetricSampleStore,
     for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,

@@ -1,0 +1,167 @@
+//! Service checks: their definitions, their state between runs, raw results and hourly/daily
+//! uptime counts ([`CheckStore`], queries in `sql_checks.rs`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Check, CheckResult, CheckSecrets, CheckState, CheckStatus, Transition};
+use uuid::Uuid;
+
+use crate::{ExpectedVersion, Result};
+
+/// A check with what is stored beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCheck {
+    pub check: Check,
+    pub secrets: CheckSecrets,
+    pub state: CheckState,
+    /// The project of the check's component.
+    pub project_id: Uuid,
+    /// Whether a push token is set (push checks).
+    pub has_push_token: bool,
+}
+
+/// A recorded result that changed its check's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedTransition {
+    pub check: Check,
+    pub project_id: Uuid,
+    pub transition: Transition,
+    pub result: CheckResult,
+}
+
+/// One stored raw result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    pub at: DateTime<Utc>,
+    pub status: CheckStatus,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Hourly or daily counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Hour,
+    Day,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Hour => "h",
+            Resolution::Day => "d",
+        }
+    }
+
+    /// The start of the bucket `at` falls in (UTC).
+    pub fn bucket(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let step = match self {
+            Resolution::Hour => 3600,
+            Resolution::Day => 86_400,
+        };
+        let secs = at.timestamp().div_euclid(step) * step;
+        DateTime::from_timestamp(secs, 0).unwrap_or(at)
+    }
+}
+
+/// The counts of one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UptimeBucket {
+    pub bucket: DateTime<Utc>,
+    pub up: i64,
+    pub degraded: i64,
+    pub down: i64,
+    pub latency_sum: f64,
+    pub latency_count: i64,
+    pub latency_max: Option<f64>,
+}
+
+/// How long each kind of history is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckRetention {
+    pub raw_before: DateTime<Utc>,
+    pub hourly_before: DateTime<Utc>,
+    pub daily_before: DateTime<Utc>,
+}
+
+/// One check's part of a project's overview: its state and the counts of the last day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOverview {
+    pub check_id: Uuid,
+    pub component_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub paused: bool,
+    pub drives_status: bool,
+    pub state: CheckState,
+}
+
+#[async_trait]
+pub trait CheckStore: Send + Sync {
+    /// Stores a new check, its secrets and push token hash, and its first state (first run at
+    /// `first_due`), with a `check.created` event.
+    async fn create_check(
+        &self,
+        check: &Check,
+        secrets: &CheckSecrets,
+        push_token_hash: Option<&str>,
+        first_due: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn get_check(&self, id: Uuid) -> Result<StoredCheck>;
+    /// The checks of a component, oldest first.
+    async fn list_checks(&self, component_id: Uuid) -> Result<Vec<StoredCheck>>;
+    /// Replaces a check's definition (after `Check::apply`) if its stored version is
+    /// `expected`; `next_due` moves the next run (pausing: `None`), when given. Emits
+    /// `check.updated` listing `changed`.
+    async fn update_check(
+        &self,
+        check: &Check,
+        secrets: &CheckSecrets,
+        expected: ExpectedVersion,
+        changed: &[&str],
+        next_due: Option<Option<DateTime<Utc>>>,
+    ) -> Result<()>;
+    /// Replaces a push check's token hash.
+    async fn set_push_token(&self, id: Uuid, hash: &str) -> Result<()>;
+    async fn delete_check(&self, id: Uuid) -> Result<()>;
+    /// The push check whose token has this hash.
+    async fn check_by_push_token(&self, hash: &str) -> Result<StoredCheck>;
+    /// MQTT heartbeat checks that are not paused.
+    async fn heartbeat_checks(&self) -> Result<Vec<Check>>;
+    /// Leases up to `limit` checks due at `now` (not paused, not leased) until `lease_until`,
+    /// earliest due first, so no other scheduler runs them meanwhile.
+    async fn claim_due_checks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredCheck>>;
+    /// Moves every overdue, unleased check to `now` plus an offset spread over its interval
+    /// (a restart resumes without a burst); returns how many moved.
+    async fn spread_overdue_checks(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Records results in one transaction: the raw rows, the hourly and daily counts, each
+    /// check's new state (lease released), and an event per transition. Results of checks that
+    /// no longer exist are skipped.
+    async fn record_check_results(
+        &self,
+        results: &[CheckResult],
+    ) -> Result<Vec<RecordedTransition>>;
+    /// Raw results of a check with `at >= since`, newest first, at most `limit`.
+    async fn check_results(
+        &self,
+        id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredResult>>;
+    /// A check's counts at `resolution` with `bucket >= since`, oldest first.
+    async fn check_uptime(
+        &self,
+        id: Uuid,
+        resolution: Resolution,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UptimeBucket>>;
+    /// The state of every check of a project's components.
+    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>>;
+    /// Drops raw results and counts older than the retention; returns the rows deleted.
+    async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64>;
+}

@@ -1,0 +1,641 @@
+//! The queries behind [`crate::CheckStore`], written once for both databases over
+//! [`SqlBackend`].
+//!
+//! Recording a batch of results is one transaction: each check's state row is read (locked on
+//! PostgreSQL), advanced by `domain::CheckState::advance`, written back with its lease
+//! released, and the raw row, the hourly and daily counts and any transition's event go with it.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use domain::{
+    Check, CheckKind, CheckResult, CheckSecrets, CheckState, CheckStatus, CheckTarget, DomainEvent,
+    JsonObject,
+};
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Executor};
+use sqlx_macros::FromRow;
+use uuid::Uuid;
+
+use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
+use crate::checks::{
+    CheckOverview, CheckRetention, CheckStore, RecordedTransition, Resolution, StoredCheck,
+    StoredResult, UptimeBucket,
+};
+use crate::sql_store::{convert, parent_missing, parse, write_outbox};
+use crate::{Entity, ExpectedVersion, Result, StoreError};
+
+macro_rules! check_select {
+    ($($tail:literal)*) => {
+        concat!(
+            "SELECT c.id, c.component_id, c.name, c.kind, c.target, c.secrets, \
+             c.push_token_hash IS NOT NULL AS has_push_token, c.interval_secs, c.timeout_secs, \
+             c.retries, c.retry_interval_secs, c.drives_status, c.paused, c.version, \
+             c.created_at, c.updated_at, p.project_id, s.status, s.status_since, s.failures, \
+             s.last_checked_at, s.last_latency_ms, s.last_error, s.cert_expires_at, \
+             s.next_due_at FROM checks c JOIN check_status s ON s.check_id = c.id \
+             JOIN components p ON p.id = c.component_id ",
+            $($tail),*
+        )
+    };
+}
+
+const CHECK_BY_ID: &str = check_select!("WHERE c.id = $1");
+
+const CHECK_FOR_UPDATE: Dialects = Dialects {
+    postgres: check_select!("WHERE c.id = $1 FOR UPDATE OF s"),
+    sqlite: CHECK_BY_ID,
+};
+
+const CLAIM_DUE: Dialects = Dialects {
+    postgres: "UPDATE check_status SET lease_until = $2 WHERE check_id IN (SELECT check_id \
+               FROM check_status WHERE next_due_at <= $1 AND (lease_until IS NULL OR \
+               lease_until < $1) ORDER BY next_due_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+               RETURNING check_id",
+    sqlite: "UPDATE check_status SET lease_until = $2 WHERE check_id IN (SELECT check_id \
+             FROM check_status WHERE next_due_at <= $1 AND (lease_until IS NULL OR \
+             lease_until < $1) ORDER BY next_due_at LIMIT $3) RETURNING check_id",
+};
+
+const UPSERT_UPTIME: &str = "INSERT INTO check_uptime (check_id, resolution, bucket, up, \
+     degraded, down, latency_sum, latency_count, latency_max) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (check_id, resolution, bucket) DO UPDATE SET \
+     up = check_uptime.up + excluded.up, degraded = check_uptime.degraded + excluded.degraded, \
+     down = check_uptime.down + excluded.down, \
+     latency_sum = check_uptime.latency_sum + excluded.latency_sum, \
+     latency_count = check_uptime.latency_count + excluded.latency_count, \
+     latency_max = CASE WHEN check_uptime.latency_max IS NULL \
+     OR excluded.latency_max > check_uptime.latency_max THEN excluded.latency_max \
+     ELSE check_uptime.latency_max END";
+
+#[derive(FromRow)]
+struct CheckRow {
+    id: Uuid,
+    component_id: Uuid,
+    name: String,
+    kind: String,
+    target: Json<JsonObject>,
+    secrets: Json<JsonObject>,
+    has_push_token: bool,
+    interval_secs: i32,
+    timeout_secs: i32,
+    retries: i32,
+    retry_interval_secs: i32,
+    drives_status: bool,
+    paused: bool,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    project_id: Uuid,
+    status: String,
+    status_since: Option<DateTime<Utc>>,
+    failures: i32,
+    last_checked_at: Option<DateTime<Utc>>,
+    last_latency_ms: Option<f64>,
+    last_error: Option<String>,
+    cert_expires_at: Option<DateTime<Utc>>,
+    next_due_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<CheckRow> for StoredCheck {
+    type Error = StoreError;
+
+    fn try_from(r: CheckRow) -> Result<StoredCheck> {
+        let kind: CheckKind = parse(r.kind)?;
+        let target = CheckTarget::from_json(kind, r.target.0).map_err(StoreError::corrupt)?;
+        let secrets = r
+            .secrets
+            .0
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => Ok((k, s)),
+                _ => Err(StoreError::corrupt("a check secret is not a string")),
+            })
+            .collect::<Result<_>>()?;
+        Ok(StoredCheck {
+            check: Check {
+                id: r.id,
+                component_id: r.component_id,
+                name: r.name,
+                target,
+                interval_secs: r.interval_secs,
+                timeout_secs: r.timeout_secs,
+                retries: r.retries,
+                retry_interval_secs: r.retry_interval_secs,
+                drives_status: r.drives_status,
+                paused: r.paused,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            secrets: CheckSecrets(secrets),
+            state: CheckState {
+                status: parse(r.status)?,
+                status_since: r.status_since,
+                failures: r.failures,
+                last_checked_at: r.last_checked_at,
+                last_latency_ms: r.last_latency_ms,
+                last_error: r.last_error,
+                cert_expires_at: r.cert_expires_at,
+                next_due_at: r.next_due_at,
+            },
+            project_id: r.project_id,
+            has_push_token: r.has_push_token,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ResultRow {
+    at: DateTime<Utc>,
+    status: String,
+    latency_ms: Option<f64>,
+    error: Option<String>,
+}
+
+impl TryFrom<ResultRow> for StoredResult {
+    type Error = StoreError;
+
+    fn try_from(r: ResultRow) -> Result<StoredResult> {
+        Ok(StoredResult {
+            at: r.at,
+            status: parse(r.status)?,
+            latency_ms: r.latency_ms,
+            error: r.error,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct BucketRow {
+    bucket: DateTime<Utc>,
+    up: i32,
+    degraded: i32,
+    down: i32,
+    latency_sum: f64,
+    latency_count: i32,
+    latency_max: Option<f64>,
+}
+
+impl From<BucketRow> for UptimeBucket {
+    fn from(r: BucketRow) -> UptimeBucket {
+        UptimeBucket {
+            bucket: r.bucket,
+            up: r.up.into(),
+            degraded: r.degraded.into(),
+            down: r.down.into(),
+            latency_sum: r.latency_sum,
+            latency_count: r.latency_count.into(),
+            latency_max: r.latency_max,
+        }
+    }
+}
+
+fn secrets_json(s: &CheckSecrets) -> JsonObject {
+    s.0.iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+/// Where a check waiting at `now` runs, spread over its interval by its id (stable, so a
+/// restart spreads the same way each time), at most five minutes out.
+fn spread(now: DateTime<Utc>, id: Uuid, interval_secs: i32) -> DateTime<Utc> {
+    let window_ms = i64::from(interval_secs.clamp(1, 300)) * 1000;
+    let offset = (id.as_u128() % window_ms.unsigned_abs() as u128) as i64;
+    now + Duration::milliseconds(offset)
+}
+
+async fn fetch_check<'c, B: SqlBackend>(
+    conn: impl Executor<'c, Database = B::Db>,
+    sql: &'static str,
+    id: Uuid,
+) -> Result<Option<StoredCheck>>
+where
+    for<'a> &'a str: ColumnIndex<Row<B>>,
+    String: Column<B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    i64: Column<B::Db>,
+    i32: Column<B::Db>,
+    f64: Column<B::Db>,
+    bool: Column<B::Db>,
+    DateTime<Utc>: Column<B::Db>,
+    Json<JsonObject>: Column<B::Db>,
+{
+    sqlx::query_as::<_, CheckRow>(sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(StoredCheck::try_from)
+        .transpose()
+}
+
+async fn add_uptime<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    r: &CheckResult,
+    resolution: Resolution,
+) -> Result<()>
+where
+    for<'a> &'a str: Param<'a, DB>,
+    for<'q> Uuid: Param<'q, DB>,
+    for<'q> i32: Param<'q, DB>,
+    for<'q> f64: Param<'q, DB>,
+    for<'q> Option<f64>: Param<'q, DB>,
+    for<'q> DateTime<Utc>: Param<'q, DB>,
+{
+    let o = &r.outcome;
+    let count = |s: CheckStatus| i32::from(o.status == s);
+    sqlx::query(UPSERT_UPTIME)
+        .bind(r.check_id)
+        .bind(resolution.as_str())
+        .bind(resolution.bucket(r.at))
+        .bind(count(CheckStatus::Up))
+        .bind(count(CheckStatus::Degraded))
+        .bind(count(CheckStatus::Down))
+        .bind(o.latency_ms.unwrap_or(0.0))
+        .bind(i32::from(o.latency_ms.is_some()))
+        .bind(o.latency_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<B> CheckStore for B
+where
+    B: SqlBackend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db> + ColumnIndex<Row<B>>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    for<'a> Option<&'a str>: Param<'a, B::Db>,
+    usize: ColumnIndex<Row<B>>,
+    for<'q> String: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> Option<String>: Param<'q, B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> i64: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> i32: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> f64: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> Option<f64>: Param<'q, B::Db>,
+    for<'q> bool: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db> + Column<B::Db>,
+    for<'q> Option<DateTime<Utc>>: Param<'q, B::Db>,
+    Json<JsonObject>: Column<B::Db>,
+{
+    async fn create_check(
+        &self,
+        c: &Check,
+        secrets: &CheckSecrets,
+        push_token_hash: Option<&str>,
+        first_due: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let target = c.target.to_json();
+        let secrets = secrets_json(secrets);
+        sqlx::query(
+            "INSERT INTO checks (id, component_id, name, kind, target, secrets, \
+             push_token_hash, interval_secs, timeout_secs, retries, retry_interval_secs, \
+             drives_status, paused, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(c.id)
+        .bind(c.component_id)
+        .bind(&c.name)
+        .bind(c.kind().as_str())
+        .bind(Json(&target))
+        .bind(Json(&secrets))
+        .bind(push_token_hash)
+        .bind(c.interval_secs)
+        .bind(c.timeout_secs)
+        .bind(c.retries)
+        .bind(c.retry_interval_secs)
+        .bind(c.drives_status)
+        .bind(c.paused)
+        .bind(c.version)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| parent_missing(e, Entity::Component, c.component_id))?;
+        sqlx::query("INSERT INTO check_status (check_id, next_due_at) VALUES ($1, $2)")
+            .bind(c.id)
+            .bind((!c.paused).then_some(first_due))
+            .execute(&mut *tx)
+            .await?;
+        write_outbox(&mut *tx, &DomainEvent::check_changed("created", c, &[])).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_check(&self, id: Uuid) -> Result<StoredCheck> {
+        fetch_check::<B>(self.reader(), CHECK_BY_ID, id)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Check, id))
+    }
+
+    async fn list_checks(&self, component_id: Uuid) -> Result<Vec<StoredCheck>> {
+        let mut conn = self.reader().acquire().await?;
+        let found = sqlx::query("SELECT 1 FROM components WHERE id = $1")
+            .bind(component_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::not_found(Entity::Component, component_id));
+        }
+        let rows: Vec<CheckRow> = sqlx::query_as(check_select!(
+            "WHERE c.component_id = $1 ORDER BY c.created_at, c.id"
+        ))
+        .bind(component_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        convert(rows)
+    }
+
+    async fn update_check(
+        &self,
+        c: &Check,
+        secrets: &CheckSecrets,
+        expected: ExpectedVersion,
+        changed: &[&str],
+        next_due: Option<Option<DateTime<Utc>>>,
+    ) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let stored = fetch_check::<B>(&mut *tx, CHECK_FOR_UPDATE.get(B::KIND), c.id)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Check, c.id))?;
+        crate::error::check_version(Entity::Check, c.id, expected, stored.check.version)?;
+        if stored.check.version + 1 != c.version {
+            // Someone else changed it between the caller's read and this write.
+            return Err(StoreError::VersionConflict {
+                entity: Entity::Check,
+                id: c.id,
+                expected: c.version - 1,
+                actual: stored.check.version,
+            });
+        }
+        let target = c.target.to_json();
+        let secrets = secrets_json(secrets);
+        sqlx::query(
+            "UPDATE checks SET name = $2, target = $3, secrets = $4, interval_secs = $5, \
+             timeout_secs = $6, retries = $7, retry_interval_secs = $8, drives_status = $9, \
+             paused = $10, version = $11, updated_at = $12 WHERE id = $1",
+        )
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(Json(&target))
+        .bind(Json(&secrets))
+        .bind(c.interval_secs)
+        .bind(c.timeout_secs)
+        .bind(c.retries)
+        .bind(c.retry_interval_secs)
+        .bind(c.drives_status)
+        .bind(c.paused)
+        .bind(c.version)
+        .bind(c.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(next_due) = next_due {
+            sqlx::query("UPDATE check_status SET next_due_at = $2 WHERE check_id = $1")
+                .bind(c.id)
+                .bind(next_due)
+                .execute(&mut *tx)
+                .await?;
+        }
+        write_outbox(&mut *tx, &DomainEvent::check_changed("updated", c, changed)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_push_token(&self, id: Uuid, hash: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE checks SET push_token_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .execute(self.writer())
+            .await?;
+        if B::Db::rows_affected(&done) == 0 {
+            return Err(StoreError::not_found(Entity::Check, id));
+        }
+        Ok(())
+    }
+
+    async fn delete_check(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let stored = fetch_check::<B>(&mut *tx, CHECK_FOR_UPDATE.get(B::KIND), id)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Check, id))?;
+        sqlx::query("DELETE FROM checks WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        write_outbox(
+            &mut *tx,
+            &DomainEvent::check_changed("deleted", &stored.check, &[]),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn check_by_push_token(&self, hash: &str) -> Result<StoredCheck> {
+        let row: Option<CheckRow> = sqlx::query_as(check_select!("WHERE c.push_token_hash = $1"))
+            .bind(hash)
+            .fetch_optional(self.reader())
+            .await?;
+        row.ok_or(StoreError::not_found(Entity::Check, "(push token)"))?
+            .try_into()
+    }
+
+    async fn heartbeat_checks(&self) -> Result<Vec<Check>> {
+        let rows: Vec<CheckRow> =
+            sqlx::query_as(check_select!("WHERE c.kind = 'mqtt' AND c.paused = $1"))
+                .bind(false)
+                .fetch_all(self.reader())
+                .await?;
+        Ok(convert::<_, StoredCheck>(rows)?
+            .into_iter()
+            .map(|s| s.check)
+            .collect())
+    }
+
+    async fn claim_due_checks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredCheck>> {
+        let mut tx = self.writer().begin().await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(CLAIM_DUE.get(B::KIND))
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = fetch_check::<B>(&mut *tx, CHECK_BY_ID, id).await? {
+                claimed.push(c);
+            }
+        }
+        tx.commit().await?;
+        claimed.sort_by_key(|c| c.state.next_due_at);
+        Ok(claimed)
+    }
+
+    async fn spread_overdue_checks(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.writer().begin().await?;
+        let overdue: Vec<(Uuid, i32)> = sqlx::query_as(
+            "SELECT s.check_id, c.interval_secs FROM check_status s JOIN checks c \
+             ON c.id = s.check_id WHERE s.next_due_at < $1 AND \
+             (s.lease_until IS NULL OR s.lease_until < $1)",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, interval) in &overdue {
+            sqlx::query("UPDATE check_status SET next_due_at = $2 WHERE check_id = $1")
+                .bind(*id)
+                .bind(spread(now, *id, *interval))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(overdue.len() as u64)
+    }
+
+    async fn record_check_results(
+        &self,
+        results: &[CheckResult],
+    ) -> Result<Vec<RecordedTransition>> {
+        let mut tx = self.writer().begin().await?;
+        let mut transitions = Vec::new();
+        for r in results {
+            let Some(mut stored) =
+                fetch_check::<B>(&mut *tx, CHECK_FOR_UPDATE.get(B::KIND), r.check_id).await?
+            else {
+                continue;
+            };
+            let transition = stored.state.advance(&stored.check, r.at, &r.outcome);
+            let s = &stored.state;
+            sqlx::query(
+                "UPDATE check_status SET status = $2, status_since = $3, failures = $4, \
+                 last_checked_at = $5, last_latency_ms = $6, last_error = $7, \
+                 cert_expires_at = $8, next_due_at = $9, lease_until = NULL \
+                 WHERE check_id = $1",
+            )
+            .bind(r.check_id)
+            .bind(s.status.as_str())
+            .bind(s.status_since)
+            .bind(s.failures)
+            .bind(s.last_checked_at)
+            .bind(s.last_latency_ms)
+            .bind(s.last_error.clone())
+            .bind(s.cert_expires_at)
+            .bind(s.next_due_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO check_results (check_id, at, status, latency_ms, error) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(r.check_id)
+            .bind(r.at)
+            .bind(r.outcome.status.as_str())
+            .bind(r.outcome.latency_ms)
+            .bind(r.outcome.error.clone())
+            .execute(&mut *tx)
+            .await?;
+            add_uptime(&mut *tx, r, Resolution::Hour).await?;
+            add_uptime(&mut *tx, r, Resolution::Day).await?;
+            if let Some(t) = transition.filter(|t| t.to != CheckStatus::Unknown) {
+                let event = DomainEvent::check_state(&stored.check, stored.project_id, &t, r);
+                write_outbox(&mut *tx, &event).await?;
+                transitions.push(RecordedTransition {
+                    check: stored.check,
+                    project_id: stored.project_id,
+                    transition: t,
+                    result: r.clone(),
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(transitions)
+    }
+
+    async fn check_results(
+        &self,
+        id: Uuid,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StoredResult>> {
+        let rows: Vec<ResultRow> = sqlx::query_as(
+            "SELECT at, status, latency_ms, error FROM check_results \
+             WHERE check_id = $1 AND at >= $2 ORDER BY at DESC, id DESC LIMIT $3",
+        )
+        .bind(id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        convert(rows)
+    }
+
+    async fn check_uptime(
+        &self,
+        id: Uuid,
+        resolution: Resolution,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<UptimeBucket>> {
+        let rows: Vec<BucketRow> = sqlx::query_as(
+            "SELECT bucket, up, degraded, down, latency_sum, latency_count, latency_max \
+             FROM check_uptime WHERE check_id = $1 AND resolution = $2 AND bucket >= $3 \
+             ORDER BY bucket",
+        )
+        .bind(id)
+        .bind(resolution.as_str())
+        .bind(since)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(UptimeBucket::from).collect())
+    }
+
+    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>> {
+        let mut conn = self.reader().acquire().await?;
+        crate::sql_store::require_project(&mut *conn, project_id).await?;
+        let rows: Vec<CheckRow> = sqlx::query_as(check_select!(
+            "WHERE p.project_id = $1 ORDER BY c.component_id, c.created_at, c.id"
+        ))
+        .bind(project_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(convert::<_, StoredCheck>(rows)?
+            .into_iter()
+            .map(|s| CheckOverview {
+                check_id: s.check.id,
+                component_id: s.check.component_id,
+                kind: s.check.kind().as_str().to_owned(),
+                name: s.check.name,
+                paused: s.check.paused,
+                drives_status: s.check.drives_status,
+                state: s.state,
+            })
+            .collect())
+    }
+
+    async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64> {
+        let mut tx = self.writer().begin().await?;
+        let raw = sqlx::query("DELETE FROM check_results WHERE at < $1")
+            .bind(retention.raw_before)
+            .execute(&mut *tx)
+            .await?;
+        let hourly = sqlx::query("DELETE FROM check_uptime WHERE resolution = 'h' AND bucket < $1")
+            .bind(retention.hourly_before)
+            .execute(&mut *tx)
+            .await?;
+        let daily = sqlx::query("DELETE FROM check_uptime WHERE resolution = 'd' AND bucket < $1")
+            .bind(retention.daily_before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(B::Db::rows_affected(&raw)
+            + B::Db::rows_affected(&hourly)
+            + B::Db::rows_affected(&daily))
+    }
+}
