@@ -121,6 +121,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
     use auth::{api_keys, audit, sessions, setup, users};
     OpenApiRouter::new()
         .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::progress))
         .routes(routes!(projects::get, projects::update, projects::delete))
         .routes(routes!(components::list, components::create))
         .routes(routes!(

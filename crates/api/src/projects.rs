@@ -135,6 +135,55 @@ pub async fn list(
     }))
 }
 
+/// One project's progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectProgressResponse {
+    pub id: Uuid,
+    pub name: String,
+    /// How many components the progress averages.
+    pub components: i64,
+    /// 0-100: the average of its components' progress; null without components.
+    pub progress: Option<f64>,
+}
+
+/// Progress, defined once: a component's is the share of its tasks done when it has tasks,
+/// else the percentage typed by hand; a project's is the average of its components'; the
+/// overall is the average of the open projects that have components.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressResponse {
+    /// 0-100; null while no open project has components.
+    pub overall: Option<f64>,
+    /// How many projects `overall` averages.
+    pub measured: i64,
+    /// The newest open (not archived) projects, at most 100, newest first.
+    pub projects: Vec<ProjectProgressResponse>,
+}
+
+/// Projects the progress answer lists at most (the overall covers them all).
+const PROGRESS_PROJECTS: i64 = 100;
+
+/// The progress of the open projects and their average, as the dashboard shows it (the chart's
+/// `taylordash_project_progress` samples the same numbers).
+#[utoipa::path(get, path = "/projects/progress", tag = "projects",
+    responses((status = 200, body = ProgressResponse)))]
+pub async fn progress(State(state): State<AppState>) -> ApiResult<axum::Json<ProgressResponse>> {
+    let report = state.store.project_progress(PROGRESS_PROJECTS).await?;
+    Ok(axum::Json(ProgressResponse {
+        overall: report.overall,
+        measured: report.measured,
+        projects: report
+            .projects
+            .into_iter()
+            .map(|p| ProjectProgressResponse {
+                id: p.id,
+                name: p.name,
+                components: p.components,
+                progress: p.progress,
+            })
+            .collect(),
+    }))
+}
+
 /// Create a project.
 #[utoipa::path(post, path = "/projects", tag = "projects",
     request_body = ProjectCreate,

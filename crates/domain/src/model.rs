@@ -450,12 +450,36 @@ pub struct Page<T> {
     pub total: i64,
 }
 
-/// A project's progress: the average of its components' progress (0 without components).
+/// A component's progress in percent, the one definition everything shows (canvas, dashboard,
+/// chart): with tasks, the share of them that are done; without, the percentage typed by hand
+/// (`Component::progress`). Storage's `project_progress` computes the same in SQL.
+pub fn component_progress(typed: i32, tasks: i64, done: i64) -> f64 {
+    if tasks > 0 {
+        100.0 * done.clamp(0, tasks) as f64 / tasks as f64
+    } else {
+        f64::from(typed)
+    }
+}
+
+/// A project's progress: the average of its components' [`component_progress`]; `None` while
+/// it has no components (nothing to measure).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProjectProgress {
     pub id: Uuid,
     pub name: String,
-    pub progress: f64,
+    pub components: i64,
+    pub progress: Option<f64>,
+}
+
+/// The progress of the open (not archived) projects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressReport {
+    /// The average progress of the open projects that have components; `None` if none has.
+    pub overall: Option<f64>,
+    /// How many projects `overall` averages.
+    pub measured: i64,
+    /// The newest open projects (as many as asked for), newest first.
+    pub projects: Vec<ProjectProgress>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -468,6 +492,23 @@ pub struct ProjectFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_comes_from_tasks_when_there_are_any() {
+        assert_eq!(component_progress(0, 4, 1), 25.0);
+        assert_eq!(
+            component_progress(90, 4, 1),
+            25.0,
+            "typed progress is ignored"
+        );
+        assert_eq!(
+            component_progress(40, 0, 0),
+            40.0,
+            "typed by hand without tasks"
+        );
+        assert_eq!(component_progress(0, 3, 3), 100.0);
+        assert!((component_progress(0, 3, 1) - 100.0 / 3.0).abs() < 1e-9);
+    }
 
     #[test]
     fn project_create_trims_and_validates() {

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::{
     Component, ComponentPatch, Dependency, NewComponent, NewProject, NewTask, Page, PageRequest,
-    Position, Project, ProjectFilter, ProjectGraph, ProjectPatch, ProjectProgress, Task, TaskPatch,
+    Position, ProgressReport, Project, ProjectFilter, ProjectGraph, ProjectPatch, Task, TaskPatch,
 };
 use uuid::Uuid;
 
@@ -125,8 +125,9 @@ pub trait Store:
         filter: &ProjectFilter,
         page: PageRequest,
     ) -> Result<Page<Project>>;
-    /// The progress of the `limit` newest projects that are not archived, in one query.
-    async fn project_progress(&self, limit: i64) -> Result<Vec<ProjectProgress>>;
+    /// The progress of the open (not archived) projects: the `limit` newest, and the average
+    /// over all of them (`domain::component_progress` per component, averaged per project).
+    async fn project_progress(&self, limit: i64) -> Result<ProgressReport>;
     async fn get_project(&self, id: Uuid) -> Result<Project>;
     async fn create_project(&self, new: NewProject) -> Result<Project>;
     async fn update_project(

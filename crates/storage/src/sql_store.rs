@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
     Component, ComponentPatch, Dependency, DomainEvent, GraphNode, Icon, JsonObject, NewComponent,
-    NewProject, NewTask, Page, PageRequest, Position, Project, ProjectFilter, ProjectGraph,
-    ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
+    NewProject, NewTask, Page, PageRequest, Position, ProgressReport, Project, ProjectFilter,
+    ProjectGraph, ProjectPatch, ProjectProgress, Task, TaskPatch, ValidationError, find_cycle,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Executor, Row as _};
@@ -230,7 +230,8 @@ impl From<DependencyRow> for Dependency {
 struct ProgressRow {
     id: Uuid,
     name: String,
-    progress: f64,
+    components: i64,
+    progress: Option<f64>,
 }
 
 impl From<ProgressRow> for ProjectProgress {
@@ -238,9 +239,35 @@ impl From<ProgressRow> for ProjectProgress {
         ProjectProgress {
             id: r.id,
             name: r.name,
+            components: r.components,
             progress: r.progress,
         }
     }
+}
+
+#[derive(FromRow)]
+struct OverallRow {
+    overall: Option<f64>,
+    measured: i64,
+}
+
+/// Each open project's progress: the average of its components' progress, each the share of
+/// its tasks done when it has tasks, else its typed `progress` — `domain::component_progress`
+/// in SQL. NULL for a project without components. A macro, so `concat!` builds the two
+/// queries over it as literals.
+macro_rules! open_project_progress {
+    () => {
+        "SELECT p.id, p.name, p.created_at, \
+     COUNT(c.id) AS components, \
+     CAST(AVG(CASE WHEN t.total > 0 THEN 100.0 * t.done / t.total ELSE c.progress END) \
+     AS DOUBLE PRECISION) AS progress \
+     FROM projects p LEFT JOIN components c ON c.project_id = p.id \
+     LEFT JOIN (SELECT component_id, COUNT(*) AS total, \
+     SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) AS done \
+     FROM tasks GROUP BY component_id) t ON t.component_id = c.id \
+     WHERE p.status <> 'archived' \
+     GROUP BY p.id, p.name, p.created_at"
+    };
 }
 
 /// Parses a stored vocabulary value (a status, a role, a scope); a value the domain does not
@@ -489,19 +516,28 @@ where
         })
     }
 
-    async fn project_progress(&self, limit: i64) -> Result<Vec<ProjectProgress>> {
-        let rows: Vec<ProgressRow> = sqlx::query_as(
-            "SELECT p.id, p.name, \
-             CAST(COALESCE(AVG(c.progress), 0) AS DOUBLE PRECISION) AS progress \
-             FROM projects p LEFT JOIN components c ON c.project_id = p.id \
-             WHERE p.status <> 'archived' \
-             GROUP BY p.id, p.name, p.created_at \
-             ORDER BY p.created_at DESC, p.id DESC LIMIT $1",
-        )
+    async fn project_progress(&self, limit: i64) -> Result<ProgressReport> {
+        let rows: Vec<ProgressRow> = sqlx::query_as(concat!(
+            "SELECT id, name, components, progress FROM (",
+            open_project_progress!(),
+            ") x ORDER BY created_at DESC, id DESC LIMIT $1"
+        ))
         .bind(limit)
         .fetch_all(self.reader())
         .await?;
-        Ok(rows.into_iter().map(ProjectProgress::from).collect())
+        let all: OverallRow = sqlx::query_as(concat!(
+            "SELECT CAST(AVG(progress) AS DOUBLE PRECISION) AS overall, \
+             COUNT(progress) AS measured FROM (",
+            open_project_progress!(),
+            ") x"
+        ))
+        .fetch_one(self.reader())
+        .await?;
+        Ok(ProgressReport {
+            overall: all.overall,
+            measured: all.measured,
+            projects: rows.into_iter().map(ProjectProgress::from).collect(),
+        })
     }
 
     async fn get_project(&self, id: Uuid) -> Result<Project> {

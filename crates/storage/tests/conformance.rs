@@ -142,6 +142,49 @@ async fn project_progress_averages_components(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
+    // A component with tasks: its progress is the share done (1 of 4), whatever was typed.
+    let bench = store.create_project(project("bench")).await.unwrap();
+    let tasked = store
+        .create_component(
+            bench.id,
+            NewComponent {
+                progress: 90,
+                ..component("tasked")
+            },
+        )
+        .await
+        .unwrap();
+    for (i, status) in [
+        TaskStatus::Done,
+        TaskStatus::Todo,
+        TaskStatus::InProgress,
+        TaskStatus::Review,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .create_task(
+                tasked.id,
+                NewTask {
+                    name: format!("task {i}"),
+                    status,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .create_component(
+            bench.id,
+            NewComponent {
+                progress: 40,
+                ..component("typed")
+            },
+        )
+        .await
+        .unwrap();
     store
         .create_project(NewProject {
             status: ProjectStatus::Archived,
@@ -149,17 +192,33 @@ async fn project_progress_averages_components(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    let got = store.project_progress(100).await.unwrap();
-    let got: Vec<_> = got
+    let report = store.project_progress(100).await.unwrap();
+    let got: Vec<_> = report
+        .projects
         .iter()
-        .map(|p| (p.id, p.name.as_str(), p.progress))
+        .map(|p| (p.id, p.name.as_str(), p.components, p.progress))
         .collect();
+    // The database computes what the domain defines.
+    let bench_progress =
+        (domain::component_progress(90, 4, 1) + domain::component_progress(40, 0, 0)) / 2.0;
+    assert_eq!(bench_progress, 32.5);
     assert_eq!(
         got,
-        [(rover.id, "rover", 45.0), (empty.id, "empty", 0.0)],
-        "newest first, archived left out"
+        [
+            (bench.id, "bench", 2, Some(bench_progress)),
+            (rover.id, "rover", 2, Some(45.0)),
+            (empty.id, "empty", 0, None),
+        ],
+        "newest first, archived left out, nothing to measure without components"
     );
-    assert_eq!(store.project_progress(1).await.unwrap().len(), 1);
+    assert_eq!(report.overall, Some((32.5 + 45.0) / 2.0));
+    assert_eq!(report.measured, 2);
+    let one = store.project_progress(1).await.unwrap();
+    assert_eq!(one.projects.len(), 1);
+    assert_eq!(
+        one.overall, report.overall,
+        "the average covers every open project"
+    );
 }
 
 async fn list_orders_pages_and_filters(store: Arc<dyn Store>) {

@@ -889,6 +889,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The progress of the open projects and their average, as the dashboard shows it (the chart's
+         *     `taylordash_project_progress` samples the same numbers).
+         */
+        get: operations["progress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}": {
         parameters: {
             query?: never;
@@ -1660,6 +1680,25 @@ export interface components {
             /** Format: double */
             y: number;
         };
+        /**
+         * @description Progress, defined once: a component's is the share of its tasks done when it has tasks,
+         *     else the percentage typed by hand; a project's is the average of its components'; the
+         *     overall is the average of the open projects that have components.
+         */
+        ProgressResponse: {
+            /**
+             * Format: int64
+             * @description How many projects `overall` averages.
+             */
+            measured: number;
+            /**
+             * Format: double
+             * @description 0-100; null while no open project has components.
+             */
+            overall?: number | null;
+            /** @description The newest open (not archived) projects, at most 100, newest first. */
+            projects: components["schemas"]["ProjectProgressResponse"][];
+        };
         ProjectCreate: {
             /** @description Up to 1000 characters. */
             description?: string | null;
@@ -1693,6 +1732,22 @@ export interface components {
              * @description Items matching the filters, over all pages.
              */
             total: number;
+        };
+        /** @description One project's progress. */
+        ProjectProgressResponse: {
+            /**
+             * Format: int64
+             * @description How many components the progress averages.
+             */
+            components: number;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /**
+             * Format: double
+             * @description 0-100: the average of its components' progress; null without components.
+             */
+            progress?: number | null;
         };
         ProjectResponse: {
             /** Format: date-time */
@@ -6361,6 +6416,61 @@ export interface operations {
             };
             /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgressResponse"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

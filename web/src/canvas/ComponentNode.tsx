@@ -1,7 +1,9 @@
-// One component on the canvas: name, type, status colour, progress bar and task count.
+// One component on the canvas: name, type, status colour, progress bar and where the progress
+// comes from (its tasks, or typed by hand when it has none: app/progress.ts).
 // Memoized: it re-renders only when its own component object changes.
 import { memo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
+import { componentProgress, progressSource } from '../app/progress';
 import type { CanvasNode } from './flow';
 
 export const STATUS_LABEL: Record<string, string> = {
@@ -13,7 +15,7 @@ export const STATUS_LABEL: Record<string, string> = {
 
 function ComponentNodeView({ data, selected, isConnectable }: NodeProps<CanvasNode>) {
   const c = data.node;
-  const done = c.task_count - c.open_task_count;
+  const p = componentProgress(c);
   return (
     <div className={`cv-node cv-status-${c.status}${selected ? ' cv-selected' : ''}`} data-testid="cv-node" data-id={c.id}>
       <Handle type="target" position={Position.Left} isConnectable={isConnectable} />
@@ -22,14 +24,22 @@ function ComponentNodeView({ data, selected, isConnectable }: NodeProps<CanvasNo
         <span className="cv-node-status">{STATUS_LABEL[c.status] ?? c.status}</span>
       </div>
       <div className="cv-node-type">{c.type || 'component'}</div>
-      <div className="cv-progress" role="progressbar" aria-label={`${c.name} progress`} aria-valuenow={c.progress} aria-valuemin={0} aria-valuemax={100}>
-        <div className="cv-progress-bar" style={{ width: `${c.progress}%` }} />
+      <div
+        className="cv-progress"
+        role="progressbar"
+        aria-label={`${c.name} progress`}
+        aria-valuenow={p.percent}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuetext={`${p.percent}%, ${progressSource(p)}`}
+      >
+        <div className="cv-progress-bar" style={{ width: `${p.value}%` }} />
       </div>
-      <div className="cv-node-foot">
-        <span className="cv-tasks" data-testid="cv-task-count">
-          {c.task_count === 0 ? 'No tasks' : `${done}/${c.task_count} tasks done`}
+      <div className="cv-node-foot" title={`Progress ${p.percent}%: ${progressSource(p)}`}>
+        <span className={`cv-tasks cv-source-${p.source}`} data-testid="cv-task-count">
+          {p.source === 'tasks' ? `${p.done}/${p.total} tasks done` : 'No tasks · set by hand'}
         </span>
-        <span>{c.progress}%</span>
+        <span data-testid="cv-progress">{p.percent}%</span>
       </div>
       <Handle type="source" position={Position.Right} isConnectable={isConnectable} />
     </div>

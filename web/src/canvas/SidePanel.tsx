@@ -4,7 +4,8 @@
 import { memo, useEffect, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '../api/client';
-import { Button, ErrorMessage, Loading, useConfirm } from '../app/ui';
+import { componentProgress, PROGRESS_HELP, progressSource, type Progress } from '../app/progress';
+import { Button, ErrorMessage, Loading, Tip, useConfirm } from '../app/ui';
 import { canvasApi, graphKey, tasksKey } from './api';
 import { STATUS_LABEL } from './ComponentNode';
 import { COMPONENT_STATUSES, TASK_STATUSES, upsertComponent, type Graph, type GraphNode, type Task } from './model';
@@ -98,6 +99,8 @@ export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, rep
     remove.mutate({ id: node.id }, { onSuccess: () => report(`Deleted ${node.name}.`) });
   };
 
+  const progress = componentProgress(node);
+
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     void save(false);
@@ -132,17 +135,25 @@ export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, rep
                 ))}
               </select>
             </label>
-            <label>
-              Progress %
-              <input
-                type="number"
-                min={0}
-                max={100}
-                value={form.progress}
-                onChange={(e) => change('progress', Number(e.target.value))}
-              />
-            </label>
+            {progress.source === 'tasks' ? (
+              <div className="cv-derived">
+                <span>Progress</span>
+                <strong data-testid="panel-progress">{progress.percent}%</strong>
+              </div>
+            ) : (
+              <label>
+                Progress % (by hand)
+                <input
+                  type="number"
+                  min={0}
+                  max={100}
+                  value={form.progress}
+                  onChange={(e) => change('progress', Number(e.target.value))}
+                />
+              </label>
+            )}
           </div>
+          <ProgressNote progress={progress} />
           {conflict && (
             <div className="cv-conflict" role="alert">
               <span>This component was changed elsewhere — reload or overwrite.</span>
@@ -168,14 +179,29 @@ export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, rep
           <dt>Status</dt>
           <dd>{STATUS_LABEL[node.status]}</dd>
           <dt>Progress</dt>
-          <dd>{node.progress}%</dd>
+          <dd data-testid="panel-progress">{progress.percent}%</dd>
         </dl>
       )}
+      {!canEdit && <ProgressNote progress={progress} />}
       <Tasks projectId={projectId} componentId={node.id} canEdit={canEdit} report={report} confirm={confirm} />
       {confirmDialog}
     </aside>
   );
 });
+
+/** Where the progress shown comes from, with the definition in a tooltip. */
+function ProgressNote({ progress }: { progress: Progress }) {
+  return (
+    <p className="cv-progress-note" data-testid="progress-source">
+      <span>
+        {progress.source === 'tasks'
+          ? `From tasks: ${progressSource(progress)}.`
+          : 'Set by hand: this component has no tasks.'}
+      </span>
+      <Tip label="How progress is computed">{PROGRESS_HELP}</Tip>
+    </p>
+  );
+}
 
 type Confirm = ReturnType<typeof useConfirm>[0];
 

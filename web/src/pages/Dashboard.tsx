@@ -9,7 +9,8 @@ import { useQueries, useQuery } from '@tanstack/react-query';
 import { api, data } from '../api/client';
 import type { components } from '../api/schema';
 import { clockTime, StaleMark, useLiveEvents, useStaleSince } from '../app/live';
-import { Badge, Empty, ErrorMessage, Loading, timeAgo } from '../app/ui';
+import { percent, PROGRESS_HELP } from '../app/progress';
+import { Badge, Empty, ErrorMessage, Loading, Tip, timeAgo } from '../app/ui';
 import type { LiveEvent } from '../live/stream';
 import { isAuditTopic } from '../live/topic';
 import './dashboard.css';
@@ -158,8 +159,6 @@ function ProjectCounts() {
   const error = counts.find((c) => c.error)?.error;
   const by = Object.fromEntries(STATUSES.map((s, i) => [s.value, counts[i]?.data?.total ?? 0])) as Record<Status, number>;
   const total = STATUSES.reduce((n, s) => n + by[s.value], 0);
-  const live = total - by.archived;
-  const progress = live > 0 ? Math.round((by.completed / live) * 100) : 0;
   const staleSince = useStaleSince();
   const stale = staleSince !== null && !pending;
   return (
@@ -187,19 +186,39 @@ function ProjectCounts() {
               </li>
             ))}
           </ul>
-          <div className="progress-row">
-            <span>Overall progress</span>
-            <progress max={100} value={progress} aria-label="Overall progress">
-              {progress}%
-            </progress>
-            <strong>{progress}%</strong>
-          </div>
-          <p className="muted small">
-            {by.completed} of {live} open or finished projects completed
-          </p>
+          <OverallProgress />
         </>
       )}
     </article>
+  );
+}
+
+/** The average progress of the open projects, as the server computes it for the chart too. */
+function OverallProgress() {
+  const q = useQuery({
+    queryKey: ['dashboard', 'progress'],
+    queryFn: () => data(api.GET('/api/v1/projects/progress')),
+  });
+  if (q.isPending) return <Loading label="Loading progress…" />;
+  if (q.error) return <ErrorMessage error={q.error} onRetry={() => void q.refetch()} />;
+  const { overall, measured } = q.data;
+  const value = overall == null ? null : percent(overall);
+  return (
+    <>
+      <div className="progress-row">
+        <span>Overall progress</span>
+        <progress max={100} value={value ?? 0} aria-label="Overall progress">
+          {value ?? 0}%
+        </progress>
+        <strong data-testid="overall-progress">{value === null ? '—' : `${value}%`}</strong>
+        <Tip label="How progress is computed">{PROGRESS_HELP}</Tip>
+      </div>
+      <p className="muted small">
+        {value === null
+          ? 'Nothing to measure yet: add components to a project.'
+          : `Average of ${measured} open ${measured === 1 ? 'project' : 'projects'} with components`}
+      </p>
+    </>
   );
 }
 

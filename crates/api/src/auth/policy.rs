@@ -62,6 +62,7 @@ pub const RULES: &[Rule] = &[
     // Projects, components, dependencies, tasks: read as viewer, change as editor.
     rule("GET", "/api/v1/projects", VIEWER),
     rule("POST", "/api/v1/projects", EDITOR),
+    rule("GET", "/api/v1/projects/progress", VIEWER),
     rule("GET", "/api/v1/projects/{project_id}", VIEWER),
     rule("PUT", "/api/v1/projects/{project_id}", EDITOR),
     rule("DELETE", "/api/v1/projects/{project_id}", EDITOR),

@@ -882,3 +882,46 @@ async fn postgres_concurrent_creations_and_readiness() {
             .expect("json");
     assert_eq!(body["code"], "NOT_READY");
 }
+
+/// One definition of progress: a component with tasks counts the share done (whatever was
+/// typed), one without counts what was typed; projects average their components; the overall
+/// averages the open projects that have components.
+#[tokio::test]
+async fn progress_is_derived_from_tasks_and_averaged() {
+    let app = TestApp::new().await;
+    let p = app.project("greenhouse").await;
+    let tasked = app
+        .post(
+            &format!("/api/v1/projects/{p}/components"),
+            json!({"name": "sensors", "progress": 90}),
+        )
+        .await;
+    let tasked = tasked.body["id"].as_str().expect("id").to_owned();
+    for (name, status) in [("a", "done"), ("b", "todo"), ("c", "todo"), ("d", "review")] {
+        let t = app
+            .post(
+                &format!("/api/v1/components/{tasked}/tasks"),
+                json!({"name": name, "status": status}),
+            )
+            .await;
+        assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
+    }
+    app.post(
+        &format!("/api/v1/projects/{p}/components"),
+        json!({"name": "typed", "progress": 40}),
+    )
+    .await;
+    let q = app.project("empty").await;
+
+    let r = app.get("/api/v1/projects/progress").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["overall"], 32.5, "{}", r.body);
+    assert_eq!(r.body["measured"], 1);
+    assert_eq!(
+        r.body["projects"],
+        json!([
+            {"id": q, "name": "empty", "components": 0, "progress": null},
+            {"id": p, "name": "greenhouse", "components": 2, "progress": 32.5},
+        ])
+    );
+}

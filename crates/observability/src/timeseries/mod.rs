@@ -357,9 +357,10 @@ impl TimeSeries {
         }
     }
 
-    /// Every push interval, each open project's progress (the average of its components'
-    /// progress, 0 without components) as `taylordash_project_progress{project, project_id}`,
-    /// for the dashboard chart; to VictoriaMetrics or the local table.
+    /// Every push interval, each open project's progress (`domain::component_progress`
+    /// averaged over its components; a project without components has none and is not sampled)
+    /// as `taylordash_project_progress{project, project_id}`, for the dashboard chart; to
+    /// VictoriaMetrics or the local table.
     async fn project_progress(self, store: Arc<dyn Store>) {
         let mut tick = tokio::time::interval(self.sample_interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -399,10 +400,12 @@ async fn project_progress_samples(
     instance: &str,
 ) -> storage::Result<Vec<MetricSample>> {
     let ts = domain::now();
-    let progress = store.project_progress(PROGRESS_PROJECTS).await?;
-    Ok(progress
+    let report = store.project_progress(PROGRESS_PROJECTS).await?;
+    Ok(report
+        .projects
         .into_iter()
-        .map(|p| {
+        .filter_map(|p| Some((p.progress?, p)))
+        .map(|(progress, p)| {
             let mut labels = JsonObject::new();
             labels.insert("job".into(), "taylordash".into());
             labels.insert("instance".into(), instance.into());
@@ -411,7 +414,7 @@ async fn project_progress_samples(
             MetricSample {
                 name: "taylordash_project_progress".into(),
                 labels,
-                value: p.progress,
+                value: progress,
                 ts,
             }
         })

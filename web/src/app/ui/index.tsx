@@ -243,6 +243,40 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * A small "?" button that explains something: the text shows on hover, on focus and on a tap
+ * (again or Escape hides it), and is the button's accessible description.
+ */
+export function Tip({ label, children }: { label: string; children: ReactNode }) {
+  const id = useId();
+  const [open, setOpen] = useState(false);
+  return (
+    <span className="tip" onMouseEnter={() => setOpen(true)} onMouseLeave={() => setOpen(false)}>
+      <button
+        type="button"
+        className="tip-button"
+        aria-label={label}
+        aria-describedby={id}
+        aria-expanded={open}
+        onClick={(e) => {
+          e.stopPropagation();
+          setOpen((o) => !o);
+        }}
+        onFocus={() => setOpen(true)}
+        onBlur={() => setOpen(false)}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') setOpen(false);
+        }}
+      >
+        ?
+      </button>
+      <span role="tooltip" id={id} className="tip-text" hidden={!open}>
+        {children}
+      </span>
+    </span>
+  );
+}
+
 /** A coloured status pill (`ok`, `warn`, `bad`, or neutral). */
 export function Badge({ tone, children }: { tone?: 'ok' | 'warn' | 'bad' | 'info'; children: ReactNode }) {
   return <span className={`badge${tone ? ` badge-${tone}` : ''}`}>{children}</span>;

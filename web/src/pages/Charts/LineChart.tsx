@@ -15,6 +15,7 @@ export function LineChart({
   unit,
   fixedMax,
   label,
+  value = shortNumber,
 }: {
   series: readonly Series[];
   start: number;
@@ -22,6 +23,8 @@ export function LineChart({
   unit: string;
   fixedMax?: number;
   label: string;
+  /** A legend value as shown (default: a short number). */
+  value?: (v: number) => string;
 }) {
   const layout = useMemo(() => layoutLines(series, { start, end, width: W, height: H, fixedMax }), [series, start, end, fixedMax]);
   const { plot } = layout;
@@ -57,7 +60,7 @@ export function LineChart({
               <span className="ch-name">{l.label}</span>
               {l.last && (
                 <span className="ch-value">
-                  {shortNumber(l.last.v)} {unit}
+                  {value(l.last.v)} {unit}
                 </span>
               )}
             </li>

@@ -3,11 +3,13 @@
 // project progress over the last 30 minutes. Each refreshes every 30 s and after a stream
 // resync (all four work in both modes; a query the local subset cannot answer would show
 // "not available in this mode"). Project progress: `taylordash_project_progress`, sampled by the
-// server from each open project's components every push interval.
+// server from each open project's components every push interval (app/progress.ts: the same
+// definition as the canvas and the dashboard's overall progress).
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, data } from '../../api/client';
 import { StaleMark, useResync, useStaleSince } from '../../app/live';
-import { Empty, ErrorMessage, Loading } from '../../app/ui';
+import { percent, PROGRESS_HELP } from '../../app/progress';
+import { Empty, ErrorMessage, Loading, Tip } from '../../app/ui';
 import { LineChart } from './LineChart';
 import { toSeries, type MatrixSeries, type Series } from './series';
 import './charts.css';
@@ -23,6 +25,10 @@ interface ChartDef {
   shape: (result: readonly MatrixSeries[]) => Series[];
   empty: string;
   fixedMax?: number;
+  /** What the chart shows, in a tooltip beside its title. */
+  help?: string;
+  /** Legend values as shown. */
+  value?: (v: number) => string;
 }
 
 export const CHARTS: ChartDef[] = [
@@ -61,7 +67,9 @@ export const CHARTS: ChartDef[] = [
     unit: '%',
     fixedMax: 100,
     shape: (r) => toSeries(r, { label: (m) => m.project ?? 'project', max: 8 }),
-    empty: 'No open projects sampled yet.',
+    empty: 'No open projects with components sampled yet.',
+    help: PROGRESS_HELP,
+    value: (v) => String(percent(v)),
   },
 ];
 
@@ -90,6 +98,7 @@ function Chart({ def }: { def: ChartDef }) {
     <article className="panel ch-panel" aria-labelledby={`ch-${def.id}`} data-testid={`chart-${def.id}`}>
       <h2 id={`ch-${def.id}`}>
         {def.title} <StaleMark since={q.data ? staleSince : null} />
+        {def.help && <Tip label={`About ${def.title.toLowerCase()}`}>{def.help}</Tip>}
       </h2>
       {q.isPending ? (
         <Loading />
@@ -100,7 +109,15 @@ function Chart({ def }: { def: ChartDef }) {
       ) : series.length === 0 ? (
         <Empty>{def.empty}</Empty>
       ) : (
-        <LineChart series={series} start={q.data.start} end={q.data.end} unit={def.unit} fixedMax={def.fixedMax} label={def.title} />
+        <LineChart
+          series={series}
+          start={q.data.start}
+          end={q.data.end}
+          unit={def.unit}
+          fixedMax={def.fixedMax}
+          label={def.title}
+          value={def.value}
+        />
       )}
     </article>
   );
