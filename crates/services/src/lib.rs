@@ -5,12 +5,15 @@
 //! (`taylordash`) call the same functions, so a user created by `taylordash user add` goes
 //! through exactly the checks, hashing and audit entry of `POST /api/v1/auth/users`.
 //!
+//! - [`checks`]: service checks on components — definitions, probes (HTTP(S), TCP, ping, DNS),
+//!   pushes and MQTT heartbeats, history and uptime, and the scheduler task.
 //! - [`identity`]: sign-in (throttle, verify, rehash, sessions), first-run setup, user
 //!   provisioning and updates, personal API keys, password hashing, tokens and the audit hook.
 //!
 //! Nothing here knows about HTTP: no status codes, headers or cookies. Dependencies point one
 //! way: `api → services → storage → domain`.
 
+pub mod checks;
 mod clock;
 pub mod identity;
 

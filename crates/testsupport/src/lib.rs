@@ -6,11 +6,13 @@
 //! PostgreSQL variants say loudly that they were skipped — unless `TAYLORDASH_REQUIRE_POSTGRES=1`
 //! (set by CI), which turns a skip into a failure.
 
+mod dnsmasq;
 mod otlp;
 mod s3;
 
 use std::sync::Arc;
 
+pub use dnsmasq::{Dnsmasq, REQUIRE_DNSMASQ_ENV, free_udp_port};
 pub use otlp::{DecodedSpan, OtlpReceiver, Received};
 pub use s3::{REQUIRE_S3_ENV, S3Server};
 
