@@ -250,6 +250,81 @@ describe('events', () => {
   });
 });
 
+describe('dead letters, edited', () => {
+  test('an admin edits a broken message and replays the copy; the original is kept and linked; errors show once; a long row fits', { skip: !MOSQUITTO }, async () => {
+    // An unbroken 150-character topic level: the row must wrap it, not widen the table.
+    const topic = `tracker/events/e2e/${'greenhouse'.repeat(15)}`;
+    const broken = '{"kind": "lab.humidity" "payload": {"rh": 61}}';
+    const before = (await server.api('GET', '/dlq', { token })).pending;
+    broker.publish(topic, broken);
+    await waitFor(async () => (await server.api('GET', '/dlq', { token })).pending === before + 1, 'the dead letter');
+    const id = (await server.api('GET', '/dlq', { token })).dlq_events.find((d) => d.original_topic === topic).id;
+
+    const page = await pageAs();
+    await page.goto(`${server.url}/events?tab=dlq`);
+    const row = page.getByTestId(`dlq-${id}`);
+    await row.getByText('invalid_json').waitFor();
+    const fits = () =>
+      page.evaluate(() => {
+        const wrap = document.querySelector('.table-wrap');
+        const table = wrap.querySelector('table');
+        return { table: table.scrollWidth, wrap: wrap.clientWidth, page: document.documentElement.scrollWidth, view: innerWidth };
+      });
+    const size = await fits();
+    assert.ok(size.table <= size.wrap, `the table fits its box: ${JSON.stringify(size)}`);
+    assert.ok(size.page <= size.view, `the page does not scroll sideways: ${JSON.stringify(size)}`);
+
+    // Replayed as it is, it fails again: the reason is said once, on the row.
+    await row.getByRole('button', { name: `Replay dead letter ${id}`, exact: true }).click();
+    await row.getByRole('alert').getByText(/not JSON/).waitFor();
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await page.getByText(/not JSON: expected/).count(), 1, 'the error is shown once');
+      assert.equal(await page.locator('.toast-error').count(), 0, 'and not again in a toast');
+      await page.waitForTimeout(200);
+    }
+
+    // Edit: the editor says what is wrong as the message is typed.
+    await row.getByRole('button', { name: `Edit and replay dead letter ${id}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Edit and replay dead letter #${id}` });
+    const editor = dialog.getByLabel('Message (JSON)');
+    const feedback = dialog.getByTestId('dlq-feedback');
+    const send = dialog.getByRole('button', { name: 'Replay edited copy' });
+    assert.equal(await editor.inputValue(), broken, 'the message as received');
+    await feedback.getByText(/^Not JSON: /).waitFor();
+    assert.equal(await editor.getAttribute('aria-invalid'), 'true');
+    assert.ok(await send.isDisabled(), 'nothing to send while it is not JSON');
+    await editor.fill('{"kind": "lab.humidity", "payload": {"rh": 61}}');
+    await feedback.getByText('Missing fields: trace_id, ts, idempotency_key.').waitFor();
+    assert.ok(await send.isDisabled());
+    await dialog.getByRole('button', { name: 'Fill in trace_id, ts, idempotency_key' }).click();
+    await feedback.getByText('Valid event envelope: ready to replay.').waitFor();
+    assert.equal(await editor.getAttribute('aria-invalid'), 'false');
+    await screenshot(page, 'events-dead-letter-edit');
+    await assertAccessible(page, 'dead letter editor');
+    await send.click();
+    await page.getByText(new RegExp(`Dead letter #${id} replayed as an edited copy: stored as event #\\d+\\.`)).waitFor();
+    await dialog.waitFor({ state: 'detached' });
+
+    // The row links the two: the original message stays, the copy and its event are named.
+    await row.getByText('replayed edited copy').waitFor();
+    await row.getByText('edited by admin').waitFor();
+    await row.getByRole('button', { name: 'Message' }).click();
+    await page.getByLabel(`Message of dead letter ${id}`).getByText(broken).waitFor();
+    await page.getByLabel(`Edited copy of dead letter ${id}`).getByText('"kind": "lab.humidity"').waitFor();
+    await screenshot(page, 'events-dead-letter-edited');
+    const stored = await server.api('GET', `/dlq/${id}`, { token });
+    assert.equal(stored.payload, broken, 'the original is kept');
+    assert.equal(stored.edited_payload.kind, 'lab.humidity');
+    assert.equal(stored.edited_by, 'admin');
+    const event = await server.api('GET', `/events/${stored.replayed_event_id}`, { token });
+    assert.equal(event.kind, 'lab.humidity');
+    assert.equal(event.topic, topic);
+    await row.getByRole('button', { name: `event #${stored.replayed_event_id}` }).click();
+    await page.getByRole('dialog').getByText('lab.humidity').first().waitFor();
+    await page.context().close();
+  });
+});
+
 describe('settings', () => {
   test('an API key is created, shown once with a copy button, works, and is revoked', async () => {
     const page = await pageAs();

@@ -291,6 +291,12 @@ pub struct DeadLetterResponse {
     pub created_at: DateTime<Utc>,
     pub replayed_at: Option<DateTime<Utc>>,
     pub replayed_event_id: Option<i64>,
+    /// The edited copy it was replayed as (its event is `replayed_event_id`); `payload` is still
+    /// the original message. Absent unless an admin edited it.
+    #[schema(value_type = Option<Object>)]
+    pub edited_payload: Option<Value>,
+    /// Who edited it.
+    pub edited_by: Option<String>,
 }
 
 impl From<DeadLetter> for DeadLetterResponse {
@@ -304,6 +310,8 @@ impl From<DeadLetter> for DeadLetterResponse {
             created_at: d.created_at,
             replayed_at: d.replayed_at,
             replayed_event_id: d.replayed_event_id,
+            edited_by: d.edit.as_ref().map(|e| e.by.clone()),
+            edited_payload: d.edit.map(|e| e.payload),
         }
     }
 }
@@ -378,7 +386,45 @@ pub async fn replay(
     State(state): State<AppState>,
     SeqId(id): SeqId,
 ) -> ApiResult<axum::Json<ReplayResult>> {
-    match state.bus.replay(id).await {
+    replayed(state.bus.replay(id).await)
+}
+
+/// The message to replay in place of a dead letter's own.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeadLetterEditBody {
+    /// The edited message: an event envelope with `trace_id`, `ts`, `kind` and
+    /// `idempotency_key` (and usually `payload`), validated as a message from the broker is.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+/// Replay an edited copy of a dead letter's message (admins). The copy is validated and stored
+/// like the message itself would be; the dead letter keeps its original message and records
+/// the copy, who edited it and the event it became. A copy that is still invalid changes
+/// nothing (422 with the reason).
+#[utoipa::path(post, path = "/dlq/{dlq_id}/replay-edited", tag = "events",
+    params(("dlq_id" = i64, Path)),
+    request_body = DeadLetterEditBody,
+    responses(
+        (status = 200, body = ReplayResult),
+        (status = 409, description = "Already replayed (ALREADY_REPLAYED)", body = crate::error::ErrorBody),
+        (status = 422, description = "The copy is invalid (EVENT_INVALID)", body = crate::error::ErrorBody),
+    ))]
+pub async fn replay_edited(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    SeqId(id): SeqId,
+    Json(body): Json<DeadLetterEditBody>,
+) -> ApiResult<axum::Json<ReplayResult>> {
+    let edit = domain::DeadLetterEdit {
+        payload: body.payload,
+        by: principal.display_name(),
+    };
+    replayed(state.bus.replay_edited(id, edit).await)
+}
+
+fn replayed(outcome: Result<Replayed, ReplayError>) -> ApiResult<axum::Json<ReplayResult>> {
+    match outcome {
         Ok(Replayed::Stored(event)) => Ok(axum::Json(ReplayResult {
             status: "stored",
             event: Some((&event).into()),

@@ -143,6 +143,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list_dead_letters))
         .routes(routes!(events::get_dead_letter, events::delete_dead_letter))
         .routes(routes!(events::replay))
+        .routes(routes!(events::replay_edited))
         .routes(routes!(health::stack))
         .routes(routes!(sessions::login))
         .routes(routes!(sessions::logout))

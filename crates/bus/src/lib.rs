@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use domain::{EventSource, NewDeadLetter};
+use domain::{DeadLetterEdit, EventSource, NewDeadLetter};
 use storage::{EventStore, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -233,11 +233,32 @@ impl EventBus {
     /// metrics, trace spans, live notice); if it passes now, it is stored and the dead letter
     /// closed. A message still invalid is not dead-lettered again.
     pub async fn replay(&self, id: i64) -> Result<Replayed, ReplayError> {
+        self.replay_message(id, None).await
+    }
+
+    /// As [`EventBus::replay`], with an edited copy of the message in its place: the copy is
+    /// what is validated and stored; the dead letter keeps its original message and records the
+    /// copy (and who edited it) beside the event it became. A copy still invalid changes
+    /// nothing.
+    pub async fn replay_edited(
+        &self,
+        id: i64,
+        edit: DeadLetterEdit,
+    ) -> Result<Replayed, ReplayError> {
+        self.replay_message(id, Some(edit)).await
+    }
+
+    async fn replay_message(
+        &self,
+        id: i64,
+        edit: Option<DeadLetterEdit>,
+    ) -> Result<Replayed, ReplayError> {
         let dl = self.store.get_dead_letter(id).await?;
         if dl.replayed_at.is_some() {
             return Err(ReplayError::AlreadyReplayed(id));
         }
-        let payload = match dl.payload {
+        let message = edit.as_ref().map_or(dl.payload, |e| e.payload.clone());
+        let payload = match message {
             serde_json::Value::String(text) => Bytes::from(text),
             other => Bytes::from(other.to_string()),
         };
@@ -248,11 +269,13 @@ impl EventBus {
             .map_err(|_| ReplayError::Stopped)?;
         match outcome.await.map_err(|_| ReplayError::Stopped)? {
             Ingested::Stored(event) => {
-                self.store.mark_replayed(id, Some(event.id)).await?;
+                self.store
+                    .mark_replayed(id, Some(event.id), edit.as_ref())
+                    .await?;
                 Ok(Replayed::Stored(event))
             }
             Ingested::Duplicate => {
-                self.store.mark_replayed(id, None).await?;
+                self.store.mark_replayed(id, None, edit.as_ref()).await?;
                 Ok(Replayed::Duplicate)
             }
             Ingested::Invalid(dl) => Err(ReplayError::StillInvalid(dl)),

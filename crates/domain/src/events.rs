@@ -165,6 +165,18 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
     pub replayed_at: Option<DateTime<Utc>>,
     pub replayed_event_id: Option<i64>,
+    /// Set when it was replayed as an edited copy: the copy (and who edited it). The original
+    /// message stays in `payload`.
+    pub edit: Option<DeadLetterEdit>,
+}
+
+/// An edited copy of a dead letter's message, replayed in its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterEdit {
+    /// The message as edited (its JSON).
+    pub payload: Value,
+    /// Who edited it (a username, or "service key").
+    pub by: String,
 }
 
 /// Which stored events to list. `topic` may use MQTT wildcards (`+`, `#`).

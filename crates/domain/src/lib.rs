@@ -27,8 +27,8 @@ pub use checks::{
 };
 pub use component_fields::{HOST_MAX, ICONS, Icon, URL_MAX, host_named};
 pub use events::{
-    DeadLetter, DeadReason, DomainEvent, Event, EventFilter, EventSource, NewDeadLetter, NewEvent,
-    OutboxEntry, envelope,
+    DeadLetter, DeadLetterEdit, DeadReason, DomainEvent, Event, EventFilter, EventSource,
+    NewDeadLetter, NewEvent, OutboxEntry, envelope,
 };
 pub use graph::find_cycle;
 pub use identity::*;

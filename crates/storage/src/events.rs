@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{DeadLetter, Event, EventFilter, NewDeadLetter, NewEvent, OutboxEntry};
+use domain::{
+    DeadLetter, DeadLetterEdit, Event, EventFilter, NewDeadLetter, NewEvent, OutboxEntry,
+};
 
 use crate::Result;
 
@@ -60,8 +62,14 @@ pub trait EventStore: Send + Sync {
         before_id: Option<i64>,
     ) -> Result<Vec<DeadLetter>>;
     async fn get_dead_letter(&self, id: i64) -> Result<DeadLetter>;
-    /// Marks a dead letter as replayed into `event_id` (or found to be a duplicate: `None`).
-    async fn mark_replayed(&self, id: i64, event_id: Option<i64>) -> Result<()>;
+    /// Closes a dead letter: replayed into `event_id` (`None`: it was a duplicate), as the
+    /// edited copy `edit` when it was edited (its original message is kept).
+    async fn mark_replayed(
+        &self,
+        id: i64,
+        event_id: Option<i64>,
+        edit: Option<&DeadLetterEdit>,
+    ) -> Result<()>;
     async fn delete_dead_letter(&self, id: i64) -> Result<()>;
     /// Dead letters not yet replayed.
     async fn dead_letter_backlog(&self) -> Result<i64>;

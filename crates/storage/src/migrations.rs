@@ -58,6 +58,11 @@ const POSTGRES: &[Source] = &[
         "checks",
         include_str!("../migrations/postgres/0010_checks.sql"),
     ),
+    (
+        11,
+        "dead letter edits",
+        include_str!("../migrations/postgres/0011_dead_letter_edits.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -109,6 +114,11 @@ const SQLITE: &[Source] = &[
         10,
         "checks",
         include_str!("../migrations/sqlite/0010_checks.sql"),
+    ),
+    (
+        11,
+        "dead letter edits",
+        include_str!("../migrations/sqlite/0011_dead_letter_edits.sql"),
     ),
 ];
 

@@ -216,6 +216,8 @@ pub const TABLES: &[Table] = &[
             ("replayed_at", Time),
             ("replayed_event_id", I64),
             ("idempotency_key", Text),
+            ("edited_payload", Json),
+            ("edited_by", Text),
         ],
         "id",
         true,

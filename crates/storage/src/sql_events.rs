@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    DeadLetter, Event, EventFilter, JsonObject, NewDeadLetter, NewEvent, OutboxEntry, topics,
+    DeadLetter, DeadLetterEdit, Event, EventFilter, JsonObject, NewDeadLetter, NewEvent,
+    OutboxEntry, topics,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Executor};
@@ -68,6 +69,8 @@ struct DeadLetterRow {
     created_at: DateTime<Utc>,
     replayed_at: Option<DateTime<Utc>>,
     replayed_event_id: Option<i64>,
+    edited_payload: Option<Json<serde_json::Value>>,
+    edited_by: Option<String>,
 }
 
 impl From<DeadLetterRow> for DeadLetter {
@@ -81,6 +84,10 @@ impl From<DeadLetterRow> for DeadLetter {
             created_at: r.created_at,
             replayed_at: r.replayed_at,
             replayed_event_id: r.replayed_event_id,
+            edit: r.edited_payload.map(|p| DeadLetterEdit {
+                payload: p.0,
+                by: r.edited_by.unwrap_or_default(),
+            }),
         }
     }
 }
@@ -136,6 +143,7 @@ where
     for<'a> &'a str: Param<'a, B::Db> + ColumnIndex<Row<B>>,
     for<'a> Option<&'a str>: Param<'a, B::Db>,
     for<'a> Json<&'a serde_json::Value>: Param<'a, B::Db>,
+    for<'a> Option<Json<&'a serde_json::Value>>: Param<'a, B::Db>,
     usize: ColumnIndex<Row<B>>,
     String: Column<B::Db>,
     for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
@@ -271,8 +279,8 @@ where
     ) -> Result<Vec<DeadLetter>> {
         let rows: Vec<DeadLetterRow> = sqlx::query_as(
             "SELECT id, original_topic, reason, failure_reason, payload, created_at, replayed_at, \
-             replayed_event_id FROM dlq_events WHERE ($1 IS NULL OR id < $1) \
-             ORDER BY id DESC LIMIT $2",
+             replayed_event_id, edited_payload, edited_by FROM dlq_events \
+             WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(before_id)
         .bind(limit)
@@ -284,7 +292,7 @@ where
     async fn get_dead_letter(&self, id: i64) -> Result<DeadLetter> {
         let row: DeadLetterRow = sqlx::query_as(
             "SELECT id, original_topic, reason, failure_reason, payload, created_at, replayed_at, \
-             replayed_event_id FROM dlq_events WHERE id = $1",
+             replayed_event_id, edited_payload, edited_by FROM dlq_events WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.reader())
@@ -293,13 +301,21 @@ where
         Ok(row.into())
     }
 
-    async fn mark_replayed(&self, id: i64, event_id: Option<i64>) -> Result<()> {
+    async fn mark_replayed(
+        &self,
+        id: i64,
+        event_id: Option<i64>,
+        edit: Option<&DeadLetterEdit>,
+    ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE dlq_events SET replayed_at = $2, replayed_event_id = $3 WHERE id = $1",
+            "UPDATE dlq_events SET replayed_at = $2, replayed_event_id = $3, \
+             edited_payload = $4, edited_by = $5 WHERE id = $1",
         )
         .bind(id)
         .bind(domain::now())
         .bind(event_id)
+        .bind(edit.map(|e| Json(&e.payload)))
+        .bind(edit.map(|e| e.by.as_str()))
         .execute(self.writer())
         .await?;
         if B::Db::rows_affected(&done) == 0 {

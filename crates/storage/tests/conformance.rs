@@ -961,18 +961,44 @@ async fn events_are_stored_once_and_listed_with_filters(store: Arc<dyn Store>) {
 
 async fn dead_letters_are_kept_replayed_and_deleted(store: Arc<dyn Store>) {
     let outcome = store
-        .ingest(&[], &[dead("a/b"), dead("c/d")])
+        .ingest(&[], &[dead("a/b"), dead("c/d"), dead("e/f")])
         .await
         .unwrap();
+    // The third is replayed as an edited copy: the original message stays, the copy is kept.
+    let edit = domain::DeadLetterEdit {
+        payload: serde_json::json!({"kind": "fixed", "payload": {"n": 1}}),
+        by: "ada".into(),
+    };
+    store
+        .mark_replayed(outcome.dead_letters[2], Some(43), Some(&edit))
+        .await
+        .unwrap();
+    let edited = store
+        .get_dead_letter(outcome.dead_letters[2])
+        .await
+        .unwrap();
+    assert_eq!(
+        edited.payload,
+        serde_json::json!("{oops"),
+        "the original is kept"
+    );
+    assert_eq!(edited.edit.as_ref(), Some(&edit));
+    assert_eq!(edited.replayed_event_id, Some(43));
+    store
+        .delete_dead_letter(outcome.dead_letters[2])
+        .await
+        .unwrap();
+
     let listed = store.list_dead_letters(10, None).await.unwrap();
     assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].edit, None);
     assert_eq!(listed[0].original_topic, "c/d", "newest first");
     assert_eq!(listed[0].reason, "invalid_json");
     assert_eq!(listed[0].payload, serde_json::json!("{oops"));
     assert_eq!(store.dead_letter_backlog().await.unwrap(), 2);
 
     store
-        .mark_replayed(outcome.dead_letters[0], Some(42))
+        .mark_replayed(outcome.dead_letters[0], Some(42), None)
         .await
         .unwrap();
     let replayed = store

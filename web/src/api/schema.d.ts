@@ -461,6 +461,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dlq/{dlq_id}/replay-edited": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay an edited copy of a dead letter's message (admins). The copy is validated and stored
+         *     like the message itself would be; the dead letter keeps its original message and records
+         *     the copy, who edited it and the event it became. A copy that is still invalid changes
+         *     nothing (422 with the reason).
+         */
+        post: operations["replay_edited"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1331,6 +1353,14 @@ export interface components {
             /** @description Send as `X-API-Key` or `Authorization: Bearer`. Store it now: it cannot be shown again. */
             key: string;
         };
+        /** @description The message to replay in place of a dead letter's own. */
+        DeadLetterEditBody: {
+            /**
+             * @description The edited message: an event envelope with `trace_id`, `ts`, `kind` and
+             *     `idempotency_key` (and usually `payload`), validated as a message from the broker is.
+             */
+            payload: Record<string, never>;
+        };
         DeadLetterList: {
             count: number;
             dlq_events: components["schemas"]["DeadLetterResponse"][];
@@ -1345,6 +1375,13 @@ export interface components {
         DeadLetterResponse: {
             /** Format: date-time */
             created_at: string;
+            /** @description Who edited it. */
+            edited_by?: string | null;
+            /**
+             * @description The edited copy it was replayed as (its event is `replayed_event_id`); `payload` is still
+             *     the original message. Absent unless an admin edited it.
+             */
+            edited_payload?: Record<string, never> | null;
             /** @description What exactly was wrong (v1 field name). */
             failure_reason: string;
             /** Format: int64 */
@@ -4904,6 +4941,121 @@ export interface operations {
                 };
             };
             /** @description Still invalid (EVENT_INVALID) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replay_edited: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dlq_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeadLetterEditBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayResult"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Already replayed (ALREADY_REPLAYED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The copy is invalid (EVENT_INVALID) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -105,6 +105,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/dlq/{id}", VIEWER),
     rule("DELETE", "/api/v1/dlq/{id}", ADMIN),
     rule("POST", "/api/v1/dlq/{id}/replay", EDITOR),
+    // Replaying an edited copy puts words in a device's mouth: admins only.
+    rule("POST", "/api/v1/dlq/{id}/replay-edited", ADMIN),
     // Sessions and first-run setup.
     rule("POST", "/api/v1/auth/login", PUBLIC),
     rule("GET", "/api/v1/auth/setup", PUBLIC),

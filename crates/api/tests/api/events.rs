@@ -241,6 +241,100 @@ async fn dead_letters_can_be_listed_replayed_and_deleted() {
         .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
 }
 
+/// An admin replays an edited copy of a dead letter: the copy is validated like a message
+/// (still invalid: 422 and nothing changes), stored when valid; the dead letter keeps its
+/// original message and names the copy, its editor and the event it became. Editors may replay
+/// as is, but not edit.
+#[tokio::test]
+async fn an_admin_replays_an_edited_copy_and_the_original_is_kept() {
+    let app = TestApp::new().await;
+    app.user("ada", "admin").await;
+    app.user("eddie", "editor").await;
+    let admin = Cred::Bearer(app.login("ada").await);
+    let editor = Cred::Bearer(app.login("eddie").await);
+    let broken = domain::NewDeadLetter {
+        original_topic: "tracker/events/lab/greenhouse".into(),
+        reason: domain::DeadReason::InvalidJson,
+        detail: "expected `,` or `}`".into(),
+        payload: json!("{\"kind\": \"lab.humidity\" \"payload\": {\"rh\": 61}}"),
+        received_at: domain::now(),
+        idempotency_key: None,
+    };
+    let id = app
+        .store
+        .ingest(&[], &[broken])
+        .await
+        .expect("dead letter")
+        .dead_letters[0];
+    let path = format!("/api/v1/dlq/{id}/replay-edited");
+    let fixed = json!({"payload": {"kind": "lab.humidity", "payload": {"rh": 61},
+        "trace_id": uuid::Uuid::new_v4(), "ts": "2026-12-01T08:00:00Z",
+        "idempotency_key": "greenhouse-rh-1"}});
+
+    // Not an editor's to do.
+    app.call_as(&editor, Method::POST, &path, Some(fixed.clone()))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_ROLE");
+    // A copy that is still wrong is refused with the reason, and changes nothing.
+    let wrong = app
+        .call_as(
+            &admin,
+            Method::POST,
+            &path,
+            Some(json!({"payload": {"payload": {"rh": 61}}})),
+        )
+        .await;
+    wrong.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "EVENT_INVALID");
+    assert!(
+        wrong.body["detail"].as_str().unwrap_or("").contains("kind"),
+        "{}",
+        wrong.body
+    );
+    let untouched = app.get(&format!("/api/v1/dlq/{id}")).await;
+    assert!(
+        untouched.body["replayed_at"].is_null(),
+        "{}",
+        untouched.body
+    );
+    assert!(untouched.body["edited_payload"].is_null());
+    // A body without `payload` is a client error, not a 500.
+    app.call_as(&admin, Method::POST, &path, Some(json!({"message": {}})))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+
+    let replayed = app
+        .call_as(&admin, Method::POST, &path, Some(fixed.clone()))
+        .await;
+    assert_eq!(replayed.status, StatusCode::OK, "{}", replayed.body);
+    assert_eq!(replayed.body["status"], "stored");
+    assert_eq!(replayed.body["event"]["kind"], "lab.humidity");
+    assert_eq!(
+        replayed.body["event"]["topic"],
+        "tracker/events/lab/greenhouse"
+    );
+    assert_eq!(replayed.body["event"]["source"], "replay");
+    let dl = app.get(&format!("/api/v1/dlq/{id}")).await;
+    assert_eq!(
+        dl.body["payload"], "{\"kind\": \"lab.humidity\" \"payload\": {\"rh\": 61}}",
+        "the original message is kept"
+    );
+    assert_eq!(dl.body["edited_payload"], fixed["payload"]);
+    assert_eq!(dl.body["edited_by"], "ada");
+    assert_eq!(dl.body["replayed_event_id"], replayed.body["event"]["id"]);
+    assert_eq!(app.get("/api/v1/dlq").await.body["pending"], 0);
+    app.call_as(&admin, Method::POST, &path, Some(fixed))
+        .await
+        .assert_error(StatusCode::CONFLICT, "ALREADY_REPLAYED");
+    app.call_as(
+        &admin,
+        Method::POST,
+        "/api/v1/dlq/12345/replay-edited",
+        Some(json!({"payload": {}})),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
 /// Serves the app on a loopback port for clients that need a real socket.
 async fn serve(app: &TestApp) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

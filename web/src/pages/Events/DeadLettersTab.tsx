@@ -1,15 +1,20 @@
 // Dead letters: messages the bus could not accept, with the reason category and exact detail.
-// Editors replay one (it is validated again; stored when it passes now), admins delete one
-// (after confirmation). The list and its count refresh every few seconds and after a reconnect,
+// Editors replay one (it is validated again; stored when it passes now); admins edit one and
+// replay the edited copy (the original is kept, and the two are linked), or delete one (after
+// confirmation). A failed action says why once, on its row. The list and its count refresh every few seconds and after a reconnect,
 // since dead letters are not sent on the event stream.
 import { useState } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, ApiError, data } from '../../api/client';
+import { api, data } from '../../api/client';
 import type { components } from '../../api/schema';
 import { useSession } from '../../app/session';
 import { useResync } from '../../app/live';
 import { Badge, Button, Empty, ErrorMessage, Loading, useConfirm, useNotify } from '../../app/ui';
+import { DeadLetterEditor } from './DeadLetterEditor';
+import { messageText } from './messageText';
 import { Pager, Time } from './shared';
+
+export { messageText };
 
 type DeadLetter = components['schemas']['DeadLetterResponse'];
 
@@ -36,6 +41,7 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
   const [stack, setStack] = useState<(number | undefined)[]>([]);
   const [expanded, setExpanded] = useState<number | null>(null);
   const [rowError, setRowError] = useState<{ id: number; error: unknown } | null>(null);
+  const [editing, setEditing] = useState<DeadLetter | null>(null);
   const q = useDeadLetters(cursor);
   useResync(() => void qc.invalidateQueries({ queryKey: ['dlq'] }));
 
@@ -52,10 +58,8 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
       }
       void qc.invalidateQueries({ queryKey: ['events'] });
     },
-    onError: (error, id) => {
-      setRowError({ id, error });
-      notify(`Replay of #${id} failed: ${error instanceof ApiError ? error.detail : String(error)}`, 'error');
-    },
+    // Said once, on the row (not in a toast as well).
+    onError: (error, id) => setRowError({ id, error }),
     onSettled: () => void refresh(),
   });
 
@@ -63,10 +67,7 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
     mutationFn: (id: number) => data(api.DELETE('/api/v1/dlq/{dlq_id}', { params: { path: { dlq_id: id } } })),
     onMutate: () => setRowError(null),
     onSuccess: (_r, id) => notify(`Dead letter #${id} deleted.`, 'ok'),
-    onError: (error, id) => {
-      setRowError({ id, error });
-      notify(`Deleting #${id} failed: ${error instanceof ApiError ? error.detail : String(error)}`, 'error');
-    },
+    onError: (error, id) => setRowError({ id, error }),
     onSettled: () => void refresh(),
   });
 
@@ -89,6 +90,24 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
   return (
     <>
       {confirmDialog}
+      {editing && (
+        <DeadLetterEditor
+          d={editing}
+          onClose={() => setEditing(null)}
+          onReplayed={(r) => {
+            setEditing(null);
+            setRowError(null);
+            notify(
+              r.status === 'stored' && r.event
+                ? `Dead letter #${editing.id} replayed as an edited copy: stored as event #${r.event.id}.`
+                : `Dead letter #${editing.id} replayed as an edited copy: the event had already been stored (duplicate).`,
+              'ok',
+            );
+            void qc.invalidateQueries({ queryKey: ['events'] });
+            void refresh();
+          }}
+        />
+      )}
       <p className="muted" role="status" aria-live="polite">
         {q.data
           ? `${q.data.pending} dead letter${q.data.pending === 1 ? '' : 's'} waiting for replay${q.isFetching ? ' (refreshing…)' : ''}`
@@ -121,9 +140,11 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
                   expanded={expanded === d.id}
                   onToggle={() => setExpanded(expanded === d.id ? null : d.id)}
                   canReplay={canEdit}
+                  canEditMessage={isAdmin}
                   canDelete={isAdmin}
                   busy={(replay.isPending && replay.variables === d.id) || (remove.isPending && remove.variables === d.id)}
                   onReplay={() => replay.mutate(d.id)}
+                  onEdit={() => setEditing(d)}
                   onDelete={() => void askDelete(d)}
                   onOpenEvent={onOpenEvent}
                   error={rowError?.id === d.id ? rowError.error : null}
@@ -159,26 +180,18 @@ export function DeadLettersTab({ onOpenEvent }: { onOpenEvent: (id: number) => v
   );
 }
 
-/** The stored message: pretty JSON when it is JSON (also when kept as text), else the text. */
-export function messageText(payload: unknown): string {
-  if (typeof payload !== 'string') return JSON.stringify(payload, null, 2);
-  try {
-    return JSON.stringify(JSON.parse(payload), null, 2);
-  } catch {
-    return payload;
-  }
-}
-
 function DeadLetterRow({
-  d, expanded, onToggle, canReplay, canDelete, busy, onReplay, onDelete, onOpenEvent, error,
+  d, expanded, onToggle, canReplay, canEditMessage, canDelete, busy, onReplay, onEdit, onDelete, onOpenEvent, error,
 }: {
   d: DeadLetter;
   expanded: boolean;
   onToggle: () => void;
   canReplay: boolean;
+  canEditMessage: boolean;
   canDelete: boolean;
   busy: boolean;
   onReplay: () => void;
+  onEdit: () => void;
   onDelete: () => void;
   onOpenEvent: (id: number) => void;
   error: unknown;
@@ -191,7 +204,7 @@ function DeadLetterRow({
         <td className="nowrap">
           <Time iso={d.created_at} />
         </td>
-        <td className="mono">{d.original_topic}</td>
+        <td className="mono dlq-topic">{d.original_topic}</td>
         <td>
           <Badge tone="warn">{d.reason}</Badge>
         </td>
@@ -206,7 +219,7 @@ function DeadLetterRow({
         <td className="nowrap">
           {replayed ? (
             <>
-              <Badge tone="ok">replayed</Badge>{' '}
+              <Badge tone="ok">{d.edited_payload != null ? 'replayed edited copy' : 'replayed'}</Badge>{' '}
               {d.replayed_event_id != null ? (
                 <button type="button" className="linkish" onClick={() => onOpenEvent(d.replayed_event_id as number)}>
                   event #{d.replayed_event_id}
@@ -214,6 +227,7 @@ function DeadLetterRow({
               ) : (
                 <span className="muted">duplicate</span>
               )}
+              {d.edited_by && <div className="muted dlq-edited-by">edited by {d.edited_by}</div>}
             </>
           ) : (
             <Badge tone="info">pending</Badge>
@@ -228,6 +242,11 @@ function DeadLetterRow({
               Replay
             </Button>
           )}
+          {canEditMessage && !replayed && (
+            <Button onClick={onEdit} busy={busy} aria-label={`Edit and replay dead letter ${d.id}`}>
+              Edit &amp; replay
+            </Button>
+          )}
           {canDelete && (
             <Button variant="danger" onClick={onDelete} busy={busy} aria-label={`Delete dead letter ${d.id}`}>
               Delete
@@ -238,9 +257,21 @@ function DeadLetterRow({
       {expanded && (
         <tr id={`dlq-payload-${d.id}`}>
           <td colSpan={7}>
+            {d.edited_payload != null && <h3 className="dlq-message-title">Original message</h3>}
             <pre className="json" tabIndex={0} aria-label={`Message of dead letter ${d.id}`}>
               {messageText(d.payload)}
             </pre>
+            {d.edited_payload != null && (
+              <>
+                <h3 className="dlq-message-title">
+                  Edited copy, replayed{d.edited_by ? ` by ${d.edited_by}` : ''}
+                  {d.replayed_event_id != null ? ` as event #${d.replayed_event_id}` : ''}
+                </h3>
+                <pre className="json" tabIndex={0} aria-label={`Edited copy of dead letter ${d.id}`}>
+                  {messageText(d.edited_payload)}
+                </pre>
+              </>
+            )}
           </td>
         </tr>
       )}
