@@ -1,6 +1,7 @@
 // End-to-end: the log viewer (/logs) against the real binary. Requests made over the API become
 // stored log records; the page lists them, tails new ones without reload, filters, opens a
-// record's detail and follows its trace id to the Events history. Screenshots and axe.
+// record's detail and follows its trace id to the Events history; warnings and errors are one
+// click away, and the app's own routine requests are not INFO records. Screenshots and axe.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -110,6 +111,54 @@ describe('log viewer', () => {
     assert.equal(await page.getByLabel('Search').inputValue(), 'nothing-here-e2e');
     await page.getByRole('button', { name: 'Reset' }).click();
     await page.waitForURL(`${server.url}/logs`);
+    await page.context().close();
+  });
+
+  test("warnings and errors in one click; the app's own files, health and polling are not INFO", async () => {
+    // A user opens the dashboard (assets, favicon, stack health, charts, dead letters) and the
+    // dead-letter tab, which polls: all of it routine.
+    const page = await adminPage();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByTestId('chart-progress').waitFor();
+    await page.goto(`${server.url}/events?tab=dlq`);
+    await page.getByText(/dead letters? waiting for replay/).waitFor();
+    await page.waitForTimeout(6000); // one more poll of the dead letters (every 5 s)
+    await server.api('GET', '/projects', { token });
+    await waitFor(async () => (await logs('level=INFO&search=GET%20%2Fapi%2Fv1%2Fprojects')).total > 0, 'a real read at INFO');
+    for (const routine of ['GET /assets/', 'GET /favicon', 'GET / ', 'GET /api/v1/health/stack', 'GET /api/v1/metrics/', 'GET /api/v1/dlq 200']) {
+      const found = await logs(`level=INFO&search=${encodeURIComponent(routine)}&limit=5`);
+      assert.equal(found.total, 0, `"${routine}" is not an INFO record: ${JSON.stringify(found.logs.map((l) => l.message))}`);
+    }
+
+    await page.goto(`${server.url}/logs`);
+    const table = page.getByRole('table', { name: 'Log records, newest first' });
+    await table.getByRole('button', { name: 'GET /api/v1/projects 200' }).first().waitFor();
+    const view = page.getByRole('button', { name: 'Warnings and errors' });
+    assert.equal(await view.getAttribute('aria-pressed'), 'false');
+    await view.click();
+    await page.waitForURL((u) => u.searchParams.get('level') === 'ERROR,WARN');
+    const levels = () => table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.level));
+    await waitFor(async () => {
+      const l = await levels();
+      return l.length > 0 && l.every((x) => x === 'ERROR' || x === 'WARN');
+    }, 'only warnings and errors');
+    await table.getByRole('button', { name: 'Test error log entry' }).waitFor();
+    await table.getByRole('button', { name: 'GET /api/v1/nothing-here-e2e 404' }).waitFor();
+    assert.equal(await view.getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.getByLabel('Level').inputValue(), 'ERROR,WARN');
+    // It stays so while the tail polls.
+    for (let i = 0; i < 8; i++) {
+      const l = await levels();
+      assert.ok(l.length > 0 && l.every((x) => x === 'ERROR' || x === 'WARN'), `levels: ${l}`);
+      await page.waitForTimeout(500);
+    }
+    const { total } = await logs('level=ERROR,WARN');
+    await page.getByTestId('logs-status').getByText(new RegExp(`of ${total}, newest first`)).waitFor();
+    await screenshot(page, 'logs-warnings-and-errors');
+    await assertAccessible(page, 'logs warnings and errors');
+    // One more click shows everything again.
+    await view.click();
+    await page.waitForURL((u) => !u.searchParams.has('level'));
     await page.context().close();
   });
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::Extension;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -79,17 +79,15 @@ impl Logs {
 }
 
 /// Middleware: one log record per request, with its id, endpoint, method, status, duration and
-/// (from the request span) the authenticated user. Health checks, scrapes and reading the logs
-/// themselves (a live tail polls) are DEBUG; 4xx WARN; 5xx ERROR, except 501 (a v1 route this
-/// version answers "not available", e.g. plugins: the caller's question, not a failure), WARN.
+/// (from the request span) the authenticated user. Routine reads ([`routine`]: the UI's files,
+/// health checks, scrapes, the charts' and screens' polling) are DEBUG when they succeed; other
+/// requests INFO; 4xx WARN (but `/auth/me` answering a signed-out page 401 is DEBUG); 5xx
+/// ERROR, except 501 (a v1 route this version answers "not available", e.g. plugins: the
+/// caller's question, not a failure), WARN.
 pub async fn request_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    // The log viewer's own reads (it polls while tailing) would otherwise flood the log it shows.
-    let quiet = path == "/metrics"
-        || path.starts_with("/health/")
-        || (method == axum::http::Method::GET && path.starts_with("/api/v1/logs"));
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = start.elapsed().as_millis() as u64;
@@ -107,14 +105,47 @@ pub async fn request_log(req: Request, next: Next) -> Response {
             )
         };
     }
-    match status {
-        501 => emit!(tracing::Level::WARN),
-        500.. => emit!(tracing::Level::ERROR),
-        400..=499 => emit!(tracing::Level::WARN),
-        _ if quiet => emit!(tracing::Level::DEBUG),
-        _ => emit!(tracing::Level::INFO),
+    // `tracing::event!` needs the level as a constant.
+    match level(&method, &path, status) {
+        tracing::Level::ERROR => emit!(tracing::Level::ERROR),
+        tracing::Level::WARN => emit!(tracing::Level::WARN),
+        tracing::Level::INFO => emit!(tracing::Level::INFO),
+        _ => emit!(tracing::Level::DEBUG),
     }
     response
+}
+
+/// The level of a request's log record (see [`request_log`]).
+pub fn level(method: &Method, path: &str, status: u16) -> tracing::Level {
+    match status {
+        501 => tracing::Level::WARN,
+        500.. => tracing::Level::ERROR,
+        // "Who am I?" asked while signed out (every page load of the UI before signing in): the
+        // answer, not a failure.
+        401 if method == Method::GET && path == "/api/v1/auth/me" => tracing::Level::DEBUG,
+        400..=499 => tracing::Level::WARN,
+        _ if routine(method, path) => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    }
+}
+
+/// Is this request routine, so that its success is logged at DEBUG, not INFO? Every asset,
+/// favicon and page of the web UI (any read outside `/api/`), health checks and metric scrapes,
+/// the charts' range queries, and the reads the UI repeats on a timer: the stack health, the
+/// dead letters and the logs (a live tail polls). Otherwise they would bury the records that
+/// matter. A failure is logged at its own level whatever the path.
+pub fn routine(method: &Method, path: &str) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    let Some(api) = path.strip_prefix("/api/v1/") else {
+        // The web UI's files and pages, /metrics, /health/..., /openapi.json.
+        return !path.starts_with("/api/");
+    };
+    api.starts_with("health/")
+        || api.starts_with("metrics/")
+        || api.starts_with("logs")
+        || api == "dlq"
 }
 
 /// A stored log record (v1 `GET /logs` item; `stack_trace`, `version` and `host_name` as in
@@ -197,7 +228,8 @@ pub struct LogList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogParams {
-    /// `ERROR`, `WARN`, `INFO` or `DEBUG` (any case; `ALL` = no filter).
+    /// `ERROR`, `WARN`, `INFO` or `DEBUG` (any case; `ALL` = no filter), or several
+    /// comma-separated: `ERROR,WARN` lists the warnings and errors.
     pub level: Option<String>,
     /// Exact service, e.g. `taylordash-backend` (`ALL` = no filter).
     pub service: Option<String>,
@@ -222,24 +254,30 @@ fn selector(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty() && !v.eq_ignore_ascii_case("ALL"))
 }
 
-fn level_param(value: Option<String>) -> ApiResult<Option<String>> {
-    let Some(level) = selector(value) else {
-        return Ok(None);
+/// `level`: one level or several, comma-separated (`ERROR,WARN`: warnings and errors).
+fn level_param(value: Option<String>) -> ApiResult<Vec<String>> {
+    let Some(value) = selector(value) else {
+        return Ok(Vec::new());
     };
-    let upper = level.trim().to_ascii_uppercase();
-    let upper = if upper == "WARNING" {
-        "WARN".to_owned()
-    } else {
-        upper
-    };
-    if LEVELS.contains(&upper.as_str()) {
-        Ok(Some(upper))
-    } else {
-        Err(ApiError::validation(
-            "level",
-            format!("level: '{level}' is not one of ERROR, WARN, INFO, DEBUG (or ALL)"),
-        ))
+    let mut levels = Vec::new();
+    for level in value.split(',') {
+        let upper = level.trim().to_ascii_uppercase();
+        let upper = if upper == "WARNING" {
+            "WARN".to_owned()
+        } else {
+            upper
+        };
+        if !LEVELS.contains(&upper.as_str()) {
+            return Err(ApiError::validation(
+                "level",
+                format!("level: '{level}' is not one of ERROR, WARN, INFO, DEBUG (or ALL)"),
+            ));
+        }
+        if !levels.contains(&upper) {
+            levels.push(upper);
+        }
     }
+    Ok(levels)
 }
 
 /// Stored log records, newest first, filtered (v1 shape).
@@ -279,7 +317,7 @@ pub async fn list(
         ));
     }
     let filter = LogFilter {
-        level: level_param(q.level)?,
+        levels: level_param(q.level)?,
         service: selector(q.service),
         category: selector(q.category).map(|c| c.to_ascii_uppercase()),
         trace_id: selector(q.trace_id),
@@ -774,4 +812,57 @@ pub async fn test_logs(
         logs_created,
         timestamp: Utc::now(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routine_reads_are_the_ui_files_health_metrics_and_polling() {
+        for path in [
+            "/",
+            "/assets/index-abc123.js",
+            "/favicon.svg",
+            "/projects/7/canvas",
+            "/metrics",
+            "/health/ready",
+            "/openapi.json",
+            "/api/v1/health/stack",
+            "/api/v1/metrics/query_range",
+            "/api/v1/logs",
+            "/api/v1/logs/stats",
+            "/api/v1/dlq",
+        ] {
+            assert!(routine(&Method::GET, path), "{path}");
+        }
+        assert!(routine(&Method::HEAD, "/assets/app.css"));
+        for path in [
+            "/api/v1/projects",
+            "/api/v1/events",
+            "/api/v1/dlq/3",
+            "/api/v1/auth/me",
+            "/api/v2/anything",
+        ] {
+            assert!(!routine(&Method::GET, path), "{path}");
+        }
+        assert!(!routine(&Method::POST, "/api/v1/logs/frontend"));
+        assert!(!routine(&Method::POST, "/api/v1/dlq"));
+        assert!(!routine(&Method::DELETE, "/assets/x.js"));
+    }
+
+    #[test]
+    fn failures_keep_their_level_on_routine_paths() {
+        use tracing::Level;
+        let get = &Method::GET;
+        assert_eq!(level(get, "/assets/app.js", 200), Level::DEBUG);
+        assert_eq!(level(get, "/assets/app.js", 304), Level::DEBUG);
+        assert_eq!(level(get, "/assets/gone.js", 404), Level::WARN);
+        assert_eq!(level(get, "/api/v1/health/stack", 503), Level::ERROR);
+        assert_eq!(level(get, "/api/v1/projects", 200), Level::INFO);
+        assert_eq!(level(get, "/api/v1/projects", 401), Level::WARN);
+        assert_eq!(level(get, "/api/v1/auth/me", 401), Level::DEBUG);
+        assert_eq!(level(&Method::POST, "/api/v1/auth/login", 401), Level::WARN);
+        assert_eq!(level(get, "/api/v1/plugins", 501), Level::WARN);
+    }
 }

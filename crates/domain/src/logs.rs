@@ -57,7 +57,8 @@ pub struct LogRecord {
 /// Which records to list; every set field must match.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogFilter {
-    pub level: Option<String>,
+    /// Any of these levels; empty: every level.
+    pub levels: Vec<String>,
     pub service: Option<String>,
     pub category: Option<String>,
     pub trace_id: Option<String>,

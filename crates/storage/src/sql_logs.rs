@@ -137,8 +137,15 @@ fn push_filter<'a, DB: Database>(
     for<'q> DateTime<Utc>: Param<'q, DB>,
 {
     b.push(" FROM application_logs WHERE 1 = 1");
+    if !filter.levels.is_empty() {
+        b.push(" AND level IN (");
+        let mut list = b.separated(", ");
+        for level in &filter.levels {
+            list.push_bind(level.as_str());
+        }
+        b.push(")");
+    }
     for (column, value) in [
-        ("level", &filter.level),
         ("service", &filter.service),
         ("category", &filter.category),
         ("trace_id", &filter.trace_id),

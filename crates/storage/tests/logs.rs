@@ -110,7 +110,7 @@ async fn logs_filter_search_and_page(store: Arc<dyn Store>) {
 
     let by_level = list(
         LogFilter {
-            level: Some("INFO".into()),
+            levels: vec!["INFO".into()],
             ..LogFilter::default()
         },
         2,
@@ -118,6 +118,20 @@ async fn logs_filter_search_and_page(store: Arc<dyn Store>) {
     )
     .await;
     assert_eq!((by_level.total, by_level.logs.len()), (5, 2));
+    let not_info = list(
+        LogFilter {
+            levels: vec!["ERROR".into(), "WARN".into()],
+            ..LogFilter::default()
+        },
+        10,
+        0,
+    )
+    .await;
+    assert_eq!(
+        not_info.total, 2,
+        "warnings and errors: all but the 5 INFO records"
+    );
+    assert!(not_info.logs.iter().all(|l| l.record.level != "INFO"));
 
     let f = |service: Option<&str>, category: Option<&str>, search: Option<&str>| LogFilter {
         service: service.map(Into::into),

@@ -5525,7 +5525,10 @@ export interface operations {
     logs_list: {
         parameters: {
             query?: {
-                /** @description `ERROR`, `WARN`, `INFO` or `DEBUG` (any case; `ALL` = no filter). */
+                /**
+                 * @description `ERROR`, `WARN`, `INFO` or `DEBUG` (any case; `ALL` = no filter), or several
+                 *     comma-separated: `ERROR,WARN` lists the warnings and errors.
+                 */
                 level?: string;
                 /** @description Exact service, e.g. `taylordash-backend` (`ALL` = no filter). */
                 service?: string;

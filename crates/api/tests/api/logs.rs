@@ -295,6 +295,23 @@ async fn list_filters_and_validation(app: TestApp) {
     assert_eq!(page.body["has_more"], true);
     let error = app.get("/api/v1/logs?level=error").await;
     assert_eq!(error.body["total"], 1);
+    // Several levels, comma-separated: the warnings and errors (the test records one of each).
+    let bad = app.get("/api/v1/logs?level=ERROR,warning").await;
+    assert_eq!(bad.status, StatusCode::OK, "{}", bad.body);
+    assert_eq!(bad.body["total"], 2, "{}", bad.body);
+    let levels: Vec<&str> = bad.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["level"].as_str())
+        .collect();
+    assert!(
+        levels.contains(&"ERROR") && levels.contains(&"WARN"),
+        "{levels:?}"
+    );
+    app.get("/api/v1/logs?level=ERROR,loud")
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
     let e = &error.body["logs"][0];
     assert_eq!(e["error_code"], "TEST_ERROR");
     assert_eq!(e["severity"], "HIGH");
@@ -544,7 +561,66 @@ async fn viewer_reads_are_quiet_and_publishes_carry_the_trace(app: TestApp) {
     assert_eq!(traced.body["logs"][0]["message"], "POST /api/v1/events 202");
 }
 
+/// The UI's files, health checks, metric scrapes and the screens' polling are routine: DEBUG
+/// when they succeed, so the INFO log holds what people and devices did. A failure keeps its
+/// level whatever the path.
+async fn routine_requests_are_debug_and_failures_keep_their_level(app: TestApp) {
+    let _guard = capture(&app);
+    for path in [
+        "/",
+        "/favicon.svg",
+        "/assets/missing-but-routine.js",
+        "/health/ready",
+        "/metrics",
+        "/api/v1/health/stack",
+        "/api/v1/dlq",
+        "/api/v1/projects",
+    ] {
+        app.get(path).await;
+    }
+    flush(&app).await;
+    let messages = |level: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .get(&format!("/api/v1/logs?level={level}&limit=1000"))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l["message"].as_str().map(String::from))
+                .collect::<Vec<_>>()
+        }
+    };
+    let info = messages("INFO").await;
+    assert_eq!(
+        info,
+        ["GET /api/v1/projects 200"],
+        "only the real read is INFO"
+    );
+    let debug = messages("DEBUG").await;
+    for routine in [
+        "GET / 200",
+        "GET /health/ready 200",
+        "GET /metrics 200",
+        "GET /api/v1/health/stack 200",
+        "GET /api/v1/dlq 200",
+    ] {
+        assert!(debug.iter().any(|m| m == routine), "{routine} in {debug:?}");
+    }
+    // A missing asset is a 404: a warning, routine path or not.
+    let warn = messages("WARN").await;
+    assert!(
+        warn.iter()
+            .any(|m| m == "GET /assets/missing-but-routine.js 404"),
+        "{warn:?}"
+    );
+}
+
 on_both!(
+    routine_requests_are_debug_and_failures_keep_their_level,
     viewer_reads_are_quiet_and_publishes_carry_the_trace,
     retention_is_per_level,
     requests_are_logged_with_their_context,

@@ -12,7 +12,8 @@ import { api, data } from '../../api/client';
 import { Button, Empty, ErrorMessage, Loading, Options } from '../../app/ui';
 import { parsePage, useFilterDraft, withPage, withParam } from '../../app/ui/filters';
 import {
-  LEVELS, NO_FILTERS, filterErrors, logsQuery, newIds, pageRange, parseFilters, parseOpen, withFilters, type LogFilters,
+  LEVEL_CHOICES, NO_FILTERS, WARNINGS_AND_ERRORS, filterErrors, logsQuery, newIds, pageRange, parseFilters, parseOpen,
+  withFilters, type LogFilters,
 } from './params';
 import { ErrorRateChart } from './ErrorRateChart';
 import { LevelBadge } from './LevelBadge';
@@ -86,6 +87,19 @@ export default function LogsPage() {
         {stats.isPending && <Loading label="Loading statistics…" />}
         {stats.isError && <ErrorMessage error={stats.error} onRetry={() => void stats.refetch()} />}
         {stats.data && <ErrorRateChart rates={stats.data.error_rates} hours={stats.data.timeframe_hours} />}
+      </div>
+
+      <div className="lv-views" role="group" aria-label="Views">
+        <Button
+          aria-pressed={filters.level === WARNINGS_AND_ERRORS}
+          variant={filters.level === WARNINGS_AND_ERRORS ? 'primary' : 'secondary'}
+          onClick={() => apply({ ...filters, level: filters.level === WARNINGS_AND_ERRORS ? '' : WARNINGS_AND_ERRORS })}
+        >
+          Warnings and errors
+        </Button>
+        <span className="muted">
+          Routine requests (the UI&rsquo;s files, health checks, metrics and polling) are logged at DEBUG only.
+        </span>
       </div>
 
       <FilterForm filters={filters} services={services} categories={categories} onApply={apply} />
@@ -164,7 +178,7 @@ function FilterForm({
         {(p) => (
           <select {...p} value={draft.level} onChange={set('level')}>
             <option value="">All levels</option>
-            <Options items={LEVELS} />
+            <Options items={LEVEL_CHOICES} />
           </select>
         )}
       </Field>

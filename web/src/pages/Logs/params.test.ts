@@ -10,6 +10,9 @@ describe('log viewer URL state', () => {
     });
     expect(parseFilters(sp('level=all')).level).toBe('');
     expect(parseFilters(sp('level=error')).level).toBe('ERROR');
+    // Several levels, in a stable order: the warnings-and-errors view.
+    expect(parseFilters(sp('level=warning,error')).level).toBe('ERROR,WARN');
+    expect(parseFilters(sp('level=ERROR,ERROR')).level).toBe('ERROR');
   });
 
   it('reads the open record defensively', () => {
@@ -34,6 +37,8 @@ describe('log viewer URL state', () => {
     const none = parseFilters(sp(''));
     expect(filterErrors(none)).toEqual({});
     expect(filterErrors({ ...none, level: 'LOUD' }).level).toBeTruthy();
+    expect(filterErrors({ ...none, level: 'ERROR,WARN' })).toEqual({});
+    expect(filterErrors({ ...none, level: 'ERROR,LOUD' }).level).toBe('Not a level: LOUD.');
     expect(filterErrors({ ...none, since: 'yesterday' }).since).toBeTruthy();
     expect(
       filterErrors({ ...none, since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' }).until,

@@ -1,8 +1,29 @@
 // The log viewer keeps its state in the URL so a filtered view can be linked
-// (`/logs?level=ERROR&search=timeout&page=2&log=42`): filters, page and the open record.
+// (`/logs?level=ERROR&search=timeout&page=2&log=42`): filters, page and the open record. The
+// level may name several (`level=ERROR,WARN`: warnings and errors, one click away).
 import { filterQuery, isUuid, noFilters, readFilters, timeRangeErrors, writeFilters, type Filters } from '../../app/ui/filters';
 
 export const LEVELS = ['ERROR', 'WARN', 'INFO', 'DEBUG'] as const;
+/** The one-click view of what needs attention: `level=ERROR,WARN`. */
+export const WARNINGS_AND_ERRORS = 'ERROR,WARN';
+/** The level choices: each level, and the warnings and errors together. */
+export const LEVEL_CHOICES = [
+  { value: WARNINGS_AND_ERRORS, label: 'Warnings and errors' },
+  ...LEVELS.map((l) => ({ value: l, label: l })),
+];
+
+/** A `level` value as the API takes it: levels upper-cased, comma-separated, in LEVELS order. */
+export function normaliseLevel(level: string): string {
+  const parts = level
+    .split(',')
+    .map((l) => l.trim().toUpperCase())
+    .filter(Boolean)
+    .map((l) => (l === 'WARNING' ? 'WARN' : l));
+  if (parts.includes('ALL')) return '';
+  const known = LEVELS.filter((l) => parts.includes(l));
+  const unknown = [...new Set(parts.filter((l) => !(LEVELS as readonly string[]).includes(l)))];
+  return [...known, ...unknown].join(',');
+}
 export const PAGE_SIZE = 50;
 /** The API refuses offsets beyond this (narrow the filter instead). */
 export const MAX_OFFSET = 1_000_000;
@@ -15,10 +36,8 @@ export const NO_FILTERS: LogFilters = noFilters(FILTER_KEYS);
 
 export function parseFilters(sp: URLSearchParams): LogFilters {
   const f = readFilters(sp, FILTER_KEYS);
-  // `ALL` means no filter, as in the API; any case is accepted for the level.
-  if (f.level.toUpperCase() === 'ALL') f.level = '';
-  else f.level = f.level.toUpperCase();
-  if (f.level === 'WARNING') f.level = 'WARN';
+  // `ALL` means no filter, as in the API; any case is accepted for the level, and several.
+  f.level = normaliseLevel(f.level);
   return f;
 }
 
@@ -31,7 +50,8 @@ export function parseOpen(sp: URLSearchParams): number | undefined {
 /** Field → message for what the server would refuse; empty when the filters are fine. */
 export function filterErrors(f: LogFilters): Partial<LogFilters> {
   const errors: Partial<LogFilters> = {};
-  if (f.level && !(LEVELS as readonly string[]).includes(f.level)) errors.level = `Not a level: ${f.level}.`;
+  const wrong = f.level ? f.level.split(',').filter((l) => !(LEVELS as readonly string[]).includes(l)) : [];
+  if (wrong.length) errors.level = `Not a level: ${wrong.join(', ')}.`;
   return { ...errors, ...timeRangeErrors(f, { allowEqual: true }) };
 }
 
