@@ -6,6 +6,7 @@
 pub mod artifacts;
 pub mod auth;
 pub mod backups;
+mod checks;
 mod components;
 mod error;
 mod events;
@@ -75,6 +76,8 @@ pub struct AppContext {
     pub stack: StackEndpoints,
     /// Metric events to VictoriaMetrics or the local table; `/metrics/query_range`.
     pub timeseries: observability::timeseries::TimeSeries,
+    /// Service checks (their scheduler runs as a task of the application).
+    pub checks: services::checks::Checks,
 }
 
 impl AppState {
@@ -93,6 +96,7 @@ impl AppState {
     ) -> AppState {
         use observability::logs::{LogSettings, LogSink};
         use observability::timeseries::{TimeSeries, TimeSeriesSettings};
+        let store_for_checks = store.clone();
         Self::from_parts(AppContext {
             auth: AuthState::new(AuthConfig::default(), store.clone()),
             store,
@@ -103,6 +107,7 @@ impl AppState {
             logs: logs::Logs::new(LogSink::new(LogSettings::default())),
             stack: StackEndpoints::default(),
             timeseries: TimeSeries::new(TimeSeriesSettings::default()),
+            checks: services::checks::Checks::new(store_for_checks, Default::default()),
         })
     }
 }
@@ -176,6 +181,16 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::list, artifacts::upload))
         .routes(routes!(artifacts::download, artifacts::delete))
         .routes(routes!(artifacts::info))
+        // Service checks.
+        .routes(routes!(checks::list, checks::create))
+        .routes(routes!(checks::test_unsaved))
+        .routes(routes!(checks::get, checks::update, checks::delete))
+        .routes(routes!(checks::test_saved))
+        .routes(routes!(checks::rotate_push_token))
+        .routes(routes!(checks::history))
+        .routes(routes!(checks::uptime))
+        .routes(routes!(checks::project_checks))
+        .routes(routes!(checks::push, checks::push_get))
         // Backups (admin).
         .routes(routes!(backups::list, backups::create))
         .routes(routes!(backups::download))

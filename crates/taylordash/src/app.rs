@@ -11,7 +11,10 @@
 //! - the log writer and log retention — `observability::logs::sink`;
 //! - the time-series writer, the metric-event feed, own-metrics and project-progress sampling
 //!   and local sample retention — `observability::timeseries`;
-//! - the object collector — `backup::collector`; the backup schedule — `backup::schedule`.
+//! - the object collector — `backup::collector`; the backup schedule — `backup::schedule`;
+//! - the service-check scheduler (and its result writer) — `services::checks`
+//!   (`Checks::run_scheduler`), and the heartbeat feed that hands every stored event's topic to
+//!   the MQTT heartbeat checks (`feed_heartbeats` below).
 //!
 //! Outside them: the HTTP server's per-connection tasks (`api::server`, awaited by the server
 //! itself in step 1 below), per-request work (a hyper connection of `observability::outbound`,
@@ -101,6 +104,7 @@ pub struct AppBuilder {
     stack: StackEndpoints,
     files: Option<FilesSettings>,
     http: api::server::ServerLimits,
+    checks: services::checks::Settings,
 }
 
 impl AppBuilder {
@@ -116,7 +120,14 @@ impl AppBuilder {
             stack: StackEndpoints::default(),
             files: None,
             http: api::server::ServerLimits::default(),
+            checks: services::checks::Settings::default(),
         }
+    }
+
+    /// Service checks: interval floor, clock, retention, concurrency.
+    pub fn checks(mut self, settings: services::checks::Settings) -> Self {
+        self.checks = settings;
+        self
     }
 
     pub fn auth(mut self, auth: AuthConfig) -> Self {
@@ -223,6 +234,12 @@ impl AppBuilder {
                 backups,
             }
         });
+        let mut check_settings = self.checks;
+        let samples = timeseries.clone();
+        check_settings.samples = Some(Arc::new(move |s| samples.push(s)));
+        let checks = services::checks::Checks::new(store.clone(), check_settings);
+        tasks.spawn(checks.clone().run_scheduler());
+        tasks.spawn(feed_heartbeats(bus.hub().subscribe(), checks.clone()));
         let state = AppState::from_parts(AppContext {
             auth: AuthState::new(self.auth, store.clone()),
             store,
@@ -233,12 +250,33 @@ impl AppBuilder {
             logs: api::logs::Logs::new(sink),
             stack: self.stack,
             timeseries,
+            checks,
         });
         Ok(App {
             state,
             tasks,
             http: self.http,
         })
+    }
+}
+
+/// Hands the topic of every stored event to the MQTT heartbeat checks. A lag (the hub moved
+/// on) skips what was missed: a heartbeat that regular misses one message, not its check.
+async fn feed_heartbeats(
+    mut events: tokio::sync::broadcast::Receiver<Arc<bus::LiveEvent>>,
+    checks: services::checks::Checks,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if let Err(e) = checks.heartbeat(&event.topic).await {
+                    tracing::warn!(error = %e, "checks: recording a heartbeat failed");
+                }
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

@@ -123,6 +123,8 @@ pub struct Config {
     pub log_level: String,
     pub log_format: LogFormat,
     pub logs: LogsConfig,
+    /// How long service-check history is kept.
+    pub check_retention: services::checks::Retention,
     pub stack: StackConfig,
     pub shutdown_timeout: Duration,
     /// Connection limits of the HTTP server.
@@ -543,6 +545,14 @@ impl Config {
             )
             .default("30")
             .parse(seconds)?;
+        let check_retention = r
+            .key(
+                "checks.retention_days",
+                "TAYLORDASH_CHECK_RETENTION_DAYS",
+                "days service-check history is kept: raw results, hourly and daily uptime counts",
+            )
+            .default("raw=2,hourly=90,daily=800")
+            .parse(check_retention)?;
         Ok(Config {
             bind,
             data_dir,
@@ -559,6 +569,7 @@ impl Config {
             log_level,
             log_format,
             logs,
+            check_retention,
             stack,
             shutdown_timeout,
             http,
@@ -706,6 +717,31 @@ fn db_level(level: &str) -> Result<tracing::Level, String> {
     }
 }
 
+/// `checks.retention_days`: `raw=`, `hourly=`, `daily=` day counts; kinds left out keep their
+/// default. Uptime over a year needs `daily` of at least 365.
+fn check_retention(text: &str) -> Result<services::checks::Retention, String> {
+    let mut r = services::checks::Retention::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (kind, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{part}' is not kind=days, e.g. raw=2"))?;
+        let days: i64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|d| (1..=3650).contains(d))
+            .ok_or_else(|| format!("'{value}' is not a number of days between 1 and 3650"))?;
+        let slot = match kind.trim() {
+            "raw" => &mut r.raw,
+            "hourly" => &mut r.hourly,
+            "daily" => &mut r.daily,
+            other => return Err(format!("'{other}' is not one of raw, hourly, daily")),
+        };
+        *slot = chrono::Duration::days(days);
+    }
+    Ok(r)
+}
+
 /// `log.retention_days`: `level=days` pairs; levels left out keep their default.
 fn log_retention(text: &str) -> Result<Vec<(&'static str, Duration)>, String> {
     let mut days = [("ERROR", 90u64), ("WARN", 60), ("INFO", 30), ("DEBUG", 7)];
@@ -762,6 +798,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("stack.grafana_url"), "{err}");
+    }
+
+    #[test]
+    fn check_retention_keeps_defaults_for_kinds_left_out() {
+        let r = check_retention("raw=1, daily=400").unwrap();
+        assert_eq!(r.raw, chrono::Duration::days(1));
+        assert_eq!(r.hourly, chrono::Duration::days(90));
+        assert_eq!(r.daily, chrono::Duration::days(400));
+        assert!(check_retention("minutely=3").is_err());
+        assert!(check_retention("raw=0").is_err());
+        let err = load(&[("TAYLORDASH_CHECK_RETENTION_DAYS", "raw")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("checks.retention_days"), "{err}");
     }
 
     #[test]

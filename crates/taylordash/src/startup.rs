@@ -216,6 +216,10 @@ pub async fn build(config: &Config) -> Result<Server, StartupError> {
             backup_keep: config.files.backup_keep,
         })
         .http_limits(config.http)
+        .checks(services::checks::Settings {
+            retention: config.check_retention,
+            ..services::checks::Settings::default()
+        })
         .build()
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(backend = store.backend().as_str(), "database ready");

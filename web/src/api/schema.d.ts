@@ -331,6 +331,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/checks/push/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The push URL by GET, for `curl`-less jobs and monitoring tools that only send GET. */
+        get: operations["push_get"];
+        put?: never;
+        /** The push URL: a cron job or script calls it to say it ran (no credentials but the token). */
+        post: operations["push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/{check_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One check. */
+        get: operations["checks_get"];
+        /** Update a check (partial); 409 when `version`/`If-Match` is stale. */
+        put: operations["checks_update"];
+        post?: never;
+        /** Delete a check with its history. */
+        delete: operations["checks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/{check_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A check's raw results, newest first. */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/{check_id}/push-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new push URL for a push check; the old one stops working. */
+        post: operations["rotate_push_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/{check_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a saved check once now and return the result (not recorded). */
+        post: operations["test_saved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checks/{check_id}/uptime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Uptime over 24 hours, 7, 30 and 365 days, with hourly and daily bars. */
+        get: operations["uptime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/components/{component_id}": {
         parameters: {
             query?: never;
@@ -345,6 +450,41 @@ export interface paths {
         post?: never;
         /** Delete a component with its tasks and dependencies. */
         delete: operations["components_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/components/{component_id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A component's checks, oldest first. */
+        get: operations["checks_list"];
+        put?: never;
+        /** Add a check to a component; a push check's answer carries its URL, once. */
+        post: operations["checks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/components/{component_id}/checks/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a check described in the body once, without saving it (the editor's "test now"). */
+        post: operations["test_unsaved"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -973,6 +1113,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The state of every check of a project's components, and of each component. */
+        get: operations["project_checks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/projects/{project_id}/components": {
         parameters: {
             query?: never;
@@ -1245,11 +1402,196 @@ export interface components {
             /** @description `sqlite` or `postgresql`. */
             source_backend: string;
         };
+        /**
+         * @description A new check. `target` holds the kind's fields:
+         *     - `http`: `url` (required), `method` (GET), `expected_status` ("200-299"; codes and ranges),
+         *       `keyword`, `keyword_absent` (false), `follow_redirects` (true), `cert_expiry_warn_days`
+         *       (14; 0: none), `allow_self_signed` (false), `headers` ([{name, value, secret}]; names such
+         *       as Authorization or Cookie are always secret);
+         *     - `tcp`: `host`, `port`; `ping`: `host`;
+         *     - `dns`: `name`, `record_type` (A or AAAA), `server` (IP[:port]; the system resolver when
+         *       left out), `expected` (addresses, one of which must be in the answer);
+         *     - `mqtt`: `topic_filter` (under tracker/events/#, tracker/commands/# or tracker/metrics/#),
+         *       `grace_secs`;
+         *     - `push`: `grace_secs`.
+         */
+        CheckCreate: {
+            /** @description Whether the check counts in its component's state (true). */
+            drives_status?: boolean | null;
+            /**
+             * Format: int32
+             * @description Seconds between runs (at least 10; 60 by default). Push and MQTT: the longest time
+             *     between two arrivals.
+             */
+            interval_secs?: number | null;
+            /** @description `http`, `tcp`, `ping`, `dns`, `mqtt` or `push`. */
+            kind: string;
+            /** @description Defaults to the kind and the target. */
+            name?: string | null;
+            paused?: boolean | null;
+            /**
+             * Format: int32
+             * @description Failed runs in a row that do not yet make the check down (0-10; 0).
+             */
+            retries?: number | null;
+            /**
+             * Format: int32
+             * @description Seconds to the next run after such a failure (the interval by default).
+             */
+            retry_interval_secs?: number | null;
+            target?: Record<string, never> | null;
+            /**
+             * Format: int32
+             * @description 1-60 seconds (10).
+             */
+            timeout_secs?: number | null;
+        };
+        /** @description A created check; for a push check also the URL to call, shown only now. */
+        CheckCreated: components["schemas"]["CheckResponse"] & {
+            /**
+             * @description `/api/v1/checks/push/<token>` (push checks): GET or POST it from the job. Only its hash
+             *     is stored; a lost one is replaced through `POST /checks/{id}/push-token`.
+             */
+            push_path?: string | null;
+        };
+        CheckHistory: {
+            count: number;
+            /** @description Newest first; raw results are kept for a short window (`checks.retention_days`). */
+            results: components["schemas"]["CheckResultResponse"][];
+        };
+        CheckList: {
+            checks: components["schemas"]["CheckResponse"][];
+            count: number;
+        };
+        /** @description One run's result. */
+        CheckOutcome: {
+            /** Format: date-time */
+            cert_expires_at?: string | null;
+            error?: string | null;
+            /** Format: double */
+            latency_ms?: number | null;
+            /** @description `up`, `degraded` or `down`. */
+            status: string;
+        };
+        /** @description A check, its configuration and its current state. */
+        CheckResponse: {
+            /** Format: date-time */
+            cert_expires_at?: string | null;
+            /** Format: uuid */
+            component_id: string;
+            /** Format: date-time */
+            created_at: string;
+            drives_status: boolean;
+            /**
+             * Format: int32
+             * @description Failed runs in a row (retries count up to `retries` before "down").
+             */
+            failures: number;
+            /** Format: uuid */
+            id: string;
+            /** Format: int32 */
+            interval_secs: number;
+            /** @description `http`, `tcp`, `ping`, `dns`, `mqtt` or `push`. */
+            kind: string;
+            /** Format: date-time */
+            last_checked_at?: string | null;
+            last_error?: string | null;
+            /** Format: double */
+            last_latency_ms?: number | null;
+            name: string;
+            /** Format: date-time */
+            next_due_at?: string | null;
+            paused: boolean;
+            /** Format: uuid */
+            project_id: string;
+            /** Format: int32 */
+            retries: number;
+            /** Format: int32 */
+            retry_interval_secs: number;
+            /** @description `up`, `degraded`, `down` or `unknown` (no conclusive run yet); `paused` while paused. */
+            status: string;
+            /** Format: date-time */
+            status_since?: string | null;
+            /** @description The kind's settings; a secret header appears with its name only. */
+            target: Record<string, never>;
+            /** Format: int32 */
+            timeout_secs: number;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description A stored result. */
+        CheckResultResponse: {
+            /** Format: date-time */
+            at: string;
+            error?: string | null;
+            /** Format: double */
+            latency_ms?: number | null;
+            status: string;
+        };
+        CheckSummary: {
+            /** Format: date-time */
+            cert_expires_at?: string | null;
+            drives_status: boolean;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            /** Format: date-time */
+            last_checked_at?: string | null;
+            last_error?: string | null;
+            /** Format: double */
+            last_latency_ms?: number | null;
+            name: string;
+            status: string;
+        };
+        /**
+         * @description Partial update: omitted fields keep their value. A new `target` replaces the old one whole;
+         *     a secret header sent without `value` keeps its stored value.
+         */
+        CheckUpdate: {
+            drives_status?: boolean | null;
+            /** Format: int32 */
+            interval_secs?: number | null;
+            name?: string | null;
+            paused?: boolean | null;
+            /** Format: int32 */
+            retries?: number | null;
+            /** Format: int32 */
+            retry_interval_secs?: number | null;
+            target?: Record<string, never> | null;
+            /** Format: int32 */
+            timeout_secs?: number | null;
+            /**
+             * Format: int64
+             * @description The version you last read; a stale one gets 409.
+             */
+            version?: number | null;
+        };
+        CheckUptime: {
+            /** @description The last 30 days, day by day (days without runs left out). */
+            daily: components["schemas"]["UptimeBar"][];
+            /** @description The last 24 hours, hour by hour (hours without runs left out). */
+            hourly: components["schemas"]["UptimeBar"][];
+            /** @description 24 hours, 7, 30 and 365 days. */
+            windows: components["schemas"]["UptimeWindow"][];
+        };
         Cleanup: {
             /** Format: int64 */
             deleted: number;
             /** @example Cleaned up 3 expired sessions */
             message: string;
+        };
+        /** @description A component's checks and the state they give it. */
+        ComponentChecks: {
+            checks: components["schemas"]["CheckSummary"][];
+            /** Format: uuid */
+            component_id: string;
+            /**
+             * @description The worst state of the checks that drive it (`down` > `degraded` > `unknown` > `up`);
+             *     `paused` when all of them are paused; `unknown` when none drives it.
+             */
+            status: string;
         };
         ComponentCreate: {
             /** @description Up to 1000 characters. */
@@ -1736,6 +2078,10 @@ export interface components {
             /** @description The newest open (not archived) projects, at most 100, newest first. */
             projects: components["schemas"]["ProjectProgressResponse"][];
         };
+        ProjectChecks: {
+            /** @description Components with at least one check. */
+            components: components["schemas"]["ComponentChecks"][];
+        };
         ProjectCreate: {
             /** @description Up to 1000 characters. */
             description?: string | null;
@@ -1826,6 +2172,14 @@ export interface components {
              * @description The version you last read; a stale one gets 409 instead of overwriting.
              */
             version?: number | null;
+        };
+        PushAccepted: {
+            /** @description The check's state after the push (`paused`: the push was ignored). */
+            status: string;
+        };
+        PushToken: {
+            /** @description `/api/v1/checks/push/<token>`, shown only now; the previous one stops working. */
+            push_path: string;
         };
         QueryRangeData: {
             result: components["schemas"]["RangeSeries"][];
@@ -2034,6 +2388,39 @@ export interface components {
             message: string;
             /** Format: date-time */
             timestamp: string;
+        };
+        /** @description The counts of one hour (or day). */
+        UptimeBar: {
+            /** Format: double */
+            avg_latency_ms?: number | null;
+            /** Format: int64 */
+            degraded: number;
+            /** Format: int64 */
+            down: number;
+            /** Format: double */
+            max_latency_ms?: number | null;
+            /** Format: date-time */
+            start: string;
+            /** Format: int64 */
+            up: number;
+        };
+        /** @description Uptime over one window. */
+        UptimeWindow: {
+            /** Format: double */
+            avg_latency_ms?: number | null;
+            /** Format: int64 */
+            degraded: number;
+            /** Format: int64 */
+            down: number;
+            /** Format: int64 */
+            hours: number;
+            /**
+             * Format: double
+             * @description Share of runs that were up or degraded, 0-1; null without runs.
+             */
+            ratio?: number | null;
+            /** Format: int64 */
+            up: number;
         };
         UserCreate: {
             default_view?: string | null;
@@ -3923,6 +4310,700 @@ export interface operations {
             };
         };
     };
+    push_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushAccepted"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushAccepted"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checks_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                "If-Match"?: string | null;
+            };
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Stale version (VERSION_CONFLICT) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match carried a weak validator, which never matches (WEAK_ETAG) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+                /** @description How far back, in hours (1-8760; 24). */
+                hours: number | null;
+                /** @description Most results (1-5000; 500). */
+                limit: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckHistory"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_push_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushToken"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_saved: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckOutcome"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    uptime: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                check_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckUptime"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     components_get: {
         parameters: {
             query?: never;
@@ -4172,6 +5253,293 @@ export interface operations {
             };
             /** @description No such resource (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                component_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckList"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                component_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckCreate"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckCreated"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_unsaved: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                component_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckCreate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckOutcome"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large (PAYLOAD_TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body is not application/json (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7125,6 +8493,81 @@ export interface operations {
                 };
             };
             /** @description object store unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    project_checks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectChecks"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;

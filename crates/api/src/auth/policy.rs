@@ -142,6 +142,26 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/artifacts/{artifact_id}", VIEWER),
     rule("GET", "/api/v1/artifacts/{artifact_id}/info", VIEWER),
     rule("DELETE", "/api/v1/artifacts/{artifact_id}", EDITOR),
+    // Service checks: read as viewer (secret header values are never sent back), change and
+    // run ("test now" makes this server send requests) as editor. The push URL carries its own
+    // secret, so it needs no credential: a cron job calls it.
+    rule("GET", "/api/v1/components/{component_id}/checks", VIEWER),
+    rule("POST", "/api/v1/components/{component_id}/checks", EDITOR),
+    rule(
+        "POST",
+        "/api/v1/components/{component_id}/checks/test",
+        EDITOR,
+    ),
+    rule("GET", "/api/v1/projects/{project_id}/checks", VIEWER),
+    rule("GET", "/api/v1/checks/{check_id}", VIEWER),
+    rule("PUT", "/api/v1/checks/{check_id}", EDITOR),
+    rule("DELETE", "/api/v1/checks/{check_id}", EDITOR),
+    rule("POST", "/api/v1/checks/{check_id}/test", EDITOR),
+    rule("POST", "/api/v1/checks/{check_id}/push-token", EDITOR),
+    rule("GET", "/api/v1/checks/{check_id}/history", VIEWER),
+    rule("GET", "/api/v1/checks/{check_id}/uptime", VIEWER),
+    rule("GET", "/api/v1/checks/push/{token}", PUBLIC),
+    rule("POST", "/api/v1/checks/push/{token}", PUBLIC),
     // Backups: they hold every user's data, password hashes included.
     rule("GET", "/api/v1/admin/backups", ADMIN),
     rule("POST", "/api/v1/admin/backups", ADMIN),

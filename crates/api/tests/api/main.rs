@@ -30,6 +30,7 @@ mod artifacts;
 mod auth;
 mod backups;
 mod catalogue;
+mod checks;
 mod events;
 mod hardening;
 mod logs;

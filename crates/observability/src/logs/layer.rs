@@ -124,7 +124,10 @@ impl LogLayer {
             trace_id: take("trace_id").or(spans.trace_id),
             request_id: take("request_id").or(spans.request_id),
             user_id: take("user_id").or(spans.user_id),
-            endpoint: take("endpoint").or(spans.endpoint),
+            // A push check's URL holds its token: redacted like any secret in text.
+            endpoint: take("endpoint")
+                .or(spans.endpoint)
+                .map(|e| redact_text(&e).into_owned()),
             method: take("method").or(spans.method),
             status_code: take("status_code").and_then(|s| s.parse().ok()),
             duration_ms: take("duration_ms").and_then(|s| s.parse().ok()),

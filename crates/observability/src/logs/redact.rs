@@ -6,6 +6,9 @@ use std::borrow::Cow;
 
 pub const REDACTED: &str = "[REDACTED]";
 
+/// The push URL of a service check: `/api/v1/checks/push/<token>`.
+const PUSH_PATH: &str = "/checks/push/";
+
 /// Words that mark a field name, or a `name=value` pair in text, as secret.
 const SECRET_WORDS: &[&str] = &[
     "password",
@@ -111,6 +114,20 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
             add(start, i, &mut spans);
         }
     }
+    // A push check's URL carries its secret as the last path segment.
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(PUSH_PATH) {
+        let start = from + found + PUSH_PATH.len();
+        from = start;
+        let mut i = start;
+        while let Some(&b) = bytes.get(i) {
+            if b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'"' | b',' | b';') {
+                break;
+            }
+            i += 1;
+        }
+        add(start, i, &mut spans);
+    }
     if spans.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -151,6 +168,15 @@ pub fn redact_json(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_tokens_in_paths_are_redacted() {
+        assert_eq!(
+            redact_text("POST /api/v1/checks/push/AbC123xyz 200"),
+            "POST /api/v1/checks/push/[REDACTED] 200"
+        );
+        assert_eq!(redact_text("/api/v1/checks/{id}"), "/api/v1/checks/{id}");
+    }
 
     #[test]
     fn secret_names() {
