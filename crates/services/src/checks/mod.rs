@@ -139,13 +139,18 @@ struct Inner {
 
 #[derive(Default)]
 struct HeartbeatIndex {
-    loaded: bool,
+    /// When the filters were read from the store; `None`: read them again (a check of this
+    /// instance changed). Read again after [`HEARTBEAT_RELOAD`] anyway, for changes made
+    /// through another replica.
+    loaded: Option<DateTime<Utc>>,
     filters: Vec<(Uuid, String)>,
     recorded: HashMap<Uuid, DateTime<Utc>>,
 }
 
 /// A message on a heartbeat topic is recorded at most this often per check.
 const HEARTBEAT_THROTTLE: chrono::Duration = chrono::Duration::seconds(1);
+/// How long the heartbeat filters are trusted without reading them again.
+const HEARTBEAT_RELOAD: chrono::Duration = chrono::Duration::seconds(60);
 
 impl Checks {
     pub fn new(store: Arc<dyn CheckStore>, settings: Settings) -> Checks {
@@ -167,7 +172,7 @@ impl Checks {
 
     fn heartbeats_changed(&self) {
         if let Ok(mut h) = self.0.heartbeats.lock() {
-            h.loaded = false;
+            h.loaded = None;
         }
     }
 
@@ -286,8 +291,14 @@ impl Checks {
     /// A stored event arrived on `topic`: every MQTT heartbeat check whose filter matches is
     /// up (recorded at most once a second per check).
     pub async fn heartbeat(&self, topic: &str) -> Result<usize, Error> {
-        let loaded = self.0.heartbeats.lock().map(|h| h.loaded).unwrap_or(false);
-        if !loaded {
+        let now = self.now();
+        let fresh = self
+            .0
+            .heartbeats
+            .lock()
+            .map(|h| h.loaded.is_some_and(|at| now - at < HEARTBEAT_RELOAD))
+            .unwrap_or(false);
+        if !fresh {
             let checks = self.0.store.heartbeat_checks().await?;
             if let Ok(mut h) = self.0.heartbeats.lock() {
                 h.filters = checks
@@ -297,10 +308,9 @@ impl Checks {
                         _ => None,
                     })
                     .collect();
-                h.loaded = true;
+                h.loaded = Some(now);
             }
         }
-        let now = self.now();
         let due: Vec<Uuid> = match self.0.heartbeats.lock() {
             Ok(mut h) => {
                 let matching: Vec<Uuid> = h
