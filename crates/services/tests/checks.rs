@@ -386,7 +386,10 @@ async fn tcp_ping_and_dns_checks() {
     assert_eq!(unknown.status, CheckStatus::Down, "{unknown:?}");
 }
 
-testsupport::on_both_backends!(scheduler_retries_late_pushes_and_history);
+testsupport::on_both_backends!(
+    scheduler_retries_late_pushes_and_history,
+    chatty_heartbeats_are_recorded_sparingly_and_late_ones_go_down,
+);
 
 /// A clock the test moves; starts at a whole hour.
 fn manual_clock() -> (Clock, Arc<AtomicI64>) {
@@ -571,5 +574,94 @@ async fn scheduler_retries_late_pushes_and_history(store: Arc<dyn Store>) {
             "tracker/events/checks/down"
         ]
     );
+    scheduler.abort();
+}
+
+async fn chatty_heartbeats_are_recorded_sparingly_and_late_ones_go_down(store: Arc<dyn Store>) {
+    let project = store
+        .create_project(NewProject {
+            name: "lab".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let component = store
+        .create_component(
+            project.id,
+            NewComponent {
+                name: "sensor".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (clock, now) = manual_clock();
+    let advance = |secs: i64| now.fetch_add(secs * 1_000_000, Ordering::SeqCst);
+    let checks = Checks::new(
+        store.clone(),
+        Settings {
+            clock,
+            poll: Duration::from_millis(20),
+            ..Default::default()
+        },
+    );
+    let mut mqtt = new(
+        "mqtt",
+        json!({"topic_filter": "tracker/events/lab/+/alive", "grace_secs": 10}),
+    );
+    mqtt.interval_secs = Some(60);
+    let id = checks
+        .create(component.id, mqtt)
+        .await
+        .unwrap()
+        .check
+        .check
+        .id;
+    let scheduler = tokio::spawn(checks.clone().run_scheduler());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Messages every ten seconds for 50 s: recorded at 0 and 40 (half an interval apart) only.
+    assert_eq!(
+        checks
+            .heartbeat("tracker/events/lab/sensor/alive")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        checks
+            .heartbeat("tracker/events/lab/sensor/gone")
+            .await
+            .unwrap(),
+        0
+    );
+    for _ in 0..5 {
+        advance(10);
+        checks
+            .heartbeat("tracker/events/lab/sensor/alive")
+            .await
+            .unwrap();
+    }
+    assert_eq!(checks.history(id, 1, 100).await.unwrap().len(), 2);
+    // Due at 40 + 70: the arrival at 50 counts, and moves the deadline to 50 + 70.
+    advance(60);
+    eventually("the unrecorded arrival is counted", async || {
+        let h = checks.history(id, 1, 100).await.unwrap();
+        (h.len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(checks.get(id).await.unwrap().state.status, CheckStatus::Up);
+    advance(11);
+    let late = eventually("silence past the interval and grace is down", async || {
+        let s = checks.get(id).await.unwrap().state;
+        (s.status == CheckStatus::Down).then_some(s)
+    })
+    .await;
+    assert!(
+        late.last_error
+            .unwrap()
+            .contains("no message on tracker/events/lab/+/alive")
+    );
+    assert_eq!(checks.history(id, 1, 100).await.unwrap().len(), 4);
     scheduler.abort();
 }

@@ -143,11 +143,17 @@ struct HeartbeatIndex {
     /// instance changed). Read again after [`HEARTBEAT_RELOAD`] anyway, for changes made
     /// through another replica.
     loaded: Option<DateTime<Utc>>,
-    filters: Vec<(Uuid, String)>,
+    /// (check, topic filter, interval in seconds).
+    filters: Vec<(Uuid, String, i32)>,
+    /// When a matching message last arrived, per check.
+    seen: HashMap<Uuid, DateTime<Utc>>,
+    /// When an arrival was last recorded as a result, per check.
     recorded: HashMap<Uuid, DateTime<Utc>>,
 }
 
-/// A message on a heartbeat topic is recorded at most this often per check.
+/// A message on a heartbeat topic is recorded as a result at most every half interval (and at
+/// most once a second) per check, so a chatty topic does not flood the history; the arrivals
+/// in between are remembered, and a check due meanwhile counts them (see `heartbeat_due`).
 const HEARTBEAT_THROTTLE: chrono::Duration = chrono::Duration::seconds(1);
 /// How long the heartbeat filters are trusted without reading them again.
 const HEARTBEAT_RELOAD: chrono::Duration = chrono::Duration::seconds(60);
@@ -289,7 +295,7 @@ impl Checks {
     }
 
     /// A stored event arrived on `topic`: every MQTT heartbeat check whose filter matches is
-    /// up (recorded at most once a second per check).
+    /// up (recorded at most every half interval per check; every arrival is remembered).
     pub async fn heartbeat(&self, topic: &str) -> Result<usize, Error> {
         let now = self.now();
         let fresh = self
@@ -304,7 +310,7 @@ impl Checks {
                 h.filters = checks
                     .into_iter()
                     .filter_map(|c| match c.target {
-                        CheckTarget::Mqtt(t) => Some((c.id, t.topic_filter)),
+                        CheckTarget::Mqtt(t) => Some((c.id, t.topic_filter, c.interval_secs)),
                         _ => None,
                     })
                     .collect();
@@ -313,24 +319,25 @@ impl Checks {
         }
         let due: Vec<Uuid> = match self.0.heartbeats.lock() {
             Ok(mut h) => {
-                let matching: Vec<Uuid> = h
+                let matching: Vec<(Uuid, i32)> = h
                     .filters
                     .iter()
-                    .filter(|(_, f)| topics::matches(f, topic))
-                    .map(|(id, _)| *id)
+                    .filter(|(_, f, _)| topics::matches(f, topic))
+                    .map(|(id, _, interval)| (*id, *interval))
                     .collect();
                 matching
                     .into_iter()
-                    .filter(|id| {
-                        let fresh = h
-                            .recorded
-                            .get(id)
-                            .is_some_and(|at| now - *at < HEARTBEAT_THROTTLE);
+                    .filter(|(id, interval)| {
+                        h.seen.insert(*id, now);
+                        let every = HEARTBEAT_THROTTLE
+                            .max(chrono::Duration::seconds(i64::from(*interval) / 2));
+                        let fresh = h.recorded.get(id).is_some_and(|at| now - *at < every);
                         if !fresh {
                             h.recorded.insert(*id, now);
                         }
                         !fresh
                     })
+                    .map(|(id, _)| id)
                     .collect()
             }
             Err(_) => Vec::new(),
@@ -353,6 +360,17 @@ impl Checks {
             self.record(results).await?;
         }
         Ok(n)
+    }
+
+    /// A due MQTT heartbeat check: up as of the last arrival not recorded yet (so the next
+    /// due time is that arrival plus the interval and grace), else late.
+    fn heartbeat_due(&self, check: &Check, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let window =
+            chrono::Duration::seconds(i64::from(check.interval_secs + check.target.grace_secs()));
+        let h = self.0.heartbeats.lock().ok()?;
+        let seen = *h.seen.get(&check.id)?;
+        let recorded = h.recorded.get(&check.id).copied();
+        (now - seen <= window && recorded.is_none_or(|r| seen > r)).then_some(seen)
     }
 
     /// Runs a stored check once and returns the outcome, without recording it.
@@ -526,8 +544,28 @@ impl Checks {
                         let this = self.clone();
                         let tx = tx.clone();
                         runs.spawn(async move {
-                            let at = this.now();
-                            let outcome = probe::run(&stored.check, &stored.secrets, at).await;
+                            let mut at = this.now();
+                            let arrived = match stored.check.kind() {
+                                CheckKind::Mqtt => this.heartbeat_due(&stored.check, at),
+                                _ => None,
+                            };
+                            let outcome = match arrived {
+                                Some(seen) => {
+                                    at = seen;
+                                    Outcome {
+                                        status: CheckStatus::Up,
+                                        latency_ms: None,
+                                        error: None,
+                                        cert_expires_at: None,
+                                    }
+                                }
+                                None => probe::run(&stored.check, &stored.secrets, at).await,
+                            };
+                            if let Ok(mut h) = this.0.heartbeats.lock()
+                                && arrived.is_some()
+                            {
+                                h.recorded.insert(stored.check.id, at);
+                            }
                             let result = CheckResult {
                                 check_id: stored.check.id,
                                 at,
