@@ -238,6 +238,7 @@ impl AppBuilder {
         let samples = timeseries.clone();
         check_settings.samples = Some(Arc::new(move |s| samples.push(s)));
         let checks = services::checks::Checks::new(store.clone(), check_settings);
+        checks.register(registry);
         tasks.spawn(checks.clone().run_scheduler());
         tasks.spawn(feed_heartbeats(bus.hub().subscribe(), checks.clone()));
         let state = AppState::from_parts(AppContext {

@@ -124,6 +124,47 @@ pub struct Uptime {
 /// The windows uptime is reported for: 24 hours, 7, 30 and 365 days.
 pub const UPTIME_WINDOWS_HOURS: [i64; 4] = [24, 7 * 24, 30 * 24, 365 * 24];
 
+/// The scheduler's own metrics, on `/metrics` once [`Checks::register`]ed.
+struct CheckMetrics {
+    /// From when a check was due to when its run started.
+    lateness: prometheus::Histogram,
+    /// Runs by outcome (`up`, `degraded`, `down`).
+    runs: prometheus::IntCounterVec,
+    /// Runs in progress.
+    running: prometheus::IntGauge,
+}
+
+impl CheckMetrics {
+    fn new() -> CheckMetrics {
+        let lateness = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "taylor_check_lateness_seconds",
+                "From when a check was due to when its run started",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0]),
+        )
+        .unwrap_or_else(|_| unreachable!("valid histogram"));
+        let runs = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "taylor_check_runs_total",
+                "Scheduled check runs, by outcome",
+            ),
+            &["outcome"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid counter"));
+        for outcome in ["up", "degraded", "down"] {
+            runs.with_label_values(&[outcome]);
+        }
+        let running = prometheus::IntGauge::new("taylor_checks_running", "Check runs in progress")
+            .unwrap_or_else(|_| unreachable!("valid gauge"));
+        CheckMetrics {
+            lateness,
+            runs,
+            running,
+        }
+    }
+}
+
 /// The checks service; cheap to clone.
 #[derive(Clone)]
 pub struct Checks(Arc<Inner>);
@@ -131,6 +172,7 @@ pub struct Checks(Arc<Inner>);
 struct Inner {
     store: Arc<dyn CheckStore>,
     settings: Settings,
+    metrics: CheckMetrics,
     /// Wakes the scheduler (a check became due now).
     wake: Notify,
     /// MQTT heartbeat checks by id (filter, and when a message was last recorded).
@@ -163,9 +205,25 @@ impl Checks {
         Checks(Arc::new(Inner {
             store,
             settings,
+            metrics: CheckMetrics::new(),
             wake: Notify::new(),
             heartbeats: Mutex::new(HeartbeatIndex::default()),
         }))
+    }
+
+    /// Exports the scheduler's metrics (lateness, runs by outcome, runs in progress).
+    pub fn register(&self, registry: &prometheus::Registry) {
+        let m = &self.0.metrics;
+        let all: [Box<dyn prometheus::core::Collector>; 3] = [
+            Box::new(m.lateness.clone()),
+            Box::new(m.runs.clone()),
+            Box::new(m.running.clone()),
+        ];
+        for c in all {
+            if let Err(e) = registry.register(c) {
+                tracing::warn!(error = %e, "check metrics not registered");
+            }
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -545,6 +603,12 @@ impl Checks {
                         let tx = tx.clone();
                         runs.spawn(async move {
                             let mut at = this.now();
+                            let m = &this.0.metrics;
+                            if let Some(due) = stored.state.next_due_at {
+                                let late = (at - due).num_microseconds().unwrap_or(0).max(0);
+                                m.lateness.observe(late as f64 / 1e6);
+                            }
+                            m.running.inc();
                             let arrived = match stored.check.kind() {
                                 CheckKind::Mqtt => this.heartbeat_due(&stored.check, at),
                                 _ => None,
@@ -566,6 +630,8 @@ impl Checks {
                             {
                                 h.recorded.insert(stored.check.id, at);
                             }
+                            m.running.dec();
+                            m.runs.with_label_values(&[outcome.status.as_str()]).inc();
                             let result = CheckResult {
                                 check_id: stored.check.id,
                                 at,
