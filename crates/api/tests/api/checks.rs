@@ -254,8 +254,11 @@ async fn test_now_runs_against_real_ports() {
     assert_eq!(up.status, StatusCode::OK, "{}", up.body);
     assert_eq!(up.body["status"], "up");
     assert!(up.body["latency_ms"].as_f64().is_some());
+    // Saved paused, so the scheduler leaves it alone and "test now" is the only run.
+    let mut paused = body.clone();
+    paused["paused"] = json!(true);
     let saved = app
-        .post(&format!("/api/v1/components/{c}/checks"), body)
+        .post(&format!("/api/v1/components/{c}/checks"), paused)
         .await;
     let id = saved.str("id");
     drop(listener);
