@@ -249,6 +249,48 @@ async fn project_progress_is_sampled_locally() {
     .await;
 }
 
+/// Every check result is a sample: `taylordash_check_up{check_id}` in the local table.
+#[tokio::test]
+async fn check_results_become_samples() {
+    let app = app_with_timeseries(TestDb::sqlite().await, None);
+    let p = app.project("lab").await;
+    let c = app.component(&p, "backup job").await;
+    let created = app
+        .post(
+            &format!("/api/v1/components/{c}/checks"),
+            json!({"kind": "push", "interval_secs": 3600}),
+        )
+        .await;
+    let id = created.str("id");
+    let pushed = app
+        .call_as(
+            &Cred::Anonymous,
+            Method::POST,
+            &created.str("push_path"),
+            None,
+        )
+        .await;
+    assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
+    eventually("the check's up sample is stored", async || {
+        let now = chrono::Utc::now().timestamp();
+        let r = query(&app, "taylordash_check_up", now - 60, now, "1").await;
+        let found = r.body["data"]["result"].as_array().is_some_and(|series| {
+            series.iter().any(|s| {
+                s["metric"]["check_id"] == id.as_str()
+                    && s["values"]
+                        .as_array()
+                        .is_some_and(|v| v.iter().any(|p| p[1] == "1"))
+            })
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(r.body.to_string())
+        }
+    })
+    .await;
+}
+
 fn app_with_victoria(db: TestDb, url: String) -> TestApp {
     app_with_timeseries(db, Some(url))
 }
