@@ -6,5 +6,6 @@ pub mod backups;
 pub mod config;
 pub mod files;
 pub mod healthcheck;
+pub mod memory;
 pub mod startup;
 pub mod telemetry;

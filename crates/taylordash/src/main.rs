@@ -142,6 +142,7 @@ enum ConfigAction {
 }
 
 fn main() -> ExitCode {
+    taylordash::memory::cap_malloc_arenas();
     let cli = Cli::parse();
     let flags = Flags {
         bind: cli.bind.clone(),

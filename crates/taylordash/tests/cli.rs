@@ -47,6 +47,18 @@ fn first_start_creates_data_dir_and_prints_the_key_once() {
             & 0o777;
         assert_eq!(mode, 0o600, "key file readable by the owner only");
     }
+    // The server re-executed itself with glibc's arenas capped (same pid; see memory.rs).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let environ = std::fs::read(format!("/proc/{}/environ", server.child.id()))
+            .expect("the server's environment");
+        assert!(
+            environ
+                .split(|b| *b == 0)
+                .any(|var| var.starts_with(b"MALLOC_ARENA_MAX=")),
+            "MALLOC_ARENA_MAX is set in the running server"
+        );
+    }
     let banner = server.early_stderr.join("\n");
     assert!(banner.contains(&key), "the key is shown on first start");
     assert!(
