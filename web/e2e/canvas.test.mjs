@@ -1,11 +1,13 @@
 // End-to-end: the project canvas against the real binary and the system Chromium.
-// Drag then reload keeps the position; a cycle is refused with the server's message and the edge
-// rolled back; completing a task updates the node; another client's changes appear live; a viewer
-// gets a read-only canvas; screenshots and axe; and the 300-component budget (time from
-// navigation to the canvas being interactive, against a 10-component baseline in the same run).
+// Drag then reload keeps the position; a cycle is refused with the server's message (an error
+// floating over the canvas) and the edge rolled back; edges have arrowheads; a drag opens no
+// panel, a click does; new components land next to the last one, in view; completing a task
+// updates the node; another client's changes appear live; a viewer gets a read-only canvas
+// without handles; screenshots and axe; and the 300-component budget (time from navigation to
+// the canvas being interactive, against a 10-component baseline in the same run).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, assertAccessible, screenshot, signIn, startApp, stopApp } from './harness.mjs';
+import { ADMIN, assertAccessible, screenshot, signIn, startApp, stopApp, waitFor } from './harness.mjs';
 
 const VIEWER = { username: 'viewer1', password: 'a viewer password that is long' };
 
@@ -367,14 +369,130 @@ describe('canvas', () => {
     assert.equal(await page.getByRole('button', { name: 'Add component' }).count(), 0);
     assert.equal(await page.locator('.react-flow__node.draggable').count(), 0);
     assert.equal(await page.locator('.react-flow__handle.connectable').count(), 0);
+    // No handles to see either (edges still attach to them).
+    const shown = await page.locator('.react-flow__handle').evaluateAll((hs) => hs.filter((h) => getComputedStyle(h).opacity !== '0').length);
+    assert.equal(shown, 0, 'a viewer sees no connection handles');
     await page.locator(nodeSel(c.api.id)).locator('.cv-node-type').click();
     const panel = page.getByRole('complementary', { name: 'Component API' });
     await panel.getByText('Write migrations').waitFor();
     assert.equal(await panel.getByRole('textbox').count(), 0);
     assert.equal(await panel.getByRole('checkbox').count(), 0);
-    assert.equal(await panel.getByRole('button', { name: /Delete|Save|Add task/ }).count(), 0);
+    assert.equal(await panel.getByRole('button', { name: /Delete|Save|Add task|Connect|Remove/ }).count(), 0);
+    await panel.getByRole('heading', { name: 'Depends on' }).waitFor();
     await screenshot(page, 'canvas-viewer');
     await context.close();
+  });
+
+  test('edges have arrowheads; a drag does not open the panel, a click does; a refusal floats as an error', async () => {
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvasReady(page);
+    // Every edge ends in an arrowhead (at the component that depends on the other), and says so.
+    const ends = await page.locator('.react-flow__edge path.react-flow__edge-path').evaluateAll((ps) => ps.map((p) => p.getAttribute('marker-end')));
+    const marker = /^url\(['"]?#(.+?)['"]?\)$/;
+    assert.ok(ends.length >= 2 && ends.every((m) => marker.test(m ?? '')), `marker-end: ${ends}`);
+    const markerId = ends[0].match(marker)[1];
+    assert.equal(await page.locator(`marker[id="${markerId}"]`).count(), 1, 'the arrowhead is defined');
+    const dbName = (await server.api('GET', `/components/${c.db.id}`, { token })).name;
+    assert.equal(
+      await page.locator(`.react-flow__edge[data-id="${c.db.id}->${c.api.id}"]`).getAttribute('aria-label'),
+      `API depends on ${dbName}`,
+    );
+
+    // A drag moves the node and opens nothing.
+    const panel = page.locator('.cv-panel');
+    const from = await centre(page.locator(nodeSel(c.mq.id)).locator('.cv-node-type'));
+    const saved = page.waitForResponse((r) => r.url().endsWith(`/projects/${project.id}/layout`) && r.request().method() === 'PUT');
+    await dragBetween(page, from, { x: from.x + 40, y: from.y + 60 });
+    await saved;
+    for (let i = 0; i < 8; i++) {
+      assert.equal(await panel.count(), 0, 'no side panel after a drag');
+      await page.waitForTimeout(150);
+    }
+    // A click opens it.
+    await page.locator(nodeSel(c.mq.id)).locator('.cv-node-type').click();
+    await panel.waitFor();
+    await page.getByRole('button', { name: 'Close panel' }).click();
+    await panel.waitFor({ state: 'detached' });
+
+    // A cycle, refused: an error over the canvas, which does not move down for it.
+    const flowBox = await page.getByTestId('canvas').boundingBox();
+    const refused = page.waitForResponse((r) => r.url().endsWith(`/components/${c.db.id}/dependencies`));
+    await dragBetween(
+      page,
+      await centre(page.locator(nodeSel(c.api.id)).locator('.react-flow__handle.source')),
+      await centre(page.locator(nodeSel(c.db.id)).locator('.react-flow__handle.target')),
+    );
+    const { detail } = await (await refused).json();
+    const message = page.locator('.cv-message', { hasText: detail });
+    await message.waitFor();
+    assert.match(await message.getAttribute('class'), /cv-message-error/);
+    assert.equal(await message.getAttribute('role'), 'alert');
+    const colour = await message.evaluate((el) => getComputedStyle(el).borderLeftColor);
+    const bad = await page.evaluate(() => {
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--bad)';
+      document.body.append(probe);
+      const c = getComputedStyle(probe).color;
+      probe.remove();
+      return c;
+    });
+    assert.equal(colour, bad, 'the refusal is drawn in the error colour');
+    const during = await page.getByTestId('canvas').boundingBox();
+    assert.deepEqual(during, flowBox, 'the message floats: the canvas does not move');
+    const messageBox = await message.boundingBox();
+    assert.ok(messageBox.y >= flowBox.y && messageBox.y + messageBox.height <= flowBox.y + flowBox.height, 'over the canvas');
+    await page.context().close();
+  });
+
+  test('new components go next to the last one, in view, at a readable zoom; Enter adds', async () => {
+    const api = (m, p, body) => server.api(m, p, { token, body });
+    const shop = await api('POST', '/projects', { name: 'Workshop' });
+    // Spread out, so the view starts zoomed out.
+    for (const [i, [x, y]] of [[0, 0], [1600, 0], [0, 1200], [1600, 1200]].entries()) {
+      await api('POST', `/projects/${shop.id}/components`, { name: `Corner ${i + 1}`, position: { x, y } });
+    }
+    const page = await adminPage();
+    await page.goto(`${server.url}/projects/${shop.id}/canvas`);
+    await canvasReady(page, 4);
+    const add = async (name) => {
+      await page.getByRole('button', { name: 'Add component' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Add component' });
+      await dialog.getByLabel('Name').fill(name);
+      await dialog.getByLabel('Type').fill('tool');
+      await dialog.getByLabel('Type').press('Enter');
+      await dialog.waitFor({ state: 'detached' });
+      const node = page.locator('.react-flow__node', { hasText: name });
+      await node.waitFor();
+      // The view moves to it (an animation): wait until it has stayed put for half a second.
+      let last = null;
+      let still = 0;
+      await waitFor(async () => {
+        await page.waitForTimeout(150);
+        const b = await node.boundingBox();
+        still = last && Math.abs(b.x - last.x) < 0.5 && Math.abs(b.y - last.y) < 0.5 ? still + 1 : 0;
+        last = b;
+        return still >= 3;
+      }, `${name} to settle in view`);
+      return node;
+    };
+    const flowBox = await page.getByTestId('canvas').boundingBox();
+    const inView = (b) =>
+      b.x >= flowBox.x && b.y >= flowBox.y && b.x + b.width <= flowBox.x + flowBox.width && b.y + b.height <= flowBox.y + flowBox.height;
+    const alpha = await add('Drill press');
+    let a = await alpha.boundingBox();
+    assert.ok(inView(a), `the new component is in view: ${JSON.stringify(a)} in ${JSON.stringify(flowBox)}`);
+    assert.ok(a.width >= 0.75 * 220, `at a readable zoom: ${a.width.toFixed(0)} px wide`);
+    const beta = await add('Band saw');
+    const b = await beta.boundingBox();
+    assert.ok(inView(b), `the second is in view too: ${JSON.stringify(b)}`);
+    a = await alpha.boundingBox();
+    assert.ok(b.x >= a.x + a.width && Math.abs(b.y - a.y) < 5, `next to the first, on its right: ${JSON.stringify({ a, b })}`);
+    const stored = (await api('GET', `/projects/${shop.id}/components`)).components;
+    const pos = (n) => stored.find((x) => x.name === n).position;
+    assert.ok(pos('Band saw').x > pos('Drill press').x && pos('Band saw').y === pos('Drill press').y, JSON.stringify(stored.map((x) => [x.name, x.position])));
+    await screenshot(page, 'canvas-added-in-view');
+    await page.context().close();
   });
 
   test('budget: 300 components interactive within 1.5 s of navigation', async () => {

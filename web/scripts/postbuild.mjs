@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
 const BUDGET_GZIP = 300 * 1024;
-const compressible = /\.(js|css|html|svg|json|txt|map)$/;
+const compressible = /\.(js|css|html|svg|json|webmanifest|txt|map)$/;
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {

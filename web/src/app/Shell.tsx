@@ -79,7 +79,7 @@ export function LiveIndicator() {
       title={staleSince !== null ? `No connection to the server since ${clockTime(staleSince)}` : undefined}
     >
       <span className="live-dot" aria-hidden="true" />
-      {STATUS_LABEL[status]}
+      <span className="live-label">{STATUS_LABEL[status]}</span>
       {staleSince !== null && <span className="live-since"> since {clockTime(staleSince)}</span>}
     </span>
   );
@@ -108,7 +108,7 @@ function UserMenu() {
   return (
     <div className="user-menu" ref={ref}>
       <Button variant="ghost" aria-haspopup="menu" aria-expanded={open} onClick={() => setOpen((o) => !o)}>
-        {user.username} <span className="muted">({role})</span>
+        <span className="user-menu-name">{user.username}</span> <span className="muted user-menu-role">({role})</span>
       </Button>
       {open && (
         <div className="user-menu-list" role="menu">

@@ -1,25 +1,28 @@
 // The project canvas (route `/projects/:projectId/canvas`): components as nodes, dependencies
-// as edges, live. Editors drag (positions saved in batches), connect (a dependency; the server
-// refuses cycles), add and delete; viewers get the same picture read-only.
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+// as edges with arrowheads, live. Editors drag (positions saved in batches), connect (a
+// dependency, by a handle or from the side panel; the server refuses cycles, shown as an error),
+// add (next to the last component, brought into view) and delete; viewers get the same picture
+// read-only, without handles. A click (or Enter on a focused node) opens the side panel, a drag
+// does not. On a phone: a readable zoom, no minimap, the panel as a bottom sheet.
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, Navigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
-  type Connection, type Edge, type EdgeChange, type NodeChange, type OnBeforeDelete, type OnSelectionChangeFunc,
+  type Connection, type Edge, type EdgeChange, type NodeChange, type NodeMouseHandler, type OnBeforeDelete,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
 import { useSession } from '../app/session';
 import { useTheme } from '../app/theme';
-import { Button, Dialog, Empty, ErrorMessage, Loading, useConfirm } from '../app/ui';
+import { Button, Dialog, Empty, ErrorMessage, Loading, useConfirm, useMedia } from '../app/ui';
 import { canvasApi, graphKey, projectKey } from './api';
 import { ComponentNode } from './ComponentNode';
 import { syncNodes, toEdges, type CanvasNode } from './flow';
-import { freeSpot, placeUnpositioned } from './layout';
+import { freeSpot, NODE_HEIGHT, NODE_WIDTH, placeUnpositioned, wantedSpot } from './layout';
 import { upsertComponent, type Graph, type Point } from './model';
 import { SidePanel } from './SidePanel';
-import { errorText, moveInCache, useGraph, useGraphMutations, useLayoutSaver } from './useCanvasData';
+import { moveInCache, useGraph, useGraphMutations, useLayoutSaver, type Report } from './useCanvasData';
 
 const nodeTypes = { component: ComponentNode };
 const notSelf = (c: Connection | Edge) => c.source !== c.target;
@@ -34,14 +37,20 @@ export default function CanvasPage() {
   );
 }
 
-/** Messages of the canvas (what happened, what failed), newest last, each for a few seconds. */
+/** The narrowest screens (phones): no minimap, a readable zoom, the panel as a bottom sheet. */
+export const PHONE = '(max-width: 760px)';
+
+/**
+ * Messages of the canvas (what happened, what failed), newest last, each for a few seconds; they
+ * float over the canvas and never push it down. Errors (a refused cycle, a failed save) look it.
+ */
 function useMessages() {
-  const [messages, setMessages] = useState<{ id: number; text: string }[]>([]);
+  const [messages, setMessages] = useState<{ id: number; text: string; tone: 'info' | 'error' }[]>([]);
   const next = useRef(1);
-  const report = useCallback((text: string) => {
+  const report: Report = useCallback((text, tone = 'info') => {
     const id = next.current++;
-    setMessages((m) => [...m.slice(-2), { id, text }]);
-    setTimeout(() => setMessages((m) => m.filter((x) => x.id !== id)), 8000);
+    setMessages((m) => [...m.slice(-2), { id, text, tone }]);
+    setTimeout(() => setMessages((m) => m.filter((x) => x.id !== id)), tone === 'error' ? 10_000 : 6000);
   }, []);
   return { messages, report };
 }
@@ -58,6 +67,9 @@ function Canvas({ projectId }: { projectId: string }) {
   const [confirm, confirmDialog] = useConfirm();
   const flow = useReactFlow();
   const { theme } = useTheme();
+  const phone = useMedia(PHONE);
+  // The component added last in this session: the next one goes right of it.
+  const lastAdded = useRef<string | null>(null);
 
   // Positions placed by the automatic layout, kept for the session so nodes do not jump.
   const auto = useRef(new Map<string, Point>());
@@ -74,7 +86,11 @@ function Canvas({ projectId }: { projectId: string }) {
     setNodes((prev) => syncNodes(prev, g, auto.current, canEdit));
   }, [graph.data, canEdit]);
 
-  const plainEdges = useMemo(() => toEdges(graph.data?.dependencies ?? [], canEdit), [graph.data?.dependencies, canEdit]);
+  const names = useMemo(() => new Map((graph.data?.components ?? []).map((c) => [c.id, c.name])), [graph.data?.components]);
+  const plainEdges = useMemo(
+    () => toEdges(graph.data?.dependencies ?? [], canEdit, (id) => names.get(id) ?? 'component'),
+    [graph.data?.dependencies, canEdit, names],
+  );
   // Edges are controlled: their selection lives here (one at a time).
   const edges = useMemo(
     () => (selectedEdgeId ? plainEdges.map((e) => (e.id === selectedEdgeId ? { ...e, selected: true } : e)) : plainEdges),
@@ -191,8 +207,14 @@ function Canvas({ projectId }: { projectId: string }) {
     [canEdit, confirm, remove, removeEdge, selectedId, unlink],
   );
 
-  const onSelectionChange: OnSelectionChangeFunc<CanvasNode, Edge> = useCallback(({ nodes: ns }) => {
-    if (ns.length === 1) setSelectedId(ns[0]!.id);
+  // A click opens the panel; a drag (which also selects the node) does not.
+  const onNodeClick: NodeMouseHandler<CanvasNode> = useCallback((_e, n) => setSelectedId(n.id), []);
+  // From the keyboard: Enter on a focused node opens its panel (Tab moves between nodes).
+  const onFlowKeyDown = useCallback((e: KeyboardEvent) => {
+    if (e.key !== 'Enter') return;
+    const el = (e.target as HTMLElement).closest?.('.react-flow__node');
+    const id = el?.getAttribute('data-id');
+    if (id) setSelectedId(id);
   }, []);
 
   // Time to interactive: nodes rendered and measured (read by the e2e budget check).
@@ -228,7 +250,8 @@ function Canvas({ projectId }: { projectId: string }) {
           <span className="cv-sub">canvas</span>
         </h1>
         <span className="cv-count">
-          {count} component{count === 1 ? '' : 's'} · {graph.data.dependencies.length} dependencies
+          {count} component{count === 1 ? '' : 's'} · {graph.data.dependencies.length}{' '}
+          {graph.data.dependencies.length === 1 ? 'dependency' : 'dependencies'}
         </span>
         {canEdit ? (
           <>
@@ -245,18 +268,24 @@ function Canvas({ projectId }: { projectId: string }) {
           <span className="cv-readonly">Read-only</span>
         )}
       </header>
-      {canEdit && count > 1 && (
-        <p className="cv-hint">Drag from a component’s right handle to another component to make it depend on the first.</p>
+      {count > 1 && (
+        <p className="cv-hint">
+          An arrow points from a component to the one that depends on it.
+          {canEdit &&
+            (phone
+              ? ' To add a dependency, open a component and use “Depends on”.'
+              : ' Drag from a component’s right handle to another to make that one depend on it, or use “Depends on” in its panel.')}
+        </p>
       )}
-      <div className="cv-messages" role="status" aria-live="polite">
-        {messages.map((m) => (
-          <div key={m.id} className="cv-message">
-            {m.text}
-          </div>
-        ))}
-      </div>
       <div className="cv-body">
-        <div className="cv-flow" data-testid="canvas">
+        <div className="cv-flow" data-testid="canvas" onKeyDown={onFlowKeyDown}>
+          <div className="cv-messages" aria-live="polite">
+            {messages.map((m) => (
+              <div key={m.id} className={`cv-message cv-message-${m.tone}`} role={m.tone === 'error' ? 'alert' : 'status'}>
+                {m.text}
+              </div>
+            ))}
+          </div>
           {count === 0 && (
             <div className="cv-empty">
               <Empty>{canEdit ? 'No components yet — add the first one.' : 'No components in this project yet.'}</Empty>
@@ -270,20 +299,23 @@ function Canvas({ projectId }: { projectId: string }) {
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onBeforeDelete={onBeforeDelete}
-            onSelectionChange={onSelectionChange}
+            onNodeClick={onNodeClick}
             isValidConnection={notSelf}
             nodesDraggable={canEdit}
             nodesConnectable={canEdit}
             edgesFocusable
             deleteKeyCode={canEdit ? ['Delete', 'Backspace'] : null}
             fitView
+            fitViewOptions={phone ? { minZoom: 0.7, maxZoom: 1 } : { maxZoom: 1 }}
             minZoom={0.05}
             maxZoom={2}
             colorMode={theme}
             proOptions={{ hideAttribution: true }}
           >
             <Background gap={24} />
-            <MiniMap pannable zoomable ariaLabel="Canvas overview" nodeClassName={(n) => `cv-mini-${(n as CanvasNode).data.node.status}`} />
+            {!phone && (
+              <MiniMap pannable zoomable ariaLabel="Canvas overview" nodeClassName={(n) => `cv-mini-${(n as CanvasNode).data.node.status}`} />
+            )}
             <Controls showInteractive={false} />
           </ReactFlow>
         </div>
@@ -292,6 +324,7 @@ function Canvas({ projectId }: { projectId: string }) {
             key={selected.id}
             projectId={projectId}
             node={selected}
+            graph={graph.data}
             canEdit={canEdit}
             report={report}
             onClose={clearSelection}
@@ -303,14 +336,25 @@ function Canvas({ projectId }: { projectId: string }) {
         <AddComponent
           projectId={projectId}
           onClose={() => setAdding(false)}
-          onAdded={(id) => {
+          onAdded={(id, at) => {
             setAdding(false);
+            lastAdded.current = id;
             setSelectedId(id);
+            // Into view, at a readable zoom.
+            void flow.setCenter(at.x + NODE_WIDTH / 2, at.y + NODE_HEIGHT / 2, {
+              zoom: Math.min(1, Math.max(flow.getZoom(), 0.8)),
+              duration: 250,
+            });
           }}
           near={() => {
+            // Right of the component added (or else selected) last, when there is one; else the
+            // middle of the view.
+            const anchorId = lastAdded.current ?? selectedId;
+            const anchor = nodes.find((n) => n.id === anchorId)?.position ?? null;
             const el = document.querySelector('.cv-flow');
             const r = el?.getBoundingClientRect();
-            return flow.screenToFlowPosition({ x: r ? r.left + r.width / 2 : 400, y: r ? r.top + r.height / 2 : 300 });
+            const centre = flow.screenToFlowPosition({ x: r ? r.left + r.width / 2 : 400, y: r ? r.top + r.height / 2 : 300 });
+            return wantedSpot(anchor, centre);
           }}
           taken={() => nodes.map((n) => n.position)}
           report={report}
@@ -326,12 +370,13 @@ function AddComponent({
 }: {
   projectId: string;
   onClose: () => void;
-  onAdded: (id: string) => void;
+  onAdded: (id: string, at: Point) => void;
   near: () => Point;
   taken: () => Point[];
-  report: (t: string) => void;
+  report: Report;
 }) {
   const client = useQueryClient();
+  const formId = useId();
   const [name, setName] = useState('');
   const [type, setType] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -346,10 +391,10 @@ function AddComponent({
       const c = await canvasApi.createComponent(projectId, { name: name.trim(), type: type.trim() || undefined, position });
       client.setQueryData<Graph>(graphKey(projectId), (g) => (g ? upsertComponent(g, c) : g));
       report(`Added ${c.name}.`);
-      onAdded(c.id);
+      onAdded(c.id, position);
     } catch (err) {
+      // Said once, in the dialog.
       setError(err);
-      report(`Component not added: ${errorText(err)}`);
     } finally {
       setBusy(false);
     }
@@ -362,13 +407,14 @@ function AddComponent({
       actions={
         <>
           <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" busy={busy} disabled={!name.trim()} onClick={() => void submit()}>
+          <Button type="submit" form={formId} variant="primary" busy={busy} disabled={!name.trim()}>
             Add
           </Button>
         </>
       }
     >
-      <form className="cv-form" onSubmit={(e) => void submit(e)}>
+      {/* Enter in either field submits. */}
+      <form id={formId} className="cv-form" onSubmit={(e) => void submit(e)}>
         <label>
           Name
           <input value={name} autoFocus required maxLength={255} onChange={(e) => setName(e.target.value)} />

@@ -1,5 +1,6 @@
 // One component on the canvas: name, type, status colour, progress bar and where the progress
-// comes from (its tasks, or typed by hand when it has none: app/progress.ts).
+// comes from (its tasks, or typed by hand when it has none: app/progress.ts). Its connection
+// handles are for editors: hidden on a read-only canvas (edges still attach to them).
 // Memoized: it re-renders only when its own component object changes.
 import { memo } from 'react';
 import { Handle, Position, type NodeProps } from '@xyflow/react';
@@ -17,7 +18,11 @@ function ComponentNodeView({ data, selected, isConnectable }: NodeProps<CanvasNo
   const c = data.node;
   const p = componentProgress(c);
   return (
-    <div className={`cv-node cv-status-${c.status}${selected ? ' cv-selected' : ''}`} data-testid="cv-node" data-id={c.id}>
+    <div
+      className={`cv-node cv-status-${c.status}${selected ? ' cv-selected' : ''}${isConnectable ? '' : ' cv-readonly'}`}
+      data-testid="cv-node"
+      data-id={c.id}
+    >
       <Handle type="target" position={Position.Left} isConnectable={isConnectable} />
       <div className="cv-node-head">
         <span className="cv-node-name" title={c.name}>{c.name}</span>

@@ -1,6 +1,8 @@
 // The side panel of the selected component: its fields (edited against the version read, with
-// "changed elsewhere — reload or overwrite" on 409) and its tasks (create, rename, complete,
-// delete). Viewers see the same information without edit controls.
+// "changed elsewhere — reload or overwrite" on 409), what it depends on (add and remove without
+// dragging a handle: the way on a phone and from the keyboard) and its tasks (create, rename,
+// complete, delete). Viewers see the same information without edit controls. On a phone it is a
+// bottom sheet over the canvas.
 import { memo, useEffect, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError } from '../api/client';
@@ -10,13 +12,14 @@ import { canvasApi, graphKey, tasksKey } from './api';
 import { STATUS_LABEL } from './ComponentNode';
 import { COMPONENT_STATUSES, TASK_STATUSES, upsertComponent, type Graph, type GraphNode, type Task } from './model';
 import type { ComponentFields } from './mutations';
-import { errorText, useGraphMutations, useTaskMutation } from './useCanvasData';
+import { errorText, useGraphMutations, useTaskMutation, type Report } from './useCanvasData';
 
 interface Props {
   projectId: string;
   node: GraphNode;
+  graph: Graph;
   canEdit: boolean;
-  report: (text: string) => void;
+  report: Report;
   onClose: () => void;
   onDeleted: () => void;
 }
@@ -31,7 +34,7 @@ interface Form {
 const formOf = (n: GraphNode): Form => ({ name: n.name, type: n.type ?? '', status: n.status, progress: n.progress });
 
 /** Memoized: a drag re-renders the canvas every frame, not this panel. */
-export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, report, onClose, onDeleted }: Props) {
+export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEdit, report, onClose, onDeleted }: Props) {
   const client = useQueryClient();
   const { update, remove } = useGraphMutations(projectId, report);
   const [confirm, confirmDialog] = useConfirm();
@@ -83,7 +86,7 @@ export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, rep
       setDirty(false);
       setConflict(false);
     } catch (e) {
-      report(`Could not reload: ${errorText(e)}`);
+      report(`Could not reload: ${errorText(e)}`, 'error');
     }
   };
 
@@ -183,6 +186,7 @@ export const SidePanel = memo(function SidePanel({ projectId, node, canEdit, rep
         </dl>
       )}
       {!canEdit && <ProgressNote progress={progress} />}
+      <DependsOn projectId={projectId} node={node} graph={graph} canEdit={canEdit} report={report} confirm={confirm} />
       <Tasks projectId={projectId} componentId={node.id} canEdit={canEdit} report={report} confirm={confirm} />
       {confirmDialog}
     </aside>
@@ -205,9 +209,82 @@ function ProgressNote({ progress }: { progress: Progress }) {
 
 type Confirm = ReturnType<typeof useConfirm>[0];
 
+/** What this component depends on: listed, and for editors added and removed from here. */
+function DependsOn({
+  projectId, node, graph, canEdit, report, confirm,
+}: { projectId: string; node: GraphNode; graph: Graph; canEdit: boolean; report: Report; confirm: Confirm }) {
+  const { link, unlink } = useGraphMutations(projectId, report);
+  const [choice, setChoice] = useState('');
+  const name = (id: string) => graph.components.find((c) => c.id === id)?.name ?? 'component';
+  const deps = graph.dependencies.filter((d) => d.component_id === node.id);
+  const candidates = graph.components
+    .filter((c) => c.id !== node.id && !deps.some((d) => d.depends_on_id === c.id))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const add = (e: FormEvent) => {
+    e.preventDefault();
+    if (!choice) return;
+    link.mutate(
+      { componentId: node.id, dependsOnId: choice },
+      { onSuccess: () => report(`${node.name} now depends on ${name(choice)}.`) },
+    );
+    setChoice('');
+  };
+  return (
+    <section className="cv-deps" aria-labelledby="cv-deps-title">
+      <h3 id="cv-deps-title">Depends on</h3>
+      {deps.length === 0 ? (
+        <p className="empty">Nothing.</p>
+      ) : (
+        <ul className="cv-dep-list">
+          {deps.map((d) => (
+            <li key={d.depends_on_id}>
+              <span>{name(d.depends_on_id)}</span>
+              {canEdit && (
+                <Button
+                  variant="ghost"
+                  aria-label={`Remove: ${node.name} depends on ${name(d.depends_on_id)}`}
+                  onClick={async () => {
+                    const ok = await confirm({
+                      title: 'Remove dependency?',
+                      message: `${node.name} will no longer depend on ${name(d.depends_on_id)}.`,
+                      confirmLabel: 'Remove',
+                      danger: true,
+                    });
+                    if (ok) unlink.mutate({ componentId: node.id, dependsOnId: d.depends_on_id }, { onSuccess: () => report('Dependency removed.') });
+                  }}
+                >
+                  ✕
+                </Button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {canEdit && candidates.length > 0 && (
+        <form className="cv-dep-add" onSubmit={add}>
+          <label className="cv-sr" htmlFor="cv-dep-choice">
+            Add a dependency of {node.name}
+          </label>
+          <select id="cv-dep-choice" value={choice} onChange={(e) => setChoice(e.target.value)}>
+            <option value="">Choose a component…</option>
+            {candidates.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+          <Button type="submit" disabled={!choice}>
+            Connect
+          </Button>
+        </form>
+      )}
+    </section>
+  );
+}
+
 function Tasks({
   projectId, componentId, canEdit, report, confirm,
-}: { projectId: string; componentId: string; canEdit: boolean; report: (t: string) => void; confirm: Confirm }) {
+}: { projectId: string; componentId: string; canEdit: boolean; report: Report; confirm: Confirm }) {
   const tasks = useQuery({ queryKey: tasksKey(componentId), queryFn: () => canvasApi.tasks(componentId) });
   const m = useTaskMutation(projectId, report);
   const [name, setName] = useState('');

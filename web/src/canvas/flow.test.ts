@@ -52,4 +52,11 @@ describe('toEdges', () => {
     expect(e[0]).toMatchObject({ id: 'a->b', source: 'a', target: 'b' });
     expect(toEdges(deps, true)[0]).toBe(e[0]);
   });
+
+  it('has an arrowhead at the dependent and says who depends on whom', () => {
+    const deps = [{ component_id: 'api', depends_on_id: 'db', created_at: '' }];
+    const names: Record<string, string> = { api: 'API', db: 'Postgres' };
+    const [e] = toEdges(deps, false, (id) => names[id] ?? id);
+    expect(e).toMatchObject({ markerEnd: { type: 'arrowclosed' }, ariaLabel: 'API depends on Postgres', deletable: false });
+  });
 });

@@ -1,7 +1,7 @@
 // From the cached graph to React Flow's nodes and edges, reusing the previous objects of every
 // component and dependency that did not change: React Flow and the memoized node component then
 // only touch what moved, which keeps a 300-node canvas smooth while another client edits it.
-import type { Edge, Node } from '@xyflow/react';
+import { MarkerType, type Edge, type Node } from '@xyflow/react';
 import { edgeId, type Dependency, type Graph, type GraphNode, type Point } from './model';
 
 export type ComponentNodeData = { node: GraphNode };
@@ -43,17 +43,25 @@ export function syncNodes(prev: CanvasNode[], graph: Graph, auto: ReadonlyMap<st
 
 const edgeCache = new WeakMap<Dependency, Edge>();
 
-/** Edges for the dependencies: drawn from the dependency to the component that needs it. */
-export function toEdges(deps: readonly Dependency[], editable: boolean): Edge[] {
+/** An arrowhead at the end of each edge: at the component that depends on the other. */
+export const ARROW = { type: MarkerType.ArrowClosed, width: 18, height: 18 } as const;
+
+/**
+ * Edges for the dependencies: drawn from the dependency to the component that needs it, with an
+ * arrowhead at the latter, and named for screen readers ("API depends on Postgres").
+ */
+export function toEdges(deps: readonly Dependency[], editable: boolean, nameOf: (id: string) => string = () => 'component'): Edge[] {
   return deps.map((d) => {
+    const label = `${nameOf(d.component_id)} depends on ${nameOf(d.depends_on_id)}`;
     const cached = edgeCache.get(d);
-    if (cached && cached.deletable === editable) return cached;
+    if (cached && cached.deletable === editable && cached.ariaLabel === label) return cached;
     const e: Edge = {
       id: edgeId(d),
       source: d.depends_on_id,
       target: d.component_id,
       deletable: editable,
-      ariaLabel: 'Dependency',
+      ariaLabel: label,
+      markerEnd: ARROW,
     };
     edgeCache.set(d, e);
     return e;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { freeSpot, layoutIds, NODE_HEIGHT, NODE_WIDTH, placeUnpositioned } from './layout';
+import { freeSpot, layoutIds, NODE_HEIGHT, NODE_WIDTH, placeUnpositioned, wantedSpot } from './layout';
 import type { Graph, GraphNode } from './model';
 
 function node(id: string, position: { x: number; y: number } | null = null): GraphNode {
@@ -81,10 +81,24 @@ describe('placeUnpositioned', () => {
 });
 
 describe('freeSpot', () => {
-  it('centres on the point and steps down past occupied spots', () => {
-    const first = freeSpot([], { x: 500, y: 300 });
-    expect(first).toEqual({ x: 500 - NODE_WIDTH / 2, y: 300 - NODE_HEIGHT / 2 });
-    const second = freeSpot([first], { x: 500, y: 300 });
-    expect(overlap(first, second)).toBe(false);
+  it('takes the wanted place when it is free', () => {
+    expect(freeSpot([], { x: 500, y: 300 })).toEqual({ x: 500, y: 300 });
+  });
+
+  it('otherwise the nearest free place around it, not a column going down', () => {
+    const taken = [{ x: 500, y: 300 }];
+    const second = freeSpot(taken, { x: 500, y: 300 });
+    expect(overlap(second, taken[0]!)).toBe(false);
+    expect(second).toEqual({ x: 500 + NODE_WIDTH + 40, y: 300 }); // right of it first
+    // Ten more, each wanting the same place: all near it, none on another, none far below.
+    const all = [...taken, second];
+    for (let i = 0; i < 10; i++) all.push(freeSpot(all, { x: 500, y: 300 }));
+    for (const [i, a] of all.entries()) for (const b of all.slice(i + 1)) expect(overlap(a, b)).toBe(false);
+    expect(Math.max(...all.map((p) => p.y)) - 300).toBeLessThanOrEqual(2 * (NODE_HEIGHT + 30));
+  });
+
+  it('wants the place right of the last component, else the middle of the view', () => {
+    expect(wantedSpot({ x: 10, y: 20 }, { x: 0, y: 0 })).toEqual({ x: 10 + NODE_WIDTH + 40, y: 20 });
+    expect(wantedSpot(null, { x: 500, y: 300 })).toEqual({ x: 500 - NODE_WIDTH / 2, y: 300 - NODE_HEIGHT / 2 });
   });
 });

@@ -113,12 +113,40 @@ export function placeUnpositioned(graph: Graph, known: ReadonlyMap<string, Point
   return shifted;
 }
 
-/** A free spot for a new component: right of the centre `near`, not on top of another node. */
+/**
+ * A free spot for a new component (its top-left corner): `near` itself when nothing is there
+ * (`near` is where it should go: right of the last component, or the middle of the view), else
+ * the nearest free place on a grid of node-sized cells around it, so new components gather
+ * where the user is looking instead of stacking up in a column.
+ */
 export function freeSpot(taken: Iterable<Point>, near: Point): Point {
   const boxes = [...taken];
-  const overlaps = (p: Point) =>
-    boxes.some((b) => Math.abs(b.x - p.x) < NODE_WIDTH && Math.abs(b.y - p.y) < NODE_HEIGHT);
-  let p = { x: Math.round(near.x - NODE_WIDTH / 2), y: Math.round(near.y - NODE_HEIGHT / 2) };
-  for (let i = 0; i < 200 && overlaps(p); i++) p = { x: p.x, y: p.y + NODE_HEIGHT + 20 };
-  return p;
+  const free = (p: Point) =>
+    !boxes.some((b) => Math.abs(b.x - p.x) < NODE_WIDTH + 20 && Math.abs(b.y - p.y) < NODE_HEIGHT + 20);
+  const start = { x: Math.round(near.x), y: Math.round(near.y) };
+  if (free(start)) return start;
+  const dx = NODE_WIDTH + 40;
+  const dy = NODE_HEIGHT + 30;
+  for (let ring = 1; ring < 30; ring++) {
+    const cells: Point[] = [];
+    for (let i = -ring; i <= ring; i++) {
+      for (let j = -ring; j <= ring; j++) {
+        if (Math.max(Math.abs(i), Math.abs(j)) !== ring) continue;
+        cells.push({ x: start.x + i * dx, y: start.y + j * dy });
+      }
+    }
+    // Nearest first; on a tie, right of and below the wanted place before left and above.
+    cells.sort((a, b) => dist(a, start) - dist(b, start) || b.x - a.x || b.y - a.y);
+    const found = cells.find(free);
+    if (found) return found;
+  }
+  return { x: start.x, y: start.y + boxes.length * dy };
+}
+
+const dist = (a: Point, b: Point) => Math.hypot((a.x - b.x) / (NODE_WIDTH + 40), (a.y - b.y) / (NODE_HEIGHT + 30));
+
+/** Where a new component should go: right of `last` (the one added or selected last), else centred on `centre`. */
+export function wantedSpot(last: Point | null, centre: Point): Point {
+  if (last) return { x: last.x + NODE_WIDTH + 40, y: last.y };
+  return { x: Math.round(centre.x - NODE_WIDTH / 2), y: Math.round(centre.y - NODE_HEIGHT / 2) };
 }

@@ -11,6 +11,9 @@ import { movePositions, upsertComponent, type Graph, type Point, type Task } fro
 import { optimisticOptions } from './optimistic';
 import { deleteComponentSpec, linkSpec, taskStatusSpec, unlinkSpec, updateComponentSpec, type TaskCountVars } from './mutations';
 
+/** Says what happened on the canvas; failures and refusals are `error`s. */
+export type Report = (text: string, tone?: 'info' | 'error') => void;
+
 export const errorText = (e: unknown) =>
   e instanceof ApiError ? e.detail : e instanceof Error ? e.message : String(e);
 
@@ -52,7 +55,7 @@ export function useGraph(projectId: string) {
 }
 
 /** Debounced, batched layout saving; rolls positions back and reports when a save fails. */
-export function useLayoutSaver(projectId: string, report: (text: string) => void) {
+export function useLayoutSaver(projectId: string, report: Report) {
   const client = useQueryClient();
   const reportRef = useRef(report);
   reportRef.current = report;
@@ -64,7 +67,7 @@ export function useLayoutSaver(projectId: string, report: (text: string) => void
         client.setQueryData<Graph>(key, (g) => (g ? result.components.reduce((acc, c) => upsertComponent(acc, c), g) : g)),
       onError: (error, previous) => {
         client.setQueryData<Graph>(key, (g) => (g ? movePositions(g, previous) : g));
-        reportRef.current(`The layout was not saved: ${errorText(error)}`);
+        reportRef.current(`The layout was not saved: ${errorText(error)}`, 'error');
       },
     });
   }, [client, projectId]);
@@ -77,10 +80,10 @@ export function moveInCache(client: ReturnType<typeof useQueryClient>, projectId
   client.setQueryData<Graph>(graphKey(projectId), (g) => (g ? movePositions(g, moves) : g));
 }
 
-export function useGraphMutations(projectId: string, report: (text: string) => void) {
+export function useGraphMutations(projectId: string, report: Report) {
   const client = useQueryClient();
   const key = graphKey(projectId);
-  const fail = (what: string) => (e: unknown) => report(`${what}: ${errorText(e)}`);
+  const fail = (what: string) => (e: unknown) => report(`${what}: ${errorText(e)}`, 'error');
   const link = useMutation(optimisticOptions(client, key, linkSpec(canvasApi.link, fail('Dependency refused'))));
   const unlink = useMutation(optimisticOptions(client, key, unlinkSpec(canvasApi.unlink, fail('Dependency not removed'))));
   const remove = useMutation(optimisticOptions(client, key, deleteComponentSpec(canvasApi.deleteComponent, fail('Component not deleted'))));
@@ -106,7 +109,7 @@ type TaskChange =
  * Task changes: the task list and the node's counts change at once; both go back on failure.
  * `onConflict` is told when a task changed elsewhere (409).
  */
-export function useTaskMutation(projectId: string, report: (text: string) => void) {
+export function useTaskMutation(projectId: string, report: Report) {
   const client = useQueryClient();
   const key = graphKey(projectId);
   const patchList = (componentId: string, fn: (ts: Task[]) => Task[]) =>
@@ -165,6 +168,7 @@ export function useTaskMutation(projectId: string, report: (text: string) => voi
             e instanceof ApiError && e.code === 'VERSION_CONFLICT'
               ? 'That task was changed elsewhere — the list was reloaded; try again.'
               : `Task not saved: ${errorText(e)}`,
+            'error',
           ),
       ),
     ),
