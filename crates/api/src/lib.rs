@@ -21,6 +21,7 @@ mod projects;
 mod raw_response;
 mod security;
 pub mod server;
+mod status_page;
 mod tasks;
 pub mod timeseries;
 mod ui;
@@ -191,6 +192,13 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(checks::uptime))
         .routes(routes!(checks::project_checks))
         .routes(routes!(checks::push, checks::push_get))
+        // Public status pages.
+        .routes(routes!(
+            status_page::settings,
+            status_page::enable,
+            status_page::disable
+        ))
+        .routes(routes!(status_page::public))
         // Backups (admin).
         .routes(routes!(backups::list, backups::create))
         .routes(routes!(backups::download))

@@ -851,6 +851,15 @@ impl CheckState {
     }
 }
 
+/// What happened to a project's public status page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPageAction {
+    Enabled,
+    /// A new link; the old one stopped working.
+    Regenerated,
+    Disabled,
+}
+
 impl DomainEvent {
     /// A check changed state: `tracker/events/checks/<state>`, kind `check.<state>`.
     pub fn check_state(
@@ -884,6 +893,23 @@ impl DomainEvent {
                 "cert_expires_at": result.outcome.cert_expires_at,
                 "timestamp": result.at,
             }),
+        )
+    }
+
+    /// A project's public status page was turned on, given a new link, or turned off
+    /// (`tracker/events/status_pages/<action>`, kind `status_page.<action>`); never the token.
+    pub fn status_page(action: StatusPageAction, project_id: Uuid, at: DateTime<Utc>) -> Self {
+        let (name, kind) = match action {
+            StatusPageAction::Enabled => ("enabled", "status_page.enabled"),
+            StatusPageAction::Regenerated => ("regenerated", "status_page.regenerated"),
+            StatusPageAction::Disabled => ("disabled", "status_page.disabled"),
+        };
+        DomainEvent::new(
+            "status_pages",
+            name,
+            kind,
+            format!("{kind}:{project_id}:{}", at.timestamp_micros()),
+            json!({"project_id": project_id, "timestamp": at}),
         )
     }
 

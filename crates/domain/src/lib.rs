@@ -22,8 +22,8 @@ pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};
 pub use checks::{
     Check, CheckKind, CheckPatch, CheckResult, CheckRules, CheckSecrets, CheckState, CheckStatus,
     CheckTarget, DnsTarget, HttpHeader, HttpTarget, MAX_INTERVAL_SECS, MAX_RETRIES,
-    MAX_TIMEOUT_SECS, MqttTarget, NewCheck, Outcome, PingTarget, PushTarget, TcpTarget, Transition,
-    dns_server, status_ranges,
+    MAX_TIMEOUT_SECS, MqttTarget, NewCheck, Outcome, PingTarget, PushTarget, StatusPageAction,
+    TcpTarget, Transition, dns_server, status_ranges,
 };
 pub use component_fields::{HOST_MAX, ICONS, Icon, URL_MAX, host_named};
 pub use events::{

@@ -96,6 +96,37 @@ pub struct CheckOverview {
     pub state: CheckState,
 }
 
+/// One driving check of a component on a public status page: its state only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusCheckState {
+    pub component_id: Uuid,
+    pub component_name: String,
+    pub status: CheckStatus,
+    pub paused: bool,
+    pub last_checked_at: Option<DateTime<Utc>>,
+}
+
+/// The counts of one bucket summed over a component's driving checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentBucket {
+    pub component_id: Uuid,
+    pub bucket: DateTime<Utc>,
+    pub up: i64,
+    pub degraded: i64,
+    pub down: i64,
+}
+
+/// What a public status page is made of: the project's name, the state of every check that
+/// drives its component's status (components by name), and their hourly and daily counts
+/// summed per component. Nothing else is read (no targets, errors or check names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPageData {
+    pub project_name: String,
+    pub checks: Vec<StatusCheckState>,
+    pub hourly: Vec<ComponentBucket>,
+    pub daily: Vec<ComponentBucket>,
+}
+
 #[async_trait]
 pub trait CheckStore: Send + Sync {
     /// Stores a new check, its secrets and push token hash, and its first state (first run at
@@ -164,4 +195,29 @@ pub trait CheckStore: Send + Sync {
     async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>>;
     /// Drops raw results and counts older than the retention; returns the rows deleted.
     async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64>;
+
+    /// Turns a project's public status page on with a link whose token has this hash, or
+    /// replaces the hash when it is on (the old link stops working), with a
+    /// `status_page.enabled|regenerated` event. Returns whether it was on before.
+    async fn enable_status_page(
+        &self,
+        project_id: Uuid,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Since when a project's status page is on; `None` when off.
+    async fn status_page_enabled_at(&self, project_id: Uuid) -> Result<Option<DateTime<Utc>>>;
+    /// Turns a project's status page off (its link answers 404 from now), with a
+    /// `status_page.disabled` event; returns whether it was on.
+    async fn disable_status_page(&self, project_id: Uuid, at: DateTime<Utc>) -> Result<bool>;
+    /// The project whose status page link has a token with this hash.
+    async fn status_page_project(&self, token_hash: &str) -> Result<Option<Uuid>>;
+    /// What the project's status page shows: hourly counts from `hourly_since`, daily ones
+    /// from `daily_since`.
+    async fn status_page_data(
+        &self,
+        project_id: Uuid,
+        hourly_since: DateTime<Utc>,
+        daily_since: DateTime<Utc>,
+    ) -> Result<StatusPageData>;
 }

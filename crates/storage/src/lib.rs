@@ -40,8 +40,8 @@ use uuid::Uuid;
 
 pub use artifacts::{ArtifactStore, ObjectDeletion};
 pub use checks::{
-    CheckOverview, CheckRetention, CheckStore, RecordedTransition, Resolution, StoredCheck,
-    StoredResult, UptimeBucket,
+    CheckOverview, CheckRetention, CheckStore, ComponentBucket, RecordedTransition, Resolution,
+    StatusCheckState, StatusPageData, StoredCheck, StoredResult, UptimeBucket,
 };
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, OutboxConfirmation, OutboxDeadLettered};

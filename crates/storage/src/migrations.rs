@@ -63,6 +63,11 @@ const POSTGRES: &[Source] = &[
         "dead letter edits",
         include_str!("../migrations/postgres/0011_dead_letter_edits.sql"),
     ),
+    (
+        12,
+        "status pages",
+        include_str!("../migrations/postgres/0012_status_pages.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -119,6 +124,11 @@ const SQLITE: &[Source] = &[
         11,
         "dead letter edits",
         include_str!("../migrations/sqlite/0011_dead_letter_edits.sql"),
+    ),
+    (
+        12,
+        "status pages",
+        include_str!("../migrations/sqlite/0012_status_pages.sql"),
     ),
 ];
 

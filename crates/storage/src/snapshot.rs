@@ -161,6 +161,16 @@ pub const TABLES: &[Table] = &[
         false,
     ),
     table(
+        "status_pages",
+        &[
+            ("project_id", Uuid),
+            ("token_hash", Text),
+            ("enabled_at", Time),
+        ],
+        "project_id",
+        false,
+    ),
+    table(
         "component_dependencies",
         &[
             ("component_id", Uuid),

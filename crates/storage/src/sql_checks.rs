@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     Check, CheckKind, CheckResult, CheckSecrets, CheckState, CheckStatus, CheckTarget, DomainEvent,
-    JsonObject,
+    JsonObject, StatusPageAction,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Executor};
@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::checks::{
-    CheckOverview, CheckRetention, CheckStore, RecordedTransition, Resolution, StoredCheck,
-    StoredResult, UptimeBucket,
+    CheckOverview, CheckRetention, CheckStore, ComponentBucket, RecordedTransition, Resolution,
+    StatusCheckState, StatusPageData, StoredCheck, StoredResult, UptimeBucket,
 };
 use crate::sql_store::{convert, parent_missing, parse, write_outbox};
 use crate::{Entity, ExpectedVersion, Result, StoreError};
@@ -144,6 +144,93 @@ impl TryFrom<CheckRow> for StoredCheck {
         })
     }
 }
+
+/// The columns of a check's definition, as a cascade about to remove it returns them.
+macro_rules! deleted_checks {
+    ($where:literal) => {
+        concat!(
+            "DELETE FROM checks WHERE ",
+            $where,
+            " RETURNING id, component_id, name, kind, target, interval_secs, timeout_secs, \
+             retries, retry_interval_secs, drives_status, paused, version, created_at, updated_at"
+        )
+    };
+}
+
+/// A component's checks, deleted ahead of the component so each gets its `check.deleted`
+/// event (the foreign key's cascade would remove them silently).
+pub(crate) const DELETE_COMPONENT_CHECKS: &str = deleted_checks!("component_id = $1");
+/// The same for every component of a project.
+pub(crate) const DELETE_PROJECT_CHECKS: &str =
+    deleted_checks!("component_id IN (SELECT id FROM components WHERE project_id = $1)");
+
+/// A deleted check's definition.
+#[derive(FromRow)]
+pub(crate) struct DeletedCheckRow {
+    id: Uuid,
+    component_id: Uuid,
+    name: String,
+    kind: String,
+    target: Json<JsonObject>,
+    interval_secs: i32,
+    timeout_secs: i32,
+    retries: i32,
+    retry_interval_secs: i32,
+    drives_status: bool,
+    paused: bool,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl DeletedCheckRow {
+    /// The `check.deleted` event of this check, as `delete_check` writes it.
+    pub(crate) fn deleted_event(self) -> Result<DomainEvent> {
+        let kind: CheckKind = parse(self.kind)?;
+        let target = CheckTarget::from_json(kind, self.target.0).map_err(StoreError::corrupt)?;
+        let check = Check {
+            id: self.id,
+            component_id: self.component_id,
+            name: self.name,
+            target,
+            interval_secs: self.interval_secs,
+            timeout_secs: self.timeout_secs,
+            retries: self.retries,
+            retry_interval_secs: self.retry_interval_secs,
+            drives_status: self.drives_status,
+            paused: self.paused,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(DomainEvent::check_changed("deleted", &check, &[]))
+    }
+}
+
+#[derive(FromRow)]
+struct StatusRow {
+    component_id: Uuid,
+    component_name: String,
+    status: String,
+    paused: bool,
+    last_checked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct ComponentBucketRow {
+    component_id: Uuid,
+    bucket: DateTime<Utc>,
+    up: i64,
+    degraded: i64,
+    down: i64,
+}
+
+/// Counts of a project's driving checks, summed per component and bucket.
+const COMPONENT_BUCKETS: &str = "SELECT c.component_id, u.bucket, SUM(u.up) AS up, \
+     SUM(u.degraded) AS degraded, SUM(u.down) AS down FROM components p \
+     JOIN checks c ON c.component_id = p.id JOIN check_uptime u ON u.check_id = c.id \
+     WHERE p.project_id = $1 AND c.drives_status = $2 AND u.resolution = $3 AND u.bucket >= $4 \
+     GROUP BY c.component_id, u.bucket ORDER BY c.component_id, u.bucket";
 
 #[derive(FromRow)]
 struct ResultRow {
@@ -637,5 +724,142 @@ where
         Ok(B::Db::rows_affected(&raw)
             + B::Db::rows_affected(&hourly)
             + B::Db::rows_affected(&daily))
+    }
+
+    async fn enable_status_page(
+        &self,
+        project_id: Uuid,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        crate::sql_store::require_project(&mut *tx, project_id).await?;
+        let existed = sqlx::query("SELECT 1 FROM status_pages WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO status_pages (project_id, token_hash, enabled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id) DO UPDATE SET token_hash = excluded.token_hash",
+        )
+        .bind(project_id)
+        .bind(token_hash)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
+        let action = if existed {
+            StatusPageAction::Regenerated
+        } else {
+            StatusPageAction::Enabled
+        };
+        write_outbox(&mut *tx, &DomainEvent::status_page(action, project_id, at)).await?;
+        tx.commit().await?;
+        Ok(existed)
+    }
+
+    async fn status_page_enabled_at(&self, project_id: Uuid) -> Result<Option<DateTime<Utc>>> {
+        let mut conn = self.reader().acquire().await?;
+        crate::sql_store::require_project(&mut *conn, project_id).await?;
+        Ok(
+            sqlx::query_scalar("SELECT enabled_at FROM status_pages WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_optional(&mut *conn)
+                .await?,
+        )
+    }
+
+    async fn disable_status_page(&self, project_id: Uuid, at: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        crate::sql_store::require_project(&mut *tx, project_id).await?;
+        let done = sqlx::query("DELETE FROM status_pages WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        let was_on = B::Db::rows_affected(&done) > 0;
+        if was_on {
+            let event = DomainEvent::status_page(StatusPageAction::Disabled, project_id, at);
+            write_outbox(&mut *tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(was_on)
+    }
+
+    async fn status_page_project(&self, token_hash: &str) -> Result<Option<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT project_id FROM status_pages WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?,
+        )
+    }
+
+    async fn status_page_data(
+        &self,
+        project_id: Uuid,
+        hourly_since: DateTime<Utc>,
+        daily_since: DateTime<Utc>,
+    ) -> Result<StatusPageData> {
+        let mut conn = self.reader().acquire().await?;
+        let project_name: String = sqlx::query_scalar("SELECT name FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::not_found(Entity::Project, project_id))?;
+        let rows: Vec<StatusRow> = sqlx::query_as(
+            "SELECT p.id AS component_id, p.name AS component_name, s.status, c.paused, \
+             s.last_checked_at FROM components p JOIN checks c ON c.component_id = p.id \
+             JOIN check_status s ON s.check_id = c.id \
+             WHERE p.project_id = $1 AND c.drives_status = $2 ORDER BY p.name, p.id",
+        )
+        .bind(project_id)
+        .bind(true)
+        .fetch_all(&mut *conn)
+        .await?;
+        let checks = rows
+            .into_iter()
+            .map(|r| {
+                Ok(StatusCheckState {
+                    component_id: r.component_id,
+                    component_name: r.component_name,
+                    status: parse(r.status)?,
+                    paused: r.paused,
+                    last_checked_at: r.last_checked_at,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut buckets = Vec::with_capacity(2);
+        for (resolution, since) in [
+            (Resolution::Hour, hourly_since),
+            (Resolution::Day, daily_since),
+        ] {
+            let rows: Vec<ComponentBucketRow> = sqlx::query_as(COMPONENT_BUCKETS)
+                .bind(project_id)
+                .bind(true)
+                .bind(resolution.as_str())
+                .bind(since)
+                .fetch_all(&mut *conn)
+                .await?;
+            buckets.push(
+                rows.into_iter()
+                    .map(|r| ComponentBucket {
+                        component_id: r.component_id,
+                        bucket: r.bucket,
+                        up: r.up,
+                        degraded: r.degraded,
+                        down: r.down,
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let daily = buckets.pop().unwrap_or_default();
+        let hourly = buckets.pop().unwrap_or_default();
+        Ok(StatusPageData {
+            project_name,
+            checks,
+            hourly,
+            daily,
+        })
     }
 }

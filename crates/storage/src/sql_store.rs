@@ -25,6 +25,7 @@ use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::error::check_version;
 use crate::logs::contains_pattern;
 use crate::sql_artifacts::ArtifactRow;
+use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, DeletedCheckRow};
 use crate::{
     ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion, IdentityStore,
     LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
@@ -430,6 +431,7 @@ where
     for<'q> i64: Param<'q, B::Db> + Column<B::Db>,
     for<'q> i32: Param<'q, B::Db> + Column<B::Db>,
     f64: Column<B::Db>,
+    bool: Column<B::Db>,
     for<'q> DateTime<Utc>: Param<'q, B::Db> + Column<B::Db>,
     for<'q> Json<Position>: Param<'q, B::Db> + Column<B::Db>,
     Json<JsonObject>: Column<B::Db>,
@@ -626,6 +628,14 @@ where
         for a in artifacts {
             write_outbox(&mut *tx, &DomainEvent::artifact_deleted(&a.into())).await?;
         }
+        // Its components' checks likewise (each with its `check.deleted`).
+        let checks: Vec<DeletedCheckRow> = sqlx::query_as(DELETE_PROJECT_CHECKS)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for c in checks {
+            write_outbox(&mut *tx, &c.deleted_event()?).await?;
+        }
         sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -726,6 +736,15 @@ where
     async fn delete_component(&self, id: Uuid) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         let c = component_for_update::<B>(&mut *tx, id).await?;
+        // Its checks go first, each announced like a direct delete (the cascade would remove
+        // them silently, and a consumer of `check.*` events would keep them forever).
+        let checks: Vec<DeletedCheckRow> = sqlx::query_as(DELETE_COMPONENT_CHECKS)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for check in checks {
+            write_outbox(&mut *tx, &check.deleted_event()?).await?;
+        }
         sqlx::query("DELETE FROM components WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

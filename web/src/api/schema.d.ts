@@ -1199,6 +1199,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project_id}/status-page": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the project's public status page is on. */
+        get: operations["settings"];
+        put?: never;
+        /**
+         * Turn the project's public status page on, or give it a new link (the old one stops
+         *     working); the link is in this answer only.
+         */
+        post: operations["enable"];
+        /** Turn the project's public status page off: its link answers 404 from now on. */
+        delete: operations["disable"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/status/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A public status page (no credentials but the link's token): the project's components,
+         *     their states and uptime. A wrong token, a replaced link and a page turned off all get 404.
+         */
+        get: operations["public"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -2173,6 +2215,56 @@ export interface components {
              */
             version?: number | null;
         };
+        PublicComponentResponse: {
+            /** @description 30 days, oldest first. */
+            days: components["schemas"]["PublicDay"][];
+            name: string;
+            /** @description `up`, `degraded`, `down`, `unknown` (no conclusive run yet) or `paused`. */
+            status: string;
+            /**
+             * Format: double
+             * @description Share of runs up (or degraded) over the last 24 hours, 0-1; null without runs.
+             */
+            uptime_24h?: number | null;
+            /**
+             * Format: double
+             * @description The same over the last 30 days (whole UTC days, today included).
+             */
+            uptime_30d?: number | null;
+        };
+        PublicDay: {
+            /**
+             * Format: date
+             * @description The UTC day.
+             */
+            day: string;
+            /** @description Whether any run that day was down. */
+            outage: boolean;
+            /**
+             * Format: double
+             * @description Share of runs up (or degraded), 0-1; null without runs.
+             */
+            uptime?: number | null;
+        };
+        /** @description A project's public state: components, their states and uptime. */
+        PublicStatusResponse: {
+            /** @description Components with at least one check that drives their state, by name. */
+            components: components["schemas"]["PublicComponentResponse"][];
+            /**
+             * Format: date-time
+             * @description When this answer was computed (answers are reused for a few seconds).
+             */
+            generated_at: string;
+            /**
+             * Format: date-time
+             * @description The latest run of any check shown.
+             */
+            last_checked_at?: string | null;
+            /** @description The project's name. */
+            project: string;
+            /** @description The worst state of the components: `up`, `degraded`, `down` or `unknown`. */
+            status: string;
+        };
         PushAccepted: {
             /** @description The check's state after the push (`paused`: the push was ignored). */
             status: string;
@@ -2306,6 +2398,24 @@ export interface components {
             otlp: components["schemas"]["ServiceHealth"];
             prometheus: components["schemas"]["ServiceHealth"];
             victoria_metrics: components["schemas"]["ServiceHealth"];
+        };
+        /** @description A new status page link, shown only now (only its hash is stored). */
+        StatusPageCreated: {
+            /** @description `/api/v1/status/<token>`: the same as JSON. */
+            api_path: string;
+            enabled: boolean;
+            /** Format: date-time */
+            enabled_at?: string | null;
+            /** @description `/status/<token>`: the page, for anyone with the link (no sign-in). */
+            page_path: string;
+            /** @description Whether this replaced an earlier link, which stopped working. */
+            replaced: boolean;
+        };
+        /** @description Whether a project's public status page is on. The link itself is shown only when made. */
+        StatusPageSettings: {
+            enabled: boolean;
+            /** Format: date-time */
+            enabled_at?: string | null;
         };
         TaskCreate: {
             /** Format: uuid */
@@ -9002,6 +9112,287 @@ export interface operations {
             };
             /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusPageSettings"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    enable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusPageCreated"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Off (also when it was off already) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing or invalid credentials (NOT_AUTHENTICATED, INVALID_API_KEY, INVALID_TOKEN) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    public: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicStatusResponse"];
+                };
+            };
+            /** @description Malformed id or request (INVALID_ID, MALFORMED_JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource (NOT_FOUND) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

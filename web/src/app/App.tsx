@@ -22,6 +22,7 @@ const AdminPage = lazy(() => import('../pages/Admin/index'));
 const CanvasPage = lazy(() => import('../canvas/CanvasPage'));
 const LogsPage = lazy(() => import('../pages/Logs/index'));
 const ProjectDetailPage = lazy(() => import('../pages/ProjectDetail/index'));
+const StatusPage = lazy(() => import('../pages/Status/StatusPage'));
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
@@ -115,7 +116,35 @@ function NotFound() {
   );
 }
 
+/** The public status page's path: served without a session, the shell or the live stream. */
+export function isPublicPath(pathname: string): boolean {
+  return pathname.startsWith('/status/');
+}
+
+/** Public screens: no sign-in, no navigation (a wall screen or a phone with just a link). */
+export function PublicRoutes() {
+  return (
+    <Suspense fallback={<Loading />}>
+      <Routes>
+        <Route path="/status/:token" element={<StatusPage />} />
+        <Route path="*" element={<NotFound />} />
+      </Routes>
+    </Suspense>
+  );
+}
+
 export function App() {
+  if (isPublicPath(window.location.pathname)) {
+    return (
+      <QueryClientProvider client={queryClient}>
+        <ThemeProvider>
+          <BrowserRouter>
+            <PublicRoutes />
+          </BrowserRouter>
+        </ThemeProvider>
+      </QueryClientProvider>
+    );
+  }
   return (
     <QueryClientProvider client={queryClient}>
       <ThemeProvider>

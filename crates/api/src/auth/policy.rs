@@ -162,6 +162,18 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/checks/{check_id}/uptime", VIEWER),
     rule("GET", "/api/v1/checks/push/{token}", PUBLIC),
     rule("POST", "/api/v1/checks/push/{token}", PUBLIC),
+    // Public status pages: whether one is on is no secret (viewers see it); turning it on,
+    // making a new link or turning it off is an editor's. The page itself needs no
+    // credential but its link, whose 256-bit token cannot be guessed; it names components,
+    // their states and uptime only.
+    rule("GET", "/api/v1/projects/{project_id}/status-page", VIEWER),
+    rule("POST", "/api/v1/projects/{project_id}/status-page", EDITOR),
+    rule(
+        "DELETE",
+        "/api/v1/projects/{project_id}/status-page",
+        EDITOR,
+    ),
+    rule("GET", "/api/v1/status/{token}", PUBLIC),
     // Backups: they hold every user's data, password hashes included.
     rule("GET", "/api/v1/admin/backups", ADMIN),
     rule("POST", "/api/v1/admin/backups", ADMIN),

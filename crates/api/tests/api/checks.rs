@@ -10,7 +10,10 @@ async fn setup(app: &TestApp) -> (String, String) {
     (p, c)
 }
 
-on_both!(checks_crud_secrets_and_push);
+on_both!(
+    checks_crud_secrets_and_push,
+    deleting_a_component_or_project_announces_its_checks,
+);
 
 async fn checks_crud_secrets_and_push(app: TestApp) {
     let (p, c) = setup(&app).await;
@@ -303,4 +306,71 @@ async fn test_now_runs_against_real_ports() {
     )
     .await
     .assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_ROLE");
+}
+
+/// Deleting a component or a project deletes its checks with a `check.deleted` event each, as
+/// deleting a check does (the cascade alone would remove them silently).
+async fn deleting_a_component_or_project_announces_its_checks(app: TestApp) {
+    let p = app.project("lab").await;
+    let nas = app.component(&p, "nas").await;
+    let other = app.component(&p, "router").await;
+    let mut ids = Vec::new();
+    for (component, port) in [(&nas, 22), (&nas, 445), (&other, 53)] {
+        let r = app
+            .post(
+                &format!("/api/v1/components/{component}/checks"),
+                json!({"kind": "tcp", "paused": true,
+                       "target": {"host": "127.0.0.1", "port": port}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        ids.push(r.str("id"));
+    }
+    let deleted = || {
+        app.raw_text(
+            "SELECT CAST(payload AS TEXT) FROM event_outbox WHERE kind = 'check.deleted' \
+             ORDER BY id",
+        )
+    };
+    assert!(deleted().await.is_empty());
+
+    // The component's two checks, each announced, before the component itself.
+    assert_eq!(
+        app.delete(&format!("/api/v1/components/{nas}"))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let events = deleted().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (event, id) in events.iter().zip(&ids[..2]) {
+        let v: Value = serde_json::from_str(event).expect("json");
+        assert_eq!(v["check_id"], id.as_str(), "{v}");
+        assert_eq!(v["component_id"], nas.as_str());
+    }
+    let order = app
+        .raw_text(
+            "SELECT kind FROM event_outbox WHERE kind IN ('check.deleted', 'component.deleted') \
+             ORDER BY id",
+        )
+        .await;
+    assert_eq!(
+        order,
+        ["check.deleted", "check.deleted", "component.deleted"]
+    );
+    for id in &ids[..2] {
+        app.get(&format!("/api/v1/checks/{id}"))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+    }
+
+    // A project's deletion announces the checks of all its components.
+    assert_eq!(
+        app.delete(&format!("/api/v1/projects/{p}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let events = deleted().await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let v: Value = serde_json::from_str(&events[2]).expect("json");
+    assert_eq!(v["check_id"], ids[2].as_str());
 }

@@ -39,6 +39,7 @@ mod otel;
 mod resources;
 mod server;
 mod stack;
+mod status_page;
 mod support;
 mod timeseries;
 mod ui;

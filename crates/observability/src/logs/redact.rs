@@ -6,8 +6,12 @@ use std::borrow::Cow;
 
 pub const REDACTED: &str = "[REDACTED]";
 
-/// The push URL of a service check: `/api/v1/checks/push/<token>`.
-const PUSH_PATH: &str = "/checks/push/";
+/// Paths whose next segment is a secret: a service check's push URL
+/// (`/api/v1/checks/push/<token>`) and a public status page's link (`/status/<token>`, also
+/// under `/api/v1`). `/status/` counts only after something other than a letter (the start,
+/// a space, a quote, `v1`, a port), so a topic such as `tracker/events/status/...` keeps its
+/// words.
+const SECRET_PATHS: &[&str] = &["/checks/push/", "/status/"];
 
 /// Words that mark a field name, or a `name=value` pair in text, as secret.
 const SECRET_WORDS: &[&str] = &[
@@ -114,19 +118,25 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
             add(start, i, &mut spans);
         }
     }
-    // A push check's URL carries its secret as the last path segment.
-    let mut from = 0;
-    while let Some(found) = lower[from..].find(PUSH_PATH) {
-        let start = from + found + PUSH_PATH.len();
-        from = start;
-        let mut i = start;
-        while let Some(&b) = bytes.get(i) {
-            if b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'"' | b',' | b';') {
-                break;
+    // A push check's URL and a status page's link carry their secret as a path segment.
+    for path in SECRET_PATHS {
+        let mut from = 0;
+        while let Some(found) = lower[from..].find(path) {
+            let at = from + found;
+            let start = at + path.len();
+            from = start;
+            if *path == "/status/" && at > 0 && bytes[at - 1].is_ascii_alphabetic() {
+                continue;
             }
-            i += 1;
+            let mut i = start;
+            while let Some(&b) = bytes.get(i) {
+                if b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'"' | b',' | b';') {
+                    break;
+                }
+                i += 1;
+            }
+            add(start, i, &mut spans);
         }
-        add(start, i, &mut spans);
     }
     if spans.is_empty() {
         return Cow::Borrowed(text);
@@ -176,6 +186,27 @@ mod tests {
             "POST /api/v1/checks/push/[REDACTED] 200"
         );
         assert_eq!(redact_text("/api/v1/checks/{id}"), "/api/v1/checks/{id}");
+    }
+
+    #[test]
+    fn status_page_links_are_redacted() {
+        assert_eq!(
+            redact_text("GET /api/v1/status/0123abcd 200"),
+            "GET /api/v1/status/[REDACTED] 200"
+        );
+        assert_eq!(
+            redact_text("opened http://lab:8000/status/0123abcd?refresh=5"),
+            "opened http://lab:8000/status/[REDACTED]?refresh=5"
+        );
+        assert_eq!(redact_text("/status/abc"), "/status/[REDACTED]");
+        assert_eq!(
+            redact_text("tracker/events/status/page"),
+            "tracker/events/status/page"
+        );
+        assert_eq!(
+            redact_text("/api/v1/status/{token}"),
+            "/api/v1/status/[REDACTED]"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 mod dns;
 mod ping;
 pub mod probe;
+pub mod status_page;
 mod tls;
 
 use std::collections::HashMap;
@@ -177,6 +178,8 @@ struct Inner {
     wake: Notify,
     /// MQTT heartbeat checks by id (filter, and when a message was last recorded).
     heartbeats: Mutex<HeartbeatIndex>,
+    /// Public status pages computed lately, by project.
+    status_cache: Mutex<status_page::StatusCache>,
 }
 
 #[derive(Default)]
@@ -208,6 +211,7 @@ impl Checks {
             metrics: CheckMetrics::new(),
             wake: Notify::new(),
             heartbeats: Mutex::new(HeartbeatIndex::default()),
+            status_cache: Mutex::new(Default::default()),
         }))
     }
 

@@ -4,6 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
 import { Badge, ErrorMessage, Loading, timeAgo } from '../../app/ui';
 import { ArtifactsPanel } from '../Artifacts';
+import { StatusPagePanel } from '../Status';
 import './detail.css';
 
 const STATUS: Record<string, { label: string; tone?: 'ok' | 'warn' | 'bad' | 'info' }> = {
@@ -72,6 +73,7 @@ export default function ProjectDetailPage() {
           </details>
         )}
       </div>
+      <StatusPagePanel projectId={p.id} />
       <ArtifactsPanel projectId={p.id} />
     </section>
   );

@@ -1,0 +1,1 @@
+export { StatusPagePanel } from './StatusPagePanel';
