@@ -45,12 +45,31 @@ async fn attach(
     if writer {
         conn.execute(sqlx::AssertSqlSafe(format!(
             "PRAGMA {OBSERVABILITY_SCHEMA}.journal_mode = WAL; \
-             PRAGMA {OBSERVABILITY_SCHEMA}.synchronous = NORMAL;"
+             PRAGMA {OBSERVABILITY_SCHEMA}.synchronous = NORMAL; \
+             PRAGMA main.cache_size = -{WRITER_CACHE_KIB}; \
+             PRAGMA {OBSERVABILITY_SCHEMA}.cache_size = -{WRITER_CACHE_KIB};"
+        )))
+        .await?;
+    } else {
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "PRAGMA main.cache_size = -{READER_MAIN_CACHE_KIB}; \
+             PRAGMA {OBSERVABILITY_SCHEMA}.cache_size = -{READER_OBSERVABILITY_CACHE_KIB};"
         )))
         .await?;
     }
     Ok(())
 }
+
+/// Page cache per connection and schema, in KiB. Each connection keeps its own cache, so
+/// SQLite's default (2 MiB per schema) on the writer and ten readers grows to about 44 MiB as
+/// the files outgrow it, which the memory soak saw as RSS creeping up long after start. Reads
+/// of the lab's data are small and hot; the log and sample tables are written at a high rate
+/// but read rarely, so their readers get the least. Pages evicted here are still in the
+/// operating system's file cache, so a miss costs a copy, not a disk read. Together about
+/// 8 MiB (docs/benchmarks.md, "Bounded page caches").
+const WRITER_CACHE_KIB: u32 = 1024;
+const READER_MAIN_CACHE_KIB: u32 = 512;
+const READER_OBSERVABILITY_CACHE_KIB: u32 = 128;
 
 use crate::backend::SqlBackend;
 use crate::migrations;
@@ -262,6 +281,27 @@ mod tests {
             observability_path(&path).file_name().unwrap(),
             "taylordash-observability.db"
         );
+    }
+
+    /// Every connection gets the bounded page caches, readers smaller ones than the writer.
+    #[tokio::test]
+    async fn page_caches_are_bounded_per_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), 2)
+            .await
+            .unwrap();
+        async fn cache_kib(pool: &SqlitePool, schema: &str) -> i64 {
+            let pages: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {schema}.cache_size")))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            -pages
+        }
+        assert_eq!(cache_kib(&store.writer, "main").await, 1024);
+        assert_eq!(cache_kib(&store.writer, OBSERVABILITY_SCHEMA).await, 1024);
+        assert_eq!(cache_kib(&store.reader, "main").await, 512);
+        assert_eq!(cache_kib(&store.reader, OBSERVABILITY_SCHEMA).await, 128);
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without its global memory statistics
