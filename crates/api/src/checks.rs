@@ -308,6 +308,12 @@ pub struct ComponentChecks {
     /// The worst state of the checks that drive it (`down` > `degraded` > `unknown` > `up`);
     /// `paused` when all of them are paused; `unknown` when none drives it.
     pub status: String,
+    /// Share of the runs of the checks that drive it in the last 24 hours that were up or
+    /// degraded, 0-1; null without runs.
+    pub uptime_24h: Option<f64>,
+    /// The same, hour by hour: 24 values, oldest first, the last one the current hour; null for
+    /// an hour without runs.
+    pub hours_24h: Vec<Option<f64>>,
     pub checks: Vec<CheckSummary>,
 }
 
@@ -317,11 +323,15 @@ pub struct CheckSummary {
     pub name: String,
     pub kind: String,
     pub status: String,
+    /// Since when it has had this status.
+    pub status_since: Option<DateTime<Utc>>,
     pub drives_status: bool,
     pub last_checked_at: Option<DateTime<Utc>>,
     pub last_latency_ms: Option<f64>,
     pub last_error: Option<String>,
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Share of its runs in the last 24 hours that were up or degraded, 0-1; null without runs.
+    pub uptime_24h: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -522,6 +532,34 @@ pub async fn uptime(
     }))
 }
 
+/// Runs (up or degraded, all) of the last 24 hours, in total and hour by hour (oldest first,
+/// the last the hour starting at `current_hour`).
+fn day_counts(
+    hourly: &[UptimeBucket],
+    current_hour: DateTime<Utc>,
+) -> ((i64, i64), [(i64, i64); 24]) {
+    let mut total = (0, 0);
+    let mut by_hour = [(0, 0); 24];
+    for b in hourly {
+        let good = b.up + b.degraded;
+        let all = good + b.down;
+        let back = (current_hour - b.bucket).num_hours();
+        if let Ok(back) = usize::try_from(back)
+            && back < 24
+        {
+            total = (total.0 + good, total.1 + all);
+            let slot = &mut by_hour[23 - back];
+            *slot = (slot.0 + good, slot.1 + all);
+        }
+    }
+    (total, by_hour)
+}
+
+/// `good / all` runs, or `None` without runs.
+fn ratio((good, all): (i64, i64)) -> Option<f64> {
+    (all > 0).then(|| good as f64 / all as f64)
+}
+
 fn rank(status: &str) -> u8 {
     match status {
         "down" => 4,
@@ -540,14 +578,22 @@ pub async fn project_checks(
     State(state): State<AppState>,
     Id(id): Id,
 ) -> ApiResult<axum::Json<ProjectChecks>> {
-    let overview = state.store.project_check_overview(id).await?;
+    let (overview, current_hour) = state.checks.project_overview(id).await?;
     let mut components: Vec<ComponentChecks> = Vec::new();
+    // Per component: (up or degraded, all) runs of its driving checks, hour by hour.
+    let mut hours: Vec<[(i64, i64); 24]> = Vec::new();
     for c in overview {
+        let (own, mut by_hour) = day_counts(&c.hourly, current_hour);
+        if !c.drives_status {
+            by_hour = [(0, 0); 24];
+        }
         let summary = CheckSummary {
+            uptime_24h: ratio(own),
             id: c.check_id,
             name: c.name,
             kind: c.kind,
             status: shown_status(c.paused, c.state.status),
+            status_since: c.state.status_since,
             drives_status: c.drives_status,
             last_checked_at: c.state.last_checked_at,
             last_latency_ms: c.state.last_latency_ms,
@@ -555,15 +601,32 @@ pub async fn project_checks(
             cert_expires_at: c.state.cert_expires_at,
         };
         match components.last_mut() {
-            Some(last) if last.component_id == c.component_id => last.checks.push(summary),
-            _ => components.push(ComponentChecks {
-                component_id: c.component_id,
-                status: String::new(),
-                checks: vec![summary],
-            }),
+            Some(last) if last.component_id == c.component_id => {
+                last.checks.push(summary);
+                if let Some(sums) = hours.last_mut() {
+                    for (sum, add) in sums.iter_mut().zip(by_hour) {
+                        *sum = (sum.0 + add.0, sum.1 + add.1);
+                    }
+                }
+            }
+            _ => {
+                components.push(ComponentChecks {
+                    component_id: c.component_id,
+                    status: String::new(),
+                    uptime_24h: None,
+                    hours_24h: Vec::new(),
+                    checks: vec![summary],
+                });
+                hours.push(by_hour);
+            }
         }
     }
-    for c in &mut components {
+    for (c, sums) in components.iter_mut().zip(hours) {
+        c.hours_24h = sums.iter().map(|&s| ratio(s)).collect();
+        c.uptime_24h = ratio(
+            sums.iter()
+                .fold((0, 0), |acc, s| (acc.0 + s.0, acc.1 + s.1)),
+        );
         let driving: Vec<&CheckSummary> = c.checks.iter().filter(|s| s.drives_status).collect();
         c.status = if driving.is_empty() {
             "unknown".into()

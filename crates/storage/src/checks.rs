@@ -94,6 +94,8 @@ pub struct CheckOverview {
     pub paused: bool,
     pub drives_status: bool,
     pub state: CheckState,
+    /// Its hourly counts with `bucket >= since` (the asked-for window), oldest first.
+    pub hourly: Vec<UptimeBucket>,
 }
 
 /// One driving check of a component on a public status page: its state only.
@@ -191,8 +193,13 @@ pub trait CheckStore: Send + Sync {
         resolution: Resolution,
         since: DateTime<Utc>,
     ) -> Result<Vec<UptimeBucket>>;
-    /// The state of every check of a project's components.
-    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>>;
+    /// The state of every check of a project's components, with each check's hourly counts
+    /// from `since` on (for the day's uptime bar).
+    async fn project_check_overview(
+        &self,
+        project_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CheckOverview>>;
     /// Drops raw results and counts older than the retention; returns the rows deleted.
     async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64>;
 

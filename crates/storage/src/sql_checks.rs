@@ -5,6 +5,8 @@
 //! PostgreSQL), advanced by `domain::CheckState::advance`, written back with its lease
 //! released, and the raw row, the hourly and daily counts and any transition's event go with it.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{
@@ -262,6 +264,36 @@ struct BucketRow {
     latency_sum: f64,
     latency_count: i32,
     latency_max: Option<f64>,
+}
+
+/// A bucket with its check, for a project's overview.
+#[derive(FromRow)]
+struct CheckBucketRow {
+    check_id: Uuid,
+    bucket: DateTime<Utc>,
+    up: i32,
+    degraded: i32,
+    down: i32,
+    latency_sum: f64,
+    latency_count: i32,
+    latency_max: Option<f64>,
+}
+
+impl CheckBucketRow {
+    fn split(self) -> (Uuid, UptimeBucket) {
+        (
+            self.check_id,
+            UptimeBucket::from(BucketRow {
+                bucket: self.bucket,
+                up: self.up,
+                degraded: self.degraded,
+                down: self.down,
+                latency_sum: self.latency_sum,
+                latency_count: self.latency_count,
+                latency_max: self.latency_max,
+            }),
+        )
+    }
 }
 
 impl From<BucketRow> for UptimeBucket {
@@ -683,7 +715,11 @@ where
         Ok(rows.into_iter().map(UptimeBucket::from).collect())
     }
 
-    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>> {
+    async fn project_check_overview(
+        &self,
+        project_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CheckOverview>> {
         let mut conn = self.reader().acquire().await?;
         crate::sql_store::require_project(&mut *conn, project_id).await?;
         let rows: Vec<CheckRow> = sqlx::query_as(check_select!(
@@ -692,12 +728,29 @@ where
         .bind(project_id)
         .fetch_all(&mut *conn)
         .await?;
+        let buckets: Vec<CheckBucketRow> = sqlx::query_as(
+            "SELECT u.check_id, u.bucket, u.up, u.degraded, u.down, u.latency_sum, \
+             u.latency_count, u.latency_max FROM check_uptime u \
+             JOIN checks c ON c.id = u.check_id JOIN components p ON p.id = c.component_id \
+             WHERE p.project_id = $1 AND u.resolution = 'h' AND u.bucket >= $2 \
+             ORDER BY u.check_id, u.bucket",
+        )
+        .bind(project_id)
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut hourly: HashMap<Uuid, Vec<UptimeBucket>> = HashMap::new();
+        for row in buckets {
+            let (id, bucket) = row.split();
+            hourly.entry(id).or_default().push(bucket);
+        }
         Ok(convert::<_, StoredCheck>(rows)?
             .into_iter()
             .map(|s| CheckOverview {
                 check_id: s.check.id,
                 component_id: s.check.component_id,
                 kind: s.check.kind().as_str().to_owned(),
+                hourly: hourly.remove(&s.check.id).unwrap_or_default(),
                 name: s.check.name,
                 paused: s.check.paused,
                 drives_status: s.check.drives_status,

@@ -250,9 +250,33 @@ async fn leases_results_transitions_and_uptime(store: Arc<dyn Store>) {
     assert_eq!(total, 4);
     assert_eq!(days.iter().map(|b| b.latency_count).sum::<i64>(), 2);
 
-    let overview = store.project_check_overview(project_id).await.unwrap();
+    let overview = store
+        .project_check_overview(project_id, at(-7200))
+        .await
+        .unwrap();
     assert_eq!(overview.len(), 1);
     assert_eq!(overview[0].state.status, CheckStatus::Up);
+    // The hourly counts come along, oldest first, from `since` on.
+    let counts: Vec<(i64, i64)> = overview[0].hourly.iter().map(|b| (b.up, b.down)).collect();
+    assert_eq!(counts, [(1, 2), (1, 0)]);
+    let recent = store
+        .project_check_overview(project_id, Resolution::Hour.bucket(at(3700)))
+        .await
+        .unwrap();
+    assert_eq!(recent[0].hourly.len(), 1);
+    assert_eq!(
+        recent[0].hourly[0].bucket,
+        Resolution::Hour.bucket(at(3700))
+    );
+    // Another project's overview has none of them.
+    let (other, _) = component(&store).await;
+    assert!(
+        store
+            .project_check_overview(other, at(-7200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A result for a check deleted meanwhile is dropped quietly.
     store.delete_check(check.id).await.unwrap();

@@ -1586,6 +1586,16 @@ export interface components {
             last_latency_ms?: number | null;
             name: string;
             status: string;
+            /**
+             * Format: date-time
+             * @description Since when it has had this status.
+             */
+            status_since?: string | null;
+            /**
+             * Format: double
+             * @description Share of its runs in the last 24 hours that were up or degraded, 0-1; null without runs.
+             */
+            uptime_24h?: number | null;
         };
         /**
          * @description Partial update: omitted fields keep their value. A new `target` replaces the old one whole;
@@ -1630,10 +1640,21 @@ export interface components {
             /** Format: uuid */
             component_id: string;
             /**
+             * @description The same, hour by hour: 24 values, oldest first, the last one the current hour; null for
+             *     an hour without runs.
+             */
+            hours_24h: (number | null)[];
+            /**
              * @description The worst state of the checks that drive it (`down` > `degraded` > `unknown` > `up`);
              *     `paused` when all of them are paused; `unknown` when none drives it.
              */
             status: string;
+            /**
+             * Format: double
+             * @description Share of the runs of the checks that drive it in the last 24 hours that were up or
+             *     degraded, 0-1; null without runs.
+             */
+            uptime_24h?: number | null;
         };
         ComponentCreate: {
             /** @description Up to 1000 characters. */

@@ -233,6 +233,24 @@ async fn checks_crud_secrets_and_push(app: TestApp) {
     assert_eq!(component["component_id"], c.as_str());
     assert_eq!(component["status"], "up", "{component}");
     assert_eq!(component["checks"].as_array().map(Vec::len), Some(2));
+    // The day's uptime, in total and hour by hour (24 hours, the current one last).
+    assert_eq!(component["uptime_24h"], 1.0, "{component}");
+    let hours = component["hours_24h"].as_array().expect("hours_24h");
+    assert_eq!(hours.len(), 24);
+    let measured: Vec<f64> = hours.iter().filter_map(Value::as_f64).collect();
+    assert!(
+        !measured.is_empty() && measured.iter().all(|h| *h == 1.0),
+        "{hours:?}"
+    );
+    assert!(
+        hours[23].is_f64() || hours[22].is_f64(),
+        "the pushes are this hour's"
+    );
+    let push = component["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|k| k["id"] == push_id.as_str()))
+        .expect("the push check");
+    assert_eq!(push["uptime_24h"], 1.0);
 
     // Deleting the component deletes its checks.
     assert_eq!(

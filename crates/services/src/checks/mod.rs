@@ -29,8 +29,8 @@ use domain::{
     Outcome, ValidationError, topics,
 };
 use storage::{
-    CheckRetention, CheckStore, MetricSample, RecordedTransition, Resolution, StoreError,
-    StoredCheck, StoredResult, UptimeBucket,
+    CheckOverview, CheckRetention, CheckStore, MetricSample, RecordedTransition, Resolution,
+    StoreError, StoredCheck, StoredResult, UptimeBucket,
 };
 use tokio::sync::{Notify, Semaphore, mpsc};
 use uuid::Uuid;
@@ -483,6 +483,22 @@ impl Checks {
         self.0.store.get_check(id).await?;
         let since = self.now() - chrono::Duration::hours(hours);
         Ok(self.0.store.check_results(id, since, limit).await?)
+    }
+
+    /// Every check of a project with its state and its hourly counts of the last 24 hours (the
+    /// current hour and the 23 before it), and the current hour's start.
+    pub async fn project_overview(
+        &self,
+        project_id: Uuid,
+    ) -> Result<(Vec<CheckOverview>, DateTime<Utc>), Error> {
+        let current = Resolution::Hour.bucket(self.now());
+        let since = current - chrono::Duration::hours(23);
+        let overview = self
+            .0
+            .store
+            .project_check_overview(project_id, since)
+            .await?;
+        Ok((overview, current))
     }
 
     /// Hourly (or daily) counts since `hours` ago, oldest first: the uptime bars.
