@@ -21,6 +21,8 @@ export default defineConfig({
     },
   },
   server: {
+    // The unit tests read the server's list of built-in icons from its source.
+    fs: { allow: ['.', '../crates/domain/src'] },
     proxy: {
       '/api': { target: 'http://127.0.0.1:8000', ws: true },
       '/health': 'http://127.0.0.1:8000',

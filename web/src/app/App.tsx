@@ -23,6 +23,7 @@ const CanvasPage = lazy(() => import('../canvas/CanvasPage'));
 const LogsPage = lazy(() => import('../pages/Logs/index'));
 const ProjectDetailPage = lazy(() => import('../pages/ProjectDetail/index'));
 const StatusPage = lazy(() => import('../pages/Status/StatusPage'));
+const ComponentChecksPage = lazy(() => import('../pages/Checks/index'));
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
@@ -92,6 +93,7 @@ export function AppRoutes() {
             }
           />
           <Route path="projects/:projectId" element={<ProjectDetailPage />} />
+          <Route path="projects/:projectId/components/:componentId" element={<ComponentChecksPage />} />
           <Route
             path="logs"
             element={

@@ -14,6 +14,8 @@ import {
 import '@xyflow/react/dist/style.css';
 import './canvas.css';
 import { useSession } from '../app/session';
+import { useProjectChecks } from '../checks/api';
+import { healthOf, keepSame, type ComponentHealth } from '../checks/status';
 import { useTheme } from '../app/theme';
 import { Button, Dialog, Empty, ErrorMessage, Loading, useConfirm, useMedia } from '../app/ui';
 import { canvasApi, graphKey, projectKey } from './api';
@@ -25,6 +27,11 @@ import { SidePanel } from './SidePanel';
 import { moveInCache, useGraph, useGraphMutations, useLayoutSaver, type Report } from './useCanvasData';
 
 const nodeTypes = { component: ComponentNode };
+/** The minimap shows what the checks say where there are checks, else the work status. */
+const miniClass = (n: CanvasNode) => {
+  const h = n.data.health?.health;
+  return h && h !== 'none' ? `cv-mini-h-${h}` : `cv-mini-${n.data.node.status}`;
+};
 const notSelf = (c: Connection | Edge) => c.source !== c.target;
 
 export default function CanvasPage() {
@@ -61,6 +68,7 @@ function Canvas({ projectId }: { projectId: string }) {
   const client = useQueryClient();
   const { messages, report } = useMessages();
   const graph = useGraph(projectId);
+  const checks = useProjectChecks(projectId);
   const project = useQuery({ queryKey: projectKey(projectId), queryFn: () => canvasApi.project(projectId) });
   const saver = useLayoutSaver(projectId, report);
   const { link, unlink, remove } = useGraphMutations(projectId, report);
@@ -78,15 +86,27 @@ function Canvas({ projectId }: { projectId: string }) {
   const [selectedEdgeId, setSelectedEdgeId] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
 
+  const names = useMemo(() => new Map((graph.data?.components ?? []).map((c) => [c.id, c.name])), [graph.data?.components]);
+  // What the checks say of each component (with impact through the dependencies); an object
+  // that did not change is kept, so its node does not re-render.
+  const healthRef = useRef(new Map<string, ComponentHealth>());
+  const health = useMemo(() => {
+    const g = graph.data;
+    if (!g) return healthRef.current;
+    const fresh = healthOf(g.components.map((c) => c.id), g.dependencies, checks.data, (id) => names.get(id) ?? 'component');
+    const next = new Map<string, ComponentHealth>();
+    for (const [id, h] of fresh) next.set(id, keepSame(healthRef.current.get(id), h));
+    healthRef.current = next;
+    return next;
+  }, [graph.data, checks.data, names]);
+
   useEffect(() => {
     const g = graph.data;
     if (!g) return;
     const placed = placeUnpositioned(g, auto.current);
     for (const [id, p] of placed) auto.current.set(id, p);
-    setNodes((prev) => syncNodes(prev, g, auto.current, canEdit));
-  }, [graph.data, canEdit]);
-
-  const names = useMemo(() => new Map((graph.data?.components ?? []).map((c) => [c.id, c.name])), [graph.data?.components]);
+    setNodes((prev) => syncNodes(prev, g, auto.current, canEdit, health));
+  }, [graph.data, canEdit, health]);
   const plainEdges = useMemo(
     () => toEdges(graph.data?.dependencies ?? [], canEdit, (id) => names.get(id) ?? 'component'),
     [graph.data?.dependencies, canEdit, names],
@@ -314,7 +334,7 @@ function Canvas({ projectId }: { projectId: string }) {
           >
             <Background gap={24} />
             {!phone && (
-              <MiniMap pannable zoomable ariaLabel="Canvas overview" nodeClassName={(n) => `cv-mini-${(n as CanvasNode).data.node.status}`} />
+              <MiniMap pannable zoomable ariaLabel="Canvas overview" nodeClassName={(n) => miniClass(n as CanvasNode)} />
             )}
             <Controls showInteractive={false} />
           </ReactFlow>

@@ -10,7 +10,9 @@ import { componentProgress, PROGRESS_HELP, progressSource, type Progress } from 
 import { Button, ErrorMessage, Loading, Tip, useConfirm } from '../app/ui';
 import { canvasApi, graphKey, tasksKey } from './api';
 import { STATUS_LABEL } from './ComponentNode';
-import { COMPONENT_STATUSES, TASK_STATUSES, upsertComponent, type Graph, type GraphNode, type Task } from './model';
+import { COMPONENT_STATUSES, TASK_STATUSES, upsertComponent, type Component, type Graph, type GraphNode, type Task } from './model';
+import { ComponentIcon, iconLabel, ICON_NAMES, isArtifactIcon } from '../checks/icons';
+import { PanelChecks } from '../checks/PanelChecks';
 import type { ComponentFields } from './mutations';
 import { errorText, useGraphMutations, useTaskMutation, type Report } from './useCanvasData';
 
@@ -29,9 +31,22 @@ interface Form {
   type: string;
   status: GraphNode['status'];
   progress: number;
+  url: string;
+  host: string;
+  icon: string;
+  description: string;
 }
 
-const formOf = (n: GraphNode): Form => ({ name: n.name, type: n.type ?? '', status: n.status, progress: n.progress });
+const formOf = (n: Component | GraphNode): Form => ({
+  name: n.name,
+  type: n.type ?? '',
+  status: n.status,
+  progress: n.progress,
+  url: n.url ?? '',
+  host: n.host ?? '',
+  icon: n.icon ?? '',
+  description: n.description ?? '',
+});
 
 /** Memoized: a drag re-renders the canvas every frame, not this panel. */
 export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEdit, report, onClose, onDeleted }: Props) {
@@ -66,6 +81,11 @@ export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEd
       type: form.type.trim() || undefined,
       status: form.status,
       progress: Math.max(0, Math.min(100, Math.round(form.progress))),
+      // An empty value clears the field.
+      url: form.url.trim(),
+      host: form.host.trim(),
+      icon: form.icon,
+      description: form.description.trim(),
     };
     try {
       await update.mutateAsync({ id: node.id, body, version: overwrite ? undefined : base });
@@ -81,7 +101,7 @@ export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEd
     try {
       const fresh = await canvasApi.getComponent(node.id);
       client.setQueryData<Graph>(graphKey(projectId), (g) => (g ? upsertComponent(g, fresh) : g));
-      setForm({ name: fresh.name, type: fresh.type ?? '', status: fresh.status, progress: fresh.progress });
+      setForm(formOf(fresh));
       setBase(fresh.version);
       setDirty(false);
       setConflict(false);
@@ -112,7 +132,9 @@ export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEd
   return (
     <aside className="cv-panel" aria-label={`Component ${node.name}`}>
       <div className="cv-panel-head">
-        <h2>{node.name}</h2>
+        <h2>
+          <ComponentIcon icon={node.icon} size={22} className="cv-node-icon" /> {node.name}
+        </h2>
         <Button variant="ghost" onClick={onClose} aria-label="Close panel">
           ✕
         </Button>
@@ -157,6 +179,35 @@ export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEd
             )}
           </div>
           <ProgressNote progress={progress} />
+          <label>
+            Address (opens the service)
+            <input type="url" value={form.url} maxLength={2048} placeholder="https://nas.lan:5001" onChange={(e) => change('url', e.target.value)} />
+          </label>
+          <div className="cv-form-row">
+            <label>
+              Host
+              <input value={form.host} maxLength={253} placeholder="nas.lan or 192.168.1.10" onChange={(e) => change('host', e.target.value)} />
+            </label>
+            <label>
+              Icon
+              <span className="cv-icon-pick">
+                <ComponentIcon icon={form.icon} size={20} />
+                <select value={form.icon} onChange={(e) => change('icon', e.target.value)}>
+                  <option value="">None</option>
+                  {form.icon && isArtifactIcon(form.icon) && <option value={form.icon}>Uploaded image</option>}
+                  {ICON_NAMES.map((n) => (
+                    <option key={n} value={n}>
+                      {iconLabel(n)}
+                    </option>
+                  ))}
+                </select>
+              </span>
+            </label>
+          </div>
+          <label>
+            Description
+            <textarea value={form.description} maxLength={1000} rows={2} onChange={(e) => change('description', e.target.value)} />
+          </label>
           {conflict && (
             <div className="cv-conflict" role="alert">
               <span>This component was changed elsewhere — reload or overwrite.</span>
@@ -183,9 +234,32 @@ export const SidePanel = memo(function SidePanel({ projectId, node, graph, canEd
           <dd>{STATUS_LABEL[node.status]}</dd>
           <dt>Progress</dt>
           <dd data-testid="panel-progress">{progress.percent}%</dd>
+          {node.url && (
+            <>
+              <dt>Address</dt>
+              <dd>
+                <a href={node.url} target="_blank" rel="noopener noreferrer">
+                  {node.url}
+                </a>
+              </dd>
+            </>
+          )}
+          {node.host && (
+            <>
+              <dt>Host</dt>
+              <dd>{node.host}</dd>
+            </>
+          )}
+          {node.description && (
+            <>
+              <dt>About</dt>
+              <dd>{node.description}</dd>
+            </>
+          )}
         </dl>
       )}
       {!canEdit && <ProgressNote progress={progress} />}
+      <PanelChecks projectId={projectId} componentId={node.id} componentName={node.name} />
       <DependsOn projectId={projectId} node={node} graph={graph} canEdit={canEdit} report={report} confirm={confirm} />
       <Tasks projectId={projectId} componentId={node.id} canEdit={canEdit} report={report} confirm={confirm} />
       {confirmDialog}

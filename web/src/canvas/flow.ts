@@ -2,9 +2,11 @@
 // component and dependency that did not change: React Flow and the memoized node component then
 // only touch what moved, which keeps a 300-node canvas smooth while another client edits it.
 import { MarkerType, type Edge, type Node } from '@xyflow/react';
+import { HEALTH_LABEL, type ComponentHealth } from '../checks/status';
 import { edgeId, type Dependency, type Graph, type GraphNode, type Point } from './model';
 
-export type ComponentNodeData = { node: GraphNode };
+/** A node's component and what its checks (and its dependencies' checks) say of it. */
+export type ComponentNodeData = { node: GraphNode; health?: ComponentHealth };
 export type CanvasNode = Node<ComponentNodeData, 'component'>;
 
 const samePoint = (a: Point, b: Point) => a.x === b.x && a.y === b.y;
@@ -14,13 +16,20 @@ const samePoint = (a: Point, b: Point) => a.x === b.x && a.y === b.y;
  * dragged keeps its local position (a live echo must not yank it from under the pointer).
  * Returns `prev` itself when nothing changed.
  */
-export function syncNodes(prev: CanvasNode[], graph: Graph, auto: ReadonlyMap<string, Point>, editable: boolean): CanvasNode[] {
+export function syncNodes(
+  prev: CanvasNode[],
+  graph: Graph,
+  auto: ReadonlyMap<string, Point>,
+  editable: boolean,
+  health: ReadonlyMap<string, ComponentHealth> = new Map(),
+): CanvasNode[] {
   const byId = new Map(prev.map((n) => [n.id, n]));
   let changed = prev.length !== graph.components.length;
   const next = graph.components.map((c, i) => {
     const old = byId.get(c.id);
     const position = old?.dragging ? old.position : (c.position ?? auto.get(c.id) ?? { x: 0, y: 0 });
-    if (old && old.data.node === c && samePoint(old.position, position) && old.draggable === editable) {
+    const h = health.get(c.id);
+    if (old && old.data.node === c && old.data.health === h && samePoint(old.position, position) && old.draggable === editable) {
       if (prev[i] !== old) changed = true;
       return old;
     }
@@ -30,11 +39,11 @@ export function syncNodes(prev: CanvasNode[], graph: Graph, auto: ReadonlyMap<st
       id: c.id,
       type: 'component',
       position,
-      data: { node: c },
+      data: { node: c, health: h },
       draggable: editable,
       connectable: editable,
       deletable: editable,
-      ariaLabel: `Component ${c.name}`,
+      ariaLabel: `Component ${c.name}${h && h.health !== 'none' ? `, ${HEALTH_LABEL[h.health].toLowerCase()}` : ''}`,
     };
     return n;
   });

@@ -6,7 +6,7 @@ import dagre from '@dagrejs/dagre';
 import type { Graph, Point } from './model';
 
 export const NODE_WIDTH = 220;
-export const NODE_HEIGHT = 92;
+export const NODE_HEIGHT = 124;
 const GAP = 80;
 
 export interface LayoutEdge {

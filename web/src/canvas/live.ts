@@ -19,6 +19,12 @@ type Payload = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
+/** A nullable text field of an event: its value, null when cleared, `old` when not sent. */
+function field(p: Payload, key: string, old: string | null | undefined): string | null {
+  if (!(key in p)) return old ?? null;
+  return str(p[key]) ?? null;
+}
+
 function point(v: unknown): { x: number; y: number } | null {
   if (v && typeof v === 'object') {
     const { x, y } = v as { x?: unknown; y?: unknown };
@@ -47,6 +53,11 @@ export function applyLiveEvent(graph: Graph, event: { kind: LiveEvent['kind']; p
         status: (str(p.status) as Component['status']) ?? old?.status ?? 'pending',
         progress: num(p.progress) ?? old?.progress ?? 0,
         position: point(p.position),
+        // The event carries url, host and icon (null: cleared); not the description.
+        url: field(p, 'url', old?.url),
+        host: field(p, 'host', old?.host),
+        icon: field(p, 'icon', old?.icon),
+        description: old?.description ?? null,
         metadata: old?.metadata ?? {},
         version,
         created_at: old?.created_at ?? ts,

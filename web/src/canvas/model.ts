@@ -151,6 +151,10 @@ function sameNode(a: GraphNode, b: GraphNode): boolean {
     a.type === b.type &&
     a.status === b.status &&
     a.progress === b.progress &&
+    (a.url ?? null) === (b.url ?? null) &&
+    (a.host ?? null) === (b.host ?? null) &&
+    (a.icon ?? null) === (b.icon ?? null) &&
+    (a.description ?? null) === (b.description ?? null) &&
     samePoint(a.position ?? null, b.position ?? null) &&
     a.task_count === b.task_count &&
     a.open_task_count === b.open_task_count &&

@@ -72,7 +72,9 @@ export function deleteComponentSpec(
   };
 }
 
-export type ComponentFields = Partial<Pick<Component, 'name' | 'type' | 'status' | 'progress'>>;
+export type ComponentFields = Partial<
+  Pick<Component, 'name' | 'type' | 'status' | 'progress' | 'url' | 'host' | 'icon' | 'description'>
+>;
 export interface UpdateVars {
   id: string;
   body: ComponentFields;
