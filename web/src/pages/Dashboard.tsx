@@ -1,5 +1,6 @@
-// The HUD: stack health, project counts by status and overall progress, dead letters waiting,
-// the live event feed and recent changes. Everything updates from the live stream (caches are
+// The HUD: the lab first (pages/Lab: what is down or impacted, certificates, the rest), then
+// TaylorDash's own stack health as a small tile, project counts by status and overall progress,
+// dead letters waiting, the live event feed and recent changes. Everything updates from the live stream (caches are
 // invalidated on events and on resync); nothing reloads the page. While the live connection is
 // down every panel is marked stale (since when), and the stack health says "unknown" instead of
 // repeating the last answer.
@@ -13,6 +14,7 @@ import { percent, PROGRESS_HELP } from '../app/progress';
 import { Badge, Empty, ErrorMessage, Loading, Tip, timeAgo } from '../app/ui';
 import type { LiveEvent } from '../live/stream';
 import { isAuditTopic } from '../live/topic';
+import LabStatus from './Lab/LabStatus';
 import './dashboard.css';
 
 type Status = components['schemas']['ProjectStatusSchema'];
@@ -31,6 +33,7 @@ export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
   return (
     <section className={`page dashboard${kiosk ? ' dashboard-kiosk' : ''}`} aria-label="Dashboard">
       {!kiosk && <h1>Dashboard</h1>}
+      <LabStatus />
       <div className="hud-grid">
         <StackHealth />
         <ProjectCounts />
@@ -101,9 +104,9 @@ function StackHealth() {
   const staleSince = healthStaleSince(useStaleSince(), q);
   const stale = staleSince !== null;
   return (
-    <article className={`panel hud-health${stale ? ' stale' : ''}`} aria-labelledby="hud-health">
+    <article className={`panel hud-health hud-compact${stale ? ' stale' : ''}`} aria-labelledby="hud-health">
       <h2 id="hud-health">
-        <span>Stack health</span>
+        <span>TaylorDash stack</span>
         {q.data && (
           <span className="panel-state" data-testid="stack-health">
             {stale ? (
@@ -129,7 +132,7 @@ function StackHealth() {
           )}
           <ul className="tiles">
             {Object.entries(q.data.services).map(([name, s]) => (
-              <li key={name} className={`tile tile-${stale ? 'off' : tone(s.status)}`}>
+              <li key={name} className={`tile tile-${stale ? 'off' : tone(s.status)}`} title={`${s.type}: ${s.message}`}>
                 <span className="tile-name">{serviceName(name)}</span>
                 <span className="tile-status">
                   {statusText(s.status)}
