@@ -46,7 +46,8 @@ pub struct PublicStatusResponse {
     pub components: Vec<PublicComponentResponse>,
     /// The latest run of any check shown.
     pub last_checked_at: Option<DateTime<Utc>>,
-    /// When this answer was computed (answers are reused for a few seconds).
+    /// When this answer was computed: states are at most 10 s older than the answer, uptime
+    /// figures and bars at most 5 minutes.
     pub generated_at: DateTime<Utc>,
 }
 

@@ -127,6 +127,8 @@ pub struct StatusPageData {
     pub checks: Vec<StatusCheckState>,
     pub hourly: Vec<ComponentBucket>,
     pub daily: Vec<ComponentBucket>,
+    /// Whether the counts were read (`hourly` and `daily` are empty otherwise).
+    pub with_history: bool,
 }
 
 #[async_trait]
@@ -219,12 +221,12 @@ pub trait CheckStore: Send + Sync {
     async fn disable_status_page(&self, project_id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// The project whose status page link has a token with this hash.
     async fn status_page_project(&self, token_hash: &str) -> Result<Option<Uuid>>;
-    /// What the project's status page shows: hourly counts from `hourly_since`, daily ones
-    /// from `daily_since`.
+    /// What the project's status page shows: the states, and with `history = (hourly_since,
+    /// daily_since)` the hourly and daily counts from then (the expensive part, which callers
+    /// may reuse longer).
     async fn status_page_data(
         &self,
         project_id: Uuid,
-        hourly_since: DateTime<Utc>,
-        daily_since: DateTime<Utc>,
+        history: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<StatusPageData>;
 }

@@ -2273,7 +2273,8 @@ export interface components {
             components: components["schemas"]["PublicComponentResponse"][];
             /**
              * Format: date-time
-             * @description When this answer was computed (answers are reused for a few seconds).
+             * @description When this answer was computed: states are at most 10 s older than the answer, uptime
+             *     figures and bars at most 5 minutes.
              */
             generated_at: string;
             /**

@@ -7,9 +7,10 @@
 //! What the page shows is deliberately little: the project's name, each component that has a
 //! check driving its status (by name) with its state, its uptime over 24 hours and 30 days and
 //! 30 daily bars. No check names, targets, hosts, URLs, errors or users: those can name internal
-//! addresses. The answer is computed from summed counts and cached per project for
-//! [`CACHE_TTL`], so a page on a wall screen (or many) costs one computation per period; the
-//! token is looked up on every request, so turning the page off takes effect at once.
+//! addresses. The answer is computed per project at most every [`CACHE_TTL`] (states), from
+//! counts read at most every [`HISTORY_TTL`] (uptime and bars: tens of rows per check), so a
+//! page on a wall screen (or many) costs little; the token is looked up on every request, so
+//! turning the page off takes effect at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +24,11 @@ use uuid::Uuid;
 use super::{Checks, Error};
 use crate::identity::token;
 
-/// How long a computed page is served again before it is computed anew.
+/// How long a computed page is served again before it is computed anew (states).
 pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the counts behind the uptime figures and bars are reused: reading them is the
+/// expensive part (tens of rows per check), and they move slowly.
+pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// Daily bars on the page (today included).
 pub const DAYS: i64 = 30;
 
@@ -74,8 +78,16 @@ pub struct StatusPageLink {
     pub replaced: bool,
 }
 
-/// Computed pages by project, with when they were computed.
-pub(super) type StatusCache = HashMap<Uuid, (Instant, Arc<PublicStatus>)>;
+/// A project's page as last computed, and the counts it was computed from.
+pub(super) struct Cached {
+    page_at: Instant,
+    page: Arc<PublicStatus>,
+    history_at: Instant,
+    history: Arc<(Vec<ComponentBucket>, Vec<ComponentBucket>)>,
+}
+
+/// Computed pages by project.
+pub(super) type StatusCache = HashMap<Uuid, Cached>;
 
 fn rank(status: &str) -> u8 {
     match status {
@@ -224,29 +236,55 @@ impl Checks {
         else {
             return Ok(None);
         };
-        let fresh = self.0.status_cache.lock().ok().and_then(|cache| {
-            cache
-                .get(&project_id)
-                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-                .map(|(_, page)| page.clone())
-        });
-        if let Some(page) = fresh {
+        // A fresh page as it is; else the counts, when fresh enough, and only the states anew.
+        let (page, history) = match self.0.status_cache.lock() {
+            Ok(cache) => match cache.get(&project_id) {
+                Some(c) => (
+                    (c.page_at.elapsed() < CACHE_TTL).then(|| c.page.clone()),
+                    (c.history_at.elapsed() < HISTORY_TTL)
+                        .then(|| (c.history_at, c.history.clone())),
+                ),
+                None => (None, None),
+            },
+            Err(_) => (None, None),
+        };
+        if let Some(page) = page {
             return Ok(Some(page));
         }
         let now = self.now();
-        let data = self
+        let since = (
+            Resolution::Hour.bucket(now - Duration::hours(23)),
+            Resolution::Day.bucket(now - Duration::days(DAYS - 1)),
+        );
+        let mut data = self
             .0
             .store
-            .status_page_data(
-                project_id,
-                Resolution::Hour.bucket(now - Duration::hours(23)),
-                Resolution::Day.bucket(now - Duration::days(DAYS - 1)),
-            )
+            .status_page_data(project_id, history.is_none().then_some(since))
             .await?;
+        let (history_at, history) = match history {
+            Some(h) => h,
+            None => (
+                Instant::now(),
+                Arc::new((
+                    std::mem::take(&mut data.hourly),
+                    std::mem::take(&mut data.daily),
+                )),
+            ),
+        };
+        data.hourly.clone_from(&history.0);
+        data.daily.clone_from(&history.1);
         let page = Arc::new(build(data, now));
         if let Ok(mut cache) = self.0.status_cache.lock() {
-            cache.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-            cache.insert(project_id, (Instant::now(), page.clone()));
+            cache.retain(|_, c| c.history_at.elapsed() < HISTORY_TTL);
+            cache.insert(
+                project_id,
+                Cached {
+                    page_at: Instant::now(),
+                    page: page.clone(),
+                    history_at,
+                    history,
+                },
+            );
         }
         Ok(Some(page))
     }
@@ -301,6 +339,7 @@ mod tests {
                     // Before the window: not shown.
                     bucket(nas, today - Duration::days(30), 0, 10),
                 ],
+                with_history: true,
             },
             now,
         );
