@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""Service checks at scale (issue 15's benchmark), against the release binary on SQLite.
+
+Scenario A, 10,000 checks (half HTTP, half TCP, 60 s interval; 1,000 components of one project)
+against loopback targets served by bench/check_targets.py in a process of its own:
+
+  1. idle baseline: the server with no checks, --idle seconds: CPU and RSS;
+  2. the checks are created through the API, then --warmup seconds pass (every check ran);
+  3. measured window (--window seconds): TaylorDash's CPU as a share of one core, the targets'
+     CPU apart, RSS growth over the idle baseline, runs/s and results down (targets overloaded),
+     the scheduler's lateness (p50/p99 from `taylor_check_lateness_seconds`, the window's
+     increase only), and the database's logical growth (page_count × page_size of both SQLite
+     files, read through a WAL reader) extrapolated to a day;
+  4. the server stops; 30 days of hourly and daily uptime counts are generated for every check
+     straight into the database (what 30 days of runs would have left; raw results are kept 2
+     days and are not generated);
+  5. restarted with that history and the checks running: answer times of the dashboard's
+     routes (`GET /projects/{id}/checks`, `GET /checks/{id}/uptime`) and of the public status
+     page (`GET /status/{token}`, computed: first request and every 11 s; reused: within its
+     10 s cache), then first paint in Chromium of the status page and the dashboard
+     (bench/checks_paint.mjs: first contentful paint and the time until the content is shown).
+
+Scenario B, 1,000 HTTP checks at a 30 s interval on a fresh server: idle baseline, then the same
+window: lateness and CPU.
+
+Ratios are against the idle baseline of the same run (same binary, same machine, minutes apart).
+Other builds on the machine make CPU figures noisy: --pause-builds stops the `cargo` and `rustc`
+processes of other users of this machine (SIGSTOP) during each measured interval and resumes them
+(SIGCONT) right after, also on errors and signals.
+
+Usage:  python3 bench/checks.py [--binary PATH] [--json out.json] [--pause-builds]
+Python 3.11 standard library; Node with web/node_modules (playwright-core) and Chromium for the
+paint figures. See docs/benchmarks.md, "Service checks at scale".
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (bench/run.py)
+
+BENCH_DIR = Path(__file__).resolve().parent
+log = run.log
+
+
+# --------------------------------------------------------------------------- pausing builds
+
+_paused: list[int] = []
+
+
+def _resume() -> None:
+    while _paused:
+        pid = _paused.pop()
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+
+
+def _on_signal(signum, _frame):
+    _resume()
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_resume)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+class Quiet:
+    """Stops other cargo/rustc processes (by pid) for the block, and resumes them after."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        me = os.getpid()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in ("cargo", "rustc"):
+                try:
+                    os.kill(int(entry), signal.SIGSTOP)
+                    _paused.append(int(entry))
+                except OSError:
+                    pass
+        if _paused:
+            log(f"paused {len(_paused)} cargo/rustc processes")
+        return self
+
+    def __exit__(self, *exc):
+        _resume()
+        return False
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class Api:
+    """Keep-alive JSON client with the service key."""
+
+    def __init__(self, server: run.Server):
+        self.server = server
+        self.conn: http.client.HTTPConnection | None = None
+
+    def call(self, method: str, path: str, body: object | None = None,
+             key: bool = True) -> tuple[int, bytes, float]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"X-API-Key": self.server.api_key} if key else {}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    host, port = self.server.base.rsplit(":", 1)
+                    self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                t0 = time.perf_counter()
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                return resp.status, raw, time.perf_counter() - t0
+            except (OSError, http.client.HTTPException):
+                self.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, body: object | None = None, expect=(200, 201)):
+        status, raw, _ = self.call(method, path, body)
+        if status not in expect:
+            raise run.BenchError(f"{method} {path}: {status} {raw[:300]!r}")
+        return json.loads(raw) if raw else None
+
+
+def metrics(api: Api) -> dict[str, float]:
+    """The scheduler's series from /metrics: name{labels} -> value."""
+    status, raw, _ = api.call("GET", "/metrics")
+    out: dict[str, float] = {}
+    for line in raw.decode().splitlines():
+        if line.startswith(("taylor_check_lateness_seconds", "taylor_check_runs_total")):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def lateness(before: dict[str, float], after: dict[str, float]) -> dict:
+    """p50/p99 of the window's lateness: linear within the histogram bucket it falls in."""
+    buckets = []
+    for name, value in after.items():
+        if name.startswith("taylor_check_lateness_seconds_bucket"):
+            le = name.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets.append((bound, value - before.get(name, 0.0)))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+
+    def q(p: float) -> float | None:
+        if not total:
+            return None
+        want = p * total
+        lower, below = 0.0, 0.0
+        for bound, count in buckets:
+            if count >= want:
+                if bound == float("inf"):
+                    return float("inf")
+                inside = count - below
+                return lower + (bound - lower) * ((want - below) / inside if inside else 1)
+            lower, below = bound, count
+        return None
+
+    def bucket_bound(p: float) -> float | None:
+        for bound, count in buckets:
+            if total and count >= p * total:
+                return bound
+        return None
+
+    runs = {
+        k.split('outcome="')[1].split('"')[0]: v - before.get(k, 0.0)
+        for k, v in after.items() if k.startswith("taylor_check_runs_total")
+    }
+    return {
+        "observed": total,
+        "p50_s": q(0.5), "p99_s": q(0.99), "max_bucket_p99_s": bucket_bound(0.99),
+        "runs_by_outcome": runs,
+    }
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def rss_mib(pid: int) -> float:
+    return (run.read_status_kb(pid, "VmRSS") or 0) / 1024
+
+
+def db_bytes(data_dir: Path) -> dict[str, int]:
+    """Logical size of each SQLite file (what a reader sees, WAL included)."""
+    out = {}
+    for f in sorted(data_dir.glob("*.db")):
+        try:
+            c = sqlite3.connect(f"file:{f}?mode=ro", uri=True, timeout=30)
+            pages = c.execute("PRAGMA page_count").fetchone()[0]
+            size = c.execute("PRAGMA page_size").fetchone()[0]
+            free = c.execute("PRAGMA freelist_count").fetchone()[0]
+            c.close()
+            out[f.name] = (pages - free) * size
+        except sqlite3.Error as e:
+            log(f"cannot read {f}: {e}")
+    return out
+
+
+def window(server: run.Server, targets: subprocess.Popen | None, seconds: float, quiet: bool,
+           api: Api | None = None, rss_base: float | None = None) -> dict:
+    """CPU of the server and of the targets, RSS, lateness and database growth over `seconds`."""
+    pid = server.proc.pid
+    with Quiet(quiet):
+        m0 = metrics(api) if api else {}
+        d0 = db_bytes(server.data_dir)
+        c0, t0, busy0 = run.process_cpu_s(pid), time.monotonic(), run.system_busy_s()
+        tc0 = run.process_cpu_s(targets.pid) if targets else None
+        time.sleep(seconds)
+        c1, t1, busy1 = run.process_cpu_s(pid), time.monotonic(), run.system_busy_s()
+        tc1 = run.process_cpu_s(targets.pid) if targets else None
+        d1 = db_bytes(server.data_dir)
+        m1 = metrics(api) if api else {}
+    elapsed = t1 - t0
+    out = {
+        "seconds": round(elapsed, 1),
+        "cpu_pct_of_one_core": round(100 * (c1 - c0) / elapsed, 2),
+        "machine_busy_pct_of_all_cores": round(100 * (busy1 - busy0) / elapsed / os.cpu_count(), 1),
+        "rss_mib": round(rss_mib(pid), 1),
+    }
+    if targets:
+        out["targets_cpu_pct_of_one_core"] = round(100 * (tc1 - tc0) / elapsed, 2)
+    if rss_base is not None:
+        out["rss_growth_mib"] = round(out["rss_mib"] - rss_base, 1)
+    if api:
+        late = lateness(m0, m1)
+        late["runs_per_s"] = round(sum(late["runs_by_outcome"].values()) / elapsed, 1)
+        out["lateness"] = late
+    growth = {k: d1.get(k, 0) - d0.get(k, 0) for k in d1}
+    out["db_growth_bytes"] = growth
+    out["db_growth_mib_per_day"] = {
+        k: round(v / elapsed * 86400 / 2**20, 1) for k, v in growth.items()
+    }
+    out["db_mib"] = {k: round(v / 2**20, 1) for k, v in d1.items()}
+    return out
+
+
+def start_targets() -> tuple[subprocess.Popen, int, int]:
+    http_port, tcp_port = run.free_port(), run.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH_DIR / "check_targets.py"), str(http_port), str(tcp_port)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    if proc.stdout.readline().strip() != "ready":
+        raise run.BenchError("check targets did not start")
+    return proc, http_port, tcp_port
+
+
+def stop_targets(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=10)
+    return out.strip()
+
+
+def create_checks(api: Api, project: str, components: int, per_component: int,
+                  make_body) -> tuple[list[str], list[str]]:
+    """Components and their checks through the API; returns (component ids, check ids)."""
+    comp_ids, check_ids = [], []
+    t0 = time.monotonic()
+    for i in range(components):
+        c = api.json("POST", f"/api/v1/projects/{project}/components",
+                     {"name": f"service-{i:04d}"})
+        comp_ids.append(c["id"])
+        for j in range(per_component):
+            check = api.json("POST", f"/api/v1/components/{c['id']}/checks", make_body(i, j))
+            check_ids.append(check["id"])
+    log(f"created {len(check_ids)} checks on {components} components in "
+        f"{time.monotonic() - t0:.0f} s")
+    return comp_ids, check_ids
+
+
+# --------------------------------------------------------------------------- history
+
+
+def generate_history(db: Path, check_ids: list[str], days: int, seed: int = 7) -> dict:
+    """Hourly and daily counts of the `days` before now for every check (buckets already there,
+    from the real runs, are kept): 60 runs an hour, 2 % of the checks with outages."""
+    c = sqlite3.connect(db, timeout=60)
+    sample = c.execute("SELECT bucket FROM check_uptime WHERE resolution = 'h' LIMIT 1").fetchone()
+    if not sample:
+        raise run.BenchError("no stored bucket to copy the timestamp format from")
+    # sqlx writes RFC 3339 with an offset; copy the separator and offset style of what it wrote
+    # (the database compares these as text).
+    sep = "T" if "T" in sample[0] else " "
+    suffix = sample[0][19:]
+
+    def stamp(t: dt.datetime) -> str:
+        return t.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + suffix
+
+    now = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hours = [now - dt.timedelta(hours=h) for h in range(days * 24, 0, -1)]
+    rng = random.Random(seed)
+    c.execute("PRAGMA synchronous = OFF")
+    c.execute("PRAGMA cache_size = -1048576")
+    # In time order, as the server writes them (every check's bucket of an hour together), so
+    # the table's layout is the one real history has; the secondary index is built afterwards.
+    c.execute("DROP INDEX IF EXISTS idx_check_uptime_bucket")
+    t0 = time.monotonic()
+    rows = 0
+    sql = ("INSERT OR IGNORE INTO check_uptime (check_id, resolution, bucket, up, degraded, down, "
+           "latency_sum, latency_count, latency_max) VALUES (?,?,?,?,?,?,?,?,?)")
+    blobs = [uuid.UUID(cid).bytes for cid in check_ids]
+    flaky = [n % 50 == 0 for n in range(len(blobs))]  # 2 % of the checks have outages
+    day_up = [0] * len(blobs)
+    day_down = [0] * len(blobs)
+    day_lat = [0.0] * len(blobs)
+    for k, start in enumerate(hours):
+        bucket = stamp(start)
+        batch = []
+        for n, blob in enumerate(blobs):
+            down = rng.randint(1, 60) if flaky[n] and rng.random() < 0.02 else 0
+            up = 60 - down
+            latency = 0.3 + 2.7 * rng.random()
+            batch.append((blob, "h", bucket, up, 0, down, latency * up, up, latency * 2))
+            day_up[n] += up
+            day_down[n] += down
+            day_lat[n] += latency * up
+        c.executemany(sql, batch)
+        rows += len(batch)
+        if k == len(hours) - 1 or hours[k + 1].date() != start.date():
+            day = stamp(start.replace(hour=0))
+            c.executemany(sql, [
+                (blob, "d", day, day_up[n], 0, day_down[n], day_lat[n], day_up[n], 3.0)
+                for n, blob in enumerate(blobs)
+            ])
+            rows += len(blobs)
+            day_up = [0] * len(blobs)
+            day_down = [0] * len(blobs)
+            day_lat = [0.0] * len(blobs)
+            c.commit()
+    c.commit()
+    c.execute("CREATE INDEX idx_check_uptime_bucket ON check_uptime (resolution, bucket)")
+    c.commit()
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    took = time.monotonic() - t0
+    log(f"generated {rows} uptime rows ({days} days) in {took:.0f} s")
+    return {"rows": rows, "days": days, "seconds": round(took, 1)}
+
+
+# --------------------------------------------------------------------------- answer times
+
+
+def timed(api: Api, path: str, n: int, key: bool = True) -> dict:
+    times, sizes = [], []
+    for _ in range(n):
+        status, raw, took = api.call("GET", path, key=key)
+        if status != 200:
+            raise run.BenchError(f"GET {path}: {status} {raw[:200]!r}")
+        times.append(took * 1000)
+        sizes.append(len(raw))
+    times.sort()
+    return {
+        "n": n, "min_ms": round(times[0], 1), "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1), "max_ms": round(times[-1], 1),
+        "bytes": sizes[-1],
+    }
+
+
+def paint(server: run.Server, urls: dict[str, str], cookie: str | None) -> dict:
+    script = BENCH_DIR / "checks_paint.mjs"
+    proc = subprocess.run(
+        ["node", str(script), json.dumps({"urls": urls, "cookie": cookie, "repeat": 3})],
+        cwd=run.REPO_ROOT / "web", capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0:
+        log(f"paint measurement failed: {proc.stderr[-2000:]}")
+        return {"error": proc.stderr[-500:]}
+    return json.loads(proc.stdout)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def new_server(binary: Path, root: Path, name: str) -> run.Server:
+    server = run.Server(binary=binary, api_key="bench-" + uuid.uuid4().hex, data_dir=root / name,
+                        log_level="warn")
+    took = server.start()
+    log(f"server {name} ready in {took:.2f} s (pid {server.proc.pid})")
+    return server
+
+
+def scenario_10k(args, binary: Path, root: Path) -> dict:
+    result: dict = {}
+    targets, http_port, tcp_port = start_targets()
+    server = new_server(binary, root, "10k")
+    api = Api(server)
+    try:
+        time.sleep(10)
+        idle = window(server, targets, args.idle, args.pause_builds, api)
+        result["idle"] = idle
+        log(f"idle: {idle['cpu_pct_of_one_core']} % CPU, {idle['rss_mib']} MiB")
+        project = api.json("POST", "/api/v1/projects", {"name": "Big lab"})["id"]
+
+        def body(i: int, j: int) -> dict:
+            if j % 2 == 0:
+                return {"kind": "http", "interval_secs": 60,
+                        "target": {"url": f"http://127.0.0.1:{http_port}/c/{i}/{j}"}}
+            return {"kind": "tcp", "interval_secs": 60,
+                    "target": {"host": "127.0.0.1", "port": tcp_port}}
+
+        t0 = time.monotonic()
+        comps, checks = create_checks(api, project, args.checks // 10, 10, body)
+        result["create_seconds"] = round(time.monotonic() - t0, 1)
+        log(f"warm-up {args.warmup} s")
+        time.sleep(args.warmup)
+        load = window(server, targets, args.window, args.pause_builds, api, idle["rss_mib"])
+        result["load"] = load
+        log(f"10k checks: {json.dumps(load)}")
+        server.stop()
+
+        result["history"] = generate_history(server.data_dir / "taylordash.db", checks, 30)
+        server.start()
+        api = Api(server)
+        time.sleep(15)
+        link = api.json("POST", f"/api/v1/projects/{project}/status-page")
+        status_path = link["api_path"]
+        with Quiet(args.pause_builds):
+            answers = {}
+            # Computed: the first request, and again each time the 10 s cache has expired.
+            cold = []
+            for i in range(args.cold):
+                if i:
+                    time.sleep(11)
+                cold.append(timed(api, status_path, 1, key=False)["median_ms"])
+            answers["status_page_computed"] = {
+                "n": len(cold), "median_ms": round(statistics.median(cold), 1),
+                "max_ms": round(max(cold), 1), "all_ms": cold,
+            }
+            answers["status_page_reused"] = timed(api, status_path, 20, key=False)
+            answers["project_checks"] = timed(api, f"/api/v1/projects/{project}/checks", 10)
+            answers["check_uptime"] = timed(api, f"/api/v1/checks/{checks[0]}/uptime", 20)
+            answers["check_history"] = timed(api, f"/api/v1/checks/{checks[0]}/history", 20)
+            answers["projects"] = timed(api, "/api/v1/projects", 20)
+        result["answers"] = answers
+        log(f"answers: {json.dumps(answers)}")
+
+        # A user for the dashboard's first paint (the service key cannot sign in a browser).
+        user = {"username": "bench", "password": "bench password " + uuid.uuid4().hex[:8],
+                "role": "admin"}
+        api.json("POST", "/api/v1/auth/users", user)
+        session = api.json("POST", "/api/v1/auth/login",
+                           {"username": user["username"], "password": user["password"]})
+        base = f"http://{server.base}"
+        with Quiet(args.pause_builds):
+            result["paint"] = paint(server, {
+                "status_page": f"{base}{link['page_path']}",
+                "dashboard": f"{base}/",
+            }, session["session_token"])
+        log(f"paint: {json.dumps(result['paint'])}")
+        result["after_history_db_mib"] = {k: round(v / 2**20, 1)
+                                          for k, v in db_bytes(server.data_dir).items()}
+        result["components"] = len(comps)
+        result["checks"] = len(checks)
+    finally:
+        server.stop()
+        result["targets_served"] = stop_targets(targets)
+    return result
+
+
+def scenario_1k_http(args, binary: Path, root: Path) -> dict:
+    result: dict = {}
+    targets, http_port, _ = start_targets()
+    server = new_server(binary, root, "1k")
+    api = Api(server)
+    try:
+        time.sleep(10)
+        idle = window(server, targets, args.idle, args.pause_builds, api)
+        result["idle"] = idle
+        project = api.json("POST", "/api/v1/projects", {"name": "HTTP lab"})["id"]
+        _, checks = create_checks(api, project, 100, 10, lambda i, j: {
+            "kind": "http", "interval_secs": 30,
+            "target": {"url": f"http://127.0.0.1:{http_port}/h/{i}/{j}"}})
+        time.sleep(min(args.warmup, 40))
+        result["load"] = window(server, targets, args.window, args.pause_builds, api,
+                                idle["rss_mib"])
+        result["checks"] = len(checks)
+        log(f"1k http: {json.dumps(result['load'])}")
+    finally:
+        server.stop()
+        result["targets_served"] = stop_targets(targets)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--binary", type=Path, help="taylordash binary (default: build it)")
+    p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--checks", type=int, default=10_000)
+    p.add_argument("--idle", type=float, default=30)
+    p.add_argument("--warmup", type=float, default=70)
+    p.add_argument("--window", type=float, default=90)
+    p.add_argument("--cold", type=int, default=5, help="computed status page samples")
+    p.add_argument("--pause-builds", action="store_true",
+                   help="SIGSTOP other cargo/rustc processes while measuring (SIGCONT after)")
+    p.add_argument("--only", choices=["10k", "1k"], help="run one scenario")
+    p.add_argument("--workdir", type=Path,
+                   help="keep data dirs and server logs here (default: a temporary directory)")
+    args = p.parse_args(argv)
+    binary = args.binary or run.build_binary()
+    out = {
+        "benchmark": "checks",
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python3 bench/checks.py " + " ".join(argv),
+        "machine": run.machine_info(),
+        "git": run.git_info(),
+        "binary": str(binary),
+        "database": "sqlite",
+    }
+    with tempfile.TemporaryDirectory(prefix="td-checks-") as tmp:
+        root = args.workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        if args.only in (None, "10k"):
+            out["checks_10k"] = scenario_10k(args, binary, root)
+        if args.only in (None, "1k"):
+            out["http_1k_30s"] = scenario_1k_http(args, binary, root)
+    out["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    text = json.dumps(out, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
