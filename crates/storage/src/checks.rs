@@ -221,6 +221,8 @@ pub trait CheckStore: Send + Sync {
     async fn disable_status_page(&self, project_id: Uuid, at: DateTime<Utc>) -> Result<bool>;
     /// The project whose status page link has a token with this hash.
     async fn status_page_project(&self, token_hash: &str) -> Result<Option<Uuid>>;
+    /// The projects whose status page is on.
+    async fn status_page_projects(&self) -> Result<Vec<Uuid>>;
     /// What the project's status page shows: the states, and with `history = (hourly_since,
     /// daily_since)` the hourly and daily counts from then (the expensive part, which callers
     /// may reuse longer).

@@ -891,6 +891,14 @@ where
         )
     }
 
+    async fn status_page_projects(&self) -> Result<Vec<Uuid>> {
+        Ok(
+            sqlx::query_scalar("SELECT project_id FROM status_pages ORDER BY project_id")
+                .fetch_all(self.reader())
+                .await?,
+        )
+    }
+
     async fn status_page_data(
         &self,
         project_id: Uuid,

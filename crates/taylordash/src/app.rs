@@ -13,7 +13,8 @@
 //!   and local sample retention — `observability::timeseries`;
 //! - the object collector — `backup::collector`; the backup schedule — `backup::schedule`;
 //! - the service-check scheduler (and its result writer) — `services::checks`
-//!   (`Checks::run_scheduler`), and the heartbeat feed that hands every stored event's topic to
+//!   (`Checks::run_scheduler`), the status page counts (`Checks::run_status_page_warmer`),
+//!   and the heartbeat feed that hands every stored event's topic to
 //!   the MQTT heartbeat checks (`feed_heartbeats` below).
 //!
 //! Outside them: the HTTP server's per-connection tasks (`api::server`, awaited by the server
@@ -240,6 +241,7 @@ impl AppBuilder {
         let checks = services::checks::Checks::new(store.clone(), check_settings);
         checks.register(registry);
         tasks.spawn(checks.clone().run_scheduler());
+        tasks.spawn(checks.clone().run_status_page_warmer());
         tasks.spawn(feed_heartbeats(bus.hub().subscribe(), checks.clone()));
         let state = AppState::from_parts(AppContext {
             auth: AuthState::new(self.auth, store.clone()),

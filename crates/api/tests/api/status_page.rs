@@ -4,7 +4,10 @@
 
 use crate::support::*;
 
-on_both!(status_page_per_role_and_anonymous);
+on_both!(
+    status_page_per_role_and_anonymous,
+    status_page_counts_are_ready_before_the_first_request,
+);
 
 async fn status_page_per_role_and_anonymous(app: TestApp) {
     let p = app.project("Home lab").await;
@@ -231,4 +234,66 @@ async fn status_page_per_role_and_anonymous(app: TestApp) {
             .await
             .is_empty()
     );
+}
+
+/// The counts behind the uptime figures are computed in the background (at start and before
+/// they go stale), so even the first visitor only waits for the states.
+async fn status_page_counts_are_ready_before_the_first_request(app: TestApp) {
+    let p = app.project("Home lab").await;
+    let nas = app.component(&p, "NAS").await;
+    let push = app
+        .post(
+            &format!("/api/v1/components/{nas}/checks"),
+            json!({"kind": "push", "name": "backup", "interval_secs": 3600}),
+        )
+        .await;
+    assert_eq!(push.status, StatusCode::CREATED, "{}", push.body);
+    let pushed = app
+        .call_as(&Cred::Anonymous, Method::POST, &push.str("push_path"), None)
+        .await;
+    assert_eq!(pushed.body["status"], "up", "{}", pushed.body);
+    let on = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{p}/status-page"),
+            None,
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    let api_path = on.str("api_path");
+
+    let checks = &app.state.checks;
+    checks.warm_status_pages().await.expect("warm");
+    let warmed = checks.status_history_reads();
+    assert_eq!(warmed, 1, "one read of the counts for the one page");
+    let page = app
+        .call_as(&Cred::Anonymous, Method::GET, &api_path, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["components"][0]["uptime_24h"], 1.0);
+    assert_eq!(page.body["components"][0]["uptime_30d"], 1.0);
+    assert_eq!(
+        checks.status_history_reads(),
+        warmed,
+        "the first request did not read the counts"
+    );
+    // The next pass reads them anew (they never go stale between passes).
+    checks.warm_status_pages().await.expect("warm");
+    assert_eq!(checks.status_history_reads(), warmed + 1);
+
+    // A page turned on since the last pass is computed by its first request.
+    let q = app.project("Office").await;
+    let later = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/projects/{q}/status-page"),
+            None,
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::OK, "{}", later.body);
+    let first = app
+        .call_as(&Cred::Anonymous, Method::GET, &later.str("api_path"), None)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(checks.status_history_reads(), warmed + 2);
 }

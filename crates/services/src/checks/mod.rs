@@ -180,6 +180,8 @@ struct Inner {
     heartbeats: Mutex<HeartbeatIndex>,
     /// Public status pages computed lately, by project.
     status_cache: Mutex<status_page::StatusCache>,
+    /// How many times the counts behind status pages were read (the expensive part).
+    status_history_reads: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -212,6 +214,7 @@ impl Checks {
             wake: Notify::new(),
             heartbeats: Mutex::new(HeartbeatIndex::default()),
             status_cache: Mutex::new(Default::default()),
+            status_history_reads: Default::default(),
         }))
     }
 

@@ -10,10 +10,13 @@
 //! addresses. The answer is computed per project at most every [`CACHE_TTL`] (states), from
 //! counts read at most every [`HISTORY_TTL`] (uptime and bars: tens of rows per check), so a
 //! page on a wall screen (or many) costs little; the token is looked up on every request, so
-//! turning the page off takes effect at once.
+//! turning the page off takes effect at once. A background task computes the counts of every
+//! page that is on at start and every [`WARM_EVERY`], so no request (the first included) waits
+//! for them; only a page turned on since the last pass is computed by its first request.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -29,6 +32,9 @@ pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long the counts behind the uptime figures and bars are reused: reading them is the
 /// expensive part (tens of rows per check), and they move slowly.
 pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often the background task recomputes the counts of every status page: well within
+/// [`HISTORY_TTL`], so they never go stale between two passes.
+pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(240);
 /// Daily bars on the page (today included).
 pub const DAYS: i64 = 30;
 
@@ -236,26 +242,66 @@ impl Checks {
         else {
             return Ok(None);
         };
-        // A fresh page as it is; else the counts, when fresh enough, and only the states anew.
+        Ok(Some(self.page(project_id, false).await?))
+    }
+
+    /// Computes the page of every project whose status page is on, counts included, so no
+    /// visitor pays for reading them (see [`Checks::run_status_page_warmer`]).
+    pub async fn warm_status_pages(&self) -> Result<(), Error> {
+        for project_id in self.0.store.status_page_projects().await? {
+            if let Err(e) = self.page(project_id, true).await {
+                tracing::warn!(error = %e, %project_id, "status page: could not compute");
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the counts of every status page fresh: computes them now and again before they
+    /// are [`HISTORY_TTL`] old, so a request (the first after start included) only reads the
+    /// states. A page turned on meanwhile is computed by its first request.
+    pub async fn run_status_page_warmer(self) {
+        loop {
+            if let Err(e) = self.warm_status_pages().await {
+                tracing::warn!(error = %e, "status pages: could not list");
+            }
+            tokio::time::sleep(WARM_EVERY).await;
+        }
+    }
+
+    /// How many times the counts behind status pages were read (the expensive part).
+    pub fn status_history_reads(&self) -> u64 {
+        self.0.status_history_reads.load(Ordering::Relaxed)
+    }
+
+    /// The project's page: a fresh one as it is; else the counts, when fresh enough (and
+    /// `refresh_history` is false), and only the states anew.
+    async fn page(
+        &self,
+        project_id: Uuid,
+        refresh_history: bool,
+    ) -> Result<Arc<PublicStatus>, Error> {
         let (page, history) = match self.0.status_cache.lock() {
             Ok(cache) => match cache.get(&project_id) {
-                Some(c) => (
+                Some(c) if !refresh_history => (
                     (c.page_at.elapsed() < CACHE_TTL).then(|| c.page.clone()),
                     (c.history_at.elapsed() < HISTORY_TTL)
                         .then(|| (c.history_at, c.history.clone())),
                 ),
-                None => (None, None),
+                _ => (None, None),
             },
             Err(_) => (None, None),
         };
         if let Some(page) = page {
-            return Ok(Some(page));
+            return Ok(page);
         }
         let now = self.now();
         let since = (
             Resolution::Hour.bucket(now - Duration::hours(23)),
             Resolution::Day.bucket(now - Duration::days(DAYS - 1)),
         );
+        if history.is_none() {
+            self.0.status_history_reads.fetch_add(1, Ordering::Relaxed);
+        }
         let mut data = self
             .0
             .store
@@ -286,7 +332,7 @@ impl Checks {
                 },
             );
         }
-        Ok(Some(page))
+        Ok(page)
     }
 }
 
