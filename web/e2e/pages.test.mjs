@@ -487,7 +487,8 @@ describe('admin', () => {
     }
     const page = await pageAs(viv);
     await page.goto(`${server.url}/admin`);
-    await page.waitForURL((u) => u.pathname !== '/admin');
+    await page.getByRole('heading', { name: 'For administrators only' }).waitFor();
+    assert.equal(await page.getByRole('table', { name: 'Users' }).count(), 0);
     await page.goto(`${server.url}/events?tab=dlq`);
     await page.getByRole('tab', { name: /Dead letters/ }).waitFor();
     await page.getByText(/dead letters? waiting for replay/).waitFor();

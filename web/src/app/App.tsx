@@ -3,7 +3,7 @@
 // app/ + pages/Login|Setup|Dashboard|Projects|Kiosk (core), pages/Events|Settings|Admin (pages),
 // canvas/ (canvas).
 import { lazy, Suspense, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { SessionProvider, useSession } from './session';
 import { LiveCacheSync, LiveProvider } from './live';
@@ -29,7 +29,10 @@ export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
 });
 
-/** Signed-in screens: not signed in → /login (coming back afterwards); kiosk users → kiosk. */
+/**
+ * Signed-in screens: not signed in → /login (coming back afterwards); kiosk users → kiosk; an
+ * admin screen opened by someone else says why it is not shown (rather than moving them away).
+ */
 export function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
   const { user, loading, isAdmin, signedOut } = useSession();
   const location = useLocation();
@@ -43,8 +46,27 @@ export function RequireUser({ children, admin = false }: { children: ReactNode; 
   if (user.single_view_mode && !isAdmin && location.pathname !== '/kiosk') {
     return <Navigate to="/kiosk" replace />;
   }
-  if (admin && !isAdmin) return <Navigate to="/" replace />;
+  if (admin && !isAdmin) return <AdminsOnly />;
   return <>{children}</>;
+}
+
+const ADMIN_SCREENS: Record<string, string> = { '/admin': 'Administration', '/logs': 'The log viewer' };
+
+function AdminsOnly() {
+  const { user, role } = useSession();
+  const { pathname } = useLocation();
+  return (
+    <section className="page" aria-labelledby="admins-only">
+      <h1 id="admins-only">For administrators only</h1>
+      <p>
+        {ADMIN_SCREENS[pathname] ?? 'This screen'} is open to administrators only. You are signed in as{' '}
+        <strong>{user?.username}</strong>, whose role is {role}.
+      </p>
+      <p>
+        An administrator can change your role under Administration → Users. <Link to="/">Back to the dashboard</Link>
+      </p>
+    </section>
+  );
 }
 
 function LiveWhenSignedIn({ children }: { children: ReactNode }) {

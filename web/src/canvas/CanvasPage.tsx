@@ -5,7 +5,7 @@
 // read-only, without handles. A click (or Enter on a focused node) opens the side panel, a drag
 // does not. On a phone: a readable zoom, no minimap, the panel as a bottom sheet.
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import { Link, Navigate, useParams } from 'react-router';
+import { Link, Navigate, useParams, useSearchParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, applyNodeChanges, useNodesInitialized, useReactFlow,
@@ -84,7 +84,12 @@ function Canvas({ projectId }: { projectId: string }) {
   const [nodes, setNodes] = useState<CanvasNode[]>([]);
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const [selectedEdgeId, setSelectedEdgeId] = useState<string | null>(null);
-  const [adding, setAdding] = useState(false);
+  // `?add=1` (the dashboard's "Add components") opens the form at once; the address then drops it.
+  const [params, setParams] = useSearchParams();
+  const [adding, setAdding] = useState(() => canEdit && params.get('add') === '1');
+  useEffect(() => {
+    if (params.has('add')) setParams({}, { replace: true });
+  }, [params, setParams]);
 
   const names = useMemo(() => new Map((graph.data?.components ?? []).map((c) => [c.id, c.name])), [graph.data?.components]);
   // What the checks say of each component (with impact through the dependencies); an object

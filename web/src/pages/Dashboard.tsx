@@ -14,6 +14,7 @@ import { percent, PROGRESS_HELP } from '../app/progress';
 import { Badge, Empty, ErrorMessage, Loading, Tip, timeAgo } from '../app/ui';
 import type { LiveEvent } from '../live/stream';
 import { isAuditTopic } from '../live/topic';
+import { GetStarted } from './GetStarted';
 import LabStatus from './Lab/LabStatus';
 import './dashboard.css';
 
@@ -33,6 +34,7 @@ export default function DashboardPage({ kiosk = false }: { kiosk?: boolean }) {
   return (
     <section className={`page dashboard${kiosk ? ' dashboard-kiosk' : ''}`} aria-label="Dashboard">
       {!kiosk && <h1>Dashboard</h1>}
+      {!kiosk && <GetStarted />}
       <LabStatus />
       <div className="hud-grid">
         <StackHealth />

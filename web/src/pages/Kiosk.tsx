@@ -1,6 +1,8 @@
 // Kiosk (v1's single-view mode) for wall screens and tablets: only the user's default view, no
-// navigation, big touch targets, a fullscreen toggle, live updates. It recovers by itself after
-// a server restart: the live stream reconnects and every query refetches on resync.
+// navigation, big touch targets, a fullscreen toggle, live updates. The dashboard fits the screen
+// (1920×1080 down to 1280×800) without scrolling: its panels share the height, their lists show
+// what fits. It recovers by itself after a server restart: the live stream reconnects and every
+// query refetches on resync.
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
@@ -66,7 +68,7 @@ export default function KioskPage() {
           Sign out
         </Button>
       </header>
-      <main className="kiosk-main" id="main">
+      <main className={`kiosk-main${view === 'dashboard' || !['projects', 'events'].includes(view) ? ' kiosk-fit' : ''}`} id="main">
         <ConnectionBanner />
         <Suspense fallback={<Loading />}>
           <View name={view} />

@@ -26,7 +26,8 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
   const search = sp.get('q') ?? '';
   const page = Math.max(1, Number(sp.get('page')) || 1);
   const [draft, setDraft] = useState(search);
-  const [editing, setEditing] = useState<Project | 'new' | null>(null);
+  // `?new=1` (the dashboard's "Create a project") opens the form at once.
+  const [editing, setEditing] = useState<Project | 'new' | null>(() => (canEdit && sp.get('new') === '1' ? 'new' : null));
   const [confirm, confirmDialog] = useConfirm();
   const notify = useNotify();
   const qc = useQueryClient();
@@ -183,7 +184,15 @@ export default function ProjectsPage({ readOnly = false }: { readOnly?: boolean 
           </nav>
         </>
       )}
-      {editing && <ProjectForm project={editing === 'new' ? null : editing} onClose={() => setEditing(null)} />}
+      {editing && (
+        <ProjectForm
+          project={editing === 'new' ? null : editing}
+          onClose={() => {
+            setEditing(null);
+            if (new URLSearchParams(window.location.search).has('new')) set({ new: null });
+          }}
+        />
+      )}
       {confirmDialog}
     </section>
   );

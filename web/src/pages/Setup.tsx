@@ -1,5 +1,6 @@
 // First-run setup: the one-time token from the server log (`/setup?token=…`) plus the first
-// administrator's username and password; on success the new admin is signed in.
+// administrator's username and password (show/hide, as on the sign-in page); on success the new
+// admin is signed in.
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
@@ -16,6 +17,8 @@ export default function SetupPage() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
+  // Show/hide both password fields (one toggle), as on the sign-in page.
+  const [show, setShow] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const status = useQuery({
@@ -84,23 +87,28 @@ export default function SetupPage() {
                   onChange={(e) => setUsername(e.target.value)}
                 />
               </label>
-              <label>
-                Password
+              <label htmlFor="setup-password">Password</label>
+              <div className="password-row">
                 <input
+                  id="setup-password"
                   name="password"
-                  type="password"
+                  type={show ? 'text' : 'password'}
                   autoComplete="new-password"
                   required
                   minLength={12}
                   value={password}
                   onChange={(e) => setPassword(e.target.value)}
                 />
-              </label>
+                <Button variant="ghost" aria-pressed={show} onClick={() => setShow((s) => !s)}>
+                  {show ? 'Hide' : 'Show'}
+                  <span className="sr-only"> password</span>
+                </Button>
+              </div>
               <label>
                 Confirm password
                 <input
                   name="confirm"
-                  type="password"
+                  type={show ? 'text' : 'password'}
                   autoComplete="new-password"
                   required
                   value={confirm}

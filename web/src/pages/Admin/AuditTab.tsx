@@ -9,7 +9,7 @@ import { useLiveEvents } from '../../app/live';
 import { Badge, Button, Empty, ErrorMessage, Loading, Options } from '../../app/ui';
 import { useFilterDraft, withPage } from '../../app/ui/filters';
 import { Field, Pager, Time } from '../Events/shared';
-import { AUDIT_ACTIONS, NO_AUDIT_FILTERS, auditQuery, pageCount, parseAudit, withAudit } from './auditParams';
+import { AUDIT_ACTIONS, NO_AUDIT_FILTERS, auditQuery, detailFields, pageCount, parseAudit, withAudit } from './auditParams';
 import { useUsers } from './UsersTab';
 
 const tone = (action: string) =>
@@ -118,7 +118,9 @@ export function AuditTab() {
                     <td>{a.actor_name ?? <span className="muted">—</span>}</td>
                     <td>{a.target_name ?? <span className="muted">—</span>}</td>
                     <td className="mono">{a.ip_address ?? '—'}</td>
-                    <td className="mono audit-details">{Object.keys(a.details).length ? JSON.stringify(a.details) : ''}</td>
+                    <td className="audit-details">
+                      <AuditDetails details={a.details} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -135,5 +137,21 @@ export function AuditTab() {
         />
       )}
     </>
+  );
+}
+
+/** An entry's details as a small list of labelled fields (nothing when it has none). */
+function AuditDetails({ details }: { details: Record<string, unknown> }) {
+  const fields = detailFields(details);
+  if (fields.length === 0) return null;
+  return (
+    <dl className="audit-fields">
+      {fields.map(([label, text]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{text}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { userPatch } from './UsersTab';
+import { userPatch, viewOptions } from './UsersTab';
 
 const viewer = { role: 'viewer' as const, single_view_mode: false, default_view: null, is_active: true };
 const same = { role: 'viewer' as const, kiosk: false, view: '', active: true, password: '' };
@@ -27,5 +27,17 @@ describe('user edit patch', () => {
       role: 'admin',
       single_view_mode: false,
     });
+  });
+});
+
+describe('default view choices', () => {
+  it('name each view once (no view set is the dashboard)', () => {
+    const labels = viewOptions('').map((o) => o.label);
+    expect(labels).toEqual(['Dashboard (default)', 'Projects', 'Events']);
+    expect(viewOptions('dashboard').map((o) => o.value)).toEqual(['', 'projects', 'events']);
+  });
+
+  it('keep a stored view this UI does not know', () => {
+    expect(viewOptions('garage').map((o) => o.value)).toEqual(['', 'projects', 'events', 'garage']);
   });
 });

@@ -18,6 +18,19 @@ const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 /** The views the kiosk screen can show (pages/Kiosk.tsx). */
 export const VIEWS = ['dashboard', 'projects', 'events'];
 
+/**
+ * The "Default view" choices, each once: none set means the dashboard, so "dashboard" is not
+ * listed again; a stored view this UI does not know stays choosable as it is.
+ */
+export function viewOptions(current: string): { value: string; label: string }[] {
+  const known = [
+    { value: '', label: 'Dashboard (default)' },
+    { value: 'projects', label: 'Projects' },
+    { value: 'events', label: 'Events' },
+  ];
+  return current && !VIEWS.includes(current) ? [...known, { value: current, label: current }] : known;
+}
+
 export function useUsers() {
   return useQuery({ queryKey: USERS_KEY, queryFn: () => data(api.GET('/api/v1/auth/users')) });
 }
@@ -178,9 +191,8 @@ function KioskFields({
       </label>
       <Field label="Default view" hint="What a kiosk screen shows.">
         {(p) => (
-          <select {...p} value={view} onChange={(e) => onView(e.target.value)}>
-            <option value="">Dashboard (default)</option>
-            <Options items={[...VIEWS, ...(view && !VIEWS.includes(view) ? [view] : [])]} />
+          <select {...p} value={view === 'dashboard' ? '' : view} onChange={(e) => onView(e.target.value)}>
+            <Options items={viewOptions(view)} />
           </select>
         )}
       </Field>

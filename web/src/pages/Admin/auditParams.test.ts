@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_PAGE, NO_AUDIT_FILTERS, auditQuery, pageCount, parseAudit, withAudit } from './auditParams';
+import { AUDIT_PAGE, NO_AUDIT_FILTERS, auditQuery, detailFields, pageCount, parseAudit, withAudit } from './auditParams';
 
 const sp = (s: string) => new URLSearchParams(s);
 const none = NO_AUDIT_FILTERS;
@@ -29,5 +29,18 @@ describe('audit URL state', () => {
     expect(pageCount(0)).toBe(1);
     expect(pageCount(AUDIT_PAGE)).toBe(1);
     expect(pageCount(AUDIT_PAGE + 1)).toBe(2);
+  });
+});
+
+describe('audit details', () => {
+  it('are labelled fields, not JSON', () => {
+    expect(detailFields({ new_role: 'editor', remember_me: true, attempts: 3, reason: null, scopes: ['read'] })).toEqual([
+      ['New role', 'editor'],
+      ['Remember me', 'yes'],
+      ['Attempts', '3'],
+      ['Reason', '—'],
+      ['Scopes', '["read"]'],
+    ]);
+    expect(detailFields({})).toEqual([]);
   });
 });

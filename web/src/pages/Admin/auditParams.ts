@@ -41,3 +41,26 @@ export function auditQuery(f: AuditFilters, page: number) {
 export function pageCount(total: number): number {
   return Math.max(1, Math.ceil(total / AUDIT_PAGE));
 }
+
+/**
+ * An audit entry's details as labelled fields, in their order: `new_role: "editor"` → `["New role",
+ * "editor"]`. Text as it is, numbers and yes/no spelled out, nested values as compact JSON.
+ */
+export function detailFields(details: Record<string, unknown>): [string, string][] {
+  return Object.entries(details).map(([key, value]) => {
+    const label = key.replaceAll('_', ' ').replace(/^./, (c) => c.toUpperCase());
+    const text =
+      value === null || value === undefined
+        ? '—'
+        : typeof value === 'string'
+          ? value
+          : typeof value === 'boolean'
+            ? value
+              ? 'yes'
+              : 'no'
+            : typeof value === 'number'
+              ? String(value)
+              : JSON.stringify(value);
+    return [label, text];
+  });
+}
