@@ -284,7 +284,7 @@ describe('dead letters, edited', () => {
     }
 
     // Edit: the editor says what is wrong as the message is typed.
-    await row.getByRole('button', { name: `Edit and replay dead letter ${id}` }).click();
+    await row.getByRole('button', { name: `Edit & replay dead letter ${id}` }).click();
     const dialog = page.getByRole('dialog', { name: `Edit and replay dead letter #${id}` });
     const editor = dialog.getByLabel('Message (JSON)');
     const feedback = dialog.getByTestId('dlq-feedback');

@@ -3,7 +3,9 @@
 // dependency, by a handle or from the side panel; the server refuses cycles, shown as an error),
 // add (next to the last component, brought into view) and delete; viewers get the same picture
 // read-only, without handles. A click (or Enter on a focused node) opens the side panel, a drag
-// does not. On a phone: a readable zoom, no minimap, the panel as a bottom sheet.
+// does not; from the keyboard Tab walks the nodes, Enter opens a node's panel (again: focus moves
+// into it) and Escape goes back to the node. On a phone: a readable zoom, no minimap, the panel as a
+// bottom sheet.
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, Navigate, useParams, useSearchParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
@@ -234,13 +236,35 @@ function Canvas({ projectId }: { projectId: string }) {
 
   // A click opens the panel; a drag (which also selects the node) does not.
   const onNodeClick: NodeMouseHandler<CanvasNode> = useCallback((_e, n) => setSelectedId(n.id), []);
-  // From the keyboard: Enter on a focused node opens its panel (Tab moves between nodes).
-  const onFlowKeyDown = useCallback((e: KeyboardEvent) => {
-    if (e.key !== 'Enter') return;
-    const el = (e.target as HTMLElement).closest?.('.react-flow__node');
-    const id = el?.getAttribute('data-id');
-    if (id) setSelectedId(id);
-  }, []);
+  // From the keyboard: Tab moves between nodes; Enter (or Space) on a focused node opens its
+  // panel, focus staying on the node (the arrow keys move it); Enter again moves focus into the
+  // panel; Escape in the panel (or on the node) closes it, focus back on the node.
+  const panelSlot = useRef<HTMLDivElement>(null);
+  const onFlowKeyDown = useCallback(
+    (e: KeyboardEvent) => {
+      const el = (e.target as HTMLElement).closest?.('.react-flow__node');
+      const id = el?.getAttribute('data-id');
+      if (!id || el !== e.target) return;
+      if (e.key === 'Enter' || e.key === ' ') {
+        if (id !== selectedId) setSelectedId(id);
+        else {
+          const panel = panelSlot.current?.querySelector<HTMLElement>('.cv-panel');
+          if (panel) {
+            panel.tabIndex = -1;
+            panel.focus();
+          }
+        }
+      } else if (e.key === 'Escape') setSelectedId(null);
+    },
+    [selectedId],
+  );
+  const onPanelKeyDown = useCallback((e: KeyboardEvent) => {
+    // A dialog opened from the panel handles its own Escape.
+    if (e.key !== 'Escape' || e.defaultPrevented || (e.target as HTMLElement).closest?.('dialog')) return;
+    const id = selectedId;
+    setSelectedId(null);
+    if (id) document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus();
+  }, [selectedId]);
 
   // Time to interactive: nodes rendered and measured (read by the e2e budget check).
   const initialized = useNodesInitialized();
@@ -344,18 +368,20 @@ function Canvas({ projectId }: { projectId: string }) {
             <Controls showInteractive={false} />
           </ReactFlow>
         </div>
-        {selected && (
-          <SidePanel
-            key={selected.id}
-            projectId={projectId}
-            node={selected}
-            graph={graph.data}
-            canEdit={canEdit}
-            report={report}
-            onClose={clearSelection}
-            onDeleted={clearSelection}
-          />
-        )}
+        <div ref={panelSlot} className="cv-panel-slot" onKeyDown={onPanelKeyDown}>
+          {selected && (
+            <SidePanel
+              key={selected.id}
+              projectId={projectId}
+              node={selected}
+              graph={graph.data}
+              canEdit={canEdit}
+              report={report}
+              onClose={clearSelection}
+              onDeleted={clearSelection}
+            />
+          )}
+        </div>
       </div>
       {adding && (
         <AddComponent

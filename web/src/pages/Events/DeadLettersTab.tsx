@@ -243,7 +243,7 @@ function DeadLetterRow({
             </Button>
           )}
           {canEditMessage && !replayed && (
-            <Button onClick={onEdit} busy={busy} aria-label={`Edit and replay dead letter ${d.id}`}>
+            <Button onClick={onEdit} busy={busy} aria-label={`Edit & replay dead letter ${d.id}`}>
               Edit &amp; replay
             </Button>
           )}
