@@ -49,6 +49,20 @@ async function centre(locator) {
   return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
 }
 
+/** Waits until React Flow's viewport has not moved for 300 ms (an animated move has ended). */
+async function viewSettled(page) {
+  const transform = () => page.locator('.react-flow__viewport').evaluate((el) => el.style.transform);
+  let last = await transform();
+  let still = 0;
+  await waitFor(async () => {
+    await page.waitForTimeout(100);
+    const now = await transform();
+    still = now === last ? still + 1 : 0;
+    last = now;
+    return still >= 3;
+  }, 'the canvas view to stand still', 10_000);
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 describe('canvas', () => {
@@ -316,7 +330,9 @@ describe('canvas', () => {
     const added = list.components.find((x) => x.name === 'Home Assistant');
     assert.ok(added?.position, 'a new component is placed (has a position)');
 
-    // "API depends on Postgres": select the edge, remove it, confirm.
+    // "API depends on Postgres": select the edge, remove it, confirm. The view first glides to
+    // the new component (a short animation): click the edge where it is once the view stands still.
+    await viewSettled(page);
     const edge = page.locator(`.react-flow__edge[data-id="${c.db.id}->${c.api.id}"]`);
     const at = await centre(edge);
     await page.mouse.click(at.x, at.y);
