@@ -86,7 +86,7 @@ pub struct ArtifactList {
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// File name (a path is reduced to its last segment), 1-255 characters.
-    pub name: Option<String>,
+    pub name: String,
     /// Attach to this component of the project.
     pub component_id: Option<Uuid>,
 }
@@ -191,7 +191,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let name = Artifact::clean_name(params.name.as_deref().unwrap_or_default())?;
+    let name = Artifact::clean_name(&params.name)?;
     let content_type = Artifact::clean_content_type(
         headers
             .get(header::CONTENT_TYPE)

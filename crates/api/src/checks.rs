@@ -235,10 +235,11 @@ pub struct CheckHistory {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// How far back, in hours (1-8760; 24).
     pub hours: Option<i64>,
-    /// Most results (1-5000; 500).
+    /// Most results: at least 1, default 500; larger values than 5000 are capped.
     pub limit: Option<i64>,
 }
 
@@ -497,10 +498,12 @@ pub async fn history(
     if !(1..=8760).contains(&hours) {
         return Err(ApiError::validation("hours", "must be between 1 and 8760"));
     }
+    // Capped, not refused, above the largest page: as every list's `limit`.
     let limit = params.limit.unwrap_or(500);
-    if !(1..=5000).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be between 1 and 5000"));
+    if limit < 1 {
+        return Err(ApiError::validation("limit", "must be at least 1"));
     }
+    let limit = limit.min(5000);
     let results: Vec<CheckResultResponse> = state
         .checks
         .history(id, hours, limit)

@@ -81,7 +81,7 @@ pub struct EventParams {
     pub since: Option<DateTime<Utc>>,
     /// Received before (RFC 3339).
     pub until: Option<DateTime<Utc>>,
-    /// 1-1000, default 100.
+    /// At least 1, default 100; larger values than 1000 are capped.
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<i64>,
@@ -285,8 +285,9 @@ pub struct DeadLetterResponse {
     pub reason: String,
     /// What exactly was wrong (v1 field name).
     pub failure_reason: String,
-    /// The original message: its JSON, or its text when it was not JSON.
-    #[schema(value_type = Object)]
+    /// The original message as it arrived: its JSON value (usually an object, but any JSON
+    /// value a device sent), or its text as a string when it was not JSON. v1 always sent a
+    /// string holding JSON text; clients that parse a string keep working for non-JSON text.
     pub payload: Value,
     pub created_at: DateTime<Utc>,
     pub replayed_at: Option<DateTime<Utc>>,
@@ -328,7 +329,7 @@ pub struct DeadLetterList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeadLetterParams {
-    /// 1-1000, default 50.
+    /// At least 1, default 50; larger values than 1000 are capped.
     pub limit: Option<i64>,
     pub cursor: Option<i64>,
 }

@@ -74,8 +74,53 @@ where
     }
     match axum::Json::<T>::from_bytes(&bytes) {
         Ok(axum::Json(v)) => Ok(v),
+        Err(rejection @ JsonRejection::JsonDataError(_)) => {
+            integral_floats_as_integers(&bytes).ok_or_else(|| json_rejection(rejection))
+        }
         Err(rejection) => Err(json_rejection(rejection)),
     }
+}
+
+/// The body read again with integral numbers written with a fraction (`4.0`) as integers: JSON
+/// (and the OpenAPI document's schemas) count `4.0` as the integer 4, serde's integer fields do
+/// not. `None` when there were none, or the body still does not fit.
+fn integral_floats_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn normalise(value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) => match n.as_f64() {
+                Some(f)
+                    if n.is_f64()
+                        && f.fract() == 0.0
+                        && f >= i64::MIN as f64
+                        && f < i64::MAX as f64 =>
+                {
+                    *value = Value::from(f as i64);
+                    true
+                }
+                _ => false,
+            },
+            Value::Array(items) => {
+                let mut changed = false;
+                for v in items {
+                    changed |= normalise(v);
+                }
+                changed
+            }
+            Value::Object(map) => {
+                let mut changed = false;
+                for v in map.values_mut() {
+                    changed |= normalise(v);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    normalise(&mut value)
+        .then(|| serde_json::from_value(value).ok())
+        .flatten()
 }
 
 /// Whether reading the body failed because the client paused longer than the server's body

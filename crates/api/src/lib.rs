@@ -8,6 +8,7 @@ pub mod auth;
 pub mod backups;
 mod checks;
 mod components;
+mod constraints;
 mod error;
 mod events;
 mod extract;

@@ -26,14 +26,14 @@ pub const FRONTEND_SERVICE: &str = "taylordash-frontend";
 /// Largest `POST /logs/frontend` body, in bytes.
 pub const FRONTEND_MAX_BYTES: usize = 64 * 1024;
 /// Most records in one frontend report.
-const FRONTEND_MAX_RECORDS: usize = 50;
+pub(crate) const FRONTEND_MAX_RECORDS: usize = 50;
 /// Frontend records a caller may send: a burst of this many, refilled one per second.
 const FRONTEND_BURST: f64 = 60.0;
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-const MAX_OFFSET: i64 = 1_000_000;
+pub(crate) const MAX_OFFSET: i64 = 1_000_000;
 /// Longest `hours` window of `/logs/stats` (the longest retention).
-const MAX_STATS_HOURS: i64 = 24 * 90;
+pub(crate) const MAX_STATS_HOURS: i64 = 24 * 90;
 
 /// Logging state shared by the handlers: the writer queue and the frontend rate limit.
 pub struct Logs {
@@ -243,7 +243,7 @@ pub struct LogParams {
     pub since: Option<DateTime<Utc>>,
     /// Before (RFC 3339).
     pub until: Option<DateTime<Utc>>,
-    /// 1-1000, default 100.
+    /// At least 1, default 100; larger values than 1000 are capped.
     pub limit: Option<i64>,
     /// 0-1000000, default 0.
     pub offset: Option<i64>,
@@ -288,14 +288,12 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<LogParams>,
 ) -> ApiResult<axum::Json<LogList>> {
+    // Capped, not refused, above the largest page: as every list's `limit`.
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
-        Some(l) if (1..=MAX_LIMIT).contains(&l) => l,
+        Some(l) if l >= 1 => l.min(MAX_LIMIT),
         Some(_) => {
-            return Err(ApiError::validation(
-                "limit",
-                format!("limit: must be between 1 and {MAX_LIMIT}"),
-            ));
+            return Err(ApiError::validation("limit", "limit: must be at least 1"));
         }
     };
     let offset = match q.offset {

@@ -1,6 +1,7 @@
 //! The OpenAPI document: metadata, the security schemes, and the error responses every operation
 //! can return, added by convention so no handler can forget to document them. Each `/api/v1`
-//! operation's required role comes from the access table (`auth/policy.rs`).
+//! operation's required role comes from the access table (`auth/policy.rs`); the input rules
+//! (lengths, patterns, ranges) come from `constraints.rs`.
 
 use utoipa::OpenApi;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
@@ -39,6 +40,9 @@ const COOKIE: &str = "session_cookie";
         (name = "auth", description = "Login, sessions, users, API keys, first-run setup, audit trail"),
         (name = "logs", description = "Structured application logs: search, stats, browser error reports"),
         (name = "metrics", description = "Time series for charts (VictoriaMetrics or the local subset)"),
+        (name = "artifacts", description = "Files attached to projects: upload, download, metadata"),
+        (name = "checks", description = "Service checks: HTTP, TCP, ping, DNS, MQTT heartbeats and push URLs; their state, history and uptime"),
+        (name = "backups", description = "On-demand backups and their download (admins)"),
         (name = "plugins", description = "v1's plugin routes: not available in this version (501)"),
     ),
     components(schemas(ErrorBody))
@@ -169,7 +173,7 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
         }
     }
     unique_operation_ids(&mut doc);
-    doc
+    crate::constraints::apply(doc)
 }
 
 /// OpenAPI requires unique `operationId`s (generated clients key their types by them), but

@@ -56,14 +56,14 @@ pub struct QueryRangeData {
 pub struct RangeSeries {
     /// The series' labels (`__name__` for plain selectors).
     pub metric: BTreeMap<String, String>,
-    /// `[unix_seconds, "value"]` pairs, oldest first.
-    #[schema(value_type = Vec<Vec<Object>>)]
+    /// `[unix_seconds, "value"]` pairs (a number and a string), oldest first.
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub values: Vec<(f64, String)>,
 }
 
 const MAX_RANGE_SECS: f64 = 31.0 * 86_400.0;
 const MAX_POINTS: f64 = 11_000.0;
-const MAX_QUERY_LEN: usize = 2_048;
+pub(crate) const MAX_QUERY_LEN: usize = 2_048;
 
 fn parse_time(field: &'static str, text: &str) -> ApiResult<f64> {
     if let Ok(secs) = text.trim().parse::<f64>()
@@ -138,7 +138,7 @@ pub async fn query_range(
     State(state): State<AppState>,
     Query(q): Query<QueryRangeParams>,
 ) -> ApiResult<Response> {
-    if q.query.trim().is_empty() || q.query.len() > MAX_QUERY_LEN {
+    if q.query.trim().is_empty() || q.query.chars().count() > MAX_QUERY_LEN {
         return Err(ApiError::validation(
             "query",
             format!("query: 1-{MAX_QUERY_LEN} characters"),

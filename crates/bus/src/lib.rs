@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use envelope::{RawMessage, check_schema, decode};
+pub use envelope::{MAX_KEY, MAX_KIND, MAX_TOPIC, RawMessage, check_schema, decode};
 pub use hub::{Hub, LiveEvent, LiveStream, StreamItem};
 pub use metrics::BusMetrics;
 pub use mqtt::{Mqtt, MqttConfig, tls_config};

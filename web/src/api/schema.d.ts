@@ -1321,10 +1321,7 @@ export interface components {
              * @description When the key stops working (RFC 3339); omit for no expiry.
              */
             expires_at?: string | null;
-            /**
-             * Format: int32
-             * @description Alternative to `expires_at`: days from now.
-             */
+            /** @description Alternative to `expires_at`: days from now. */
             expires_in_days?: number | null;
             /** @description 1-100 characters, e.g. "backup script". */
             name: string;
@@ -1466,8 +1463,11 @@ export interface components {
              *     between two arrivals.
              */
             interval_secs?: number | null;
-            /** @description `http`, `tcp`, `ping`, `dns`, `mqtt` or `push`. */
-            kind: string;
+            /**
+             * @description `http`, `tcp`, `ping`, `dns`, `mqtt` or `push`.
+             * @enum {string}
+             */
+            kind: "http" | "tcp" | "ping" | "dns" | "mqtt" | "push";
             /** @description Defaults to the kind and the target. */
             name?: string | null;
             paused?: boolean | null;
@@ -1792,8 +1792,12 @@ export interface components {
             /** Format: int64 */
             id: number;
             original_topic: string;
-            /** @description The original message: its JSON, or its text when it was not JSON. */
-            payload: Record<string, never>;
+            /**
+             * @description The original message as it arrived: its JSON value (usually an object, but any JSON
+             *     value a device sent), or its text as a string when it was not JSON. v1 always sent a
+             *     string holding JSON text; clients that parse a string keep working for non-JSON text.
+             */
+            payload: unknown;
             /**
              * @description Category: `not_utf8`, `invalid_json`, `not_an_object`, `missing_field`,
              *     `invalid_field`, `oversized`, `schema_mismatch`, `storage_rejected`.
@@ -1924,8 +1928,9 @@ export interface components {
              * @description `taylordash-frontend` if sent (v1's client sends it): the browser's reports are always
              *     stored under that service.
              * @example taylordash-frontend
+             * @enum {string|null}
              */
-            service?: string | null;
+            service?: "taylordash-frontend" | null;
             /** @description `CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `INFO`; default from the level. */
             severity?: string | null;
             /**
@@ -2311,8 +2316,8 @@ export interface components {
             metric: {
                 [key: string]: string;
             };
-            /** @description `[unix_seconds, "value"]` pairs, oldest first. */
-            values: Record<string, never>[][];
+            /** @description `[unix_seconds, "value"]` pairs (a number and a string), oldest first. */
+            values: unknown[][];
         };
         Readiness: {
             /** @example healthy */
@@ -4636,7 +4641,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 check_id: string;
@@ -4834,14 +4839,15 @@ export interface operations {
     };
     history: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description How far back, in hours (1-8760; 24). */
+                hours?: number;
+                /** @description Most results: at least 1, default 500; larger values than 5000 are capped. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 check_id: string;
-                /** @description How far back, in hours (1-8760; 24). */
-                hours: number | null;
-                /** @description Most results (1-5000; 500). */
-                limit: number | null;
             };
             cookie?: never;
         };
@@ -4884,6 +4890,15 @@ export interface operations {
             };
             /** @description No such resource (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5216,7 +5231,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 component_id: string;
@@ -6162,7 +6177,7 @@ export interface operations {
     list_dead_letters: {
         parameters: {
             query?: {
-                /** @description 1-1000, default 50. */
+                /** @description At least 1, default 50; larger values than 1000 are capped. */
                 limit?: number;
                 cursor?: number;
             };
@@ -6595,7 +6610,7 @@ export interface operations {
                 since?: string;
                 /** @description Received before (RFC 3339). */
                 until?: string;
-                /** @description 1-1000, default 100. */
+                /** @description At least 1, default 100; larger values than 1000 are capped. */
                 limit?: number;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: number;
@@ -7042,7 +7057,7 @@ export interface operations {
                 since?: string;
                 /** @description Before (RFC 3339). */
                 until?: string;
-                /** @description 1-1000, default 100. */
+                /** @description At least 1, default 100; larger values than 1000 are capped. */
                 limit?: number;
                 /** @description 0-1000000, default 0. */
                 offset?: number;
@@ -8233,7 +8248,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 project_id: string;
@@ -8522,15 +8537,15 @@ export interface operations {
     };
     upload: {
         parameters: {
-            query?: {
+            query: {
                 /** @description File name (a path is reduced to its last segment), 1-255 characters. */
-                name?: string;
+                name: string;
                 /** @description Attach to this component of the project. */
                 component_id?: string;
             };
             header?: {
                 /** @description expected SHA-256, hex */
-                "X-Checksum-Sha256"?: string | null;
+                "X-Checksum-Sha256"?: string;
             };
             path: {
                 project_id: string;
@@ -9522,7 +9537,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 task_id: string;

@@ -61,9 +61,8 @@ pub struct ApiKeyCreate {
     /// 1-100 characters, e.g. "backup script".
     pub name: String,
     /// At most your own role's level (viewer: read; editor: write; admin: admin).
-    #[serde(default)]
     #[schema(value_type = Option<ScopeSchema>)]
-    pub scope: Scope,
+    pub scope: Option<Scope>,
     /// When the key stops working (RFC 3339); omit for no expiry.
     pub expires_at: Option<DateTime<Utc>>,
     /// Alternative to `expires_at`: days from now.
@@ -131,7 +130,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
     let request = NewKeyRequest {
         name: body.name,
-        scope: body.scope,
+        scope: body.scope.unwrap_or_default(),
         expires_at: body.expires_at,
         expires_in_days: body.expires_in_days,
     };

@@ -53,9 +53,9 @@ pub struct UserCreate {
     pub username: String,
     /// 12-1024 characters, not a common password.
     pub password: String,
-    #[serde(default)]
+    /// Viewer when left out (or null).
     #[schema(value_type = Option<RoleSchema>)]
-    pub role: Role,
+    pub role: Option<Role>,
     pub default_view: Option<String>,
     /// Kiosk mode (not for admins).
     #[serde(default)]
@@ -107,7 +107,7 @@ pub async fn create(
             NewUserRequest {
                 username: body.username,
                 password: body.password,
-                role: body.role,
+                role: body.role.unwrap_or_default(),
                 default_view: body.default_view,
                 single_view_mode: body.single_view_mode,
             },

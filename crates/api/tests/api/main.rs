@@ -35,6 +35,7 @@ mod events;
 mod hardening;
 mod logs;
 mod matrix;
+mod openapi_truth;
 mod otel;
 mod resources;
 mod server;
