@@ -1,0 +1,208 @@
+"""Hooks of the bounded schemathesis run (run.sh).
+
+The document describes the shape of every input: types, lengths, patterns, ranges and
+vocabularies. A few rules are about other things than a value's shape, which no schema can
+say: that a referenced user exists, that a checksum is the body's, that a check's target fits
+its kind, that a time range is not longer than a month. A request the fuzzer generates as
+valid gets these few facts filled in here, and stays valid by the schema (schemathesis checks
+the case again after these changes). Invalid requests are left as generated.
+"""
+
+import hashlib
+import os
+import re
+import secrets
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import schemathesis
+
+ADMIN_ID = os.environ.get("TD_ADMIN_ID")
+# The run's own API key: revoking it would end the run's access (every later answer a 401).
+ADMIN_KEY_ID = os.environ.get("TD_ADMIN_KEY_ID")
+# The admin's password changes when the fuzzer changes it (`PUT /auth/me/password`).
+state = {"password": os.environ.get("TD_ADMIN_PASSWORD", "")}
+
+# The passwords the policy refuses however long they are (`domain::identity::COMMON_PASSWORDS`),
+# read from the source so the list is the server's.
+_IDENTITY = os.path.join(os.path.dirname(__file__), "../../../domain/src/identity.rs")
+with open(_IDENTITY, encoding="utf-8") as f:
+    _list = re.search(r"const COMMON_PASSWORDS: &\[&str\] = &\[(.*?)\];", f.read(), re.S).group(1)
+COMMON_PASSWORDS = set(re.findall(r'"([^"]*)"', _list))
+
+
+def _good_password(password, username=""):
+    """The password policy's rules beyond the length the schema states."""
+    lowered = password.lower()
+    return lowered not in COMMON_PASSWORDS and lowered.strip() != username.strip().lower()
+
+
+# Event kinds whose payload has a schema of its own (`bus::check_schema`).
+SCHEMA_FAMILIES = ("project.", "component.", "task.", "metric.")
+
+# Targets that make each kind of check valid, on loopback (the checks are created paused, so
+# nothing is probed anyway).
+TARGETS = {
+    "http": {"url": "http://127.0.0.1:9/"},
+    "tcp": {"host": "127.0.0.1", "port": 9},
+    "ping": {"host": "127.0.0.1"},
+    "dns": {"name": "localhost", "record_type": "A", "server": "127.0.0.1:9"},
+    "mqtt": {"topic_filter": "tracker/events/fuzz/#"},
+    "push": {},
+}
+
+
+def _positive(case):
+    meta = case.meta
+    return meta is not None and meta.generation.mode.is_positive
+
+
+def _op(case):
+    return f"{case.operation.method.upper()} {case.operation.path}"
+
+
+def _body(case):
+    return case.body if isinstance(case.body, dict) else None
+
+
+def _parse_time(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00")).timestamp()
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    op = _op(case)
+    # An admin cannot delete their own account (400, as in v1), and the run keeps its key.
+    params = case.path_parameters or {}
+    if op == "DELETE /api/v1/auth/users/{user_id}" and params.get("user_id") == ADMIN_ID:
+        case.path_parameters = {**params, "user_id": str(uuid.uuid4())}
+    if op == "DELETE /api/v1/auth/api-keys/{key_id}" and params.get("key_id") == ADMIN_KEY_ID:
+        case.path_parameters = {**params, "key_id": str(uuid.uuid4())}
+
+    if not _positive(case):
+        return
+    body = _body(case)
+
+    # A project's owner must be a user that exists.
+    if op in ("POST /api/v1/projects", "PUT /api/v1/projects/{project_id}") and body:
+        if body.get("owner_id") is not None and ADMIN_ID:
+            body["owner_id"] = ADMIN_ID
+            case.body = body
+
+    # An icon given by id must be an image artifact of the project: use a built-in one.
+    if op in (
+        "POST /api/v1/projects/{project_id}/components",
+        "PUT /api/v1/components/{component_id}",
+    ) and body:
+        icon = body.get("icon")
+        if isinstance(icon, str) and "-" in icon.strip() and len(icon.strip()) == 36:
+            body["icon"] = "server"
+            case.body = body
+
+    # An API key expires in the future, and by one of the two fields.
+    if op == "POST /api/v1/auth/api-keys" and body:
+        at = body.get("expires_at")
+        if at is not None and (body.get("expires_in_days") is not None or _parse_time(at) <= time.time() + 60):
+            body.pop("expires_at")
+            case.body = body
+
+    # A check's target fits its kind; the fuzzer's checks are paused and their timeout within
+    # their interval.
+    if op == "POST /api/v1/components/{component_id}/checks" and body:
+        body["target"] = dict(TARGETS.get(body.get("kind"), {}))
+        body["paused"] = True
+        _timeout_within_interval(body, 60)
+        case.body = body
+    if op == "PUT /api/v1/checks/{check_id}" and body:
+        body.pop("target", None)
+        body["paused"] = True
+        _timeout_within_interval(body, 10)
+        case.body = body
+
+    # Event kinds with a payload schema need their payload's fields: publish other kinds.
+    if op == "POST /api/v1/events" and body:
+        kind = body.get("kind", "")
+        if isinstance(kind, str) and kind.startswith(SCHEMA_FAMILIES):
+            body["kind"] = "fuzz-" + kind
+            case.body = body
+
+    # A range query of the local PromQL subset, over at most a month.
+    if op == "GET /api/v1/metrics/query_range":
+        now = int(time.time())
+        case.query = {
+            **case.query,
+            "query": "taylordash_http_requests_total",
+            "start": str(now - 3600),
+            "end": str(now),
+            "step": "60",
+        }
+
+    # The checksum of an upload is the body's.
+    if op == "POST /api/v1/projects/{project_id}/artifacts":
+        if case.headers and "X-Checksum-Sha256" in case.headers:
+            data = case.body if isinstance(case.body, (bytes, bytearray)) else str(case.body or "").encode()
+            case.headers["X-Checksum-Sha256"] = hashlib.sha256(data).hexdigest()
+        if case.query and case.query.get("component_id") is not None:
+            query = dict(case.query)
+            query.pop("component_id")
+            case.query = query
+
+    # A version in the body and one in `If-Match` must agree (or the body's alone is sent).
+    if case.operation.method.upper() == "PUT" and body and body.get("version") is not None:
+        if case.headers and "If-Match" in case.headers and case.headers["If-Match"] != "*":
+            case.headers["If-Match"] = f'"{body["version"]}"'
+
+    # The run's admin stays an active admin (another admin made by the fuzzer could otherwise
+    # demote or deactivate it, and every later request would be refused).
+    if op == "PUT /api/v1/auth/users/{user_id}" and body and params.get("user_id") == ADMIN_ID:
+        body.pop("role", None)
+        body.pop("is_active", None)
+        case.body = body
+
+    # A user update changes something: a body of nulls only keeps everything (NO_UPDATES).
+    if op == "PUT /api/v1/auth/users/{user_id}" and body is not None:
+        fields = ("role", "default_view", "single_view_mode", "is_active", "password")
+        if all(body.get(f) is None for f in fields):
+            body["single_view_mode"] = False
+            case.body = body
+
+    # A new password is not a well-known one, nor the username.
+    if body:
+        for operation, field, username in (
+            ("POST /api/v1/auth/users", "password", body.get("username") or ""),
+            ("PUT /api/v1/auth/users/{user_id}", "password", ""),
+            ("PUT /api/v1/auth/me/password", "new_password", "admin"),
+        ):
+            value = body.get(field)
+            if op == operation and isinstance(value, str) and not _good_password(value, username):
+                body[field] = "fuzz-" + secrets.token_urlsafe(12)
+                case.body = body
+
+    # The current password is the admin's.
+    if op == "PUT /api/v1/auth/me/password" and body:
+        body["current_password"] = state["password"]
+        case.body = body
+
+
+def _timeout_within_interval(body, default_interval):
+    interval = body.get("interval_secs") or default_interval
+    timeout = body.get("timeout_secs")
+    if timeout is not None and timeout > interval:
+        body["timeout_secs"] = interval
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if response.status_code != 200:
+        return
+    op = _op(case)
+    body = _body(case)
+    if op == "PUT /api/v1/auth/me/password" and body:
+        state["password"] = body["new_password"]
+    if op == "PUT /api/v1/auth/users/{user_id}" and body and body.get("password") is not None:
+        if case.path_parameters.get("user_id") == ADMIN_ID:
+            state["password"] = body["password"]
