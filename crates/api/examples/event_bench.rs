@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
 use serde_json::json;
 use testsupport::{Broker, TestDb};
 
@@ -24,7 +24,7 @@ const STREAM_RATE: u64 = 1000;
 const STREAM_SECONDS: u64 = 10;
 
 fn options(broker: &Broker, id: &str) -> MqttOptions {
-    let mut o = MqttOptions::new(id, "127.0.0.1", broker.port);
+    let mut o = MqttOptions::new(id, ("127.0.0.1", broker.port));
     o.set_credentials(broker.user.clone(), broker.password.clone())
         .set_inflight(1000)
         .set_max_packet_size(1 << 20, 1 << 20);
@@ -62,7 +62,9 @@ fn now_us() -> i64 {
 
 /// Publishes `n` events with at most `window` unacknowledged; returns when all are acked.
 async fn publish(broker: &Broker, id: &str, run: &str, n: usize) -> Duration {
-    let (client, mut eventloop) = AsyncClient::new(options(broker, id), 2000);
+    let (client, mut eventloop) = AsyncClient::builder(options(broker, id))
+        .capacity(2000)
+        .build();
     let acked = Arc::new(AtomicUsize::new(0));
     let counter = acked.clone();
     let poller = tokio::spawn(async move {
@@ -87,9 +89,8 @@ async fn publish(broker: &Broker, id: &str, run: &str, n: usize) -> Duration {
         client
             .publish(
                 "tracker/events/bench/x",
-                QoS::AtLeastOnce,
-                false,
                 envelope(i, run),
+                PublishOptions::new(QoS::AtLeastOnce),
             )
             .await
             .expect("publish");
@@ -102,7 +103,7 @@ async fn publish(broker: &Broker, id: &str, run: &str, n: usize) -> Duration {
 async fn broker_only(broker: &Broker, n: usize) -> f64 {
     let mut o = options(broker, "bench-counter");
     o.set_clean_session(true);
-    let (client, mut eventloop) = AsyncClient::new(o, 100);
+    let (client, mut eventloop) = AsyncClient::builder(o).capacity(100).build();
     client
         .subscribe("tracker/events/#", QoS::AtLeastOnce)
         .await
@@ -222,7 +223,9 @@ async fn stream_latency(broker: &Broker) -> (f64, f64, usize) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let (client, mut eventloop) = AsyncClient::new(options(broker, "bench-stream-publisher"), 5000);
+    let (client, mut eventloop) = AsyncClient::builder(options(broker, "bench-stream-publisher"))
+        .capacity(5000)
+        .build();
     tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / STREAM_RATE));
     for i in 0..expected {
@@ -230,9 +233,8 @@ async fn stream_latency(broker: &Broker) -> (f64, f64, usize) {
         client
             .publish(
                 "tracker/events/bench/stream",
-                QoS::AtLeastOnce,
-                false,
                 envelope(i, "stream"),
+                PublishOptions::new(QoS::AtLeastOnce),
             )
             .await
             .expect("publish");

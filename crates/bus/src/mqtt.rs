@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use domain::topics::{self, SUBSCRIPTIONS};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AckMode, AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use tokio::sync::mpsc;
 
 use crate::metrics::BusMetrics;
@@ -48,7 +50,7 @@ pub fn tls_config(ca_pem: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, St
     let mut roots = rustls::RootCertStore::empty();
     match ca_pem {
         Some(pem) => {
-            for cert in rustls_pemfile::certs(&mut &pem[..]) {
+            for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|e| format!("the CA file is not valid PEM: {e}"))?;
                 roots
                     .add(cert)
@@ -115,11 +117,15 @@ impl Mqtt {
         tasks: &tokio_util::task::TaskTracker,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> (Arc<Mqtt>, mpsc::Receiver<Delivery>) {
-        let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+        let mut options = MqttOptions::new(
+            config.client_id.as_str(),
+            (config.host.as_str(), config.port),
+        );
         options
-            .set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(false)
-            .set_manual_acks(true)
+            .set_keep_alive(30)
+            // A persistent session needs a client id; configuration never leaves it empty.
+            .set_clean_session(config.client_id.is_empty())
+            .set_ack_mode(AckMode::Manual)
             .set_inflight(200)
             // Generous: the pipeline decides what is too large and dead-letters it. A packet above
             // this limit would break the connection and be redelivered forever, so the broker's
@@ -133,7 +139,7 @@ impl Mqtt {
         if let Some(user) = &config.username {
             options.set_credentials(user, config.password.clone().unwrap_or_default());
         }
-        let (client, eventloop) = AsyncClient::new(options, 1024);
+        let (client, eventloop) = AsyncClient::builder(options).capacity(1024).build();
         let (tx, rx) = mpsc::channel(capacity);
         let (acks, mut pending_acks) = mpsc::unbounded_channel::<rumqttc::Publish>();
         let acker = client.clone();
@@ -216,7 +222,7 @@ async fn run(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let delivery = Delivery {
-                    topic: publish.topic.clone(),
+                    topic: String::from_utf8_lossy(&publish.topic).into_owned(),
                     payload: publish.payload.clone(),
                     received_at: domain::now(),
                     received: Instant::now(),
@@ -274,7 +280,7 @@ impl Transport for Mqtt {
             return Err(TransportError::Disconnected);
         }
         self.client
-            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+            .try_publish(topic, payload, PublishOptions::new(QoS::AtLeastOnce))
             .map_err(|_| TransportError::Busy)
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bus::{BusConfig, Delivery, EventBus, MqttConfig, Transport};
 use bytes::Bytes;
 use domain::{EventFilter, NewProject};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, PublishOptions, QoS};
 use serde_json::{Value, json};
 use storage::Store;
 use testsupport::{Broker, TestDb};
@@ -86,13 +86,13 @@ struct Publisher {
 
 impl Publisher {
     fn connect(broker: &Broker, id: &str, persistent: bool) -> Publisher {
-        let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
+        let mut options = MqttOptions::new(id, ("127.0.0.1", broker.port));
         options
             .set_credentials(broker.user.clone(), broker.password.clone())
             .set_clean_session(!persistent)
             .set_max_packet_size(4 << 20, 4 << 20)
             .set_inflight(500);
-        let (client, mut eventloop) = AsyncClient::new(options, 50_000);
+        let (client, mut eventloop) = AsyncClient::builder(options).capacity(50_000).build();
         let acked = Arc::new(AtomicUsize::new(0));
         let counter = acked.clone();
         tokio::spawn(async move {
@@ -111,7 +111,7 @@ impl Publisher {
 
     async fn send(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client
-            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .publish(topic, payload.into(), PublishOptions::new(QoS::AtLeastOnce))
             .await
             .unwrap();
     }

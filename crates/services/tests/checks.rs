@@ -75,12 +75,12 @@ async fn serve(tls: Option<(&Path, &Path)>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let acceptor = tls.map(|(cert, key)| {
-        let certs: Vec<_> = rustls_pemfile::certs(&mut &std::fs::read(cert).unwrap()[..])
+        use rustls_pki_types::pem::PemObject;
+        let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let key = rustls_pemfile::private_key(&mut &std::fs::read(key).unwrap()[..])
-            .unwrap()
-            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap();
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))

@@ -26,11 +26,10 @@ fn publish(port: u16, user: &str, password: &str, topic: &str) {
     rt.block_on(async {
         let mut options = rumqttc::MqttOptions::new(
             format!("heartbeat-{}", uuid::Uuid::new_v4()),
-            "127.0.0.1",
-            port,
+            ("127.0.0.1", port),
         );
-        options.set_credentials(user, password);
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 10);
+        options.set_credentials(user, password.to_owned());
+        let (client, mut eventloop) = rumqttc::AsyncClient::builder(options).capacity(10).build();
         let envelope = json!({
             "trace_id": uuid::Uuid::new_v4(),
             "ts": "2026-12-01T12:00:00Z",
@@ -41,9 +40,8 @@ fn publish(port: u16, user: &str, password: &str, topic: &str) {
         client
             .publish(
                 topic,
-                rumqttc::QoS::AtLeastOnce,
-                false,
                 envelope.to_string(),
+                rumqttc::PublishOptions::new(rumqttc::QoS::AtLeastOnce),
             )
             .await
             .expect("queue publish");

@@ -368,13 +368,15 @@ fn sigkill_mid_burst_loses_nothing_and_duplicates_nothing() {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let mut options = rumqttc::MqttOptions::new("crash-publisher", "127.0.0.1", port);
+            let mut options = rumqttc::MqttOptions::new("crash-publisher", ("127.0.0.1", port));
             options
                 .set_credentials(user, password)
                 .set_inflight(500)
                 .set_max_packet_size(1 << 20, 1 << 20)
                 .set_clean_session(false);
-            let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1000);
+            let (client, mut eventloop) = rumqttc::AsyncClient::builder(options)
+                .capacity(1000)
+                .build();
             let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
             let counter = acked.clone();
             let acks = tokio::spawn(async move {
@@ -403,9 +405,8 @@ fn sigkill_mid_burst_loses_nothing_and_duplicates_nothing() {
                 client
                     .publish(
                         "tracker/events/crash/burst",
-                        rumqttc::QoS::AtLeastOnce,
-                        false,
                         envelope.to_string(),
+                        rumqttc::PublishOptions::new(rumqttc::QoS::AtLeastOnce),
                     )
                     .await
                     .expect("queue publish");
