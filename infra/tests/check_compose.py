@@ -19,10 +19,10 @@ def err(msg):
     errors.append(msg)
 
 
-ONE_SHOTS = {"certs", "migrate", "minio-init", "timescale-init"}
-SPEC_SERVICES = {"traefik", "taylordash", "postgres", "mosquitto", "minio", "victoriametrics",
+ONE_SHOTS = {"certs", "migrate", "seaweedfs-init", "timescale-init"}
+SPEC_SERVICES = {"traefik", "taylordash", "postgres", "mosquitto", "seaweedfs", "victoriametrics",
                  "prometheus", "grafana"}
-SPEC_VOLUMES = {"postgres_data", "mosquitto_data", "mosquitto_logs", "minio_data",
+SPEC_VOLUMES = {"postgres_data", "mosquitto_data", "mosquitto_logs", "seaweedfs_data",
                 "prometheus_data", "grafana_data", "victoria_data"}
 
 

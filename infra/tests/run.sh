@@ -217,7 +217,7 @@ check_compose() {
   fi
   # Every variable the compose files use is documented in .env.example.
   local v
-  for v in $(grep -ohE '\$\{[A-Z_]+' docker-compose*.yml | tr -d '${' | sort -u); do
+  for v in $(grep -ohE '\$\{[A-Z][A-Z0-9_]*' docker-compose*.yml | tr -d '${' | sort -u); do
     grep -q "^$v=" .env.example || fail "$v is used by the compose files but not in .env.example"
   done
   say "ok: every variable is in .env.example; no secret has a default"

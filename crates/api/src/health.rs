@@ -226,12 +226,7 @@ pub async fn stack(State(state): State<AppState>) -> (StatusCode, Json<StackHeal
     };
     let (database, object_store, victoria_metrics, prometheus, grafana, otlp) = tokio::join!(
         database,
-        check_http(
-            endpoints.object_store.as_deref(),
-            "s3",
-            "/minio/health/live",
-            true
-        ),
+        check_http(endpoints.object_store.as_deref(), "s3", "/status", true),
         check_http(
             endpoints.victoria_metrics.as_deref(),
             "victoriametrics",

@@ -1,4 +1,4 @@
-//! Object storage behind one interface: an S3-compatible server (MinIO in the stack) when one is
+//! Object storage behind one interface: an S3-compatible server (SeaweedFS in the stack) when one is
 //! configured, else a directory under the data directory. Both are reached through the
 //! `object_store` crate, so the same code (and the same conformance suite) covers both.
 //!

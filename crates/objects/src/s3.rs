@@ -19,7 +19,7 @@ pub struct S3Config {
     pub region: String,
     pub access_key_id: String,
     pub secret_access_key: String,
-    /// Address the bucket in the path (`host/bucket/key`, what MinIO expects) rather than the
+    /// Address the bucket in the path (`host/bucket/key`, what self-hosted servers expect) rather than the
     /// host name (`bucket.host/key`).
     pub path_style: bool,
 }

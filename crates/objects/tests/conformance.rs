@@ -1,6 +1,6 @@
 //! One suite, every store: each test runs against a local directory and against a real
-//! S3-compatible server on loopback (moto; skipped loudly when absent unless
-//! `TAYLORDASH_REQUIRE_S3=1`).
+//! S3-compatible server on loopback that checks request signatures (s3s-fs; skipped loudly when
+//! absent unless `TAYLORDASH_REQUIRE_S3=1`).
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -33,8 +33,8 @@ fn s3_config(server: &S3Server, bucket: &str) -> S3Config {
         endpoint: Some(server.endpoint.clone()),
         bucket: bucket.to_owned(),
         region: "eu-west-1".into(),
-        access_key_id: "test-access-key".into(),
-        secret_access_key: "test-secret-key".into(),
+        access_key_id: server.access_key.clone(),
+        secret_access_key: server.secret_key.clone(),
         path_style: true,
     }
 }
@@ -291,6 +291,36 @@ async fn s3_opening_an_existing_bucket_twice_works() {
         Bytes::from_static(b"v")
     );
     assert_eq!(second.kind(), "s3");
+}
+
+/// The server checks signatures: the right access key with a wrong secret is refused at open,
+/// and so is an unknown access key, while the right pair works.
+#[tokio::test]
+async fn s3_wrong_credentials_are_refused() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let good = s3_config(&server, "signed");
+    Objects::open(&ObjectsConfig::S3(good.clone()))
+        .await
+        .expect("the right credentials open the store");
+    for (access_key, secret_key) in [
+        (
+            server.access_key.clone(),
+            format!("{}-wrong", server.secret_key),
+        ),
+        ("someone-else".to_owned(), server.secret_key.clone()),
+    ] {
+        let config = ObjectsConfig::S3(S3Config {
+            access_key_id: access_key.clone(),
+            secret_access_key: secret_key,
+            ..good.clone()
+        });
+        let err = Objects::open(&config)
+            .await
+            .expect_err("a request signed with other credentials is refused");
+        assert!(matches!(err, ObjectError::Store(_)), "{access_key}: {err}");
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::config::Config;
 pub const COLLECT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Opens the configured object store, retrying for as long as the database connection would
-/// (MinIO may still be starting).
+/// (the S3 server may still be starting).
 pub async fn open_objects(config: &Config) -> Result<Objects, String> {
     let target = config.files.objects(&config.data_dir);
     let deadline = Instant::now() + config.database.connect_timeout;

@@ -145,7 +145,8 @@ fn reconcile_removes_orphaned_objects() {
 struct Install {
     data: tempfile::TempDir,
     database_url: Option<String>,
-    s3: Option<String>,
+    /// S3 endpoint, access key and secret key.
+    s3: Option<(String, String, String)>,
 }
 
 impl Install {
@@ -158,11 +159,12 @@ impl Install {
         if let Some(url) = &self.database_url {
             cmd.env("DATABASE_URL", url);
         }
-        if let Some(endpoint) = &self.s3 {
+        if let Some((endpoint, access_key, secret_key)) = &self.s3 {
+            // The credentials through v1's MinIO names, which are still read as aliases.
             cmd.env("S3_ENDPOINT", endpoint)
                 .env("S3_BUCKET", "migrated")
-                .env("MINIO_ROOT_USER", "minio")
-                .env("MINIO_ROOT_PASSWORD", "minio-secret");
+                .env("MINIO_ROOT_USER", access_key)
+                .env("MINIO_ROOT_PASSWORD", secret_key);
         }
         cmd
     }
@@ -431,7 +433,11 @@ fn sqlite_to_postgres_and_s3_migration() {
     let target = Install {
         data: tempfile::tempdir().expect("dir"),
         database_url: Some(db.url.clone()),
-        s3: Some(s3.endpoint.clone()),
+        s3: Some((
+            s3.endpoint.clone(),
+            s3.access_key.clone(),
+            s3.secret_key.clone(),
+        )),
     };
     backup_and_restore(&sqlite_install(), &target);
 }

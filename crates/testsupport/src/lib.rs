@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use dnsmasq::{Dnsmasq, REQUIRE_DNSMASQ_ENV, free_udp_port};
 pub use otlp::{DecodedSpan, OtlpReceiver, Received};
-pub use s3::{REQUIRE_S3_ENV, S3Server};
+pub use s3::{REQUIRE_S3_ENV, S3_SERVER_ENV, S3Server};
 
 use sqlx::Connection;
 use storage::{Store, StoreConfig};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// A stand-in for VictoriaMetrics, Prometheus, Grafana, MinIO and an OTLP collector: each
+/// A stand-in for VictoriaMetrics, Prometheus, Grafana, the S3 server and an OTLP collector: each
 /// answers its health path; everything else is 404.
 async fn services_up() -> String {
     let app = axum::Router::new()
@@ -19,7 +19,7 @@ async fn services_up() -> String {
             "/api/health",
             axum::routing::get(|| async { "{\"database\":\"ok\"}" }),
         )
-        .route("/minio/health/live", axum::routing::get(|| async { "" }));
+        .route("/status", axum::routing::get(|| async { "" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
