@@ -140,6 +140,8 @@ pub enum Source {
     Default,
     File(PathBuf),
     Env(&'static str),
+    /// `VAR_FILE`: the variable and the file it named.
+    EnvFile(String, PathBuf),
     Flag(&'static str),
 }
 
@@ -149,6 +151,7 @@ impl fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::File(p) => write!(f, "file {}", p.display()),
             Source::Env(name) => write!(f, "env {name}"),
+            Source::EnvFile(name, path) => write!(f, "file {} (env {name})", path.display()),
             Source::Flag(name) => write!(f, "flag {name}"),
         }
     }
@@ -235,9 +238,10 @@ impl Config {
         let api_key = r
             .key(
                 "api_key",
-                "API_KEY",
+                "TAYLORDASH_API_KEY",
                 "service key with admin scope, sent as X-API-Key; generated on first start when unset",
             )
+.or_env("API_KEY")
             .secret(Redact::All)
             .parse(|v| service_key(v, production))?;
         let public_url = r
@@ -301,9 +305,10 @@ impl Config {
             url: r
                 .key(
                     "database.url",
-                    "DATABASE_URL",
+                    "TAYLORDASH_DATABASE_URL",
                     "postgres://... to use PostgreSQL; unset uses SQLite in data_dir",
                 )
+                .or_env("DATABASE_URL")
                 .secret(Redact::UrlPassword)
                 .parse(postgres_url)?,
             max_connections: r
@@ -327,35 +332,45 @@ impl Config {
             host: r
                 .key(
                     "mqtt.host",
-                    "MQTT_HOST",
+                    "TAYLORDASH_MQTT_HOST",
                     "MQTT broker host; unset uses the in-process event bus",
                 )
+                .or_env("MQTT_HOST")
                 .parse(text)?,
             port: r
-                .key("mqtt.port", "MQTT_PORT", "MQTT broker port")
+                .key("mqtt.port", "TAYLORDASH_MQTT_PORT", "MQTT broker port")
+                .or_env("MQTT_PORT")
                 .default("1883")
                 .parse(from_str("a port number"))?,
             username: r
-                .key("mqtt.username", "MQTT_USERNAME", "MQTT user name")
+                .key(
+                    "mqtt.username",
+                    "TAYLORDASH_MQTT_USERNAME",
+                    "MQTT user name",
+                )
+                .or_env("MQTT_USERNAME")
                 .parse(text)?,
             password: r
-                .key("mqtt.password", "MQTT_PASSWORD", "MQTT password")
+                .key("mqtt.password", "TAYLORDASH_MQTT_PASSWORD", "MQTT password")
+                .or_env("MQTT_PASSWORD")
                 .secret(Redact::All)
                 .parse(secret)?,
             tls: r
                 .key(
                     "mqtt.tls",
-                    "MQTT_TLS",
+                    "TAYLORDASH_MQTT_TLS",
                     "connect to the broker over TLS (e.g. port 8883)",
                 )
+                .or_env("MQTT_TLS")
                 .default("false")
                 .parse(boolean)?,
             ca_file: r
                 .key(
                     "mqtt.ca_file",
-                    "MQTT_CA_FILE",
+                    "TAYLORDASH_MQTT_CA_FILE",
                     "PEM CA certificate(s) to trust for the broker (default: the system's)",
                 )
+                .or_env("MQTT_CA_FILE")
                 .parse(path)?,
             client_id: r
                 .key(
@@ -435,9 +450,10 @@ impl Config {
             victoria_metrics: r
                 .key(
                     "victoria_metrics.url",
-                    "VICTORIA_METRICS_URL",
+                    "TAYLORDASH_VICTORIA_METRICS_URL",
                     "VictoriaMetrics, e.g. http://victoriametrics:8428 (time series; checked by /health/stack)",
                 )
+.or_env("VICTORIA_METRICS_URL")
                 .parse(service_url)?,
             push_interval: r
                 .key(
@@ -458,22 +474,24 @@ impl Config {
             prometheus: r
                 .key(
                     "stack.prometheus_url",
-                    "PROMETHEUS_URL",
+                    "TAYLORDASH_PROMETHEUS_URL",
                     "Prometheus, e.g. http://prometheus:9090 (checked by /health/stack)",
                 )
+.or_env("PROMETHEUS_URL")
                 .parse(service_url)?,
             grafana: r
                 .key(
                     "stack.grafana_url",
-                    "GRAFANA_URL",
+                    "TAYLORDASH_GRAFANA_URL",
                     "Grafana, e.g. http://grafana:3000 (checked by /health/stack)",
                 )
+.or_env("GRAFANA_URL")
                 .parse(service_url)?,
             object_store: r
                 .key(
                     "stack.object_store_url",
                     "TAYLORDASH_OBJECT_STORE_URL",
-                    "S3-compatible object store, e.g. http://minio:9000 (checked by /health/stack)",
+                    "S3-compatible object store, e.g. http://seaweedfs:8333 (checked by /health/stack)",
                 )
                 .parse(service_url)?,
         };
@@ -850,6 +868,76 @@ mod tests {
         assert!(err.contains("log.db_level"), "{err}");
     }
 
+    /// The application's own settings are TAYLORDASH_*; today's names still work as aliases, and
+    /// `config check` names the one that was used.
+    #[test]
+    fn prefixed_names_win_and_aliases_are_reported() {
+        let c = load(&[("MQTT_HOST", "old"), ("TAYLORDASH_MQTT_HOST", "new")]).unwrap();
+        assert_eq!(c.mqtt.host.as_deref(), Some("new"));
+        let c = load(&[("MQTT_HOST", "broker")]).unwrap();
+        assert_eq!(c.mqtt.host.as_deref(), Some("broker"));
+        let shown = c.describe();
+        assert!(
+            shown.contains("mqtt.host = \"broker\"  # env MQTT_HOST"),
+            "{shown}"
+        );
+        let c = load(&[("TAYLORDASH_MQTT_HOST", "broker")]).unwrap();
+        assert!(c.describe().contains("# env TAYLORDASH_MQTT_HOST"));
+        // Unset keys name the current variable.
+        assert!(
+            c.describe()
+                .contains("# api_key unset (env TAYLORDASH_API_KEY)")
+        );
+    }
+
+    /// Any variable can name a file instead (`VAR_FILE`), as Docker secrets are mounted.
+    #[test]
+    fn secrets_can_be_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("api_key");
+        std::fs::write(&key, "0123456789abcdef-from-a-file\n").unwrap();
+        let password = dir.path().join("mqtt_password");
+        std::fs::write(&password, "broker-secret\r\n").unwrap();
+        let key_var = key.display().to_string();
+        let password_var = password.display().to_string();
+        let c = load(&[
+            ("TAYLORDASH_API_KEY_FILE", key_var.as_str()),
+            ("MQTT_PASSWORD_FILE", password_var.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.api_key.as_ref().map(|k| k.expose()),
+            Some("0123456789abcdef-from-a-file")
+        );
+        assert_eq!(
+            c.mqtt.password.as_ref().map(|p| p.expose()),
+            Some("broker-secret")
+        );
+        let shown = c.describe();
+        assert!(
+            shown.contains(&format!(
+                "api_key = \"********\"  # file {key_var} (env TAYLORDASH_API_KEY_FILE)"
+            )),
+            "{shown}"
+        );
+        assert!(!shown.contains("from-a-file"), "{shown}");
+        // Both at once is ambiguous; a missing file names the variable, not a value.
+        let err = load(&[
+            ("TAYLORDASH_API_KEY", "0123456789abcdef0123"),
+            ("TAYLORDASH_API_KEY_FILE", key_var.as_str()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not both"), "{err}");
+        let err = load(&[("DATABASE_URL_FILE", "/nonexistent/db-url")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("database.url") && err.contains("DATABASE_URL_FILE"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn invalid_value_names_key_and_source() {
         let err = load(&[("MQTT_PORT", "eighty")]).unwrap_err().to_string();
@@ -1004,9 +1092,9 @@ mod tests {
     fn readme_lists_every_key() {
         const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
         let table = README
-            .split("\n## Configuration\n")
+            .split("\n### Configuration\n")
             .nth(1)
-            .and_then(|s| s.split("\n## ").next())
+            .and_then(|s| s.split("\n### ").next())
             .unwrap();
         let quoted = |cell: &str| -> Vec<String> {
             cell.split('`')

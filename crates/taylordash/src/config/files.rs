@@ -61,36 +61,41 @@ pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
     let endpoint = r
         .key(
             "objects.s3_endpoint",
-            "S3_ENDPOINT",
-            "S3-compatible server, e.g. http://minio:9000; with s3_bucket, S3 replaces the directory",
+            "TAYLORDASH_S3_ENDPOINT",
+            "S3-compatible server, e.g. http://seaweedfs:8333; with s3_bucket, S3 replaces the directory",
         )
+        .or_env("S3_ENDPOINT")
         .parse(s3_endpoint)?;
     // No declared default: setting the bucket is one of the two ways to turn S3 on.
     let bucket = r
         .key(
             "objects.s3_bucket",
-            "S3_BUCKET",
+            "TAYLORDASH_S3_BUCKET",
             "bucket for artifacts and backups (created if missing; default taylordash)",
         )
+        .or_env("S3_BUCKET")
         .parse(bucket_name)?;
     let region = r
-        .key("objects.s3_region", "S3_REGION", "S3 region")
+        .key("objects.s3_region", "TAYLORDASH_S3_REGION", "S3 region")
+        .or_env("S3_REGION")
         .default("us-east-1")
         .parse(text)?;
     let access_key_id = r
         .key(
             "objects.s3_access_key_id",
-            "S3_ACCESS_KEY_ID",
-            "S3 access key id (also read from MINIO_ROOT_USER)",
+            "TAYLORDASH_S3_ACCESS_KEY_ID",
+            "S3 access key id (also read from S3_ACCESS_KEY_ID and v1's MINIO_ROOT_USER)",
         )
+        .or_env("S3_ACCESS_KEY_ID")
         .or_env("MINIO_ROOT_USER")
         .parse(text)?;
     let secret_access_key = r
         .key(
             "objects.s3_secret_access_key",
-            "S3_SECRET_ACCESS_KEY",
-            "S3 secret key (also read from MINIO_ROOT_PASSWORD)",
+            "TAYLORDASH_S3_SECRET_ACCESS_KEY",
+            "S3 secret key (also read from S3_SECRET_ACCESS_KEY and v1's MINIO_ROOT_PASSWORD)",
         )
+        .or_env("S3_SECRET_ACCESS_KEY")
         .or_env("MINIO_ROOT_PASSWORD")
         .secret(Redact::All)
         .parse(secret)?;
@@ -98,9 +103,10 @@ pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
     let path_style = r
         .key(
             "objects.s3_path_style",
-            "S3_PATH_STYLE",
-            "address buckets as host/bucket (MinIO) rather than bucket.host",
+            "TAYLORDASH_S3_PATH_STYLE",
+            "address buckets as host/bucket (self-hosted servers) rather than bucket.host",
         )
+        .or_env("S3_PATH_STYLE")
         .default("true")
         .parse(text)?;
     let max_upload_bytes = r
@@ -131,7 +137,9 @@ pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
         let missing = |key, env| {
             r.invalid(
                 key,
-                format!("S3 is configured (S3_ENDPOINT/S3_BUCKET): set {env}"),
+                format!(
+                    "S3 is configured (TAYLORDASH_S3_ENDPOINT/TAYLORDASH_S3_BUCKET): set {env}"
+                ),
             )
         };
         Some(S3Settings {
@@ -141,13 +149,13 @@ pub(super) fn read(r: &mut Reader) -> Result<FilesConfig, ConfigError> {
             access_key_id: access_key_id.ok_or_else(|| {
                 missing(
                     "objects.s3_access_key_id",
-                    "S3_ACCESS_KEY_ID (or MINIO_ROOT_USER)",
+                    "TAYLORDASH_S3_ACCESS_KEY_ID (or S3_ACCESS_KEY_ID, MINIO_ROOT_USER)",
                 )
             })?,
             secret_access_key: secret_access_key.ok_or_else(|| {
                 missing(
                     "objects.s3_secret_access_key",
-                    "S3_SECRET_ACCESS_KEY (or MINIO_ROOT_PASSWORD)",
+                    "TAYLORDASH_S3_SECRET_ACCESS_KEY (or S3_SECRET_ACCESS_KEY, MINIO_ROOT_PASSWORD)",
                 )
             })?,
             path_style: boolean(&path_style)

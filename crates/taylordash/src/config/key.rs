@@ -6,6 +6,10 @@
 //! flag), parses it with the key's parser (an error names the key and the layer), and records
 //! the key, its source and its value (secrets redacted) for `config check`. So the order in which
 //! `Config::read` declares the keys is the order `config check` lists them in.
+//!
+//! Every environment variable `VAR` may instead name a file with `VAR_FILE` (Docker and compose
+//! secrets, `/run/secrets/...`): the file's content, without its trailing line break, is the
+//! value, and `config check` says which file it came from. Setting both is an error.
 
 use std::path::{Path, PathBuf};
 
@@ -191,13 +195,31 @@ impl<'r, 'a> Key<'r, 'a> {
             value = Some((v, Source::File(file.path.clone())));
         }
         // An empty variable counts as unset, as compose files often pass `VAR=`.
-        let set = |var: &'static str| {
-            (reader.env)(var)
-                .filter(|v| !v.is_empty())
-                .map(|v| (var, v))
-        };
-        if let Some((var, v)) = env.iter().copied().find_map(set) {
-            value = Some((v, Source::Env(var)));
+        let get = |var: &str| (reader.env)(var).filter(|v| !v.is_empty());
+        for var in env.iter().copied() {
+            let file_var = format!("{var}_FILE");
+            match (get(var), get(&file_var)) {
+                (None, None) => continue,
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid {
+                        key: name,
+                        origin: Source::Env(var),
+                        message: format!("set {var} or {file_var}, not both"),
+                    });
+                }
+                (Some(v), None) => value = Some((v, Source::Env(var))),
+                (None, Some(path)) => {
+                    let origin = Source::EnvFile(file_var, PathBuf::from(&path));
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                            key: name,
+                            origin: origin.clone(),
+                            message: format!("cannot read {path}: {e}"),
+                        })?;
+                    value = Some((text.trim_end_matches(['\r', '\n']).to_owned(), origin));
+                }
+            }
+            break;
         }
         if let Some((flag, get)) = flag
             && let Some(v) = get(reader.flags)
