@@ -239,7 +239,12 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = all_routes(v1).split_for_parts();
     let doc = openapi::finish(doc);
     routes
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(
+            Router::<AppState>::from(
+                utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc),
+            )
+            .layer(from_fn(ui::docs_plain_unless_gzip)),
+        )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn(ui::root_html))

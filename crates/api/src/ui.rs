@@ -103,7 +103,7 @@ fn not_found() -> Response {
 }
 
 /// Does the client accept `coding` (`br`, `gzip`) per Accept-Encoding (q=0 refuses)?
-fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+pub(crate) fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     let Some(value) = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -233,5 +233,79 @@ mod tests {
         for p in ["/", "/projects", "/apiary", "/healthy", "/settings"] {
             assert!(!reserved(p), "{p}");
         }
+    }
+}
+
+/// Swagger UI's files (`/docs`) are embedded gzip-compressed and served with
+/// `Content-Encoding: gzip`; a client that did not ask for gzip gets them inflated.
+pub(crate) async fn docs_plain_unless_gzip(req: Request, next: Next) -> Response {
+    let gzip_ok = accepts(req.headers(), "gzip");
+    let res = next.run(req).await;
+    let gzipped = res
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if gzip_ok || !gzipped {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let plain = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(bytes) => gunzip(&bytes),
+        Err(_) => None,
+    };
+    let Some(plain) = plain else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "an embedded API docs file could not be decompressed",
+        )
+            .into_response();
+    };
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Response::from_parts(parts, Body::from(plain))
+}
+
+/// The content of one gzip member (RFC 1952): header fields skipped, the deflate data inflated.
+fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    if data.len() < 18 || data[..3] != [0x1f, 0x8b, 8] {
+        return None;
+    }
+    let flags = data[3];
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let len = usize::from(u16::from_le_bytes([*data.get(at)?, *data.get(at + 1)?]));
+        at += 2 + len;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            at += data.get(at..)?.iter().position(|b| *b == 0)? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    let deflated = data.get(at..data.len().checked_sub(8)?)?;
+    miniz_oxide::inflate::decompress_to_vec(deflated).ok()
+}
+
+#[cfg(test)]
+mod gzip_tests {
+    #[test]
+    fn gunzip_reads_a_member_with_a_file_name_and_refuses_garbage() {
+        // `printf 'hello docs' | gzip -n` with the FNAME flag and name "a" added by hand.
+        let deflated = miniz_oxide::deflate::compress_to_vec(b"hello docs", 6);
+        let mut member = vec![0x1f, 0x8b, 8, 8, 0, 0, 0, 0, 0, 3, b'a', 0];
+        member.extend_from_slice(&deflated);
+        member.extend_from_slice(&[0; 8]); // CRC and size (not checked)
+        assert_eq!(super::gunzip(&member).as_deref(), Some(&b"hello docs"[..]));
+        assert_eq!(super::gunzip(b"not gzip at all, really"), None);
+        assert_eq!(super::gunzip(&member[..12]), None);
     }
 }

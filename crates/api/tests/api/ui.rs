@@ -298,3 +298,44 @@ async fn ui_requests_have_their_own_metrics_label() {
         "{text}"
     );
 }
+
+/// The API docs' files are embedded gzip-compressed: sent as such only to clients that accept
+/// gzip, inflated for the others (curl without --compressed, scripts, old proxies).
+#[tokio::test]
+async fn docs_are_plain_unless_gzip_is_accepted() {
+    let app = TestApp::new().await;
+    for path in ["/docs/", "/docs/swagger-ui.css"] {
+        let (status, plain_h, plain) = fetch(&app, Method::GET, path, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            plain_h.get("content-encoding").is_none(),
+            "{path}: {plain_h:?}"
+        );
+        assert_ne!(&plain[..2], &[0x1f, 0x8b], "{path}: still gzip");
+        let text = String::from_utf8(plain.clone()).expect("text");
+        assert!(
+            text.contains("swagger") || text.contains(".swagger-ui"),
+            "{path}"
+        );
+        if let Some(length) = plain_h.get("content-length") {
+            assert_eq!(
+                length.to_str().expect("ascii"),
+                plain.len().to_string(),
+                "{path}"
+            );
+        }
+
+        let (status, gz_h, gz) = fetch(
+            &app,
+            Method::GET,
+            path,
+            &[("accept-encoding", "gzip, deflate")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        if h(&gz_h, "content-encoding") == "gzip" {
+            assert_eq!(&gz[..2], &[0x1f, 0x8b], "{path}: gzip magic");
+            assert!(gz.len() < plain.len(), "{path}");
+        }
+    }
+}
