@@ -14,6 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
 use tokio::sync::mpsc::Receiver;
 
+use crate::group_commit::GroupCommit;
 use crate::{Backend, PoolStats, Result};
 
 /// A sqlx driver as the shared queries use it.
@@ -48,6 +49,10 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// The pool writes use (on SQLite a single connection, so writers queue instead of failing
     /// with `SQLITE_BUSY`).
     fn writer(&self) -> &Pool<Self::Db>;
+
+    /// The group committer in front of [`SqlBackend::writer`]: creates queue their statements
+    /// there, and concurrent ones share a transaction and its sync (`group_commit.rs`).
+    fn group_commit(&self) -> &GroupCommit<Self::Db>;
 
     /// This database's migrations.
     fn migrations() -> Migrator;

@@ -13,6 +13,7 @@ mod backend;
 mod checks;
 mod error;
 mod events;
+mod group_commit;
 mod identity;
 mod logs;
 mod migrations;

@@ -5,16 +5,22 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::backend::SqlBackend;
+use crate::group_commit::GroupCommit;
 use crate::migrations;
 use crate::sql_events::EventRow;
 
 /// A [`crate::Store`] on PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
+    group_commit: GroupCommit<sqlx::Postgres>,
     max_connections: u32,
     /// Tells this process's event notifications from other replicas'.
     instance: uuid::Uuid,
 }
+
+/// Group-commit writers, each with a connection while it commits a batch: while one waits for
+/// its commit to be flushed, another runs the next batch's statements.
+const WRITE_LANES: usize = 2;
 
 /// The channel on which every replica announces the events it stored.
 const EVENTS_CHANNEL: &str = "taylordash_events";
@@ -28,6 +34,7 @@ impl PgStore {
             .connect(url)
             .await?;
         Ok(PgStore {
+            group_commit: GroupCommit::start(pool.clone(), WRITE_LANES),
             pool,
             max_connections,
             instance: uuid::Uuid::new_v4(),
@@ -51,6 +58,10 @@ impl SqlBackend for PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn group_commit(&self) -> &GroupCommit<sqlx::Postgres> {
+        &self.group_commit
     }
 
     async fn apply_migrations(&self) -> crate::Result<()> {

@@ -2,7 +2,9 @@
 //! for both databases over [`SqlBackend`], and the statements other query modules share: the
 //! outbox insert, "does this parent exist", LIKE patterns.
 //!
-//! Every change writes its [`DomainEvent`] to `event_outbox` in the same transaction. A
+//! Every change writes its [`DomainEvent`] to `event_outbox` in the same transaction. Creates
+//! go through the group committer (`group_commit.rs`): concurrent ones share a transaction,
+//! each in its own savepoint, and are answered after its commit. A
 //! read-modify-write reads the row with a [`Dialects`] statement: PostgreSQL locks it
 //! (`FOR UPDATE`); SQLite needs no lock because all writes go through its single writer
 //! connection.
@@ -553,26 +555,31 @@ where
 
     async fn create_project(&self, new: NewProject) -> Result<Project> {
         let p = Project::create(new)?;
-        let mut tx = self.writer().begin().await?;
-        require_owner(&mut *tx, p.owner_id).await?;
-        sqlx::query(
-            "INSERT INTO projects (id, name, description, status, owner_id, metadata, version, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(p.status.as_str())
-        .bind(p.owner_id)
-        .bind(Json(&p.metadata))
-        .bind(p.version)
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        write_outbox(&mut *tx, &DomainEvent::project_created(&p)).await?;
-        tx.commit().await?;
-        Ok(p)
+        self.group_commit()
+            .write(move |conn| {
+                Box::pin(async move {
+                    require_owner(&mut *conn, p.owner_id).await?;
+                    sqlx::query(
+                        "INSERT INTO projects (id, name, description, status, owner_id, metadata, \
+                         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                         $8, $9)",
+                    )
+                    .bind(p.id)
+                    .bind(&p.name)
+                    .bind(&p.description)
+                    .bind(p.status.as_str())
+                    .bind(p.owner_id)
+                    .bind(Json(&p.metadata))
+                    .bind(p.version)
+                    .bind(p.created_at)
+                    .bind(p.updated_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    write_outbox(&mut *conn, &DomainEvent::project_created(&p)).await?;
+                    Ok(p)
+                })
+            })
+            .await
     }
 
     async fn update_project(
@@ -683,35 +690,40 @@ where
 
     async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component> {
         let c = Component::create(project_id, new)?;
-        let mut tx = self.writer().begin().await?;
-        require_project(&mut *tx, project_id).await?;
-        require_icon_artifact(&mut *tx, &c).await?;
-        sqlx::query(
-            "INSERT INTO components (id, project_id, name, type, status, progress, position, \
-             metadata, url, host, icon, description, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(c.id)
-        .bind(c.project_id)
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(c.status.as_str())
-        .bind(c.progress)
-        .bind(c.position.map(Json))
-        .bind(Json(&c.metadata))
-        .bind(&c.url)
-        .bind(&c.host)
-        .bind(c.icon.as_ref().map(ToString::to_string))
-        .bind(&c.description)
-        .bind(c.version)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
-        write_outbox(&mut *tx, &DomainEvent::component_created(&c)).await?;
-        tx.commit().await?;
-        Ok(c)
+        self.group_commit()
+            .write(move |conn| {
+                Box::pin(async move {
+                    require_project(&mut *conn, project_id).await?;
+                    require_icon_artifact(&mut *conn, &c).await?;
+                    sqlx::query(
+                        "INSERT INTO components (id, project_id, name, type, status, progress, \
+                         position, metadata, url, host, icon, description, version, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                         $13, $14, $15)",
+                    )
+                    .bind(c.id)
+                    .bind(c.project_id)
+                    .bind(&c.name)
+                    .bind(&c.kind)
+                    .bind(c.status.as_str())
+                    .bind(c.progress)
+                    .bind(c.position.map(Json))
+                    .bind(Json(&c.metadata))
+                    .bind(&c.url)
+                    .bind(&c.host)
+                    .bind(c.icon.as_ref().map(ToString::to_string))
+                    .bind(&c.description)
+                    .bind(c.version)
+                    .bind(c.created_at)
+                    .bind(c.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
+                    write_outbox(&mut *conn, &DomainEvent::component_created(&c)).await?;
+                    Ok(c)
+                })
+            })
+            .await
     }
 
     async fn update_component(
@@ -951,29 +963,33 @@ where
 
     async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
         let t = Task::create(component_id, new)?;
-        let mut tx = self.writer().begin().await?;
-        sqlx::query(
-            "INSERT INTO tasks (id, component_id, name, description, status, assignee_id, \
-             due_date, completed_at, version, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(t.id)
-        .bind(t.component_id)
-        .bind(&t.name)
-        .bind(&t.description)
-        .bind(t.status.as_str())
-        .bind(t.assignee_id)
-        .bind(t.due_date)
-        .bind(t.completed_at)
-        .bind(t.version)
-        .bind(t.created_at)
-        .bind(t.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
-        write_outbox(&mut *tx, &DomainEvent::task_created(&t)).await?;
-        tx.commit().await?;
-        Ok(t)
+        self.group_commit()
+            .write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO tasks (id, component_id, name, description, status, \
+                         assignee_id, due_date, completed_at, version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(t.id)
+                    .bind(t.component_id)
+                    .bind(&t.name)
+                    .bind(&t.description)
+                    .bind(t.status.as_str())
+                    .bind(t.assignee_id)
+                    .bind(t.due_date)
+                    .bind(t.completed_at)
+                    .bind(t.version)
+                    .bind(t.created_at)
+                    .bind(t.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
+                    write_outbox(&mut *conn, &DomainEvent::task_created(&t)).await?;
+                    Ok(t)
+                })
+            })
+            .await
     }
 
     async fn update_task(

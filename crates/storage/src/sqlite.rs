@@ -72,6 +72,7 @@ const READER_MAIN_CACHE_KIB: u32 = 512;
 const READER_OBSERVABILITY_CACHE_KIB: u32 = 128;
 
 use crate::backend::SqlBackend;
+use crate::group_commit::GroupCommit;
 use crate::migrations;
 
 /// A [`crate::Store`] on an SQLite file.
@@ -79,6 +80,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
     max_readers: u32,
+    /// One lane on the one writer connection: SQLite writes one transaction at a time anyway.
+    group_commit: GroupCommit<sqlx::Sqlite>,
 }
 
 impl SqliteStore {
@@ -117,6 +120,7 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             reader,
+            group_commit: GroupCommit::start(writer.clone(), 1),
             writer,
             max_readers: max_readers.max(1),
         })
@@ -134,6 +138,10 @@ impl SqlBackend for SqliteStore {
 
     fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    fn group_commit(&self) -> &GroupCommit<sqlx::Sqlite> {
+        &self.group_commit
     }
 
     async fn apply_migrations(&self) -> crate::Result<()> {

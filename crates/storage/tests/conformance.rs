@@ -29,6 +29,7 @@ testsupport::on_both_backends!(
     layout_is_all_or_nothing,
     task_completion_and_listing,
     concurrent_creations_do_not_deadlock,
+    concurrent_creates_fail_alone,
     concurrent_opposite_dependencies_cannot_both_win,
     events_are_stored_once_and_listed_with_filters,
     dead_letters_are_kept_replayed_and_deleted,
@@ -825,6 +826,75 @@ async fn concurrent_creations_do_not_deadlock(store: Arc<dyn Store>) {
             .unwrap()
             .total,
         32
+    );
+}
+
+/// Concurrent creates are group-committed (many share a transaction, each in its own
+/// savepoint): the ones that fail get their own error and leave nothing behind, the others are
+/// stored with their outbox events.
+async fn concurrent_creates_fail_alone(store: Arc<dyn Store>) {
+    let p = store.create_project(project("parent")).await.unwrap();
+    let before = store.outbox_backlog().await.unwrap();
+    let missing = Uuid::new_v4();
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let name = format!("unit {i}");
+                match i % 4 {
+                    // No such project: refused before anything is written.
+                    0 => store
+                        .create_component(missing, component(&name))
+                        .await
+                        .map(|c| c.id),
+                    // No such component: refused by the foreign key, after the INSERT ran.
+                    1 => store
+                        .create_task(
+                            missing,
+                            NewTask {
+                                name,
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .map(|t| t.id),
+                    2 => store
+                        .create_component(p.id, component(&name))
+                        .await
+                        .map(|c| c.id),
+                    _ => store.create_project(project(&name)).await.map(|p| p.id),
+                }
+            })
+        })
+        .collect();
+    let mut stored = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        match (i % 4, t.await.unwrap()) {
+            (0, Err(StoreError::NotFound { entity, .. })) => assert_eq!(entity, Entity::Project),
+            (1, Err(StoreError::NotFound { entity, .. })) => {
+                assert_eq!(entity, Entity::Component)
+            }
+            (2 | 3, Ok(id)) => stored.push((i % 4, id)),
+            (_, other) => panic!("unit {i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored.len(), 30);
+    for (kind, id) in &stored {
+        if *kind == 2 {
+            store.get_component(*id).await.unwrap();
+        } else {
+            store.get_project(*id).await.unwrap();
+        }
+    }
+    assert_eq!(
+        store.list_components(p.id, all()).await.unwrap().total,
+        15,
+        "the refused components left no rows"
+    );
+    assert_eq!(
+        store.outbox_backlog().await.unwrap(),
+        before + 30,
+        "one event per stored create, none for a refused one"
     );
 }
 

@@ -459,6 +459,203 @@ fn sigkill_mid_burst_loses_nothing_and_duplicates_nothing() {
     );
 }
 
+/// One `POST /api/v1/projects` that tolerates a dead server: `None` when the connection fails
+/// or no complete answer arrives (the server was killed mid-request).
+fn try_create(addr: SocketAddr, key: &str, name: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let body = format!(r#"{{"name":"{name}"}}"#);
+    let req = format!(
+        "POST /api/v1/projects HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         X-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
+    let (_, body) = raw.split_once("\r\n\r\n")?;
+    // A response cut off by the kill does not parse as JSON below and counts as unanswered.
+    Some((status, body.to_owned()))
+}
+
+/// Every stored project's id (all pages).
+fn stored_projects(addr: SocketAddr, key: &str) -> std::collections::HashSet<String> {
+    let mut ids = std::collections::HashSet::new();
+    loop {
+        let path = format!("/api/v1/projects?limit=500&offset={}", ids.len());
+        let (status, body) = http(addr, "GET", &path, Some(key), None);
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let projects = page["projects"].as_array().expect("projects");
+        for p in projects {
+            ids.insert(p["id"].as_str().expect("id").to_owned());
+        }
+        if projects.is_empty() || ids.len() as i64 >= page["total"].as_i64().expect("total") {
+            return ids;
+        }
+    }
+}
+
+/// The project ids of every stored `project.created` event (all pages).
+fn created_events(addr: SocketAddr, key: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<i64> = None;
+    loop {
+        let mut path = "/api/v1/events?limit=1000&topic=tracker/events/projects/created".to_owned();
+        if let Some(c) = cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, body) = http(addr, "GET", &path, Some(key), None);
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let events = page["events"].as_array().expect("events");
+        for e in events {
+            ids.push(
+                e["payload"]["project_id"]
+                    .as_str()
+                    .expect("project_id")
+                    .to_owned(),
+            );
+        }
+        match page["next_cursor"].as_i64() {
+            Some(c) if !events.is_empty() => cursor = Some(c),
+            _ => return ids,
+        }
+    }
+}
+
+/// Creates are group-committed: many share one transaction and one sync. A SIGKILL under
+/// concurrent create load must still keep every create the server answered 201, each with its
+/// `project.created` event (written to the outbox in the same transaction and relayed after
+/// the restart), and nothing half-written: no project without its event, no event without its
+/// project.
+fn creates_survive_sigkill(server_cmd: impl Fn() -> Command) {
+    const CLIENTS: usize = 16;
+    const KEY: &str = "durable-creates-key-0123456789";
+    let server = Server::start(server_cmd());
+    let addr = server.addr;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (acked, stop) = (acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let Some((status, body)) = try_create(addr, KEY, &format!("crash {c}-{i}"))
+                    else {
+                        break;
+                    };
+                    let Ok(project) = serde_json::from_str::<serde_json::Value>(&body) else {
+                        break;
+                    };
+                    assert_eq!(status, 201, "{body}");
+                    let id = project["id"].as_str().expect("id").to_owned();
+                    acked.lock().expect("lock").push(id);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().expect("lock").len() < 500 {
+        assert!(Instant::now() < deadline, "creates did not get going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut server = server;
+    Command::new("kill")
+        .args(["-KILL", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    let _ = server.wait(Duration::from_secs(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("client");
+    }
+    let acked = acked.lock().expect("lock").clone();
+
+    let server = Server::start(server_cmd());
+    let stored = stored_projects(server.addr, KEY);
+    let lost: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged creates lost, e.g. {:?}",
+        lost.len(),
+        acked.len(),
+        lost.first()
+    );
+    // The relay publishes the outbox rows the killed server left; each created project's event
+    // arrives exactly once, and no event names a project that is not stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = created_events(server.addr, KEY);
+        if events.len() >= stored.len() || Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let distinct: std::collections::HashSet<String> = events.iter().cloned().collect();
+    assert_eq!(distinct.len(), events.len(), "an event was stored twice");
+    assert_eq!(
+        distinct, stored,
+        "every stored project has its created event and every event its project"
+    );
+}
+
+#[test]
+fn sigkill_under_create_load_keeps_every_acknowledged_create_sqlite() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    creates_survive_sigkill(|| {
+        let mut cmd = taylordash(tmp.path());
+        cmd.env("API_KEY", "durable-creates-key-0123456789")
+            .env("TAYLORDASH_LOG", "warn");
+        cmd
+    });
+}
+
+#[test]
+fn sigkill_under_create_load_keeps_every_acknowledged_create_postgres() {
+    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
+        );
+        eprintln!("SKIPPED: PostgreSQL crash test (set TAYLORDASH_TEST_DATABASE_URL)");
+        return;
+    };
+    let name = format!("td_crash_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin_url.as_str(), "-qAtc", sql])
+            .status()
+            .expect("psql")
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    assert!(psql(&format!("CREATE DATABASE {name}")).success());
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
+        _ => format!("{admin_url}/{name}"),
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    creates_survive_sigkill(|| {
+        let mut cmd = taylordash(tmp.path());
+        cmd.env("API_KEY", "durable-creates-key-0123456789")
+            .env("DATABASE_URL", &url)
+            .env("TAYLORDASH_LOG", "warn");
+        cmd
+    });
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
 /// The setup token printed while no admin exists.
 fn setup_token(stderr: &str) -> Option<String> {
     stderr
