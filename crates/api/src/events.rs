@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, Sse};
@@ -525,21 +525,20 @@ fn event_json(e: &Event) -> String {
 }
 
 /// The stream over a WebSocket: a `hello` frame, then one JSON frame per item, until either
-/// side closes.
+/// side closes. Whatever is ready when the client wakes is written before one flush, so a burst
+/// of events costs one socket write, not one per event; each event's frame is rendered once
+/// for all clients and shared.
 async fn websocket(mut socket: WebSocket, mut live: bus::LiveStream) {
+    use futures_util::SinkExt as _;
     let hello =
         json!({"type": "hello", "filter": live.filter(), "heartbeat_secs": HEARTBEAT.as_secs()});
     if socket.send(Message::text(hello.to_string())).await.is_err() {
         return;
     }
     loop {
-        let frame = tokio::select! {
+        let item = tokio::select! {
             item = live.next() => match item {
-                Some(StreamItem::Event(e)) => {
-                    format!(r#"{{"type":"event","event":{}}}"#, e.frame(event_json))
-                }
-                Some(StreamItem::Lagged(skipped)) => json!({"type": "lagged", "skipped": skipped}).to_string(),
-                Some(StreamItem::Heartbeat) => json!({"type": "heartbeat", "ts": domain::now()}).to_string(),
+                Some(item) => item,
                 None => break,
             },
             incoming = socket.recv() => match incoming {
@@ -547,8 +546,40 @@ async fn websocket(mut socket: WebSocket, mut live: bus::LiveStream) {
                 Some(Ok(_)) => continue,
             },
         };
-        if socket.send(Message::text(frame)).await.is_err() {
+        let mut item = Some(item);
+        let mut written = 0;
+        while let Some(next) = item {
+            if socket.feed(ws_message(next)).await.is_err() {
+                return;
+            }
+            written += 1;
+            // Bounded, so one client's burst cannot hold its frames back for long.
+            item = if written < 64 { live.ready() } else { None };
+        }
+        if socket.flush().await.is_err() {
             break;
+        }
+    }
+}
+
+/// One stream item as a WebSocket text frame.
+fn ws_message(item: StreamItem) -> Message {
+    match item {
+        StreamItem::Event(e) => {
+            let frame = e.frame(event_json, |json| {
+                format!(r#"{{"type":"event","event":{json}}}"#)
+            });
+            match Utf8Bytes::try_from(frame.clone()) {
+                Ok(text) => Message::Text(text),
+                // Rendered from a `String`, so always UTF-8.
+                Err(_) => Message::text(String::from_utf8_lossy(frame).into_owned()),
+            }
+        }
+        StreamItem::Lagged(skipped) => {
+            Message::text(json!({"type": "lagged", "skipped": skipped}).to_string())
+        }
+        StreamItem::Heartbeat => {
+            Message::text(json!({"type": "heartbeat", "ts": domain::now()}).to_string())
         }
     }
 }
@@ -559,7 +590,9 @@ fn sse(
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
     Sse::new(futures_util::stream::unfold(live, |mut live| async move {
         let event = match live.next().await? {
-            StreamItem::Event(e) => SseEvent::default().event("event").data(e.frame(event_json)),
+            StreamItem::Event(e) => SseEvent::default()
+                .event("event")
+                .data(std::str::from_utf8(e.json(event_json)).unwrap_or_default()),
             StreamItem::Lagged(skipped) => SseEvent::default()
                 .event("lagged")
                 .data(json!({"skipped": skipped}).to_string()),

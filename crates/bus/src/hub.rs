@@ -11,6 +11,7 @@ use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use domain::{Event, topics};
 use prometheus::IntGauge;
 use tokio::sync::broadcast;
@@ -20,16 +21,32 @@ pub const CAPACITY: usize = 4096;
 
 /// An event as shared by every stream client, with its JSON rendered once for all of them
 /// (with 100 clients, rendering per client would multiply the serialization work by 100).
+/// The renderings are [`Bytes`], so each client sends the same buffer (a reference count, not
+/// a copy).
 pub struct LiveEvent {
     event: Event,
-    frame: OnceLock<String>,
+    json: OnceLock<Bytes>,
+    frame: OnceLock<Bytes>,
 }
 
 impl LiveEvent {
     /// The event's JSON, rendered by the first client that asks (all clients must pass the same
     /// `render`).
-    pub fn frame(&self, render: impl FnOnce(&Event) -> String) -> &str {
-        self.frame.get_or_init(|| render(&self.event))
+    pub fn json(&self, render: impl FnOnce(&Event) -> String) -> &Bytes {
+        self.json.get_or_init(|| Bytes::from(render(&self.event)))
+    }
+
+    /// A whole stream frame carrying the event (e.g. a WebSocket message), rendered once like
+    /// [`LiveEvent::json`]; `render` gets the event's JSON.
+    pub fn frame(
+        &self,
+        json: impl FnOnce(&Event) -> String,
+        render: impl FnOnce(&str) -> String,
+    ) -> &Bytes {
+        self.frame.get_or_init(|| {
+            let json = self.json(json);
+            Bytes::from(render(std::str::from_utf8(json).unwrap_or_default()))
+        })
     }
 }
 
@@ -63,6 +80,7 @@ impl Hub {
             // An error only means nobody is listening.
             let _ = self.sender.send(Arc::new(LiveEvent {
                 event: e,
+                json: OnceLock::new(),
                 frame: OnceLock::new(),
             }));
         }
@@ -121,17 +139,33 @@ impl LiveStream {
         &self.filter
     }
 
+    /// The next item if one is ready now, without waiting (events and lag notices only): lets
+    /// a client write everything that is ready before it flushes its socket once.
+    pub fn ready(&mut self) -> Option<StreamItem> {
+        loop {
+            match self.events.try_recv() {
+                Ok(e) if self.wants(&e) => return Some(StreamItem::Event(e)),
+                Ok(_) => continue,
+                Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
+                    return Some(StreamItem::Lagged(skipped));
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn wants(&self, e: &LiveEvent) -> bool {
+        topics::matches(&self.filter, &e.topic)
+            && !(self.hide_admin_only && topics::admin_only(&e.topic))
+    }
+
     /// The next item; `None` once the hub is gone. Cancel-safe: dropping the future loses
     /// nothing, so it can race other work (e.g. reading the client's socket).
     pub async fn next(&mut self) -> Option<StreamItem> {
         loop {
             tokio::select! {
                 received = self.events.recv() => match received {
-                    Ok(e) if topics::matches(&self.filter, &e.topic)
-                        && !(self.hide_admin_only && topics::admin_only(&e.topic)) =>
-                    {
-                        return Some(StreamItem::Event(e));
-                    }
+                    Ok(e) if self.wants(&e) => return Some(StreamItem::Event(e)),
                     Ok(_) => continue,
                     Err(RecvError::Lagged(skipped)) => return Some(StreamItem::Lagged(skipped)),
                     Err(RecvError::Closed) => return None,
@@ -212,6 +246,35 @@ mod tests {
         while let Some(item) = beating.next().await {
             assert!(matches!(item, StreamItem::Heartbeat));
         }
+    }
+
+    #[tokio::test]
+    async fn ready_items_are_taken_without_waiting_and_share_their_rendering() {
+        let hub = Hub::new(4);
+        let clients = IntGauge::new("clients", "test").expect("gauge");
+        let mut stream = hub.stream("a/#".into(), Duration::from_secs(3600), clients.clone());
+        let mut other = hub.stream("#".into(), Duration::from_secs(3600), clients);
+        assert!(stream.ready().is_none(), "nothing published yet");
+        hub.publish([event(1, "a/x"), event(2, "b/x"), event(3, "a/y")]);
+        let mut ids = Vec::new();
+        while let Some(item) = stream.ready() {
+            match item {
+                StreamItem::Event(e) => ids.push(e.id),
+                _ => panic!("expected events"),
+            }
+        }
+        assert_eq!(ids, [1, 3], "matching events only, in order");
+        let Some(StreamItem::Event(first)) = other.ready() else {
+            panic!("expected an event");
+        };
+        let frame = first.frame(|e| format!("{{\"id\":{}}}", e.id), |j| format!("[{j}]"));
+        assert_eq!(&frame[..], b"[{\"id\":1}]");
+        // Rendered once: a second client gets the same buffer whatever it passes.
+        let again = first.frame(|_| unreachable!(), |_| unreachable!());
+        assert_eq!(again.as_ptr(), frame.as_ptr());
+        assert_eq!(&first.json(|_| unreachable!())[..], b"{\"id\":1}");
+        hub.publish((10..20).map(|i| event(i, "a/x")));
+        assert!(matches!(stream.ready(), Some(StreamItem::Lagged(_))));
     }
 
     #[tokio::test]
