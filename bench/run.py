@@ -9,6 +9,10 @@ Measures, against the release binary on 127.0.0.1:
     once on SQLite (fresh temporary data directory) and once on PostgreSQL (fresh temporary
     database, dropped at the end);
   * the ratio list rate / bare-handler rate per backend (the headline figure);
+  * durable creates: POST /api/v1/projects at 16 and 32 connections (every 201 a committed,
+    synced transaction), as ratios to v1's 142 creates/s, to the bare handler, and to the
+    disk's ceiling (connections / the latency of one 4 KiB write + fdatasync, measured in the
+    same run), and a check that every acknowledged create is stored;
   * idle RSS of the server about a second after it is ready;
   * time from process start to ready with SQLite (median of several starts).
 
@@ -44,6 +48,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 WRK_SCRIPT = BENCH_DIR / "report.lua"
+POST_SCRIPT = BENCH_DIR / "post.lua"
 
 LIST_PATH = "/api/v1/projects"
 BARE_PATH = "/health/live"
@@ -55,6 +60,8 @@ DEFAULT_PG_BASE = "postgres://postgres@127.0.0.1:5432"
 TARGET_LIST_RATIO_PG = 0.30  # list on PostgreSQL >= 30 % of the bare-handler rate
 TARGET_IDLE_RSS_MB = 20.0
 TARGET_READY_MS = 300.0
+V1_CREATES_PER_S = 142.0  # v1 (Python, PostgreSQL 15) POST /api/v1/projects at 16 connections
+TARGET_CREATE_FACTOR = 50.0  # creates >= 50x v1 at 16 and 32 connections, both backends
 
 # Configuration the server could pick up from the caller's environment; cleared so every run
 # is configured only by this script.
@@ -173,6 +180,29 @@ def thread_count(pid: int) -> int | None:
         return len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return None
+
+
+def sync_latency_ms(directory: Path, writes: int = 200) -> dict:
+    """The disk's commit floor: 4 KiB written in place, then fdatasync, `writes` times.
+
+    A durable commit needs at least one such sync, so `connections / latency` bounds the
+    creates/s a closed loop of that many clients can get (all of them in every sync)."""
+    path = directory / "sync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, b"\0" * 4096 * 16, 0)
+        os.fsync(fd)
+        times = []
+        for i in range(writes):
+            t0 = time.perf_counter()
+            os.pwrite(fd, os.urandom(4096), (i % 16) * 4096)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return {"writes": writes, "median_ms": statistics.median(times),
+            "mean_ms": statistics.fmean(times)}
 
 
 # --------------------------------------------------------------------------- build
@@ -372,12 +402,16 @@ class WrkResult:
 
 def run_wrk(
     wrk: str, base: str, path: str, api_key: str, *, duration: int, threads: int,
-    connections: int, cpus: set[int] | None, server_pid: int,
+    connections: int, cpus: set[int] | None, server_pid: int, body: str | None = None,
 ) -> WrkResult:
     env = dict(os.environ, TAYLORDASH_BENCH_API_KEY=api_key)
+    script = WRK_SCRIPT
+    if body is not None:  # POST this JSON body (post.lua, which adds report.lua)
+        script = POST_SCRIPT
+        env.update(TAYLORDASH_BENCH_BODY=body, TAYLORDASH_BENCH_DIR=str(BENCH_DIR))
     cmd = [
         wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
-        "--timeout", "10s", "-s", str(WRK_SCRIPT), f"http://{base}{path}",
+        "--timeout", "10s", "-s", str(script), f"http://{base}{path}",
     ]
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -534,6 +568,8 @@ def bench_backend(
         ordered = sorted(rs, key=lambda r: r.rps)
         results[label] = ordered[(len(ordered) - 1) // 2]
 
+    creates = bench_creates(name, args, server, api_key, pid, common) if args.creates else None
+
     loaded_rss_kb = read_status_kb(pid, "VmRSS")
     peak_rss_kb = read_status_kb(pid, "VmHWM")
     loaded_threads = thread_count(pid)
@@ -557,7 +593,67 @@ def bench_backend(
         "list": dict(results["list"].__dict__, rps_all_runs=[r.rps for r in runs["list"]]),
         "runs": {label: [r.__dict__ for r in rs] for label, rs in runs.items()},
         "list_to_bare_ratio": ratio,
+        "creates": creates,
     }
+
+
+def bench_creates(name: str, args: argparse.Namespace, server: Server, api_key: str, pid: int,
+                  common: dict) -> dict:
+    """POST /api/v1/projects at each of --create-connections, then checks the stored total."""
+    sync = sync_latency_ms(server.data_dir)
+    log(f"{name}: disk sync (4 KiB + fdatasync) median {sync['median_ms']:.2f} ms, "
+        f"mean {sync['mean_ms']:.2f} ms")
+    body = json.dumps({"name": "bench create", "description": "POSTed by bench/run.py"})
+    common = dict(common)
+    sent = 0
+    out = {"sync": sync, "by_connections": {}}
+    for conns in args.create_connections:
+        common["connections"] = conns
+        rs = []
+        for round_no in range(1, args.repeat + 1):
+            if args.warmup > 0:
+                w = run_wrk(args.wrk, server.base, LIST_PATH, api_key, duration=args.warmup,
+                            body=body, **common)
+                sent += w.requests
+            r = run_wrk(args.wrk, server.base, LIST_PATH, api_key, duration=args.duration,
+                        body=body, **common)
+            sent += r.requests
+            if r.error_total:
+                loud(f"{name} POST {LIST_PATH} c={conns}: wrk reported errors {r.errors}")
+            log(f"{name} round {round_no}/{args.repeat} POST {LIST_PATH} c={conns}: "
+                f"{r.rps:,.0f} creates/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, errors "
+                f"{r.error_total}; CPU "
+                + ", ".join(f"{k} {v:.0%}" for k, v in r.cpu_share.items() if v is not None))
+            rs.append(r)
+        median = sorted(rs, key=lambda r: r.rps)[(len(rs) - 1) // 2]
+        ceiling = conns / (sync["median_ms"] / 1000)
+        out["by_connections"][str(conns)] = dict(
+            median.__dict__,
+            rps_all_runs=[r.rps for r in rs],
+            runs=[r.__dict__ for r in rs],
+            factor_v1=median.rps / V1_CREATES_PER_S,
+            disk_ceiling_rps=ceiling,
+            share_of_disk_ceiling=median.rps / ceiling,
+        )
+    # Every answered request was a 201 (wrk counts others as errors), so every one must be
+    # stored; requests still in flight when wrk stopped may be stored too (at most one per
+    # connection per run).
+    host, port = server.base.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("GET", LIST_PATH + "?limit=1", headers={"X-API-Key": api_key})
+    resp = conn.getresponse()
+    total = json.loads(resp.read())["total"]
+    conn.close()
+    runs = len(args.create_connections) * args.repeat * (2 if args.warmup > 0 else 1)
+    expected = args.projects + sent
+    slack = sum(args.create_connections) * args.repeat * (2 if args.warmup > 0 else 1)
+    out["stored_check"] = {"answered": sent, "stored_total": total, "seeded": args.projects,
+                           "wrk_runs": runs}
+    if not expected <= total <= expected + slack:
+        raise BenchError(f"{name}: {sent} creates answered and {args.projects} seeded, but "
+                         f"{total} projects stored")
+    log(f"{name}: {total - args.projects} projects stored for {sent} answered creates")
+    return out
 
 
 def measure_ready(args: argparse.Namespace, binary: Path, workdir: Path, api_key: str,
@@ -634,6 +730,21 @@ def print_report(report: dict) -> None:
                   f"{pct(r['cpu_share']['wrk']):>4}  {pct(r['cpu_share']['other']):>4}")
     print("(figures from the median-rate run; CPU: share of all CPUs during that run, "
           "'other' = PostgreSQL and anything else on the machine)")
+    if any(b.get("creates") for b in report["backends"]):
+        print()
+        print(f"durable creates (POST {LIST_PATH}; v1 = {V1_CREATES_PER_S:g}/s at 16 connections; "
+              "disk ceiling = connections / sync latency):")
+        for b in report["backends"]:
+            if b.get("skipped") or not b.get("creates"):
+                continue
+            c = b["creates"]
+            print(f"  {b['backend']:<10} sync {c['sync']['median_ms']:.2f} ms (median)")
+            for conns, r in c["by_connections"].items():
+                print(f"  {b['backend']:<10} c={conns:<3} {r['rps']:>8,.0f}/s  "
+                      f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                      f"x{r['factor_v1']:.0f} v1  {r['rps'] / b['bare']['rps']:.0%} of bare  "
+                      f"{r['share_of_disk_ceiling']:.0%} of disk ceiling "
+                      f"({r['disk_ceiling_rps']:,.0f}/s)  [{spread(r['rps_all_runs'])}]")
     print()
     print("list / bare-handler rate (headline):")
     for b in report["backends"]:
@@ -690,6 +801,14 @@ def evaluate_targets(report: dict) -> list[dict]:
             "hit": rd["fresh_median_ms"] <= TARGET_READY_MS,
         },
     ]
+    for b in by.values():
+        for conns, r in (b.get("creates") or {}).get("by_connections", {}).items():
+            targets.append({
+                "name": f"creates on {b['backend']} at {conns} connections / v1",
+                "target": f">= {TARGET_CREATE_FACTOR:g}x ({TARGET_CREATE_FACTOR * V1_CREATES_PER_S:,.0f}/s)",
+                "measured": f"x{r['factor_v1']:.1f} ({r['rps']:,.0f}/s)",
+                "hit": r["factor_v1"] >= TARGET_CREATE_FACTOR,
+            })
     return targets
 
 
@@ -718,6 +837,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--idle-wait", type=float, default=1.0,
                    help="seconds after ready before reading idle VmRSS")
     p.add_argument("--json", type=Path, help="also write machine-readable results here")
+    p.add_argument("--no-creates", dest="creates", action="store_false",
+                   help="skip the durable-create runs (POST /api/v1/projects)")
+    p.add_argument("--create-connections", default="16,32",
+                   type=lambda v: [int(x) for x in v.split(",") if x],
+                   help="wrk connections for the create runs, comma-separated")
     p.add_argument("--skip-pg", action="store_true", help="measure SQLite only")
     p.add_argument("--require-pg", action="store_true",
                    help="exit non-zero when PostgreSQL is unreachable instead of skipping it")

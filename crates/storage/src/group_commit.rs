@@ -99,7 +99,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     /// Starts `lanes` writer tasks on `pool` (SQLite: one, its single writer connection;
-    /// PostgreSQL: a few, so one batch runs its statements while another waits for its sync).
+    /// PostgreSQL: several, so batches run their statements while others wait for a flush).
     /// They end when the `GroupCommit` is dropped. Must be called inside a Tokio runtime.
     pub(crate) fn start(pool: Pool<DB>, lanes: usize) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);

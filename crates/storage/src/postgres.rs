@@ -18,10 +18,6 @@ pub struct PgStore {
     instance: uuid::Uuid,
 }
 
-/// Group-commit writers, each with a connection while it commits a batch: while one waits for
-/// its commit to be flushed, another runs the next batch's statements.
-const WRITE_LANES: usize = 2;
-
 /// The channel on which every replica announces the events it stored.
 const EVENTS_CHANNEL: &str = "taylordash_events";
 
@@ -34,7 +30,7 @@ impl PgStore {
             .connect(url)
             .await?;
         Ok(PgStore {
-            group_commit: GroupCommit::start(pool.clone(), WRITE_LANES),
+            group_commit: GroupCommit::start(pool.clone(), write_lanes(max_connections)),
             pool,
             max_connections,
             instance: uuid::Uuid::new_v4(),
@@ -45,6 +41,14 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Group-commit writers, each holding a connection while it commits a batch: half the pool.
+/// Each statement is a round trip to the server, so one lane would run every create's
+/// statements one after another; several keep the server busy while others wait for their
+/// flush (measured: two lanes were slower than a transaction per create, docs/benchmarks.md).
+fn write_lanes(max_connections: u32) -> usize {
+    usize::try_from(max_connections / 2).unwrap_or(1).max(1)
 }
 
 impl SqlBackend for PgStore {
