@@ -235,12 +235,10 @@ where
             job.settle(Err(not_committed(why)));
             continue;
         }
-        if !alone {
-            if let Err(e) = (&mut *tx).execute("SAVEPOINT unit").await {
-                broken = Some(e.to_string());
-                job.settle(Err(not_committed(&e)));
-                continue;
-            }
+        if !alone && let Err(e) = (&mut *tx).execute("SAVEPOINT unit").await {
+            broken = Some(e.to_string());
+            job.settle(Err(not_committed(&e)));
+            continue;
         }
         match job.run(&mut *tx).await {
             Ok(()) => succeeded.push(job),
