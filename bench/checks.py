@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Service checks at scale (issue 15's benchmark), against the release binary on SQLite.
+"""Service checks at scale (issue 15's benchmark), against the release binary on SQLite (the
+default) or PostgreSQL (--database postgres: a throw-away database on TAYLORDASH_BENCH_PG_URL,
+default postgres://postgres@127.0.0.1:5432, created and dropped with psql).
 
 Scenario A, 10,000 checks (half HTTP, half TCP, 60 s interval; 1,000 components of one project)
 against loopback targets served by bench/check_targets.py in a process of its own:
@@ -9,11 +11,14 @@ against loopback targets served by bench/check_targets.py in a process of its ow
   3. measured window (--window seconds): TaylorDash's CPU as a share of one core, the targets'
      CPU apart, RSS growth over the idle baseline, runs/s and results down (targets overloaded),
      the scheduler's lateness (p50/p99 from `taylor_check_lateness_seconds`, the window's
-     increase only), and the database's logical growth (page_count × page_size of both SQLite
-     files, read through a WAL reader) extrapolated to a day;
+     increase only), and the database's growth extrapolated to a day (SQLite: the logical size,
+     page_count - freelist_count, of both files read through a WAL reader; PostgreSQL: the
+     tables' total relation sizes, indexes and TOAST included);
   4. the server stops; 30 days of hourly and daily uptime counts are generated for every check
      straight into the database (what 30 days of runs would have left; raw results are kept 2
-     days and are not generated);
+     days and are not generated), and each check's counts of the day kept beside its state are
+     cleared, as after an upgrade: the server fills them again from the hourly counts with each
+     check's next result, and the measurements start once all are filled;
   5. restarted with that history and the checks running: answer times of the dashboard's
      routes (`GET /projects/{id}/checks`, `GET /checks/{id}/uptime`) and of the public status
      page (`GET /status/{token}`, computed: first request and every 11 s; reused: within its
@@ -214,8 +219,30 @@ def rss_mib(pid: int) -> float:
     return (run.read_status_kb(pid, "VmRSS") or 0) / 1024
 
 
-def db_bytes(data_dir: Path) -> dict[str, int]:
-    """Logical size of each SQLite file (what a reader sees, WAL included)."""
+PG_TABLES = ("check_results", "check_uptime", "check_status", "checks", "metric_samples",
+             "events", "event_outbox", "application_logs")
+
+
+def psql(pg: run.PgDatabase, sql: str, timeout: float = 1800) -> str:
+    """Runs `sql` in the benchmark database; returns its unaligned output."""
+    out = subprocess.run(
+        ["psql", pg.url, "-X", "-v", "ON_ERROR_STOP=1", "-Atc", sql],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if out.returncode != 0:
+        raise run.BenchError(f"psql: {out.stderr.strip()[:500]}")
+    return out.stdout
+
+
+def db_bytes(data_dir: Path, pg: run.PgDatabase | None = None) -> dict[str, int]:
+    """SQLite: the logical size of each file (what a reader sees, WAL included). PostgreSQL:
+    the total size of each table that grows with checks (indexes and TOAST included)."""
+    if pg is not None:
+        names = ",".join(f"'{t}'" for t in PG_TABLES)
+        rows = psql(pg, f"SELECT relname, pg_total_relation_size(oid) FROM pg_class "
+                        f"WHERE relkind = 'r' AND relname IN ({names})")
+        return {name: int(size) for name, size in
+                (line.split("|") for line in rows.splitlines() if line)}
     out = {}
     for f in sorted(data_dir.glob("*.db")):
         try:
@@ -231,18 +258,19 @@ def db_bytes(data_dir: Path) -> dict[str, int]:
 
 
 def window(server: run.Server, targets: subprocess.Popen | None, seconds: float, quiet: bool,
-           api: Api | None = None, rss_base: float | None = None) -> dict:
+           api: Api | None = None, rss_base: float | None = None,
+           pg: run.PgDatabase | None = None) -> dict:
     """CPU of the server and of the targets, RSS, lateness and database growth over `seconds`."""
     pid = server.proc.pid
     with Quiet(quiet):
         m0 = metrics(api) if api else {}
-        d0 = db_bytes(server.data_dir)
+        d0 = db_bytes(server.data_dir, pg)
         c0, t0, busy0 = run.process_cpu_s(pid), time.monotonic(), run.system_busy_s()
         tc0 = run.process_cpu_s(targets.pid) if targets else None
         time.sleep(seconds)
         c1, t1, busy1 = run.process_cpu_s(pid), time.monotonic(), run.system_busy_s()
         tc1 = run.process_cpu_s(targets.pid) if targets else None
-        d1 = db_bytes(server.data_dir)
+        d1 = db_bytes(server.data_dir, pg)
         m1 = metrics(api) if api else {}
     elapsed = t1 - t0
     out = {
@@ -265,6 +293,7 @@ def window(server: run.Server, targets: subprocess.Popen | None, seconds: float,
         k: round(v / elapsed * 86400 / 2**20, 1) for k, v in growth.items()
     }
     out["db_mib"] = {k: round(v / 2**20, 1) for k, v in d1.items()}
+    out["db_growth_mib_per_day_total"] = round(sum(growth.values()) / elapsed * 86400 / 2**20, 1)
     return out
 
 
@@ -363,12 +392,69 @@ def generate_history(db: Path, check_ids: list[str], days: int, seed: int = 7) -
             c.commit()
     c.commit()
     c.execute("CREATE INDEX idx_check_uptime_bucket ON check_uptime (resolution, bucket)")
+    # As after an upgrade: the server fills each check's day from the hourly counts.
+    c.execute("UPDATE check_status SET day_hour = NULL, day_counts = NULL")
     c.commit()
     c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     c.close()
     took = time.monotonic() - t0
     log(f"generated {rows} uptime rows ({days} days) in {took:.0f} s")
     return {"rows": rows, "days": days, "seconds": round(took, 1)}
+
+
+def generate_history_pg(pg: run.PgDatabase, days: int) -> dict:
+    """The same history on PostgreSQL, generated by the server in SQL: hour by hour for all
+    checks (2 % of them with outages, 60 runs an hour), daily sums of those hours, buckets the
+    runs already wrote kept; then each check's day cleared, as after an upgrade."""
+    t0 = time.monotonic()
+    psql(pg, f"""
+        SET TIME ZONE 'UTC';
+        SET synchronous_commit = off;
+        DROP INDEX IF EXISTS idx_check_uptime_bucket;
+        WITH c AS (SELECT check_id, (row_number() OVER (ORDER BY check_id)) % 50 = 0 AS flaky
+                   FROM check_status),
+             h AS (SELECT generate_series(date_trunc('hour', now()) - interval '{days * 24} hours',
+                                          date_trunc('hour', now()) - interval '1 hour',
+                                          interval '1 hour') AS bucket),
+             r AS (SELECT c.check_id, h.bucket,
+                          CASE WHEN c.flaky AND random() < 0.02
+                               THEN 1 + floor(random() * 60)::int ELSE 0 END AS down,
+                          0.3 + 2.7 * random() AS latency
+                   FROM h CROSS JOIN c)
+        INSERT INTO check_uptime (check_id, resolution, bucket, up, degraded, down, latency_sum,
+                                  latency_count, latency_max)
+        SELECT check_id, 'h', bucket, 60 - down, 0, down, latency * (60 - down), 60 - down,
+               latency * 2
+        FROM r ORDER BY bucket, check_id
+        ON CONFLICT DO NOTHING;
+        INSERT INTO check_uptime (check_id, resolution, bucket, up, degraded, down, latency_sum,
+                                  latency_count, latency_max)
+        SELECT check_id, 'd', date_trunc('day', bucket), sum(up), 0, sum(down),
+               sum(latency_sum), sum(latency_count), 3.0
+        FROM check_uptime WHERE resolution = 'h'
+        GROUP BY check_id, date_trunc('day', bucket)
+        ORDER BY date_trunc('day', bucket), check_id
+        ON CONFLICT DO NOTHING;
+        CREATE INDEX idx_check_uptime_bucket ON check_uptime (resolution, bucket);
+        UPDATE check_status SET day_hour = NULL, day_counts = NULL;
+    """)
+    psql(pg, "VACUUM ANALYZE check_uptime; VACUUM ANALYZE check_status")
+    rows = int(psql(pg, "SELECT count(*) FROM check_uptime").strip())
+    took = time.monotonic() - t0
+    log(f"generated {rows} uptime rows ({days} days) in {took:.0f} s")
+    return {"rows": rows, "days": days, "seconds": round(took, 1)}
+
+
+def unfilled_days(server: run.Server, pg: run.PgDatabase | None) -> int:
+    """Checks whose counts of the day the server has not filled yet."""
+    sql = "SELECT count(*) FROM check_status WHERE day_counts IS NULL"
+    if pg is not None:
+        return int(psql(pg, sql).strip())
+    c = sqlite3.connect(f"file:{server.data_dir / 'taylordash.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return c.execute(sql).fetchone()[0]
+    finally:
+        c.close()
 
 
 # --------------------------------------------------------------------------- answer times
@@ -405,22 +491,23 @@ def paint(server: run.Server, urls: dict[str, str], cookie: str | None) -> dict:
 # --------------------------------------------------------------------------- scenarios
 
 
-def new_server(binary: Path, root: Path, name: str) -> run.Server:
+def new_server(binary: Path, root: Path, name: str,
+               pg: run.PgDatabase | None = None) -> run.Server:
     server = run.Server(binary=binary, api_key="bench-" + uuid.uuid4().hex, data_dir=root / name,
-                        log_level="warn")
+                        log_level="warn", database_url=pg.url if pg else None)
     took = server.start()
     log(f"server {name} ready in {took:.2f} s (pid {server.proc.pid})")
     return server
 
 
-def scenario_10k(args, binary: Path, root: Path) -> dict:
+def scenario_10k(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
     result: dict = {}
     targets, http_port, tcp_port = start_targets()
-    server = new_server(binary, root, "10k")
+    server = new_server(binary, root, "10k", pg)
     api = Api(server)
     try:
         time.sleep(10)
-        idle = window(server, targets, args.idle, args.pause_builds, api)
+        idle = window(server, targets, args.idle, args.pause_builds, api, pg=pg)
         result["idle"] = idle
         log(f"idle: {idle['cpu_pct_of_one_core']} % CPU, {idle['rss_mib']} MiB")
         project = api.json("POST", "/api/v1/projects", {"name": "Big lab"})["id"]
@@ -437,7 +524,7 @@ def scenario_10k(args, binary: Path, root: Path) -> dict:
         result["create_seconds"] = round(time.monotonic() - t0, 1)
         log(f"warm-up {args.warmup} s")
         time.sleep(args.warmup)
-        load = window(server, targets, args.window, args.pause_builds, api, idle["rss_mib"])
+        load = window(server, targets, args.window, args.pause_builds, api, idle["rss_mib"], pg)
         result["load"] = load
         log(f"10k checks: {json.dumps(load)}")
         # The page is on before the restart, as on a running installation: its counts are
@@ -446,10 +533,19 @@ def scenario_10k(args, binary: Path, root: Path) -> dict:
         status_path = link["api_path"]
         server.stop()
 
-        result["history"] = generate_history(server.data_dir / "taylordash.db", checks, 30)
+        if pg is not None:
+            result["history"] = generate_history_pg(pg, 30)
+        else:
+            result["history"] = generate_history(server.data_dir / "taylordash.db", checks, 30)
         server.start()
         api = Api(server)
         time.sleep(15)
+        t0 = time.monotonic()
+        while (left := unfilled_days(server, pg)) and time.monotonic() - t0 < 300:
+            time.sleep(2)
+        result["days_filled_after_s"] = round(time.monotonic() - t0 + 15, 1)
+        log(f"counts of the day filled for all but {left} checks "
+            f"{result['days_filled_after_s']} s after the restart")
         with Quiet(args.pause_builds):
             answers = {}
             # Computed: the first request, and again each time the 10 s cache has expired.
@@ -484,7 +580,7 @@ def scenario_10k(args, binary: Path, root: Path) -> dict:
             }, session["session_token"])
         log(f"paint: {json.dumps(result['paint'])}")
         result["after_history_db_mib"] = {k: round(v / 2**20, 1)
-                                          for k, v in db_bytes(server.data_dir).items()}
+                                          for k, v in db_bytes(server.data_dir, pg).items()}
         result["components"] = len(comps)
         result["checks"] = len(checks)
     finally:
@@ -493,14 +589,14 @@ def scenario_10k(args, binary: Path, root: Path) -> dict:
     return result
 
 
-def scenario_1k_http(args, binary: Path, root: Path) -> dict:
+def scenario_1k_http(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
     result: dict = {}
     targets, http_port, _ = start_targets()
-    server = new_server(binary, root, "1k")
+    server = new_server(binary, root, "1k", pg)
     api = Api(server)
     try:
         time.sleep(10)
-        idle = window(server, targets, args.idle, args.pause_builds, api)
+        idle = window(server, targets, args.idle, args.pause_builds, api, pg=pg)
         result["idle"] = idle
         project = api.json("POST", "/api/v1/projects", {"name": "HTTP lab"})["id"]
         _, checks = create_checks(api, project, 100, 10, lambda i, j: {
@@ -508,7 +604,7 @@ def scenario_1k_http(args, binary: Path, root: Path) -> dict:
             "target": {"url": f"http://127.0.0.1:{http_port}/h/{i}/{j}"}})
         time.sleep(min(args.warmup, 40))
         result["load"] = window(server, targets, args.window, args.pause_builds, api,
-                                idle["rss_mib"])
+                                idle["rss_mib"], pg)
         result["checks"] = len(checks)
         log(f"1k http: {json.dumps(result['load'])}")
     finally:
@@ -529,6 +625,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--pause-builds", action="store_true",
                    help="SIGSTOP other cargo/rustc processes while measuring (SIGCONT after)")
     p.add_argument("--only", choices=["10k", "1k"], help="run one scenario")
+    p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--workdir", type=Path,
                    help="keep data dirs and server logs here (default: a temporary directory)")
     args = p.parse_args(argv)
@@ -540,15 +637,31 @@ def main(argv: list[str]) -> int:
         "machine": run.machine_info(),
         "git": run.git_info(),
         "binary": str(binary),
-        "database": "sqlite",
+        "database": args.database,
     }
     with tempfile.TemporaryDirectory(prefix="td-checks-") as tmp:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        if args.only in (None, "10k"):
-            out["checks_10k"] = scenario_10k(args, binary, root)
-        if args.only in (None, "1k"):
-            out["http_1k_30s"] = scenario_1k_http(args, binary, root)
+
+        def database() -> run.PgDatabase | None:
+            if args.database != "postgres":
+                return None
+            pg = run.PgDatabase(os.environ.get("TAYLORDASH_BENCH_PG_URL",
+                                               "postgres://postgres@127.0.0.1:5432"))
+            out["postgres_version"] = pg.server_version()
+            pg.create()
+            return pg
+
+        for name, key, scenario in (("10k", "checks_10k", scenario_10k),
+                                    ("1k", "http_1k_30s", scenario_1k_http)):
+            if args.only not in (None, name):
+                continue
+            pg = database()
+            try:
+                out[key] = scenario(args, binary, root, pg)
+            finally:
+                if pg is not None:
+                    pg.drop()
     out["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     text = json.dumps(out, indent=2)
     if args.json:

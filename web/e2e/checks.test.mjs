@@ -188,6 +188,50 @@ describe('service checks', () => {
     await dash.context().close();
   });
 
+  test('an uploaded image as a component icon: the node shows it', async () => {
+    // A 16×16 PNG, uploaded as an artifact of the project and set as the router's icon.
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAGUlEQVR4nGOQ63j6nxLMMGrAqAGjBgwXAwAhWYof1QOemQAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    const r = await fetch(`${server.url}/api/v1/projects/${project.id}/artifacts?name=router.png`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'image/png' },
+      body: png,
+    });
+    const text = await r.text();
+    assert.equal(r.status, 201, text);
+    const artifact = JSON.parse(text);
+    await server.api('PUT', `/components/${c.router.id}`, { token, body: { icon: artifact.id } });
+    const canvas = await page();
+    await canvas.goto(`${server.url}/projects/${project.id}/canvas`);
+    await canvas.waitForFunction(() => document.documentElement.dataset.canvasReady === 'true');
+    const img = canvas.locator(nodeSel(c.router.id)).locator('img.cv-node-icon');
+    await img.waitFor();
+    assert.equal(await img.getAttribute('src'), `/api/v1/artifacts/${artifact.id}`);
+    // Loaded (with the browser's session) and decoded: the image's own 16×16 pixels.
+    await waitFor(
+      async () => (await img.evaluate((el) => el.complete && el.naturalWidth)) === 16,
+      'the uploaded icon to load',
+      10_000,
+    );
+    // Visible on the node, and the pixels are the uploaded ones (same origin: readable).
+    assert.ok(await img.isVisible(), 'the icon is visible');
+    const box = await img.boundingBox();
+    assert.ok(box && box.width > 0 && box.height > 0, 'the icon takes room on the node');
+    const rgb = await img.evaluate((el) => {
+      const cv = document.createElement('canvas');
+      cv.width = el.naturalWidth;
+      cv.height = el.naturalHeight;
+      const ctx = cv.getContext('2d');
+      ctx.drawImage(el, 0, 0);
+      return Array.from(ctx.getImageData(8, 8, 1, 1).data.slice(0, 3));
+    });
+    assert.deepEqual(rgb, [0x1e, 0x88, 0xe5]);
+    await screenshot(canvas, 'checks-canvas-uploaded-icon');
+    await canvas.context().close();
+  });
+
   test('the editor: test now shows a result, a refusal shows the server’s words, a push URL is shown once', async () => {
     const p = await page();
     await p.goto(`${server.url}/projects/${project.id}/components/${c.router.id}`);

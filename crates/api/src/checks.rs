@@ -9,9 +9,10 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use domain::{CheckPatch, CheckStatus, JsonObject, NewCheck, Outcome};
+use domain::{CheckPatch, JsonObject, NewCheck};
 use serde::{Deserialize, Serialize};
-use services::checks::{Error as CheckError, Uptime};
+use services::checks::overview::{CheckLine, ComponentOverview, share, shown_status};
+use services::checks::{Error as CheckError, Tested, Uptime};
 use storage::{Resolution, StoredCheck, StoredResult, UptimeBucket};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -65,14 +66,6 @@ pub struct CheckResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-fn shown_status(paused: bool, status: CheckStatus) -> String {
-    if paused {
-        "paused".into()
-    } else {
-        status.as_str().into()
-    }
-}
-
 impl From<StoredCheck> for CheckResponse {
     fn from(s: StoredCheck) -> Self {
         let c = s.check;
@@ -89,7 +82,7 @@ impl From<StoredCheck> for CheckResponse {
             retry_interval_secs: c.retry_interval_secs,
             drives_status: c.drives_status,
             paused: c.paused,
-            status: shown_status(c.paused, s.state.status),
+            status: shown_status(c.paused, s.state.status).into(),
             status_since: s.state.status_since,
             failures: s.state.failures,
             last_checked_at: s.state.last_checked_at,
@@ -186,7 +179,9 @@ pub struct CheckList {
     pub count: usize,
 }
 
-/// One run's result.
+/// One run's result. A push or MQTT heartbeat check cannot be run on demand: its "test" is
+/// whether something arrived recently enough (`last_seen_at`; `down` with "late: ..." or
+/// "nothing received yet" otherwise).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckOutcome {
     /// `up`, `degraded` or `down`.
@@ -194,15 +189,19 @@ pub struct CheckOutcome {
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Push and MQTT heartbeat checks: when a push or message last arrived.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
-impl From<Outcome> for CheckOutcome {
-    fn from(o: Outcome) -> Self {
+impl From<Tested> for CheckOutcome {
+    fn from(t: Tested) -> Self {
+        let o = t.outcome;
         CheckOutcome {
             status: o.status.as_str().into(),
             latency_ms: o.latency_ms,
             error: o.error,
             cert_expires_at: o.cert_expires_at,
+            last_seen_at: t.last_seen_at,
         }
     }
 }
@@ -310,7 +309,9 @@ pub struct ComponentChecks {
     /// `paused` when all of them are paused; `unknown` when none drives it.
     pub status: String,
     /// Share of the runs of the checks that drive it in the last 24 hours that were up or
-    /// degraded, 0-1; null without runs.
+    /// degraded, 0-1 (six decimals, never rounded to 1 while a run failed); left out without
+    /// runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime_24h: Option<f64>,
     /// The same, hour by hour: 24 values, oldest first, the last one the current hour; null for
     /// an hour without runs.
@@ -318,6 +319,8 @@ pub struct ComponentChecks {
     pub checks: Vec<CheckSummary>,
 }
 
+/// A check in a project's overview. What is not known (no run yet, no error, no certificate)
+/// is left out rather than sent as null: a project can have thousands of checks.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckSummary {
     pub id: Uuid,
@@ -325,14 +328,52 @@ pub struct CheckSummary {
     pub kind: String,
     pub status: String,
     /// Since when it has had this status.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_since: Option<DateTime<Utc>>,
     pub drives_status: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_checked_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_expires_at: Option<DateTime<Utc>>,
-    /// Share of its runs in the last 24 hours that were up or degraded, 0-1; null without runs.
+    /// Share of its runs in the last 24 hours that were up or degraded, 0-1 (as the
+    /// component's); left out without runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime_24h: Option<f64>,
+}
+
+impl From<CheckLine> for CheckSummary {
+    fn from(l: CheckLine) -> Self {
+        let c = l.check;
+        CheckSummary {
+            uptime_24h: share(l.day),
+            id: c.check_id,
+            name: c.name,
+            kind: c.kind,
+            status: l.status.into(),
+            status_since: c.state.status_since,
+            drives_status: c.drives_status,
+            last_checked_at: c.state.last_checked_at,
+            last_latency_ms: c.state.last_latency_ms,
+            last_error: c.state.last_error,
+            cert_expires_at: c.state.cert_expires_at,
+        }
+    }
+}
+
+impl From<ComponentOverview> for ComponentChecks {
+    fn from(c: ComponentOverview) -> Self {
+        ComponentChecks {
+            component_id: c.component_id,
+            status: c.status.into(),
+            uptime_24h: share(c.day()),
+            hours_24h: c.hours.iter().map(|&h| share(h)).collect(),
+            checks: c.checks.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -535,44 +576,6 @@ pub async fn uptime(
     }))
 }
 
-/// Runs (up or degraded, all) of the last 24 hours, in total and hour by hour (oldest first,
-/// the last the hour starting at `current_hour`).
-fn day_counts(
-    hourly: &[UptimeBucket],
-    current_hour: DateTime<Utc>,
-) -> ((i64, i64), [(i64, i64); 24]) {
-    let mut total = (0, 0);
-    let mut by_hour = [(0, 0); 24];
-    for b in hourly {
-        let good = b.up + b.degraded;
-        let all = good + b.down;
-        let back = (current_hour - b.bucket).num_hours();
-        if let Ok(back) = usize::try_from(back)
-            && back < 24
-        {
-            total = (total.0 + good, total.1 + all);
-            let slot = &mut by_hour[23 - back];
-            *slot = (slot.0 + good, slot.1 + all);
-        }
-    }
-    (total, by_hour)
-}
-
-/// `good / all` runs, or `None` without runs.
-fn ratio((good, all): (i64, i64)) -> Option<f64> {
-    (all > 0).then(|| good as f64 / all as f64)
-}
-
-fn rank(status: &str) -> u8 {
-    match status {
-        "down" => 4,
-        "degraded" => 3,
-        "unknown" => 2,
-        "up" => 1,
-        _ => 0,
-    }
-}
-
 /// The state of every check of a project's components, and of each component.
 #[utoipa::path(get, path = "/projects/{project_id}/checks", tag = "checks",
     params(("project_id" = Uuid, Path)),
@@ -581,70 +584,10 @@ pub async fn project_checks(
     State(state): State<AppState>,
     Id(id): Id,
 ) -> ApiResult<axum::Json<ProjectChecks>> {
-    let (overview, current_hour) = state.checks.project_overview(id).await?;
-    let mut components: Vec<ComponentChecks> = Vec::new();
-    // Per component: (up or degraded, all) runs of its driving checks, hour by hour.
-    let mut hours: Vec<[(i64, i64); 24]> = Vec::new();
-    for c in overview {
-        let (own, mut by_hour) = day_counts(&c.hourly, current_hour);
-        if !c.drives_status {
-            by_hour = [(0, 0); 24];
-        }
-        let summary = CheckSummary {
-            uptime_24h: ratio(own),
-            id: c.check_id,
-            name: c.name,
-            kind: c.kind,
-            status: shown_status(c.paused, c.state.status),
-            status_since: c.state.status_since,
-            drives_status: c.drives_status,
-            last_checked_at: c.state.last_checked_at,
-            last_latency_ms: c.state.last_latency_ms,
-            last_error: c.state.last_error,
-            cert_expires_at: c.state.cert_expires_at,
-        };
-        match components.last_mut() {
-            Some(last) if last.component_id == c.component_id => {
-                last.checks.push(summary);
-                if let Some(sums) = hours.last_mut() {
-                    for (sum, add) in sums.iter_mut().zip(by_hour) {
-                        *sum = (sum.0 + add.0, sum.1 + add.1);
-                    }
-                }
-            }
-            _ => {
-                components.push(ComponentChecks {
-                    component_id: c.component_id,
-                    status: String::new(),
-                    uptime_24h: None,
-                    hours_24h: Vec::new(),
-                    checks: vec![summary],
-                });
-                hours.push(by_hour);
-            }
-        }
-    }
-    for (c, sums) in components.iter_mut().zip(hours) {
-        c.hours_24h = sums.iter().map(|&s| ratio(s)).collect();
-        c.uptime_24h = ratio(
-            sums.iter()
-                .fold((0, 0), |acc, s| (acc.0 + s.0, acc.1 + s.1)),
-        );
-        let driving: Vec<&CheckSummary> = c.checks.iter().filter(|s| s.drives_status).collect();
-        c.status = if driving.is_empty() {
-            "unknown".into()
-        } else if driving.iter().all(|s| s.status == "paused") {
-            "paused".into()
-        } else {
-            driving
-                .iter()
-                .map(|s| s.status.as_str())
-                .max_by_key(|s| rank(s))
-                .unwrap_or("unknown")
-                .into()
-        };
-    }
-    Ok(axum::Json(ProjectChecks { components }))
+    let components = state.checks.project_overview(id).await?;
+    Ok(axum::Json(ProjectChecks {
+        components: components.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// The push URL: a cron job or script calls it to say it ran (no credentials but the token).
@@ -682,7 +625,7 @@ async fn push_token(state: AppState, token: String) -> ApiResult<axum::Json<Push
     }
     match state.checks.push(&token).await {
         Ok(stored) => Ok(axum::Json(PushAccepted {
-            status: shown_status(stored.check.paused, stored.state.status),
+            status: shown_status(stored.check.paused, stored.state.status).into(),
         })),
         Err(CheckError::Store(storage::StoreError::NotFound { .. })) => Err(unknown()),
         Err(e) => Err(e.into()),

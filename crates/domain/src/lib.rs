@@ -9,6 +9,7 @@
 mod artifact;
 mod checks;
 mod component_fields;
+mod day_counts;
 mod events;
 mod graph;
 mod identity;
@@ -26,6 +27,7 @@ pub use checks::{
     TcpTarget, Transition, dns_server, status_ranges,
 };
 pub use component_fields::{HOST_MAX, ICONS, Icon, URL_MAX, host_named};
+pub use day_counts::{DAY_HOURS, DayCounts, HourCount, hour_of};
 pub use events::{
     DeadLetter, DeadLetterEdit, DeadReason, DomainEvent, Event, EventFilter, EventSource,
     NewDeadLetter, NewEvent, OutboxEntry, envelope,

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use domain::{Check, CheckRules, NewCheck, NewComponent, NewProject};
+use domain::{Check, CheckRules, NewCheck};
 use serde_json::json;
 use services::checks::{Checks, Settings};
 
@@ -63,28 +63,12 @@ async fn main() {
         }
     });
 
-    let project = store
-        .create_project(NewProject {
-            name: "bench".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let component = store
-        .create_component(
-            project.id,
-            NewComponent {
-                name: "target".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (_, component) = testsupport::project_with_component(&*store, "bench", "target").await;
     let started = Instant::now();
     let now = domain::now();
     for i in 0..n {
         let (check, secrets) = Check::create(
-            component.id,
+            component,
             NewCheck {
                 kind: "tcp".into(),
                 target: json!({"host": "127.0.0.1", "port": port})

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use domain::{CheckPatch, CheckStatus, NewCheck, NewComponent, NewProject, Outcome};
+use domain::{CheckPatch, CheckStatus, NewCheck, Outcome};
 use http_body_util::Full;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -401,6 +401,17 @@ fn manual_clock() -> (Clock, Arc<AtomicI64>) {
     (clock, now)
 }
 
+/// The checks service on `store` with a clock the test moves (and its microseconds).
+fn scheduled(store: &Arc<dyn Store>) -> (Checks, Arc<AtomicI64>) {
+    let (clock, now) = manual_clock();
+    let settings = Settings {
+        clock,
+        poll: Duration::from_millis(20),
+        ..Default::default()
+    };
+    (Checks::new(store.clone(), settings), now)
+}
+
 async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -413,43 +424,19 @@ async fn eventually<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
 }
 
 async fn scheduler_retries_late_pushes_and_history(store: Arc<dyn Store>) {
-    let project = store
-        .create_project(NewProject {
-            name: "lab".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let component = store
-        .create_component(
-            project.id,
-            NewComponent {
-                name: "nas".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (clock, now) = manual_clock();
+    let (_, component) = testsupport::project_with_component(&*store, "lab", "nas").await;
+    let (checks, now) = scheduled(&store);
     let advance = |secs: i64| now.fetch_add(secs * 1_000_000, Ordering::SeqCst);
-    let checks = Checks::new(
-        store.clone(),
-        Settings {
-            clock,
-            poll: Duration::from_millis(20),
-            ..Default::default()
-        },
-    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut tcp = new("tcp", json!({"host": "127.0.0.1", "port": port}));
     tcp.retries = Some(1);
     tcp.interval_secs = Some(60);
     tcp.retry_interval_secs = Some(20);
-    let tcp = checks.create(component.id, tcp).await.unwrap().check.check;
+    let tcp = checks.create(component, tcp).await.unwrap().check.check;
     let mut push = new("push", json!({"grace_secs": 30}));
     push.interval_secs = Some(300);
-    let created = checks.create(component.id, push).await.unwrap();
+    let created = checks.create(component, push).await.unwrap();
     let token = created.push_token.expect("a push check gets a token");
     let push = created.check.check;
 
@@ -494,12 +481,18 @@ async fn scheduler_retries_late_pushes_and_history(store: Arc<dyn Store>) {
     assert_eq!((uptime[0].up, uptime[0].down), (1, 2));
     assert!((uptime[0].ratio.unwrap() - 1.0 / 3.0).abs() < 1e-9);
 
-    // Pushes: up when called, down once an interval and the grace pass without one.
+    // Pushes: up when called, down once an interval and the grace pass without one. "Test
+    // now" cannot run a push check: it tells when the last push came and whether that is
+    // recent enough at this moment.
     assert_eq!(status(push.id).await.status, CheckStatus::Unknown);
+    let never = checks.test(push.id).await.unwrap();
+    assert_eq!(never.outcome, Outcome::down("nothing received yet"));
+    assert_eq!(never.last_seen_at, None);
     assert_eq!(
         checks.push(&token).await.unwrap().state.status,
         CheckStatus::Up
     );
+    let pushed_at = status(push.id).await.last_checked_at;
     assert!(checks.push("not-the-token").await.is_err());
     advance(300 + 29);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -508,7 +501,17 @@ async fn scheduler_retries_late_pushes_and_history(store: Arc<dyn Store>) {
         CheckStatus::Up,
         "within the grace"
     );
+    let recent = checks.test(push.id).await.unwrap();
+    assert_eq!(recent.outcome.status, CheckStatus::Up);
+    assert_eq!(recent.last_seen_at, pushed_at);
     advance(2);
+    // Late now, whether or not the scheduler has recorded it yet.
+    let tested = checks.test(push.id).await.unwrap();
+    assert_eq!(tested.last_seen_at, pushed_at);
+    assert_eq!(
+        tested.outcome.error.as_deref(),
+        Some("late: last received 331 s ago, expected every 300 s (+30 s grace)")
+    );
     let late = eventually("the push check is late", async || {
         let s = status(push.id).await;
         (s.status == CheckStatus::Down).then_some(s)
@@ -578,45 +581,15 @@ async fn scheduler_retries_late_pushes_and_history(store: Arc<dyn Store>) {
 }
 
 async fn chatty_heartbeats_are_recorded_sparingly_and_late_ones_go_down(store: Arc<dyn Store>) {
-    let project = store
-        .create_project(NewProject {
-            name: "lab".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let component = store
-        .create_component(
-            project.id,
-            NewComponent {
-                name: "sensor".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (clock, now) = manual_clock();
+    let (_, component) = testsupport::project_with_component(&*store, "lab", "sensor").await;
+    let (checks, now) = scheduled(&store);
     let advance = |secs: i64| now.fetch_add(secs * 1_000_000, Ordering::SeqCst);
-    let checks = Checks::new(
-        store.clone(),
-        Settings {
-            clock,
-            poll: Duration::from_millis(20),
-            ..Default::default()
-        },
-    );
     let mut mqtt = new(
         "mqtt",
         json!({"topic_filter": "tracker/events/lab/+/alive", "grace_secs": 10}),
     );
     mqtt.interval_secs = Some(60);
-    let id = checks
-        .create(component.id, mqtt)
-        .await
-        .unwrap()
-        .check
-        .check
-        .id;
+    let id = checks.create(component, mqtt).await.unwrap().check.check.id;
     let scheduler = tokio::spawn(checks.clone().run_scheduler());
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -651,6 +624,17 @@ async fn chatty_heartbeats_are_recorded_sparingly_and_late_ones_go_down(store: A
     })
     .await;
     assert_eq!(checks.get(id).await.unwrap().state.status, CheckStatus::Up);
+    // "Test now" tells the last arrival (50 s ago, 10 s after the last one recorded).
+    let tested = checks.test(id).await.unwrap();
+    assert_eq!(tested.outcome.status, CheckStatus::Up);
+    let arrivals: Vec<_> = checks
+        .history(id, 1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(tested.last_seen_at, arrivals.first().copied());
     advance(11);
     let late = eventually("silence past the interval and grace is down", async || {
         let s = checks.get(id).await.unwrap().state;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Check, CheckResult, CheckSecrets, CheckState, CheckStatus, Transition};
+use domain::{Check, CheckResult, CheckSecrets, CheckState, CheckStatus, DayCounts, Transition};
 use uuid::Uuid;
 
 use crate::{ExpectedVersion, Result};
@@ -94,8 +94,8 @@ pub struct CheckOverview {
     pub paused: bool,
     pub drives_status: bool,
     pub state: CheckState,
-    /// Its hourly counts with `bucket >= since` (the asked-for window), oldest first.
-    pub hourly: Vec<UptimeBucket>,
+    /// Its runs of the last 24 hours as last recorded (see [`DayCounts::window`]).
+    pub day: DayCounts,
 }
 
 /// One driving check of a component on a public status page: its state only.
@@ -175,8 +175,8 @@ pub trait CheckStore: Send + Sync {
     /// (a restart resumes without a burst); returns how many moved.
     async fn spread_overdue_checks(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Records results in one transaction: the raw rows, the hourly and daily counts, each
-    /// check's new state (lease released), and an event per transition. Results of checks that
-    /// no longer exist are skipped.
+    /// check's new state (lease released) and its counts of the day, and an event per
+    /// transition. Results of checks that no longer exist are skipped.
     async fn record_check_results(
         &self,
         results: &[CheckResult],
@@ -195,13 +195,9 @@ pub trait CheckStore: Send + Sync {
         resolution: Resolution,
         since: DateTime<Utc>,
     ) -> Result<Vec<UptimeBucket>>;
-    /// The state of every check of a project's components, with each check's hourly counts
-    /// from `since` on (for the day's uptime bar).
-    async fn project_check_overview(
-        &self,
-        project_id: Uuid,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<CheckOverview>>;
+    /// The state of every check of a project's components, with its runs of the last 24 hours
+    /// (for the day's uptime bar), by component.
+    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>>;
     /// Drops raw results and counts older than the retention; returns the rows deleted.
     async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64>;
 

@@ -68,6 +68,11 @@ const POSTGRES: &[Source] = &[
         "status pages",
         include_str!("../migrations/postgres/0012_status_pages.sql"),
     ),
+    (
+        15,
+        "check day counts",
+        include_str!("../migrations/postgres/0015_check_day_counts.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -129,6 +134,11 @@ const SQLITE: &[Source] = &[
         12,
         "status pages",
         include_str!("../migrations/sqlite/0012_status_pages.sql"),
+    ),
+    (
+        15,
+        "check day counts",
+        include_str!("../migrations/sqlite/0015_check_day_counts.sql"),
     ),
 ];
 

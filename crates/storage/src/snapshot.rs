@@ -127,6 +127,8 @@ pub const TABLES: &[Table] = &[
             ("cert_expires_at", Time),
             ("next_due_at", Time),
             ("lease_until", Time),
+            ("day_hour", Time),
+            ("day_counts", Text),
         ],
         "check_id",
         false,

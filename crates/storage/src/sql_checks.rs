@@ -5,13 +5,11 @@
 //! PostgreSQL), advanced by `domain::CheckState::advance`, written back with its lease
 //! released, and the raw row, the hourly and daily counts and any transition's event go with it.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{
-    Check, CheckKind, CheckResult, CheckSecrets, CheckState, CheckStatus, CheckTarget, DomainEvent,
-    JsonObject, StatusPageAction,
+    Check, CheckKind, CheckResult, CheckSecrets, CheckState, CheckStatus, CheckTarget, DayCounts,
+    DomainEvent, HourCount, JsonObject, StatusPageAction,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Executor};
@@ -70,15 +68,14 @@ const UPSERT_UPTIME: &str = "INSERT INTO check_uptime (check_id, resolution, buc
      OR excluded.latency_max > check_uptime.latency_max THEN excluded.latency_max \
      ELSE check_uptime.latency_max END";
 
+/// A check's definition, as every query that returns checks reads it.
 #[derive(FromRow)]
-struct CheckRow {
+pub(crate) struct DefinitionRow {
     id: Uuid,
     component_id: Uuid,
     name: String,
     kind: String,
     target: Json<JsonObject>,
-    secrets: Json<JsonObject>,
-    has_push_token: bool,
     interval_secs: i32,
     timeout_secs: i32,
     retries: i32,
@@ -88,7 +85,43 @@ struct CheckRow {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    project_id: Uuid,
+}
+
+impl DefinitionRow {
+    fn into_check(self) -> Result<Check> {
+        let kind: CheckKind = parse(self.kind)?;
+        let target = CheckTarget::from_json(kind, self.target.0).map_err(StoreError::corrupt)?;
+        Ok(Check {
+            id: self.id,
+            component_id: self.component_id,
+            name: self.name,
+            target,
+            interval_secs: self.interval_secs,
+            timeout_secs: self.timeout_secs,
+            retries: self.retries,
+            retry_interval_secs: self.retry_interval_secs,
+            drives_status: self.drives_status,
+            paused: self.paused,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    /// The `check.deleted` event of this check, as `delete_check` writes it (a cascade about
+    /// to remove it returned these columns).
+    pub(crate) fn deleted_event(self) -> Result<DomainEvent> {
+        Ok(DomainEvent::check_changed(
+            "deleted",
+            &self.into_check()?,
+            &[],
+        ))
+    }
+}
+
+/// A check's state between runs (`check_status`).
+#[derive(FromRow)]
+struct StateRow {
     status: String,
     status_since: Option<DateTime<Utc>>,
     failures: i32,
@@ -99,12 +132,36 @@ struct CheckRow {
     next_due_at: Option<DateTime<Utc>>,
 }
 
+impl StateRow {
+    fn into_state(self) -> Result<CheckState> {
+        Ok(CheckState {
+            status: parse(self.status)?,
+            status_since: self.status_since,
+            failures: self.failures,
+            last_checked_at: self.last_checked_at,
+            last_latency_ms: self.last_latency_ms,
+            last_error: self.last_error,
+            cert_expires_at: self.cert_expires_at,
+            next_due_at: self.next_due_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct CheckRow {
+    #[sqlx(flatten)]
+    definition: DefinitionRow,
+    secrets: Json<JsonObject>,
+    has_push_token: bool,
+    project_id: Uuid,
+    #[sqlx(flatten)]
+    state: StateRow,
+}
+
 impl TryFrom<CheckRow> for StoredCheck {
     type Error = StoreError;
 
     fn try_from(r: CheckRow) -> Result<StoredCheck> {
-        let kind: CheckKind = parse(r.kind)?;
-        let target = CheckTarget::from_json(kind, r.target.0).map_err(StoreError::corrupt)?;
         let secrets = r
             .secrets
             .0
@@ -115,32 +172,9 @@ impl TryFrom<CheckRow> for StoredCheck {
             })
             .collect::<Result<_>>()?;
         Ok(StoredCheck {
-            check: Check {
-                id: r.id,
-                component_id: r.component_id,
-                name: r.name,
-                target,
-                interval_secs: r.interval_secs,
-                timeout_secs: r.timeout_secs,
-                retries: r.retries,
-                retry_interval_secs: r.retry_interval_secs,
-                drives_status: r.drives_status,
-                paused: r.paused,
-                version: r.version,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            },
+            check: r.definition.into_check()?,
             secrets: CheckSecrets(secrets),
-            state: CheckState {
-                status: parse(r.status)?,
-                status_since: r.status_since,
-                failures: r.failures,
-                last_checked_at: r.last_checked_at,
-                last_latency_ms: r.last_latency_ms,
-                last_error: r.last_error,
-                cert_expires_at: r.cert_expires_at,
-                next_due_at: r.next_due_at,
-            },
+            state: r.state.into_state()?,
             project_id: r.project_id,
             has_push_token: r.has_push_token,
         })
@@ -166,49 +200,6 @@ pub(crate) const DELETE_COMPONENT_CHECKS: &str = deleted_checks!("component_id =
 pub(crate) const DELETE_PROJECT_CHECKS: &str =
     deleted_checks!("component_id IN (SELECT id FROM components WHERE project_id = $1)");
 
-/// A deleted check's definition.
-#[derive(FromRow)]
-pub(crate) struct DeletedCheckRow {
-    id: Uuid,
-    component_id: Uuid,
-    name: String,
-    kind: String,
-    target: Json<JsonObject>,
-    interval_secs: i32,
-    timeout_secs: i32,
-    retries: i32,
-    retry_interval_secs: i32,
-    drives_status: bool,
-    paused: bool,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl DeletedCheckRow {
-    /// The `check.deleted` event of this check, as `delete_check` writes it.
-    pub(crate) fn deleted_event(self) -> Result<DomainEvent> {
-        let kind: CheckKind = parse(self.kind)?;
-        let target = CheckTarget::from_json(kind, self.target.0).map_err(StoreError::corrupt)?;
-        let check = Check {
-            id: self.id,
-            component_id: self.component_id,
-            name: self.name,
-            target,
-            interval_secs: self.interval_secs,
-            timeout_secs: self.timeout_secs,
-            retries: self.retries,
-            retry_interval_secs: self.retry_interval_secs,
-            drives_status: self.drives_status,
-            paused: self.paused,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        };
-        Ok(DomainEvent::check_changed("deleted", &check, &[]))
-    }
-}
-
 #[derive(FromRow)]
 struct OverviewRow {
     id: Uuid,
@@ -217,14 +208,10 @@ struct OverviewRow {
     kind: String,
     paused: bool,
     drives_status: bool,
-    status: String,
-    status_since: Option<DateTime<Utc>>,
-    failures: i32,
-    last_checked_at: Option<DateTime<Utc>>,
-    last_latency_ms: Option<f64>,
-    last_error: Option<String>,
-    cert_expires_at: Option<DateTime<Utc>>,
-    next_due_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    state: StateRow,
+    day_hour: Option<DateTime<Utc>>,
+    day_counts: Option<String>,
 }
 
 impl TryFrom<OverviewRow> for CheckOverview {
@@ -239,17 +226,12 @@ impl TryFrom<OverviewRow> for CheckOverview {
             kind: kind.as_str().to_owned(),
             paused: r.paused,
             drives_status: r.drives_status,
-            hourly: Vec::new(),
-            state: CheckState {
-                status: parse(r.status)?,
-                status_since: r.status_since,
-                failures: r.failures,
-                last_checked_at: r.last_checked_at,
-                last_latency_ms: r.last_latency_ms,
-                last_error: r.last_error,
-                cert_expires_at: r.cert_expires_at,
-                next_due_at: r.next_due_at,
-            },
+            // Not filled yet (made before the counts were kept here): filled by its next result.
+            day: r
+                .day_counts
+                .and_then(|text| DayCounts::decode(r.day_hour, &text).ok())
+                .unwrap_or_default(),
+            state: r.state.into_state()?,
         })
     }
 }
@@ -309,36 +291,6 @@ struct BucketRow {
     latency_sum: f64,
     latency_count: i32,
     latency_max: Option<f64>,
-}
-
-/// A bucket with its check, for a project's overview.
-#[derive(FromRow)]
-struct CheckBucketRow {
-    check_id: Uuid,
-    bucket: DateTime<Utc>,
-    up: i32,
-    degraded: i32,
-    down: i32,
-    latency_sum: f64,
-    latency_count: i32,
-    latency_max: Option<f64>,
-}
-
-impl CheckBucketRow {
-    fn split(self) -> (Uuid, UptimeBucket) {
-        (
-            self.check_id,
-            UptimeBucket::from(BucketRow {
-                bucket: self.bucket,
-                up: self.up,
-                degraded: self.degraded,
-                down: self.down,
-                latency_sum: self.latency_sum,
-                latency_count: self.latency_count,
-                latency_max: self.latency_max,
-            }),
-        )
-    }
 }
 
 impl From<BucketRow> for UptimeBucket {
@@ -423,6 +375,53 @@ where
     Ok(())
 }
 
+/// A check's counts of the last 24 hours as kept beside its state (locked with it by the
+/// caller). Not there yet (a check made before they were kept) or unreadable: read from its
+/// hourly buckets of the day up to `at`, which do not hold the result being recorded yet.
+async fn day_counts<B: SqlBackend>(
+    tx: &mut sqlx::Transaction<'static, B::Db>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<DayCounts>
+where
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    for<'a> &'a str: ColumnIndex<Row<B>>,
+    usize: ColumnIndex<Row<B>>,
+    for<'q> Uuid: Param<'q, B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db> + Column<B::Db>,
+    String: Column<B::Db>,
+    i32: Column<B::Db>,
+    f64: Column<B::Db>,
+{
+    let kept: Option<(Option<DateTime<Utc>>, Option<String>)> =
+        sqlx::query_as("SELECT day_hour, day_counts FROM check_status WHERE check_id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((hour, Some(text))) = kept
+        && let Ok(day) = DayCounts::decode(hour, &text)
+    {
+        return Ok(day);
+    }
+    let since = Resolution::Hour.bucket(at) - Duration::hours(domain::DAY_HOURS as i64 - 1);
+    let rows: Vec<BucketRow> = sqlx::query_as(
+        "SELECT bucket, up, degraded, down, latency_sum, latency_count, latency_max \
+         FROM check_uptime WHERE check_id = $1 AND resolution = 'h' AND bucket >= $2 \
+         ORDER BY bucket",
+    )
+    .bind(id)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut day = DayCounts::default();
+    for b in rows {
+        let good = i64::from(b.up) + i64::from(b.degraded);
+        let all = good + i64::from(b.down);
+        day.add(b.bucket, HourCount { good, all });
+    }
+    Ok(day)
+}
+
 #[async_trait]
 impl<B> CheckStore for B
 where
@@ -479,11 +478,13 @@ where
         .execute(&mut *tx)
         .await
         .map_err(|e| parent_missing(e, Entity::Component, c.component_id))?;
-        sqlx::query("INSERT INTO check_status (check_id, next_due_at) VALUES ($1, $2)")
-            .bind(c.id)
-            .bind((!c.paused).then_some(first_due))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO check_status (check_id, next_due_at, day_counts) VALUES ($1, $2, '')",
+        )
+        .bind(c.id)
+        .bind((!c.paused).then_some(first_due))
+        .execute(&mut *tx)
+        .await?;
         write_outbox(&mut *tx, &DomainEvent::check_changed("created", c, &[])).await?;
         tx.commit().await?;
         Ok(())
@@ -677,12 +678,14 @@ where
                 continue;
             };
             let transition = stored.state.advance(&stored.check, r.at, &r.outcome);
+            let mut day = day_counts::<B>(&mut tx, r.check_id, r.at).await?;
+            day.record(r.at, r.outcome.status);
             let s = &stored.state;
             sqlx::query(
                 "UPDATE check_status SET status = $2, status_since = $3, failures = $4, \
                  last_checked_at = $5, last_latency_ms = $6, last_error = $7, \
-                 cert_expires_at = $8, next_due_at = $9, lease_until = NULL \
-                 WHERE check_id = $1",
+                 cert_expires_at = $8, next_due_at = $9, lease_until = NULL, day_hour = $10, \
+                 day_counts = $11 WHERE check_id = $1",
             )
             .bind(r.check_id)
             .bind(s.status.as_str())
@@ -693,6 +696,8 @@ where
             .bind(s.last_error.clone())
             .bind(s.cert_expires_at)
             .bind(s.next_due_at)
+            .bind(day.newest)
+            .bind(day.encode())
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -760,46 +765,23 @@ where
         Ok(rows.into_iter().map(UptimeBucket::from).collect())
     }
 
-    async fn project_check_overview(
-        &self,
-        project_id: Uuid,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<CheckOverview>> {
+    async fn project_check_overview(&self, project_id: Uuid) -> Result<Vec<CheckOverview>> {
         let mut conn = self.reader().acquire().await?;
         crate::sql_store::require_project(&mut *conn, project_id).await?;
         // Only what the overview shows: no target or secrets to decode and validate per row
-        // (a project with thousands of checks answers several times faster).
+        // (a project with thousands of checks answers several times faster), and the day's
+        // counts kept beside each check's state (not its 24 hourly buckets).
         let rows: Vec<OverviewRow> = sqlx::query_as(
             "SELECT c.id, c.component_id, c.name, c.kind, c.paused, c.drives_status, s.status, \
              s.status_since, s.failures, s.last_checked_at, s.last_latency_ms, s.last_error, \
-             s.cert_expires_at, s.next_due_at FROM components p \
+             s.cert_expires_at, s.next_due_at, s.day_hour, s.day_counts FROM components p \
              JOIN checks c ON c.component_id = p.id JOIN check_status s ON s.check_id = c.id \
              WHERE p.project_id = $1 ORDER BY c.component_id, c.created_at, c.id",
         )
         .bind(project_id)
         .fetch_all(&mut *conn)
         .await?;
-        let buckets: Vec<CheckBucketRow> = sqlx::query_as(
-            "SELECT u.check_id, u.bucket, u.up, u.degraded, u.down, u.latency_sum, \
-             u.latency_count, u.latency_max FROM check_uptime u \
-             JOIN checks c ON c.id = u.check_id JOIN components p ON p.id = c.component_id \
-             WHERE p.project_id = $1 AND u.resolution = 'h' AND u.bucket >= $2 \
-             ORDER BY u.check_id, u.bucket",
-        )
-        .bind(project_id)
-        .bind(since)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut hourly: HashMap<Uuid, Vec<UptimeBucket>> = HashMap::new();
-        for row in buckets {
-            let (id, bucket) = row.split();
-            hourly.entry(id).or_default().push(bucket);
-        }
-        let mut overview: Vec<CheckOverview> = convert(rows)?;
-        for o in &mut overview {
-            o.hourly = hourly.remove(&o.check_id).unwrap_or_default();
-        }
-        Ok(overview)
+        convert(rows)
     }
 
     async fn prune_check_history(&self, retention: CheckRetention) -> Result<u64> {

@@ -27,7 +27,7 @@ use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::error::check_version;
 use crate::logs::contains_pattern;
 use crate::sql_artifacts::ArtifactRow;
-use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, DeletedCheckRow};
+use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, DefinitionRow};
 use crate::{
     ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion, IdentityStore,
     LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
@@ -636,7 +636,7 @@ where
             write_outbox(&mut *tx, &DomainEvent::artifact_deleted(&a.into())).await?;
         }
         // Its components' checks likewise (each with its `check.deleted`).
-        let checks: Vec<DeletedCheckRow> = sqlx::query_as(DELETE_PROJECT_CHECKS)
+        let checks: Vec<DefinitionRow> = sqlx::query_as(DELETE_PROJECT_CHECKS)
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
@@ -750,7 +750,7 @@ where
         let c = component_for_update::<B>(&mut *tx, id).await?;
         // Its checks go first, each announced like a direct delete (the cascade would remove
         // them silently, and a consumer of `check.*` events would keep them forever).
-        let checks: Vec<DeletedCheckRow> = sqlx::query_as(DELETE_COMPONENT_CHECKS)
+        let checks: Vec<DefinitionRow> = sqlx::query_as(DELETE_COMPONENT_CHECKS)
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;

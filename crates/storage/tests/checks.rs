@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::{
-    Check, CheckPatch, CheckResult, CheckRules, CheckStatus, NewCheck, NewComponent, NewProject,
-    Outcome,
+    Check, CheckPatch, CheckResult, CheckRules, CheckStatus, DayCounts, NewCheck, Outcome,
 };
 use serde_json::json;
 use storage::{CheckRetention, Entity, Resolution, Store, StoreError};
@@ -20,24 +19,7 @@ testsupport::on_both_backends!(
 );
 
 async fn component(store: &Arc<dyn Store>) -> (Uuid, Uuid) {
-    let p = store
-        .create_project(NewProject {
-            name: "lab".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let c = store
-        .create_component(
-            p.id,
-            NewComponent {
-                name: "nas".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    (p.id, c.id)
+    testsupport::project_with_component(&**store, "lab", "nas").await
 }
 
 fn new_check(kind: &str, target: serde_json::Value) -> NewCheck {
@@ -250,33 +232,53 @@ async fn leases_results_transitions_and_uptime(store: Arc<dyn Store>) {
     assert_eq!(total, 4);
     assert_eq!(days.iter().map(|b| b.latency_count).sum::<i64>(), 2);
 
-    let overview = store
-        .project_check_overview(project_id, at(-7200))
-        .await
-        .unwrap();
+    let overview = store.project_check_overview(project_id).await.unwrap();
     assert_eq!(overview.len(), 1);
     assert_eq!(overview[0].state.status, CheckStatus::Up);
-    // The hourly counts come along, oldest first, from `since` on.
-    let counts: Vec<(i64, i64)> = overview[0].hourly.iter().map(|b| (b.up, b.down)).collect();
-    assert_eq!(counts, [(1, 2), (1, 0)]);
-    let recent = store
-        .project_check_overview(project_id, Resolution::Hour.bucket(at(3700)))
-        .await
-        .unwrap();
-    assert_eq!(recent[0].hourly.len(), 1);
-    assert_eq!(
-        recent[0].hourly[0].bucket,
-        Resolution::Hour.bucket(at(3700))
-    );
+    // The day's counts come along: (up or degraded, all) per hour, the current hour last.
+    let counts = |day: &DayCounts, now: i64| -> Vec<(i64, i64)> {
+        day.window(at(now))
+            .iter()
+            .map(|h| (h.good, h.all))
+            .collect()
+    };
+    let mut expected = vec![(0, 0); 22];
+    expected.extend([(1, 3), (1, 1)]);
+    assert_eq!(counts(&overview[0].day, 3700), expected);
+    // A day later they have left the window.
+    assert_eq!(counts(&overview[0].day, 3700 + 86_400), vec![(0, 0); 24]);
     // Another project's overview has none of them.
     let (other, _) = component(&store).await;
     assert!(
         store
-            .project_check_overview(other, at(-7200))
+            .project_check_overview(other)
             .await
             .unwrap()
             .is_empty()
     );
+
+    // Counts not kept yet (a check from before they were, as a restored older backup has it):
+    // the next result fills them from the hourly buckets first.
+    let mut rows = testsupport::export_rows(&*store).await;
+    for (t, r) in &mut rows {
+        if t.name == "check_status" {
+            r.insert("day_hour".into(), serde_json::Value::Null);
+            r.insert("day_counts".into(), serde_json::Value::Null);
+        }
+    }
+    store
+        .import(&mut rows.into_iter().map(Ok), true)
+        .await
+        .unwrap();
+    let before = store.project_check_overview(project_id).await.unwrap();
+    assert_eq!(before[0].day, DayCounts::default());
+    store
+        .record_check_results(&[result(3800, Outcome::up(1.0))])
+        .await
+        .unwrap();
+    let after = store.project_check_overview(project_id).await.unwrap();
+    expected[23] = (2, 2);
+    assert_eq!(counts(&after[0].day, 3800), expected);
 
     // A result for a check deleted meanwhile is dropped quietly.
     store.delete_check(check.id).await.unwrap();

@@ -15,15 +15,7 @@ type Columns = Vec<(String, Option<Kind>)>;
 type Schema = Vec<(String, Columns)>;
 
 async fn export(store: &dyn Store) -> Rows {
-    let mut rows = Vec::new();
-    store
-        .export(&mut |t, r| {
-            rows.push((t, r));
-            Ok(())
-        })
-        .await
-        .unwrap();
-    rows
+    testsupport::export_rows(store).await
 }
 
 async fn import(store: &dyn Store, rows: &Rows, wipe: bool) -> storage::Result<()> {

@@ -238,6 +238,11 @@ impl AppBuilder {
         let mut check_settings = self.checks;
         let samples = timeseries.clone();
         check_settings.samples = Some(Arc::new(move |s| samples.push(s)));
+        // Locally, one sample per check and hour (the hourly counts hold the rest): one per
+        // run would grow the table by gigabytes a day with thousands of checks.
+        if timeseries.victoria_metrics().is_none() && check_settings.sample_step.is_none() {
+            check_settings.sample_step = Some(services::checks::LOCAL_SAMPLE_STEP);
+        }
         let checks = services::checks::Checks::new(store.clone(), check_settings);
         checks.register(registry);
         tasks.spawn(checks.clone().run_scheduler());

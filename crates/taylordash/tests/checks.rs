@@ -112,6 +112,19 @@ fn mqtt_heartbeats_come_through_the_event_pipeline_and_state_survives_a_restart(
     assert_eq!(status, 201, "{check}");
     let id = check["id"].as_str().expect("check id").to_owned();
     assert_eq!(check["status"], "unknown");
+    // "Test now" cannot make a device send: it says what arrived (nothing yet).
+    let test_now = || {
+        call(
+            server.addr,
+            "POST",
+            &format!("/api/v1/checks/{id}/test"),
+            None,
+        )
+    };
+    let (status, tested) = test_now();
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["status"], "down");
+    assert_eq!(tested["error"], "nothing received yet");
 
     // A message on another topic does nothing; one on a matching topic makes it up.
     publish(
@@ -133,6 +146,13 @@ fn mqtt_heartbeats_come_through_the_event_pipeline_and_state_survives_a_restart(
         let (_, c) = call(server.addr, "GET", &format!("/api/v1/checks/{id}"), None);
         c["status"] == "up"
     });
+    let (_, tested) = test_now();
+    assert_eq!(tested["status"], "up", "{tested}");
+    let (_, stored) = call(server.addr, "GET", &format!("/api/v1/checks/{id}"), None);
+    assert_eq!(
+        tested["last_seen_at"], stored["last_checked_at"],
+        "{tested}"
+    );
     // The transition is an event like any other: stored and listed.
     wait_for("the check.up event is stored", || {
         let (_, events) = call(

@@ -70,6 +70,46 @@ impl TestDb {
     }
 }
 
+/// A project named `project` with one component named `component` (somewhere to put checks);
+/// returns (project id, component id).
+pub async fn project_with_component(
+    store: &dyn Store,
+    project: &str,
+    component: &str,
+) -> (uuid::Uuid, uuid::Uuid) {
+    let p = store
+        .create_project(domain::NewProject {
+            name: project.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create project");
+    let c = store
+        .create_component(
+            p.id,
+            domain::NewComponent {
+                name: component.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create component");
+    (p.id, c.id)
+}
+
+/// Every row of `store`, table by table (a snapshot export, as backups take it).
+pub async fn export_rows(store: &dyn Store) -> Vec<(&'static storage::Table, storage::RowObject)> {
+    let mut rows = Vec::new();
+    store
+        .export(&mut |t, r| {
+            rows.push((t, r));
+            Ok(())
+        })
+        .await
+        .expect("export");
+    rows
+}
+
 /// Creates an empty database; returns (admin URL, database name, URL of the new database).
 pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
     let Some(admin_url) = std::env::var(PG_URL_ENV).ok().filter(|v| !v.is_empty()) else {

@@ -139,11 +139,23 @@ async fn checks_crud_secrets_and_push(app: TestApp) {
         !again.body.to_string().contains(&path[20..]),
         "the token is not shown again"
     );
+    // "Test now" of a push check says what arrived, honestly: nothing yet, then the push.
+    let test_path = format!("/api/v1/checks/{push_id}/test");
+    let untested = app.post(&test_path, json!({})).await;
+    assert_eq!(untested.status, StatusCode::OK, "{}", untested.body);
+    assert_eq!(untested.body["status"], "down");
+    assert_eq!(untested.body["error"], "nothing received yet");
+    assert_eq!(untested.body["last_seen_at"], Value::Null);
     let pushed = app
         .call_as(&Cred::Anonymous, Method::POST, &path, None)
         .await;
     assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
     assert_eq!(pushed.body["status"], "up");
+    let tested = app.post(&test_path, json!({})).await;
+    assert_eq!(tested.body["status"], "up", "{}", tested.body);
+    assert_eq!(tested.body["error"], Value::Null);
+    let seen = app.get(&format!("/api/v1/checks/{push_id}")).await;
+    assert_eq!(tested.body["last_seen_at"], seen.body["last_checked_at"]);
     let by_get = app
         .call_as(&Cred::Anonymous, Method::GET, &path, None)
         .await;

@@ -9,16 +9,12 @@ on_both!(
     status_page_counts_are_ready_before_the_first_request,
 );
 
-async fn status_page_per_role_and_anonymous(app: TestApp) {
-    let p = app.project("Home lab").await;
-    let nas = app.component(&p, "NAS").await;
-    let router = app.component(&p, "Router").await;
-    app.component(&p, "Printer").await; // no checks: not on the page
-    // An up check (a push) and, on the router, a paused check at an internal address.
+/// A push check on `component`, pushed once (so it is up); returns the answer that made it.
+async fn pushed_check(app: &TestApp, component: &str, name: &str) -> Reply {
     let push = app
         .post(
-            &format!("/api/v1/components/{nas}/checks"),
-            json!({"kind": "push", "name": "backup job on nas.internal", "interval_secs": 3600}),
+            &format!("/api/v1/components/{component}/checks"),
+            json!({"kind": "push", "name": name, "interval_secs": 3600}),
         )
         .await;
     assert_eq!(push.status, StatusCode::CREATED, "{}", push.body);
@@ -26,6 +22,16 @@ async fn status_page_per_role_and_anonymous(app: TestApp) {
         .call_as(&Cred::Anonymous, Method::POST, &push.str("push_path"), None)
         .await;
     assert_eq!(pushed.body["status"], "up", "{}", pushed.body);
+    push
+}
+
+async fn status_page_per_role_and_anonymous(app: TestApp) {
+    let p = app.project("Home lab").await;
+    let nas = app.component(&p, "NAS").await;
+    let router = app.component(&p, "Router").await;
+    app.component(&p, "Printer").await; // no checks: not on the page
+    // An up check (a push) and, on the router, a paused check at an internal address.
+    let push = pushed_check(&app, &nas, "backup job on nas.internal").await;
     let tcp = app
         .post(
             &format!("/api/v1/components/{router}/checks"),
@@ -241,17 +247,7 @@ async fn status_page_per_role_and_anonymous(app: TestApp) {
 async fn status_page_counts_are_ready_before_the_first_request(app: TestApp) {
     let p = app.project("Home lab").await;
     let nas = app.component(&p, "NAS").await;
-    let push = app
-        .post(
-            &format!("/api/v1/components/{nas}/checks"),
-            json!({"kind": "push", "name": "backup", "interval_secs": 3600}),
-        )
-        .await;
-    assert_eq!(push.status, StatusCode::CREATED, "{}", push.body);
-    let pushed = app
-        .call_as(&Cred::Anonymous, Method::POST, &push.str("push_path"), None)
-        .await;
-    assert_eq!(pushed.body["status"], "up", "{}", pushed.body);
+    pushed_check(&app, &nas, "backup").await;
     let on = app
         .call(
             Method::POST,
@@ -281,7 +277,20 @@ async fn status_page_counts_are_ready_before_the_first_request(app: TestApp) {
     checks.warm_status_pages().await.expect("warm");
     assert_eq!(checks.status_history_reads(), warmed + 1);
 
-    // A page turned on since the last pass is computed by its first request.
+    // With the background task running (its first pass computes the page again), a page
+    // turned on since wakes it: its counts are read before its first visitor comes.
+    let warmer = tokio::spawn(checks.clone().run_status_page_warmer());
+    let reads_reach = async |n: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while checks.status_history_reads() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} reads of the counts"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    reads_reach(warmed + 2).await;
     let q = app.project("Office").await;
     let later = app
         .call(
@@ -291,9 +300,19 @@ async fn status_page_counts_are_ready_before_the_first_request(app: TestApp) {
         )
         .await;
     assert_eq!(later.status, StatusCode::OK, "{}", later.body);
+    reads_reach(warmed + 3).await;
     let first = app
         .call_as(&Cred::Anonymous, Method::GET, &later.str("api_path"), None)
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
-    assert_eq!(checks.status_history_reads(), warmed + 2);
+    assert_eq!(
+        checks.status_history_reads(),
+        warmed + 3,
+        "its first request did not read the counts"
+    );
+    // A check added to a project with its page on wakes it too (the first project's).
+    let router = app.component(&p, "Router").await;
+    pushed_check(&app, &router, "router heartbeat").await;
+    reads_reach(warmed + 4).await;
+    warmer.abort();
 }

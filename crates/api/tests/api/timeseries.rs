@@ -249,10 +249,26 @@ async fn project_progress_is_sampled_locally() {
     .await;
 }
 
-/// Every check result is a sample: `taylordash_check_up{check_id}` in the local table.
+/// Check results become samples in the local table: `taylordash_check_up{check_id}`, one per
+/// check and sample step (an hour by default there; a second here), the share of its runs up.
 #[tokio::test]
 async fn check_results_become_samples() {
-    let app = app_with_timeseries(TestDb::sqlite().await, None);
+    let default = app_with_timeseries(TestDb::sqlite().await, None);
+    assert_eq!(
+        default.state.checks.settings().sample_step,
+        Some(services::checks::LOCAL_SAMPLE_STEP),
+        "locally one sample per check and hour"
+    );
+    let app = TestApp::observed(TestDb::sqlite().await, |app| {
+        app.timeseries(observability::timeseries::TimeSeriesSettings {
+            flush_interval: Duration::from_millis(50),
+            ..Default::default()
+        })
+        .checks(services::checks::Settings {
+            sample_step: Some(Duration::from_secs(1)),
+            ..Default::default()
+        })
+    });
     let p = app.project("lab").await;
     let c = app.component(&p, "backup job").await;
     let created = app
@@ -262,15 +278,17 @@ async fn check_results_become_samples() {
         )
         .await;
     let id = created.str("id");
-    let pushed = app
-        .call_as(
-            &Cred::Anonymous,
-            Method::POST,
-            &created.str("push_path"),
-            None,
-        )
-        .await;
-    assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
+    for _ in 0..3 {
+        let pushed = app
+            .call_as(
+                &Cred::Anonymous,
+                Method::POST,
+                &created.str("push_path"),
+                None,
+            )
+            .await;
+        assert_eq!(pushed.status, StatusCode::OK, "{}", pushed.body);
+    }
     eventually("the check's up sample is stored", async || {
         let now = chrono::Utc::now().timestamp();
         let r = query(&app, "taylordash_check_up", now - 60, now, "1").await;

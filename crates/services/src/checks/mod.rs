@@ -14,6 +14,7 @@
 //! Time comes from a [`Clock`], so tests move it to make retries and late pushes happen.
 
 mod dns;
+pub mod overview;
 mod ping;
 pub mod probe;
 pub mod status_page;
@@ -29,14 +30,18 @@ use domain::{
     Outcome, ValidationError, topics,
 };
 use storage::{
-    CheckOverview, CheckRetention, CheckStore, MetricSample, RecordedTransition, Resolution,
-    StoreError, StoredCheck, StoredResult, UptimeBucket,
+    CheckRetention, CheckStore, MetricSample, RecordedTransition, Resolution, StoreError,
+    StoredCheck, StoredResult, UptimeBucket,
 };
 use tokio::sync::{Notify, Semaphore, mpsc};
 use uuid::Uuid;
 
 use crate::Clock;
 use crate::identity::token;
+
+/// The sample step without VictoriaMetrics (see [`Settings::sample_step`]): one `up` and one
+/// latency sample per check and hour, as the hourly uptime counts.
+pub const LOCAL_SAMPLE_STEP: Duration = Duration::from_secs(3600);
 
 /// How long raw results and hourly and daily counts are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,10 @@ pub struct Settings {
     pub batch_size: usize,
     /// `up` and latency samples per result.
     pub samples: Option<SampleSink>,
+    /// Samples per check at most every this long (the mean of its runs), not one per result:
+    /// for the local samples table, which would otherwise grow with every run. `None`: one
+    /// per result (VictoriaMetrics).
+    pub sample_step: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -85,6 +94,7 @@ impl Default for Settings {
             poll: Duration::from_millis(250),
             batch_size: 500,
             samples: None,
+            sample_step: None,
         }
     }
 }
@@ -108,6 +118,15 @@ pub struct Created {
     pub check: StoredCheck,
     /// The push token (push checks), shown once; only its hash is stored.
     pub push_token: Option<String>,
+}
+
+/// What "test now" found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tested {
+    pub outcome: Outcome,
+    /// Push and MQTT heartbeat checks: when something last arrived (within the raw results'
+    /// retention), which is all such a check can tell on demand.
+    pub last_seen_at: Option<DateTime<Utc>>,
 }
 
 /// Uptime over one window.
@@ -180,8 +199,69 @@ struct Inner {
     heartbeats: Mutex<HeartbeatIndex>,
     /// Public status pages computed lately, by project.
     status_cache: Mutex<status_page::StatusCache>,
+    /// Projects whose status page the background task should compute soon (turned on, or
+    /// their checks changed), and what wakes it.
+    status_dirty: Mutex<std::collections::HashSet<Uuid>>,
+    status_wake: Notify,
     /// How many times the counts behind status pages were read (the expensive part).
     status_history_reads: std::sync::atomic::AtomicU64,
+    /// Runs not turned into samples yet, with `sample_step`.
+    sample_window: Mutex<SampleWindow>,
+}
+
+/// The runs of each check in one `sample_step` window, not sampled yet.
+#[derive(Default)]
+struct SampleWindow {
+    /// The window's start (a multiple of the step since the epoch).
+    start: Option<DateTime<Utc>>,
+    checks: HashMap<Uuid, RunSums>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct RunSums {
+    runs: u32,
+    up: u32,
+    latency_sum: f64,
+    latency_runs: u32,
+}
+
+impl SampleWindow {
+    /// Starts the window `at` falls in (given the step); returns the samples of the one before
+    /// when that ended: per check, the share of its runs that were up and their mean latency,
+    /// stamped at the window's end.
+    fn roll(&mut self, at: DateTime<Utc>, step: Duration) -> Vec<MetricSample> {
+        let step_ms = i64::try_from(step.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1000);
+        let start = at.timestamp_millis().div_euclid(step_ms) * step_ms;
+        let start = DateTime::from_timestamp_millis(start).unwrap_or(at);
+        let mut out = Vec::new();
+        match self.start {
+            Some(current) if start > current => {
+                let end = current + chrono::Duration::milliseconds(step_ms);
+                for (check_id, sums) in self.checks.drain() {
+                    let latency = (sums.latency_runs > 0)
+                        .then(|| sums.latency_sum / f64::from(sums.latency_runs));
+                    let up = f64::from(sums.up) / f64::from(sums.runs.max(1));
+                    out.extend(sample_pair(check_id, up, latency, end));
+                }
+                self.start = Some(start);
+            }
+            Some(_) => {}
+            None => self.start = Some(start),
+        }
+        out
+    }
+
+    fn add(&mut self, r: &CheckResult) {
+        let sums = self.checks.entry(r.check_id).or_default();
+        sums.runs += 1;
+        sums.up += u32::from(r.outcome.status != CheckStatus::Down);
+        if let Some(ms) = r.outcome.latency_ms {
+            sums.latency_sum += ms;
+            sums.latency_runs += 1;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -214,7 +294,10 @@ impl Checks {
             wake: Notify::new(),
             heartbeats: Mutex::new(HeartbeatIndex::default()),
             status_cache: Mutex::new(Default::default()),
+            status_dirty: Mutex::new(Default::default()),
+            status_wake: Notify::new(),
             status_history_reads: Default::default(),
+            sample_window: Mutex::new(SampleWindow::default()),
         }))
     }
 
@@ -278,6 +361,7 @@ impl Checks {
         self.heartbeats_changed();
         self.0.wake.notify_one();
         let check = self.0.store.get_check(check.id).await?;
+        self.status_page_changed(check.project_id);
         Ok(Created { check, push_token })
     }
 
@@ -312,12 +396,15 @@ impl Checks {
             .await?;
         self.heartbeats_changed();
         self.0.wake.notify_one();
+        self.status_page_changed(stored.project_id);
         Ok(self.0.store.get_check(id).await?)
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), Error> {
+        let stored = self.0.store.get_check(id).await?;
         self.0.store.delete_check(id).await?;
         self.heartbeats_changed();
+        self.status_page_changed(stored.project_id);
         Ok(())
     }
 
@@ -438,42 +525,83 @@ impl Checks {
         (now - seen <= window && recorded.is_none_or(|r| seen > r)).then_some(seen)
     }
 
-    /// Runs a stored check once and returns the outcome, without recording it.
-    pub async fn test(&self, id: Uuid) -> Result<Outcome, Error> {
+    /// Runs a stored check once and returns the outcome, without recording it. A push or MQTT
+    /// heartbeat check cannot be run, only waited for: its "test" says when something last
+    /// arrived and whether that is recent enough now.
+    pub async fn test(&self, id: Uuid) -> Result<Tested, Error> {
         let stored = self.0.store.get_check(id).await?;
-        Ok(self.test_stored(&stored).await)
+        if stored.check.kind().is_heartbeat() {
+            return self.test_heartbeat(&stored).await;
+        }
+        Ok(Tested {
+            outcome: probe::run(&stored.check, &stored.secrets, self.now()).await,
+            last_seen_at: None,
+        })
     }
 
-    async fn test_stored(&self, stored: &StoredCheck) -> Outcome {
-        match &stored.check.target {
-            // A heartbeat's "test" tells how long ago it last arrived.
-            CheckTarget::Push(_) | CheckTarget::Mqtt(_) => match stored.state.status {
-                CheckStatus::Up | CheckStatus::Degraded => Outcome {
+    /// A push or MQTT heartbeat check's state as of now: up while the last arrival (a recorded
+    /// one, or for MQTT one seen since) is within the interval and grace, else late.
+    async fn test_heartbeat(&self, stored: &StoredCheck) -> Result<Tested, Error> {
+        let now = self.now();
+        let check = &stored.check;
+        let kept = self.0.settings.retention.raw;
+        let recorded = self
+            .0
+            .store
+            .check_results(check.id, now - kept, 5000)
+            .await?
+            .into_iter()
+            .find(|r| r.status != CheckStatus::Down)
+            .map(|r| r.at);
+        let seen = self
+            .0
+            .heartbeats
+            .lock()
+            .ok()
+            .and_then(|h| h.seen.get(&check.id).copied());
+        let last = recorded.max(seen);
+        let grace = check.target.grace_secs();
+        let outcome = match last {
+            None if stored.state.last_checked_at.is_none() => Outcome::down("nothing received yet"),
+            None => Outcome::down(format!(
+                "late: nothing received in the last {} hours",
+                kept.num_hours()
+            )),
+            Some(at)
+                if now - at
+                    <= chrono::Duration::seconds(i64::from(check.interval_secs + grace)) =>
+            {
+                Outcome {
                     status: CheckStatus::Up,
                     latency_ms: None,
                     error: None,
                     cert_expires_at: None,
-                },
-                CheckStatus::Unknown => Outcome::down("nothing received yet"),
-                CheckStatus::Down => Outcome::down(
-                    stored
-                        .state
-                        .last_error
-                        .clone()
-                        .unwrap_or_else(|| "late".into()),
-                ),
-            },
-            _ => probe::run(&stored.check, &stored.secrets, self.now()).await,
-        }
+                }
+            }
+            Some(at) => Outcome::down(format!(
+                "late: last received {} s ago, expected every {} s (+{grace} s grace)",
+                (now - at).num_seconds(),
+                check.interval_secs
+            )),
+        };
+        Ok(Tested {
+            outcome,
+            last_seen_at: last,
+        })
     }
 
     /// Runs a check described by `new` (not stored) once: the check editor's "test now".
-    pub async fn test_new(&self, component_id: Uuid, new: NewCheck) -> Result<Outcome, Error> {
+    pub async fn test_new(&self, component_id: Uuid, new: NewCheck) -> Result<Tested, Error> {
         let (check, secrets) = Check::create(component_id, new, &self.0.settings.rules)?;
-        if check.kind().is_heartbeat() {
-            return Ok(Outcome::down("nothing received yet (save the check first)"));
-        }
-        Ok(probe::run(&check, &secrets, self.now()).await)
+        let outcome = if check.kind().is_heartbeat() {
+            Outcome::down("nothing received yet (save the check, then send to it)")
+        } else {
+            probe::run(&check, &secrets, self.now()).await
+        };
+        Ok(Tested {
+            outcome,
+            last_seen_at: None,
+        })
     }
 
     /// Raw results of the last `hours`, newest first (at most `limit`).
@@ -488,20 +616,14 @@ impl Checks {
         Ok(self.0.store.check_results(id, since, limit).await?)
     }
 
-    /// Every check of a project with its state and its hourly counts of the last 24 hours (the
-    /// current hour and the 23 before it), and the current hour's start.
+    /// Every check of a project with its state and its runs of the last 24 hours (the
+    /// current hour and the 23 before it), by component (see [`overview::build`]).
     pub async fn project_overview(
         &self,
         project_id: Uuid,
-    ) -> Result<(Vec<CheckOverview>, DateTime<Utc>), Error> {
-        let current = Resolution::Hour.bucket(self.now());
-        let since = current - chrono::Duration::hours(23);
-        let overview = self
-            .0
-            .store
-            .project_check_overview(project_id, since)
-            .await?;
-        Ok((overview, current))
+    ) -> Result<Vec<overview::ComponentOverview>, Error> {
+        let checks = self.0.store.project_check_overview(project_id).await?;
+        Ok(overview::build(checks, self.now()))
     }
 
     /// Hourly (or daily) counts since `hours` ago, oldest first: the uptime bars.
@@ -556,9 +678,7 @@ impl Checks {
     /// Records results (one transaction), then publishes their samples and logs transitions.
     async fn record(&self, results: Vec<CheckResult>) -> Result<Vec<RecordedTransition>, Error> {
         let transitions = self.0.store.record_check_results(&results).await?;
-        if let Some(sink) = &self.0.settings.samples {
-            sink(samples(&results));
-        }
+        self.publish_samples(&results, self.now());
         for t in &transitions {
             tracing::info!(
                 check_id = %t.check.id,
@@ -570,6 +690,40 @@ impl Checks {
             );
         }
         Ok(transitions)
+    }
+
+    /// Hands the samples of `results` to the sink: one per result, or with `sample_step` the
+    /// windows that ended by `now`.
+    fn publish_samples(&self, results: &[CheckResult], now: DateTime<Utc>) {
+        let Some(sink) = &self.0.settings.samples else {
+            return;
+        };
+        let samples = match self.0.settings.sample_step {
+            None => results
+                .iter()
+                .flat_map(|r| {
+                    let up = if r.outcome.status == CheckStatus::Down {
+                        0.0
+                    } else {
+                        1.0
+                    };
+                    sample_pair(r.check_id, up, r.outcome.latency_ms, r.at)
+                })
+                .collect(),
+            Some(step) => match self.0.sample_window.lock() {
+                Ok(mut window) => {
+                    let out = window.roll(now, step);
+                    for r in results {
+                        window.add(r);
+                    }
+                    out
+                }
+                Err(_) => Vec::new(),
+            },
+        };
+        if !samples.is_empty() {
+            sink(samples);
+        }
     }
 
     /// Drops history past the retention.
@@ -613,6 +767,8 @@ impl Checks {
                 }
                 last_prune = Some(now);
             }
+            // A sample window that ended is written even when no result came since.
+            self.publish_samples(&[], now);
             // The lease outlives the longest run; a crashed run's check is free again after it.
             let lease = now + chrono::Duration::seconds(i64::from(domain::MAX_TIMEOUT_SECS) + 30);
             let available = limit.available_permits().max(1) as i64;
@@ -707,32 +863,87 @@ fn summarize<'a>(hours: i64, buckets: impl Iterator<Item = &'a UptimeBucket>) ->
     }
 }
 
-/// `taylordash_check_up` (1 up or degraded, 0 down) and `taylordash_check_latency_ms` per
-/// result, labelled with the check's id only (bounded by the checks there are).
-fn samples(results: &[CheckResult]) -> Vec<MetricSample> {
-    let mut out = Vec::with_capacity(results.len() * 2);
-    for r in results {
-        let mut labels = domain::JsonObject::new();
-        labels.insert("check_id".into(), r.check_id.to_string().into());
-        let up = if r.outcome.status == CheckStatus::Down {
-            0.0
-        } else {
-            1.0
-        };
-        out.push(MetricSample {
-            name: "taylordash_check_up".into(),
-            labels: labels.clone(),
-            value: up,
-            ts: r.at,
-        });
-        if let Some(ms) = r.outcome.latency_ms {
-            out.push(MetricSample {
-                name: "taylordash_check_latency_ms".into(),
-                labels,
-                value: ms,
-                ts: r.at,
-            });
+/// `taylordash_check_up` (1 up or degraded, 0 down; with a sample step, the share of runs
+/// that were) and `taylordash_check_latency_ms` (when measured), labelled with the check's id
+/// only (bounded by the checks there are).
+fn sample_pair(
+    check_id: Uuid,
+    up: f64,
+    latency_ms: Option<f64>,
+    ts: DateTime<Utc>,
+) -> impl Iterator<Item = MetricSample> {
+    let mut labels = domain::JsonObject::new();
+    labels.insert("check_id".into(), check_id.to_string().into());
+    let latency = latency_ms.map(|ms| MetricSample {
+        name: "taylordash_check_latency_ms".into(),
+        labels: labels.clone(),
+        value: ms,
+        ts,
+    });
+    std::iter::once(MetricSample {
+        name: "taylordash_check_up".into(),
+        labels,
+        value: up,
+        ts,
+    })
+    .chain(latency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(check_id: Uuid, at: DateTime<Utc>, outcome: Outcome) -> CheckResult {
+        CheckResult {
+            check_id,
+            at,
+            outcome,
         }
     }
-    out
+
+    #[test]
+    fn a_sample_step_turns_a_window_of_runs_into_one_pair_per_check() {
+        let hour = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut w = SampleWindow::default();
+        let step = Duration::from_secs(3600);
+        assert!(w.roll(hour + chrono::Duration::minutes(5), step).is_empty());
+        w.add(&result(a, hour, Outcome::up(10.0)));
+        w.add(&result(a, hour, Outcome::up(30.0)));
+        w.add(&result(a, hour, Outcome::down("refused")));
+        w.add(&result(b, hour, Outcome::down("refused")));
+        // Still the same hour: nothing yet.
+        assert!(
+            w.roll(hour + chrono::Duration::minutes(59), step)
+                .is_empty()
+        );
+        let mut out = w.roll(hour + chrono::Duration::minutes(61), step);
+        out.sort_by_key(|s| {
+            (
+                s.labels["check_id"].as_str().map(str::to_owned),
+                s.name.clone(),
+            )
+        });
+        let end = hour + chrono::Duration::hours(1);
+        assert!(out.iter().all(|s| s.ts == end));
+        let of = |id: Uuid| -> Vec<(&str, f64)> {
+            out.iter()
+                .filter(|s| s.labels["check_id"] == id.to_string().as_str())
+                .map(|s| (s.name.as_str(), s.value))
+                .collect()
+        };
+        assert_eq!(
+            of(a),
+            [
+                ("taylordash_check_latency_ms", 20.0),
+                ("taylordash_check_up", 2.0 / 3.0)
+            ]
+        );
+        assert_eq!(of(b), [("taylordash_check_up", 0.0)]);
+        // The next window starts empty.
+        assert!(
+            w.roll(hour + chrono::Duration::minutes(125), step)
+                .is_empty()
+        );
+    }
 }

@@ -11,8 +11,9 @@
 //! counts read at most every [`HISTORY_TTL`] (uptime and bars: tens of rows per check), so a
 //! page on a wall screen (or many) costs little; the token is looked up on every request, so
 //! turning the page off takes effect at once. A background task computes the counts of every
-//! page that is on at start and every [`WARM_EVERY`], so no request (the first included) waits
-//! for them; only a page turned on since the last pass is computed by its first request.
+//! page that is on at start and every [`WARM_EVERY`], and, woken within [`WAKE_DELAY`], of a
+//! page just turned on or whose project's checks changed, so no request (the first included)
+//! waits for them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +21,11 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use domain::CheckStatus;
-use storage::{ComponentBucket, Resolution, StatusPageData};
+use domain::{CheckStatus, HourCount};
+use storage::{ComponentBucket, Resolution, StatusPageData, StoreError};
 use uuid::Uuid;
 
+use super::overview::{component_status, share, shown_status};
 use super::{Checks, Error};
 use crate::identity::token;
 
@@ -35,6 +37,9 @@ pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(300)
 /// How often the background task recomputes the counts of every status page: well within
 /// [`HISTORY_TTL`], so they never go stale between two passes.
 pub const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(240);
+/// How long the background task waits after being woken (a page turned on, a check changed),
+/// so a burst of changes is computed once.
+pub const WAKE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 /// Daily bars on the page (today included).
 pub const DAYS: i64 = 30;
 
@@ -95,19 +100,12 @@ pub(super) struct Cached {
 /// Computed pages by project.
 pub(super) type StatusCache = HashMap<Uuid, Cached>;
 
-fn rank(status: &str) -> u8 {
-    match status {
-        "down" => 4,
-        "degraded" => 3,
-        "unknown" => 2,
-        "up" => 1,
-        _ => 0,
-    }
-}
-
+/// Up or degraded runs of all, as the overview shares them.
 fn ratio(up: i64, degraded: i64, down: i64) -> Option<f64> {
-    let total = up + degraded + down;
-    (total > 0).then(|| (up + degraded) as f64 / total as f64)
+    share(HourCount {
+        good: up + degraded,
+        all: up + degraded + down,
+    })
 }
 
 /// Builds the page from what the store read (pure, so tests can feed it).
@@ -139,16 +137,7 @@ pub fn build(data: StatusPageData, now: DateTime<Utc>) -> PublicStatus {
     let daily = by_component(data.daily);
     let mut out = Vec::with_capacity(components.len());
     for (id, mut c, states) in components {
-        c.status = if states.iter().all(|(_, paused)| *paused) {
-            "paused"
-        } else {
-            states
-                .iter()
-                .filter(|(_, paused)| !paused)
-                .map(|(s, _)| s.as_str())
-                .max_by_key(|s| rank(s))
-                .unwrap_or("unknown")
-        };
+        c.status = component_status(states.iter().map(|&(s, paused)| shown_status(paused, s)));
         // Only the buckets inside each window count, whatever the store sent.
         let sum = |buckets: &[ComponentBucket], since: DateTime<Utc>| {
             let (mut up, mut degraded, mut down) = (0, 0, 0);
@@ -176,14 +165,18 @@ pub fn build(data: StatusPageData, now: DateTime<Utc>) -> PublicStatus {
             .collect();
         out.push(c);
     }
+    let shown: Vec<&str> = out
+        .iter()
+        .map(|c| c.status)
+        .filter(|s| *s != "paused")
+        .collect();
     PublicStatus {
         project_name: data.project_name,
-        status: out
-            .iter()
-            .map(|c| c.status)
-            .filter(|s| *s != "paused")
-            .max_by_key(|s| rank(s))
-            .unwrap_or("up"),
+        status: if shown.is_empty() {
+            "up"
+        } else {
+            component_status(shown)
+        },
         components: out,
         last_checked_at,
         generated_at: now,
@@ -207,6 +200,7 @@ impl Checks {
             .store
             .enable_status_page(project_id, &token::hash_token(&token), self.now())
             .await?;
+        self.status_page_changed(project_id);
         Ok(StatusPageLink { token, replaced })
     }
 
@@ -256,15 +250,59 @@ impl Checks {
         Ok(())
     }
 
-    /// Keeps the counts of every status page fresh: computes them now and again before they
-    /// are [`HISTORY_TTL`] old, so a request (the first after start included) only reads the
-    /// states. A page turned on meanwhile is computed by its first request.
-    pub async fn run_status_page_warmer(self) {
-        loop {
-            if let Err(e) = self.warm_status_pages().await {
-                tracing::warn!(error = %e, "status pages: could not list");
+    /// Asks the background task to compute this project's page soon (if it is on): it was
+    /// turned on, or the project's checks changed.
+    pub(super) fn status_page_changed(&self, project_id: Uuid) {
+        if let Ok(mut dirty) = self.0.status_dirty.lock() {
+            dirty.insert(project_id);
+        }
+        self.0.status_wake.notify_one();
+    }
+
+    /// Computes the pages asked for since the last call (see `status_page_changed`) that
+    /// are on, counts included.
+    async fn warm_changed_status_pages(&self) {
+        let projects: Vec<Uuid> = match self.0.status_dirty.lock() {
+            Ok(mut dirty) => dirty.drain().collect(),
+            Err(_) => Vec::new(),
+        };
+        for project_id in projects {
+            let on = match self.0.store.status_page_enabled_at(project_id).await {
+                Ok(at) => at.is_some(),
+                // Deleted meanwhile.
+                Err(StoreError::NotFound { .. }) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, %project_id, "status page: could not read");
+                    false
+                }
+            };
+            if on && let Err(e) = self.page(project_id, true).await {
+                tracing::warn!(error = %e, %project_id, "status page: could not compute");
             }
-            tokio::time::sleep(WARM_EVERY).await;
+        }
+    }
+
+    /// Keeps the counts of every status page fresh: computes them now and again before they
+    /// are [`HISTORY_TTL`] old, and those of a page turned on (or whose checks changed)
+    /// [`WAKE_DELAY`] after it was, so a request (the first included) only reads the states.
+    pub async fn run_status_page_warmer(self) {
+        let mut next_pass = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= next_pass {
+                // Every page is computed now: what was asked for meanwhile is too.
+                if let Ok(mut dirty) = self.0.status_dirty.lock() {
+                    dirty.clear();
+                }
+                if let Err(e) = self.warm_status_pages().await {
+                    tracing::warn!(error = %e, "status pages: could not list");
+                }
+                next_pass = tokio::time::Instant::now() + WARM_EVERY;
+            }
+            self.warm_changed_status_pages().await;
+            tokio::select! {
+                () = tokio::time::sleep_until(next_pass) => {}
+                () = self.0.status_wake.notified() => tokio::time::sleep(WAKE_DELAY).await,
+            }
         }
     }
 
@@ -411,7 +449,7 @@ mod tests {
         assert!(nas.days[29].outage);
         assert_eq!(nas.days[1].uptime, None);
         // 13 up of 14 in the window (the day before it is left out).
-        assert_eq!(nas.uptime_30d, Some(13.0 / 14.0));
+        assert_eq!(nas.uptime_30d, Some(0.928_571));
         assert_eq!(page.components[1].uptime_24h, None);
     }
 }

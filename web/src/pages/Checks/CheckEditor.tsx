@@ -3,7 +3,7 @@
 // Saving shows the server's own words when it refuses (422 names the field). A new push check's
 // URL is shown once, right after it is created.
 import { cloneElement, useId, useState, type FormEvent, type ReactElement } from 'react';
-import { Button, ErrorMessage } from '../../app/ui';
+import { Button, ErrorMessage, timeAgo } from '../../app/ui';
 import { checksApi, type Check, type CheckCreated, type CheckOutcome, type CheckUpdate } from '../../checks/api';
 import { asState, formatLatency, HEALTH_LABEL } from '../../checks/status';
 import { bodyOf, emptyForm, formOf, KINDS, type CheckForm, type HeaderRow, type Kind } from './form';
@@ -242,6 +242,11 @@ export function TestResult({ outcome }: { outcome: CheckOutcome }) {
       {latency && <span>{latency}</span>}
       {outcome.error && <span className="ck-result-error">{outcome.error}</span>}
       {outcome.cert_expires_at && <span className="muted">certificate valid until {new Date(outcome.cert_expires_at).toLocaleDateString()}</span>}
+      {outcome.last_seen_at && (
+        <span className="muted" data-testid="test-last-seen">
+          last received {timeAgo(outcome.last_seen_at)}
+        </span>
+      )}
     </p>
   );
 }

@@ -1,0 +1,216 @@
+//! A check's runs of the last 24 hours, hour by hour ([`DayCounts`]). The store keeps them beside
+//! the check's state and moves them with each result, so a project's overview (the canvas, the
+//! dashboard) reads one row per check instead of its 24 hourly buckets.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::CheckStatus;
+
+/// Hours held: the current one and the 23 before it.
+pub const DAY_HOURS: usize = 24;
+
+/// The runs of one hour: those that were up or degraded, and all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HourCount {
+    pub good: i64,
+    pub all: i64,
+}
+
+impl HourCount {
+    /// `good / all`, or `None` without runs.
+    pub fn ratio(self) -> Option<f64> {
+        (self.all > 0).then(|| self.good as f64 / self.all as f64)
+    }
+}
+
+impl std::ops::AddAssign for HourCount {
+    fn add_assign(&mut self, other: HourCount) {
+        self.good += other.good;
+        self.all += other.all;
+    }
+}
+
+/// The runs of the 24 hours up to the newest one recorded, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DayCounts {
+    /// The start of the newest hour held (UTC); `None` while nothing is recorded.
+    pub newest: Option<DateTime<Utc>>,
+    /// Oldest first; the last is the hour starting at `newest`.
+    pub hours: [HourCount; DAY_HOURS],
+}
+
+/// The start of the hour `at` falls in (UTC).
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = at.timestamp().div_euclid(3600) * 3600;
+    DateTime::from_timestamp(secs, 0).unwrap_or(at)
+}
+
+impl DayCounts {
+    /// Counts `runs` of one hour (up or degraded: `good` of them); a run older than the 24
+    /// hours held is dropped, a newer hour moves the window on.
+    pub fn add(&mut self, at: DateTime<Utc>, count: HourCount) {
+        let hour = hour_of(at);
+        let newest = match self.newest {
+            Some(newest) if hour <= newest => newest,
+            Some(newest) => {
+                let moved = (hour - newest).num_hours();
+                match usize::try_from(moved) {
+                    Ok(k) if k < DAY_HOURS => {
+                        self.hours.rotate_left(k);
+                        for slot in &mut self.hours[DAY_HOURS - k..] {
+                            *slot = HourCount::default();
+                        }
+                    }
+                    _ => self.hours = Default::default(),
+                }
+                self.newest = Some(hour);
+                hour
+            }
+            None => {
+                self.newest = Some(hour);
+                hour
+            }
+        };
+        if let Ok(back) = usize::try_from((newest - hour).num_hours())
+            && back < DAY_HOURS
+        {
+            self.hours[DAY_HOURS - 1 - back] += count;
+        }
+    }
+
+    /// Counts one run's status (`unknown` is no run).
+    pub fn record(&mut self, at: DateTime<Utc>, status: CheckStatus) {
+        let good = match status {
+            CheckStatus::Up | CheckStatus::Degraded => 1,
+            CheckStatus::Down => 0,
+            CheckStatus::Unknown => return,
+        };
+        self.add(at, HourCount { good, all: 1 });
+    }
+
+    /// The 24 hours ending with the one `now` falls in, oldest first: hours the counts do not
+    /// hold (too old, or not reached yet) are empty.
+    pub fn window(&self, now: DateTime<Utc>) -> [HourCount; DAY_HOURS] {
+        let mut out = [HourCount::default(); DAY_HOURS];
+        let Some(newest) = self.newest else {
+            return out;
+        };
+        let current = hour_of(now);
+        for (i, count) in self.hours.iter().enumerate() {
+            let at = newest - Duration::hours((DAY_HOURS - 1 - i) as i64);
+            if let Ok(back) = usize::try_from((current - at).num_hours())
+                && back < DAY_HOURS
+            {
+                out[DAY_HOURS - 1 - back] = *count;
+            }
+        }
+        out
+    }
+
+    /// The stored text: `good/all` per hour, oldest first, separated by spaces.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(DAY_HOURS * 6);
+        for (i, h) in self.hours.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(&format!("{}/{}", h.good, h.all));
+        }
+        out
+    }
+
+    /// Reads what [`DayCounts::encode`] wrote (an empty text: nothing recorded).
+    pub fn decode(newest: Option<DateTime<Utc>>, text: &str) -> Result<DayCounts, String> {
+        let mut counts = DayCounts {
+            newest,
+            ..Default::default()
+        };
+        if text.is_empty() {
+            return Ok(counts);
+        }
+        let bad = || format!("hourly counts {text:?} are not 24 good/all pairs");
+        let mut n = 0;
+        for pair in text.split(' ') {
+            let (good, all) = pair.split_once('/').ok_or_else(bad)?;
+            let slot = counts.hours.get_mut(n).ok_or_else(bad)?;
+            *slot = HourCount {
+                good: good.parse().map_err(|_| bad())?,
+                all: all.parse().map_err(|_| bad())?,
+            };
+            n += 1;
+        }
+        if n != DAY_HOURS || newest.is_none() {
+            return Err(bad());
+        }
+        Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn runs_land_in_their_hour_and_the_window_moves_on() {
+        let mut d = DayCounts::default();
+        d.record(at("2026-12-07T10:05:00Z"), CheckStatus::Up);
+        d.record(at("2026-12-07T10:59:59Z"), CheckStatus::Down);
+        d.record(at("2026-12-07T11:00:00Z"), CheckStatus::Degraded);
+        // A late result of an earlier hour still counts there.
+        d.record(at("2026-12-07T10:30:00Z"), CheckStatus::Up);
+        d.record(at("2026-12-07T11:10:00Z"), CheckStatus::Unknown);
+        assert_eq!(d.newest, Some(at("2026-12-07T11:00:00Z")));
+        let w = d.window(at("2026-12-07T11:30:00Z"));
+        assert_eq!(w[23], HourCount { good: 1, all: 1 });
+        assert_eq!(w[22], HourCount { good: 2, all: 3 });
+        assert_eq!(w[..22], [HourCount::default(); 22]);
+        // Seen 23 hours later, the 10:00 hour is the oldest; a day later it is gone.
+        let later = d.window(at("2026-12-08T09:00:00Z"));
+        assert_eq!(later[0], HourCount { good: 2, all: 3 });
+        assert_eq!(later[1], HourCount { good: 1, all: 1 });
+        assert_eq!(
+            d.window(at("2026-12-08T10:00:00Z"))[0],
+            HourCount { good: 1, all: 1 }
+        );
+        assert_eq!(
+            d.window(at("2026-12-09T11:00:00Z")),
+            [HourCount::default(); 24]
+        );
+        // Recording after a gap moves the ring; after a whole day nothing old is left.
+        d.record(at("2026-12-07T13:00:00Z"), CheckStatus::Up);
+        assert_eq!(d.hours[21], HourCount { good: 1, all: 1 });
+        assert_eq!(d.hours[20], HourCount { good: 2, all: 3 });
+        d.record(at("2026-12-08T20:00:00Z"), CheckStatus::Down);
+        assert_eq!(d.hours[..23], [HourCount::default(); 23]);
+        assert_eq!(d.hours[23], HourCount { good: 0, all: 1 });
+        // Older than the ring holds: dropped.
+        d.record(at("2026-12-07T20:00:00Z"), CheckStatus::Up);
+        assert_eq!(d.hours.iter().map(|h| h.all).sum::<i64>(), 1);
+    }
+
+    #[test]
+    fn the_text_round_trips_and_bad_text_is_refused() {
+        let mut d = DayCounts::default();
+        assert_eq!(DayCounts::decode(None, ""), Ok(DayCounts::default()));
+        for h in 0..30 {
+            d.record(
+                at("2026-12-07T00:00:00Z") + Duration::hours(h),
+                CheckStatus::Up,
+            );
+        }
+        d.record(at("2026-12-08T05:00:00Z"), CheckStatus::Down);
+        let text = d.encode();
+        assert!(text.ends_with(" 1/1 1/2"), "{text}");
+        assert_eq!(DayCounts::decode(d.newest, &text), Ok(d.clone()));
+        assert!(DayCounts::decode(d.newest, "1/1 2/2").is_err());
+        assert!(DayCounts::decode(None, &text).is_err());
+        assert!(DayCounts::decode(d.newest, &text.replace("1/2", "x/2")).is_err());
+        assert!(DayCounts::decode(d.newest, &format!("{text} 0/0")).is_err());
+    }
+}
