@@ -1505,11 +1505,20 @@ export interface components {
             checks: components["schemas"]["CheckResponse"][];
             count: number;
         };
-        /** @description One run's result. */
+        /**
+         * @description One run's result. A push or MQTT heartbeat check cannot be run on demand: its "test" is
+         *     whether something arrived recently enough (`last_seen_at`; `down` with "late: ..." or
+         *     "nothing received yet" otherwise).
+         */
         CheckOutcome: {
             /** Format: date-time */
             cert_expires_at?: string | null;
             error?: string | null;
+            /**
+             * Format: date-time
+             * @description Push and MQTT heartbeat checks: when a push or message last arrived.
+             */
+            last_seen_at?: string | null;
             /** Format: double */
             latency_ms?: number | null;
             /** @description `up`, `degraded` or `down`. */
@@ -1572,6 +1581,10 @@ export interface components {
             latency_ms?: number | null;
             status: string;
         };
+        /**
+         * @description A check in a project's overview. What is not known (no run yet, no error, no certificate)
+         *     is left out rather than sent as null: a project can have thousands of checks.
+         */
         CheckSummary: {
             /** Format: date-time */
             cert_expires_at?: string | null;
@@ -1593,7 +1606,8 @@ export interface components {
             status_since?: string | null;
             /**
              * Format: double
-             * @description Share of its runs in the last 24 hours that were up or degraded, 0-1; null without runs.
+             * @description Share of its runs in the last 24 hours that were up or degraded, 0-1 (as the
+             *     component's); left out without runs.
              */
             uptime_24h?: number | null;
         };
@@ -1652,7 +1666,8 @@ export interface components {
             /**
              * Format: double
              * @description Share of the runs of the checks that drive it in the last 24 hours that were up or
-             *     degraded, 0-1; null without runs.
+             *     degraded, 0-1 (six decimals, never rounded to 1 while a run failed); left out without
+             *     runs.
              */
             uptime_24h?: number | null;
         };
