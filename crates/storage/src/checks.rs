@@ -18,6 +18,9 @@ pub struct StoredCheck {
     pub project_id: Uuid,
     /// Whether a push token is set (push checks).
     pub has_push_token: bool,
+    /// Its runs of the last 24 hours as kept beside its state; `None` until filled (a check
+    /// made before they were kept).
+    pub day: Option<DayCounts>,
 }
 
 /// A recorded result that changed its check's state.

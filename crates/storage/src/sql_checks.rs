@@ -32,7 +32,8 @@ macro_rules! check_select {
              c.retries, c.retry_interval_secs, c.drives_status, c.paused, c.version, \
              c.created_at, c.updated_at, p.project_id, s.status, s.status_since, s.failures, \
              s.last_checked_at, s.last_latency_ms, s.last_error, s.cert_expires_at, \
-             s.next_due_at FROM checks c JOIN check_status s ON s.check_id = c.id \
+             s.next_due_at, s.day_hour, s.day_counts FROM checks c \
+             JOIN check_status s ON s.check_id = c.id \
              JOIN components p ON p.id = c.component_id ",
             $($tail),*
         )
@@ -156,6 +157,8 @@ struct CheckRow {
     project_id: Uuid,
     #[sqlx(flatten)]
     state: StateRow,
+    day_hour: Option<DateTime<Utc>>,
+    day_counts: Option<String>,
 }
 
 impl TryFrom<CheckRow> for StoredCheck {
@@ -177,6 +180,9 @@ impl TryFrom<CheckRow> for StoredCheck {
             state: r.state.into_state()?,
             project_id: r.project_id,
             has_push_token: r.has_push_token,
+            day: r
+                .day_counts
+                .and_then(|text| DayCounts::decode(r.day_hour, &text).ok()),
         })
     }
 }
@@ -375,10 +381,10 @@ where
     Ok(())
 }
 
-/// A check's counts of the last 24 hours as kept beside its state (locked with it by the
-/// caller). Not there yet (a check made before they were kept) or unreadable: read from its
-/// hourly buckets of the day up to `at`, which do not hold the result being recorded yet.
-async fn day_counts<B: SqlBackend>(
+/// A check's counts of the last 24 hours when its state row has none (a check made before they
+/// were kept, or unreadable ones): read from its hourly buckets of the day up to `at`, which do
+/// not hold the result being recorded yet.
+async fn fill_day_counts<B: SqlBackend>(
     tx: &mut sqlx::Transaction<'static, B::Db>,
     id: Uuid,
     at: DateTime<Utc>,
@@ -386,23 +392,11 @@ async fn day_counts<B: SqlBackend>(
 where
     for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
     for<'a> &'a str: ColumnIndex<Row<B>>,
-    usize: ColumnIndex<Row<B>>,
     for<'q> Uuid: Param<'q, B::Db>,
     for<'q> DateTime<Utc>: Param<'q, B::Db> + Column<B::Db>,
-    String: Column<B::Db>,
     i32: Column<B::Db>,
     f64: Column<B::Db>,
 {
-    let kept: Option<(Option<DateTime<Utc>>, Option<String>)> =
-        sqlx::query_as("SELECT day_hour, day_counts FROM check_status WHERE check_id = $1")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some((hour, Some(text))) = kept
-        && let Ok(day) = DayCounts::decode(hour, &text)
-    {
-        return Ok(day);
-    }
     let since = Resolution::Hour.bucket(at) - Duration::hours(domain::DAY_HOURS as i64 - 1);
     let rows: Vec<BucketRow> = sqlx::query_as(
         "SELECT bucket, up, degraded, down, latency_sum, latency_count, latency_max \
@@ -678,7 +672,10 @@ where
                 continue;
             };
             let transition = stored.state.advance(&stored.check, r.at, &r.outcome);
-            let mut day = day_counts::<B>(&mut tx, r.check_id, r.at).await?;
+            let mut day = match stored.day.take() {
+                Some(day) => day,
+                None => fill_day_counts::<B>(&mut tx, r.check_id, r.at).await?,
+            };
             day.record(r.at, r.outcome.status);
             let s = &stored.state;
             sqlx::query(
