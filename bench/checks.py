@@ -438,7 +438,8 @@ def generate_history_pg(pg: run.PgDatabase, days: int) -> dict:
         CREATE INDEX idx_check_uptime_bucket ON check_uptime (resolution, bucket);
         UPDATE check_status SET day_hour = NULL, day_counts = NULL;
     """)
-    psql(pg, "VACUUM ANALYZE check_uptime; VACUUM ANALYZE check_status")
+    for table in ("check_uptime", "check_status"):  # one statement each: no transaction
+        psql(pg, f"VACUUM ANALYZE {table}")
     rows = int(psql(pg, "SELECT count(*) FROM check_uptime").strip())
     took = time.monotonic() - t0
     log(f"generated {rows} uptime rows ({days} days) in {took:.0f} s")
@@ -589,6 +590,53 @@ def scenario_10k(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> d
     return result
 
 
+def scenario_overview(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
+    """`GET /projects/{id}/checks` alone, on PostgreSQL: 1,000 components with 10 checks each,
+    written straight into the database (up, with a latency, the last 24 hourly buckets and, on
+    a schema that keeps them, the day's counts beside the state; not due, so the scheduler
+    stays idle). Runs against older binaries too (they read the buckets)."""
+    if pg is None:
+        raise run.BenchError("--only overview needs --database postgres")
+    server = new_server(binary, root, "overview", pg)
+    api = Api(server)
+    try:
+        project = api.json("POST", "/api/v1/projects", {"name": "Big lab"})["id"]
+        day = " ".join(["60/60"] * 24)
+        psql(pg, f"""
+            INSERT INTO components (id, project_id, name)
+            SELECT gen_random_uuid(), '{project}', 'service-' || lpad(i::text, 4, '0')
+            FROM generate_series(0, {args.checks // 10 - 1}) AS i;
+            INSERT INTO checks (id, component_id, name, kind, target, interval_secs, timeout_secs,
+                                retries, retry_interval_secs, drives_status, paused, created_at,
+                                updated_at)
+            SELECT gen_random_uuid(), c.id, 'http http://127.0.0.1:8080/c/' || c.name || '/' || j,
+                   'http', '{{"url": "http://127.0.0.1:8080/"}}', 60, 10, 0, 60, true, false,
+                   now(), now()
+            FROM components c CROSS JOIN generate_series(0, 9) AS j;
+            INSERT INTO check_status (check_id, status, status_since, last_checked_at,
+                                      last_latency_ms)
+            SELECT id, 'up', now() - interval '3 days', now(), 0.3 + random() * 2.7 FROM checks;
+            INSERT INTO check_uptime (check_id, resolution, bucket, up, degraded, down,
+                                      latency_sum, latency_count, latency_max)
+            SELECT c.id, 'h', date_trunc('hour', now()) - h * interval '1 hour', 60, 0, 0, 90,
+                   60, 3
+            FROM checks c CROSS JOIN generate_series(0, 23) AS h;
+        """)
+        kept = psql(pg, "SELECT count(*) FROM information_schema.columns "
+                        "WHERE table_name = 'check_status' AND column_name = 'day_counts'")
+        if kept.strip() == "1":
+            psql(pg, f"UPDATE check_status SET day_hour = date_trunc('hour', now()), "
+                     f"day_counts = '{day}'")
+        psql(pg, "ANALYZE")
+        with Quiet(args.pause_builds):
+            result = {"project_checks": timed(api, f"/api/v1/projects/{project}/checks", 20),
+                      "projects": timed(api, "/api/v1/projects", 20)}
+        log(f"overview: {json.dumps(result)}")
+        return result
+    finally:
+        server.stop()
+
+
 def scenario_1k_http(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
     result: dict = {}
     targets, http_port, _ = start_targets()
@@ -624,7 +672,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--cold", type=int, default=5, help="computed status page samples")
     p.add_argument("--pause-builds", action="store_true",
                    help="SIGSTOP other cargo/rustc processes while measuring (SIGCONT after)")
-    p.add_argument("--only", choices=["10k", "1k"], help="run one scenario")
+    p.add_argument("--only", choices=["10k", "1k", "overview"], help="run one scenario "
+                   "(overview: GET /projects/{id}/checks alone, on PostgreSQL)")
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--workdir", type=Path,
                    help="keep data dirs and server logs here (default: a temporary directory)")
@@ -653,8 +702,9 @@ def main(argv: list[str]) -> int:
             return pg
 
         for name, key, scenario in (("10k", "checks_10k", scenario_10k),
-                                    ("1k", "http_1k_30s", scenario_1k_http)):
-            if args.only not in (None, name):
+                                    ("1k", "http_1k_30s", scenario_1k_http),
+                                    ("overview", "overview", scenario_overview)):
+            if args.only != name and (args.only is not None or name == "overview"):
                 continue
             pg = database()
             try:
