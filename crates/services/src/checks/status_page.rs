@@ -337,14 +337,16 @@ impl Checks {
             Resolution::Hour.bucket(now - Duration::hours(23)),
             Resolution::Day.bucket(now - Duration::days(DAYS - 1)),
         );
-        if history.is_none() {
-            self.0.status_history_reads.fetch_add(1, Ordering::Relaxed);
-        }
         let mut data = self
             .0
             .store
             .status_page_data(project_id, history.is_none().then_some(since))
             .await?;
+        // Counted once read (and, with no await from here on, cached by the time anyone sees
+        // the count).
+        if history.is_none() {
+            self.0.status_history_reads.fetch_add(1, Ordering::Relaxed);
+        }
         let (history_at, history) = match history {
             Some(h) => h,
             None => (
