@@ -163,6 +163,17 @@ impl From<identity::Error> for ApiError {
             E::InvalidSetupToken => ApiError::forbidden("INVALID_SETUP_TOKEN", detail),
             E::NoUpdates => ApiError::bad_request("NO_UPDATES", detail),
             E::CannotDeleteSelf => ApiError::bad_request("CANNOT_DELETE_SELF", detail),
+            E::NotInAllowedGroup => ApiError::forbidden("NOT_IN_ALLOWED_GROUP", detail),
+            E::NoLinkedAccount { .. } => ApiError::forbidden("NO_LINKED_ACCOUNT", detail),
+            E::AccountDisabled => ApiError::forbidden("ACCOUNT_DISABLED", detail),
+            E::InvalidChallenge => ApiError::unauthorized("SIGN_IN_EXPIRED", detail),
+            E::InvalidCode => ApiError::unauthorized("INVALID_CODE", detail),
+            E::TotpAlreadyOn => ApiError::new(StatusCode::CONFLICT, "TOTP_ALREADY_ON", detail),
+            E::NoTotpEnrolment => ApiError::new(StatusCode::CONFLICT, "NO_TOTP", detail),
+            E::SecondFactorRequired => {
+                ApiError::new(StatusCode::CONFLICT, "SECOND_FACTOR_REQUIRED", detail)
+            }
+            E::PasswordSignInDisabled => ApiError::forbidden("PASSWORD_SIGN_IN_DISABLED", detail),
             E::OthersKeys => ApiError::forbidden("INSUFFICIENT_ROLE", detail),
             E::ScopeAboveRole { .. } => ApiError::forbidden("SCOPE_ABOVE_ROLE", detail),
             E::ExpiryTwice => ApiError::validation("expires_at", detail),

@@ -125,7 +125,7 @@ impl Deref for AppState {
 /// Routes under `/api/v1`, without the authorization layer. Each needs a rule in
 /// `auth/policy.rs`.
 fn v1_routes() -> OpenApiRouter<AppState> {
-    use auth::{api_keys, audit, sessions, setup, users};
+    use auth::{api_keys, audit, second_factor, sessions, setup, users};
     OpenApiRouter::new()
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::progress))
@@ -153,6 +153,18 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::replay_edited))
         .routes(routes!(health::stack))
         .routes(routes!(sessions::login))
+        .routes(routes!(second_factor::complete))
+        .routes(routes!(second_factor::enrol_at_login))
+        .routes(routes!(second_factor::status, second_factor::start))
+        .routes(routes!(second_factor::confirm))
+        .routes(routes!(second_factor::disable))
+        .routes(routes!(second_factor::renew_recovery_codes))
+        .routes(routes!(second_factor::reset))
+        .routes(routes!(
+            second_factor::get_settings,
+            second_factor::put_settings
+        ))
+        .routes(routes!(second_factor::options))
         .routes(routes!(sessions::logout))
         .routes(routes!(sessions::me))
         .routes(routes!(users::change_password))

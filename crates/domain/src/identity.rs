@@ -77,6 +77,18 @@ status_enum!(
         ApiKeyCreated => "api_key_created",
         ApiKeyRevoked => "api_key_revoked",
         SetupTokenUsed => "setup_token_used",
+        /// An account was linked to an identity at a provider (forward-auth, OpenID Connect).
+        IdentityLinked => "identity_linked",
+        /// A TOTP second factor was confirmed (turned on).
+        TotpEnabled => "totp_enabled",
+        /// A TOTP second factor was turned off (by its user, or reset by an admin).
+        TotpDisabled => "totp_disabled",
+        /// A wrong second-factor code at sign-in.
+        SecondFactorFailed => "second_factor_failed",
+        /// New recovery codes replaced the old ones.
+        RecoveryCodesRenewed => "recovery_codes_renewed",
+        /// An admin changed the sign-in settings.
+        SignInSettingsChanged => "sign_in_settings_changed",
     }
 );
 

@@ -11,6 +11,7 @@ mod checks;
 mod component_fields;
 mod day_counts;
 mod events;
+mod external;
 mod graph;
 mod identity;
 mod logs;
@@ -32,6 +33,7 @@ pub use events::{
     DeadLetter, DeadLetterEdit, DeadReason, DomainEvent, Event, EventFilter, EventSource,
     NewDeadLetter, NewEvent, OutboxEntry, envelope,
 };
+pub use external::*;
 pub use graph::find_cycle;
 pub use identity::*;
 pub use logs::{

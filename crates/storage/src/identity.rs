@@ -25,7 +25,7 @@ pub struct LoginUpdate {
 }
 
 #[async_trait]
-pub trait IdentityStore: Send + Sync + 'static {
+pub trait IdentityStore: crate::SignInStore + Send + Sync + 'static {
     /// Creates a user; a username taken in any letter case is [`crate::StoreError::UsernameTaken`].
     async fn create_user(&self, new: NewUser, at: DateTime<Utc>) -> Result<User>;
     /// Creates an admin only if no active admin exists (browser setup, unattended install);

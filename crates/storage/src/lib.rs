@@ -19,6 +19,7 @@ mod logs;
 mod migrations;
 mod postgres;
 mod samples;
+mod sign_in;
 mod snapshot;
 mod sql_artifacts;
 mod sql_checks;
@@ -26,6 +27,7 @@ mod sql_events;
 mod sql_identity;
 mod sql_logs;
 mod sql_samples;
+mod sql_sign_in;
 mod sql_snapshot;
 mod sql_store;
 mod sqlite;
@@ -50,6 +52,7 @@ pub use identity::{IdentityStore, LoginUpdate};
 pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;
 pub use samples::{MetricSample, MetricSampleStore};
+pub use sign_in::SignInStore;
 pub use snapshot::{
     Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, table_named,
 };

@@ -69,6 +69,11 @@ const POSTGRES: &[Source] = &[
         include_str!("../migrations/postgres/0012_status_pages.sql"),
     ),
     (
+        14,
+        "sign-in",
+        include_str!("../migrations/postgres/0014_sign_in.sql"),
+    ),
+    (
         15,
         "check day counts",
         include_str!("../migrations/postgres/0015_check_day_counts.sql"),
@@ -134,6 +139,11 @@ const SQLITE: &[Source] = &[
         12,
         "status pages",
         include_str!("../migrations/sqlite/0012_status_pages.sql"),
+    ),
+    (
+        14,
+        "sign-in",
+        include_str!("../migrations/sqlite/0014_sign_in.sql"),
     ),
     (
         15,

@@ -306,6 +306,62 @@ pub const TABLES: &[Table] = &[
         false,
     ),
     table(
+        "external_identities",
+        &[
+            ("provider", Text),
+            ("subject", Text),
+            ("user_id", Uuid),
+            ("email", Text),
+            ("created_at", Time),
+            ("last_seen_at", Time),
+        ],
+        "provider, subject",
+        false,
+    ),
+    table(
+        "user_totp",
+        &[
+            ("user_id", Uuid),
+            ("secret", Text),
+            ("confirmed_at", Time),
+            ("last_step", I64),
+            ("created_at", Time),
+        ],
+        "user_id",
+        false,
+    ),
+    table(
+        "recovery_codes",
+        &[
+            ("user_id", Uuid),
+            ("code_hash", Text),
+            ("created_at", Time),
+            ("used_at", Time),
+        ],
+        "user_id, code_hash",
+        false,
+    ),
+    table(
+        "login_challenges",
+        &[
+            ("token_hash", Text),
+            ("kind", Text),
+            ("user_id", Uuid),
+            ("details", Json),
+            ("failures", I64),
+            ("created_at", Time),
+            ("expires_at", Time),
+        ],
+        "token_hash",
+        false,
+    ),
+    table(
+        "auth_settings",
+        &[("key", Text), ("value", Json), ("updated_at", Time)],
+        "key",
+        false,
+    ),
+    table(
         "login_throttle",
         &[
             ("key", Text),

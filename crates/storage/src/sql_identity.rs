@@ -76,7 +76,7 @@ const AUDIT_COUNT: &str = "SELECT count(*) FROM auth_audit_log WHERE ($1 IS NULL
      AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5)";
 
 #[derive(FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     #[sqlx(rename = "u_id")]
     id: Uuid,
     #[sqlx(rename = "u_username")]
@@ -882,7 +882,7 @@ where
     )
 }
 
-async fn insert_user<'c, DB: Sql>(
+pub(crate) async fn insert_user<'c, DB: Sql>(
     conn: impl Executor<'c, Database = DB>,
     new: &NewUser,
     at: DateTime<Utc>,

@@ -115,6 +115,12 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Origins besides the server's own whose pages may use a session cookie.
     pub allowed_origins: Vec<String>,
+    /// Sign-in by a trusted proxy's identity headers.
+    pub forward_auth: Option<api::auth::ForwardAuth>,
+    /// Roles from provider groups; accounts linked or created on first sight.
+    pub external: services::identity::ExternalPolicy,
+    /// Accounts whose password always signs in.
+    pub break_glass: Vec<String>,
     pub admin_bootstrap: Option<AdminBootstrap>,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
@@ -267,6 +273,114 @@ impl Config {
             )
             .parse(networks)?
             .unwrap_or_default();
+        let forward_auth = r
+            .key(
+                "auth.forward_auth.enabled",
+                "TAYLORDASH_FORWARD_AUTH",
+                "sign users in by the identity headers of a forward-auth proxy (Authelia, Authentik), believed only from auth.trusted_proxies",
+            )
+            .default("false")
+            .parse(boolean)?;
+        let user_header = r
+            .key(
+                "auth.forward_auth.user_header",
+                "TAYLORDASH_FORWARD_AUTH_USER_HEADER",
+                "header naming the signed-in user",
+            )
+            .default("Remote-User")
+            .parse(header_name)?;
+        let groups_header = r
+            .key(
+                "auth.forward_auth.groups_header",
+                "TAYLORDASH_FORWARD_AUTH_GROUPS_HEADER",
+                "header listing the user's groups (separated by , or |)",
+            )
+            .default("Remote-Groups")
+            .parse(header_name)?;
+        let email_header = r
+            .key(
+                "auth.forward_auth.email_header",
+                "TAYLORDASH_FORWARD_AUTH_EMAIL_HEADER",
+                "header with the user's e-mail address",
+            )
+            .default("Remote-Email")
+            .parse(header_name)?;
+        let logout_url = r
+            .key(
+                "auth.forward_auth.logout_url",
+                "TAYLORDASH_FORWARD_AUTH_LOGOUT_URL",
+                "where signing out sends the browser (the proxy's logout page)",
+            )
+            .parse(http_url)?;
+        let forward_auth = forward_auth.then(|| api::auth::ForwardAuth {
+            user_header,
+            groups_header,
+            email_header,
+            logout_url,
+        });
+        if forward_auth.is_some() && trusted_proxies.is_empty() {
+            return Err(r.invalid(
+                "auth.forward_auth.enabled",
+                "forward-auth is on but no proxy is trusted: set auth.trusted_proxies \
+                 (TAYLORDASH_TRUSTED_PROXIES) to the proxy's address",
+            ));
+        }
+        let admin_groups = r
+            .key(
+                "auth.roles.admin_groups",
+                "TAYLORDASH_ADMIN_GROUPS",
+                "comma-separated provider groups whose members are admins (forward-auth, OpenID)",
+            )
+            .default("taylordash-admins")
+            .parse(group_list)?;
+        let editor_groups = r
+            .key(
+                "auth.roles.editor_groups",
+                "TAYLORDASH_EDITOR_GROUPS",
+                "comma-separated provider groups whose members are editors",
+            )
+            .default("taylordash-editors")
+            .parse(group_list)?;
+        let viewer_groups = r
+            .key(
+                "auth.roles.viewer_groups",
+                "TAYLORDASH_VIEWER_GROUPS",
+                "comma-separated provider groups whose members are viewers; unset: every other user is a viewer, set: users in none of the groups are refused",
+            )
+            .parse(group_list)?;
+        let create_users = r
+            .key(
+                "auth.create_users",
+                "TAYLORDASH_SSO_CREATE_USERS",
+                "create an account for a provider's user seen for the first time",
+            )
+            .default("true")
+            .parse(boolean)?;
+        let link_by_username = r
+            .key(
+                "auth.link_by_username",
+                "TAYLORDASH_SSO_LINK_BY_USERNAME",
+                "link a provider's user seen for the first time to the local account of the same username",
+            )
+            .default("true")
+            .parse(boolean)?;
+        let break_glass = r
+            .key(
+                "auth.break_glass_users",
+                "TAYLORDASH_BREAK_GLASS_USERS",
+                "comma-separated local accounts whose password always signs in, even with password sign-in turned off",
+            )
+            .parse(group_list)?
+            .unwrap_or_default();
+        let external = services::identity::ExternalPolicy {
+            roles: domain::RoleMapping {
+                admin_groups,
+                editor_groups,
+                viewer_groups,
+            },
+            create_users,
+            link_by_username,
+        };
         let admin_user = r
             .key(
                 "admin.user",
@@ -579,6 +693,9 @@ impl Config {
             public_url,
             trusted_proxies,
             allowed_origins,
+            forward_auth,
+            external,
+            break_glass,
             admin_bootstrap,
             database,
             mqtt,
@@ -677,6 +794,36 @@ fn origins(list: &str) -> Result<Vec<String>, String> {
         .filter(|s| !s.is_empty())
         .map(origin)
         .collect()
+}
+
+/// An HTTP header name (`Remote-User`).
+fn header_name(name: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{name}' is not an HTTP header name"))
+}
+
+/// An http(s) URL.
+fn http_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next());
+    if host.is_some_and(|h| !h.is_empty()) && !url.contains(char::is_whitespace) {
+        Ok(url.to_owned())
+    } else {
+        Err(format!("'{url}' is not an http(s) URL"))
+    }
+}
+
+/// Comma-separated group names.
+fn group_list(list: &str) -> Result<Vec<String>, String> {
+    Ok(list
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// `auth.trusted_proxies`: comma-separated addresses and CIDR ranges.
@@ -986,6 +1133,60 @@ mod tests {
         // TAYLORDASH_ENV wins over ENVIRONMENT.
         let c = load(&[("TAYLORDASH_ENV", "staging"), ("ENVIRONMENT", "production")]).unwrap();
         assert_eq!(c.environment, "staging");
+    }
+
+    #[test]
+    fn forward_auth_and_role_groups_are_parsed_and_checked() {
+        let c = load(&[]).unwrap();
+        assert!(c.forward_auth.is_none(), "off unless asked for");
+        assert_eq!(c.external.roles, domain::RoleMapping::default());
+        let c = load(&[
+            ("TAYLORDASH_TRUSTED_PROXIES", "172.16.0.0/12"),
+            ("TAYLORDASH_FORWARD_AUTH", "true"),
+            (
+                "TAYLORDASH_FORWARD_AUTH_USER_HEADER",
+                "X-authentik-username",
+            ),
+            (
+                "TAYLORDASH_FORWARD_AUTH_LOGOUT_URL",
+                "https://auth.example.net/logout",
+            ),
+            ("TAYLORDASH_ADMIN_GROUPS", "lab-admins, ops"),
+            ("TAYLORDASH_VIEWER_GROUPS", "family"),
+            ("TAYLORDASH_SSO_CREATE_USERS", "false"),
+        ])
+        .unwrap();
+        let fa = c.forward_auth.expect("on");
+        assert_eq!(fa.user_header, "x-authentik-username");
+        assert_eq!(fa.groups_header, "remote-groups");
+        assert_eq!(
+            fa.logout_url.as_deref(),
+            Some("https://auth.example.net/logout")
+        );
+        assert_eq!(c.external.roles.admin_groups, ["lab-admins", "ops"]);
+        assert_eq!(c.external.roles.editor_groups, ["taylordash-editors"]);
+        assert_eq!(
+            c.external.roles.viewer_groups,
+            Some(vec!["family".to_owned()])
+        );
+        assert!(!c.external.create_users);
+        assert!(c.external.link_by_username);
+        let err = load(&[("TAYLORDASH_FORWARD_AUTH", "true")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TAYLORDASH_TRUSTED_PROXIES"), "{err}");
+        for (k, v) in [
+            ("TAYLORDASH_FORWARD_AUTH_USER_HEADER", "Remote User"),
+            (
+                "TAYLORDASH_FORWARD_AUTH_LOGOUT_URL",
+                "auth.example.net/logout",
+            ),
+        ] {
+            assert!(
+                load(&[("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.1"), (k, v)]).is_err(),
+                "{k}={v}"
+            );
+        }
     }
 
     #[test]

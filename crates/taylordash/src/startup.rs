@@ -178,6 +178,9 @@ pub fn auth_config(config: &Config) -> AuthConfig {
         trusted_proxies: config.trusted_proxies.clone(),
         public_origin: config.public_url.clone(),
         allowed_origins: config.allowed_origins.clone(),
+        forward_auth: config.forward_auth.clone(),
+        external: config.external.clone(),
+        break_glass: config.break_glass.clone(),
         ..AuthConfig::default()
     }
 }

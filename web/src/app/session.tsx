@@ -19,6 +19,8 @@ export interface Session {
   /** When `expiresAt` was read (ms); see `slidExpiry`. */
   expiresCheckedAt: number;
   loading: boolean;
+  /** How this browser is signed in: `session`, or `forward_auth` (a proxy in front signs in). */
+  signedInBy?: string;
   /** The user signed out in this tab (and has not signed in since): no "come back to" address. */
   signedOut?: boolean;
   /** Refetch `/auth/me` (after login, setup). */
@@ -82,11 +84,21 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setSignedOut(false);
   }, [qc]);
 
+  const signedInBy = me.data?.signed_in_by;
+  const proxyLogout = me.data?.logout_url ?? null;
   const logout = useCallback(async () => {
-    try {
-      await api.POST('/api/v1/auth/logout');
-    } catch {
-      // Already gone or offline: forgetting locally is what matters.
+    if (signedInBy === 'forward_auth') {
+      // Signed in by the proxy in front: only its logout page ends that sign-in.
+      if (proxyLogout) {
+        window.location.assign(proxyLogout);
+        return;
+      }
+    } else {
+      try {
+        await api.POST('/api/v1/auth/logout');
+      } catch {
+        // Already gone or offline: forgetting locally is what matters.
+      }
     }
     // Not `qc.clear()`: that would also drop the `/auth/me` query this provider observes, and
     // the observer would keep the old user while a new, empty entry took its place.
@@ -94,7 +106,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setSignedOut(true);
     qc.setQueryData(ME_KEY, null);
     qc.removeQueries({ predicate: (q) => !isMeKey(q.queryKey) });
-  }, [qc]);
+  }, [qc, signedInBy, proxyLogout]);
 
   const value = useMemo<Session>(() => {
     const user: User | null = signedOut ? null : (me.data ?? null);
@@ -107,11 +119,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       expiresAt: user ? (me.data?.session_expires_at ?? null) : null,
       expiresCheckedAt: me.dataUpdatedAt,
       loading: !signedOut && me.isPending,
+      signedInBy: user ? signedInBy : undefined,
       signedOut,
       refresh,
       logout,
     };
-  }, [me.data, me.dataUpdatedAt, me.isPending, signedOut, refresh, logout]);
+  }, [me.data, me.dataUpdatedAt, me.isPending, signedOut, refresh, logout, signedInBy]);
 
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

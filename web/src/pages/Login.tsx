@@ -1,11 +1,12 @@
 // Sign-in: username, password (show/hide), remember me, and v1's kiosk options (single-view mode
 // and its default view, remembered on the account for non-admins).
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
-import { useQuery } from '@tanstack/react-query';
-import { api, data } from '../api/client';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { api, ApiError, data } from '../api/client';
 import { useSession } from '../app/session';
 import { Button, ErrorMessage, Options } from '../app/ui';
+import { RecoveryCodesView, TotpSecretView } from '../app/TwoFactor';
 import './auth.css';
 
 export const KIOSK_VIEWS = [
@@ -32,13 +33,20 @@ export default function LoginPage() {
   const [view, setView] = useState('dashboard');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [challenge, setChallenge] = useState<{ token: string; step: string } | null>(null);
+  const [recovery, setRecovery] = useState<string[] | null>(null);
   const setup = useQuery({
     queryKey: ['auth', 'setup'],
     queryFn: () => data(api.GET('/api/v1/auth/setup')),
     retry: false,
   });
 
-  if (user && !busy) return <Navigate to={user.single_view_mode ? '/kiosk' : safeNext(params.get('next'))} replace />;
+  if (user && !busy && !recovery) return <Navigate to={user.single_view_mode ? '/kiosk' : safeNext(params.get('next'))} replace />;
+
+  const finish = async (singleView: boolean) => {
+    await refresh();
+    navigate(singleView ? '/kiosk' : safeNext(params.get('next')), { replace: true });
+  };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -56,13 +64,55 @@ export default function LoginPage() {
         }),
       );
       setPassword('');
-      await refresh();
-      navigate(r.single_view_mode ? '/kiosk' : safeNext(params.get('next')), { replace: true });
+      if ('challenge_token' in r) {
+        setChallenge({ token: r.challenge_token, step: r.second_factor });
+        return;
+      }
+      await finish(r.single_view_mode);
     } catch (err) {
       setError(err);
     } finally {
       setBusy(false);
     }
+  }
+
+  if (recovery) {
+    return (
+      <main className="auth-page">
+        <div className="auth-card">
+          <h1>TaylorDash</h1>
+          <p className="subtitle">Two-factor sign-in is on.</p>
+          <RecoveryCodesView codes={recovery} />
+          <Button variant="primary" onClick={() => void finish(false)}>
+            I have saved them, continue
+          </Button>
+        </div>
+      </main>
+    );
+  }
+
+  if (challenge) {
+    return (
+      <main className="auth-page">
+        <div className="auth-card">
+          <h1>TaylorDash</h1>
+          <SecondStep
+            challenge={challenge}
+            onRestart={() => setChallenge(null)}
+            onDone={async (r) => {
+              if (r.recovery_codes?.length) {
+                setBusy(true);
+                await refresh();
+                setRecovery(r.recovery_codes);
+                setBusy(false);
+              } else {
+                await finish(r.single_view_mode);
+              }
+            }}
+          />
+        </div>
+      </main>
+    );
   }
 
   return (
@@ -134,5 +184,79 @@ export default function LoginPage() {
         )}
       </div>
     </main>
+  );
+}
+
+type Completed = { recovery_codes?: string[] | null; single_view_mode: boolean };
+
+/** The second step: a code from the authenticator app (or a recovery code); first the QR code when an admin must enrol. */
+function SecondStep({
+  challenge,
+  onDone,
+  onRestart,
+}: {
+  challenge: { token: string; step: string };
+  onDone: (r: Completed) => Promise<void>;
+  onRestart: () => void;
+}) {
+  const [code, setCode] = useState('');
+  const enrolling = challenge.step === 'enrol';
+  const enrol = useMutation({
+    mutationFn: () => data(api.POST('/api/v1/auth/login/enrol', { body: { challenge_token: challenge.token } })),
+  });
+  const { mutate: startEnrol } = enrol;
+  useEffect(() => {
+    if (enrolling) startEnrol();
+  }, [enrolling, startEnrol]);
+  const submit = useMutation({
+    mutationFn: () =>
+      data(api.POST('/api/v1/auth/login/second-factor', { body: { challenge_token: challenge.token, code } })),
+    onSuccess: (r) => onDone(r),
+    onError: () => setCode(''),
+  });
+  const expired = submit.error instanceof ApiError && submit.error.code === 'SIGN_IN_EXPIRED';
+  return (
+    <form
+      aria-label="Two-factor sign-in"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit.mutate();
+      }}
+    >
+      {enrolling ? (
+        <>
+          <p className="subtitle">Administrators must use two-factor sign-in. Set it up now.</p>
+          {enrol.isError && <ErrorMessage error={enrol.error} />}
+          {enrol.data && <TotpSecretView secret={enrol.data.secret} uri={enrol.data.otpauth_uri} />}
+        </>
+      ) : (
+        <p className="subtitle">Enter the code your authenticator app shows, or one of your recovery codes.</p>
+      )}
+      <label>
+        {enrolling ? 'Code from the app' : 'Code'}
+        <input
+          name="code"
+          autoComplete="one-time-code"
+          inputMode={enrolling ? 'numeric' : 'text'}
+          required
+          autoFocus
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+        />
+      </label>
+      <ErrorMessage error={submit.error} />
+      {expired ? (
+        <Button variant="primary" onClick={onRestart}>
+          Sign in again
+        </Button>
+      ) : (
+        <Button type="submit" variant="primary" busy={submit.isPending}>
+          {submit.isPending ? 'Checking…' : 'Verify'}
+        </Button>
+      )}
+      <Button variant="ghost" onClick={onRestart}>
+        Back
+      </Button>
+    </form>
   );
 }

@@ -2,14 +2,17 @@
 //! check for cookie sessions, role check. Handlers read the caller from the [`Principal`] it
 //! leaves in the request extensions.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{Extensions, HeaderMap, HeaderName, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Duration;
+use domain::FORWARD_AUTH_PROVIDER;
 use domain::{Role, Scope};
 use services::identity::token::API_KEY_PREFIX;
-use services::identity::{Authenticated, SESSION_TTL};
+use services::identity::{Authenticated, ExternalLogin, SESSION_TTL};
 
 use super::client::{ClientInfo, same_origin};
 use super::policy::{Access, access_for};
@@ -44,19 +47,20 @@ pub async fn authorize(
         return Ok(next.run(req).await);
     };
 
-    let (principal, refresh) = authenticate(&state, req.headers()).await?;
+    let (principal, refresh) = authenticate(&state, req.headers(), req.extensions()).await?;
     // Cookie-authenticated writes, and WebSocket upgrades (a GET, but one that opens a channel
     // a foreign page could read), must come from this origin (or a listed one).
     let upgrade = req
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    // A proxy's identity headers come with every request the browser sends, like a cookie.
     let via_cookie = matches!(
         principal.credential,
         Credential::Session {
             via_cookie: true,
             ..
-        }
+        } | Credential::ForwardAuth
     );
     if via_cookie && (writes || upgrade) && !same_origin(req.headers(), &state.auth.config, true) {
         return Err(csrf_rejected());
@@ -143,11 +147,14 @@ type CookieRefresh = Option<(String, Duration)>;
 /// with a session token, else the session cookie): its user and role are the caller, and a key
 /// sent alongside is ignored, so it can never raise the session's privileges (v1's web client
 /// sends its build-time key with every request). Without a session: `X-API-Key` (service key
-/// or personal key), else a key as `Authorization: Bearer`. A credential that is present but
+/// or personal key), else a key as `Authorization: Bearer`. With none of these: a trusted
+/// forward-auth proxy's user header, if forward-auth is on and the connection comes from a
+/// trusted proxy (from anywhere else the header is ignored). A credential that is present but
 /// wrong is refused; there is no falling back to the next one.
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    extensions: &Extensions,
 ) -> Result<(Principal, CookieRefresh), ApiError> {
     let bearer = bearer_token(headers)?;
     if let Some(token) = bearer.filter(|t| !is_key(state, t)) {
@@ -161,6 +168,9 @@ pub(crate) async fn authenticate(
         None => match bearer {
             Some(key) => key,
             None => {
+                if let Some(principal) = forward_auth(state, headers, extensions).await? {
+                    return Ok((principal, None));
+                }
                 return Err(ApiError::unauthorized(
                     "NOT_AUTHENTICATED",
                     "Not authenticated: log in, or send an API key in the X-API-Key header \
@@ -257,6 +267,59 @@ async fn session(
         user: Some(user),
     };
     Ok((principal, refresh))
+}
+
+/// The user a trusted proxy names in its headers, if forward-auth is on, the connection comes
+/// from a trusted proxy and the user header is there. The account is found, linked or created
+/// and its role follows the groups header (the identity service's `external_user`).
+async fn forward_auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Result<Option<Principal>, ApiError> {
+    let config = &state.auth.config;
+    let Some(fa) = &config.forward_auth else {
+        return Ok(None);
+    };
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if !peer.is_some_and(|ip| config.is_trusted_proxy(ip)) {
+        return Ok(None);
+    }
+    let text = |name: &HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let Some(username) = text(&fa.user_header) else {
+        return Ok(None);
+    };
+    let login = ExternalLogin {
+        provider: FORWARD_AUTH_PROVIDER.to_owned(),
+        subject: username.to_owned(),
+        username: username.to_owned(),
+        email: text(&fa.email_header)
+            .filter(|e| e.chars().count() <= domain::EMAIL_MAX)
+            .map(str::to_owned),
+        groups: text(&fa.groups_header)
+            .map(domain::split_groups)
+            .unwrap_or_default(),
+        method: "forward_auth",
+    };
+    let client = ClientInfo::from_request(headers, extensions, config);
+    let found = state
+        .auth
+        .identity
+        .external_user(login, &config.external, &client.meta())
+        .await?;
+    Ok(Some(Principal {
+        credential: Credential::ForwardAuth,
+        role: found.user.role,
+        user: Some(found.user),
+    }))
 }
 
 /// The session token from the `Cookie` header(s), if present.

@@ -7,6 +7,8 @@
 //!   extensions — the single source of "who is calling" for handlers.
 //! - `policy.rs`: the route → required role table.
 //! - `client.rs`: client address (trusted proxies), user agent, TLS detection, Origin check.
+//! - `second_factor.rs`: the second login step, TOTP enrolment and recovery codes, the
+//!   sign-in settings and options.
 //! - `sessions.rs`, `users.rs`, `api_keys.rs`, `setup.rs`, `audit.rs`: the `/auth/*` and
 //!   `/audit` handlers: extract, call the identity service ([`services::identity`]), map the
 //!   result (wire types, status, cookie).
@@ -19,6 +21,7 @@ pub(crate) mod audit;
 pub(crate) mod client;
 pub mod middleware;
 pub mod policy;
+pub(crate) mod second_factor;
 pub(crate) mod sessions;
 pub(crate) mod setup;
 pub mod users;
@@ -26,9 +29,10 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderName;
 use axum::http::request::Parts;
 use domain::{Role, Scope, ThrottlePolicy, User};
-use services::identity::{self, Identity, Party};
+use services::identity::{self, ExternalPolicy, Identity, Party};
 use storage::IdentityStore;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -75,6 +79,9 @@ pub enum Credential {
     Session { id: Uuid, via_cookie: bool },
     /// A personal API key.
     ApiKey { id: Uuid, scope: Scope },
+    /// The identity headers of a trusted forward-auth proxy (Authelia, Authentik behind
+    /// Traefik): the browser's sign-in at the proxy, sent with every request like a cookie.
+    ForwardAuth,
 }
 
 impl Credential {
@@ -184,6 +191,31 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
+/// Forward-auth: a reverse proxy (Traefik with Authelia or Authentik) signs users in and names
+/// them in request headers. Believed only from [`AuthConfig::trusted_proxies`].
+#[derive(Debug, Clone)]
+pub struct ForwardAuth {
+    /// The username (`Remote-User`); also the identity's subject.
+    pub user_header: HeaderName,
+    /// Groups, separated by commas or `|` (`Remote-Groups`).
+    pub groups_header: HeaderName,
+    /// E-mail address (`Remote-Email`).
+    pub email_header: HeaderName,
+    /// Where "sign out" sends the browser (the proxy's logout page), if set.
+    pub logout_url: Option<String>,
+}
+
+impl Default for ForwardAuth {
+    fn default() -> Self {
+        ForwardAuth {
+            user_header: HeaderName::from_static("remote-user"),
+            groups_header: HeaderName::from_static("remote-groups"),
+            email_header: HeaderName::from_static("remote-email"),
+            logout_url: None,
+        }
+    }
+}
+
 /// Deployment-dependent settings of authentication.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -196,6 +228,13 @@ pub struct AuthConfig {
     /// Further origins (lower case, no trailing slash) whose pages may sign in and use the
     /// session cookie: a development proxy, another host name (`TAYLORDASH_ALLOWED_ORIGINS`).
     pub allowed_origins: Vec<String>,
+    /// Sign-in by a trusted proxy's headers; `None`: such headers are ignored.
+    pub forward_auth: Option<ForwardAuth>,
+    /// Roles from provider groups, and whether accounts are linked or created on first sight
+    /// (forward-auth and OpenID Connect alike).
+    pub external: ExternalPolicy,
+    /// Accounts whose password always signs in, even with password sign-in off.
+    pub break_glass: Vec<String>,
     pub password_cost: PasswordCost,
     pub per_username: ThrottlePolicy,
     pub per_address: ThrottlePolicy,
@@ -208,6 +247,9 @@ impl Default for AuthConfig {
             trusted_proxies: Vec::new(),
             public_origin: None,
             allowed_origins: Vec::new(),
+            forward_auth: None,
+            external: ExternalPolicy::default(),
+            break_glass: Vec::new(),
             password_cost: PasswordCost::Standard,
             per_username: ThrottlePolicy::PER_USERNAME,
             per_address: ThrottlePolicy::PER_ADDRESS,
@@ -217,6 +259,17 @@ impl Default for AuthConfig {
 }
 
 impl AuthConfig {
+    /// Is `ip` one of the trusted reverse proxies?
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+
     /// Is TaylorDash served over TLS by configuration (an `https://` public URL)?
     pub fn tls(&self) -> bool {
         self.public_origin
@@ -233,6 +286,7 @@ impl AuthConfig {
             per_username: self.per_username,
             per_address: self.per_address,
             clock: self.clock.clone(),
+            break_glass: self.break_glass.clone(),
         }
     }
 }

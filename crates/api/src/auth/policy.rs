@@ -111,6 +111,11 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/auth/login", PUBLIC),
     rule("GET", "/api/v1/auth/setup", PUBLIC),
     rule("POST", "/api/v1/auth/setup", PUBLIC),
+    // The second login step (its challenge token is the credential), and what the login page
+    // may offer.
+    rule("POST", "/api/v1/auth/login/second-factor", PUBLIC),
+    rule("POST", "/api/v1/auth/login/enrol", PUBLIC),
+    rule("GET", "/api/v1/auth/sign-in-options", PUBLIC),
     rule("POST", "/api/v1/auth/logout", ME),
     rule("GET", "/api/v1/auth/me", ME),
     rule("PUT", "/api/v1/auth/me/password", ME),
@@ -118,6 +123,15 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/api/v1/auth/sessions", ME),
     rule("DELETE", "/api/v1/auth/sessions/{session_id}", ME),
     rule("DELETE", "/api/v1/auth/sessions/cleanup", ADMIN),
+    // Your own two-factor sign-in; an admin resets someone's, and sets the sign-in settings.
+    rule("GET", "/api/v1/auth/me/totp", ME),
+    rule("POST", "/api/v1/auth/me/totp", ME),
+    rule("POST", "/api/v1/auth/me/totp/confirm", ME),
+    rule("POST", "/api/v1/auth/me/totp/disable", ME),
+    rule("POST", "/api/v1/auth/me/totp/recovery-codes", ME),
+    rule("DELETE", "/api/v1/auth/users/{user_id}/totp", ADMIN),
+    rule("GET", "/api/v1/auth/settings", ADMIN),
+    rule("PUT", "/api/v1/auth/settings", ADMIN),
     // Users: admin only.
     rule("GET", "/api/v1/auth/users", ADMIN),
     rule("POST", "/api/v1/auth/users", ADMIN),

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::users::{Message, UserInfo};
-use super::{ClientInfo, SESSION_COOKIE, SignedIn};
+use super::{ClientInfo, Credential, SESSION_COOKIE, SignedIn};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, Json};
@@ -50,20 +50,25 @@ pub struct LoginResponse {
 ///
 /// Wrong credentials are 401 whether or not the user exists. After 5 failures for a username
 /// (or 20 from one address) within 15 minutes, logins are refused with 429 and `Retry-After`
-/// for 15 minutes, doubling with each further failure.
+/// for 15 minutes, doubling with each further failure. An account with two-factor sign-in
+/// (or an admin who must set it up) gets 202 and a challenge instead of a session: finish with
+/// `POST /auth/login/second-factor`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse, headers(("Set-Cookie" = String))),
+        (status = 202, description = "Password right; a second factor is needed", body = super::second_factor::SecondFactorChallenge),
         (status = 401, description = "Invalid username or password (INVALID_CREDENTIALS)", body = crate::error::ErrorBody),
+        (status = 403, description = "Password sign-in is turned off (PASSWORD_SIGN_IN_DISABLED)", body = crate::error::ErrorBody),
         (status = 429, description = "Too many failed logins (TOO_MANY_ATTEMPTS); see Retry-After", body = crate::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
-) -> ApiResult<(HeaderMap, axum::Json<LoginResponse>)> {
-    let login = state
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let outcome = state
         .auth
         .identity
         .login(
@@ -77,8 +82,22 @@ pub async fn login(
             &client.meta(),
         )
         .await?;
-    let headers = session_headers(&login.token, login.keep_for(), &client);
-    Ok((headers, axum::Json(login.into())))
+    match outcome {
+        identity::LoginOutcome::SignedIn(login) => {
+            let headers = session_headers(&login.token, login.keep_for(), &client);
+            Ok((headers, axum::Json(LoginResponse::from(*login))).into_response())
+        }
+        identity::LoginOutcome::SecondFactor(pending) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let body = super::second_factor::SecondFactorChallenge {
+                challenge_token: pending.token,
+                expires_at: pending.expires_at,
+                second_factor: pending.step.to_owned(),
+            };
+            Ok((StatusCode::ACCEPTED, headers, axum::Json(body)).into_response())
+        }
+    }
 }
 
 impl From<NewLogin> for LoginResponse {
@@ -170,6 +189,13 @@ pub struct Me {
     /// after the last one extends it by its idle lifetime, as this request just did). The UI
     /// warns before it; absent for API keys and the service key.
     pub session_expires_at: Option<DateTime<Utc>>,
+    /// How this request is signed in: `session`, `api_key`, or `forward_auth` (a trusted
+    /// proxy's identity headers).
+    #[schema(example = "session")]
+    pub signed_in_by: String,
+    /// Signed in by a forward-auth proxy: its logout page, where "Sign out" sends the browser
+    /// (ending the proxy's sign-in; a TaylorDash logout alone would not).
+    pub logout_url: Option<String>,
 }
 
 /// Who you are (v1's `UserInfo`) and when your session ends. Calling it also extends the
@@ -188,9 +214,24 @@ pub async fn me(State(state): State<AppState>, me: SignedIn) -> ApiResult<axum::
             .map(|s| s.expires_at),
         None => None,
     };
+    let (signed_in_by, logout_url) = match me.credential {
+        Credential::Session { .. } => ("session", None),
+        Credential::ApiKey { .. } | Credential::ServiceKey => ("api_key", None),
+        Credential::ForwardAuth => (
+            "forward_auth",
+            state
+                .auth
+                .config
+                .forward_auth
+                .as_ref()
+                .and_then(|f| f.logout_url.clone()),
+        ),
+    };
     Ok(axum::Json(Me {
         user: me.user.into(),
         session_expires_at,
+        signed_in_by: signed_in_by.to_owned(),
+        logout_url,
     }))
 }
 

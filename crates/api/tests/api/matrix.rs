@@ -74,6 +74,8 @@ fn every_documented_route_has_an_access_rule() {
 }
 
 async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
+    // Forward-auth on, so a trusted proxy's users are callers too.
+    let app = TestApp::configured(app.db, forward_auth_config());
     app.user("ada", "admin").await;
     app.user("eddie", "editor").await;
     app.user("vic", "viewer").await;
@@ -145,6 +147,36 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         cred: Cred::SessionAndKey(app.login("edna").await, admin_key),
         role: Some(Role::Editor),
         is_user: true,
+        read_only_key: false,
+    });
+    // Users a trusted forward-auth proxy names, their roles from their groups (accounts made
+    // on their first request); the same headers from an untrusted address are anonymous.
+    for (user, groups, role) in [
+        ("fa-viewer", "family", Role::Viewer),
+        ("fa-editor", "family,taylordash-editors", Role::Editor),
+        ("fa-admin", "taylordash-admins", Role::Admin),
+    ] {
+        callers.push(Caller {
+            name: user,
+            cred: Cred::Proxy {
+                user: user.to_owned(),
+                groups: groups.to_owned(),
+                peer: PROXY,
+            },
+            role: Some(role),
+            is_user: true,
+            read_only_key: false,
+        });
+    }
+    callers.push(Caller {
+        name: "forward-auth admin headers from an untrusted address",
+        cred: Cred::Proxy {
+            user: "fa-spoof".to_owned(),
+            groups: "taylordash-admins".to_owned(),
+            peer: STRANGER,
+        },
+        role: None,
+        is_user: false,
         read_only_key: false,
     });
     callers.push(Caller {

@@ -115,6 +115,28 @@ pub enum Cred {
     /// A session token as `Authorization: Bearer` and a key as `X-API-Key`, as v1's web client
     /// sends them.
     SessionAndKey(String, String),
+    /// A forward-auth proxy's identity headers (`Remote-User`, `Remote-Groups`), on a
+    /// connection from `peer`, from a same-origin page.
+    Proxy {
+        user: String,
+        groups: String,
+        peer: &'static str,
+    },
+}
+
+/// The proxy test apps trust (see [`forward_auth_config`]).
+pub const PROXY: &str = "10.1.2.3";
+/// An address that is not a trusted proxy.
+pub const STRANGER: &str = "203.0.113.50";
+
+/// [`fast`] with forward-auth on, trusting [`PROXY`]'s network, default header names and
+/// role mapping.
+pub fn forward_auth_config() -> AuthConfig {
+    AuthConfig {
+        trusted_proxies: vec!["10.0.0.0/8".parse().expect("network")],
+        forward_auth: Some(api::auth::ForwardAuth::default()),
+        ..fast()
+    }
 }
 
 impl Cred {
@@ -267,6 +289,14 @@ impl TestApp {
             Cred::SessionAndKey(t, k) => builder
                 .header(header::AUTHORIZATION, format!("Bearer {t}"))
                 .header("x-api-key", k),
+            Cred::Proxy { user, groups, peer } => {
+                let addr: SocketAddr = format!("{peer}:40000").parse().expect("address");
+                builder
+                    .header("remote-user", user)
+                    .header("remote-groups", groups)
+                    .header(header::ORIGIN, "http://localhost:8000")
+                    .extension(axum::extract::ConnectInfo(addr))
+            }
         }
     }
 

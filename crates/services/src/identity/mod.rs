@@ -12,6 +12,10 @@
 //!   changing your own password.
 //! - `api_keys.rs`: personal keys (scope never above the owner's role).
 //! - `setup.rs`: the one-time first-run token.
+//! - `second_factor.rs`: TOTP enrolment, recovery codes, the two-step login (challenges), and
+//!   the run-time sign-in settings; `totp_code.rs`: RFC 6238 codes and base32.
+//! - `external.rs`: sign-in through a forward-auth proxy or an OpenID provider: the account
+//!   linked to the provider's subject (linked or created on first sight), its role from groups.
 //! - `password.rs`: argon2id on the blocking pool, v1 bcrypt verify; `token.rs`: random tokens
 //!   and their SHA-256.
 //! - `audit.rs`: [`Identity::audit`] is the one place security events go through; the store
@@ -20,11 +24,14 @@
 
 mod api_keys;
 mod audit;
+mod external;
 pub mod password;
+mod second_factor;
 mod sessions;
 mod setup;
 mod throttle;
 pub mod token;
+pub mod totp_code;
 mod users;
 
 use std::net::IpAddr;
@@ -38,7 +45,12 @@ use crate::Clock;
 
 pub use api_keys::NewKeyRequest;
 pub use audit::Party;
+pub use external::{ExternalLogin, ExternalPolicy, ExternalUser, NO_PASSWORD};
 pub use password::{PasswordCost, PasswordHasher, Verified};
+pub use second_factor::{
+    CHALLENGE_MAX_FAILURES, CHALLENGE_TTL, CompletedLogin, Enrolment, LoginOutcome, PendingLogin,
+    SignInSettings, SignInSettingsPatch, TotpStatus,
+};
 pub use sessions::{
     Authenticated, LoginRequest, NewLogin, REMEMBER_ME_TTL, SESSION_TTL, TOUCH_INTERVAL,
 };
@@ -51,6 +63,9 @@ pub struct Settings {
     pub per_username: ThrottlePolicy,
     pub per_address: ThrottlePolicy,
     pub clock: Clock,
+    /// Accounts whose password always signs in, even with password sign-in turned off (the
+    /// break-glass admin); compared without case.
+    pub break_glass: Vec<String>,
 }
 
 impl Default for Settings {
@@ -60,6 +75,7 @@ impl Default for Settings {
             per_username: ThrottlePolicy::PER_USERNAME,
             per_address: ThrottlePolicy::PER_ADDRESS,
             clock: Clock::system(),
+            break_glass: Vec::new(),
         }
     }
 }
@@ -108,6 +124,40 @@ pub enum Error {
     /// Both `expires_at` and `expires_in_days` were given for a new key.
     #[error("send expires_at or expires_in_days, not both")]
     ExpiryTwice,
+    /// A provider signed someone in whose groups give no role here.
+    #[error(
+        "your account at the sign-in provider is in none of the groups allowed to use \
+         TaylorDash; ask an admin to add you to one"
+    )]
+    NotInAllowedGroup,
+    /// A provider signed someone in who has no account here, and none may be made for them.
+    #[error(
+        "no TaylorDash account is linked to '{username}' and accounts are not created on first \
+         sign-in; ask an admin to create the account '{username}'"
+    )]
+    NoLinkedAccount { username: String },
+    /// The account exists but an admin turned it off.
+    #[error("this account is disabled; ask an admin")]
+    AccountDisabled,
+    /// The second step of a sign-in came too late, twice, or after too many wrong codes.
+    #[error("this sign-in expired or was already used; sign in again with your password")]
+    InvalidChallenge,
+    /// A wrong second-factor code.
+    #[error(
+        "wrong code: enter the 6-digit code your authenticator app shows now, or a recovery code"
+    )]
+    InvalidCode,
+    #[error("two-factor sign-in is already on; turn it off first to set it up again")]
+    TotpAlreadyOn,
+    #[error("two-factor sign-in is not set up for this account")]
+    NoTotpEnrolment,
+    #[error("admins must keep two-factor sign-in on (the sign-in settings require it)")]
+    SecondFactorRequired,
+    #[error(
+        "password sign-in is turned off; use single sign-on (an admin can turn password \
+         sign-in on again, and break-glass accounts always may)"
+    )]
+    PasswordSignInDisabled,
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -132,6 +182,8 @@ pub struct Identity {
     clock: Clock,
     per_username: ThrottlePolicy,
     per_address: ThrottlePolicy,
+    /// Lower-cased usernames of the break-glass accounts.
+    break_glass: Vec<String>,
     /// The hash of the pending first-run setup token, while no admin exists.
     setup_token: tokio::sync::Mutex<Option<String>>,
 }
@@ -144,6 +196,11 @@ impl Identity {
             clock: settings.clock,
             per_username: settings.per_username,
             per_address: settings.per_address,
+            break_glass: settings
+                .break_glass
+                .iter()
+                .map(|n| domain::username_key(n))
+                .collect(),
             setup_token: tokio::sync::Mutex::new(None),
         }
     }

@@ -11,7 +11,7 @@ use storage::LoginUpdate;
 use uuid::Uuid;
 
 use super::token::{hash_token, random_token};
-use super::{ClientMeta, Error, Identity, Party, Result, Verified, throttle};
+use super::{ClientMeta, Error, Identity, LoginOutcome, Party, Result, Verified, throttle};
 
 pub const SESSION_TTL: Duration = Duration::hours(24);
 pub const REMEMBER_ME_TTL: Duration = Duration::days(30);
@@ -65,7 +65,19 @@ impl Identity {
     /// address, attempts are [`Error::TooManyAttempts`] until the lock ends. An imported v1
     /// bcrypt hash (or one made with older parameters) is replaced while the password is at
     /// hand.
-    pub async fn login(&self, req: LoginRequest, client: &ClientMeta) -> Result<NewLogin> {
+    ///
+    /// With password sign-in turned off (the run-time settings), only break-glass accounts may
+    /// use a password. An account with a second factor (or an admin who must enrol one) gets
+    /// [`LoginOutcome::SecondFactor`]: the session starts at [`Identity::complete_login`].
+    pub async fn login(&self, req: LoginRequest, client: &ClientMeta) -> Result<LoginOutcome> {
+        let settings = self.sign_in_settings().await?;
+        if !settings.password_sign_in
+            && !self
+                .break_glass
+                .contains(&domain::username_key(&req.username))
+        {
+            return Err(Error::PasswordSignInDisabled);
+        }
         let keys = throttle::keys(&req.username, client);
         let attempted = Party::named(
             req.username
@@ -131,13 +143,32 @@ impl Identity {
         let kiosk = (user.role != Role::Admin
             && (req.single_view_mode || req.default_view.is_some()))
         .then_some((req.single_view_mode, req.default_view));
+        if rehashed_password.is_some() {
+            // Kept now, while the password is at hand, even if a second step follows.
+            self.store
+                .record_login(
+                    user.id,
+                    self.now(),
+                    LoginUpdate {
+                        rehashed_password: rehashed_password.clone(),
+                        kiosk: None,
+                    },
+                )
+                .await?;
+        }
+        if let Some(pending) = self
+            .after_password(user.clone(), req.remember_me, kiosk.clone(), settings)
+            .await?
+        {
+            return Ok(LoginOutcome::SecondFactor(pending));
+        }
         let user = self
             .store
             .record_login(
                 user.id,
                 self.now(),
                 LoginUpdate {
-                    rehashed_password,
+                    rehashed_password: None,
                     kiosk,
                 },
             )
@@ -152,7 +183,7 @@ impl Identity {
             json!({"session_id": login.session.id, "remember_me": req.remember_me}),
         )
         .await;
-        Ok(login)
+        Ok(LoginOutcome::SignedIn(Box::new(login)))
     }
 
     /// Creates a session for `user`.

@@ -311,10 +311,13 @@ mod tests {
             .login(attempt("wrong-password-1", false), &client)
             .await;
         assert!(matches!(wrong, Err(Error::InvalidCredentials)));
-        let login = identity
+        let crate::identity::LoginOutcome::SignedIn(login) = identity
             .login(attempt(PASSWORD, true), &client)
             .await
-            .expect("login");
+            .expect("login")
+        else {
+            panic!("no second factor set up");
+        };
         assert_eq!(login.user.username, "erin");
         assert_eq!(login.keep_for(), Some(crate::identity::REMEMBER_ME_TTL));
         let found = identity

@@ -71,6 +71,18 @@ export function UsersTab() {
     onSettled: invalidate,
   });
 
+  const resetTotp = useMutation({
+    mutationFn: (u: User) =>
+      data(api.DELETE('/api/v1/auth/users/{user_id}/totp', { params: { path: { user_id: u.id } } })),
+    onMutate: () => setRowError(null),
+    onSuccess: (_r, u) => notify(`Two-factor sign-in of ${u.username} reset.`, 'ok'),
+    onError: (e, u) => {
+      setRowError({ id: u.id, error: e });
+      notify(`Resetting two-factor sign-in of ${u.username} failed: ${detail(e)}`, 'error');
+    },
+    onSettled: invalidate,
+  });
+
   const toggleActive = (u: User) =>
     update.mutate(
       { id: u.id, body: { is_active: !u.is_active } },
@@ -167,6 +179,26 @@ export function UsersTab() {
                         aria-label={`Delete ${u.username}`}
                       >
                         Delete
+                      </ConfirmAction>
+                      <ConfirmAction
+                        confirm={confirm}
+                        variant="secondary"
+                        question={{
+                          title: `Reset two-factor sign-in of ${u.username}?`,
+                          message: (
+                            <p>
+                              Their authenticator app and recovery codes stop working; they sign in with their password and set
+                              two-factor sign-in up again. For a lost phone.
+                            </p>
+                          ),
+                          confirmLabel: 'Reset two-factor',
+                          danger: true,
+                        }}
+                        onConfirm={() => resetTotp.mutate(u)}
+                        busy={resetTotp.isPending && resetTotp.variables?.id === u.id}
+                        aria-label={`Reset two-factor sign-in of ${u.username}`}
+                      >
+                        Reset 2FA
                       </ConfirmAction>
                     </td>
                   </tr>

@@ -15,6 +15,12 @@ export const AUDIT_ACTIONS = [
   'api_key_created',
   'api_key_revoked',
   'setup_token_used',
+  'identity_linked',
+  'totp_enabled',
+  'totp_disabled',
+  'second_factor_failed',
+  'recovery_codes_renewed',
+  'sign_in_settings_changed',
 ] as const;
 
 export const AUDIT_KEYS = ['action', 'actor_id', 'target_id', 'since', 'until'] as const;

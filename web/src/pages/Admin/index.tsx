@@ -1,18 +1,21 @@
-// Administration (/admin, admins only): users and the audit log. The tab is in the URL.
+// Administration (/admin, admins only): users, sign-in settings and the audit log. The tab is in
+// the URL.
 import { useSearchParams } from 'react-router';
 import { useSession } from '../../app/session';
 import { ErrorMessage } from '../../app/ui';
 import { TabPanel, Tabs } from '../Events/shared';
 import { AuditTab } from './AuditTab';
+import { SignInTab } from './SignInTab';
 import { UsersTab } from './UsersTab';
 import './admin.css';
 
-type Tab = 'users' | 'audit';
+type Tab = 'users' | 'sign-in' | 'audit';
 
 export default function AdminPage() {
   const [sp, setSp] = useSearchParams();
   const { isAdmin } = useSession();
-  const tab: Tab = sp.get('tab') === 'audit' ? 'audit' : 'users';
+  const t = sp.get('tab');
+  const tab: Tab = t === 'audit' || t === 'sign-in' ? t : 'users';
   if (!isAdmin) return <ErrorMessage error={new Error('Administration is for admins only.')} />;
   return (
     <div className="admin-page">
@@ -26,11 +29,14 @@ export default function AdminPage() {
         onChange={(t) => setSp(t === 'users' ? {} : { tab: t })}
         tabs={[
           { id: 'users', label: 'Users' },
+          { id: 'sign-in', label: 'Sign-in' },
           { id: 'audit', label: 'Audit log' },
         ]}
       />
       <TabPanel idPrefix="admin" active={tab}>
-        {tab === 'users' ? <UsersTab /> : <AuditTab />}
+        {tab === 'users' && <UsersTab />}
+        {tab === 'sign-in' && <SignInTab />}
+        {tab === 'audit' && <AuditTab />}
       </TabPanel>
     </div>
   );

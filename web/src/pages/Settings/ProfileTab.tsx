@@ -1,14 +1,15 @@
-// Profile: who am I, and changing my password (current password required; the server's policy
-// message is shown as it is).
+// Profile: who am I, changing my password (current password required; the server's policy
+// message is shown as it is), and two-factor sign-in (TOTP).
 import { useState, type FormEvent } from 'react';
-import { useMutation } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
 import { useSession } from '../../app/session';
 import { Badge, Button, ErrorMessage, useNotify } from '../../app/ui';
 import { Field, Time } from '../Events/shared';
+import { RecoveryCodesView, TotpSecretView } from '../../app/TwoFactor';
 
 export function ProfileTab() {
-  const { user } = useSession();
+  const { user, signedInBy } = useSession();
   if (!user) return null;
   return (
     <>
@@ -35,7 +36,8 @@ export function ProfileTab() {
           </dd>
         </dl>
       </section>
-      <PasswordForm username={user.username} />
+      {signedInBy !== 'forward_auth' && <PasswordForm username={user.username} />}
+      {signedInBy !== 'forward_auth' && <TwoFactorPanel />}
     </>
   );
 }
@@ -101,6 +103,164 @@ function PasswordForm({ username }: { username: string }) {
           </Button>
         </div>
       </form>
+    </section>
+  );
+}
+
+const TOTP_KEY = ['auth', 'me', 'totp'] as const;
+
+/** Two-factor sign-in: set up (password → QR code → first code → recovery codes), new recovery codes, off. */
+function TwoFactorPanel() {
+  const qc = useQueryClient();
+  const notify = useNotify();
+  const status = useQuery({ queryKey: TOTP_KEY, queryFn: () => data(api.GET('/api/v1/auth/me/totp')) });
+  const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  const [secret, setSecret] = useState<{ secret: string; otpauth_uri: string } | null>(null);
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const [action, setAction] = useState<'setup' | 'renew' | 'disable' | null>(null);
+  const reset = () => {
+    setPassword('');
+    setCode('');
+    setAction(null);
+  };
+  const start = useMutation({
+    mutationFn: () => data(api.POST('/api/v1/auth/me/totp', { body: { password } })),
+    onSuccess: (r) => {
+      setSecret(r);
+      setPassword('');
+      setCodes(null);
+    },
+  });
+  const confirm = useMutation({
+    mutationFn: () => data(api.POST('/api/v1/auth/me/totp/confirm', { body: { code } })),
+    onSuccess: async (r) => {
+      setCodes(r.recovery_codes);
+      setSecret(null);
+      reset();
+      notify('Two-factor sign-in is on', 'ok');
+      await qc.invalidateQueries({ queryKey: TOTP_KEY });
+    },
+  });
+  const renew = useMutation({
+    mutationFn: () => data(api.POST('/api/v1/auth/me/totp/recovery-codes', { body: { password } })),
+    onSuccess: (r) => {
+      setCodes(r.recovery_codes);
+      reset();
+      void qc.invalidateQueries({ queryKey: TOTP_KEY });
+    },
+  });
+  const disable = useMutation({
+    mutationFn: () => data(api.POST('/api/v1/auth/me/totp/disable', { body: { password } })),
+    onSuccess: async (r) => {
+      reset();
+      setCodes(null);
+      notify(r.message, 'ok');
+      await qc.invalidateQueries({ queryKey: TOTP_KEY });
+    },
+  });
+  const s = status.data;
+  const passwordStep = (label: string, run: () => void, busy: boolean, error: unknown) => (
+    <form
+      className="stack-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        run();
+      }}
+    >
+      <Field label="Current password">
+        {(p) => (
+          <input {...p} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        )}
+      </Field>
+      {error ? <ErrorMessage error={error} /> : null}
+      <div className="form-actions">
+        <Button type="submit" variant="primary" busy={busy}>
+          {label}
+        </Button>
+        <Button variant="ghost" onClick={reset}>
+          Cancel
+        </Button>
+      </div>
+    </form>
+  );
+  return (
+    <section className="panel" aria-labelledby="totp-h">
+      <h2 id="totp-h">Two-factor sign-in</h2>
+      {status.isError && <ErrorMessage error={status.error} />}
+      {s && (
+        <p data-testid="totp-status">
+          {s.enabled ? (
+            <>
+              <Badge tone="ok">on</Badge> A code from your authenticator app is asked after your password.{' '}
+              {s.recovery_codes_left} recovery codes left.
+            </>
+          ) : (
+            <>
+              <Badge tone="warn">off</Badge> Your password alone signs you in.
+              {s.required && ' Administrators must use two-factor sign-in: set it up now.'}
+            </>
+          )}
+        </p>
+      )}
+      {codes && <RecoveryCodesView codes={codes} />}
+      {s && !s.enabled && !secret && action !== 'setup' && (
+        <Button variant="primary" onClick={() => setAction('setup')}>
+          Set up two-factor sign-in
+        </Button>
+      )}
+      {action === 'setup' && !secret && passwordStep('Continue', () => start.mutate(), start.isPending, start.error)}
+      {secret && (
+        <form
+          className="stack-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            confirm.mutate();
+          }}
+        >
+          <TotpSecretView secret={secret.secret} uri={secret.otpauth_uri} />
+          <Field label="Code from the app">
+            {(p) => (
+              <input
+                {...p}
+                inputMode="numeric"
+                autoComplete="one-time-code"
+                pattern="[0-9 ]*"
+                required
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+              />
+            )}
+          </Field>
+          {confirm.isError && <ErrorMessage error={confirm.error} />}
+          <div className="form-actions">
+            <Button type="submit" variant="primary" busy={confirm.isPending}>
+              Turn on
+            </Button>
+            <Button
+              variant="ghost"
+              onClick={() => {
+                setSecret(null);
+                reset();
+              }}
+            >
+              Cancel
+            </Button>
+          </div>
+        </form>
+      )}
+      {s?.enabled && action === null && (
+        <div className="form-actions">
+          <Button onClick={() => setAction('renew')}>New recovery codes</Button>
+          {!s.required && (
+            <Button variant="danger" onClick={() => setAction('disable')}>
+              Turn off
+            </Button>
+          )}
+        </div>
+      )}
+      {action === 'renew' && passwordStep('Make new recovery codes', () => renew.mutate(), renew.isPending, renew.error)}
+      {action === 'disable' && passwordStep('Turn two-factor sign-in off', () => disable.mutate(), disable.isPending, disable.error)}
     </section>
   );
 }
