@@ -27,7 +27,10 @@ impl From<CheckError> for ApiError {
         match e {
             CheckError::Invalid(v) => v.into(),
             CheckError::Store(s) => s.into(),
-            CheckError::NotPush => ApiError::validation("kind", e.to_string()),
+            // The request is well formed; the check it names is of another kind.
+            CheckError::NotPush => {
+                ApiError::new(StatusCode::CONFLICT, "NOT_A_PUSH_CHECK", e.to_string())
+            }
             CheckError::Internal(m) => ApiError::internal(m),
         }
     }
@@ -515,7 +518,10 @@ pub async fn test_saved(
 /// A new push URL for a push check; the old one stops working.
 #[utoipa::path(post, path = "/checks/{check_id}/push-token", tag = "checks",
     params(("check_id" = Uuid, Path)),
-    responses((status = 200, body = PushToken)))]
+    responses(
+        (status = 200, body = PushToken),
+        (status = 409, description = "the check is not a push check (NOT_A_PUSH_CHECK)", body = crate::ErrorBody),
+    ))]
 pub async fn rotate_push_token(
     State(state): State<AppState>,
     Id(id): Id,

@@ -6225,6 +6225,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description the check is not a push check (NOT_A_PUSH_CHECK) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
             500: {
                 headers: {

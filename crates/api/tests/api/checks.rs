@@ -190,7 +190,7 @@ async fn checks_crud_secrets_and_push(app: TestApp) {
     );
     app.post(&format!("/api/v1/checks/{id}/push-token"), json!({}))
         .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+        .assert_error(StatusCode::CONFLICT, "NOT_A_PUSH_CHECK");
 
     // History, uptime and the project's overview.
     let history = app

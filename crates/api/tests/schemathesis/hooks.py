@@ -9,6 +9,7 @@ the case again after these changes). Invalid requests are left as generated.
 """
 
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -18,9 +19,29 @@ from datetime import datetime, timedelta, timezone
 
 import schemathesis
 
+import seed
+
 ADMIN_ID = os.environ.get("TD_ADMIN_ID")
 # The run's own API key: revoking it would end the run's access (every later answer a 401).
 ADMIN_KEY_ID = os.environ.get("TD_ADMIN_KEY_ID")
+# One of each thing a path can name, made by run.sh before the run (seed.py).
+SEED = json.loads(os.environ.get("TD_SEED", "{}"))
+SEEDED_VALUES = {str(v) for v in SEED.values()}
+API = seed.Api(os.environ.get("TD_BASE", ""), os.environ.get("TD_API_KEY", ""))
+# Requests that remove or replace the thing they name get a new one, so the seeded ones stay
+# for the requests after them: (method, path) -> the parameter to make afresh.
+FRESH = {
+    ("DELETE", "/api/v1/projects/{project_id}"): "project_id",
+    ("DELETE", "/api/v1/projects/{project_id}/status-page"): "project_id",
+    ("POST", "/api/v1/projects/{project_id}/status-page"): "project_id",
+    ("DELETE", "/api/v1/components/{component_id}"): "component_id",
+    ("DELETE", "/api/v1/tasks/{task_id}"): "task_id",
+    ("DELETE", "/api/v1/checks/{check_id}"): "check_id",
+    ("POST", "/api/v1/checks/{check_id}/push-token"): "check_id",
+    ("DELETE", "/api/v1/artifacts/{artifact_id}"): "artifact_id",
+    ("DELETE", "/api/v1/auth/users/{user_id}"): "user_id",
+    ("DELETE", "/api/v1/auth/api-keys/{key_id}"): "key_id",
+}
 # The admin's password changes when the fuzzer changes it (`PUT /auth/me/password`).
 state = {"password": os.environ.get("TD_ADMIN_PASSWORD", "")}
 
@@ -76,6 +97,8 @@ def _parse_time(text):
 @schemathesis.hook
 def before_call(context, case, kwargs):
     op = _op(case)
+    if _positive(case):
+        _use_seeded_ids(case)
     # An admin cannot delete their own account (400, as in v1), and the run keeps its key.
     params = case.path_parameters or {}
     if op == "DELETE /api/v1/auth/users/{user_id}" and params.get("user_id") == ADMIN_ID:
@@ -186,6 +209,37 @@ def before_call(context, case, kwargs):
     if op == "PUT /api/v1/auth/me/password" and body:
         body["current_password"] = state["password"]
         case.body = body
+
+
+def _use_seeded_ids(case):
+    """A valid request names a thing that exists: a seeded one, or a new one where the request
+    removes or replaces it."""
+    params = dict(case.path_parameters or {})
+    if not params or not SEED:
+        return
+    path = case.operation.path
+    meta = case.meta
+    # Ids that came from the server's own answers (the stateful phase follows the document's
+    # links; the other phases reuse ids captured from responses) are real already.
+    if str(meta.phase.name) != "stateful" and not meta.pool_draws:
+        for name in params:
+            if name == "token":
+                value = SEED.get("push_token" if path.startswith("/api/v1/checks/push/") else "status_token")
+            else:
+                value = SEED.get(name)
+            if value is not None:
+                params[name] = value
+    # A request that would remove or replace a seeded thing (however its id was found) gets a
+    # new one instead, so the seeded ones stay for the requests after it.
+    renew = FRESH.get((case.operation.method.upper(), path))
+    if renew and params.get(renew) in SEEDED_VALUES:
+        try:
+            made = seed.fresh_push_check(API, SEED) if renew == "check_id" else seed.fresh(API, renew, SEED)
+        except OSError:
+            made = None
+        if made is not None:
+            params[renew] = made
+    case.path_parameters = params
 
 
 def _timeout_within_interval(body, default_interval):
