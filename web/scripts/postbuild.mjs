@@ -2,7 +2,7 @@
 // as they are, so it never compresses at run time), and report the initial JavaScript size
 // (what index.html loads before any lazy chunk) against the 300 KB gzip budget.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
@@ -28,6 +28,9 @@ for (const file of walk(dist)) {
   // Only keep a variant that actually saves bytes.
   if (gz.length < raw.length) writeFileSync(`${file}.gz`, gz);
   if (br.length < raw.length) writeFileSync(`${file}.br`, br);
+  // Hashed assets are kept compressed only: the server inflates the .gz for the rare client
+  // without gzip, and the binary that embeds the build stays small (the image size target).
+  if (gz.length < raw.length && relative(dist, file).startsWith('assets/')) unlinkSync(file);
 }
 
 // Initial JS: the entry script plus its modulepreloaded imports, as listed in index.html.

@@ -49,7 +49,7 @@ pub fn fallback(req: &Request) -> Option<Response> {
     if !name.is_empty()
         && !name.ends_with(".br")
         && !name.ends_with(".gz")
-        && Dist::get(name).is_some()
+        && (Dist::get(name).is_some() || Dist::get(&format!("{name}.gz")).is_some())
     {
         return Some(file(name, req.headers()));
     }
@@ -154,10 +154,47 @@ fn file(name: &str, headers: &HeaderMap) -> Response {
         .iter()
         .any(|(_, ext)| Dist::get(&format!("{name}{ext}")).is_some());
     let Some((coding, body)) = chosen.or_else(|| Dist::get(name).map(|f| (None, f))) else {
-        return not_found();
+        return match Dist::get(&format!("{name}.gz")) {
+            // Hashed assets are embedded compressed only (the build drops their plain copy, which
+            // keeps the binary small); the rare client without gzip gets them inflated.
+            Some(gz) => inflated(name, headers, gz),
+            None => not_found(),
+        };
     };
     // The hash of the bytes sent: each encoding has its own tag.
     let etag = format!("\"{}\"", hex::encode(&body.metadata.sha256_hash()[..16]));
+    respond(
+        name,
+        headers,
+        coding,
+        has_variants,
+        etag,
+        body.data.into_owned(),
+    )
+}
+
+/// A file embedded only gzip-compressed, for a client that does not accept gzip.
+fn inflated(name: &str, headers: &HeaderMap, gz: rust_embed::EmbeddedFile) -> Response {
+    let Some(plain) = gunzip(&gz.data) else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "an embedded UI file could not be decompressed",
+        )
+            .into_response();
+    };
+    let etag = format!("\"{}-id\"", hex::encode(&gz.metadata.sha256_hash()[..16]));
+    respond(name, headers, None, true, etag, plain)
+}
+
+/// The response for one representation of a file, with its validators.
+fn respond(
+    name: &str,
+    headers: &HeaderMap,
+    coding: Option<&'static str>,
+    has_variants: bool,
+    etag: String,
+    data: Vec<u8>,
+) -> Response {
     let cache = if name.starts_with("assets/") {
         IMMUTABLE
     } else {
@@ -190,8 +227,8 @@ fn file(name: &str, headers: &HeaderMap) -> Response {
     if let Some(coding) = coding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.data.len()));
-    *res.body_mut() = Body::from(body.data.into_owned());
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+    *res.body_mut() = Body::from(data);
     res
 }
 
