@@ -177,6 +177,18 @@ impl From<identity::Error> for ApiError {
             E::OthersKeys => ApiError::forbidden("INSUFFICIENT_ROLE", detail),
             E::ScopeAboveRole { .. } => ApiError::forbidden("SCOPE_ABOVE_ROLE", detail),
             E::ExpiryTwice => ApiError::validation("expires_at", detail),
+            E::Oidc(o) => {
+                use identity::OidcError as O;
+                let status = match &o {
+                    O::NotConfigured => StatusCode::NOT_FOUND,
+                    O::StateInvalid | O::ProviderRefused(_) | O::CodeRejected(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    O::Unreachable(_) | O::BadProvider(_) => StatusCode::BAD_GATEWAY,
+                    O::Token(_) => StatusCode::UNAUTHORIZED,
+                };
+                ApiError::new(status, o.code(), detail)
+            }
             E::Invalid(v) => v.into(),
             E::Store(e) => e.into(),
             E::Internal(e) => ApiError::internal(e),

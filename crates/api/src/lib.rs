@@ -125,7 +125,7 @@ impl Deref for AppState {
 /// Routes under `/api/v1`, without the authorization layer. Each needs a rule in
 /// `auth/policy.rs`.
 fn v1_routes() -> OpenApiRouter<AppState> {
-    use auth::{api_keys, audit, second_factor, sessions, setup, users};
+    use auth::{api_keys, audit, oidc, second_factor, sessions, setup, users};
     OpenApiRouter::new()
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::progress))
@@ -165,6 +165,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
             second_factor::put_settings
         ))
         .routes(routes!(second_factor::options))
+        .routes(routes!(oidc::begin))
+        .routes(routes!(oidc::callback))
         .routes(routes!(sessions::logout))
         .routes(routes!(sessions::me))
         .routes(routes!(users::change_password))

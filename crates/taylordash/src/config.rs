@@ -121,6 +121,8 @@ pub struct Config {
     pub external: services::identity::ExternalPolicy,
     /// Accounts whose password always signs in.
     pub break_glass: Vec<String>,
+    /// Sign-in with an OpenID provider.
+    pub oidc: Option<services::identity::OidcSettings>,
     pub admin_bootstrap: Option<AdminBootstrap>,
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
@@ -372,6 +374,7 @@ impl Config {
             )
             .parse(group_list)?
             .unwrap_or_default();
+        let oidc = oidc_settings(r, public_url.as_deref())?;
         let external = services::identity::ExternalPolicy {
             roles: domain::RoleMapping {
                 admin_groups,
@@ -696,6 +699,7 @@ impl Config {
             forward_auth,
             external,
             break_glass,
+            oidc,
             admin_bootstrap,
             database,
             mqtt,
@@ -738,6 +742,126 @@ fn is_production(environment: &str) -> bool {
         environment.trim().to_ascii_lowercase().as_str(),
         "production" | "prod"
     )
+}
+
+/// `auth.oidc.*`: single sign-on with an OpenID provider, on when an issuer is set.
+fn oidc_settings(
+    r: &mut Reader<'_>,
+    public_url: Option<&str>,
+) -> Result<Option<services::identity::OidcSettings>, ConfigError> {
+    let issuer = r
+        .key(
+            "auth.oidc.issuer",
+            "TAYLORDASH_OIDC_ISSUER",
+            "OpenID provider's issuer URL (its discovery document is <issuer>/.well-known/openid-configuration); set: \"Sign in with\" the provider is offered",
+        )
+        .parse(issuer_url)?;
+    let client_id = r
+        .key(
+            "auth.oidc.client_id",
+            "TAYLORDASH_OIDC_CLIENT_ID",
+            "client id registered at the OpenID provider",
+        )
+        .parse(text)?;
+    let client_secret = r
+        .key(
+            "auth.oidc.client_secret",
+            "TAYLORDASH_OIDC_CLIENT_SECRET",
+            "client secret (better: TAYLORDASH_OIDC_CLIENT_SECRET_FILE); unset for a public client (PKCE only)",
+        )
+        .secret(Redact::All)
+        .parse(secret)?;
+    let name = r
+        .key(
+            "auth.oidc.name",
+            "TAYLORDASH_OIDC_NAME",
+            "provider name on the sign-in button (\"Sign in with Authelia\")",
+        )
+        .default("single sign-on")
+        .parse(text)?;
+    let scopes = r
+        .key(
+            "auth.oidc.scopes",
+            "TAYLORDASH_OIDC_SCOPES",
+            "space- or comma-separated scopes requested (openid is always added)",
+        )
+        .default("openid profile email groups")
+        .parse(text)?;
+    let username_claim = r
+        .key(
+            "auth.oidc.username_claim",
+            "TAYLORDASH_OIDC_USERNAME_CLAIM",
+            "ID token claim naming the account (falls back to email, then sub)",
+        )
+        .default("preferred_username")
+        .parse(text)?;
+    let groups_claim = r
+        .key(
+            "auth.oidc.groups_claim",
+            "TAYLORDASH_OIDC_GROUPS_CLAIM",
+            "ID token claim listing the groups mapped to roles (a dotted path such as realm_access.roles for Keycloak)",
+        )
+        .default("groups")
+        .parse(text)?;
+    let redirect_url = r
+        .key(
+            "auth.oidc.redirect_url",
+            "TAYLORDASH_OIDC_REDIRECT_URL",
+            "redirect URI registered at the provider; default <public_url>/api/v1/auth/oidc/callback",
+        )
+        .parse(http_url)?;
+    let post_logout = r
+        .key(
+            "auth.oidc.post_logout_redirect_url",
+            "TAYLORDASH_OIDC_POST_LOGOUT_REDIRECT_URL",
+            "where the provider sends the browser after signing out; default <public_url>/login",
+        )
+        .parse(http_url)?;
+    let Some(issuer) = issuer else {
+        return Ok(None);
+    };
+    let Some(client_id) = client_id.filter(|c| !c.trim().is_empty()) else {
+        return Err(r.invalid(
+            "auth.oidc.client_id",
+            "auth.oidc.issuer is set: also set auth.oidc.client_id (TAYLORDASH_OIDC_CLIENT_ID)",
+        ));
+    };
+    let Some(redirect_uri) =
+        redirect_url.or_else(|| public_url.map(|u| format!("{u}/api/v1/auth/oidc/callback")))
+    else {
+        return Err(r.invalid(
+            "auth.oidc.issuer",
+            "single sign-on needs the address users reach TaylorDash at: set public_url \
+             (TAYLORDASH_PUBLIC_URL) or auth.oidc.redirect_url",
+        ));
+    };
+    let mut scope_list = vec!["openid".to_owned()];
+    for s in scopes
+        .split([' ', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !scope_list.iter().any(|have| have == s) {
+            scope_list.push(s.to_owned());
+        }
+    }
+    Ok(Some(services::identity::OidcSettings {
+        name: name.trim().to_owned(),
+        issuer,
+        client_id: client_id.trim().to_owned(),
+        client_secret: client_secret.map(|s| s.expose().trim().to_owned()),
+        redirect_uri,
+        post_logout_redirect_uri: post_logout.or_else(|| public_url.map(|u| format!("{u}/login"))),
+        scopes: scope_list,
+        username_claim: username_claim.trim().to_owned(),
+        groups_claim: groups_claim.trim().to_owned(),
+    }))
+}
+
+/// `auth.oidc.issuer`: an http(s) URL, kept exactly (the tokens' `iss` must equal it) except for
+/// surrounding spaces.
+fn issuer_url(url: &str) -> Result<String, String> {
+    http_url(url)
 }
 
 // Parsers of single keys (shared ones are in `parse.rs`).
@@ -1187,6 +1311,55 @@ mod tests {
                 "{k}={v}"
             );
         }
+    }
+
+    #[test]
+    fn openid_connect_settings_are_parsed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("oidc_secret");
+        std::fs::write(&secret, "client-secret-from-a-file\n").unwrap();
+        let secret_var = secret.display().to_string();
+        let c = load(&[
+            ("TAYLORDASH_PUBLIC_URL", "https://dash.example.net"),
+            ("TAYLORDASH_OIDC_ISSUER", "https://auth.example.net"),
+            ("TAYLORDASH_OIDC_CLIENT_ID", "taylordash"),
+            ("TAYLORDASH_OIDC_CLIENT_SECRET_FILE", secret_var.as_str()),
+            ("TAYLORDASH_OIDC_NAME", "Authelia"),
+            ("TAYLORDASH_OIDC_SCOPES", "profile, groups openid"),
+            ("TAYLORDASH_OIDC_GROUPS_CLAIM", "realm_access.roles"),
+        ])
+        .unwrap();
+        let o = c.oidc.expect("configured");
+        assert_eq!(o.issuer, "https://auth.example.net");
+        assert_eq!(
+            o.client_secret.as_deref(),
+            Some("client-secret-from-a-file")
+        );
+        assert_eq!(
+            o.redirect_uri,
+            "https://dash.example.net/api/v1/auth/oidc/callback"
+        );
+        assert_eq!(
+            o.post_logout_redirect_uri.as_deref(),
+            Some("https://dash.example.net/login")
+        );
+        assert_eq!(o.scopes, vec!["openid", "profile", "groups"]);
+        assert_eq!(o.groups_claim, "realm_access.roles");
+        assert_eq!(o.name, "Authelia");
+        assert!(!format!("{o:?}").contains("client-secret-from-a-file"));
+        assert!(load(&[]).unwrap().oidc.is_none());
+        let err = load(&[("TAYLORDASH_OIDC_ISSUER", "https://auth.example.net")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TAYLORDASH_OIDC_CLIENT_ID"), "{err}");
+        let err = load(&[
+            ("TAYLORDASH_OIDC_ISSUER", "https://auth.example.net"),
+            ("TAYLORDASH_OIDC_CLIENT_ID", "taylordash"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("TAYLORDASH_PUBLIC_URL"), "{err}");
+        assert!(load(&[("TAYLORDASH_OIDC_ISSUER", "auth.example.net")]).is_err());
     }
 
     #[test]

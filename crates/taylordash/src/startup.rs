@@ -181,6 +181,7 @@ pub fn auth_config(config: &Config) -> AuthConfig {
         forward_auth: config.forward_auth.clone(),
         external: config.external.clone(),
         break_glass: config.break_glass.clone(),
+        oidc: config.oidc.clone(),
         ..AuthConfig::default()
     }
 }

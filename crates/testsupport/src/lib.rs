@@ -7,12 +7,14 @@
 //! (set by CI), which turns a skip into a failure.
 
 mod dnsmasq;
+mod openid;
 mod otlp;
 mod s3;
 
 use std::sync::Arc;
 
 pub use dnsmasq::{Dnsmasq, REQUIRE_DNSMASQ_ENV, free_udp_port};
+pub use openid::{OpenIdProvider, REQUIRE_OIDC_PROVIDER_ENV};
 pub use otlp::{DecodedSpan, OtlpReceiver, Received};
 pub use s3::{REQUIRE_S3_ENV, S3_SERVER_ENV, S3Server};
 

@@ -220,7 +220,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session (v1). The browser's cookie is cleared too. */
+        /**
+         * End this session (v1). The browser's cookie is cleared too; after a single sign-on,
+         *     `logout_url` is the provider's logout page.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -337,6 +340,48 @@ export interface paths {
         put?: never;
         /** New recovery codes (your password checked); the old ones stop working. */
         post: operations["renew_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the provider sends the browser back: checks the state (this browser's, unused), redeems
+         *     the code, verifies the ID token, signs the linked account in (created just in time if
+         *     allowed; role from the groups claim) and redirects to the page the sign-in started from.
+         *     Public.
+         */
+        get: operations["callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign in with the configured OpenID provider: redirects the browser there (authorization
+         *     code flow with PKCE). Public.
+         */
+        get: operations["begin"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2303,6 +2348,17 @@ export interface components {
             user_id: string;
             username: string;
         };
+        /** @description v1's logout answer, and where to send the browser next. */
+        LogoutResponse: {
+            /**
+             * @description Signed in through an OpenID provider that offers RP-initiated logout: its
+             *     `end_session_endpoint` (with the ID token as hint), where the browser should go next to
+             *     end the provider's session too. Absent otherwise (v1's answer).
+             */
+            logout_url?: string | null;
+            /** @example Logged out successfully */
+            message: string;
+        };
         /** @description `GET /auth/me`: v1's `UserInfo` plus when the calling session ends. */
         Me: components["schemas"]["UserInfo"] & {
             /**
@@ -2326,6 +2382,19 @@ export interface components {
         };
         Message: {
             message: string;
+        };
+        /** @description The "Sign in with <provider>" button. */
+        OidcOption: {
+            /**
+             * @description Where the button goes (a browser navigation, not a fetch).
+             * @example /api/v1/auth/oidc/login
+             */
+            login_url: string;
+            /**
+             * @description The provider's name (`TAYLORDASH_OIDC_NAME`).
+             * @example Authelia
+             */
+            name: string;
         };
         PasswordChange: {
             current_password: string;
@@ -2657,6 +2726,7 @@ export interface components {
         SignInOptions: {
             /** @description A forward-auth proxy signs users in before they reach TaylorDash. */
             forward_auth: boolean;
+            oidc?: components["schemas"]["OidcOption"] | null;
             /** @description Username and password (off: only break-glass accounts may use one). */
             password: boolean;
         };
@@ -2666,6 +2736,11 @@ export interface components {
             break_glass_users: string[];
             /** @description Forward-auth is configured (`TAYLORDASH_FORWARD_AUTH`). */
             forward_auth: boolean;
+            /**
+             * @description The OpenID provider's name, if single sign-on with one is configured
+             *     (`TAYLORDASH_OIDC_ISSUER`).
+             */
+            oidc_provider?: string | null;
             /** @description Local passwords sign in (break-glass accounts always may). */
             password_sign_in: boolean;
             /**
@@ -3994,7 +4069,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["LogoutResponse"];
                 };
             };
             /** @description Not a session (NOT_A_SESSION) */
@@ -4656,6 +4731,174 @@ export interface operations {
             };
             /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    callback: {
+        parameters: {
+            query?: {
+                state?: string;
+                code?: string;
+                /** @description The provider's refusal (`access_denied`), instead of a code. */
+                error?: string;
+                error_description?: string;
+                /** @description The issuer that answered (RFC 9207). */
+                iss?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in: to the page the sign-in began on, with the session cookie */
+            303: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown, expired, replayed or foreign state (OIDC_STATE_INVALID); the provider refused (OIDC_PROVIDER_REFUSED) or did not accept the code (OIDC_CODE_REJECTED) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The ID token is refused: bad signature or malformed (OIDC_TOKEN_INVALID), wrong issuer (OIDC_WRONG_ISSUER), wrong audience (OIDC_WRONG_AUDIENCE), expired (OIDC_TOKEN_EXPIRED), nonce of another sign-in (OIDC_NONCE_MISMATCH) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No role for the user's groups (NOT_IN_ALLOWED_GROUP), no account and none created (NO_LINKED_ACCOUNT), account disabled (ACCOUNT_DISABLED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Single sign-on is not configured (OIDC_NOT_CONFIGURED) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The provider cannot be reached (OIDC_PROVIDER_UNREACHABLE) or answers unusably (OIDC_PROVIDER_INVALID) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable (DATABASE_UNAVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    begin: {
+        parameters: {
+            query?: {
+                /** @description A path on this server to open after signing in (default `/`). */
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's sign-in page; the state cookie is set */
+            302: {
+                headers: {
+                    Location?: string;
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Single sign-on is not configured (OIDC_NOT_CONFIGURED) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The provider cannot be reached or its discovery document is unusable (OIDC_PROVIDER_UNREACHABLE, OIDC_PROVIDER_INVALID) */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

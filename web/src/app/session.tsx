@@ -95,7 +95,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       }
     } else {
       try {
-        await api.POST('/api/v1/auth/logout');
+        const { data: out } = await api.POST('/api/v1/auth/logout');
+        if (out?.logout_url) {
+          // Signed in through an OpenID provider: end its session too (it comes back to /login).
+          window.location.assign(out.logout_url);
+          return;
+        }
       } catch {
         // Already gone or offline: forgetting locally is what matters.
       }

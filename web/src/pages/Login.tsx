@@ -40,6 +40,13 @@ export default function LoginPage() {
     queryFn: () => data(api.GET('/api/v1/auth/setup')),
     retry: false,
   });
+  const options = useQuery({
+    queryKey: ['auth', 'sign-in-options'],
+    queryFn: () => data(api.GET('/api/v1/auth/sign-in-options')),
+    retry: false,
+  });
+  const sso = options.data?.oidc ?? null;
+  const passwordOff = options.data?.password === false;
 
   if (user && !busy && !recovery) return <Navigate to={user.single_view_mode ? '/kiosk' : safeNext(params.get('next'))} replace />;
 
@@ -115,6 +122,60 @@ export default function LoginPage() {
     );
   }
 
+  const form = (
+    <form onSubmit={submit} aria-label="Sign in">
+      <label>
+        Username
+        <input
+          name="username"
+          autoComplete="username"
+          required
+          autoFocus
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+      </label>
+      <label htmlFor="login-password">Password</label>
+      <div className="password-row">
+        <input
+          id="login-password"
+          name="password"
+          type={show ? 'text' : 'password'}
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <Button variant="ghost" aria-pressed={show} onClick={() => setShow((s) => !s)}>
+          {show ? 'Hide' : 'Show'}
+          <span className="sr-only"> password</span>
+        </Button>
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
+        Remember me (30 days)
+      </label>
+      <details>
+        <summary>Tablet / kiosk options</summary>
+        <label className="check">
+          <input type="checkbox" checked={kiosk} onChange={(e) => setKiosk(e.target.checked)} />
+          Single-view mode
+        </label>
+        <label>
+          Default view
+          <select value={view} disabled={!kiosk} onChange={(e) => setView(e.target.value)}>
+            <Options items={KIOSK_VIEWS} />
+          </select>
+        </label>
+        <p className="hint">Kept on your account (not for administrators).</p>
+      </details>
+      <ErrorMessage error={error} />
+      <Button type="submit" variant="primary" busy={busy}>
+        {busy ? 'Signing in…' : 'Sign in'}
+      </Button>
+    </form>
+  );
+
   return (
     <main className="auth-page">
       <div className="auth-card">
@@ -126,57 +187,25 @@ export default function LoginPage() {
             (<code>/setup?token=…</code>) to create the first one.
           </p>
         )}
-        <form onSubmit={submit} aria-label="Sign in">
-          <label>
-            Username
-            <input
-              name="username"
-              autoComplete="username"
-              required
-              autoFocus
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-            />
-          </label>
-          <label htmlFor="login-password">Password</label>
-          <div className="password-row">
-            <input
-              id="login-password"
-              name="password"
-              type={show ? 'text' : 'password'}
-              autoComplete="current-password"
-              required
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-            <Button variant="ghost" aria-pressed={show} onClick={() => setShow((s) => !s)}>
-              {show ? 'Hide' : 'Show'}
-              <span className="sr-only"> password</span>
-            </Button>
-          </div>
-          <label className="check">
-            <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} />
-            Remember me (30 days)
-          </label>
-          <details>
-            <summary>Tablet / kiosk options</summary>
-            <label className="check">
-              <input type="checkbox" checked={kiosk} onChange={(e) => setKiosk(e.target.checked)} />
-              Single-view mode
-            </label>
-            <label>
-              Default view
-              <select value={view} disabled={!kiosk} onChange={(e) => setView(e.target.value)}>
-                <Options items={KIOSK_VIEWS} />
-              </select>
-            </label>
-            <p className="hint">Kept on your account (not for administrators).</p>
+        {sso && (
+          <>
+            <a
+              className="btn btn-primary sso-button"
+              href={`${sso.login_url}?return_to=${encodeURIComponent(safeNext(params.get('next')))}`}
+            >
+              Sign in with {sso.name}
+            </a>
+            {!passwordOff && <p className="sso-or">or with a TaylorDash account</p>}
+          </>
+        )}
+        {passwordOff ? (
+          <details className="break-glass">
+            <summary>Break-glass sign-in (local account)</summary>
+            {form}
           </details>
-          <ErrorMessage error={error} />
-          <Button type="submit" variant="primary" busy={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </Button>
-        </form>
+        ) : (
+          form
+        )}
         {setup.data?.setup_required && (
           <p className="hint">
             Have the setup address? <Link to="/setup">Go to setup</Link>

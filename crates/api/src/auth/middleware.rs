@@ -324,15 +324,7 @@ async fn forward_auth(
 
 /// The session token from the `Cookie` header(s), if present.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|v| !v.is_empty())
+    super::oidc::cookie(headers, SESSION_COOKIE)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //!   extensions — the single source of "who is calling" for handlers.
 //! - `policy.rs`: the route → required role table.
 //! - `client.rs`: client address (trusted proxies), user agent, TLS detection, Origin check.
+//! - `oidc.rs`: sign-in with an OpenID provider (the redirect out, the callback, the refusal
+//!   page, the provider's logout URL).
 //! - `second_factor.rs`: the second login step, TOTP enrolment and recovery codes, the
 //!   sign-in settings and options.
 //! - `sessions.rs`, `users.rs`, `api_keys.rs`, `setup.rs`, `audit.rs`: the `/auth/*` and
@@ -20,6 +22,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod client;
 pub mod middleware;
+pub(crate) mod oidc;
 pub mod policy;
 pub(crate) mod second_factor;
 pub(crate) mod sessions;
@@ -235,6 +238,8 @@ pub struct AuthConfig {
     pub external: ExternalPolicy,
     /// Accounts whose password always signs in, even with password sign-in off.
     pub break_glass: Vec<String>,
+    /// Sign-in with an OpenID provider; `None`: not offered.
+    pub oidc: Option<identity::OidcSettings>,
     pub password_cost: PasswordCost,
     pub per_username: ThrottlePolicy,
     pub per_address: ThrottlePolicy,
@@ -250,6 +255,7 @@ impl Default for AuthConfig {
             forward_auth: None,
             external: ExternalPolicy::default(),
             break_glass: Vec::new(),
+            oidc: None,
             password_cost: PasswordCost::Standard,
             per_username: ThrottlePolicy::PER_USERNAME,
             per_address: ThrottlePolicy::PER_ADDRESS,
@@ -295,12 +301,15 @@ impl AuthConfig {
 pub struct AuthState {
     pub config: AuthConfig,
     pub identity: Identity,
+    /// The OpenID provider's client (its discovery document and keys cached), if configured.
+    pub oidc: Option<identity::Oidc>,
 }
 
 impl AuthState {
     pub fn new(config: AuthConfig, store: Arc<dyn IdentityStore>) -> AuthState {
         AuthState {
             identity: Identity::new(store, config.identity_settings()),
+            oidc: config.oidc.clone().map(identity::Oidc::new),
             config,
         }
     }

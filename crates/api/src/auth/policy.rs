@@ -116,6 +116,9 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/auth/login/second-factor", PUBLIC),
     rule("POST", "/api/v1/auth/login/enrol", PUBLIC),
     rule("GET", "/api/v1/auth/sign-in-options", PUBLIC),
+    // Single sign-on: anyone may start it and come back; the callback checks everything.
+    rule("GET", "/api/v1/auth/oidc/login", PUBLIC),
+    rule("GET", "/api/v1/auth/oidc/callback", PUBLIC),
     rule("POST", "/api/v1/auth/logout", ME),
     rule("GET", "/api/v1/auth/me", ME),
     rule("PUT", "/api/v1/auth/me/password", ME),

@@ -301,6 +301,9 @@ pub struct SignInSettingsResponse {
     pub second_factor_for_admins: bool,
     /// Forward-auth is configured (`TAYLORDASH_FORWARD_AUTH`).
     pub forward_auth: bool,
+    /// The OpenID provider's name, if single sign-on with one is configured
+    /// (`TAYLORDASH_OIDC_ISSUER`).
+    pub oidc_provider: Option<String>,
     /// Accounts whose password always signs in (`TAYLORDASH_BREAK_GLASS_USERS`).
     pub break_glass_users: Vec<String>,
 }
@@ -316,6 +319,7 @@ fn settings_response(state: &AppState, s: SignInSettings) -> SignInSettingsRespo
         password_sign_in: s.password_sign_in,
         second_factor_for_admins: s.second_factor_for_admins,
         forward_auth: state.auth.config.forward_auth.is_some(),
+        oidc_provider: state.auth.config.oidc.as_ref().map(|o| o.name.clone()),
         break_glass_users: state.auth.config.break_glass.clone(),
     }
 }
@@ -347,13 +351,14 @@ pub async fn put_settings(
 ) -> ApiResult<axum::Json<SignInSettingsResponse>> {
     let config = &state.auth.config;
     if body.password_sign_in == Some(false)
-        && (config.forward_auth.is_none() || config.break_glass.is_empty())
+        && ((config.forward_auth.is_none() && config.oidc.is_none())
+            || config.break_glass.is_empty())
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "NO_SINGLE_SIGN_ON",
             "password sign-in can be turned off only with single sign-on configured \
-             (TAYLORDASH_FORWARD_AUTH) and a break-glass account named \
+             (TAYLORDASH_OIDC_ISSUER or TAYLORDASH_FORWARD_AUTH) and a break-glass account named \
              (TAYLORDASH_BREAK_GLASS_USERS), so nobody is locked out",
         ));
     }
@@ -379,6 +384,19 @@ pub struct SignInOptions {
     pub password: bool,
     /// A forward-auth proxy signs users in before they reach TaylorDash.
     pub forward_auth: bool,
+    /// Single sign-on with an OpenID provider: the button to show.
+    pub oidc: Option<OidcOption>,
+}
+
+/// The "Sign in with <provider>" button.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcOption {
+    /// The provider's name (`TAYLORDASH_OIDC_NAME`).
+    #[schema(example = "Authelia")]
+    pub name: String,
+    /// Where the button goes (a browser navigation, not a fetch).
+    #[schema(example = "/api/v1/auth/oidc/login")]
+    pub login_url: String,
 }
 
 /// What the login page may offer (public).
@@ -389,5 +407,9 @@ pub async fn options(State(state): State<AppState>) -> ApiResult<axum::Json<Sign
     Ok(axum::Json(SignInOptions {
         password: s.password_sign_in,
         forward_auth: state.auth.config.forward_auth.is_some(),
+        oidc: state.auth.config.oidc.as_ref().map(|o| OidcOption {
+            name: o.name.clone(),
+            login_url: "/api/v1/auth/oidc/login".to_owned(),
+        }),
     }))
 }

@@ -11,7 +11,7 @@ use services::identity::{self, NewLogin};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::users::{Message, UserInfo};
+use super::users::UserInfo;
 use super::{ClientInfo, Credential, SESSION_COOKIE, SignedIn};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -149,17 +149,31 @@ fn clear_cookie(client: &ClientInfo) -> HeaderMap {
     headers
 }
 
-/// End this session (v1). The browser's cookie is cleared too.
+/// v1's logout answer, and where to send the browser next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoutResponse {
+    #[schema(example = "Logged out successfully")]
+    pub message: String,
+    /// Signed in through an OpenID provider that offers RP-initiated logout: its
+    /// `end_session_endpoint` (with the ID token as hint), where the browser should go next to
+    /// end the provider's session too. Absent otherwise (v1's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logout_url: Option<String>,
+}
+
+/// End this session (v1). The browser's cookie is cleared too; after a single sign-on,
+/// `logout_url` is the provider's logout page.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses(
-        (status = 200, body = Message),
+        (status = 200, body = LogoutResponse),
         (status = 400, description = "Not a session (NOT_A_SESSION)", body = crate::error::ErrorBody),
     ))]
 pub async fn logout(
     State(state): State<AppState>,
     me: SignedIn,
     client: ClientInfo,
-) -> ApiResult<(HeaderMap, axum::Json<Message>)> {
+    request: HeaderMap,
+) -> ApiResult<(HeaderMap, axum::Json<LogoutResponse>)> {
     let Some(id) = me.session_id() else {
         return Err(ApiError::bad_request(
             "NOT_A_SESSION",
@@ -172,10 +186,14 @@ pub async fn logout(
         .identity
         .logout(&me.actor(), &me.user, id, &client.meta())
         .await?;
+    let logout_url = super::oidc::logout_url(&state, &request).await?;
+    let mut headers = clear_cookie(&client);
+    super::oidc::clear_logout_hint(&mut headers, &client);
     Ok((
-        clear_cookie(&client),
-        axum::Json(Message {
+        headers,
+        axum::Json(LogoutResponse {
             message: "Logged out successfully".into(),
+            logout_url,
         }),
     ))
 }

@@ -35,6 +35,7 @@ mod events;
 mod hardening;
 mod logs;
 mod matrix;
+mod oidc;
 mod openapi_truth;
 mod otel;
 mod resources;

@@ -74,8 +74,14 @@ fn every_documented_route_has_an_access_rule() {
 }
 
 async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
-    // Forward-auth on, so a trusted proxy's users are callers too.
-    let app = TestApp::configured(app.db, forward_auth_config());
+    // Forward-auth on, so a trusted proxy's users are callers too; single sign-on with a real
+    // OpenID provider, so its users are.
+    let mut op = crate::oidc::provider();
+    let mut config = forward_auth_config();
+    if let Some(op) = &op {
+        config.oidc = Some(crate::oidc::settings(op, "taylordash"));
+    }
+    let app = TestApp::configured(app.db, config);
     app.user("ada", "admin").await;
     app.user("eddie", "editor").await;
     app.user("vic", "viewer").await;
@@ -179,6 +185,26 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         is_user: false,
         read_only_key: false,
     });
+    // Users signed in through the OpenID provider: ordinary sessions, roles from the groups
+    // claim.
+    if let Some(op) = op.as_mut() {
+        for (user, groups, role) in [
+            ("sso-viewer", &[][..], Role::Viewer),
+            ("sso-editor", &["taylordash-editors"][..], Role::Editor),
+            ("sso-admin", &["taylordash-admins"][..], Role::Admin),
+        ] {
+            op.set_groups(user, groups);
+            let (r, _) = crate::oidc::sign_in(&app, op, user).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{user}: {}", r.body);
+            callers.push(Caller {
+                name: user,
+                cred: Cred::Cookie(crate::oidc::session_token(&r)),
+                role: Some(role),
+                is_user: true,
+                read_only_key: false,
+            });
+        }
+    }
     callers.push(Caller {
         name: "admin session",
         cred: admin,

@@ -352,7 +352,7 @@ async fn password_sign_in_can_be_turned_off_with_a_break_glass_account(app: Test
         .await;
     assert_eq!(
         options.body,
-        json!({"password": false, "forward_auth": true})
+        json!({"password": false, "forward_auth": true, "oidc": null})
     );
     app.login_reply("vic", PASSWORD)
         .await

@@ -16,6 +16,8 @@
 //!   the run-time sign-in settings; `totp_code.rs`: RFC 6238 codes and base32.
 //! - `external.rs`: sign-in through a forward-auth proxy or an OpenID provider: the account
 //!   linked to the provider's subject (linked or created on first sight), its role from groups.
+//! - `oidc.rs`: OpenID Connect sign-in (authorization code flow with PKCE, discovery, the
+//!   provider's keys); `jwt.rs`: ID token signatures (RS256, ES256, with ring) and claims.
 //! - `password.rs`: argon2id on the blocking pool, v1 bcrypt verify; `token.rs`: random tokens
 //!   and their SHA-256.
 //! - `audit.rs`: [`Identity::audit`] is the one place security events go through; the store
@@ -25,6 +27,8 @@
 mod api_keys;
 mod audit;
 mod external;
+pub mod jwt;
+pub mod oidc;
 pub mod password;
 mod second_factor;
 mod sessions;
@@ -46,6 +50,7 @@ use crate::Clock;
 pub use api_keys::NewKeyRequest;
 pub use audit::Party;
 pub use external::{ExternalLogin, ExternalPolicy, ExternalUser, NO_PASSWORD};
+pub use oidc::{Oidc, OidcCallback, OidcError, OidcLogin, OidcSettings, OidcStart};
 pub use password::{PasswordCost, PasswordHasher, Verified};
 pub use second_factor::{
     CHALLENGE_MAX_FAILURES, CHALLENGE_TTL, CompletedLogin, Enrolment, LoginOutcome, PendingLogin,
@@ -158,6 +163,9 @@ pub enum Error {
          sign-in on again, and break-glass accounts always may)"
     )]
     PasswordSignInDisabled,
+    /// An OpenID sign-in was refused (a replayed state, a bad token, an unreachable provider).
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]

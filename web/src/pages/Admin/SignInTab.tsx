@@ -45,6 +45,8 @@ export function SignInTab() {
       </label>
       {save.isError && <ErrorMessage error={save.error} />}
       <dl className="props">
+        <dt>OpenID provider</dt>
+        <dd>{s.oidc_provider ? <Badge tone="ok">{s.oidc_provider}</Badge> : <Badge>not configured</Badge>}</dd>
         <dt>Forward-auth proxy</dt>
         <dd>{s.forward_auth ? <Badge tone="ok">configured</Badge> : <Badge>not configured</Badge>}</dd>
         <dt>Break-glass accounts</dt>

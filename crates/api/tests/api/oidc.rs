@@ -1,0 +1,643 @@
+//! Single sign-on with a real OpenID provider (`oidc-provider`, started on loopback by
+//! `testsupport::OpenIdProvider`): the authorization code flow with PKCE end to end, accounts
+//! linked by (issuer, subject) and created just in time, roles following the groups claim,
+//! sessions like a password sign-in's, RP-initiated logout — and every refusal (tampered token,
+//! wrong audience, expired token, replayed state, replayed token, unreachable provider) with
+//! its code and nothing created.
+
+use std::collections::HashMap;
+
+use services::identity::OidcSettings;
+use testsupport::OpenIdProvider;
+
+use crate::support::*;
+
+const PUBLIC: &str = "http://taylordash.test";
+const REDIRECT: &str = "http://taylordash.test/api/v1/auth/oidc/callback";
+const SECRET: &str = "test-client-secret-0123456789";
+
+pub(crate) fn provider() -> Option<OpenIdProvider> {
+    let client = |id: &str, alg: &str| {
+        json!({
+            "client_id": id,
+            "client_secret": SECRET,
+            "redirect_uris": [REDIRECT],
+            "post_logout_redirect_uris": [format!("{PUBLIC}/login")],
+            "id_token_signed_response_alg": alg,
+        })
+    };
+    OpenIdProvider::start(&json!([
+        client("taylordash", "RS256"),
+        client("taylordash-es", "ES256")
+    ]))
+}
+
+pub(crate) fn settings(op: &OpenIdProvider, client_id: &str) -> OidcSettings {
+    OidcSettings {
+        name: "Test IdP".into(),
+        issuer: op.issuer.clone(),
+        client_id: client_id.into(),
+        client_secret: Some(SECRET.into()),
+        redirect_uri: REDIRECT.into(),
+        post_logout_redirect_uri: Some(format!("{PUBLIC}/login")),
+        scopes: ["openid", "profile", "email", "groups"]
+            .map(String::from)
+            .to_vec(),
+        username_claim: "preferred_username".into(),
+        groups_claim: "groups".into(),
+    }
+}
+
+fn app_for(db: TestDb, op: &OpenIdProvider, client_id: &str) -> TestApp {
+    TestApp::configured(
+        db,
+        AuthConfig {
+            oidc: Some(settings(op, client_id)),
+            break_glass: vec!["root".into()],
+            ..fast()
+        },
+    )
+}
+
+/// The browser's side: cookies per name (everything here is on one loopback host).
+#[derive(Default)]
+struct Browser {
+    jar: HashMap<String, String>,
+    http: reqwest::Client,
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http") {
+        location.to_owned()
+    } else {
+        format!("{base}{location}")
+    }
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            jar: HashMap::new(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all("set-cookie") {
+            let text = v.to_str().expect("cookie");
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty()
+                    || text.contains("Max-Age=0")
+                    || text.contains("expires=Thu, 01 Jan 1970")
+                {
+                    self.jar.remove(name.trim());
+                } else {
+                    self.jar.insert(name.trim().to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Follows the provider's redirects from `url`, signing in as `user` at its form, until it
+    /// sends the browser back to TaylorDash; returns that callback path.
+    async fn through_provider(&mut self, issuer: &str, url: &str, user: &str) -> String {
+        let mut url = url.to_owned();
+        for _ in 0..12 {
+            if let Some(back) = url.strip_prefix(PUBLIC) {
+                return back.to_owned();
+            }
+            let res = self
+                .http
+                .get(&url)
+                .header("cookie", self.cookie_header())
+                .send()
+                .await
+                .expect("provider request");
+            self.keep(res.headers());
+            let status = res.status();
+            if status.is_redirection() {
+                let location = res.headers()["location"].to_str().expect("location");
+                url = absolute(issuer, location);
+                continue;
+            }
+            assert_eq!(
+                status,
+                200,
+                "{url}: {}",
+                res.text().await.unwrap_or_default()
+            );
+            assert!(
+                url.contains("/interaction/"),
+                "expected the sign-in form at {url}"
+            );
+            let res = self
+                .http
+                .post(format!("{url}/login"))
+                .header("cookie", self.cookie_header())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("login={user}"))
+                .send()
+                .await
+                .expect("sign in at the provider");
+            self.keep(res.headers());
+            assert!(res.status().is_redirection(), "form: {}", res.status());
+            url = absolute(
+                issuer,
+                res.headers()["location"].to_str().expect("location"),
+            );
+        }
+        panic!("the provider never sent the browser back");
+    }
+}
+
+/// A started sign-in: the provider URL, the state cookie.
+struct Started {
+    location: String,
+    state_cookie: String,
+}
+
+async fn start(app: &TestApp, return_to: &str) -> Started {
+    let r = app
+        .send(
+            Request::get(format!("/api/v1/auth/oidc/login?return_to={return_to}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
+    let location = r.headers[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let set = r.headers[header::SET_COOKIE].to_str().expect("cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let state_cookie = set.split(';').next().expect("cookie").to_owned();
+    Started {
+        location,
+        state_cookie,
+    }
+}
+
+async fn callback(app: &TestApp, path: &str, cookie: &str, accept: &str) -> Reply {
+    app.send(
+        Request::get(path)
+            .header(header::COOKIE, cookie)
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+/// A full sign-in of `user` through the provider; the callback's reply and its path.
+pub(crate) async fn sign_in(app: &TestApp, op: &OpenIdProvider, user: &str) -> (Reply, String) {
+    let s = start(app, "/projects").await;
+    let mut browser = Browser::new();
+    let back = browser
+        .through_provider(&op.issuer, &s.location, user)
+        .await;
+    let r = callback(app, &back, &s.state_cookie, "application/json").await;
+    (r, back)
+}
+
+pub(crate) fn session_token(r: &Reply) -> String {
+    r.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("taylordash_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", r.headers))
+        .to_owned()
+}
+
+fn cookie_value(r: &Reply, name: &str) -> Option<String> {
+    r.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+async fn audit(app: &TestApp, action: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/api/v1/audit?action={action}&limit=100"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["entries"].as_array().expect("entries").clone()
+}
+
+async fn user_count(app: &TestApp) -> usize {
+    app.get("/api/v1/auth/users")
+        .await
+        .body
+        .as_array()
+        .expect("users")
+        .len()
+}
+
+async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash");
+    // A local admin besides (the last admin is never demoted), the break-glass one.
+    app.user("root", "admin").await;
+    op.set_groups("alice", &["family", "taylordash-admins"]);
+
+    let options = app.get("/api/v1/auth/sign-in-options").await;
+    assert_eq!(options.body["oidc"]["name"], "Test IdP", "{}", options.body);
+    assert_eq!(options.body["oidc"]["login_url"], "/api/v1/auth/oidc/login");
+
+    let s = start(&app, "/projects").await;
+    // PKCE S256, state and nonce, the configured scopes, to the provider's own endpoint.
+    let url = url::Url::parse(&s.location).expect("url");
+    assert!(s.location.starts_with(&format!("{}/auth?", op.issuer)));
+    let q: HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43);
+    assert_eq!(q["scope"], "openid profile email groups");
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    assert!(q["nonce"].len() >= 32 && q["state"].len() >= 32);
+    assert_eq!(
+        s.state_cookie,
+        format!("taylordash_oidc_state={}", q["state"])
+    );
+
+    let mut browser = Browser::new();
+    let back = browser
+        .through_provider(&op.issuer, &s.location, "alice")
+        .await;
+    let r = callback(&app, &back, &s.state_cookie, "text/html").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[header::LOCATION], "/projects");
+    let token = session_token(&r);
+    let session_cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("taylordash_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"),
+        "as a password sign-in's: {session_cookie}"
+    );
+    let me = app
+        .call_as(
+            &Cred::Cookie(token.clone()),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["username"], "alice");
+    assert_eq!(me.body["role"], "admin", "from the groups claim");
+    let alice_id = me.body["id"].clone();
+    assert!(me.body["session_expires_at"].is_string(), "a real session");
+
+    // Linked by (issuer, subject), created just in time, all audited.
+    let linked = audit(&app, "identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["details"]["provider"], op.issuer);
+    assert_eq!(linked[0]["details"]["subject"], "sub-alice");
+    let created = audit(&app, "user_created").await;
+    assert!(
+        created
+            .iter()
+            .any(|e| e["details"]["via"] == "oidc sign-in"),
+        "{created:?}"
+    );
+    let signed_in = audit(&app, "login_success").await;
+    assert_eq!(signed_in.len(), 1, "{signed_in:?}");
+    assert_eq!(signed_in[0]["details"]["method"], "oidc");
+    let stored = app
+        .raw_text("SELECT provider || ' ' || subject FROM external_identities")
+        .await;
+    assert_eq!(stored, vec![format!("{} sub-alice", op.issuer)]);
+
+    // Taken out of the admin group: a viewer at the next sign-in; the same account (same
+    // subject), the change audited.
+    op.set_groups("alice", &["family"]);
+    let (again, _) = sign_in(&app, &op, "alice").await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let me = app
+        .call_as(
+            &Cred::Cookie(session_token(&again)),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["role"], "viewer");
+    assert_eq!(me.body["id"], alice_id, "the same account");
+    let changed = audit(&app, "role_changed").await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["details"]["from"], "admin");
+    assert_eq!(changed[0]["details"]["to"], "viewer");
+    assert_eq!(changed[0]["details"]["via"], "oidc");
+    assert_eq!(user_count(&app).await, 2);
+
+    // Logout ends the session here and hands the browser the provider's logout URL with the
+    // ID token as hint.
+    let hint = cookie_value(&again, "taylordash_oidc_logout").expect("logout hint cookie");
+    let out = app
+        .send(
+            TestApp::builder(
+                &Cred::Cookie(session_token(&again)),
+                Method::POST,
+                "/api/v1/auth/logout",
+            )
+            .header(
+                header::COOKIE,
+                format!(
+                    "taylordash_session={}; taylordash_oidc_logout={hint}",
+                    session_token(&again)
+                ),
+            )
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    let logout =
+        url::Url::parse(out.body["logout_url"].as_str().expect("logout_url")).expect("url");
+    assert!(
+        logout
+            .as_str()
+            .starts_with(&format!("{}/session/end?", op.issuer))
+    );
+    let q: HashMap<_, _> = logout.query_pairs().into_owned().collect();
+    assert_eq!(q["id_token_hint"], hint);
+    assert_eq!(q["post_logout_redirect_uri"], format!("{PUBLIC}/login"));
+    let gone = app
+        .call_as(
+            &Cred::Cookie(session_token(&again)),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    gone.assert_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+    // The provider accepts that logout request (it knows the hint and the redirect).
+    let res = Browser::new()
+        .http
+        .get(logout.as_str())
+        .send()
+        .await
+        .expect("end session");
+    assert_eq!(res.status(), 200, "the provider's logout confirmation page");
+
+    // Password sign-in can now be turned off (SSO configured, a break-glass account named).
+    let off = app
+        .put("/api/v1/auth/settings", json!({"password_sign_in": false}))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(off.body["oidc_provider"], "Test IdP");
+    let options = app.get("/api/v1/auth/sign-in-options").await;
+    assert_eq!(options.body["password"], false);
+}
+
+async fn es256_tokens_and_rotated_keys_are_verified(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash-es");
+    let (r, _) = sign_in(&app, &op, "bob").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "ES256: {}", r.body);
+    // The provider rotates its keys: the token names a key id not cached; the key set is
+    // fetched again and the token accepted.
+    op.next_token("rotate");
+    let (r, _) = sign_in(&app, &op, "bob").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "rotated key: {}", r.body);
+    // A key the provider never published is refused.
+    op.next_token("unknown_key");
+    let (r, _) = sign_in(&app, &op, "bob").await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "OIDC_TOKEN_INVALID");
+    assert_eq!(user_count(&app).await, 1);
+}
+
+async fn bad_tokens_and_replays_are_refused_and_create_nothing(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash");
+    op.set_groups("mallory", &["taylordash-admins"]);
+    for (mode, status, code) in [
+        ("tamper", StatusCode::UNAUTHORIZED, "OIDC_TOKEN_INVALID"),
+        ("audience", StatusCode::UNAUTHORIZED, "OIDC_WRONG_AUDIENCE"),
+        ("expired", StatusCode::UNAUTHORIZED, "OIDC_TOKEN_EXPIRED"),
+    ] {
+        op.next_token(mode);
+        let (r, _) = sign_in(&app, &op, "mallory").await;
+        r.assert_error(status, code);
+        assert!(
+            cookie_value(&r, "taylordash_session").is_none(),
+            "{mode}: no session"
+        );
+    }
+    assert_eq!(user_count(&app).await, 0, "nothing created");
+    assert!(audit(&app, "identity_linked").await.is_empty());
+
+    // The same refusal as a page for the browser.
+    op.next_token("expired");
+    let s = start(&app, "/").await;
+    let back = Browser::new()
+        .through_provider(&op.issuer, &s.location, "mallory")
+        .await;
+    let page = callback(
+        &app,
+        &back,
+        &s.state_cookie,
+        "text/html,application/xhtml+xml",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("content type")
+            .starts_with("text/html")
+    );
+    let html = page.body.as_str().expect("page");
+    assert!(
+        html.contains("Sign-in refused") && html.contains("OIDC_TOKEN_EXPIRED"),
+        "{html}"
+    );
+    assert!(html.contains("has expired"), "{html}");
+
+    // A good sign-in, then its callback replayed: the state was used.
+    let s = start(&app, "/").await;
+    let back = Browser::new()
+        .through_provider(&op.issuer, &s.location, "mallory")
+        .await;
+    let ok = callback(&app, &back, &s.state_cookie, "application/json").await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(user_count(&app).await, 1);
+    let replayed = callback(&app, &back, &s.state_cookie, "application/json").await;
+    replayed.assert_error(StatusCode::BAD_REQUEST, "OIDC_STATE_INVALID");
+
+    // The previous sign-in's ID token handed out again: its nonce is not this sign-in's.
+    op.next_token("replay");
+    let (r, _) = sign_in(&app, &op, "mallory").await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "OIDC_NONCE_MISMATCH");
+
+    // A callback in a browser that did not start the sign-in (no or another state cookie).
+    let s = start(&app, "/").await;
+    let back = Browser::new()
+        .through_provider(&op.issuer, &s.location, "mallory")
+        .await;
+    callback(
+        &app,
+        &back,
+        "taylordash_oidc_state=someone-elses",
+        "application/json",
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "OIDC_STATE_INVALID");
+    // ... which does not spend the sign-in of the browser that started it.
+    let own = callback(&app, &back, &s.state_cookie, "application/json").await;
+    assert_eq!(own.status, StatusCode::SEE_OTHER, "{}", own.body);
+
+    let refused = audit(&app, "login_failed").await;
+    let reasons: Vec<&str> = refused
+        .iter()
+        .filter_map(|e| e["details"]["reason"].as_str())
+        .collect();
+    for code in [
+        "OIDC_TOKEN_INVALID",
+        "OIDC_WRONG_AUDIENCE",
+        "OIDC_TOKEN_EXPIRED",
+        "OIDC_STATE_INVALID",
+        "OIDC_NONCE_MISMATCH",
+    ] {
+        assert!(reasons.contains(&code), "{code} audited: {reasons:?}");
+    }
+    assert_eq!(
+        user_count(&app).await,
+        1,
+        "only the good sign-in made an account"
+    );
+
+    // The provider goes away between the start and the callback.
+    let s = start(&app, "/").await;
+    let back = Browser::new()
+        .through_provider(&op.issuer, &s.location, "mallory")
+        .await;
+    op.stop();
+    callback(&app, &back, &s.state_cookie, "application/json")
+        .await
+        .assert_error(StatusCode::BAD_GATEWAY, "OIDC_PROVIDER_UNREACHABLE");
+    // And a sign-in cannot even start (discovery is cached for an hour, so a fresh app).
+}
+
+async fn an_unreachable_or_unconfigured_provider_is_a_clear_error(db: TestDb) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let issuer = format!(
+        "http://127.0.0.1:{}",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let app = TestApp::configured(
+        db,
+        AuthConfig {
+            oidc: Some(OidcSettings {
+                name: "Gone".into(),
+                issuer,
+                client_id: "taylordash".into(),
+                client_secret: None,
+                redirect_uri: REDIRECT.into(),
+                post_logout_redirect_uri: None,
+                scopes: vec!["openid".into()],
+                username_claim: "preferred_username".into(),
+                groups_claim: "groups".into(),
+            }),
+            ..fast()
+        },
+    );
+    app.send(
+        Request::get("/api/v1/auth/oidc/login")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .assert_error(StatusCode::BAD_GATEWAY, "OIDC_PROVIDER_UNREACHABLE");
+    // Without the state cookie of a started sign-in, a callback is refused before anything.
+    app.send(
+        Request::get("/api/v1/auth/oidc/callback?state=x&code=y")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "OIDC_STATE_INVALID");
+
+    let plain = TestApp::new().await;
+    plain
+        .send(
+            Request::get("/api/v1/auth/oidc/login")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "OIDC_NOT_CONFIGURED");
+    let options = plain.get("/api/v1/auth/sign-in-options").await;
+    assert!(options.body["oidc"].is_null());
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_browser_signs_in_and_out_through_the_provider() {
+        super::a_browser_signs_in_and_out_through_the_provider(TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn es256_tokens_and_rotated_keys_are_verified() {
+        super::es256_tokens_and_rotated_keys_are_verified(TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn bad_tokens_and_replays_are_refused_and_create_nothing() {
+        super::bad_tokens_and_replays_are_refused_and_create_nothing(TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_or_unconfigured_provider_is_a_clear_error() {
+        super::an_unreachable_or_unconfigured_provider_is_a_clear_error(TestDb::sqlite().await)
+            .await;
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_browser_signs_in_and_out_through_the_provider() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::a_browser_signs_in_and_out_through_the_provider(db).await;
+    }
+
+    #[tokio::test]
+    async fn bad_tokens_and_replays_are_refused_and_create_nothing() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::bad_tokens_and_replays_are_refused_and_create_nothing(db).await;
+    }
+}
