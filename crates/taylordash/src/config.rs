@@ -20,7 +20,8 @@ mod parse;
 
 use key::{Found, Reader, Redact};
 use parse::{
-    boolean, days, from_str, path, positive, positive_seconds, seconds, service_url, text,
+    boolean, ca_file, days, from_str, nonzero, path, positive, positive_seconds, seconds,
+    service_url, text,
 };
 
 /// A value that must not appear in logs or output.
@@ -74,7 +75,7 @@ pub struct EventsConfig {
     pub batch_delay: Duration,
 }
 
-/// The services beside TaylorDash (`http://host:port`); `None` = not used.
+/// The services beside TaylorDash (`http[s]://host:port`); `None` = not used.
 #[derive(Debug, Clone, Default)]
 pub struct StackConfig {
     pub victoria_metrics: Option<String>,
@@ -85,6 +86,77 @@ pub struct StackConfig {
     pub prometheus: Option<String>,
     pub grafana: Option<String>,
     pub object_store: Option<String>,
+    /// PEM CA certificates trusted for HTTPS to them, besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// OpenTelemetry trace export, from the standard `OTEL_*` variables.
+#[derive(Debug, Clone)]
+pub struct OtelConfig {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: spans go to `<it>/v1/traces`.
+    pub endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: the whole URL, used as it is.
+    pub traces_endpoint: Option<String>,
+    /// `key=value,...` lists, already checked; the traces ones win per header.
+    pub headers: Option<Secret>,
+    pub traces_headers: Option<Secret>,
+    pub certificate: Option<PathBuf>,
+    pub timeout: Duration,
+    pub service_name: Option<String>,
+    pub resource_attributes: Vec<(String, String)>,
+    pub sampler: observability::otel::Sampler,
+    pub disabled: bool,
+}
+
+impl OtelConfig {
+    /// The URL spans are POSTed to, when export is on.
+    pub fn traces_url(&self) -> Option<String> {
+        if self.disabled {
+            return None;
+        }
+        self.traces_endpoint
+            .clone()
+            .or_else(|| self.endpoint.as_ref().map(|e| format!("{e}/v1/traces")))
+    }
+
+    /// The export headers: the general ones, overridden per name by the traces ones.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let parse = |s: &Option<Secret>| {
+            s.as_ref()
+                .and_then(|s| observability::otel::parse_headers(s.expose()).ok())
+                .unwrap_or_default()
+        };
+        let mut headers = parse(&self.headers);
+        for (name, value) in parse(&self.traces_headers) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            headers.push((name, value));
+        }
+        headers
+    }
+
+    /// Resource attributes: TaylorDash's own, then `OTEL_RESOURCE_ATTRIBUTES` (which may
+    /// replace them), then `OTEL_SERVICE_NAME` (which wins for `service.name`).
+    pub fn resource(&self, environment: &str) -> Vec<(String, String)> {
+        let mut resource: Vec<(String, String)> = [
+            ("service.name", "taylordash"),
+            ("service.version", env!("CARGO_PKG_VERSION")),
+            ("deployment.environment", environment),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut set = |key: &str, value: &str| match resource.iter_mut().find(|(k, _)| k == key) {
+            Some(kv) => kv.1 = value.to_owned(),
+            None => resource.push((key.to_owned(), value.to_owned())),
+        };
+        for (k, v) in &self.resource_attributes {
+            set(k, v);
+        }
+        if let Some(name) = &self.service_name {
+            set("service.name", name);
+        }
+        resource
+    }
 }
 
 /// Logs stored in the database.
@@ -127,7 +199,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub mqtt: MqttConfig,
     pub events: EventsConfig,
-    pub otel_endpoint: Option<String>,
+    pub otel: OtelConfig,
     pub log_level: String,
     pub log_format: LogFormat,
     pub logs: LogsConfig,
@@ -538,13 +610,7 @@ impl Config {
                 .default("5")
                 .parse(|v| from_str("a number of milliseconds")(v).map(Duration::from_millis))?,
         };
-        let otel_endpoint = r
-            .key(
-                "otel.endpoint",
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "OTLP/HTTP collector for traces, e.g. http://otel-collector:4318; unset exports nothing",
-            )
-            .parse(service_url)?;
+        let otel = read_otel(r)?;
         let log_level = r
             .key(
                 "log.level",
@@ -611,6 +677,13 @@ impl Config {
                     "S3-compatible object store, e.g. http://seaweedfs:8333 (checked by /health/stack)",
                 )
                 .parse(service_url)?,
+            ca_file: r
+                .key(
+                    "stack.ca_file",
+                    "TAYLORDASH_STACK_CA_FILE",
+                    "PEM CA certificate(s) trusted, besides the system's, for HTTPS to the services above and the OTLP collector (a home lab's private CA)",
+                )
+                .parse(ca_file)?,
         };
         let logs = LogsConfig {
             db: r
@@ -704,7 +777,7 @@ impl Config {
             database,
             mqtt,
             events,
-            otel_endpoint,
+            otel,
             log_level,
             log_format,
             logs,
@@ -735,6 +808,132 @@ impl Config {
         }
         out
     }
+}
+
+/// The standard OpenTelemetry variables for trace export (OTLP/HTTP protobuf).
+fn read_otel(r: &mut Reader) -> Result<OtelConfig, ConfigError> {
+    let endpoint = r
+        .key(
+            "otel.endpoint",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTLP/HTTP collector for traces, e.g. http://otel-collector:4318 (spans go to <it>/v1/traces; https:// too); unset exports nothing",
+        )
+        .parse(service_url)?;
+    let traces_endpoint = r
+        .key(
+            "otel.traces_endpoint",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "the whole URL spans are sent to, e.g. https://collector.lab/v1/traces (wins over otel.endpoint)",
+        )
+        .parse(service_url)?;
+    let headers = r
+        .key(
+            "otel.headers",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "headers sent to the collector, key=value,... percent-encoded (e.g. an API key; secret)",
+        )
+        .secret(Redact::All)
+        .parse(otel_headers)?;
+    let traces_headers = r
+        .key(
+            "otel.traces_headers",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "headers for trace export only, key=value,... (win over otel.headers per name; secret)",
+        )
+        .secret(Redact::All)
+        .parse(otel_headers)?;
+    r.key(
+        "otel.protocol",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "only http/protobuf (OTLP/HTTP, port 4318) is supported",
+    )
+    .or_env("OTEL_EXPORTER_OTLP_PROTOCOL")
+    .default("http/protobuf")
+    .parse(|v| match v.trim() {
+        "http/protobuf" => Ok(()),
+        other => Err(format!(
+            "'{other}' is not supported: TaylorDash exports OTLP/HTTP protobuf \
+             (http/protobuf, the collector's port 4318), not gRPC (4317) or JSON"
+        )),
+    })?;
+    let certificate = r
+        .key(
+            "otel.certificate",
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "PEM CA certificate(s) trusted for the collector, besides the system's and stack.ca_file",
+        )
+        .or_env("OTEL_EXPORTER_OTLP_CERTIFICATE")
+        .parse(ca_file)?;
+    let timeout = r
+        .key(
+            "otel.timeout_ms",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "milliseconds one export request may take",
+        )
+        .or_env("OTEL_EXPORTER_OTLP_TIMEOUT")
+        .default("10000")
+        .parse(|v| {
+            nonzero("a number of milliseconds", "must be greater than 0")(v)
+                .map(Duration::from_millis)
+        })?;
+    let service_name = r
+        .key(
+            "otel.service_name",
+            "OTEL_SERVICE_NAME",
+            "service.name of exported spans (default taylordash)",
+        )
+        .parse(text)?;
+    let resource_attributes = r
+        .key(
+            "otel.resource_attributes",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "more resource attributes, key=value,... percent-encoded (e.g. deployment.environment=lab,host.name=nas)",
+        )
+        .parse(observability::otel::parse_key_values)?
+        .unwrap_or_default();
+    let sampler = r
+        .key(
+            "otel.sampler",
+            "OTEL_TRACES_SAMPLER",
+            "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio",
+        )
+        .default("parentbased_always_on")
+        .parse(text)?;
+    let sampler_arg = r
+        .key(
+            "otel.sampler_arg",
+            "OTEL_TRACES_SAMPLER_ARG",
+            "the ratio (0 to 1) of the traceidratio samplers",
+        )
+        .parse(text)?;
+    let sampler = observability::otel::Sampler::parse(&sampler, sampler_arg.as_deref())
+        .map_err(|e| r.invalid("otel.sampler", e))?;
+    let disabled = r
+        .key(
+            "otel.disabled",
+            "OTEL_SDK_DISABLED",
+            "true: export no traces even with an endpoint set",
+        )
+        .default("false")
+        .parse(boolean)?;
+    Ok(OtelConfig {
+        endpoint,
+        traces_endpoint,
+        headers,
+        traces_headers,
+        certificate,
+        timeout,
+        service_name,
+        resource_attributes,
+        sampler,
+        disabled,
+    })
+}
+
+/// An `OTEL_EXPORTER_OTLP_HEADERS` list, checked; kept secret.
+fn otel_headers(value: &str) -> Result<Secret, String> {
+    observability::otel::parse_headers(value)?;
+    Ok(Secret(value.to_owned()))
 }
 
 fn is_production(environment: &str) -> bool {

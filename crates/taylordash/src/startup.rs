@@ -68,6 +68,18 @@ pub enum ApiKeySource {
     Generated(PathBuf),
 }
 
+/// Trusts `stack.ca_file`'s certificates (besides the system's) for outbound HTTPS: the stack
+/// services and the OTLP collector. Call before the first outbound request or exporter.
+pub fn trust_stack_ca(config: &Config) -> Result<(), String> {
+    let Some(path) = &config.stack.ca_file else {
+        return Ok(());
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read stack.ca_file {}: {e}", path.display()))?;
+    observability::outbound::trust_extra_ca(&pem)
+        .map_err(|e| format!("stack.ca_file {}: {e}", path.display()))
+}
+
 /// The event bus settings: MQTT when a broker host is configured, else the in-process bus.
 pub fn bus_config(config: &Config) -> Result<bus::BusConfig, StartupError> {
     let tls = if config.mqtt.tls {
@@ -260,7 +272,11 @@ pub fn stack_endpoints(config: &Config) -> api::StackEndpoints {
         victoria_metrics: config.stack.victoria_metrics.clone(),
         prometheus: config.stack.prometheus.clone(),
         grafana: config.stack.grafana.clone(),
-        otlp: config.otel_endpoint.clone(),
+        otlp: config
+            .otel
+            .endpoint
+            .clone()
+            .or_else(|| config.otel.traces_endpoint.clone()),
     }
 }
 

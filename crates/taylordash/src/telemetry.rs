@@ -61,12 +61,21 @@ pub fn init(config: &Config) {
         .with_max_level_hint(layer.max_level());
     let layer = layer.with_filter(interest);
     // Traces only with an OTLP endpoint: without one nothing is recorded or sent.
-    let otel = config.otel_endpoint.as_ref().map(|endpoint| {
+    let otel = config.otel.traces_url().map(|traces_url| {
+        // The file was read and checked when the configuration was loaded.
+        let ca_pem = config
+            .otel
+            .certificate
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok());
         observability::otel::OtelLayer::new(observability::otel::OtelSettings {
-            endpoint: endpoint.clone(),
-            service_name: "taylordash".into(),
-            service_version: env!("CARGO_PKG_VERSION").into(),
-            environment: config.environment.clone(),
+            traces_url,
+            headers: config.otel.headers(),
+            resource: config.otel.resource(&config.environment),
+            scope_version: env!("CARGO_PKG_VERSION").into(),
+            sampler: config.otel.sampler,
+            ca_pem,
+            timeout: config.otel.timeout,
             db_system: if config.database.url.is_some() {
                 "postgresql".into()
             } else {

@@ -1006,3 +1006,140 @@ fn spans_are_exported_when_an_otlp_endpoint_is_set() {
     let log = server.output();
     assert!(!log.contains("sqlx::query"), "{log}");
 }
+
+/// A stack service over HTTPS with a certificate from a home lab's private CA: refused while
+/// only the system's CAs are trusted (a certificate error, said so), healthy once
+/// `TAYLORDASH_STACK_CA_FILE` names that CA; a file that holds no certificate stops startup.
+#[test]
+fn https_stack_services_are_trusted_through_the_configured_ca() {
+    let service = testsupport::OtlpReceiver::start_tls();
+    let key = "stack-tls-key-0123456789abcdef";
+    let grafana = |ca: Option<&std::path::Path>| -> serde_json::Value {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut cmd = taylordash(tmp.path());
+        cmd.env("API_KEY", key)
+            .env("TAYLORDASH_GRAFANA_URL", &service.endpoint);
+        if let Some(ca) = ca {
+            cmd.env("TAYLORDASH_STACK_CA_FILE", ca);
+        }
+        let server = Server::start(cmd);
+        let (status, body) = http(server.addr, "GET", "/api/v1/health/stack", Some(key), None);
+        assert_eq!(status, 200, "{body}");
+        let stack: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        stack["services"]["grafana"].clone()
+    };
+
+    let untrusted = grafana(None);
+    assert_eq!(untrusted["status"], "unhealthy", "{untrusted}");
+    let message = untrusted["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&service.endpoint) && message.contains("certificate"),
+        "{message}"
+    );
+    assert!(service.requests().is_empty(), "no request without trust");
+
+    let trusted = grafana(Some(&service.ca_file()));
+    assert_eq!(trusted["status"], "healthy", "{trusted}");
+    let requests = service.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].request_line, "GET /api/health HTTP/1.1");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let not_pem = tmp.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate").expect("write");
+    let bad = run(taylordash(tmp.path())
+        .args(["config", "check"])
+        .env("TAYLORDASH_STACK_CA_FILE", &not_pem));
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("stack.ca_file") && err.contains("TAYLORDASH_STACK_CA_FILE"),
+        "{err}"
+    );
+}
+
+/// The standard OpenTelemetry variables: spans go over HTTPS to the traces endpoint as given
+/// (trusting the collector's CA from OTEL_EXPORTER_OTLP_CERTIFICATE), with the headers (the
+/// traces ones winning per name; never shown), and OTEL_SERVICE_NAME and
+/// OTEL_RESOURCE_ATTRIBUTES on the resource. gRPC is refused with the port to use instead.
+#[test]
+fn the_standard_otel_variables_are_honoured() {
+    let receiver = testsupport::OtlpReceiver::start_tls();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "otel-env-key-0123456789abcdef";
+    let token = "collector-token-7d1f";
+    let ca = receiver.ca_file();
+    let traces = format!("{}/custom/traces", receiver.endpoint);
+    let headers = format!("authorization=Bearer%20{token},x-tenant=general");
+    let env: [(&str, &std::ffi::OsStr); 8] = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9".as_ref()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_ref()),
+        ("OTEL_EXPORTER_OTLP_HEADERS", headers.as_ref()),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=lab".as_ref()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_ref()),
+        ("OTEL_SERVICE_NAME", "lab-dash".as_ref()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=ignored,host.name=nas,deployment.environment=lab".as_ref(),
+        ),
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_on".as_ref()),
+    ];
+
+    let check = run(taylordash(tmp.path()).args(["config", "check"]).envs(env));
+    assert!(check.status.success(), "{check:?}");
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(!shown.contains(token), "{shown}");
+    assert!(
+        shown.contains("otel.headers = \"********\"  # env OTEL_EXPORTER_OTLP_HEADERS"),
+        "{shown}"
+    );
+
+    let mut cmd = taylordash(tmp.path());
+    cmd.env("API_KEY", key).envs(env);
+    let server = Server::start(cmd);
+    let (status, _) = http(server.addr, "GET", "/api/v1/projects", Some(key), None);
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (resource, _) = loop {
+        let (resource, spans) = receiver.spans();
+        if spans.iter().any(|s| s.name == "request") {
+            break (resource, spans);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request span reached the collector"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for r in receiver.requests() {
+        assert_eq!(r.request_line, "POST /custom/traces HTTP/1.1");
+        assert_eq!(
+            r.header("authorization"),
+            Some("Bearer collector-token-7d1f")
+        );
+        assert_eq!(r.header("x-tenant"), Some("lab"));
+    }
+    for (k, v) in [
+        ("service.name", "lab-dash"),
+        ("service.version", env!("CARGO_PKG_VERSION")),
+        ("deployment.environment", "lab"),
+        ("host.name", "nas"),
+    ] {
+        assert!(
+            resource.contains(&(k.to_owned(), v.to_owned())),
+            "{k} missing: {resource:?}"
+        );
+    }
+    let log = server.output();
+    assert!(!log.contains(token), "{log}");
+
+    let grpc = run(taylordash(tmp.path())
+        .args(["config", "check"])
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"));
+    assert_eq!(grpc.status.code(), Some(2), "{grpc:?}");
+    let err = String::from_utf8_lossy(&grpc.stderr);
+    assert!(
+        err.contains("otel.protocol") && err.contains("4318"),
+        "{err}"
+    );
+}

@@ -344,7 +344,7 @@ impl Drop for Broker {
 }
 
 /// A test CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI.
-fn make_certificates(dir: &std::path::Path) {
+pub(crate) fn make_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
         let status = std::process::Command::new("openssl")
             .args(args)

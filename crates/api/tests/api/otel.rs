@@ -5,23 +5,38 @@
 #![allow(clippy::unwrap_used)]
 
 use observability::logs::LogLayer;
-use observability::otel::{OtelLayer, OtelSettings};
+use observability::otel::{OtelLayer, OtelSettings, Sampler};
 use testsupport::OtlpReceiver;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::support::*;
 
+/// Export to `receiver` as version 9.9.9 in environment `test`.
+fn settings(receiver: &OtlpReceiver, db_system: &str) -> OtelSettings {
+    OtelSettings {
+        traces_url: format!("{}/v1/traces", receiver.endpoint),
+        headers: Vec::new(),
+        resource: [
+            ("service.name", "taylordash"),
+            ("service.version", "9.9.9"),
+            ("deployment.environment", "test"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        scope_version: "9.9.9".into(),
+        sampler: Sampler::default(),
+        ca_pem: None,
+        timeout: std::time::Duration::from_secs(10),
+        db_system: db_system.into(),
+    }
+}
+
 #[tokio::test]
 async fn spans_reach_the_collector_with_their_links() {
     let receiver = OtlpReceiver::start();
     let app = TestApp::new().await;
-    let (otel, exporter) = OtelLayer::new(OtelSettings {
-        endpoint: receiver.endpoint.clone(),
-        service_name: "taylordash".into(),
-        service_version: "9.9.9".into(),
-        environment: "test".into(),
-        db_system: "sqlite".into(),
-    });
+    let (otel, exporter) = OtelLayer::new(settings(&receiver, "sqlite"));
     let logs = LogLayer::with_sink(app.state.logs.sink.clone(), tracing::Level::INFO);
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(otel).with(logs));
@@ -167,13 +182,7 @@ async fn postgres_statements_are_child_spans_of_the_request() {
     };
     let db_system = "postgresql";
     let receiver = OtlpReceiver::start();
-    let (otel, exporter) = OtelLayer::new(OtelSettings {
-        endpoint: receiver.endpoint.clone(),
-        service_name: "taylordash".into(),
-        service_version: "9.9.9".into(),
-        environment: "test".into(),
-        db_system: db_system.into(),
-    });
+    let (otel, exporter) = OtelLayer::new(settings(&receiver, db_system));
     let _guard = tracing::subscriber::set_default(
         tracing_subscriber::registry()
             .with(otel)
@@ -209,4 +218,125 @@ async fn postgres_statements_are_child_spans_of_the_request() {
     );
     assert!(query.has("db.system", db_system), "{query:?}");
     assert!(query.start >= request.start && query.end <= request.end);
+}
+
+/// Spans of `f`'s work as exported with `settings`.
+async fn exported(settings: OtelSettings, f: impl FnOnce()) -> Result<usize, String> {
+    let (otel, exporter) = OtelLayer::new(settings);
+    {
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(otel));
+        f();
+    }
+    exporter.export_now().await
+}
+
+/// Two traces: one continuing a caller's sampled trace, one the caller did not sample; and an
+/// envelope trace started here.
+fn three_traces() {
+    for flags in ["01", "00"] {
+        let span = tracing::info_span!(
+            "request",
+            traceparent =
+                format!("00-4bf92f3577b34da6a3ce929d0e0e47{flags}-00f067aa0ba902b7-{flags}")
+        );
+        let _in = span.enter();
+        let _child = tracing::info_span!("child").entered();
+    }
+    let root = tracing::info_span!("ingest", trace_id = "0c7e6a42-7d3e-4f55-9a1b-2b9d3c4e5f60");
+    let _in = root.enter();
+    let _child = tracing::info_span!("db.ingest").entered();
+}
+
+/// OTEL_TRACES_SAMPLER: the default follows the caller's sampled flag, always_off sends nothing,
+/// a ratio decides by trace id (the same trace always gets the same answer), children follow
+/// their root.
+#[tokio::test]
+async fn the_sampler_decides_per_trace() {
+    let receiver = OtlpReceiver::start();
+    let with = |name: &str, arg: Option<&str>| OtelSettings {
+        sampler: Sampler::parse(name, arg).unwrap(),
+        ..settings(&receiver, "sqlite")
+    };
+    let traces = |from: usize| {
+        let spans = receiver.spans().1;
+        let mut t: Vec<(String, String)> = spans[from..]
+            .iter()
+            .map(|s| (s.name.clone(), s.trace_id.clone()))
+            .collect();
+        t.sort();
+        t
+    };
+    let sent = exported(with("parentbased_always_on", None), three_traces).await;
+    assert_eq!(sent, Ok(4));
+    let sampled = "4bf92f3577b34da6a3ce929d0e0e4701".to_owned();
+    let envelope = "0c7e6a427d3e4f559a1b2b9d3c4e5f60".to_owned();
+    assert_eq!(
+        traces(0),
+        vec![
+            ("child".to_owned(), sampled.clone()),
+            ("db.ingest".to_owned(), envelope.clone()),
+            ("ingest".to_owned(), envelope.clone()),
+            ("request".to_owned(), sampled.clone()),
+        ]
+    );
+    let before = receiver.spans().1.len();
+    assert_eq!(
+        exported(with("always_off", None), three_traces).await,
+        Ok(0)
+    );
+    assert_eq!(exported(with("always_on", None), three_traces).await, Ok(6));
+    assert_eq!(traces(before).len(), 6, "the unsampled caller's trace too");
+    // The envelope's trace id (its last 8 bytes 9a1b...) sits at 0.60 of the ratio range.
+    let before = receiver.spans().1.len();
+    let sent = exported(with("parentbased_traceidratio", Some("0.7")), three_traces).await;
+    assert_eq!(sent, Ok(4));
+    let sent = exported(with("parentbased_traceidratio", Some("0.5")), three_traces).await;
+    assert_eq!(sent, Ok(2), "only the caller's sampled trace");
+    let names: Vec<String> = traces(before).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "ingest").count(),
+        1,
+        "{names:?}"
+    );
+}
+
+/// OTLP over HTTPS to a collector whose certificate comes from a private CA given as the
+/// exporter's CA file, with the configured headers and resource attributes.
+#[tokio::test]
+async fn spans_reach_an_https_collector_with_headers_and_resource() {
+    let receiver = OtlpReceiver::start_tls();
+    let mut with_ca = settings(&receiver, "sqlite");
+    with_ca.ca_pem = Some(std::fs::read(receiver.ca_file()).unwrap());
+    with_ca.headers = vec![
+        ("authorization".into(), "Bearer collector-token".into()),
+        ("x-scope-orgid".into(), "lab".into()),
+    ];
+    with_ca.resource.push(("host.name".into(), "nas".into()));
+    let untrusted = OtelSettings {
+        ca_pem: None,
+        ..with_ca.clone()
+    };
+    let err = exported(untrusted, three_traces).await.unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    assert!(!err.contains("collector-token"), "{err}");
+    assert!(receiver.requests().is_empty());
+
+    assert_eq!(exported(with_ca, three_traces).await, Ok(4));
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.request_line, "POST /v1/traces HTTP/1.1");
+    assert_eq!(r.content_type, "application/x-protobuf");
+    assert_eq!(r.header("authorization"), Some("Bearer collector-token"));
+    assert_eq!(r.header("x-scope-orgid"), Some("lab"));
+    let (resource, spans) = receiver.spans();
+    assert_eq!(spans.len(), 4);
+    assert!(
+        resource.contains(&("host.name".to_owned(), "nas".to_owned())),
+        "{resource:?}"
+    );
+    assert!(
+        resource.contains(&("service.name".to_owned(), "taylordash".to_owned())),
+        "{resource:?}"
+    );
 }

@@ -67,7 +67,14 @@ pub(super) fn days(value: &str) -> Result<Duration, String> {
     from_str::<u64>("a number of days")(value).map(|d| Duration::from_secs(86_400 * d))
 }
 
-/// A service beside TaylorDash, `http://host[:port][/prefix]`, normalised.
+/// A service beside TaylorDash, `http[s]://host[:port][/prefix]`, normalised.
 pub(super) fn service_url(value: &str) -> Result<String, String> {
     observability::outbound::BaseUrl::parse(value).map(|b| b.to_string())
+}
+
+/// A file of PEM CA certificates, read and checked now so a bad one stops startup.
+pub(super) fn ca_file(value: &str) -> Result<PathBuf, String> {
+    let pem = std::fs::read(value).map_err(|e| format!("cannot read {value}: {e}"))?;
+    observability::outbound::parse_ca_pem(&pem).map_err(|e| format!("{value}: {e}"))?;
+    Ok(PathBuf::from(value))
 }
