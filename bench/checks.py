@@ -10,7 +10,7 @@ against loopback targets served by bench/check_targets.py in a process of its ow
   2. the checks are created through the API, then --warmup seconds pass (every check ran);
   3. measured window (--window seconds): TaylorDash's CPU as a share of one core, the targets'
      CPU apart, RSS growth over the idle baseline, runs/s and results down (targets overloaded),
-     the scheduler's lateness (p50/p99 from `taylor_check_lateness_seconds`, the window's
+     the scheduler's lateness (p50/p99 from `taylordash_check_lateness_seconds`, the window's
      increase only), and the database's growth extrapolated to a day (SQLite: the logical size,
      page_count - freelist_count, of both files read through a WAL reader; PostgreSQL: the
      tables' total relation sizes, indexes and TOAST included);
@@ -164,7 +164,7 @@ def metrics(api: Api) -> dict[str, float]:
     status, raw, _ = api.call("GET", "/metrics")
     out: dict[str, float] = {}
     for line in raw.decode().splitlines():
-        if line.startswith(("taylor_check_lateness_seconds", "taylor_check_runs_total")):
+        if line.startswith(("taylordash_check_lateness_seconds", "taylordash_check_runs_total")):
             name, value = line.rsplit(" ", 1)
             out[name] = float(value)
     return out
@@ -174,7 +174,7 @@ def lateness(before: dict[str, float], after: dict[str, float]) -> dict:
     """p50/p99 of the window's lateness: linear within the histogram bucket it falls in."""
     buckets = []
     for name, value in after.items():
-        if name.startswith("taylor_check_lateness_seconds_bucket"):
+        if name.startswith("taylordash_check_lateness_seconds_bucket"):
             le = name.split('le="', 1)[1].split('"', 1)[0]
             bound = float("inf") if le == "+Inf" else float(le)
             buckets.append((bound, value - before.get(name, 0.0)))
@@ -203,7 +203,7 @@ def lateness(before: dict[str, float], after: dict[str, float]) -> dict:
 
     runs = {
         k.split('outcome="')[1].split('"')[0]: v - before.get(k, 0.0)
-        for k, v in after.items() if k.startswith("taylor_check_runs_total")
+        for k, v in after.items() if k.startswith("taylordash_check_runs_total")
     }
     return {
         "observed": total,

@@ -115,7 +115,7 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
         # The log writer keeps writing after a run; let it finish so its backlog does not land
         # in the next run (of either server: they share the CPUs and PostgreSQL).
         deadline = time.monotonic() + 60
-        while metric_value(pair["db_on"], "log_queue_records") > 0:
+        while metric_value(pair["db_on"], "taylordash_log_queue_records") > 0:
             if time.monotonic() > deadline:
                 run.loud("log queue not drained after 60 s")
                 return
@@ -150,8 +150,8 @@ def logging_on_off(args, binary: Path, workdir: Path, key: str, backend: str,
                 db_cpu = f" (+ {db_per_request:,.0f} µs in PostgreSQL)"
             run.log(f"{backend} round {round_no} logs {mode}: {r.rps:,.0f} req/s, "
                     f"p99 {r.p99_ms:.2f} ms, {per_request:,.0f} µs CPU a request{db_cpu}")
-    written = metric_value(pair["db_on"], "log_records_written_total")
-    dropped = metric_value(pair["db_on"], "log_records_dropped_total")
+    written = metric_value(pair["db_on"], "taylordash_log_records_written_total")
+    dropped = metric_value(pair["db_on"], "taylordash_log_records_dropped_total")
     for s in pair.values():
         s.stop()
         servers.remove(s)
@@ -222,7 +222,7 @@ def ingest_rate(args, binary: Path, workdir: Path, key: str, label: str, body: d
     done = last_value - before
     # The last increase happened within one poll of `last_change`.
     elapsed = last_change - start
-    dropped = metric_value(s, "timeseries_samples_dropped_total")
+    dropped = metric_value(s, "taylordash_timeseries_samples_dropped_total")
     s.stop()
     servers.remove(s)
     rate = done / elapsed
@@ -289,12 +289,12 @@ def main() -> int:
             "taylor_ingest_total", {}, servers))
         report["ingest"].append(ingest_rate(
             args, binary, workdir, key, "metric events to the local table", metric,
-            "timeseries_samples_written_total", {}, servers))
+            "taylordash_timeseries_samples_written_total", {}, servers))
         if os.path.exists(VM_EXE):
             vm_proc, vm_url = start_vm(workdir)
             report["ingest"].append(ingest_rate(
                 args, binary, workdir, key, "metric events to VictoriaMetrics", metric,
-                "timeseries_samples_written_total", {"VICTORIA_METRICS_URL": vm_url},
+                "taylordash_timeseries_samples_written_total", {"VICTORIA_METRICS_URL": vm_url},
                 servers))
             get(vm_url + "/internal/force_flush")
             stored = json.loads(get(

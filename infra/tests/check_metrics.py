@@ -1,5 +1,5 @@
 """Every metric name used by the Grafana dashboard and the alert rules must be exported by the
-binary (its /metrics output), except the event bus's, listed in PENDING until it lands.
+binary (its /metrics output), and every exported name must follow the naming scheme.
 
 usage: check_metrics.py METRICS.txt DASHBOARD.json RULES.yml
 """
@@ -11,18 +11,16 @@ import yaml
 
 metrics_f, dashboard_f, rules_f = sys.argv[1:4]
 
-# Names the event bus will export (coordinated with it, see issue 3). They are accepted while
-# the binary exports no taylor_* metric at all; as soon as it exports one (the event bus has
-# landed), every name below is required like any other, so a renamed or forgotten metric fails.
-PENDING = {
+# The naming scheme (docs/metrics.md, "Names"): TaylorDash's own metrics start with
+# `taylordash_`; these are the only others the dashboard and rules may use.
+V1_NAMES = {  # v1's names, kept for v1's dashboards and alerts
+    "http_requests_total",
+    "http_request_duration_seconds",
     "taylor_ingest_total",
     "taylor_dlq_total",
-    "taylor_duplicates_total",
     "taylor_event_latency_seconds",
-    "taylor_mqtt_connected",
-    "taylor_outbox_backlog",
-    "taylor_stream_clients",
 }
+OTHER_PREFIXES = ("process_", "http_connections")  # the client's process collector; to move
 BUILTIN = {"up"}  # made by Prometheus itself
 
 exported = set()
@@ -73,23 +71,22 @@ for g in rules["groups"]:
 
 def base(n):
     for suffix in ("_bucket", "_sum", "_count"):
-        if n.endswith(suffix) and n[: -len(suffix)] in PENDING:
+        if n.endswith(suffix) and n[: -len(suffix)] in exported:
             return n[: -len(suffix)]
     return n
 
-bus_landed = any(n.startswith("taylor_") for n in exported)
+
 errors = 0
 for n in sorted(used):
     where = ", ".join(sorted(used[n]))
     if n in exported or n in BUILTIN:
         print(f"ok       {n}")
-    elif base(n) in PENDING and not bus_landed:
-        print(f"pending  {n}  (event bus not landed yet; used by {where})")
     else:
         errors += 1
         print(f"MISSING  {n}  used by {where}, not in the binary's /metrics")
-for n in sorted(PENDING):
-    if n in exported or n + "_bucket" in exported:
-        print(f"note: pending metric {n} is now exported; it is checked like the others")
-print(f"metric names: {len(used)} used, {errors} missing")
+for n in sorted({base(n) for n in exported}):
+    if not (n.startswith("taylordash_") or n in V1_NAMES or n.startswith(OTHER_PREFIXES)):
+        errors += 1
+        print(f"NAMING   {n}  exported outside the scheme (taylordash_*, v1's names, process_*)")
+print(f"metric names: {len(used)} used, {errors} problems")
 sys.exit(1 if errors else 0)

@@ -51,6 +51,7 @@ pub use auth::{
 };
 pub use error::{ApiError, ErrorBody};
 pub use health::{SERVICE, StackEndpoints};
+pub use metrics::BUILD_COMMIT;
 pub use metrics::Metrics;
 
 /// Largest request body accepted, in bytes.

@@ -8,11 +8,20 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// The commit the binary was built from: `TAYLORDASH_COMMIT` at build time (the Dockerfile sets
+/// it from its `REVISION` argument), else `unknown`; nothing is read from git, so a build from
+/// the same sources and variables stays the same.
+pub const BUILD_COMMIT: &str = match option_env!("TAYLORDASH_COMMIT") {
+    Some(commit) if !commit.is_empty() => commit,
+    _ => "unknown",
+};
 
 /// Label for requests that matched no route.
 const UNMATCHED: &str = "unmatched";
@@ -45,14 +54,34 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
-        let pool_size = IntGauge::new("db_pool_connections", "Open database connections")?;
-        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")?;
-        let pool_max = IntGauge::new("db_pool_max_connections", "Database pool size limit")?;
+        let pool_size = IntGauge::new(
+            "taylordash_db_pool_connections",
+            "Open database connections",
+        )?;
+        let pool_idle = IntGauge::new(
+            "taylordash_db_pool_idle_connections",
+            "Idle database connections",
+        )?;
+        let pool_max = IntGauge::new(
+            "taylordash_db_pool_max_connections",
+            "Database pool size limit",
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "taylordash_build_info",
+                "Always 1; the labels name the running build",
+            ),
+            &["version", "commit"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), BUILD_COMMIT])
+            .set(1);
+        registry.register(Box::new(build_info))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;

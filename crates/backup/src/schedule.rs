@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounterVec, IntGauge, Opts, Registry};
 use storage::Store;
 
 use crate::{Manifest, Target};
@@ -23,7 +23,7 @@ pub struct BackupService {
     running: tokio::sync::Mutex<()>,
     outcomes: IntCounterVec,
     last_success: IntGauge,
-    last_duration_ms: IntGauge,
+    last_duration: Gauge,
     last_bytes: IntGauge,
 }
 
@@ -41,9 +41,9 @@ impl BackupService {
             "taylordash_backup_last_success_timestamp_seconds",
             "Unix time of the last successful backup",
         )?;
-        let last_duration_ms = IntGauge::new(
-            "taylordash_backup_last_duration_milliseconds",
-            "How long the last successful backup took",
+        let last_duration = Gauge::new(
+            "taylordash_backup_last_duration_seconds",
+            "How long the last successful backup took, in seconds",
         )?;
         let last_bytes = IntGauge::new(
             "taylordash_backup_last_size_bytes",
@@ -55,7 +55,7 @@ impl BackupService {
         }
         registry.register(Box::new(outcomes.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
-        registry.register(Box::new(last_duration_ms.clone()))?;
+        registry.register(Box::new(last_duration.clone()))?;
         registry.register(Box::new(last_bytes.clone()))?;
         Ok(BackupService {
             target,
@@ -63,7 +63,7 @@ impl BackupService {
             running: tokio::sync::Mutex::new(()),
             outcomes,
             last_success,
-            last_duration_ms,
+            last_duration,
             last_bytes,
         })
     }
@@ -93,8 +93,7 @@ impl BackupService {
             Ok(m) => {
                 self.outcomes.with_label_values(&["success"]).inc();
                 self.last_success.set(m.created_at.timestamp());
-                self.last_duration_ms
-                    .set(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+                self.last_duration.set(started.elapsed().as_secs_f64());
                 self.last_bytes
                     .set(i64::try_from(m.total_bytes()).unwrap_or(i64::MAX));
                 tracing::info!(backup = %m.name, bytes = m.total_bytes(), "backup written");

@@ -190,7 +190,7 @@ impl EventBus {
     }
 
     /// A live stream client: committed events matching `filter`, lag notices and a heartbeat
-    /// every `heartbeat`, counted in `taylor_stream_clients`.
+    /// every `heartbeat`, counted in `taylordash_stream_clients`.
     pub fn stream(&self, filter: String, heartbeat: Duration) -> LiveStream {
         self.hub
             .stream(filter, heartbeat, self.metrics.stream_clients.clone())

@@ -51,7 +51,7 @@ impl BusMetrics {
                 &["reason"],
             )?,
             duplicates: IntCounter::new(
-                "taylor_duplicates_total",
+                "taylordash_duplicates_total",
                 "Events skipped because their idempotency key was already stored",
             )?,
             latency: Histogram::with_opts(
@@ -64,23 +64,23 @@ impl BusMetrics {
                 ]),
             )?,
             mqtt_connected: IntGauge::new(
-                "taylor_mqtt_connected",
+                "taylordash_mqtt_connected",
                 "1 while connected to the MQTT broker",
             )?,
             outbox_backlog: IntGauge::new(
-                "taylor_outbox_backlog",
+                "taylordash_outbox_backlog",
                 "Domain events written but not yet confirmed through the bus",
             )?,
             outbox_dead_lettered: IntCounter::new(
-                "taylor_outbox_dead_lettered_total",
+                "taylordash_outbox_dead_lettered_total",
                 "Outbox events the bus dead-lettered (settled, not published again): a defect",
             )?,
             stream_clients: IntGauge::new(
-                "taylor_stream_clients",
+                "taylordash_stream_clients",
                 "Clients connected to the live event stream",
             )?,
             store_retries: IntCounter::new(
-                "taylor_ingest_store_retries_total",
+                "taylordash_ingest_store_retries_total",
                 "Ingest batches retried because the database failed",
             )?,
         };

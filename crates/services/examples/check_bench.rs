@@ -103,10 +103,12 @@ async fn main() {
 
     let families = registry.gather();
     let find = |name: &str| families.iter().find(|f| f.name() == name);
-    let lateness = find("taylor_check_lateness_seconds").unwrap().get_metric()[0]
+    let lateness = find("taylordash_check_lateness_seconds")
+        .unwrap()
+        .get_metric()[0]
         .get_histogram()
         .clone();
-    let runs: f64 = find("taylor_check_runs_total")
+    let runs: f64 = find("taylordash_check_runs_total")
         .unwrap()
         .get_metric()
         .iter()

@@ -11,10 +11,19 @@ use taylordash::config::{Config, Flags};
 use taylordash::startup::{self, ApiKeySource};
 use taylordash::{healthcheck, telemetry};
 
+/// `--version`: the package version and the commit it was built from.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (commit {})",
+        env!("CARGO_PKG_VERSION"),
+        api::BUILD_COMMIT
+    )
+});
+
 #[derive(Parser)]
 #[command(
     name = "taylordash",
-    version,
+    version = VERSION.as_str(),
     about = "Mission control for home-lab projects"
 )]
 struct Cli {

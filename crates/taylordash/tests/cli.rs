@@ -1143,3 +1143,21 @@ fn the_standard_otel_variables_are_honoured() {
         "{err}"
     );
 }
+
+/// `--version` names the version and the commit the binary was built from (`unknown` without
+/// `TAYLORDASH_COMMIT` at build time), as `taylordash_build_info` does.
+#[test]
+fn version_names_the_commit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run(taylordash(tmp.path()).arg("--version"));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "taylordash {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            api::BUILD_COMMIT
+        )
+    );
+}

@@ -75,6 +75,15 @@ async fn the_metrics_catalogue_matches_the_live_output() {
     app.get("/api/v1/projects").await;
     let text = app.get("/metrics").await;
     let live = exported(text.body.as_str().unwrap());
+    let build = format!(
+        "taylordash_build_info{{commit=\"{}\",version=\"{}\"}} 1",
+        api::BUILD_COMMIT,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        text.body.as_str().unwrap().lines().any(|l| l == build),
+        "{build} missing"
+    );
     let docs = documented();
     assert!(live.len() > 10, "{live:?}");
     let undocumented: Vec<_> = live.keys().filter(|k| !docs.contains_key(*k)).collect();

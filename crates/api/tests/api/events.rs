@@ -395,7 +395,7 @@ async fn websocket_stream_delivers_matching_events_live() {
         .as_str()
         .expect("text")
         .to_owned();
-    assert!(text.contains("taylor_stream_clients 1"), "{text}");
+    assert!(text.contains("taylordash_stream_clients 1"), "{text}");
 
     app.post(
         "/api/v1/events",
@@ -425,7 +425,7 @@ async fn websocket_stream_delivers_matching_events_live() {
             .as_str()
             .expect("text")
             .to_owned();
-        if text.contains("taylor_stream_clients 0") {
+        if text.contains("taylordash_stream_clients 0") {
             break;
         }
         assert!(

@@ -241,7 +241,7 @@ async fn a_blocked_database_does_not_slow_requests(db: TestDb) {
         .as_str()
         .unwrap()
         .lines()
-        .find(|l| l.starts_with("log_records_dropped_total "))
+        .find(|l| l.starts_with("taylordash_log_records_dropped_total "))
         .expect("dropped metric")
         .to_owned();
     let exported: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();

@@ -672,8 +672,8 @@ async fn metrics_label_routes_by_template() {
     assert!(text.contains(r#"route="unmatched",status="404"} 1"#));
     assert!(!text.contains(&p), "raw ids never become labels");
     assert!(text.contains("http_request_duration_seconds_bucket"));
-    assert!(text.contains("db_pool_connections"));
-    assert!(text.contains("db_pool_max_connections 5"));
+    assert!(text.contains("taylordash_db_pool_connections"));
+    assert!(text.contains("taylordash_db_pool_max_connections 5"));
     assert!(text.contains("process_resident_memory_bytes"));
 }
 

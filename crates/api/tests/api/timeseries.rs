@@ -390,7 +390,7 @@ async fn metric_events_and_own_metrics_reach_victoriametrics() {
     let text = text.body.as_str().unwrap();
     assert!(
         text.lines()
-            .any(|l| l.starts_with("timeseries_samples_received_total 20")),
+            .any(|l| l.starts_with("taylordash_timeseries_samples_received_total 20")),
         "{text}"
     );
     // VictoriaMetrics' own errors are the client's 400; its absence a 503.

@@ -73,29 +73,32 @@ impl LogSink {
         let counter = |name: &str, help: &str| {
             IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name"))
         };
-        let queued = IntGauge::new("log_queue_records", "Log records waiting to be written")
-            .unwrap_or_else(|_| unreachable!("valid metric name"));
+        let queued = IntGauge::new(
+            "taylordash_log_queue_records",
+            "Log records waiting to be written",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric name"));
         LogSink(Arc::new(Inner {
             queue: BatchQueue::new(
                 settings.capacity,
                 settings.batch_size,
                 counter(
-                    "log_records_dropped_total",
+                    "taylordash_log_records_dropped_total",
                     "Log records dropped because the writer queue was full (oldest first)",
                 ),
                 Some(queued.clone()),
             ),
             settings,
             written: counter(
-                "log_records_written_total",
+                "taylordash_log_records_written_total",
                 "Log records written to application_logs",
             ),
             failures: counter(
-                "log_write_failures_total",
+                "taylordash_log_write_failures_total",
                 "Batches of log records the database did not accept in time (retried)",
             ),
             pruned: counter(
-                "log_records_pruned_total",
+                "taylordash_log_records_pruned_total",
                 "Log records deleted by the retention job",
             ),
             queued,
@@ -283,7 +286,7 @@ mod tests {
         let families = registry.gather();
         let dropped = families
             .iter()
-            .find(|f| f.name() == "log_records_dropped_total")
+            .find(|f| f.name() == "taylordash_log_records_dropped_total")
             .unwrap();
         assert_eq!(dropped.get_metric()[0].get_counter().get_value(), 16.0);
     }

@@ -131,25 +131,25 @@ impl TimeSeries {
                 settings.capacity,
                 settings.batch_size,
                 counter(
-                    "timeseries_samples_dropped_total",
+                    "taylordash_timeseries_samples_dropped_total",
                     "Samples lost: the queue was full, or the event stream lagged",
                 ),
                 None,
             ),
             received: counter(
-                "timeseries_samples_received_total",
+                "taylordash_timeseries_samples_received_total",
                 "Samples taken from metric events (tracker/metrics/...)",
             ),
             written: counter(
-                "timeseries_samples_written_total",
+                "taylordash_timeseries_samples_written_total",
                 "Samples written to VictoriaMetrics or the local table",
             ),
             rejected: counter(
-                "timeseries_samples_rejected_total",
+                "taylordash_timeseries_samples_rejected_total",
                 "Metric events whose name, labels or value cannot form a sample",
             ),
             failures: counter(
-                "timeseries_write_failures_total",
+                "taylordash_timeseries_write_failures_total",
                 "Sample batches the target did not accept (retried)",
             ),
             settings,

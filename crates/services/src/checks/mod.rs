@@ -158,7 +158,7 @@ impl CheckMetrics {
     fn new() -> CheckMetrics {
         let lateness = prometheus::Histogram::with_opts(
             prometheus::HistogramOpts::new(
-                "taylor_check_lateness_seconds",
+                "taylordash_check_lateness_seconds",
                 "From when a check was due to when its run started",
             )
             .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0]),
@@ -166,7 +166,7 @@ impl CheckMetrics {
         .unwrap_or_else(|_| unreachable!("valid histogram"));
         let runs = prometheus::IntCounterVec::new(
             prometheus::Opts::new(
-                "taylor_check_runs_total",
+                "taylordash_check_runs_total",
                 "Scheduled check runs, by outcome",
             ),
             &["outcome"],
@@ -175,8 +175,9 @@ impl CheckMetrics {
         for outcome in ["up", "degraded", "down"] {
             runs.with_label_values(&[outcome]);
         }
-        let running = prometheus::IntGauge::new("taylor_checks_running", "Check runs in progress")
-            .unwrap_or_else(|_| unreachable!("valid gauge"));
+        let running =
+            prometheus::IntGauge::new("taylordash_checks_running", "Check runs in progress")
+                .unwrap_or_else(|_| unreachable!("valid gauge"));
         CheckMetrics {
             lateness,
             runs,
@@ -864,8 +865,8 @@ fn summarize<'a>(hours: i64, buckets: impl Iterator<Item = &'a UptimeBucket>) ->
 }
 
 /// `taylordash_check_up` (1 up or degraded, 0 down; with a sample step, the share of runs
-/// that were) and `taylordash_check_latency_ms` (when measured), labelled with the check's id
-/// only (bounded by the checks there are).
+/// that were) and `taylordash_check_latency_seconds` (when measured; the mean over a sample
+/// step), labelled with the check's id only (bounded by the checks there are).
 fn sample_pair(
     check_id: Uuid,
     up: f64,
@@ -875,9 +876,9 @@ fn sample_pair(
     let mut labels = domain::JsonObject::new();
     labels.insert("check_id".into(), check_id.to_string().into());
     let latency = latency_ms.map(|ms| MetricSample {
-        name: "taylordash_check_latency_ms".into(),
+        name: "taylordash_check_latency_seconds".into(),
         labels: labels.clone(),
-        value: ms,
+        value: ms / 1000.0,
         ts,
     });
     std::iter::once(MetricSample {
@@ -935,7 +936,7 @@ mod tests {
         assert_eq!(
             of(a),
             [
-                ("taylordash_check_latency_ms", 20.0),
+                ("taylordash_check_latency_seconds", 0.02),
                 ("taylordash_check_up", 2.0 / 3.0)
             ]
         );
