@@ -14,7 +14,7 @@ ARG RUST_VERSION=1.95
 # The web UI is built here from its sources with the same commands as CI (`npm ci`, then
 # `npm run build`), rather than copying the committed web/dist: the image then depends only on
 # sources, and CI already proves the committed build equals what these commands produce.
-FROM --platform=$BUILDPLATFORM node:22-bookworm-slim AS ui
+FROM --platform=$BUILDPLATFORM node:26-bookworm-slim AS ui
 WORKDIR /src/web
 COPY web/package.json web/package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked npm ci --no-audit --no-fund
