@@ -631,7 +631,9 @@ check_stack() {
   local admin_pw="stack-admin-$RANDOM$RANDOM-pw"
   printf '%s' "$admin_pw" | DATABASE_URL=$APP_URL "$BIN" user add --role admin stackadmin >/dev/null \
     || fail "user add as the app role"
+  # The delay covers HAProxy's 2 failed checks 1 s apart, as the compose file's covers Traefik's.
   serve replica1 "$p1" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5 \
+    TAYLORDASH_SHUTDOWN_DELAY=3 \
     MQTT_HOST=127.0.0.1 MQTT_PORT="$mp" TAYLORDASH_MQTT_CLIENT_ID=stack-replica1
   local r1=$BG_PID
   serve replica2 "$p2" DATABASE_URL="$APP_URL" API_KEY="$API_KEY_TEST" TAYLORDASH_SHUTDOWN_TIMEOUT=5 \
@@ -658,7 +660,8 @@ check_stack() {
   say "ok: API through the proxy, balanced over both replicas ($n1 / $n2 reads)"
   stack_login "$url"
   stack_stream "$url" "$mp"
-  python3 infra/tests/load.py "$url" "$API_KEY_TEST" 6 "$TMP/load.ready" > "$TMP/load.out" 2>&1 &
+  # The load runs past the drain (2 s before SIGTERM, 3 s of drain, then the listener closes).
+  python3 infra/tests/load.py "$url" "$API_KEY_TEST" 9 "$TMP/load.ready" > "$TMP/load.out" 2>&1 &
   local load=$!
   wait_for 10 test -e "$TMP/load.ready"
   sleep 2
@@ -668,7 +671,11 @@ check_stack() {
   [ "$rc" = 0 ] || fail "replica1 did not shut down cleanly (exit $rc)"
   wait "$load" || { cat "$TMP/load.out"; show_log haproxy; fail "requests failed while a replica stopped"; }
   cat "$TMP/load.out"
-  say "ok: replica1 stopped (SIGTERM, exit 0) under load; no request failed"
+  # Taken out by its failing readiness while it still served, not by a refused connection.
+  grep -q 'replica1 is DOWN, reason: Layer7 wrong status' "$TMP/haproxy.log" \
+    || { show_log haproxy; fail "replica1 was not taken out of rotation by its readiness check while draining"; }
+  grep -q '"draining' "$TMP/replica1.log" || { show_log replica1; fail "replica1 did not log its drain"; }
+  say "ok: replica1 drained (readiness 503, out of rotation) and stopped (SIGTERM, exit 0) under load; no request failed"
   curl -sf "$url/api/v1/projects/$id" -H "X-API-Key: $API_KEY_TEST" >/dev/null || fail "survivor not serving"
 }
 

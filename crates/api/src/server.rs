@@ -8,7 +8,12 @@
 //! - **request body:** the body must keep arriving: at most [`ServerLimits::body_chunk_timeout`]
 //!   between two chunks, so slow but real uploads work and a stalled one ends with 408;
 //! - **connections:** at most [`ServerLimits::max_connections`] at once; one more is answered
-//!   `503 TOO_MANY_CONNECTIONS` (JSON, `Retry-After`) and closed.
+//!   `503 TOO_MANY_CONNECTIONS` (JSON, `Retry-After`) and closed;
+//! - **draining:** for [`ServerLimits::shutdown_delay`] after the shutdown signal the server
+//!   keeps serving, but `/health/ready` answers `503 SHUTTING_DOWN` and every response closes
+//!   its connection. A load balancer's health check takes the replica out of rotation in that
+//!   time, so no request is in flight to it when it stops accepting; without the delay, a
+//!   request the proxy sent just as the listener closed would get no answer.
 //!
 //! Requests hyper cannot parse (malformed head, 414, 431) get the same JSON errors and security
 //! headers as the router's, through [`crate::raw_response`].
@@ -19,6 +24,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -42,6 +48,9 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     pub body_chunk_timeout: Duration,
     pub max_connections: usize,
+    /// How long to keep serving, marked not ready, between the shutdown signal and closing the
+    /// listener (0 = close at once, right for a server no load balancer sits in front of).
+    pub shutdown_delay: Duration,
 }
 
 impl Default for ServerLimits {
@@ -50,6 +59,7 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(60),
             body_chunk_timeout: Duration::from_secs(60),
             max_connections: 512,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -74,9 +84,10 @@ impl ServerMetrics {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, asks every
-/// connection to close after its current request, and resolves once all have closed (callers
-/// bound that wait with their grace period).
+/// Serves `router` on `listener` until `shutdown` resolves; then drains for
+/// [`ServerLimits::shutdown_delay`], stops accepting, asks every connection to close after its
+/// current request, and resolves once all have closed (callers bound that wait with their grace
+/// period).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -84,12 +95,30 @@ pub async fn serve(
     metrics: ServerMetrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let app = router;
+    let draining = Arc::new(AtomicBool::new(false));
+    let app = router.layer(axum::middleware::from_fn_with_state(
+        draining.clone(),
+        mark_draining,
+    ));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
+    // Armed when the shutdown signal arrives: accepting goes on until then.
+    let mut drain_ends: Option<tokio::time::Instant> = None;
     loop {
         let (stream, peer) = tokio::select! {
+            () = &mut shutdown, if drain_ends.is_none() => {
+                if limits.shutdown_delay.is_zero() {
+                    break;
+                }
+                draining.store(true, Ordering::SeqCst);
+                tracing::info!(delay_s = limits.shutdown_delay.as_secs_f32(),
+                    "draining: /health/ready answers 503 so load balancers stop sending requests here");
+                drain_ends = Some(tokio::time::Instant::now() + limits.shutdown_delay);
+                continue;
+            }
+            () = tokio::time::sleep_until(drain_ends.unwrap_or_else(tokio::time::Instant::now)),
+                if drain_ends.is_some() => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -99,7 +128,6 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics.refused.inc();
@@ -157,6 +185,38 @@ pub async fn serve(
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
     Ok(())
+}
+
+/// While draining: readiness fails (so health checks take this replica out of rotation) and
+/// every other response asks the client to close its connection, so keep-alive clients and
+/// proxies reconnect elsewhere instead of reusing a connection that is about to close.
+async fn mark_draining(
+    axum::extract::State(draining): axum::extract::State<Arc<AtomicBool>>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    if !draining.load(Ordering::SeqCst) {
+        return next.run(req).await;
+    }
+    let mut response = if req.uri().path() == "/health/ready" {
+        crate::error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SHUTTING_DOWN",
+            "this server is shutting down; requests go to the other replicas",
+        )
+        .into_response()
+    } else {
+        next.run(req).await
+    };
+    // A WebSocket upgrade keeps its connection; shutdown ends it after the delay.
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Answers a connection over the limit with a JSON 503 and closes it.

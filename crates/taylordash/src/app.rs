@@ -321,8 +321,11 @@ impl App {
         tokio::select! {
             result = &mut server => result?,
             _ = stopping_rx => {
-                tracing::info!(grace_s = grace.as_secs(), "shutting down: finishing in-flight requests");
-                if tokio::time::timeout(grace, &mut server).await.is_err() {
+                let drain = self.http.shutdown_delay;
+                tracing::info!(drain_s = drain.as_secs_f32(), grace_s = grace.as_secs(),
+                    "shutting down: draining, then finishing in-flight requests");
+                // The grace period starts when the drain ends and the listener closes.
+                if tokio::time::timeout(drain + grace, &mut server).await.is_err() {
                     tracing::warn!("in-flight requests did not finish in time; closing anyway");
                 }
             }

@@ -744,6 +744,14 @@ impl Config {
                 )
                 .default("512")
                 .parse(positive)?,
+            shutdown_delay: r
+                .key(
+                    "shutdown_delay_secs",
+                    "TAYLORDASH_SHUTDOWN_DELAY",
+                    "seconds to keep serving, marked not ready, after SIGTERM so a load balancer stops routing here first",
+                )
+                .default("0")
+                .parse(seconds)?,
         };
         let shutdown_timeout = r
             .key(

@@ -23,6 +23,7 @@ async fn start(max_connections: usize) -> (std::net::SocketAddr, TestApp) {
         header_timeout: HEAD_LIMIT,
         body_chunk_timeout: BODY_LIMIT,
         max_connections,
+        shutdown_delay: Duration::ZERO,
     };
     let metrics = app.state.metrics.server();
     let router = app.router.clone();
@@ -291,4 +292,95 @@ async fn unparseable_requests_get_json_errors_with_security_headers() {
     let (reply, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
     assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
     assert!(reply.contains("\"code\":\"MALFORMED_REQUEST\""), "{reply}");
+}
+
+/// After the shutdown signal and for the configured delay, the server still serves (also new
+/// connections) but fails readiness and closes every connection after its response, so a load
+/// balancer takes it out of rotation before it stops accepting; then the listener closes.
+#[tokio::test]
+async fn shutdown_drains_marked_not_ready_before_closing_the_listener() {
+    const DELAY: Duration = Duration::from_millis(1500);
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let limits = ServerLimits {
+        shutdown_delay: DELAY,
+        ..ServerLimits::default()
+    };
+    let (signal, shutdown) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        app.router.clone(),
+        limits,
+        app.state.metrics.server(),
+        async move {
+            let _ = shutdown.await;
+        },
+    ));
+    let ask = |path: &'static str| async move {
+        let mut conn = TcpStream::connect(addr)
+            .await
+            .expect("connect while serving");
+        conn.write_all(request("GET", path, "").as_bytes())
+            .await
+            .expect("write");
+        // Keep-alive was not asked to end: a closed connection is the server's doing.
+        read_until_closed(&mut conn, Duration::from_secs(5)).await
+    };
+    let mut keep_alive = TcpStream::connect(addr).await.expect("connect");
+    keep_alive
+        .write_all(request("GET", "/health/ready", "").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = [0u8; 4096];
+    let n = keep_alive.read(&mut buf).await.expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let started = Instant::now();
+    signal.send(()).expect("server running");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (ready, closed) = ask("/health/ready").await;
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.contains("SHUTTING_DOWN"), "{ready}");
+    assert!(closed, "the connection closes after the response");
+    let (live, closed) = ask("/health/live").await;
+    assert!(live.starts_with("HTTP/1.1 200"), "still serving: {live}");
+    assert!(
+        live.to_ascii_lowercase().contains("connection: close"),
+        "{live}"
+    );
+    assert!(closed, "the connection closes after the response");
+    // The connection opened before the signal is served once more, then closed.
+    keep_alive
+        .write_all(request("GET", "/health/live", "").as_bytes())
+        .await
+        .expect("write");
+    let (again, closed) = read_until_closed(&mut keep_alive, Duration::from_secs(5)).await;
+    assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    assert!(
+        closed,
+        "a keep-alive connection is closed after its next response"
+    );
+    assert!(
+        started.elapsed() < DELAY,
+        "checked within the delay ({:?}); slow machine?",
+        started.elapsed()
+    );
+
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops after the delay")
+        .expect("task")
+        .expect("served");
+    assert!(
+        started.elapsed() >= DELAY,
+        "stopped after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "the listener is closed after the delay"
+    );
 }
