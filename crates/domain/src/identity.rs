@@ -278,46 +278,24 @@ pub fn username_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// Passwords everyone tries first. Shorter ones are refused by the length rule anyway; the
-/// comparison ignores case.
+/// Passwords everyone tries first that the breached-password list
+/// ([`crate::common_passwords`]) lacks, some of them this project's own. Shorter ones are refused
+/// by the length rule anyway; the comparison ignores case.
 const COMMON_PASSWORDS: &[&str] = &[
-    "123456789012",
-    "1234567890123",
     "12345678901234",
-    "123456789012345",
     "1234567890123456",
-    "111111111111",
-    "000000000000",
-    "123123123123",
-    "abcdefghijkl",
-    "abc123abc123",
-    "password1234",
-    "password12345",
     "password123456",
     "password1234567",
     "password!234",
     "passw0rd1234",
     "p@ssw0rd1234",
     "p@ssword1234",
-    "passwordpassword",
     "mypassword123",
     "password123!",
-    "administrator",
-    "administrator1",
     "administrator123",
     "admin1234567",
     "admin123admin",
-    "adminadmin123",
     "adminpassword",
-    "qwertyuiop12",
-    "qwertyuiop123",
-    "qwerty123456",
-    "qwertyqwerty",
-    "1q2w3e4r5t6y",
-    "1qaz2wsx3edc",
-    "zaq12wsxcde3",
-    "asdfghjkl123",
-    "iloveyou1234",
     "letmein12345",
     "welcome12345",
     "welcome123456",
@@ -326,11 +304,9 @@ const COMMON_PASSWORDS: &[&str] = &[
     "trustno11234",
     "sunshine1234",
     "football1234",
-    "baseball1234",
     "superman1234",
     "monkey123456",
     "dragon123456",
-    "princess1234",
     "homelab12345",
     "taylordash123",
     "taylordash1234",
@@ -338,7 +314,8 @@ const COMMON_PASSWORDS: &[&str] = &[
     "correcthorsebatterystaple",
 ];
 
-/// The password policy: 12-1024 characters, not a well-known password, not the username.
+/// The password policy: 12-1024 characters, not on the breached-password list or a well-known
+/// password, not the username.
 pub fn check_password_policy(password: &str, username: &str) -> Result<(), ValidationError> {
     let length = password.chars().count();
     if length < PASSWORD_MIN {
@@ -354,10 +331,12 @@ pub fn check_password_policy(password: &str, username: &str) -> Result<(), Valid
         ));
     }
     let lowered = password.to_lowercase();
-    if COMMON_PASSWORDS.contains(&lowered.as_str()) {
+    if COMMON_PASSWORDS.contains(&lowered.as_str())
+        || crate::common_passwords::is_breached(&lowered)
+    {
         return Err(ValidationError::new(
             "password",
-            "is one of the most common passwords; choose another",
+            "is on a list of passwords leaked in breaches, which attackers try first; choose another",
         ));
     }
     if lowered.trim() == username_key(username) {
@@ -543,6 +522,10 @@ mod tests {
         assert!(
             check_password_policy("Password1234", "bob").is_err(),
             "common"
+        );
+        assert!(
+            check_password_policy("ManchesterUnited", "bob").is_err(),
+            "on the breached-password list, in any case"
         );
         assert!(check_password_policy("alice.smith.1", "Alice.Smith.1").is_err());
         assert!(check_password_policy("plinth-otter-harbour", "bob").is_ok());

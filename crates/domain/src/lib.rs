@@ -8,6 +8,7 @@
 
 mod artifact;
 mod checks;
+mod common_passwords;
 mod component_fields;
 mod day_counts;
 mod events;
