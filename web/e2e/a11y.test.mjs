@@ -205,6 +205,19 @@ describe('accessibility', () => {
       const kiosk = await pageIn(browser, server, theme, KIOSK, { width: 1280, height: 800 });
       await kiosk.waitForURL(`${server.url}/kiosk`);
       await check(kiosk, 'kiosk', () => kiosk.getByTestId('event-feed').waitFor());
+      // On a 1280×800 wall with the lab section on top, the live feed still has room for a
+      // whole row, and no panel runs into the charts below.
+      const fit = await kiosk.evaluate(() => {
+        const box = (el) => el.getBoundingClientRect();
+        const row = document.querySelector('[data-testid="event-feed"] li');
+        const charts = document.querySelector('.dashboard-kiosk > .ch-grid');
+        const panels = [...document.querySelectorAll('.hud-grid > .panel')];
+        return {
+          rowShown: row ? Math.min(box(row).bottom, box(row.parentElement).bottom) - box(row).top >= box(row).height - 1 : false,
+          overlapping: charts ? panels.filter((p) => box(p).bottom > box(charts).top + 1).map((p) => p.className) : [],
+        };
+      });
+      assert.deepEqual(fit, { rowShown: true, overlapping: [] }, `kiosk layout (${theme})`);
       await kiosk.context().close();
 
       assert.deepEqual(problems, [], `serious or critical accessibility violations:\n${problems.join('\n')}`);

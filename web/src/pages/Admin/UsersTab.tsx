@@ -198,7 +198,7 @@ export function UsersTab() {
                         busy={resetTotp.isPending && resetTotp.variables?.id === u.id}
                         aria-label={`Reset two-factor sign-in of ${u.username}`}
                       >
-                        Reset 2FA
+                        Reset two-factor
                       </ConfirmAction>
                     </td>
                   </tr>
