@@ -105,15 +105,17 @@ pub fn validate_subject(subject: &str) -> Result<String, ValidationError> {
 }
 
 /// Which role a provider's groups give: the first listed group set the user is in decides,
-/// admin before editor before viewer. With `viewer_groups` unset every other user is a viewer;
-/// set, a user in none of the three is refused.
+/// admin before editor before viewer. With `viewer_groups` unset every other user gets
+/// `default_role` (a viewer unless configured); set, a user in none of the three is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleMapping {
     pub admin_groups: Vec<String>,
     pub editor_groups: Vec<String>,
-    /// `None`: everyone else is a viewer. `Some`: only these groups (and the two above) may
-    /// sign in.
+    /// `None`: everyone else gets `default_role`. `Some`: only these groups (and the two above)
+    /// may sign in.
     pub viewer_groups: Option<Vec<String>>,
+    /// The role of a user in none of the groups above, while `viewer_groups` is unset.
+    pub default_role: Role,
 }
 
 impl Default for RoleMapping {
@@ -122,6 +124,7 @@ impl Default for RoleMapping {
             admin_groups: vec!["taylordash-admins".to_owned()],
             editor_groups: vec!["taylordash-editors".to_owned()],
             viewer_groups: None,
+            default_role: Role::Viewer,
         }
     }
 }
@@ -140,7 +143,7 @@ impl RoleMapping {
             Some(Role::Editor)
         } else {
             match &self.viewer_groups {
-                None => Some(Role::Viewer),
+                None => Some(self.default_role),
                 Some(viewers) => member(viewers).then_some(Role::Viewer),
             }
         }
@@ -184,6 +187,12 @@ mod tests {
         assert_eq!(closed.role_for(&["family"]), Some(Role::Viewer));
         assert_eq!(closed.role_for(&["guests"]), None);
         assert_eq!(closed.role_for(&["taylordash-editors"]), Some(Role::Editor));
+        let open = RoleMapping {
+            default_role: Role::Editor,
+            ..RoleMapping::default()
+        };
+        assert_eq!(open.role_for(&["family"]), Some(Role::Editor));
+        assert_eq!(open.role_for(&["taylordash-admins"]), Some(Role::Admin));
     }
 
     #[test]

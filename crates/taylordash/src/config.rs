@@ -422,6 +422,14 @@ impl Config {
                 "comma-separated provider groups whose members are viewers; unset: every other user is a viewer, set: users in none of the groups are refused",
             )
             .parse(group_list)?;
+        let default_role = r
+            .key(
+                "auth.roles.default_role",
+                "TAYLORDASH_SSO_DEFAULT_ROLE",
+                "role of a provider's user in none of the groups above while auth.roles.viewer_groups is unset: viewer or editor",
+            )
+            .default("viewer")
+            .parse(default_role)?;
         let create_users = r
             .key(
                 "auth.create_users",
@@ -452,6 +460,7 @@ impl Config {
                 admin_groups,
                 editor_groups,
                 viewer_groups,
+                default_role,
             },
             create_users,
             link_by_username,
@@ -1065,6 +1074,18 @@ fn oidc_settings(
     }))
 }
 
+/// `auth.roles.default_role`: viewer or editor (never admin by default: admins come from a
+/// group).
+fn default_role(text: &str) -> Result<domain::Role, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "viewer" => Ok(domain::Role::Viewer),
+        "editor" => Ok(domain::Role::Editor),
+        other => Err(format!(
+            "'{other}' is not viewer or editor (admins come from auth.roles.admin_groups)"
+        )),
+    }
+}
+
 /// `auth.oidc.issuer`: an http(s) URL, kept exactly (the tokens' `iss` must equal it) except for
 /// surrounding spaces.
 fn issuer_url(url: &str) -> Result<String, String> {
@@ -1534,8 +1555,11 @@ mod tests {
             ("TAYLORDASH_OIDC_NAME", "Authelia"),
             ("TAYLORDASH_OIDC_SCOPES", "profile, groups openid"),
             ("TAYLORDASH_OIDC_GROUPS_CLAIM", "realm_access.roles"),
+            ("TAYLORDASH_SSO_DEFAULT_ROLE", "Editor"),
         ])
         .unwrap();
+        assert_eq!(c.external.roles.default_role, domain::Role::Editor);
+        assert!(load(&[("TAYLORDASH_SSO_DEFAULT_ROLE", "admin")]).is_err());
         let o = c.oidc.expect("configured");
         assert_eq!(o.issuer, "https://auth.example.net");
         assert_eq!(
