@@ -499,16 +499,38 @@ impl Config {
                 ));
             }
         };
+        let url = r
+            .key(
+                "database.url",
+                "TAYLORDASH_DATABASE_URL",
+                "postgres://... to use PostgreSQL; unset uses SQLite in data_dir",
+            )
+            .or_env("DATABASE_URL")
+            .secret(Redact::UrlPassword)
+            .parse(postgres_url)?;
+        let password = r
+            .key(
+                "database.password",
+                "TAYLORDASH_DB_PASSWORD",
+                "the PostgreSQL password, put into database.url (which then carries none): e.g. TAYLORDASH_DB_PASSWORD_FILE=/run/secrets/db_password",
+            )
+            .secret(Redact::All)
+            .parse(secret)?;
+        let url = match (url, password) {
+            (url, None) => url,
+            (None, Some(_)) => {
+                return Err(r.invalid(
+                    "database.password",
+                    "database.password is set but database.url is not (set the URL without its password)",
+                ));
+            }
+            (Some(url), Some(password)) => Some(
+                url_with_password(url.expose(), password.expose())
+                    .map_err(|e| r.invalid("database.password", e))?,
+            ),
+        };
         let database = DatabaseConfig {
-            url: r
-                .key(
-                    "database.url",
-                    "TAYLORDASH_DATABASE_URL",
-                    "postgres://... to use PostgreSQL; unset uses SQLite in data_dir",
-                )
-                .or_env("DATABASE_URL")
-                .secret(Redact::UrlPassword)
-                .parse(postgres_url)?,
+            url,
             max_connections: r
                 .key(
                     "database.max_connections",
@@ -1199,6 +1221,27 @@ fn postgres_url(url: &str) -> Result<Secret, String> {
     }
 }
 
+/// `url` with `password` (percent-encoded) as its password; `url` must not carry one already.
+fn url_with_password(url: &str, password: &str) -> Result<Secret, String> {
+    let mut parsed =
+        url::Url::parse(url).map_err(|_| "database.url is not a valid URL".to_owned())?;
+    if parsed.password().is_some() {
+        return Err(
+            "database.url already has a password: remove it from the URL, or unset \
+                    database.password"
+                .into(),
+        );
+    }
+    if parsed.username().is_empty() {
+        return Err("database.url names no user (postgres://USER@host/db) for the password".into());
+    }
+    // `url` leaves `%` alone (it takes it for an existing escape): escape it first.
+    parsed
+        .set_password(Some(&password.replace('%', "%25")))
+        .map_err(|()| "database.url cannot take a password".to_owned())?;
+    Ok(Secret(parsed.into()))
+}
+
 fn pool_size(value: &str) -> Result<u32, String> {
     let size: u32 = from_str("a whole number")(value)?;
     if !(1..=1000).contains(&size) {
@@ -1428,6 +1471,40 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("not both"), "{err}");
+        // The database password on its own, put into the URL (percent-encoded).
+        let db_password = dir.path().join("db_password");
+        std::fs::write(&db_password, "p@ss:w/rd %1\n").unwrap();
+        let db_password_var = db_password.display().to_string();
+        let c = load(&[
+            ("DATABASE_URL", "postgres://app@db:5432/td"),
+            ("TAYLORDASH_DB_PASSWORD_FILE", db_password_var.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.database.url.as_ref().map(|u| u.expose()),
+            Some("postgres://app:p%40ss%3Aw%2Frd%20%251@db:5432/td")
+        );
+        let shown = c.describe();
+        assert!(
+            !shown.contains("p@ss") && !shown.contains("p%40ss"),
+            "{shown}"
+        );
+        for (env, want) in [
+            (vec![("TAYLORDASH_DB_PASSWORD", "x")], "database.url is not"),
+            (
+                vec![
+                    ("DATABASE_URL", "postgres://app:old@db/td"),
+                    ("TAYLORDASH_DB_PASSWORD", "x"),
+                ],
+                "already has a password",
+            ),
+        ] {
+            let err = load(&env).unwrap_err().to_string();
+            assert!(
+                err.contains(want) && err.contains("database.password"),
+                "{err}"
+            );
+        }
         let err = load(&[("DATABASE_URL_FILE", "/nonexistent/db-url")])
             .unwrap_err()
             .to_string();
