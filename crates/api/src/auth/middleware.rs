@@ -308,6 +308,7 @@ async fn forward_auth(
             .map(domain::split_groups)
             .unwrap_or_default(),
         method: "forward_auth",
+        interactive: false,
     };
     let client = ClientInfo::from_request(headers, extensions, config);
     let found = state

@@ -348,6 +348,14 @@ async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
         .await;
     assert_eq!(me.body["role"], "viewer");
     assert_eq!(me.body["id"], alice_id, "the same account");
+    // Each sign-in is in the audit trail, with its session.
+    let signed_in = audit(&app, "login_success").await;
+    assert_eq!(signed_in.len(), 2, "{signed_in:?}");
+    assert!(
+        signed_in
+            .iter()
+            .all(|e| e["details"]["session_id"].is_string())
+    );
     let changed = audit(&app, "role_changed").await;
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0]["details"]["from"], "admin");
@@ -413,6 +421,37 @@ async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
     assert_eq!(off.body["oidc_provider"], "Test IdP");
     let options = app.get("/api/v1/auth/sign-in-options").await;
     assert_eq!(options.body["password"], false);
+}
+
+async fn a_local_account_is_linked_by_its_name_then_by_its_subject(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash");
+    let carol = app.user("carol", "viewer").await;
+    op.set_groups("carol", &["taylordash-editors"]);
+    let (r, _) = sign_in(&app, &op, "carol").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let me = app
+        .call_as(
+            &Cred::Cookie(session_token(&r)),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["id"], carol.as_str(), "the local account, linked");
+    assert_eq!(me.body["role"], "editor");
+    let linked = audit(&app, "identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["details"]["subject"], "sub-carol");
+    // The next sign-in finds the account by its link (issuer, subject): no second link.
+    let (r, _) = sign_in(&app, &op, "carol").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(audit(&app, "identity_linked").await.len(), 1);
+    let stored = app
+        .raw_text("SELECT user_id FROM external_identities WHERE subject = 'sub-carol'")
+        .await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(user_count(&app).await, 1, "no second account");
 }
 
 async fn es256_tokens_and_rotated_keys_are_verified(db: TestDb) {
@@ -608,6 +647,12 @@ mod sqlite {
     #[tokio::test]
     async fn es256_tokens_and_rotated_keys_are_verified() {
         super::es256_tokens_and_rotated_keys_are_verified(TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_local_account_is_linked_by_its_name_then_by_its_subject() {
+        super::a_local_account_is_linked_by_its_name_then_by_its_subject(TestDb::sqlite().await)
+            .await;
     }
 
     #[tokio::test]

@@ -32,6 +32,10 @@ pub struct ExternalLogin {
     pub groups: Vec<String>,
     /// How they came, for the audit trail: `forward_auth`, `oidc`.
     pub method: &'static str,
+    /// The person signed in at the provider just now (OpenID Connect): every arrival is a
+    /// sign-in, which the caller audits with the session it starts. `false` for forward-auth,
+    /// whose headers come with every request (a sign-in is the first after a day away).
+    pub interactive: bool,
 }
 
 /// What sign-in through providers may do.
@@ -125,7 +129,7 @@ impl Identity {
             self.follow_groups(&mut user, role, &login, client).await;
         }
         let away = now - link.last_seen_at;
-        let signed_in = linked || away >= SESSION_TTL;
+        let signed_in = login.interactive || linked || away >= SESSION_TTL;
         if !linked && away >= TOUCH_INTERVAL {
             let email = login.email.as_deref();
             if let Err(e) = self
@@ -145,15 +149,17 @@ impl Identity {
                 Ok(stored) => user.last_login = stored.last_login,
                 Err(e) => tracing::warn!(error = %e, "could not record a sign-in"),
             }
-            let party = Party::from(&user);
-            self.audit(
-                AuditAction::LoginSuccess,
-                &party,
-                &party,
-                client,
-                json!({"method": login.method, "provider": login.provider}),
-            )
-            .await;
+            if !login.interactive {
+                let party = Party::from(&user);
+                self.audit(
+                    AuditAction::LoginSuccess,
+                    &party,
+                    &party,
+                    client,
+                    json!({"method": login.method, "provider": login.provider}),
+                )
+                .await;
+            }
         }
         Ok(ExternalUser { user, signed_in })
     }

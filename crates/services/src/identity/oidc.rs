@@ -489,6 +489,16 @@ impl Identity {
                 let login = self.oidc_login(oidc, &claims);
                 let user = self.external_user(login, policy, client).await?;
                 let login = self.start_session(user.user, false, client).await?;
+                let who = Party::from(&login.user);
+                self.audit(
+                    AuditAction::LoginSuccess,
+                    &who,
+                    &who,
+                    client,
+                    json!({"method": "oidc", "provider": oidc.settings().issuer,
+                        "session_id": login.session.id}),
+                )
+                .await;
                 Ok(OidcLogin {
                     login,
                     return_to,
@@ -611,6 +621,7 @@ impl Identity {
             email,
             groups: groups(claim(claims, &s.groups_claim)),
             method: "oidc",
+            interactive: true,
         }
     }
 }
