@@ -1,7 +1,7 @@
 //! What screening a new password against the breached-password list costs, next to the argon2id
 //! hash every new password gets anyway (the baseline, measured in the same run): the first check
-//! (which inflates the embedded list) and the steady-state check, over passwords that are on the
-//! list and ones that are not. Prints one JSON line.
+//! in the process (cold caches) and the steady-state check, over passwords that are on the list
+//! and ones that are not. Prints one JSON line.
 //!
 //! `cargo run --release -p services --example password_screen_bench`
 #![allow(clippy::unwrap_used)]
