@@ -1,5 +1,5 @@
-//! `taylordash`: serve (default), migrate, config check, healthcheck, user add, artifacts
-//! reconcile, backup.
+//! `taylordash`: serve (default), migrate, config check, healthcheck, user (add, list, passwd,
+//! disable, enable), artifacts reconcile, backup.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +91,16 @@ enum UserAction {
         /// The username (unique regardless of letter case).
         name: String,
     },
+    /// List the accounts: name, role, whether active, last sign-in.
+    List,
+    /// Set a user's password (prompted, or read from standard input); ends their sessions. The
+    /// way back in for an admin who lost theirs.
+    Passwd { name: String },
+    /// Deactivate a user: they cannot sign in and their sessions end (the last active admin
+    /// cannot be deactivated).
+    Disable { name: String },
+    /// Reactivate a deactivated user.
+    Enable { name: String },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -200,13 +210,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::User {
-            action: UserAction::Add { role, name },
-        } => {
+        Command::User { action } => {
             telemetry::init(&config);
-            match runtime.block_on(add_user(&config, &name, role)) {
-                Ok(()) => {
-                    println!("created {role} user {name}");
+            match runtime.block_on(user_command(&config, action)) {
+                Ok(out) => {
+                    print!("{out}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -314,16 +322,126 @@ fn read_password(name: &str) -> Result<String, String> {
     }
 }
 
-async fn add_user(config: &Config, name: &str, role: Role) -> Result<(), String> {
-    let password = read_password(name)?;
+/// Runs a `user` subcommand against the configured database; returns what it prints.
+async fn user_command(config: &Config, action: UserAction) -> Result<String, String> {
+    // Read before connecting, so a prompt does not hold a database connection open.
+    let password = match &action {
+        UserAction::Add { name, .. } | UserAction::Passwd { name } => Some(read_password(name)?),
+        _ => None,
+    };
     let (identity, store) = startup::maintenance_identity(config)
         .await
         .map_err(|e| e.to_string())?;
-    let created = identity
-        .provision(name, password, role, "command line")
-        .await;
+    let done = run_user_action(&identity, store.as_ref(), action, password).await;
     store.close().await;
-    created.map(drop).map_err(|e| e.to_string())
+    done
+}
+
+async fn run_user_action(
+    identity: &services::identity::Identity,
+    store: &dyn storage::Store,
+    action: UserAction,
+    password: Option<String>,
+) -> Result<String, String> {
+    use services::identity::{Party, UserUpdate};
+    const VIA: &str = "command line";
+    let update = |name: String, update: UserUpdate, done: &'static str| async move {
+        let user = identity
+            .find_user(&name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no user is named {name} (see `taylordash user list`)"))?;
+        identity
+            .update_user(
+                user.id,
+                update,
+                &Party::named(VIA),
+                &services::identity::ClientMeta::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{done} {}\n", user.username))
+    };
+    match action {
+        UserAction::Add { role, name } => {
+            let password = password.unwrap_or_default();
+            identity
+                .provision(&name, password, role, VIA)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("created {role} user {name}\n"))
+        }
+        UserAction::List => {
+            let users = store.list_users().await.map_err(|e| e.to_string())?;
+            Ok(user_table(&users))
+        }
+        UserAction::Passwd { name } => {
+            let change = UserUpdate {
+                password,
+                ..UserUpdate::default()
+            };
+            update(name, change, "changed the password of (sessions ended)").await
+        }
+        UserAction::Disable { name } => {
+            let change = UserUpdate {
+                is_active: Some(false),
+                ..UserUpdate::default()
+            };
+            update(name, change, "deactivated").await
+        }
+        UserAction::Enable { name } => {
+            let change = UserUpdate {
+                is_active: Some(true),
+                ..UserUpdate::default()
+            };
+            update(name, change, "reactivated").await
+        }
+    }
+}
+
+/// The accounts as an aligned table, one per line.
+fn user_table(users: &[domain::User]) -> String {
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "never".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+    };
+    let rows: Vec<[String; 4]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.username.clone(),
+                u.role.to_string(),
+                if u.is_active { "yes" } else { "no" }.to_owned(),
+                when(u.last_login),
+            ]
+        })
+        .collect();
+    let header = ["USERNAME", "ROLE", "ACTIVE", "LAST SIGN-IN"].map(str::to_owned);
+    let width = |i: usize| {
+        std::iter::once(&header)
+            .chain(&rows)
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths = [width(0), width(1), width(2)];
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|r| {
+            format!(
+                "{:w0$}  {:w1$}  {:w2$}  {}\n",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            )
+        })
+        .collect()
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {

@@ -737,10 +737,75 @@ fn admins_can_be_added_from_the_command_line_or_the_environment() {
         "user add does not generate (and hide) the service key"
     );
 
+    // The other account commands: list, passwd, disable, enable (results on stdout).
+    let user = |args: &[&str], stdin: &str| {
+        let mut child = taylordash(tmp.path())
+            .arg("user")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = user(
+        &["add", "--role", "viewer", "bob"],
+        "plinth-otter-harbour-9\n",
+    );
+    assert!(ok && out.contains("created viewer user bob"), "{err}");
+    let (ok, list, _) = user(&["list"], "");
+    assert!(ok);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    assert!(lines[0].starts_with("USERNAME"), "{list}");
+    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>()
+        == ["alice", "admin", "yes", "never"]), "{list}");
+    let (ok, _, err) = user(&["passwd", "alice"], "manchesterunited\n");
+    assert!(!ok && err.contains("leaked in breaches"), "{err}");
+    let (ok, _, err) = user(&["passwd", "nobody"], "plinth-otter-harbour-9\n");
+    assert!(!ok && err.contains("no user is named nobody"), "{err}");
+    let (ok, out, _) = user(&["passwd", "alice"], "second-stapler-orbit-43\n");
+    assert!(ok && out.contains("changed the password of"), "{out}");
+    let (ok, _, err) = user(&["disable", "alice"], "");
+    assert!(
+        !ok && err.contains("no active admin"),
+        "the last active admin stays: {err}"
+    );
+    let (ok, out, _) = user(&["disable", "bob"], "");
+    assert!(ok && out.contains("deactivated bob"), "{out}");
+    let (_, list, _) = user(&["list"], "");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("bob") && l.contains(" no ")),
+        "{list}"
+    );
+
     let server = Server::start(taylordash(tmp.path()));
     assert!(setup_token(&server.early_stderr.join("\n")).is_none());
     let login = r#"{"username":"alice","password":"correct-stapler-orbit-42"}"#;
+    let (status, _) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(login));
+    assert_eq!(status, 401, "the old password no longer works");
+    let login = r#"{"username":"alice","password":"second-stapler-orbit-43"}"#;
     let (status, body) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(login));
+    assert_eq!(status, 200, "{body}");
+    let bob = r#"{"username":"bob","password":"plinth-otter-harbour-9"}"#;
+    let (status, _) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(bob));
+    assert_ne!(status, 200, "a deactivated user cannot sign in");
+    let (ok, out, _) = user(&["enable", "bob"], "");
+    assert!(ok && out.contains("reactivated bob"), "{out}");
+    let (status, body) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(bob));
     assert_eq!(status, 200, "{body}");
     drop(server);
 
