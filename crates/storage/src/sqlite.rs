@@ -28,6 +28,52 @@ pub fn observability_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}-observability.db"))
 }
 
+/// The database files hold password and token hashes: each is created readable by its owner
+/// only, and one left readable by others (made by an older version, or by hand) is narrowed.
+/// SQLite gives the `-wal` and `-shm` files the main file's permissions.
+fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        if created.is_ok() {
+            return;
+        }
+        for file in [
+            path.to_path_buf(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
+                {
+                    Ok(()) => tracing::info!(path = %file.display(),
+                        "database file was readable by other users; now by its owner only"),
+                    Err(error) => tracing::warn!(path = %file.display(), %error,
+                        "database file is readable by other users and cannot be narrowed; chmod 600 it"),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(unix)]
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Attaches the observability file to a new connection. The writer also puts it in WAL mode
 /// and syncs it less often than the main file: a power cut may lose the last log rows, never
 /// a project or an event.
@@ -87,6 +133,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path, max_readers: u32) -> crate::Result<SqliteStore> {
+        let observability = observability_path(path);
+        for file in [path, observability.as_path()] {
+            owner_only(file);
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -95,7 +145,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let observability = observability_path(path);
         let file = observability.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -144,12 +144,22 @@ pub fn store_config(config: &Config) -> StoreConfig {
     }
 }
 
-/// Creates the data directory if it does not exist.
+/// Creates the data directory if it does not exist, readable by its owner only (it holds the
+/// database, with password and token hashes, and the generated API key).
 pub fn ensure_data_dir(config: &Config) -> Result<(), StartupError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|error| StartupError::DataDir {
-        path: config.data_dir.clone(),
-        error,
-    })
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(&config.data_dir)
+        .map_err(|error| StartupError::DataDir {
+            path: config.data_dir.clone(),
+            error,
+        })
 }
 
 /// Connects to the database, retrying with backoff while it is unreachable (containers often

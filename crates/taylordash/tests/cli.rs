@@ -1226,3 +1226,42 @@ fn version_names_the_commit() {
         )
     );
 }
+
+/// The data directory is created for its owner only, and so are the database files (they hold
+/// password and token hashes); a database file left readable by others is narrowed.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let data = tmp.path().join("new").join("data");
+    let out = run(taylordash(&data).arg("migrate"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&data), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .expect("data dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().contains(".db"))
+        .collect();
+    assert!(
+        files.len() >= 2,
+        "the database and its observability file: {files:?}"
+    );
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+
+    // Made readable by others (an older version, a careless copy): narrowed at the next open.
+    let db = data.join("taylordash.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = run(taylordash(&data).arg("migrate"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&db), 0o600);
+}
