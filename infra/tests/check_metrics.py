@@ -20,7 +20,7 @@ V1_NAMES = {  # v1's names, kept for v1's dashboards and alerts
     "taylor_dlq_total",
     "taylor_event_latency_seconds",
 }
-OTHER_PREFIXES = ("process_", "http_connections")  # the client's process collector; to move
+OTHER_PREFIXES = ("process_",)  # the client's process collector
 BUILTIN = {"up"}  # made by Prometheus itself
 
 exported = set()

@@ -73,9 +73,9 @@ pub struct ServerMetrics {
 
 impl ServerMetrics {
     pub(crate) fn new(registry: &Registry) -> Result<ServerMetrics, prometheus::Error> {
-        let open = IntGauge::new("http_connections", "Open HTTP connections")?;
+        let open = IntGauge::new("taylordash_http_connections", "Open HTTP connections")?;
         let refused = IntCounter::new(
-            "http_connections_refused_total",
+            "taylordash_http_connections_refused_total",
             "Connections refused because the connection limit was reached",
         )?;
         registry.register(Box::new(open.clone()))?;

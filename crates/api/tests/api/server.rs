@@ -170,7 +170,10 @@ async fn connections_over_the_cap_get_a_clear_503() {
     assert!(reply.contains("retry-after: 1"), "{reply}");
     let metrics = app.get("/metrics").await;
     let text = metrics.body.as_str().unwrap_or_default();
-    assert!(text.contains("http_connections_refused_total 1"), "{text}");
+    assert!(
+        text.contains("taylordash_http_connections_refused_total 1"),
+        "{text}"
+    );
 
     // Once one closes, a new connection is served again.
     drop(held.pop());
