@@ -4417,6 +4417,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
             500: {
                 headers: {
@@ -4514,6 +4523,15 @@ export interface operations {
             };
             /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4625,6 +4643,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Unexpected server error (INTERNAL_ERROR); quote request_id */
             500: {
                 headers: {
@@ -4722,6 +4749,15 @@ export interface operations {
             };
             /** @description Invalid field or parameter (VALIDATION_FAILED; `field` names it), or a NUL character anywhere in the body (INVALID_TEXT) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

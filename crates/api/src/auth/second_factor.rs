@@ -172,6 +172,7 @@ pub struct PasswordCheck {
         (status = 200, body = TotpSecret),
         (status = 400, description = "Wrong password (INVALID_CURRENT_PASSWORD)", body = crate::error::ErrorBody),
         (status = 409, description = "Already on (TOTP_ALREADY_ON)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS)", body = crate::error::ErrorBody),
     ))]
 pub async fn start(
     State(state): State<AppState>,
@@ -206,6 +207,7 @@ pub struct RecoveryCodes {
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "Wrong code (INVALID_CODE)", body = crate::error::ErrorBody),
         (status = 409, description = "No enrolment started (NO_TOTP), or already on (TOTP_ALREADY_ON)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS)", body = crate::error::ErrorBody),
     ))]
 pub async fn confirm(
     State(state): State<AppState>,
@@ -228,6 +230,7 @@ pub async fn confirm(
         (status = 200, body = RecoveryCodes),
         (status = 400, description = "Wrong password (INVALID_CURRENT_PASSWORD)", body = crate::error::ErrorBody),
         (status = 409, description = "Two-factor sign-in is off (NO_TOTP)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS)", body = crate::error::ErrorBody),
     ))]
 pub async fn renew_recovery_codes(
     State(state): State<AppState>,
@@ -251,6 +254,7 @@ pub async fn renew_recovery_codes(
         (status = 200, body = Message),
         (status = 400, description = "Wrong password (INVALID_CURRENT_PASSWORD)", body = crate::error::ErrorBody),
         (status = 409, description = "Off already (NO_TOTP), or required of admins (SECOND_FACTOR_REQUIRED)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many wrong passwords or codes for this account (TOO_MANY_ATTEMPTS)", body = crate::error::ErrorBody),
     ))]
 pub async fn disable(
     State(state): State<AppState>,

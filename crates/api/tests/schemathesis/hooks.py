@@ -15,6 +15,7 @@ import re
 import secrets
 import time
 import uuid
+import zlib
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
@@ -51,12 +52,28 @@ _IDENTITY = os.path.join(os.path.dirname(__file__), "../../../domain/src/identit
 with open(_IDENTITY, encoding="utf-8") as f:
     _list = re.search(r"const COMMON_PASSWORDS: &\[&str\] = &\[(.*?)\];", f.read(), re.S).group(1)
 COMMON_PASSWORDS = set(re.findall(r'"([^"]*)"', _list))
+# ... and the breached-password list (`domain::common_passwords`), from its data files.
+_DATA = os.path.join(os.path.dirname(__file__), "../../../domain/data/common_passwords")
+with open(_DATA + ".index", encoding="utf-8") as f:
+    _offsets = [int(line.split("\t", 1)[0]) for line in f.read().splitlines()]
+with open(_DATA + ".blocks", "rb") as f:
+    _blocks = f.read()
+for _start, _end in zip(_offsets, _offsets[1:] + [len(_blocks)]):
+    COMMON_PASSWORDS.update(zlib.decompress(_blocks[_start:_end], -15).decode().split("\n"))
 
 
 def _good_password(password, username=""):
     """The password policy's rules beyond the length the schema states."""
     lowered = password.lower()
     return lowered not in COMMON_PASSWORDS and lowered.strip() != username.strip().lower()
+
+
+# Second-factor changes that check the caller's password first.
+PASSWORD_CHECKED = (
+    "POST /api/v1/auth/me/totp",
+    "POST /api/v1/auth/me/totp/recovery-codes",
+    "POST /api/v1/auth/me/totp/disable",
+)
 
 
 # Event kinds whose payload has a schema of its own (`bus::check_schema`).
@@ -72,6 +89,19 @@ TARGETS = {
     "mqtt": {"topic_filter": "tracker/events/fuzz/#"},
     "push": {},
 }
+
+
+def _ends_in_a_number(url):
+    """Whether the URL's host ends in a number (WHATWG: then it must parse as IPv4) without
+    being a dotted-quad address."""
+    m = re.match(r"[a-zA-Z]+://([^/?#:]*)", url.strip())
+    if not m:
+        return False
+    labels = m.group(1).rstrip(".").split(".")
+    last = labels[-1]
+    numeric = last.isdigit() or bool(re.fullmatch(r"0[xX][0-9a-fA-F]*", last))
+    quad = len(labels) == 4 and all(p.isdigit() and int(p) < 256 for p in labels)
+    return numeric and not quad
 
 
 def _positive(case):
@@ -109,6 +139,12 @@ def before_call(context, case, kwargs):
     if not _positive(case):
         return
     body = _body(case)
+
+    # A link's host that ends in a number is an IPv4 address to a URL parser (WHATWG), and
+    # `R.V.name.9` is then no address at all: a rule the schema's pattern cannot state.
+    if body and isinstance(body.get("url"), str) and _ends_in_a_number(body["url"]):
+        body["url"] = "http://nas.lan:5000/"
+        case.body = body
 
     # A project's owner must be a user that exists.
     if op in ("POST /api/v1/projects", "PUT /api/v1/projects/{project_id}") and body:
@@ -208,6 +244,18 @@ def before_call(context, case, kwargs):
     # The current password is the admin's.
     if op == "PUT /api/v1/auth/me/password" and body:
         body["current_password"] = state["password"]
+        case.body = body
+    if op in PASSWORD_CHECKED and body:
+        body["password"] = state["password"]
+        case.body = body
+
+    # A sign-in settings change changes something (a body of nulls only is NO_UPDATES).
+    if op == "PUT /api/v1/auth/settings" and body is not None:
+        if all(body.get(f) is None for f in ("password_sign_in", "second_factor_for_admins")):
+            body["second_factor_for_admins"] = False
+        # Password sign-in stays on: the run has no single sign-on to replace it.
+        if body.get("password_sign_in") is False:
+            body["password_sign_in"] = True
         case.body = body
 
 
