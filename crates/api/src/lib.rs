@@ -3,6 +3,7 @@
 //! (`services`, e.g. sign-in and accounts in `services::identity`), map the result; wire types
 //! (`*Response`, `*Create`, `*Update`) are converted explicitly from domain types.
 
+mod alerts;
 pub mod artifacts;
 pub mod auth;
 pub mod backups;
@@ -81,6 +82,9 @@ pub struct AppContext {
     pub timeseries: observability::timeseries::TimeSeries,
     /// Service checks (their scheduler runs as a task of the application).
     pub checks: services::checks::Checks,
+    /// Alert rules, alerts, channels and notifications (evaluator and sender run as tasks of
+    /// the application).
+    pub alerts: services::alerts::Alerts,
 }
 
 impl AppState {
@@ -100,6 +104,7 @@ impl AppState {
         use observability::logs::{LogSettings, LogSink};
         use observability::timeseries::{TimeSeries, TimeSeriesSettings};
         let store_for_checks = store.clone();
+        let store_for_alerts = store.clone();
         Self::from_parts(AppContext {
             auth: AuthState::new(AuthConfig::default(), store.clone()),
             store,
@@ -111,6 +116,7 @@ impl AppState {
             stack: StackEndpoints::default(),
             timeseries: TimeSeries::new(TimeSeriesSettings::default()),
             checks: services::checks::Checks::new(store_for_checks, Default::default()),
+            alerts: services::alerts::Alerts::new(store_for_alerts, Default::default()),
         })
     }
 }
@@ -208,6 +214,26 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(checks::uptime))
         .routes(routes!(checks::project_checks))
         .routes(routes!(checks::push, checks::push_get))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::alert_notifications))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::silence))
+        .routes(routes!(alerts::alertmanager))
+        .routes(routes!(alerts::notifications))
+        .routes(routes!(alerts::list_rules, alerts::create_rule))
+        .routes(routes!(
+            alerts::get_rule,
+            alerts::update_rule,
+            alerts::delete_rule
+        ))
+        .routes(routes!(alerts::list_channels, alerts::create_channel))
+        .routes(routes!(
+            alerts::get_channel,
+            alerts::update_channel,
+            alerts::delete_channel
+        ))
+        .routes(routes!(alerts::test_channel))
         // Public status pages.
         .routes(routes!(
             status_page::settings,

@@ -43,6 +43,7 @@ const COOKIE: &str = "session_cookie";
         (name = "artifacts", description = "Files attached to projects: upload, download, metadata"),
         (name = "checks", description = "Service checks: HTTP, TCP, ping, DNS, MQTT heartbeats and push URLs; their state, history and uptime"),
         (name = "backups", description = "On-demand backups and their download (admins)"),
+        (name = "alerts", description = "Alerts, rules, notification channels and Alertmanager's webhook"),
         (name = "plugins", description = "v1's plugin routes: not available in this version (501)"),
     ),
     components(schemas(ErrorBody))

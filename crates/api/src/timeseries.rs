@@ -112,19 +112,6 @@ fn parse_step(text: &str) -> ApiResult<f64> {
     Ok(n * scale)
 }
 
-/// Percent-encodes a query-string value.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// A range query for charts (Prometheus `query_range` shape), from VictoriaMetrics when
 /// configured, else from the local samples (a PromQL subset, see docs/metrics.md).
 #[utoipa::path(get, path = "/metrics/query_range", tag = "metrics",
@@ -177,7 +164,7 @@ pub async fn query_range(
 async fn proxy(vm: &BaseUrl, query: &str, start: f64, end: f64, step: f64) -> ApiResult<Response> {
     let path = format!(
         "/api/v1/query_range?query={}&start={start}&end={end}&step={step}",
-        encode(query)
+        outbound::encode_query_value(query)
     );
     let reply = outbound::get(vm, &path, Duration::from_secs(30))
         .await
@@ -287,9 +274,5 @@ mod tests {
         assert_eq!(parse_step("1m").unwrap(), 60.0);
         assert_eq!(parse_step("500ms").unwrap(), 0.5);
         assert!(parse_step("5 parsecs").is_err());
-        assert_eq!(
-            encode("sum(x{a=\"b c\"})"),
-            "sum%28x%7Ba%3D%22b%20c%22%7D%29"
-        );
     }
 }

@@ -89,6 +89,8 @@ status_enum!(
         RecoveryCodesRenewed => "recovery_codes_renewed",
         /// An admin changed the sign-in settings.
         SignInSettingsChanged => "sign_in_settings_changed",
+        AlertAcknowledged => "alert_acknowledged",
+        AlertSilenced => "alert_silenced",
     }
 );
 

@@ -6,6 +6,7 @@
 //!
 //! Nothing here knows about HTTP, SQL or MQTT.
 
+mod alerts;
 mod artifact;
 mod checks;
 mod common_passwords;
@@ -21,6 +22,12 @@ mod status;
 pub mod topics;
 mod validate;
 
+pub use alerts::{
+    ALERT_NAME_MAX, Acknowledgement, Alert, AlertChange, AlertRule, AlertSource, AlertState,
+    Channel, ChannelConfig, ChannelKind, ChannelSecrets, Comparison, DeliveryStatus, NewAlertRule,
+    NewChannel, Notice, Notification, NotificationMessage, NotifyReason, Observation,
+    RuleCondition, RuleKind, Severity, Silence, SmtpSecurity, channel_secret_names, retry_delay,
+};
 pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};
 pub use checks::{
     Check, CheckKind, CheckPatch, CheckResult, CheckRules, CheckSecrets, CheckState, CheckStatus,

@@ -21,6 +21,19 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 /// Largest response body read.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Percent-encodes a query-string value (everything but RFC 3986's unreserved characters).
+pub fn encode_query_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A base URL such as `http://victoriametrics:8428` or `https://vm.lab:8428/prefix` (a path
 /// prefix is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,5 +386,14 @@ mod tests {
     fn ca_files_must_hold_certificates() {
         assert!(parse_ca_pem(b"").is_err());
         assert!(parse_ca_pem(b"not a certificate").is_err());
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            encode_query_value("sum(x{a=\"b c\"})"),
+            "sum%28x%7Ba%3D%22b%20c%22%7D%29"
+        );
+        assert_eq!(encode_query_value("a-b.c_d~9"), "a-b.c_d~9");
     }
 }

@@ -5,6 +5,8 @@
 //! (`taylordash`) call the same functions, so a user created by `taylordash user add` goes
 //! through exactly the checks, hashing and audit entry of `POST /api/v1/auth/users`.
 //!
+//! - [`alerts`]: alert rules, alerts (pending → firing → resolved, acknowledged, silenced),
+//!   channels and the durable notification queue; the evaluator and sender tasks.
 //! - [`checks`]: service checks on components — definitions, probes (HTTP(S), TCP, ping, DNS),
 //!   pushes and MQTT heartbeats, history and uptime, and the scheduler task.
 //! - [`identity`]: sign-in (throttle, verify, rehash, sessions), first-run setup, user
@@ -13,6 +15,7 @@
 //! Nothing here knows about HTTP: no status codes, headers or cookies. Dependencies point one
 //! way: `api → services → storage → domain`.
 
+pub mod alerts;
 pub mod checks;
 mod clock;
 pub mod identity;

@@ -1,8 +1,11 @@
 //! Service checks against real parts on loopback: HTTP and HTTPS servers run by the test (with
 //! self-signed, expiring and expired certificates made by the openssl CLI), TCP ports open and
 //! closed, a private dnsmasq, ping of 127.0.0.1; and the scheduler with a clock the test moves
-//! (retries, late pushes), on both databases.
+//! (retries, late pushes), on both databases. The alerts suite (`alerts/`: receivers of
+//! notifications on loopback) is a module of this test binary.
 #![allow(clippy::unwrap_used)]
+
+mod alerts;
 
 use std::convert::Infallible;
 use std::path::Path;

@@ -18,6 +18,10 @@ pub enum Entity {
     LogRecord,
     Artifact,
     Check,
+    Alert,
+    AlertRule,
+    AlertChannel,
+    Notification,
 }
 
 impl fmt::Display for Entity {
@@ -35,6 +39,10 @@ impl fmt::Display for Entity {
             Entity::LogRecord => "log entry",
             Entity::Artifact => "artifact",
             Entity::Check => "check",
+            Entity::Alert => "alert",
+            Entity::AlertRule => "alert rule",
+            Entity::AlertChannel => "alert channel",
+            Entity::Notification => "notification",
         })
     }
 }

@@ -8,6 +8,7 @@
 //! Every method uses at most one pooled connection at a time, so no request can deadlock the pool
 //! by waiting for a second connection while holding the first.
 
+mod alerts;
 mod artifacts;
 mod backend;
 mod checks;
@@ -21,6 +22,7 @@ mod postgres;
 mod samples;
 mod sign_in;
 mod snapshot;
+mod sql_alerts;
 mod sql_artifacts;
 mod sql_checks;
 mod sql_events;
@@ -41,6 +43,10 @@ use domain::{
 };
 use uuid::Uuid;
 
+pub use alerts::{
+    AlertCommit, AlertFilter, AlertStore, AlertWrite, BackupOutcomes, BlockedComponent,
+    CheckAlertInput, ClaimedNotification, DeliveryOutcome, StoredChannel,
+};
 pub use artifacts::{ArtifactStore, ObjectDeletion};
 pub use checks::{
     CheckOverview, CheckRetention, CheckStore, ComponentBucket, RecordedTransition, Resolution,
@@ -104,6 +110,7 @@ pub trait Store:
     + LogStore
     + ArtifactStore
     + CheckStore
+    + AlertStore
     + SnapshotStore
     + MetricSampleStore
     + Send

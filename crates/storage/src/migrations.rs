@@ -78,6 +78,11 @@ const POSTGRES: &[Source] = &[
         "check day counts",
         include_str!("../migrations/postgres/0015_check_day_counts.sql"),
     ),
+    (
+        16,
+        "alerts",
+        include_str!("../migrations/postgres/0016_alerts.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -149,6 +154,11 @@ const SQLITE: &[Source] = &[
         15,
         "check day counts",
         include_str!("../migrations/sqlite/0015_check_day_counts.sql"),
+    ),
+    (
+        16,
+        "alerts",
+        include_str!("../migrations/sqlite/0016_alerts.sql"),
     ),
 ];
 

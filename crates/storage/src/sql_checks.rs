@@ -21,7 +21,9 @@ use crate::checks::{
     CheckOverview, CheckRetention, CheckStore, ComponentBucket, RecordedTransition, Resolution,
     StatusCheckState, StatusPageData, StoredCheck, StoredResult, UptimeBucket,
 };
-use crate::sql_store::{convert, parent_missing, parse, write_outbox};
+use crate::sql_store::{
+    convert, parent_missing, parse, secrets_from_json, secrets_to_json, write_outbox,
+};
 use crate::{Entity, ExpectedVersion, Result, StoreError};
 
 macro_rules! check_select {
@@ -165,15 +167,7 @@ impl TryFrom<CheckRow> for StoredCheck {
     type Error = StoreError;
 
     fn try_from(r: CheckRow) -> Result<StoredCheck> {
-        let secrets = r
-            .secrets
-            .0
-            .into_iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => Ok((k, s)),
-                _ => Err(StoreError::corrupt("a check secret is not a string")),
-            })
-            .collect::<Result<_>>()?;
+        let secrets = secrets_from_json(r.secrets.0, "check")?;
         Ok(StoredCheck {
             check: r.definition.into_check()?,
             secrets: CheckSecrets(secrets),
@@ -313,12 +307,6 @@ impl From<BucketRow> for UptimeBucket {
     }
 }
 
-fn secrets_json(s: &CheckSecrets) -> JsonObject {
-    s.0.iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect()
-}
-
 /// Where a check waiting at `now` runs, spread over its interval by its id (stable, so a
 /// restart spreads the same way each time), at most five minutes out.
 fn spread(now: DateTime<Utc>, id: Uuid, interval_secs: i32) -> DateTime<Utc> {
@@ -446,7 +434,7 @@ where
     ) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         let target = c.target.to_json();
-        let secrets = secrets_json(secrets);
+        let secrets = secrets_to_json(&secrets.0);
         sqlx::query(
             "INSERT INTO checks (id, component_id, name, kind, target, secrets, \
              push_token_hash, interval_secs, timeout_secs, retries, retry_interval_secs, \
@@ -531,7 +519,7 @@ where
             });
         }
         let target = c.target.to_json();
-        let secrets = secrets_json(secrets);
+        let secrets = secrets_to_json(&secrets.0);
         sqlx::query(
             "UPDATE checks SET name = $2, target = $3, secrets = $4, interval_secs = $5, \
              timeout_secs = $6, retries = $7, retry_interval_secs = $8, drives_status = $9, \

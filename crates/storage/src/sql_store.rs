@@ -9,7 +9,7 @@
 //! (`FOR UPDATE`); SQLite needs no lock because all writes go through its single writer
 //! connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,8 +29,9 @@ use crate::logs::contains_pattern;
 use crate::sql_artifacts::ArtifactRow;
 use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, DefinitionRow};
 use crate::{
-    ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion, IdentityStore,
-    LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store, StoreError,
+    AlertStore, ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion,
+    IdentityStore, LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store,
+    StoreError,
 };
 
 const PROJECT_BY_ID: &str = "SELECT id, name, description, status, owner_id, metadata, version, \
@@ -287,6 +288,27 @@ pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Res
     rows.into_iter().map(T::try_from).collect()
 }
 
+/// Secret values by name as the JSON object a `secrets` column holds.
+pub(crate) fn secrets_to_json(secrets: &BTreeMap<String, String>) -> JsonObject {
+    secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
+/// A `secrets` column back to values by name; a value that is not a string means the row is
+/// corrupt (`owner` names whose secret it is).
+pub(crate) fn secrets_from_json(json: JsonObject, owner: &str) -> Result<BTreeMap<String, String>> {
+    json.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            _ => Err(StoreError::corrupt(format!(
+                "a {owner} secret is not a string"
+            ))),
+        })
+        .collect()
+}
+
 /// Maps a foreign-key violation on insert to "the parent does not exist".
 pub(crate) fn parent_missing(e: sqlx::Error, entity: Entity, id: Uuid) -> StoreError {
     if StoreError::is_foreign_key_violation(&e) {
@@ -422,6 +444,7 @@ where
         + LogStore
         + ArtifactStore
         + CheckStore
+        + AlertStore
         + SnapshotStore
         + MetricSampleStore,
     for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,

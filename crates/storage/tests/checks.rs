@@ -1,6 +1,9 @@
 //! Service checks on both databases: definitions with their secrets, leases, recorded results
-//! with transitions and events, uptime counts, spreading after a restart, retention.
+//! with transitions and events, uptime counts, spreading after a restart, retention. The
+//! alerts suite (`alerts/`: rules watch checks) is a module of this test binary.
 #![allow(clippy::unwrap_used)]
+
+mod alerts;
 
 use std::sync::Arc;
 

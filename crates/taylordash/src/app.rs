@@ -15,7 +15,10 @@
 //! - the service-check scheduler (and its result writer) — `services::checks`
 //!   (`Checks::run_scheduler`), the status page counts (`Checks::run_status_page_warmer`),
 //!   and the heartbeat feed that hands every stored event's topic to
-//!   the MQTT heartbeat checks (`feed_heartbeats` below).
+//!   the MQTT heartbeat checks (`feed_heartbeats` below);
+//! - the alert evaluator and the notification sender — `services::alerts`
+//!   (`Alerts::run_evaluator`, `Alerts::run_sender`), woken by check, component and backup
+//!   events (`wake_alerts` below).
 //!
 //! Outside them: the HTTP server's per-connection tasks (`api::server`, awaited by the server
 //! itself in step 1 below), per-request work (a hyper connection of `observability::outbound`,
@@ -106,6 +109,7 @@ pub struct AppBuilder {
     files: Option<FilesSettings>,
     http: api::server::ServerLimits,
     checks: services::checks::Settings,
+    alerts: services::alerts::Settings,
 }
 
 impl AppBuilder {
@@ -122,12 +126,20 @@ impl AppBuilder {
             files: None,
             http: api::server::ServerLimits::default(),
             checks: services::checks::Settings::default(),
+            alerts: services::alerts::Settings::default(),
         }
     }
 
     /// Service checks: interval floor, clock, retention, concurrency.
     pub fn checks(mut self, settings: services::checks::Settings) -> Self {
         self.checks = settings;
+        self
+    }
+
+    /// Alerts: evaluation and sending intervals, retries, the clock. The live sources (broker,
+    /// metrics) are the application's own.
+    pub fn alerts(mut self, settings: services::alerts::Settings) -> Self {
+        self.alerts = settings;
         self
     }
 
@@ -248,6 +260,17 @@ impl AppBuilder {
         tasks.spawn(checks.clone().run_scheduler());
         tasks.spawn(checks.clone().run_status_page_warmer());
         tasks.spawn(feed_heartbeats(bus.hub().subscribe(), checks.clone()));
+        let mut alert_settings = self.alerts;
+        alert_settings.live = Arc::new(crate::alerting::AppSources {
+            bus: bus.clone(),
+            timeseries: timeseries.clone(),
+            store: store.clone(),
+        });
+        let alerts = services::alerts::Alerts::new(store.clone(), alert_settings);
+        alerts.register(registry);
+        tasks.spawn(alerts.clone().run_evaluator());
+        tasks.spawn(alerts.clone().run_sender());
+        tasks.spawn(wake_alerts(bus.hub().subscribe(), alerts.clone()));
         let state = AppState::from_parts(AppContext {
             auth: AuthState::new(self.auth, store.clone()),
             store,
@@ -259,6 +282,7 @@ impl AppBuilder {
             stack: self.stack,
             timeseries,
             checks,
+            alerts,
         });
         Ok(App {
             state,
@@ -283,6 +307,33 @@ async fn feed_heartbeats(
                 }
             }
             Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Wakes the alert evaluator when a stored event may change what a rule sees (a check's state,
+/// a component, a dead letter, a backup), so the first notification does not wait for the next
+/// evaluation round.
+async fn wake_alerts(
+    mut events: tokio::sync::broadcast::Receiver<Arc<bus::LiveEvent>>,
+    alerts: services::alerts::Alerts,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    const WAKING: [&str; 4] = [
+        "tracker/events/checks/down",
+        "tracker/events/checks/up",
+        "tracker/events/components/",
+        "tracker/events/backups/",
+    ];
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if WAKING.iter().any(|p| event.topic.starts_with(p)) {
+                    alerts.wake();
+                }
+            }
+            Err(RecvError::Lagged(_)) => alerts.wake(),
             Err(RecvError::Closed) => return,
         }
     }

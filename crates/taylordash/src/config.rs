@@ -205,6 +205,10 @@ pub struct Config {
     pub logs: LogsConfig,
     /// How long service-check history is kept.
     pub check_retention: services::checks::Retention,
+    /// Longest wait between two delivery attempts of a notification.
+    pub alert_retry_max: std::time::Duration,
+    /// Hours a notification is retried before it is given up.
+    pub alert_give_up: usize,
     pub stack: StackConfig,
     pub shutdown_timeout: Duration,
     /// Connection limits of the HTTP server.
@@ -800,7 +804,25 @@ impl Config {
             )
             .default("raw=2,hourly=90,daily=800")
             .parse(check_retention)?;
+        let alert_retry_max = r
+            .key(
+                "alerts.retry_max_secs",
+                "TAYLORDASH_ALERT_RETRY_MAX",
+                "longest wait between two delivery attempts of a notification (the backoff doubles up to it)",
+            )
+            .default("300")
+            .parse(positive_seconds)?;
+        let alert_give_up = r
+            .key(
+                "alerts.give_up_hours",
+                "TAYLORDASH_ALERT_GIVE_UP_HOURS",
+                "hours a notification is retried before it is marked failed",
+            )
+            .default("24")
+            .parse(positive)?;
         Ok(Config {
+            alert_retry_max,
+            alert_give_up,
             bind,
             data_dir,
             environment,

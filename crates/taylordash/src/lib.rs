@@ -1,6 +1,7 @@
 //! The `taylordash` binary's library half: configuration, startup and the health-check client.
 //! `main.rs` only parses the command line and calls into here.
 
+pub mod alerting;
 pub mod app;
 pub mod backups;
 pub mod config;

@@ -246,6 +246,12 @@ pub async fn build(config: &Config) -> Result<Server, StartupError> {
             retention: config.check_retention,
             ..services::checks::Settings::default()
         })
+        .alerts(services::alerts::Settings {
+            retry_cap: chrono::Duration::from_std(config.alert_retry_max)
+                .unwrap_or(chrono::Duration::minutes(5)),
+            give_up_after: chrono::Duration::hours(config.alert_give_up.min(24 * 365) as i64),
+            ..services::alerts::Settings::default()
+        })
         .build()
         .map_err(|e| StartupError::Metrics(e.to_string()))?;
     tracing::info!(backend = store.backend().as_str(), "database ready");

@@ -1,6 +1,8 @@
 //! Service checks in the real binary: an MQTT heartbeat check fed by the event pipeline from a
 //! private Mosquitto broker (no extra connection), and a check's state surviving a restart.
+//! The alerts suite of the real binary (`alerts/`) is a module of this test binary.
 
+mod alerts;
 mod common;
 
 use std::net::SocketAddr;

@@ -207,6 +207,8 @@ macro_rules! on_both_backends {
     };
 }
 
+mod receivers;
+pub use receivers::{REQUIRE_SMTP_ENV, SmtpServer, WebhookReceiver};
 mod victoria;
 pub use victoria::{REQUIRE_VICTORIAMETRICS_ENV, VictoriaMetrics};
 

@@ -191,6 +191,27 @@ pub const RULES: &[Rule] = &[
         EDITOR,
     ),
     rule("GET", "/api/v1/status/{token}", PUBLIC),
+    // Alerts: everyone signed in sees alerts, rules and notifications; editors acknowledge
+    // and silence (audited: who and why); admins manage rules and channels (channels hold
+    // secrets). Alertmanager posts with an editor's API key.
+    rule("GET", "/api/v1/alerts", VIEWER),
+    rule("GET", "/api/v1/alerts/{alert_id}", VIEWER),
+    rule("GET", "/api/v1/alerts/{alert_id}/notifications", VIEWER),
+    rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", EDITOR),
+    rule("POST", "/api/v1/alerts/{alert_id}/silence", EDITOR),
+    rule("POST", "/api/v1/alerts/alertmanager", EDITOR),
+    rule("GET", "/api/v1/alert-notifications", VIEWER),
+    rule("GET", "/api/v1/alert-rules", VIEWER),
+    rule("POST", "/api/v1/alert-rules", ADMIN),
+    rule("GET", "/api/v1/alert-rules/{rule_id}", VIEWER),
+    rule("PUT", "/api/v1/alert-rules/{rule_id}", ADMIN),
+    rule("DELETE", "/api/v1/alert-rules/{rule_id}", ADMIN),
+    rule("GET", "/api/v1/alert-channels", ADMIN),
+    rule("POST", "/api/v1/alert-channels", ADMIN),
+    rule("GET", "/api/v1/alert-channels/{channel_id}", ADMIN),
+    rule("PUT", "/api/v1/alert-channels/{channel_id}", ADMIN),
+    rule("DELETE", "/api/v1/alert-channels/{channel_id}", ADMIN),
+    rule("POST", "/api/v1/alert-channels/{channel_id}/test", ADMIN),
     // Backups: they hold every user's data, password hashes included.
     rule("GET", "/api/v1/admin/backups", ADMIN),
     rule("POST", "/api/v1/admin/backups", ADMIN),

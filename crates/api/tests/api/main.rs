@@ -26,6 +26,7 @@ macro_rules! on_both {
     };
 }
 
+mod alerts;
 mod artifacts;
 mod auth;
 mod backups;

@@ -18,7 +18,7 @@ pub mod overview;
 mod ping;
 pub mod probe;
 pub mod status_page;
-mod tls;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,212 @@
+//! Alerts over HTTP: channels (secrets never sent back, a generated signing key shown once,
+//! "send test" refused by a down receiver in words), rules, Alertmanager's webhook with an
+//! editor's key as a bearer token, acknowledge and silence by an editor (in the audit log),
+//! and what a viewer may not do.
+#![allow(clippy::unwrap_used)]
+
+use crate::support::*;
+
+on_both!(alertmanager_alerts_are_acknowledged_silenced_and_audited,);
+
+async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp) {
+    app.user("eddie", "editor").await;
+    app.user("vic", "viewer").await;
+    let editor = Cred::Bearer(app.login("eddie").await);
+    let viewer = Cred::Bearer(app.login("vic").await);
+    let editor_key = app.api_key(&editor, "write").await;
+
+    // A channel: the generated signing key appears once; secrets are listed by name.
+    let port = testsupport::free_port();
+    let created = app
+        .post(
+            "/api/v1/alert-channels",
+            json!({"name": "hook", "kind": "webhook",
+                   "config": {"url": format!("http://127.0.0.1:{port}/x")}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let key = created.str("signing_key");
+    assert_eq!(key.len(), 64);
+    assert_eq!(created.body["secrets"], json!(["signing_key"]));
+    let channel = created.str("id");
+    let got = app.get(&format!("/api/v1/alert-channels/{channel}")).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert!(!got.body.to_string().contains(&key), "shown once only");
+    assert!(got.body.get("signing_key").is_none());
+    // Nobody listens on the port: the test says so, as a 502 with a reason.
+    let test = app
+        .post(&format!("/api/v1/alert-channels/{channel}/test"), json!({}))
+        .await;
+    test.assert_error(StatusCode::BAD_GATEWAY, "CHANNEL_TEST_FAILED");
+    assert!(
+        test.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{}",
+        test.body
+    );
+    // Invalid settings are 422s naming the field.
+    let bad = app
+        .post(
+            "/api/v1/alert-channels",
+            json!({"name": "mail", "kind": "email", "config": {"host": "smtp.lan", "to": []}}),
+        )
+        .await;
+    bad.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+
+    // A rule naming an unknown channel is refused; a good one is listed for viewers.
+    let r = app
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "Down", "kind": "check_down", "channels": [uuid::Uuid::new_v4()]}),
+        )
+        .await;
+    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    let rule = app
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "Down for 5 min", "kind": "check_down", "for_secs": 300,
+                   "channels": [channel], "repeat_secs": 3600}),
+        )
+        .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.body);
+    let rules = app
+        .call_as(&viewer, Method::GET, "/api/v1/alert-rules", None)
+        .await;
+    assert_eq!(rules.body["count"], 1);
+    let denied = app
+        .call_as(
+            &viewer,
+            Method::POST,
+            "/api/v1/alert-rules",
+            Some(json!({"name": "x", "kind": "broker_lost"})),
+        )
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    // Alertmanager posts with the editor's key as a bearer token.
+    let post = json!({
+        "version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "firing",
+        "receiver": "taylordash",
+        "alerts": [
+            {"status": "firing", "fingerprint": "aaa1", "startsAt": "2026-12-07T10:00:00Z",
+             "endsAt": "0001-01-01T00:00:00Z",
+             "labels": {"alertname": "DiskFull", "instance": "nas", "severity": "critical"},
+             "annotations": {"summary": "nas: disk 95 % full"}},
+            {"status": "firing", "fingerprint": "aaa2", "startsAt": "2026-12-07T10:00:00Z",
+             "labels": {"alertname": "DiskFull", "instance": "pi"},
+             "annotations": {"summary": "pi: disk 91 % full"}}
+        ]
+    });
+    let am = Cred::Bearer(editor_key.clone());
+    let path = format!("/api/v1/alerts/alertmanager?channels={channel}");
+    let r = app
+        .call_as(&am, Method::POST, &path, Some(post.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["accepted"], 2);
+    // The same post again deduplicates: still two alerts.
+    app.call_as(&am, Method::POST, &path, Some(post)).await;
+    let list = app
+        .call_as(&viewer, Method::GET, "/api/v1/alerts?open=true", None)
+        .await;
+    assert_eq!(list.body["count"], 2, "{}", list.body);
+    assert_eq!(list.body["firing"], 2);
+    let first = &list.body["alerts"][0];
+    assert_eq!(first["source"], "alertmanager");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let nas = list.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["instance"] == "nas")
+        .unwrap();
+    assert_eq!(nas["severity"], "critical");
+    assert_eq!(nas["summary"], "nas: disk 95 % full");
+    // Each post queued one notification for the group.
+    let sent = app
+        .call_as(
+            &viewer,
+            Method::GET,
+            &format!("/api/v1/alerts/{id}/notifications"),
+            None,
+        )
+        .await;
+    assert_eq!(sent.body["count"], 2, "{}", sent.body);
+    assert_eq!(sent.body["notifications"][0]["channel_kind"], "webhook");
+    // A viewer may not post alerts, acknowledge or silence.
+    let no = app
+        .call_as(
+            &viewer,
+            Method::POST,
+            &format!("/api/v1/alerts/{id}/acknowledge"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(no.status, StatusCode::FORBIDDEN);
+
+    // The editor acknowledges and silences; the audit log says who and why.
+    let ack = app
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/v1/alerts/{id}/acknowledge"),
+            Some(json!({"note": "replacing the disk"})),
+        )
+        .await;
+    assert_eq!(ack.status, StatusCode::OK, "{}", ack.body);
+    assert_eq!(ack.body["acknowledged"]["by"], "eddie");
+    assert_eq!(ack.body["acknowledged"]["note"], "replacing the disk");
+    let sil = app
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/v1/alerts/{id}/silence"),
+            Some(json!({"duration_secs": 3600, "reason": "maintenance window"})),
+        )
+        .await;
+    assert_eq!(sil.status, StatusCode::OK, "{}", sil.body);
+    assert_eq!(sil.body["silenced_now"], true);
+    assert_eq!(sil.body["silenced"]["reason"], "maintenance window");
+    let too_long = app
+        .call_as(
+            &editor,
+            Method::POST,
+            &format!("/api/v1/alerts/{id}/silence"),
+            Some(json!({"duration_secs": 10_000_000})),
+        )
+        .await;
+    too_long.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    let audit = app.get("/api/v1/audit?limit=50").await;
+    let text = audit.body.to_string();
+    assert!(text.contains("alert_acknowledged"), "{text}");
+    assert!(text.contains("replacing the disk"), "{text}");
+    assert!(text.contains("alert_silenced"), "{text}");
+    assert!(text.contains("maintenance window"), "{text}");
+
+    // Alertmanager resolves one: it leaves the open list.
+    let resolved = json!({
+        "version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "resolved",
+        "alerts": [{"status": "resolved", "fingerprint": "aaa2",
+                    "labels": {"alertname": "DiskFull", "instance": "pi"},
+                    "endsAt": "2026-12-07T10:30:00Z"}]
+    });
+    let r = app.call_as(&am, Method::POST, &path, Some(resolved)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let open = app.get("/api/v1/alerts?open=true").await;
+    assert_eq!(open.body["count"], 1, "{}", open.body);
+    let bad = app
+        .call_as(
+            &am,
+            Method::POST,
+            &path,
+            Some(json!({"alerts": [{"status": "weird"}]})),
+        )
+        .await;
+    bad.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    let unknown = app
+        .get(&format!("/api/v1/alerts/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
