@@ -1,5 +1,5 @@
 //! `taylordash`: serve (default), migrate, config check, healthcheck, user (add, list, passwd,
-//! disable, enable), artifacts reconcile, backup.
+//! disable, enable), artifacts reconcile, backup, completions.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +68,12 @@ enum Command {
     Backup {
         #[command(subcommand)]
         action: BackupAction,
+    },
+    /// Print a completion script for a shell, e.g.
+    /// `taylordash completions bash > /etc/bash_completion.d/taylordash`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Exit 0 if the server at the configured address is ready, 1 otherwise.
     Healthcheck {
@@ -163,6 +169,17 @@ enum ConfigAction {
 fn main() -> ExitCode {
     taylordash::memory::cap_malloc_arenas();
     let cli = Cli::parse();
+    if let Some(Command::Completions { shell }) = cli.command {
+        // Needs no configuration: it describes the command line only.
+        use clap::CommandFactory;
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "taylordash",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     let flags = Flags {
         bind: cli.bind.clone(),
         data_dir: cli.data_dir.clone(),
@@ -190,6 +207,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Completions { .. } => ExitCode::SUCCESS,
         Command::Config {
             action: ConfigAction::Check,
         } => {

@@ -1265,3 +1265,26 @@ fn the_data_directory_and_database_files_are_private() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(mode(&db), 0o600);
 }
+
+/// Completion scripts come without any configuration, for each shell, naming the commands.
+#[test]
+fn completion_scripts_are_printed_for_each_shell() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (shell, marker) in [
+        ("bash", "complete -F _taylordash"),
+        ("zsh", "#compdef taylordash"),
+        ("fish", "complete -c taylordash"),
+    ] {
+        let out = run(taylordash(tmp.path())
+            .env("TAYLORDASH_BIND", "not an address")
+            .args(["completions", shell]));
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        for command in ["serve", "migrate", "backup", "passwd"] {
+            assert!(script.contains(command), "{shell} names {command}");
+        }
+    }
+    let out = run(taylordash(tmp.path()).args(["completions", "tcsh"]));
+    assert!(!out.status.success(), "an unknown shell is refused");
+}
