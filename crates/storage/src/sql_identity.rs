@@ -3,7 +3,10 @@
 //!
 //! Every transaction that may change who is an admin starts with [`SERIALIZE_ADMIN_CHANGES`], so
 //! two such transactions cannot both pass the "another admin remains" check (PostgreSQL takes a
-//! transaction-scoped advisory lock; SQLite already runs one writer at a time). Queries that
+//! transaction-scoped advisory lock; on SQLite a write that matches no row takes the file's write
+//! lock first, waiting for it like any write: a transaction that read first could not get it
+//! once another process — the command line beside the server — had written, and would fail at
+//! once instead of waiting). Queries that
 //! join users with sessions or keys name their columns with a table prefix (`u_`, `s_`, `k_`),
 //! so one row decodes into both row structs.
 
@@ -27,7 +30,7 @@ use crate::{Entity, IdentityStore, LoginUpdate, Result, StoreError};
 /// an arbitrary constant).
 const SERIALIZE_ADMIN_CHANGES: Dialects = Dialects {
     postgres: "SELECT pg_advisory_xact_lock(7410052671)",
-    sqlite: "SELECT 1",
+    sqlite: "UPDATE users SET id = id WHERE 0",
 };
 
 const USER_BY_ID: &str = "SELECT u.id AS u_id, u.username AS u_username, u.role AS u_role, \

@@ -1700,3 +1700,54 @@ async fn login_throttle_counts_and_locks(store: Arc<dyn Store>) {
     }
     assert_eq!(max, 10);
 }
+
+/// Two processes on one SQLite file (the server, and the command line changing a user): an
+/// admin-guarded user change waits for the other's writes instead of failing with "database is
+/// locked" when the other wrote between its first read and its first write.
+#[tokio::test]
+async fn sqlite_user_changes_wait_for_another_process_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage::StoreConfig::Sqlite {
+        path: dir.path().join("shared.db"),
+        max_connections: 2,
+    };
+    let server = storage::connect(&config).await.unwrap();
+    server.migrate().await.unwrap();
+    let cli = storage::connect(&config).await.unwrap();
+    let now = domain::now();
+    server
+        .create_user(new_user("admin", Role::Admin), now)
+        .await
+        .unwrap();
+    let bob = server
+        .create_user(new_user("bob", Role::Viewer), now)
+        .await
+        .unwrap();
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (server, busy) = (server.clone(), busy.clone());
+        tokio::spawn(async move {
+            let mut n = 0;
+            while busy.load(std::sync::atomic::Ordering::SeqCst) {
+                server
+                    .create_project(project(&format!("busy {n}")))
+                    .await
+                    .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    for i in 0..60 {
+        let patch = UserPatch {
+            is_active: Some(i % 2 == 1),
+            ..UserPatch::default()
+        };
+        cli.update_user(bob.id, patch, domain::now(), None)
+            .await
+            .unwrap_or_else(|e| panic!("change {i} beside the other writer: {e}"));
+    }
+    busy.store(false, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.await.unwrap();
+    assert!(written > 0, "the other process wrote meanwhile");
+}

@@ -803,8 +803,8 @@ fn admins_can_be_added_from_the_command_line_or_the_environment() {
     let bob = r#"{"username":"bob","password":"plinth-otter-harbour-9"}"#;
     let (status, _) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(bob));
     assert_ne!(status, 200, "a deactivated user cannot sign in");
-    let (ok, out, _) = user(&["enable", "bob"], "");
-    assert!(ok && out.contains("reactivated bob"), "{out}");
+    let (ok, out, err) = user(&["enable", "bob"], "");
+    assert!(ok && out.contains("reactivated bob"), "{out} {err}");
     let (status, body) = http(server.addr, "POST", "/api/v1/auth/login", None, Some(bob));
     assert_eq!(status, 200, "{body}");
     drop(server);
