@@ -114,6 +114,28 @@ for name, cfg in (("base", base), ("dev", dev), ("prod", prod), ("timescale", ts
         err(f"{name}: taylordash is not served on the HTTPS entry point")
     if "security-headers@file" not in lab.get("traefik.http.routers.taylordash.middlewares", ""):
         err(f"{name}: taylordash router lacks the security headers")
+    # Alertmanager: Prometheus' alerts go to it, it posts them to TaylorDash with the key from
+    # its secret (infra/alertmanager/alertmanager.yml reads /run/secrets/alertmanager_api_key).
+    am = services.get("alertmanager")
+    if not am:
+        err(f"{name}: no alertmanager service")
+    else:
+        if "alertmanager_api_key" not in [x if isinstance(x, str) else x.get("source")
+                                          for x in am.get("secrets") or []]:
+            err(f"{name}: alertmanager does not get the secret alertmanager_api_key")
+        if not any(str(v.get("source") if isinstance(v, dict) else v).startswith(
+                f"{root}/infra/alertmanager") for v in am.get("volumes") or []):
+            err(f"{name}: alertmanager does not mount infra/alertmanager")
+        if not re.fullmatch(r"prom/alertmanager:v\d+\.\d+\.\d+", am.get("image", "")):
+            err(f"{name}: alertmanager image not pinned to a version: {am.get('image')}")
+    prom_deps = services["prometheus"].get("depends_on") or {}
+    if (prom_deps.get("alertmanager") or {}).get("condition") != "service_healthy":
+        err(f"{name}: prometheus does not wait for a healthy alertmanager")
+    # Every file secret comes from the secrets folder generate-env.sh wrote (SECRETS_DIR).
+    for sec, spec in (cfg.get("secrets") or {}).items():
+        f = spec.get("file", "")
+        if not os.path.isfile(f):
+            err(f"{name}: secret {sec} reads {f}, which generate-env.sh did not write")
     tr_ports = ports(services["traefik"])
     if not {"80", "443"} <= set(tr_ports):
         err(f"{name}: traefik does not publish 80 and 443 ({tr_ports})")

@@ -13,6 +13,9 @@
 #   backup      pg_dump and the restore procedure of docs/operations.md
 #   monitoring  promtool; Prometheus scrapes taylordash and remote-writes into VictoriaMetrics;
 #               every metric name of the dashboard and the rules is exported
+#   alerting    amtool check-config; Prometheus fires the committed TaylorDashDown rule into
+#               Alertmanager, which posts it to TaylorDash (an editor's key from a file);
+#               TaylorDash shows it firing, notifies a webhook channel, then shows it resolved
 #   stack       HAProxy in front of two replicas on PostgreSQL and Mosquitto: API, login,
 #               event stream (SSE and WebSocket) through the proxy; a replica stops under load
 #
@@ -82,6 +85,8 @@ ensure_tools() {
 docker-compose docker-compose
 promtool prometheus
 prometheus prometheus
+amtool prometheus-alertmanager
+prometheus-alertmanager prometheus-alertmanager
 victoria-metrics victoria-metrics
 haproxy haproxy
 mosquitto mosquitto
@@ -104,7 +109,7 @@ EOF
     apt_install $(printf '%s\n' "${need[@]}" | sort -u)
   fi
   local c
-  for c in docker-compose promtool prometheus victoria-metrics haproxy mosquitto mosquitto_passwd \
+  for c in docker-compose promtool prometheus amtool prometheus-alertmanager victoria-metrics haproxy mosquitto mosquitto_passwd \
            mosquitto_sub mosquitto_pub psql pg_isready shellcheck openssl curl jq; do
     command -v "$c" >/dev/null || { echo "required tool $c is still missing" >&2; exit 1; }
   done
@@ -182,7 +187,7 @@ API_KEY_TEST="infra-test-key-$RANDOM$RANDOM-0123456789"
 # --- Checks ----------------------------------------------------------------------------------
 check_compose() {
   local envf=$TMP/stack.env
-  infra/scripts/generate-env.sh > "$envf"
+  SECRETS_DIR=$TMP/stack-secrets infra/scripts/generate-env.sh > "$envf"
   dc() { env -i PATH="$PATH" HOME="$HOME" docker-compose --project-directory "$ROOT" "$@"; }
   local f_base=(-f docker-compose.yml) f_dev=(-f docker-compose.yml -f docker-compose.dev.yml)
   local f_prod=(-f docker-compose.yml -f docker-compose.prod.yml)
@@ -212,7 +217,7 @@ check_compose() {
   grep -q TAYLORDASH_HOST <<<"$out" || fail "missing TAYLORDASH_HOST: $out"
   say "ok: prod requires TAYLORDASH_HOST"
   # No secret has a default anywhere.
-  if grep -nE '(PASSWORD|SECRET|API_KEY)[A-Z_]*:-' docker-compose*.yml; then
+  if grep -nE '(PASSWORD|SECRET|API_KEY)[A-Z_]*:-' docker-compose*.yml | grep -v 'SECRETS_DIR:-'; then
     fail "a secret has a default value"
   fi
   # Every variable the compose files use is documented in .env.example.
@@ -244,18 +249,26 @@ check_scripts() {
   done
   say "ok: shellcheck (warnings and errors) on every script"
   local e1=$TMP/gen1.env e2=$TMP/gen2.env
-  infra/scripts/generate-env.sh > "$e1"
-  infra/scripts/generate-env.sh > "$e2"
+  SECRETS_DIR=$TMP/gen1-secrets infra/scripts/generate-env.sh > "$e1"
+  SECRETS_DIR=$TMP/gen2-secrets infra/scripts/generate-env.sh > "$e2"
   local var val
   for var in $(secret_vars); do
     val=$(grep "^$var=" "$e1" | cut -d= -f2-)
     [ ${#val} -ge 32 ] || fail "generate-env.sh left $var short or empty"
     [ "$val" != "$(grep "^$var=" "$e2" | cut -d= -f2-)" ] || fail "$var is not random"
   done
-  infra/scripts/generate-env.sh "$e1" 2>/dev/null && fail "generate-env.sh overwrote a file"
-  infra/scripts/generate-env.sh "$TMP/new.env"
+  SECRETS_DIR=$TMP/gen3-secrets infra/scripts/generate-env.sh "$e1" 2>/dev/null \
+    && fail "generate-env.sh overwrote a file"
+  SECRETS_DIR=$TMP/gen1-secrets infra/scripts/generate-env.sh "$TMP/other.env" 2>/dev/null \
+    && fail "generate-env.sh overwrote a secret file"
+  [ ! -e "$TMP/other.env" ] || fail "generate-env.sh wrote .env although the secrets exist"
+  SECRETS_DIR=$TMP/gen4-secrets infra/scripts/generate-env.sh "$TMP/new.env"
   [ "$(stat -c %a "$TMP/new.env")" = 600 ] || fail "generated .env is readable by others"
-  say "ok: generate-env.sh fills every secret randomly, never overwrites, writes mode 600"
+  grep -qx "SECRETS_DIR=$TMP/gen4-secrets" "$TMP/new.env" || fail "SECRETS_DIR not recorded in .env"
+  [ "$(stat -c %a "$TMP/gen4-secrets")" = 700 ] || fail "the secrets folder is open to others"
+  [ "$(cat "$TMP/gen4-secrets/alertmanager_api_key")" = "$(sed -n 's/^API_KEY=//p' "$TMP/new.env")" ] \
+    || fail "alertmanager_api_key is not the generated API key"
+  say "ok: generate-env.sh fills every secret randomly, never overwrites, writes mode 600 and a private secrets folder"
 }
 
 check_traefik() {
@@ -571,6 +584,98 @@ EOF
     infra/prometheus/rules.yml
 }
 
+# Prometheus -> Alertmanager -> TaylorDash with the committed configurations mapped onto loopback
+# and short intervals: the committed TaylorDashDown rule (its `for` cut to 0) fires for a replica
+# that is not running, Alertmanager posts it with an editor's personal key read from a file, and
+# TaylorDash shows it firing and notifies its webhook channel; the replica starts, the rule
+# stops firing, and TaylorDash shows the alert resolved.
+check_alerting() {
+  amtool check-config infra/alertmanager/alertmanager.yml || fail "amtool check-config"
+  local d=$TMP/alerting td_port replica_port am_port prom_port vm_port hook_port
+  mkdir -p "$d"
+  td_port=$(free_port); replica_port=$(free_port); am_port=$(free_port); prom_port=$(free_port)
+  vm_port=$(free_port); hook_port=$(free_port)
+  # The editor whose personal key Alertmanager posts with (the least the route allows).
+  local editor_pw="am-editor-$RANDOM$RANDOM-pw"
+  printf '%s' "$editor_pw" | TAYLORDASH_DATA_DIR="$d/data" "$BIN" user add --role editor alertmanager >/dev/null \
+    || fail "user add"
+  serve alerting-app "$td_port" TAYLORDASH_DATA_DIR="$d/data" API_KEY="$API_KEY_TEST"
+  local base="http://127.0.0.1:$td_port" token key
+  token=$(curl -sf -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\": \"alertmanager\", \"password\": \"$editor_pw\"}" | jq -r .session_token) \
+    || fail "editor login"
+  key=$(curl -sf -X POST "$base/api/v1/auth/api-keys" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d '{"name": "alertmanager", "scope": "write"}' | jq -r .key) \
+    || fail "create the editor's key"
+  # A webhook channel with a real receiver that checks the signature.
+  local signing_key="am-signing-$RANDOM$RANDOM$RANDOM"
+  bg hook-receiver python3 crates/testsupport/scripts/webhook_receiver.py "$signing_key" "$hook_port" "$d/hook.jsonl"
+  curl -sf -X POST "$base/api/v1/alert-channels" -H "X-API-Key: $API_KEY_TEST" -H 'Content-Type: application/json' \
+    -d "{\"name\": \"ops\", \"kind\": \"webhook\", \"config\": {\"url\": \"http://127.0.0.1:$hook_port/hook\"}, \"secrets\": {\"signing_key\": \"$signing_key\"}}" \
+    >/dev/null || fail "create the webhook channel"
+  # A wrong key first: Alertmanager is refused and delivers nothing.
+  printf 'tdk_not-a-key-%s' "$RANDOM$RANDOM" > "$d/am_key"
+  python3 infra/tests/rewrite_alertmanager.py infra/alertmanager/alertmanager.yml "$d/alertmanager.yml" \
+    "$td_port" "$d/am_key"
+  amtool check-config "$d/alertmanager.yml" >/dev/null || fail "mapped Alertmanager config invalid"
+  bg alertmanager prometheus-alertmanager --config.file="$d/alertmanager.yml" --storage.path="$d/am" \
+    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address=
+  wait_for 20 curl -sf "http://127.0.0.1:$am_port/-/ready" || { show_log alertmanager; fail "Alertmanager did not start"; }
+  # The committed rule, alone, firing at its first evaluation.
+  python3 - infra/prometheus/rules.yml "$d/rules.yml" <<'PY'
+import sys, yaml
+groups = yaml.safe_load(open(sys.argv[1]))["groups"]
+(rule,) = [r for g in groups for r in g["rules"] if r.get("alert") == "TaylorDashDown"]
+rule["for"] = "0s"
+yaml.safe_dump({"groups": [{"name": "test", "rules": [rule]}]}, open(sys.argv[2], "w"))
+PY
+  bg victoriametrics victoria-metrics -storageDataPath="$d/vm" -httpListenAddr="127.0.0.1:$vm_port" -retentionPeriod=1d
+  python3 infra/tests/rewrite_prometheus.py infra/prometheus/prometheus.yml "$d/prometheus.yml" \
+    "$ROOT/infra/prometheus" "$td_port,$replica_port" "$vm_port" "$prom_port" \
+    --alertmanager "$am_port" --interval 1s --rules "$d/rules.yml"
+  promtool check config "$d/prometheus.yml" >/dev/null || fail "mapped Prometheus config invalid"
+  local t0=$SECONDS
+  bg prometheus prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/prom" \
+    --web.listen-address="127.0.0.1:$prom_port"
+  wait_for 20 curl -sf "http://127.0.0.1:$prom_port/-/ready" || { show_log prometheus; fail "Prometheus did not start"; }
+  local instance="127.0.0.1:$replica_port"
+  am_has_alert() {
+    curl -sf "http://127.0.0.1:$am_port/api/v2/alerts" \
+      | jq -e --arg i "$instance" 'any(.[]; .labels.alertname == "TaylorDashDown" and .labels.instance == $i)'
+  }
+  wait_for 30 am_has_alert || { show_log prometheus; fail "the alert did not reach Alertmanager"; }
+  say "ok: Prometheus fired TaylorDashDown for $instance into Alertmanager ($((SECONDS - t0)) s)"
+  refused() {
+    curl -sf "http://127.0.0.1:$am_port/metrics" \
+      | awk '/^alertmanager_notifications_failed_total\{.*integration="webhook"/ {s += $NF} END {exit !(s > 0)}'
+  }
+  wait_for 30 refused || { show_log alertmanager; fail "Alertmanager's post with a wrong key did not fail"; }
+  [ "$(curl -sf "$base/api/v1/alerts" -H "X-API-Key: $API_KEY_TEST" | jq .count)" = 0 ] \
+    || fail "TaylorDash took a post with a wrong key"
+  say "ok: a post with a wrong key is refused (Alertmanager counts it failed; TaylorDash stores nothing)"
+  # The right key in the same file: read at the next post, no restart.
+  printf '%s' "$key" > "$d/am_key"
+  alert_state() {
+    curl -sf "$base/api/v1/alerts" -H "X-API-Key: $API_KEY_TEST" | jq -e --arg i "$instance" --arg s "$1" \
+      'any(.alerts[]; .source == "alertmanager" and .name == "TaylorDashDown" and .labels.instance == $i
+           and .severity == "critical" and .state == $s)'
+  }
+  t0=$SECONDS
+  wait_for 30 alert_state firing || { show_log alertmanager; show_log alerting-app; fail "TaylorDash does not show the alert firing"; }
+  say "ok: TaylorDash shows TaylorDashDown for $instance firing, from Alertmanager ($((SECONDS - t0)) s after the key was fixed)"
+  delivered() {
+    jq -e -s --arg r "$1" 'any(.[]; .body.reason == $r and (.body.title | contains("TaylorDashDown")))' "$d/hook.jsonl"
+  }
+  wait_for 30 delivered firing || { show_log alerting-app; show_log hook-receiver; fail "the webhook channel was not notified"; }
+  say "ok: TaylorDash notified its webhook channel (signature checked by the receiver)"
+  # The replica comes up: the rule stops firing and the alert resolves end to end.
+  t0=$SECONDS
+  serve alerting-replica "$replica_port" TAYLORDASH_DATA_DIR="$d/replica" API_KEY="$API_KEY_TEST"
+  wait_for 40 alert_state resolved || { show_log alertmanager; show_log alerting-app; fail "TaylorDash does not show the alert resolved"; }
+  wait_for 30 delivered resolved || { show_log alerting-app; fail "the webhook channel was not told of the resolution"; }
+  say "ok: the replica is up; TaylorDash shows the alert resolved and notified the channel ($((SECONDS - t0)) s)"
+}
+
 # Login, session use on both replicas (sessions live in the database) and logout, through the proxy.
 stack_login() {
   local url=$1 token i code
@@ -680,7 +785,7 @@ check_stack() {
 }
 
 # --- Main ------------------------------------------------------------------------------------
-ALL=(compose image scripts traefik certs mosquitto postgres backup monitoring stack)
+ALL=(compose image scripts traefik certs mosquitto postgres backup monitoring alerting stack)
 CHECKS=("$@")
 [ ${#CHECKS[@]} -gt 0 ] || CHECKS=("${ALL[@]}")
 
