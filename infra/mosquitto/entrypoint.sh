@@ -1,6 +1,6 @@
 #!/bin/sh
-# Container entrypoint: writes the password file (from environment variables) and a copy of the
-# ACL into the runtime folder, owned by the broker's user, then starts the broker.
+# Container entrypoint: writes the password file (gen-passwd.sh, from the secrets) and a copy of
+# the ACL into the runtime folder, owned by the broker's user, then starts the broker.
 #   MOSQUITTO_RUNTIME    runtime folder (default /mosquitto/runtime; the config points there)
 #   MOSQUITTO_CONF       configuration (default mosquitto.conf beside this script)
 #   MOSQUITTO_OWN_DIRS   folders handed to the mosquitto user (default the data and log volumes)

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Starts SeaweedFS as one process (`weed mini`: master, volume server, filer, S3 gateway on 8333
-# and the admin console on 23646) with two S3 accounts, written from the environment at every
-# start (so a changed secret takes effect on restart):
+# and the admin console on 23646) with two S3 accounts, written at every start (so a changed
+# secret takes effect on restart):
 #   S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY  administrator: every bucket; also the console login
 #   S3_APP_ACCESS_KEY, S3_APP_SECRET_KEY      TaylorDash: read, write and list S3_BUCKET only
 #   S3_BUCKET                                 bucket name (default taylordash)
-# Each secret may instead be given as a file (S3_ADMIN_SECRET_KEY_FILE, S3_APP_SECRET_KEY_FILE).
+# Each secret may instead be given as a file (S3_ADMIN_SECRET_KEY_FILE, S3_APP_SECRET_KEY_FILE),
+# which is how the stack passes them (compose secrets).
 set -eu
 
 # from_file NAME: NAME's value, or the content of the file named by NAME_FILE.

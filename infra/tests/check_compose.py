@@ -1,6 +1,7 @@
 """Structural checks of the merged compose configurations (output of `docker-compose config`).
 
-usage: check_compose.py ROOT BASE.yml DEV.yml PROD.yml TIMESCALE.yml
+usage: check_compose.py ROOT BASE.yml DEV.yml PROD.yml TIMESCALE.yml SECRETS_DIR
+(SECRETS_DIR: the folder generate-env.sh wrote, which the configurations were rendered with.)
 Prints one line per failed expectation and exits 1 if there is any.
 """
 import os
@@ -9,9 +10,11 @@ import sys
 
 import yaml
 
-root, base_f, dev_f, prod_f, ts_f = sys.argv[1:6]
+root, base_f, dev_f, prod_f, ts_f, secrets_dir = sys.argv[1:7]
 load = lambda f: yaml.safe_load(open(f))
 base, dev, prod, ts = load(base_f), load(dev_f), load(prod_f), load(ts_f)
+generated = {f: open(os.path.join(secrets_dir, f)).read() for f in os.listdir(secrets_dir)}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|TOKEN|HEADERS")
 errors = []
 
 
@@ -95,12 +98,12 @@ for name, cfg in (("base", base), ("dev", dev), ("prod", prod), ("timescale", ts
     td = services["taylordash"]
     if td.get("ports"):
         err(f"{name}: taylordash publishes ports (breaks --scale)")
-    if not str(env(td).get("DATABASE_URL", "")).startswith("postgres://taylordash_app:"):
+    if not str(env(td).get("TAYLORDASH_DATABASE_URL", "")).startswith("postgres://taylordash_app@"):
         err(f"{name}: taylordash does not connect as taylordash_app")
     mig = services["migrate"]
     if mig.get("command") != ["migrate"]:
         err(f"{name}: migrate does not run `taylordash migrate`")
-    if not str(env(mig).get("DATABASE_URL", "")).startswith("postgres://taylordash:"):
+    if not str(env(mig).get("TAYLORDASH_DATABASE_URL", "")).startswith("postgres://taylordash@"):
         err(f"{name}: migrate does not connect as the owner role")
     if (td.get("depends_on") or {}).get("migrate", {}).get("condition") != "service_completed_successfully":
         err(f"{name}: taylordash does not wait for migrate")
@@ -131,11 +134,33 @@ for name, cfg in (("base", base), ("dev", dev), ("prod", prod), ("timescale", ts
     prom_deps = services["prometheus"].get("depends_on") or {}
     if (prom_deps.get("alertmanager") or {}).get("condition") != "service_healthy":
         err(f"{name}: prometheus does not wait for a healthy alertmanager")
-    # Every file secret comes from the secrets folder generate-env.sh wrote (SECRETS_DIR).
-    for sec, spec in (cfg.get("secrets") or {}).items():
+    # Secrets are files: each one generate-env.sh writes is a compose secret read from the
+    # secrets folder, and no value of one appears anywhere in the rendered configuration.
+    top = cfg.get("secrets") or {}
+    if set(top) != set(generated):
+        err(f"{name}: compose secrets {sorted(top)} differ from the files generate-env.sh "
+            f"writes {sorted(generated)}")
+    for sec, spec in top.items():
         f = spec.get("file", "")
-        if not os.path.isfile(f):
-            err(f"{name}: secret {sec} reads {f}, which generate-env.sh did not write")
+        if os.path.dirname(f) != os.path.realpath(secrets_dir):
+            err(f"{name}: secret {sec} is not read from the secrets folder ({f})")
+    text = open({"base": base_f, "dev": dev_f, "prod": prod_f, "timescale": ts_f}[name]).read()
+    for sec, value in generated.items():
+        if value and value in text:
+            err(f"{name}: the value of secret {sec} is in the configuration")
+    for sname, svc in services.items():
+        mounted = {x if isinstance(x, str) else x.get("source") for x in svc.get("secrets") or []}
+        for sec in mounted - set(top):
+            err(f"{name}: {sname} mounts an undeclared secret {sec}")
+        for k, v in env(svc).items():
+            if SECRET_NAME.search(k) and not k.endswith("_FILE"):
+                err(f"{name}: {sname} has the secret {k} in its environment (use {k}_FILE)")
+            if k.endswith("_FILE") and str(v).startswith("/run/secrets/"):
+                sec = str(v)[len("/run/secrets/"):]
+                if sec not in mounted:
+                    err(f"{name}: {sname}'s {k} names secret {sec}, which it does not mount")
+            if re.search(r"://[^/@:]+:[^/@]+@", str(v)):
+                err(f"{name}: {sname}'s {k} carries a password in a URL")
     tr_ports = ports(services["traefik"])
     if not {"80", "443"} <= set(tr_ports):
         err(f"{name}: traefik does not publish 80 and 443 ({tr_ports})")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Infrastructure tests: proves the deployment files with the real daemons where Debian packages
 # them (there is no Docker engine to run the stack itself):
-#   compose     docker-compose config: base, dev, prod, timescale profile; required secrets;
-#               structure (health checks, depends_on, ports, --scale, mounts that exist)
+#   compose     docker-compose config: base, dev, prod, timescale profile; secrets as files only
+#               (none in any environment), each generated; structure (health checks,
+#               depends_on, ports, --scale, mounts that exist); the binary accepts the app's
+#               environment with its secret files
 #   image       Dockerfile and .dockerignore checks, binary's libraries and size
 #   scripts     shellcheck of every shell script; generate-env.sh
 #   traefik     static configuration rendering (self-signed and Let's Encrypt), dynamic files
@@ -177,17 +179,17 @@ serve() {
     || { show_log "$name"; fail "$name did not become ready on port $port"; }
 }
 
-# Variables of .env.example marked [secret].
-secret_vars() {
-  awk '/^# \[secret\]/ {s = 1; next} /^#/ {next} s && /^[A-Z_]+=/ {sub(/=.*/, ""); print} {s = 0}' .env.example
+# The secret files generate-env.sh writes (its RANDOM_SECRETS are the random ones).
+random_secrets() {
+  sed -n '/^RANDOM_SECRETS="/,/"$/p' infra/scripts/generate-env.sh | tr -d '"' | sed 's/^RANDOM_SECRETS=//' | tr ' ' '\n' | grep .
 }
 
 API_KEY_TEST="infra-test-key-$RANDOM$RANDOM-0123456789"
 
 # --- Checks ----------------------------------------------------------------------------------
 check_compose() {
-  local envf=$TMP/stack.env
-  SECRETS_DIR=$TMP/stack-secrets infra/scripts/generate-env.sh > "$envf"
+  local envf=$TMP/stack.env secrets=$TMP/stack-secrets
+  SECRETS_DIR=$secrets infra/scripts/generate-env.sh > "$envf"
   dc() { env -i PATH="$PATH" HOME="$HOME" docker-compose --project-directory "$ROOT" "$@"; }
   local f_base=(-f docker-compose.yml) f_dev=(-f docker-compose.yml -f docker-compose.dev.yml)
   local f_prod=(-f docker-compose.yml -f docker-compose.prod.yml)
@@ -201,16 +203,7 @@ check_compose() {
     || fail "timescale profile rejected"
   say "ok: with --profile timescale"
   dc --env-file "$envf" --profile timescale "${f_prod[@]}" config -q || fail "prod + timescale rejected"
-  # Every secret is required: removing any one stops compose with a message naming it.
-  local var out
-  for var in $(secret_vars); do
-    grep -v "^$var=" "$envf" > "$TMP/missing.env"
-    if out=$(dc --env-file "$TMP/missing.env" "${f_prod[@]}" config -q 2>&1); then
-      fail "prod accepted a missing $var"
-    fi
-    grep -q "$var" <<<"$out" || fail "missing $var: message does not name it: $out"
-  done
-  say "ok: each [secret] of .env.example is required, with a message naming it"
+  local out
   grep -v '^TAYLORDASH_HOST=' "$envf" > "$TMP/missing.env"
   out=$(dc --env-file "$TMP/missing.env" "${f_prod[@]}" config -q 2>&1) \
     && fail "prod accepted a missing TAYLORDASH_HOST"
@@ -227,7 +220,32 @@ check_compose() {
   done
   say "ok: every variable is in .env.example; no secret has a default"
   python3 infra/tests/check_compose.py "$ROOT" "$TMP/base.yml" "$TMP/dev.yml" "$TMP/prod.yml" \
-    "$TMP/ts.yml"
+    "$TMP/ts.yml" "$secrets"
+  # The server takes the environment compose gives it, secrets from their files (mapped from
+  # /run/secrets): `config check` accepts it and says where each secret came from.
+  local svc f vars
+  for f in "$secrets"/*; do if [ -s "$f" ]; then cat "$f"; echo; fi; done > "$TMP/secret-values"
+  for svc in taylordash migrate; do
+    python3 - "$TMP/prod.yml" "$svc" "$secrets" > "$TMP/$svc.env" <<'PY'
+import sys, yaml
+cfg, svc, secrets = yaml.safe_load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+for k, v in (cfg["services"][svc].get("environment") or {}).items():
+    v = "" if v is None else str(v)
+    print(f"{k}={v.replace('/run/secrets/', secrets + '/')}")
+PY
+    mapfile -t vars < "$TMP/$svc.env"
+    out=$(env -i PATH="$PATH" "${vars[@]}" "$BIN" config check 2>&1) \
+      || fail "$svc: the binary refuses the compose environment: $out"
+    grep -q "TAYLORDASH_DB_PASSWORD_FILE" <<<"$out" || fail "$svc: database password not from its file: $out"
+    if grep -qFf "$TMP/secret-values" <<<"$out"; then fail "$svc: config check shows a secret"; fi
+    if [ "$svc" = taylordash ]; then
+      for f in TAYLORDASH_API_KEY_FILE TAYLORDASH_MQTT_PASSWORD_FILE TAYLORDASH_S3_SECRET_ACCESS_KEY_FILE \
+               OTEL_EXPORTER_OTLP_HEADERS_FILE; do
+        grep -q "$f" <<<"$out" || fail "taylordash: $f not used: $out"
+      done
+    fi
+  done
+  say "ok: taylordash and migrate start from the compose environment, secrets read from their files"
 }
 
 check_image() {
@@ -248,15 +266,22 @@ check_scripts() {
     shellcheck -x -S warning "$f" || fail "shellcheck: $f"
   done
   say "ok: shellcheck (warnings and errors) on every script"
-  local e1=$TMP/gen1.env e2=$TMP/gen2.env
-  SECRETS_DIR=$TMP/gen1-secrets infra/scripts/generate-env.sh > "$e1"
-  SECRETS_DIR=$TMP/gen2-secrets infra/scripts/generate-env.sh > "$e2"
-  local var val
-  for var in $(secret_vars); do
-    val=$(grep "^$var=" "$e1" | cut -d= -f2-)
-    [ ${#val} -ge 32 ] || fail "generate-env.sh left $var short or empty"
-    [ "$val" != "$(grep "^$var=" "$e2" | cut -d= -f2-)" ] || fail "$var is not random"
+  local e1=$TMP/gen1.env e2=$TMP/gen2.env s1=$TMP/gen1-secrets s2=$TMP/gen2-secrets
+  SECRETS_DIR=$s1 infra/scripts/generate-env.sh > "$e1"
+  SECRETS_DIR=$s2 infra/scripts/generate-env.sh > "$e2"
+  local name val n=0
+  for name in $(random_secrets); do
+    val=$(cat "$s1/$name")
+    [ ${#val} -ge 32 ] || fail "generate-env.sh left $name short or empty"
+    [ "$val" != "$(cat "$s2/$name")" ] || fail "$name is not random"
+    [ "$(stat -c %a "$s1/$name")" = 644 ] || fail "$name: mode $(stat -c %a "$s1/$name"), want 644 in a 700 folder"
+    if grep -qF "$val" "$e1"; then fail "$name is in .env too"; fi
+    n=$((n + 1))
   done
+  [ "$n" -ge 10 ] || fail "generate-env.sh lists only $n random secrets"
+  [ "$(cat "$s1/alertmanager_api_key")" = "$(cat "$s1/api_key")" ] || fail "alertmanager_api_key is not the service key"
+  [ ! -s "$s1/otlp_headers" ] || fail "otlp_headers is not empty"
+  if grep -nE '^[A-Z_]*(PASSWORD|SECRET|API_KEY)[A-Z_]*=' "$e1" | grep -v ':SECRETS_DIR='; then fail "a secret is in .env"; fi
   SECRETS_DIR=$TMP/gen3-secrets infra/scripts/generate-env.sh "$e1" 2>/dev/null \
     && fail "generate-env.sh overwrote a file"
   SECRETS_DIR=$TMP/gen1-secrets infra/scripts/generate-env.sh "$TMP/other.env" 2>/dev/null \
@@ -266,9 +291,7 @@ check_scripts() {
   [ "$(stat -c %a "$TMP/new.env")" = 600 ] || fail "generated .env is readable by others"
   grep -qx "SECRETS_DIR=$TMP/gen4-secrets" "$TMP/new.env" || fail "SECRETS_DIR not recorded in .env"
   [ "$(stat -c %a "$TMP/gen4-secrets")" = 700 ] || fail "the secrets folder is open to others"
-  [ "$(cat "$TMP/gen4-secrets/alertmanager_api_key")" = "$(sed -n 's/^API_KEY=//p' "$TMP/new.env")" ] \
-    || fail "alertmanager_api_key is not the generated API key"
-  say "ok: generate-env.sh fills every secret randomly, never overwrites, writes mode 600 and a private secrets folder"
+  say "ok: generate-env.sh writes every secret as a random file in a private folder (700), none in .env (600), never overwrites"
 }
 
 check_traefik() {
@@ -366,13 +389,19 @@ check_mosquitto() {
     sed -i "/^listener $p3 /,/^protocol websockets/d" "$d/mosquitto.conf"
   fi
   # The container's entrypoint: password file and ACL into the runtime folder, then the broker.
-  local run_broker=(env MQTT_PASSWORD="$app_pw" MQTT_DEVICE_PASSWORD="$dev_pw" MOSQUITTO_RUNTIME="$d/runtime"
-                    MOSQUITTO_CONF="$d/mosquitto.conf" MOSQUITTO_OWN_DIRS="$d/data" sh infra/mosquitto/entrypoint.sh)
+  # As compose runs it: the passwords in secret files.
+  printf '%s' "$app_pw" > "$d/mqtt_password"
+  printf '%s' "$dev_pw" > "$d/mqtt_device_password"
+  (MQTT_PASSWORD=x MQTT_PASSWORD_FILE="$d/mqtt_password" MQTT_DEVICE_PASSWORD_FILE="$d/mqtt_device_password" \
+    sh infra/mosquitto/gen-passwd.sh "$d/x" 2>/dev/null) && fail "gen-passwd.sh accepted MQTT_PASSWORD and its _FILE"
+  local run_broker=(env MQTT_PASSWORD_FILE="$d/mqtt_password" MQTT_DEVICE_PASSWORD_FILE="$d/mqtt_device_password"
+                    MOSQUITTO_RUNTIME="$d/runtime" MOSQUITTO_CONF="$d/mosquitto.conf" MOSQUITTO_OWN_DIRS="$d/data"
+                    sh infra/mosquitto/entrypoint.sh)
   bg mosquitto "${run_broker[@]}"
   local mpid=$BG_PID
   wait_for 10 env MOSQUITTO_RUNTIME="$d/runtime" MQTT_HEALTH_PORT="$p1" sh infra/mosquitto/healthcheck.sh \
     || { show_log mosquitto; fail "broker not healthy (healthcheck.sh)"; }
-  say "ok: broker runs with the committed config; healthcheck.sh passes"
+  say "ok: broker runs with the committed config and the passwords from files; healthcheck.sh passes"
   local sub=(mosquitto_sub -h 127.0.0.1 -p "$p1") pub=(mosquitto_pub -h 127.0.0.1 -p "$p1")
   "${sub[@]}" -t '#' -C 1 -W 2 2>/dev/null && fail "anonymous subscriber accepted"
   "${pub[@]}" -t tracker/events/x -m anon 2>/dev/null && fail "anonymous publisher accepted"
@@ -430,9 +459,12 @@ pg_setup() {
   APP="${DB}_app"
   local owner_pw="owner-$RANDOM$RANDOM" app_pw="app-$RANDOM$RANDOM"
   psql "$PG_ADMIN/postgres" -qc "create database \"$DB\""
+  # As compose runs it: the passwords in secret files.
+  printf '%s' "$owner_pw" > "$TMP/$1.owner_password"
+  printf '%s' "$app_pw" > "$TMP/$1.app_password"
   PGHOST=$PG_HOST PGPORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=$DB \
-    TAYLORDASH_DB_OWNER=$OWNER TAYLORDASH_DB_APP=$APP TAYLORDASH_DB_OWNER_PASSWORD=$owner_pw \
-    TAYLORDASH_DB_APP_PASSWORD=$app_pw TAYLORDASH_INIT_SQL=infra/postgres/init.sql \
+    TAYLORDASH_DB_OWNER=$OWNER TAYLORDASH_DB_APP=$APP TAYLORDASH_DB_OWNER_PASSWORD_FILE="$TMP/$1.owner_password" \
+    TAYLORDASH_DB_APP_PASSWORD_FILE="$TMP/$1.app_password" TAYLORDASH_INIT_SQL=infra/postgres/init.sql \
     bash infra/postgres/init.sh 2>&1 | grep -v 'does not exist, skipping' || true
   OWNER_URL="postgres://$OWNER:$owner_pw@$PG_HOST:$PG_PORT/$DB"
   APP_URL="postgres://$APP:$app_pw@$PG_HOST:$PG_PORT/$DB"
