@@ -16,7 +16,10 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use domain::{Alert, AlertRule, AuditAction, JsonObject, NewAlertRule, NewChannel, Notification};
+use domain::{
+    Acknowledgement, Alert, AlertRule, AuditAction, JsonObject, NewAlertRule, NewChannel,
+    Notification, Silence,
+};
 use serde::{Deserialize, Serialize};
 use services::alerts::{AlertmanagerAlert, AlertmanagerPost, Error as AlertError};
 use services::identity::Party;
@@ -40,26 +43,12 @@ impl From<AlertError> for ApiError {
                 "CHANNEL_TEST_FAILED",
                 e.to_string(),
             ),
+            AlertError::Resolved(_) => {
+                ApiError::new(StatusCode::CONFLICT, "ALERT_RESOLVED", e.to_string())
+            }
             AlertError::Internal(m) => ApiError::internal(m),
         }
     }
-}
-
-/// Who acknowledged an alert, when and why.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AckInfo {
-    pub by: String,
-    pub at: DateTime<Utc>,
-    pub note: Option<String>,
-}
-
-/// Who silenced an alert, until when and why.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SilenceInfo {
-    pub by: String,
-    pub at: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    pub reason: Option<String>,
 }
 
 /// An alert.
@@ -82,8 +71,10 @@ pub struct AlertResponse {
     pub firing_since: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub last_notified_at: Option<DateTime<Utc>>,
-    pub acknowledged: Option<AckInfo>,
-    pub silenced: Option<SilenceInfo>,
+    /// Who acknowledged it, when and why.
+    pub acknowledged: Option<Acknowledgement>,
+    /// Who silenced it, until when and why.
+    pub silenced: Option<Silence>,
     /// Whether a silence holds now.
     pub silenced_now: bool,
     pub version: i64,
@@ -106,17 +97,8 @@ impl From<Alert> for AlertResponse {
             firing_since: a.firing_since,
             resolved_at: a.resolved_at,
             last_notified_at: a.last_notified_at,
-            acknowledged: a.ack.map(|x| AckInfo {
-                by: x.by,
-                at: x.at,
-                note: x.note,
-            }),
-            silenced: a.silence.map(|x| SilenceInfo {
-                by: x.by,
-                at: x.at,
-                until: x.until,
-                reason: x.reason,
-            }),
+            acknowledged: a.ack,
+            silenced: a.silence,
             silenced_now,
             version: a.version,
             updated_at: a.updated_at,
@@ -439,6 +421,14 @@ pub struct AlertmanagerAccepted {
 
 /// At most this many alerts in one Alertmanager post.
 pub const MAX_ALERTMANAGER_ALERTS: usize = 1000;
+/// An Alertmanager alert's `status`.
+pub const ALERTMANAGER_STATUSES: [&str; 2] = ["firing", "resolved"];
+/// Alerts listed when `limit` is left out.
+pub const DEFAULT_ALERT_LIMIT: i64 = 200;
+/// Notifications listed when `limit` is left out.
+pub const DEFAULT_NOTIFICATION_LIMIT: i64 = 100;
+/// Larger `limit`s are capped to this.
+pub const MAX_LIMIT: i64 = 1000;
 
 fn notification_list(notifications: Vec<Notification>) -> NotificationList {
     let notifications: Vec<NotificationResponse> =
@@ -449,11 +439,12 @@ fn notification_list(notifications: Vec<Notification>) -> NotificationList {
     }
 }
 
-/// A `limit` query parameter: `default` when left out, at least 1, at most 1000.
+/// A `limit` query parameter: `default` when left out, at least 1, larger values capped to
+/// [`MAX_LIMIT`].
 fn limit(asked: Option<i64>, default: i64) -> ApiResult<i64> {
     match asked.unwrap_or(default) {
         n if n < 1 => Err(ApiError::validation("limit", "limit: at least 1")),
-        n => Ok(n.min(1000)),
+        n => Ok(n.min(MAX_LIMIT)),
     }
 }
 
@@ -476,7 +467,10 @@ pub async fn list(
 ) -> ApiResult<axum::Json<AlertList>> {
     let alerts = state
         .alerts
-        .list_alerts(q.open.unwrap_or(false), limit(q.limit, 200)?)
+        .list_alerts(
+            q.open.unwrap_or(false),
+            limit(q.limit, DEFAULT_ALERT_LIMIT)?,
+        )
         .await?;
     Ok(axum::Json(alert_list(alerts)))
 }
@@ -523,11 +517,13 @@ async fn audit(
         .await;
 }
 
-/// Acknowledge an open alert: repeats stop (audit: who and why).
+/// Acknowledge an open alert: repeats stop (audit: who and why). A resolved alert: 409
+/// `ALERT_RESOLVED`.
 #[utoipa::path(post, path = "/alerts/{alert_id}/acknowledge", tag = "alerts",
     params(("alert_id" = Uuid, Path)),
     request_body = AckBody,
-    responses((status = 200, body = AlertResponse)))]
+    responses((status = 200, body = AlertResponse),
+        (status = 409, description = "The alert is resolved (ALERT_RESOLVED)", body = crate::error::ErrorBody)))]
 pub async fn acknowledge(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -599,9 +595,21 @@ pub async fn notifications(
 ) -> ApiResult<axum::Json<NotificationList>> {
     let n = state
         .alerts
-        .list_notifications(limit(q.limit, 100)?)
+        .list_notifications(limit(q.limit, DEFAULT_NOTIFICATION_LIMIT)?)
         .await?;
     Ok(axum::Json(notification_list(n)))
+}
+
+/// `?channels=`: comma-separated channel ids, each trimmed, empty ones skipped.
+pub(crate) fn channel_ids(list: &str) -> ApiResult<Vec<Uuid>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<Uuid>()
+                .map_err(|_| ApiError::validation("channels", "channels: comma-separated UUIDs"))
+        })
+        .collect()
 }
 
 /// Alertmanager's webhook receiver: its alerts appear beside TaylorDash's own and go out
@@ -621,21 +629,10 @@ pub async fn alertmanager(
             format!("at most {MAX_ALERTMANAGER_ALERTS} alerts per post"),
         ));
     }
-    let channels = q
-        .channels
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<Uuid>()
-                .map_err(|_| ApiError::validation("channels", "channels: comma-separated UUIDs"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let channels = channel_ids(q.channels.as_deref().unwrap_or_default())?;
     let mut alerts = Vec::with_capacity(body.alerts.len());
     for a in body.alerts {
-        if a.status != "firing" && a.status != "resolved" {
+        if !ALERTMANAGER_STATUSES.contains(&a.status.as_str()) {
             return Err(ApiError::validation(
                 "status",
                 "an alert's status must be firing or resolved",

@@ -13,10 +13,12 @@
 //! classes, `\uXXXX` escapes, groups and counted repetition; no lookaround, no `\p{..}`.
 
 use domain::{
-    API_KEY_NAME_MAX, AuditAction, COMPONENT_TYPE_MAX, CheckKind, DEFAULT_VIEW_MAX,
-    DESCRIPTION_MAX, HOST_MAX, ICONS, LEVELS, MAX_ARTIFACT_NAME, MAX_INTERVAL_SECS, MAX_RETRIES,
-    MAX_TIMEOUT_SECS, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, SEVERITIES, TASK_DESCRIPTION_MAX,
-    URL_MAX, USERNAME_MAX,
+    ALERT_NAME_MAX, API_KEY_NAME_MAX, AlertSource, AlertState, AuditAction, COMPONENT_TYPE_MAX,
+    ChannelKind, CheckKind, DEFAULT_VIEW_MAX, DESCRIPTION_MAX, DeliveryStatus, HOST_MAX, ICONS,
+    LEVELS, MAX_ARTIFACT_NAME, MAX_CHANNELS, MAX_DURATION_SECS, MAX_GROUP_WAIT_SECS,
+    MAX_INTERVAL_SECS, MAX_RETRIES, MAX_SECRET_CHARS, MAX_SILENCE_SECS, MAX_TIMEOUT_SECS,
+    MIN_REPEAT_SECS, NAME_MAX, NOTE_MAX, NotifyReason, PASSWORD_MAX, PASSWORD_MIN, RuleKind,
+    SEVERITIES, Severity, TASK_DESCRIPTION_MAX, URL_MAX, USERNAME_MAX,
 };
 use serde_json::{Value, json};
 use utoipa::openapi::path::ParameterIn;
@@ -163,6 +165,15 @@ fn uuid_pattern() -> String {
     format!(r"^(?:{hyphenated}|{h}{{32}}|\{{{hyphenated}\}}|urn:uuid:{hyphenated})$")
 }
 
+/// Comma-separated UUIDs (`alerts::alertmanager`'s `channels`): each trimmed, empty ones
+/// skipped. Only the white space a query parameter may carry (no control characters).
+fn uuid_list_pattern() -> String {
+    let space = r"[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*";
+    let one = uuid_pattern();
+    let one = one.trim_start_matches('^').trim_end_matches('$');
+    format!("^{space}(?:{one})?{space}(?:,{space}(?:{one})?{space})*$")
+}
+
 /// An RFC 3339 timestamp, as `chrono` reads one (with `format: date-time`, which also rules
 /// out impossible dates; the pattern rules out what the format checkers let pass, like "").
 fn date_time_pattern() -> String {
@@ -198,6 +209,16 @@ fn range(min: i64, max: i64) -> Value {
 
 fn words(values: &[&str]) -> Value {
     json!({"enum": values})
+}
+
+/// The wire spellings of an enumeration's values.
+fn spellings<T: Copy>(all: &[T], spelling: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| spelling(*v)).collect()
+}
+
+/// One of `values` exactly, as a pattern (for a field that may also be null).
+fn one_of(values: &[&str]) -> Value {
+    json!({"pattern": format!("^(?:{})$", values.join("|"))})
 }
 
 /// A rule for one property of a component schema (a request body).
@@ -308,6 +329,73 @@ const PROPERTIES: &[Property] = &[
     }),
     property("CheckUpdate", "retries", || {
         range(0, i64::from(MAX_RETRIES))
+    }),
+    // Alerts (`domain::alerts`, `api::alerts`).
+    property("AckBody", "note", || text(NOTE_MAX)),
+    property("SilenceBody", "duration_secs", || {
+        range(0, MAX_SILENCE_SECS)
+    }),
+    property("SilenceBody", "reason", || text(NOTE_MAX)),
+    property("RuleBody", "name", || name(ALERT_NAME_MAX)),
+    property("RuleBody", "kind", || {
+        words(&spellings(RuleKind::ALL, RuleKind::as_str))
+    }),
+    // A pattern rather than an enum: the field may also be null (the default).
+    property("RuleBody", "severity", || {
+        one_of(&spellings(Severity::ALL, Severity::as_str))
+    }),
+    property("RuleBody", "for_secs", || range(0, MAX_DURATION_SECS)),
+    property("RuleBody", "repeat_secs", || {
+        range(MIN_REPEAT_SECS, MAX_DURATION_SECS)
+    }),
+    property("RuleBody", "group_wait_secs", || {
+        range(0, MAX_GROUP_WAIT_SECS)
+    }),
+    property("RuleBody", "channels", || json!({"maxItems": MAX_CHANNELS})),
+    property("RuleResponse", "kind", || {
+        words(&spellings(RuleKind::ALL, RuleKind::as_str))
+    }),
+    property("RuleResponse", "severity", || {
+        words(&spellings(Severity::ALL, Severity::as_str))
+    }),
+    property("ChannelBody", "name", || name(ALERT_NAME_MAX)),
+    property("ChannelBody", "kind", || {
+        words(&spellings(ChannelKind::ALL, ChannelKind::as_str))
+    }),
+    // Secret values: 1-4096 characters without control characters (their names depend on the
+    // kind, see `ChannelBody`).
+    property("ChannelBody", "secrets", || {
+        json!({"additionalProperties": {"minLength": 1, "maxLength": MAX_SECRET_CHARS,
+            "pattern": format!("^[^{CONTROL}]*$")}})
+    }),
+    property("ChannelResponse", "kind", || {
+        words(&spellings(ChannelKind::ALL, ChannelKind::as_str))
+    }),
+    property("AlertResponse", "source", || {
+        words(&spellings(AlertSource::ALL, AlertSource::as_str))
+    }),
+    property("AlertResponse", "severity", || {
+        words(&spellings(Severity::ALL, Severity::as_str))
+    }),
+    property("AlertResponse", "state", || {
+        words(&spellings(AlertState::ALL, AlertState::as_str))
+    }),
+    property("NotificationResponse", "channel_kind", || {
+        words(&spellings(ChannelKind::ALL, ChannelKind::as_str))
+    }),
+    property("NotificationResponse", "reason", || {
+        words(&spellings(NotifyReason::ALL, NotifyReason::as_str))
+    }),
+    property("NotificationResponse", "status", || {
+        words(&spellings(DeliveryStatus::ALL, DeliveryStatus::as_str))
+    }),
+    property(
+        "AlertmanagerWebhook",
+        "alerts",
+        || json!({"maxItems": crate::alerts::MAX_ALERTMANAGER_ALERTS}),
+    ),
+    property("AlertmanagerWebhookAlert", "status", || {
+        words(&crate::alerts::ALERTMANAGER_STATUSES)
     }),
     // Browser error reports (`logs::frontend_record`).
     property(
@@ -428,6 +516,21 @@ const PARAMS: &[Param] = &[
         Some("/api/v1/logs/stats"),
         "hours",
         || json!({"minimum": 1, "maximum": crate::logs::MAX_STATS_HOURS, "default": 24}),
+    ),
+    param(
+        Some("/api/v1/alerts"),
+        "limit",
+        || json!({"minimum": 1, "default": crate::alerts::DEFAULT_ALERT_LIMIT}),
+    ),
+    param(
+        Some("/api/v1/alert-notifications"),
+        "limit",
+        || json!({"minimum": 1, "default": crate::alerts::DEFAULT_NOTIFICATION_LIMIT}),
+    ),
+    param(
+        Some("/api/v1/alerts/alertmanager"),
+        "channels",
+        || json!({"pattern": uuid_list_pattern()}),
     ),
     param(
         Some("/api/v1/checks/{check_id}/history"),
@@ -648,9 +751,16 @@ fn set(schema: &mut Schema, rule: &Value) {
                 o.format = None;
             }
             (Schema::Object(o), "additionalProperties") => {
-                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(
-                    v.as_bool().unwrap_or(true),
-                )));
+                // `true`/`false`, or the rules of every value (a string's).
+                let values = match v {
+                    Value::Object(_) => {
+                        let mut values = Schema::Object(Object::with_type(Type::String));
+                        set(&mut values, v);
+                        AdditionalProperties::RefOr(RefOr::T(values))
+                    }
+                    _ => AdditionalProperties::FreeForm(v.as_bool().unwrap_or(true)),
+                };
+                o.additional_properties = Some(Box::new(values));
             }
             (Schema::Array(a), "minItems") => a.min_items = count(v),
             (Schema::Array(a), "maxItems") => a.max_items = count(v),
@@ -859,6 +969,23 @@ mod tests {
             assert!(
                 !u.is_match(bad) && bad.parse::<uuid::Uuid>().is_err(),
                 "{bad}"
+            );
+        }
+        let list = re(&uuid_list_pattern());
+        let (a, b) = (id.hyphenated(), uuid::Uuid::new_v4().simple());
+        for sample in [
+            String::new(),
+            format!("{a}"),
+            format!(" {a} ,{b},\u{a0}"),
+            format!(",,{}", id.urn()),
+            format!("{a},x"),
+            format!("{a};{b}"),
+            "x".into(),
+        ] {
+            assert_eq!(
+                list.is_match(&sample),
+                crate::alerts::channel_ids(&sample).is_ok(),
+                "{sample:?}"
             );
         }
         let t = re(&date_time_pattern());

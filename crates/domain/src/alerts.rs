@@ -27,6 +27,10 @@ pub const MAX_DURATION_SECS: i64 = 30 * 86_400;
 pub const MIN_REPEAT_SECS: i64 = 60;
 /// Longest silence: 90 days.
 pub const MAX_SILENCE_SECS: i64 = 90 * 86_400;
+/// Longest group wait: an hour.
+pub const MAX_GROUP_WAIT_SECS: i64 = 3600;
+/// Longest secret value (characters).
+pub const MAX_SECRET_CHARS: usize = 4096;
 /// At most this many channels per rule, and recipients per e-mail channel.
 pub const MAX_CHANNELS: usize = 20;
 pub const MAX_QUERY_CHARS: usize = 1000;
@@ -440,7 +444,7 @@ impl AlertRule {
             "group_wait_secs",
             new.group_wait_secs.unwrap_or(DEFAULT_GROUP_WAIT_SECS),
             0,
-            3600,
+            MAX_GROUP_WAIT_SECS,
         )?;
         self.name = name;
         self.condition = condition;
@@ -463,7 +467,8 @@ impl AlertRule {
 }
 
 /// Who acknowledged a firing alert, when and why; it stops repeat notifications.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = AckInfo))]
 pub struct Acknowledgement {
     pub by: String,
     pub at: DateTime<Utc>,
@@ -471,7 +476,8 @@ pub struct Acknowledgement {
 }
 
 /// Who silenced an alert, until when and why: no notification while it lasts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SilenceInfo))]
 pub struct Silence {
     pub by: String,
     pub at: DateTime<Utc>,
@@ -693,7 +699,7 @@ impl Alert {
                 "a resolved alert cannot be acknowledged",
             ));
         }
-        let note = clean_note(note)?;
+        let note = clean_note("note", note)?;
         self.ack = Some(Acknowledgement {
             by: by.to_owned(),
             at: now,
@@ -719,7 +725,7 @@ impl Alert {
         now: DateTime<Utc>,
     ) -> Result<(), ValidationError> {
         let secs = range("duration_secs", secs, 0, MAX_SILENCE_SECS)?;
-        let reason = clean_note(reason)?;
+        let reason = clean_note("reason", reason)?;
         self.silence = (secs > 0).then(|| Silence {
             by: by.to_owned(),
             at: now,
@@ -791,14 +797,16 @@ impl Alert {
     }
 }
 
-fn clean_note(note: Option<String>) -> Result<Option<String>, ValidationError> {
-    match note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
-        Some(n) => {
-            validate::text("note", &n, NOTE_MAX)?;
-            Ok(Some(n))
-        }
-        None => Ok(None),
+/// A note or reason as sent: its length and characters checked before trimming (what the
+/// API document states), blank meaning none.
+fn clean_note(
+    field: &'static str,
+    note: Option<String>,
+) -> Result<Option<String>, ValidationError> {
+    if let Some(n) = &note {
+        validate::text(field, n, NOTE_MAX)?;
     }
+    Ok(note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()))
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1157,10 +1165,15 @@ impl Channel {
                     format!("unknown secret {k:?} for a {kind} channel"),
                 ));
             }
-            if v.is_empty() || v.len() > 4096 || v.chars().any(char::is_control) {
+            if v.is_empty()
+                || v.chars().count() > MAX_SECRET_CHARS
+                || v.chars().any(char::is_control)
+            {
                 return Err(ValidationError::new(
                     "secrets",
-                    format!("{k} must be 1-4096 characters without control characters"),
+                    format!(
+                        "{k} must be 1-{MAX_SECRET_CHARS} characters without control characters"
+                    ),
                 ));
             }
             secrets.insert(k, v);

@@ -24,9 +24,11 @@ mod validate;
 
 pub use alerts::{
     ALERT_NAME_MAX, Acknowledgement, Alert, AlertChange, AlertRule, AlertSource, AlertState,
-    Channel, ChannelConfig, ChannelKind, ChannelSecrets, Comparison, DeliveryStatus, NewAlertRule,
-    NewChannel, Notice, Notification, NotificationMessage, NotifyReason, Observation,
-    RuleCondition, RuleKind, Severity, Silence, SmtpSecurity, channel_secret_names, retry_delay,
+    Channel, ChannelConfig, ChannelKind, ChannelSecrets, Comparison, DeliveryStatus, MAX_CHANNELS,
+    MAX_DURATION_SECS, MAX_GROUP_WAIT_SECS, MAX_SECRET_CHARS, MAX_SILENCE_SECS, MIN_REPEAT_SECS,
+    NOTE_MAX, NewAlertRule, NewChannel, Notice, Notification, NotificationMessage, NotifyReason,
+    Observation, RuleCondition, RuleKind, Severity, Silence, SmtpSecurity, channel_secret_names,
+    retry_delay,
 };
 pub use artifact::{Artifact, MAX_ARTIFACT_NAME, MAX_CONTENT_TYPE};
 pub use checks::{

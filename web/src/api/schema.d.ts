@@ -227,7 +227,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Acknowledge an open alert: repeats stop (audit: who and why). */
+        /**
+         * Acknowledge an open alert: repeats stop (audit: who and why). A resolved alert: 409
+         *     `ALERT_RESOLVED`.
+         */
         post: operations["acknowledge"];
         delete?: never;
         options?: never;
@@ -1757,7 +1760,7 @@ export interface components {
             /** @description Why, or what is being done (at most 1000 characters); in the audit log. */
             note?: string | null;
         };
-        /** @description Who acknowledged an alert, when and why. */
+        /** @description Who acknowledged a firing alert, when and why; it stops repeat notifications. */
         AckInfo: {
             /** Format: date-time */
             at: string;
@@ -1791,15 +1794,24 @@ export interface components {
              * @description The rule that raised it; null for Alertmanager's alerts or a deleted rule.
              */
             rule_id?: string | null;
-            /** @description `info`, `warning` or `critical`. */
-            severity: string;
+            /**
+             * @description `info`, `warning` or `critical`.
+             * @enum {string}
+             */
+            severity: "info" | "warning" | "critical";
             silenced?: components["schemas"]["SilenceInfo"] | null;
             /** @description Whether a silence holds now. */
             silenced_now: boolean;
-            /** @description `rule` or `alertmanager`. */
-            source: string;
-            /** @description `pending`, `firing` or `resolved`. */
-            state: string;
+            /**
+             * @description `rule` or `alertmanager`.
+             * @enum {string}
+             */
+            source: "rule" | "alertmanager";
+            /**
+             * @description `pending`, `firing` or `resolved`.
+             * @enum {string}
+             */
+            state: "pending" | "firing" | "resolved";
             summary: string;
             /** Format: date-time */
             updated_at: string;
@@ -1832,8 +1844,11 @@ export interface components {
             };
             /** Format: date-time */
             startsAt?: string | null;
-            /** @description `firing` or `resolved`. */
-            status: string;
+            /**
+             * @description `firing` or `resolved`.
+             * @enum {string}
+             */
+            status: "firing" | "resolved";
         };
         ApiKeyCreate: {
             /**
@@ -1975,7 +1990,8 @@ export interface components {
         ChannelBody: {
             config?: Record<string, never> | null;
             enabled?: boolean | null;
-            kind: string;
+            /** @enum {string} */
+            kind: "webhook" | "email" | "ntfy" | "gotify" | "discord" | "slack";
             name: string;
             secrets?: {
                 [key: string]: string;
@@ -2003,7 +2019,8 @@ export interface components {
             enabled: boolean;
             /** Format: uuid */
             id: string;
-            kind: string;
+            /** @enum {string} */
+            kind: "webhook" | "email" | "ntfy" | "gotify" | "discord" | "slack";
             name: string;
             /** @description The names of the secrets set (never their values). */
             secrets: string[];
@@ -2745,7 +2762,8 @@ export interface components {
             attempts: number;
             /** Format: uuid */
             channel_id: string;
-            channel_kind: string;
+            /** @enum {string} */
+            channel_kind: "webhook" | "email" | "ntfy" | "gotify" | "discord" | "slack";
             /** Format: date-time */
             created_at: string;
             /** Format: uuid */
@@ -2755,15 +2773,19 @@ export interface components {
             last_error?: string | null;
             /** Format: date-time */
             next_attempt_at: string;
-            /** @description `firing`, `repeat`, `resolved` or `test`. */
-            reason: string;
+            /**
+             * @description `firing`, `repeat`, `resolved` or `test`.
+             * @enum {string}
+             */
+            reason: "firing" | "repeat" | "resolved" | "test";
             /** Format: date-time */
             sent_at?: string | null;
             /**
              * @description `queued` (waiting or retrying), `sent` (the receiver answered 2xx) or `failed` (given
              *     up after the retry window).
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "sent" | "failed";
             title: string;
         };
         /** @description The "Sign in with <provider>" button. */
@@ -3049,7 +3071,8 @@ export interface components {
              * @description How long a group waits for more alerts before its first notification (0-3600 s; 2).
              */
             group_wait_secs?: number | null;
-            kind: string;
+            /** @enum {string} */
+            kind: "check_down" | "cert_expiring" | "component_blocked" | "dead_letters" | "backup_failed" | "backup_overdue" | "broker_lost" | "metric_threshold";
             name: string;
             /** @description Notify when it resolves (true). */
             notify_on_resolve?: boolean | null;
@@ -3082,13 +3105,15 @@ export interface components {
             group_wait_secs: number;
             /** Format: uuid */
             id: string;
-            kind: string;
+            /** @enum {string} */
+            kind: "check_down" | "cert_expiring" | "component_blocked" | "dead_letters" | "backup_failed" | "backup_overdue" | "broker_lost" | "metric_threshold";
             name: string;
             notify_on_resolve: boolean;
             params: Record<string, never>;
             /** Format: int64 */
             repeat_secs?: number | null;
-            severity: string;
+            /** @enum {string} */
+            severity: "info" | "warning" | "critical";
             /** Format: date-time */
             updated_at: string;
             /** Format: int64 */
@@ -3219,7 +3244,7 @@ export interface components {
             /** @description Why (at most 1000 characters); in the audit log. */
             reason?: string | null;
         };
-        /** @description Who silenced an alert, until when and why. */
+        /** @description Who silenced an alert, until when and why: no notification while it lasts. */
         SilenceInfo: {
             /** Format: date-time */
             at: string;
@@ -4970,6 +4995,15 @@ export interface operations {
             };
             /** @description No such resource (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The alert is resolved (ALERT_RESOLVED) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -196,6 +196,25 @@ async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp)
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let open = app.get("/api/v1/alerts?open=true").await;
     assert_eq!(open.body["count"], 1, "{}", open.body);
+    // A resolved alert has nothing left to acknowledge: a conflict with its state.
+    let all = app.get("/api/v1/alerts").await;
+    let gone = all.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "resolved")
+        .unwrap_or_else(|| panic!("a resolved alert in {}", all.body))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.call_as(
+        &editor,
+        Method::POST,
+        &format!("/api/v1/alerts/{gone}/acknowledge"),
+        Some(json!({})),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, "ALERT_RESOLVED");
     let bad = app
         .call_as(
             &am,

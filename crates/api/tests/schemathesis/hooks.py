@@ -42,6 +42,8 @@ FRESH = {
     ("DELETE", "/api/v1/artifacts/{artifact_id}"): "artifact_id",
     ("DELETE", "/api/v1/auth/users/{user_id}"): "user_id",
     ("DELETE", "/api/v1/auth/api-keys/{key_id}"): "key_id",
+    ("DELETE", "/api/v1/alert-channels/{channel_id}"): "channel_id",
+    ("DELETE", "/api/v1/alert-rules/{rule_id}"): "rule_id",
 }
 # The admin's password changes when the fuzzer changes it (`PUT /auth/me/password`).
 state = {"password": os.environ.get("TD_ADMIN_PASSWORD", "")}
@@ -75,6 +77,9 @@ PASSWORD_CHECKED = (
     "POST /api/v1/auth/me/totp/disable",
 )
 
+
+# The alert channel kinds (`domain::ChannelKind`).
+_CHANNEL_KINDS = ("webhook", "email", "ntfy", "gotify", "discord", "slack")
 
 # Event kinds whose payload has a schema of its own (`bus::check_schema`).
 SCHEMA_FAMILIES = ("project.", "component.", "task.", "metric.")
@@ -180,6 +185,25 @@ def before_call(context, case, kwargs):
         body.pop("target", None)
         body["paused"] = True
         _timeout_within_interval(body, 10)
+        case.body = body
+
+    # An alert channel's settings and secrets fit its kind (a kind cannot change on update)
+    # and deliver to the run's loopback receivers.
+    if op in ("POST /api/v1/alert-channels", "PUT /api/v1/alert-channels/{channel_id}") and body:
+        if op.startswith("PUT"):
+            try:
+                body["kind"] = API.call("GET", f"/api/v1/alert-channels/{params['channel_id']}")["kind"]
+            except OSError:
+                pass
+        if body.get("kind") in _CHANNEL_KINDS:
+            body["config"], body["secrets"] = seed.channel_settings(body["kind"])
+            case.body = body
+
+    # A rule's parameters fit its kind, and the channels it names exist.
+    if op in ("POST /api/v1/alert-rules", "PUT /api/v1/alert-rules/{rule_id}") and body:
+        body["params"] = dict(seed.RULE_PARAMS.get(body.get("kind"), {}))
+        if body.get("channels"):
+            body["channels"] = [SEED["channel_id"]] if "channel_id" in SEED else []
         case.body = body
 
     # Event kinds with a payload schema need their payload's fields: publish other kinds.

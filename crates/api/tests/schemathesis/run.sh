@@ -30,13 +30,19 @@ report="${SCHEMATHESIS_REPORT_DIR:-$data-report}"
 TAYLORDASH_BIND="127.0.0.1:$port" TAYLORDASH_DATA_DIR="$data" TAYLORDASH_LOG=warn \
   "$bin" serve >"$log" 2>&1 &
 server=$!
+# Where the alert channels the run makes deliver (receivers.py): an HTTP and an SMTP server.
+python3 "$here/receivers.py" >"$data.ports" &
+receivers=$!
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$data" "$log"
+  kill "$server" "$receivers" 2>/dev/null || true
+  wait "$server" "$receivers" 2>/dev/null || true
+  rm -rf "$data" "$log" "$data.ports"
 }
 trap cleanup EXIT
 base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do [ -s "$data.ports" ] && break; sleep 0.1; done
+read -r TD_RECEIVER_HTTP TD_RECEIVER_SMTP <"$data.ports"
+export TD_RECEIVER_HTTP TD_RECEIVER_SMTP
 
 # The first admin (setup token from the server's output) and an admin API key for the run.
 # Exports what the hooks need: the key, the admin's id and password.

@@ -3,12 +3,13 @@
 A run that starts from an empty database gets 404 for every made-up id, and never reaches the
 code behind a path parameter. `seed` makes one of each thing a path can name (project, two
 components with a dependency, task, checks, artifact, status page, user, API key, session,
-event, log line, backup) through the API; the hooks put these ids into the requests the fuzzer
-generates as valid. `fresh` makes a new one for a DELETE, so the seeded ones stay for the
-requests after it.
+event, log line, backup, alert channel, alert rule, alert) through the API; the hooks put these
+ids into the requests the fuzzer generates as valid. `fresh` makes a new one for a DELETE, so
+the seeded ones stay for the requests after it.
 """
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -57,7 +58,57 @@ def fresh(api, kind, seed):
                         {"username": _name("fuzz-user"), "password": _name("fuzz-password-long")})["id"]
     if kind == "key_id":
         return api.call("POST", "/api/v1/auth/api-keys", {"name": _name("fuzz-key"), "scope": "read"})["id"]
+    if kind == "channel_id":
+        config, secrets = channel_settings("webhook")
+        return api.call("POST", "/api/v1/alert-channels",
+                        {"name": _name("fuzz-channel"), "kind": "webhook", "config": config,
+                         "secrets": secrets})["id"]
+    if kind == "rule_id":
+        return api.call("POST", "/api/v1/alert-rules",
+                        {"name": _name("fuzz-rule"), "kind": "backup_failed",
+                         "channels": [seed["channel_id"]] if "channel_id" in seed else []})["id"]
+    if kind == "alert_id":
+        return _alert(api)
     return None
+
+
+def channel_settings(kind):
+    """A channel's `config` and `secrets` that fit its kind, delivering to the run's loopback
+    receivers (receivers.py; their ports come from run.sh)."""
+    url = f"http://127.0.0.1:{os.environ.get('TD_RECEIVER_HTTP', '9')}"
+    smtp = int(os.environ.get("TD_RECEIVER_SMTP", "9"))
+    return {
+        "webhook": ({"url": f"{url}/webhook"}, {}),
+        "email": ({"host": "127.0.0.1", "port": smtp, "security": "none",
+                   "from": "taylordash@example.org", "to": ["ops@example.org"]}, {}),
+        "ntfy": ({"server": url, "topic": "fuzz"}, {}),
+        "gotify": ({"server": url}, {"token": "fuzz-app-token"}),
+        "discord": ({}, {"url": f"{url}/discord"}),
+        "slack": ({}, {"url": f"{url}/slack"}),
+    }[kind]
+
+
+# Parameters that fit each rule kind.
+RULE_PARAMS = {
+    "check_down": {},
+    "cert_expiring": {"days": 14},
+    "component_blocked": {},
+    "dead_letters": {"threshold": 1, "window_secs": 300},
+    "backup_failed": {},
+    "backup_overdue": {"max_age_secs": 86400},
+    "broker_lost": {},
+    "metric_threshold": {"query": "taylordash_http_requests_total", "op": ">", "threshold": 1e12},
+}
+
+
+def _alert(api):
+    """A firing alert, posted as Alertmanager would."""
+    fingerprint = uuid.uuid4().hex[:16]
+    api.call("POST", "/api/v1/alerts/alertmanager",
+             {"groupKey": "fuzz", "alerts": [{"status": "firing", "fingerprint": fingerprint,
+                                              "labels": {"alertname": "FuzzSeed"}}]})
+    alerts = api.call("GET", "/api/v1/alerts?open=true&limit=1000")["alerts"]
+    return next(a["id"] for a in alerts if a["name"] == "FuzzSeed")
 
 
 def fresh_push_check(api, seed):
@@ -100,6 +151,9 @@ def seed(api, admin_password=None):
     s["status_token"] = page["api_path"].rsplit("/", 1)[-1]
     s["user_id"] = fresh(api, "user_id", s)
     s["key_id"] = fresh(api, "key_id", s)
+    s["channel_id"] = fresh(api, "channel_id", s)
+    s["rule_id"] = fresh(api, "rule_id", s)
+    s["alert_id"] = fresh(api, "alert_id", s)
     api.call("POST", "/api/v1/events", {"topic": "tracker/events/fuzz/seed", "kind": "fuzz.seed",
                                         "payload": {"n": 1}})
     deadline = time.time() + 10

@@ -124,6 +124,9 @@ pub enum Error {
     /// A channel's test delivery failed (the receiver's answer, in words).
     #[error("the test notification was not delivered: {0}")]
     Delivery(String),
+    /// A resolved alert cannot be acknowledged.
+    #[error("alert {0} is resolved: there is nothing left to acknowledge")]
+    Resolved(Uuid),
     #[error("{0}")]
     Internal(String),
 }
@@ -406,6 +409,9 @@ impl Alerts {
     ) -> Result<Alert, Error> {
         for _ in 0..5 {
             let mut alert = self.0.store.get_alert(id).await?;
+            if acknowledged && !alert.is_open() {
+                return Err(Error::Resolved(id));
+            }
             change(&mut alert, self.now())?;
             let commit = AlertCommit {
                 alerts: vec![AlertWrite {
