@@ -25,7 +25,10 @@ use crate::alerts::{
 };
 use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::error::check_version;
-use crate::sql_store::{convert, parse, secrets_from_json, secrets_to_json, write_outbox};
+use crate::sql_store::{
+    convert, ensure_exists, fetch_all_as, fetch_by_id, parse, secrets_from_json, secrets_to_json,
+    write_outbox,
+};
 use crate::{Entity, ExpectedVersion, Result, StoreError};
 
 macro_rules! channel_select {
@@ -477,19 +480,13 @@ where
     }
 
     async fn get_channel(&self, id: Uuid) -> Result<StoredChannel> {
-        let row: Option<ChannelRow> = sqlx::query_as(channel_select!("WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
-        row.ok_or(StoreError::not_found(Entity::AlertChannel, id))?
-            .try_into()
+        let sql = channel_select!("WHERE id = $1");
+        fetch_by_id::<B, ChannelRow, _>(self.reader(), sql, (Entity::AlertChannel, id)).await
     }
 
     async fn list_channels(&self) -> Result<Vec<StoredChannel>> {
-        let rows: Vec<ChannelRow> = sqlx::query_as(channel_select!("ORDER BY name, id"))
-            .fetch_all(self.reader())
-            .await?;
-        convert(rows)
+        let sql = channel_select!("ORDER BY name, id");
+        fetch_all_as::<B, ChannelRow, _>(self.reader(), sql).await
     }
 
     async fn update_channel(
@@ -530,19 +527,13 @@ where
     }
 
     async fn get_rule(&self, id: Uuid) -> Result<AlertRule> {
-        let row: Option<RuleRow> = sqlx::query_as(rule_select!("WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?;
-        row.ok_or(StoreError::not_found(Entity::AlertRule, id))?
-            .try_into()
+        let sql = rule_select!("WHERE id = $1");
+        fetch_by_id::<B, RuleRow, _>(self.reader(), sql, (Entity::AlertRule, id)).await
     }
 
     async fn list_rules(&self) -> Result<Vec<AlertRule>> {
-        let rows: Vec<RuleRow> = sqlx::query_as(rule_select!("ORDER BY name, id"))
-            .fetch_all(self.reader())
-            .await?;
-        convert(rows)
+        let sql = rule_select!("ORDER BY name, id");
+        fetch_all_as::<B, RuleRow, _>(self.reader(), sql).await
     }
 
     async fn update_rule(&self, r: &AlertRule, expected: ExpectedVersion) -> Result<()> {
@@ -754,13 +745,8 @@ where
 
     async fn alert_notifications(&self, alert_id: Uuid) -> Result<Vec<Notification>> {
         let mut conn = self.reader().acquire().await?;
-        let found = sqlx::query("SELECT 1 FROM alerts WHERE id = $1")
-            .bind(alert_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::not_found(Entity::Alert, alert_id));
-        }
+        let sql = "SELECT 1 FROM alerts WHERE id = $1";
+        ensure_exists(&mut *conn, sql, (Entity::Alert, alert_id)).await?;
         let rows: Vec<NotificationRow> = sqlx::query_as(notification_select!(
             "JOIN alert_notification_alerts l ON l.notification_id = n.id \
              WHERE l.alert_id = $1 ORDER BY n.created_at DESC, n.id LIMIT 500"

@@ -22,7 +22,7 @@ use crate::checks::{
     StatusCheckState, StatusPageData, StoredCheck, StoredResult, UptimeBucket,
 };
 use crate::sql_store::{
-    convert, parent_missing, parse, secrets_from_json, secrets_to_json, write_outbox,
+    convert, ensure_exists, parent_missing, parse, secrets_from_json, secrets_to_json, write_outbox,
 };
 use crate::{Entity, ExpectedVersion, Result, StoreError};
 
@@ -480,13 +480,8 @@ where
 
     async fn list_checks(&self, component_id: Uuid) -> Result<Vec<StoredCheck>> {
         let mut conn = self.reader().acquire().await?;
-        let found = sqlx::query("SELECT 1 FROM components WHERE id = $1")
-            .bind(component_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if found.is_none() {
-            return Err(StoreError::not_found(Entity::Component, component_id));
-        }
+        let sql = "SELECT 1 FROM components WHERE id = $1";
+        ensure_exists(&mut *conn, sql, (Entity::Component, component_id)).await?;
         let rows: Vec<CheckRow> = sqlx::query_as(check_select!(
             "WHERE c.component_id = $1 ORDER BY c.created_at, c.id"
         ))

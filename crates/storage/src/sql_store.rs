@@ -309,6 +309,50 @@ pub(crate) fn secrets_from_json(json: JsonObject, owner: &str) -> Result<BTreeMa
         .collect()
 }
 
+/// The row `sql` selects by `id` (its `$1`), converted; not found as `entity`.
+pub(crate) async fn fetch_by_id<'c, B, R, T>(
+    conn: impl Executor<'c, Database = B::Db>,
+    sql: &'static str,
+    (entity, id): (Entity, Uuid),
+) -> Result<T>
+where
+    B: SqlBackend,
+    R: for<'r> sqlx::FromRow<'r, Row<B>> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    for<'q> Uuid: Param<'q, B::Db>,
+{
+    let row: Option<R> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
+    row.ok_or(StoreError::not_found(entity, id))?.try_into()
+}
+
+/// Every row `sql` selects, converted.
+pub(crate) async fn fetch_all_as<'c, B, R, T>(
+    conn: impl Executor<'c, Database = B::Db>,
+    sql: &'static str,
+) -> Result<Vec<T>>
+where
+    B: SqlBackend,
+    R: for<'r> sqlx::FromRow<'r, Row<B>> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let rows: Vec<R> = sqlx::query_as(sql).fetch_all(conn).await?;
+    convert(rows)
+}
+
+/// `NotFound` as `entity` unless `sql` (`SELECT 1 FROM <table> WHERE id = $1`) finds the row:
+/// the parent of a listing, whose absence is a 404 rather than an empty list.
+pub(crate) async fn ensure_exists<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    sql: &'static str,
+    (entity, id): (Entity, Uuid),
+) -> Result<()>
+where
+    for<'q> Uuid: Param<'q, DB>,
+{
+    let found = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    found.map(|_| ()).ok_or(StoreError::not_found(entity, id))
+}
+
 /// Maps a foreign-key violation on insert to "the parent does not exist".
 pub(crate) fn parent_missing(e: sqlx::Error, entity: Entity, id: Uuid) -> StoreError {
     if StoreError::is_foreign_key_violation(&e) {
@@ -352,13 +396,8 @@ pub(crate) async fn require_project<'c, DB: Sql>(
 where
     for<'q> Uuid: Param<'q, DB>,
 {
-    let found = sqlx::query("SELECT 1 FROM projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or(StoreError::not_found(Entity::Project, id))
+    let sql = "SELECT 1 FROM projects WHERE id = $1";
+    ensure_exists(conn, sql, (Entity::Project, id)).await
 }
 
 /// A project's `owner_id` must name a user: 422 on `owner_id` otherwise.
@@ -426,13 +465,8 @@ async fn require_component<'c, DB: Sql>(
 where
     for<'q> Uuid: Param<'q, DB>,
 {
-    let found = sqlx::query("SELECT 1 FROM components WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or(StoreError::not_found(Entity::Component, id))
+    let sql = "SELECT 1 FROM components WHERE id = $1";
+    ensure_exists(conn, sql, (Entity::Component, id)).await
 }
 
 #[async_trait]
