@@ -198,6 +198,24 @@ describe('core UI', () => {
     await ctx.close();
   });
 
+  test('the API docs page lists the operations, under the strict script policy', async () => {
+    const docs = await (await browser.newContext()).newPage();
+    const violations = [];
+    docs.on('console', (m) => {
+      if (m.type() === 'error') violations.push(m.text());
+    });
+    await docs.goto(`${server.url}/docs`);
+    assert.equal(new URL(docs.url()).pathname, '/docs/');
+    await docs.getByRole('heading', { name: /TaylorDash/ }).first().waitFor();
+    const list = docs.locator('.opblock-summary-path[data-path="/api/v1/projects"]').first();
+    await list.waitFor();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(await list.isVisible(), 'the projects operations stay listed');
+    assert.deepEqual(violations, [], 'no script errors or policy violations');
+    await screenshot(docs, 'core-api-docs');
+    await docs.context().close();
+  });
+
   test('kiosk: only the default view, and it recovers alone after a server restart', async () => {
     await server.api('POST', '/auth/users', {
       token: adminToken,

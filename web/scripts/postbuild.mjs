@@ -1,9 +1,10 @@
-// After `vite build`: write .gz next to every compressible file (the server sends it as it is,
+// After `vite build`: add Swagger UI's two files to the API docs page (public/docs holds the page),
+// write .gz next to every compressible file (the server sends it as it is,
 // so it never compresses at run time; no .br twin, which would cost the binary that embeds the
 // build about 250 KB for 10-15 % fewer bytes), and report the initial JavaScript size
 // (what index.html loads before any lazy chunk) against the 300 KB gzip budget.
 import { gzipSync } from 'node:zlib';
-import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
@@ -17,6 +18,13 @@ function walk(dir) {
   });
 }
 
+// Only what the page loads (the package's other bundles would cost the binary 600 KB), with the
+// bundle's license notice.
+const swaggerUi = new URL('../node_modules/swagger-ui-dist/', import.meta.url).pathname;
+for (const name of ['swagger-ui-bundle.js', 'swagger-ui-bundle.js.LICENSE.txt', 'swagger-ui.css']) {
+  copyFileSync(join(swaggerUi, name), join(dist, 'docs', name));
+}
+
 const gzipped = new Map();
 for (const file of walk(dist)) {
   if (!compressible.test(file)) continue;
@@ -25,9 +33,10 @@ for (const file of walk(dist)) {
   gzipped.set(relative(dist, file), gz.length);
   // Only keep a variant that actually saves bytes.
   if (gz.length < raw.length) writeFileSync(`${file}.gz`, gz);
-  // Hashed assets are kept compressed only: the server inflates the .gz for the rare client
-  // without gzip, and the binary that embeds the build stays small (the image size target).
-  if (gz.length < raw.length && relative(dist, file).startsWith('assets/')) unlinkSync(file);
+  // Hashed assets and Swagger UI's large files are kept compressed only: the server inflates the
+  // .gz for the rare client without gzip, and the binary that embeds the build stays small.
+  const gzOnly = /^(assets\/|docs\/swagger-ui)/.test(relative(dist, file));
+  if (gz.length < raw.length && gzOnly) unlinkSync(file);
 }
 
 // Initial JS: the entry script plus its modulepreloaded imports, as listed in index.html.

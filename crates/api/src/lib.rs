@@ -278,13 +278,19 @@ pub fn router(state: AppState) -> Router {
         auth::middleware::authorize,
     ));
     let (routes, doc) = all_routes(v1).split_for_parts();
-    let doc = openapi::finish(doc);
+    // Rendered once; the docs page (`/docs/`, part of the UI build) reads it.
+    let doc = axum::body::Bytes::from(
+        serde_json::to_vec(&openapi::finish(doc)).expect("the OpenAPI document serializes"),
+    );
     routes
-        .merge(
-            Router::<AppState>::from(
-                utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", doc),
-            )
-            .layer(from_fn(ui::docs_plain_unless_gzip)),
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }),
         )
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

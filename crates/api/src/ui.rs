@@ -43,6 +43,11 @@ fn reserved(path: &str) -> bool {
 /// path belongs to the API (the caller answers with its JSON 404).
 pub fn fallback(req: &Request) -> Option<Response> {
     let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/docs")
+        && matches!(*req.method(), Method::GET | Method::HEAD)
+    {
+        return docs(rest, req.headers());
+    }
     if reserved(path) || !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
@@ -59,6 +64,27 @@ pub fn fallback(req: &Request) -> Option<Response> {
         return Some(not_found());
     }
     Some(page(req.headers()))
+}
+
+/// The API docs page (`/docs/`, Swagger UI reading `/openapi.json`) and its files, part of the
+/// build (`web/dist/docs`); an unknown file there is the API's JSON 404.
+fn docs(rest: &str, headers: &HeaderMap) -> Option<Response> {
+    match rest {
+        "" => Some(
+            (
+                StatusCode::PERMANENT_REDIRECT,
+                [(header::LOCATION, "/docs/")],
+            )
+                .into_response(),
+        ),
+        "/" => Some(file("docs/index.html", headers)),
+        _ => {
+            let name = format!("docs{rest}");
+            let known = !name.ends_with(".gz")
+                && (Dist::get(&name).is_some() || Dist::get(&format!("{name}.gz")).is_some());
+            known.then(|| file(&name, headers))
+        }
+    }
 }
 
 /// `GET /` from a browser (Accept: text/html) gets the UI; API clients keep v1's JSON root.
@@ -272,38 +298,6 @@ mod tests {
             assert!(!reserved(p), "{p}");
         }
     }
-}
-
-/// Swagger UI's files (`/docs`) are embedded gzip-compressed and served with
-/// `Content-Encoding: gzip`; a client that did not ask for gzip gets them inflated.
-pub(crate) async fn docs_plain_unless_gzip(req: Request, next: Next) -> Response {
-    let gzip_ok = accepts(req.headers(), "gzip");
-    let res = next.run(req).await;
-    let gzipped = res
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    if gzip_ok || !gzipped {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let plain = match axum::body::to_bytes(body, 64 << 20).await {
-        Ok(bytes) => gunzip(&bytes),
-        Err(_) => None,
-    };
-    let Some(plain) = plain else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "an embedded API docs file could not be decompressed",
-        )
-            .into_response();
-    };
-    parts.headers.remove(header::CONTENT_ENCODING);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    Response::from_parts(parts, Body::from(plain))
 }
 
 /// The content of one gzip member (RFC 1952): header fields skipped, the deflate data inflated.
