@@ -24,6 +24,7 @@ const LogsPage = lazy(() => import('../pages/Logs/index'));
 const ProjectDetailPage = lazy(() => import('../pages/ProjectDetail/index'));
 const StatusPage = lazy(() => import('../pages/Status/StatusPage'));
 const ComponentChecksPage = lazy(() => import('../pages/Checks/index'));
+const AlertsPage = lazy(() => import('../pages/Alerts/index'));
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
@@ -105,6 +106,7 @@ export function AppRoutes() {
           <Route path="projects/:projectId/canvas" element={<CanvasPage />} />
           <Route path="canvas" element={<CanvasPage />} />
           <Route path="events" element={<EventsPage />} />
+          <Route path="alerts" element={<AlertsPage />} />
           <Route path="settings" element={<SettingsPage />} />
           <Route
             path="admin"

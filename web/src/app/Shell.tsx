@@ -7,6 +7,7 @@ import { clockTime, useLiveStream } from './live';
 import { useTheme } from './theme';
 import { Button } from './ui';
 import { ConnectionBanner, SessionExpiryWarning } from './banners';
+import { useLiveAlerts, useOpenAlerts } from '../alerts/api';
 import './shell.css';
 
 export function Shell() {
@@ -40,6 +41,7 @@ export function Shell() {
         <NavLink to="/projects">Projects</NavLink>
         <NavLink to="/canvas">Canvas</NavLink>
         <NavLink to="/events">Events</NavLink>
+        <AlertsLink />
         <NavLink to="/settings">Settings</NavLink>
         {isAdmin && <NavLink to="/logs">Logs</NavLink>}
         {isAdmin && <NavLink to="/admin">Admin</NavLink>}
@@ -50,6 +52,23 @@ export function Shell() {
         <Outlet />
       </main>
     </div>
+  );
+}
+
+/** "Alerts" in the navigation, with how many fire now (kept current from the live stream). */
+function AlertsLink() {
+  useLiveAlerts();
+  const firing = useOpenAlerts().data?.firing ?? 0;
+  return (
+    <NavLink to="/alerts">
+      Alerts
+      {firing > 0 && (
+        <span className="nav-count" data-testid="alerts-badge" title={`${firing} firing`}>
+          {firing}
+          <span className="sr-only"> firing</span>
+        </span>
+      )}
+    </NavLink>
   );
 }
 

@@ -1,21 +1,22 @@
-// Administration (/admin, admins only): users, sign-in settings and the audit log. The tab is in
-// the URL.
+// Administration (/admin, admins only): users, sign-in settings, alerting (channels and rules)
+// and the audit log. The tab is in the URL.
 import { useSearchParams } from 'react-router';
 import { useSession } from '../../app/session';
 import { ErrorMessage } from '../../app/ui';
 import { TabPanel, Tabs } from '../Events/shared';
+import { AlertingTab } from './AlertingTab';
 import { AuditTab } from './AuditTab';
 import { SignInTab } from './SignInTab';
 import { UsersTab } from './UsersTab';
 import './admin.css';
 
-type Tab = 'users' | 'sign-in' | 'audit';
+type Tab = 'users' | 'sign-in' | 'alerting' | 'audit';
 
 export default function AdminPage() {
   const [sp, setSp] = useSearchParams();
   const { isAdmin } = useSession();
   const t = sp.get('tab');
-  const tab: Tab = t === 'audit' || t === 'sign-in' ? t : 'users';
+  const tab: Tab = t === 'audit' || t === 'sign-in' || t === 'alerting' ? t : 'users';
   if (!isAdmin) return <ErrorMessage error={new Error('Administration is for admins only.')} />;
   return (
     <div className="admin-page">
@@ -30,12 +31,14 @@ export default function AdminPage() {
         tabs={[
           { id: 'users', label: 'Users' },
           { id: 'sign-in', label: 'Sign-in' },
+          { id: 'alerting', label: 'Alerting' },
           { id: 'audit', label: 'Audit log' },
         ]}
       />
       <TabPanel idPrefix="admin" active={tab}>
         {tab === 'users' && <UsersTab />}
         {tab === 'sign-in' && <SignInTab />}
+        {tab === 'alerting' && <AlertingTab />}
         {tab === 'audit' && <AuditTab />}
       </TabPanel>
     </div>
