@@ -867,6 +867,9 @@ pub enum ChannelConfig {
         host: String,
         port: u16,
         security: SmtpSecurity,
+        /// Accept a server certificate that does not verify (self-signed, another name): only
+        /// for a relay the admin knows; the connection is still encrypted.
+        allow_self_signed: bool,
         username: Option<String>,
         from: String,
         to: Vec<String>,
@@ -976,7 +979,15 @@ impl ChannelConfig {
     pub fn parse(kind: ChannelKind, config: &JsonObject) -> Result<ChannelConfig, ValidationError> {
         let allowed: &[&str] = match kind {
             ChannelKind::Webhook => &["url"],
-            ChannelKind::Email => &["host", "port", "security", "username", "from", "to"],
+            ChannelKind::Email => &[
+                "host",
+                "port",
+                "security",
+                "allow_self_signed",
+                "username",
+                "from",
+                "to",
+            ],
             ChannelKind::Ntfy => &["server", "topic"],
             ChannelKind::Gotify => &["server"],
             ChannelKind::Discord | ChannelKind::Slack => &[],
@@ -1041,6 +1052,16 @@ impl ChannelConfig {
                         .map(|p| p as u16)
                         .ok_or_else(|| ValidationError::new("port", "must be 1-65535"))?,
                 };
+                let allow_self_signed = match config.get("allow_self_signed") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(ValidationError::new(
+                            "allow_self_signed",
+                            "must be true or false",
+                        ));
+                    }
+                };
                 let username = str_field(config, "username")?.filter(|s| !s.is_empty());
                 if let Some(u) = &username {
                     validate::name("username", u, 255)?;
@@ -1065,6 +1086,7 @@ impl ChannelConfig {
                     host,
                     port,
                     security,
+                    allow_self_signed,
                     username,
                     from,
                     to,
@@ -1080,10 +1102,13 @@ impl ChannelConfig {
                 host,
                 port,
                 security,
+                allow_self_signed,
                 username,
                 from,
                 to,
             } => json!({"host": host, "port": port, "security": security.as_str(),
+                        // Only when set: the usual channel does not mention it.
+                        "allow_self_signed": allow_self_signed.then_some(true),
                         "username": username, "from": from, "to": to}),
             ChannelConfig::Ntfy { server, topic } => json!({"server": server, "topic": topic}),
             ChannelConfig::Gotify { server } => json!({"server": server}),

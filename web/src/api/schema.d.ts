@@ -1980,7 +1980,8 @@ export interface components {
          * @description A channel as sent. `kind` and its `config` / `secrets`:
          *     - `webhook`: config `url`; secret `signing_key` (generated when left out, and shown once);
          *     - `email`: config `host`, `port` (587/465/25), `security` (`starttls` default, `tls`,
-         *       `none`), `username`, `from`, `to` (a list); secret `password`;
+         *       `none`), `allow_self_signed` (false: the server's certificate must verify), `username`,
+         *       `from`, `to` (a list); secret `password`;
          *     - `ntfy`: config `server` (https://ntfy.sh), `topic`; secret `token` (optional);
          *     - `gotify`: config `server`; secret `token` (the application token);
          *     - `discord`, `slack` (also Mattermost and Matrix hookshots): secret `url`.

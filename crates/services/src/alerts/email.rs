@@ -164,8 +164,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    let mut config = (*crate::checks::tls::client_config(false)).clone();
+/// Verifying with the system's roots, or (the channel allows it) accepting any certificate.
+fn tls_connector(allow_self_signed: bool) -> tokio_rustls::TlsConnector {
+    let mut config = (*crate::checks::tls::client_config(allow_self_signed)).clone();
     config.alpn_protocols.clear();
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
 }
@@ -186,6 +187,7 @@ async fn send_inner(c: &StoredChannel, n: &Notification) -> Result<(), String> {
         host,
         port,
         security,
+        allow_self_signed,
         username,
         from,
         to,
@@ -203,7 +205,7 @@ async fn send_inner(c: &StoredChannel, n: &Notification) -> Result<(), String> {
         .map_err(|e| format!("SMTP: {host} is no TLS server name: {e}"))?;
     match security {
         SmtpSecurity::Tls => {
-            let tls = tls_connector()
+            let tls = tls_connector(*allow_self_signed)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("SMTP TLS: {e}"))?;
@@ -224,7 +226,7 @@ async fn send_inner(c: &StoredChannel, n: &Notification) -> Result<(), String> {
             }
             conn.cmd("STARTTLS", 220, "STARTTLS").await?;
             let tcp = conn.io.into_inner();
-            let tls = tls_connector()
+            let tls = tls_connector(*allow_self_signed)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| format!("SMTP STARTTLS: {e}"))?;

@@ -1,7 +1,7 @@
 //! Alerts against real parts on loopback: the webhook receiver process that verifies the
 //! signature, a real SMTP server (aiosmtpd), and HTTP receivers that assert the exact requests
 //! ntfy, Gotify, Discord and Slack document. The evaluator and the sender run one round at a
-//! time on a clock the test moves.
+//! time on a clock the test moves; every test runs on SQLite and on PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,9 +16,17 @@ use serde_json::{Value, json};
 use services::Clock;
 use services::alerts::{Alerts, Settings};
 use storage::Store;
-use testsupport::{SmtpServer, TestDb, WebhookReceiver};
+use testsupport::{SmtpServer, WebhookReceiver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
+
+testsupport::on_both_backends!(
+    ten_checks_down_together_make_one_signed_notification,
+    a_down_receiver_delays_a_notification_and_never_doubles_it,
+    each_channel_sends_what_its_service_documents,
+    email_goes_through_a_real_smtp_server,
+    email_over_starttls_refuses_a_certificate_that_does_not_verify,
+);
 
 /// A clock the test moves (milliseconds since the epoch).
 fn clock(start: DateTime<Utc>) -> (Clock, Arc<AtomicI64>) {
@@ -109,10 +117,7 @@ fn settings(clock: Clock) -> Settings {
 
 /// Ten checks behind one switch go down together: one notification, signed, to a receiver
 /// that checks the signature; when they come back, one resolved notification.
-#[tokio::test]
-async fn ten_checks_down_together_make_one_signed_notification() {
-    let db = TestDb::sqlite().await;
-    let store = db.store.clone();
+async fn ten_checks_down_together_make_one_signed_notification(store: Arc<dyn Store>) {
     let ids = checks(&store, 10).await;
     let start = domain::now();
     let (clock, ms) = clock(start);
@@ -185,10 +190,7 @@ async fn ten_checks_down_together_make_one_signed_notification() {
 
 /// A receiver that is down delays a notification (retries with backoff, counted as failed
 /// attempts) and never loses or doubles it.
-#[tokio::test]
-async fn a_down_receiver_delays_a_notification_and_never_doubles_it() {
-    let db = TestDb::sqlite().await;
-    let store = db.store.clone();
+async fn a_down_receiver_delays_a_notification_and_never_doubles_it(store: Arc<dyn Store>) {
     let ids = checks(&store, 1).await;
     let start = domain::now();
     let (clock, ms) = clock(start);
@@ -336,10 +338,8 @@ async fn receiver(status: &'static str) -> (u16, Arc<Mutex<Vec<Request>>>) {
 }
 
 /// Each channel kind sends the request its service documents ("send test").
-#[tokio::test]
-async fn each_channel_sends_what_its_service_documents() {
-    let db = TestDb::sqlite().await;
-    let alerts = Alerts::new(db.store.clone(), Settings::default());
+async fn each_channel_sends_what_its_service_documents(store: Arc<dyn Store>) {
+    let alerts = Alerts::new(store, Settings::default());
     let (port, seen) = receiver("200 OK").await;
     let base = format!("http://127.0.0.1:{port}");
     let make = |name: &str, kind: &str, config: Value, secrets: &[(&str, String)]| NewChannel {
@@ -442,13 +442,11 @@ async fn each_channel_sends_what_its_service_documents() {
 }
 
 /// E-mail through a real SMTP server with AUTH; the idempotency key is the Message-ID.
-#[tokio::test]
-async fn email_goes_through_a_real_smtp_server() {
+async fn email_goes_through_a_real_smtp_server(store: Arc<dyn Store>) {
     let Some(smtp) = SmtpServer::start("alerts", "mail-pass", None) else {
         return;
     };
-    let db = TestDb::sqlite().await;
-    let alerts = Alerts::new(db.store.clone(), Settings::default());
+    let alerts = Alerts::new(store, Settings::default());
     let c = alerts
         .create_channel(NewChannel {
             name: "mail".into(),
@@ -501,4 +499,52 @@ async fn email_goes_through_a_real_smtp_server() {
         .to_string();
     assert!(err.contains("SMTP"), "{err}");
     assert_eq!(smtp.messages().len(), 1);
+}
+
+/// E-mail over STARTTLS to a real server that offers it and requires it before AUTH, with a
+/// self-signed certificate: a channel that verifies certificates (the default) refuses the
+/// server and sends nothing; one that allows it delivers over TLS, authenticated.
+async fn email_over_starttls_refuses_a_certificate_that_does_not_verify(store: Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    super::self_signed(dir.path(), "smtp", "30");
+    let (cert, key) = (dir.path().join("smtp.pem"), dir.path().join("smtp.key"));
+    let Some(smtp) = SmtpServer::start("alerts", "mail-pass", Some((&cert, &key))) else {
+        return;
+    };
+    let alerts = Alerts::new(store, Settings::default());
+    let channel = |allow_self_signed: Option<bool>| NewChannel {
+        name: "mail".into(),
+        kind: "email".into(),
+        config: obj(json!({
+            "host": "127.0.0.1", "port": smtp.port, "security": "starttls",
+            "allow_self_signed": allow_self_signed, "username": "alerts",
+            "from": "taylordash@lab.lan", "to": ["me@lab.lan"],
+        })),
+        secrets: [("password".to_owned(), "mail-pass".to_owned())].into(),
+        enabled: None,
+    };
+    let c = alerts.create_channel(channel(None)).await.unwrap();
+    let id = c.channel.channel.id;
+    let err = alerts.test_channel(id).await.unwrap_err().to_string();
+    assert!(err.contains("SMTP STARTTLS"), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(smtp.messages().is_empty());
+
+    let allowed = alerts
+        .update_channel(id, Some(1), channel(Some(true)))
+        .await
+        .unwrap();
+    assert_eq!(allowed.channel.config.to_json()["allow_self_signed"], true);
+    alerts.test_channel(id).await.unwrap();
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["tls"], true, "{mail:?}");
+    assert_eq!(mail[0]["login"], "alerts");
+    assert_eq!(mail[0]["to"], json!(["me@lab.lan"]));
+    assert!(
+        mail[0]["data"]
+            .as_str()
+            .unwrap()
+            .contains("Subject: TaylorDash test notification")
+    );
 }

@@ -16,6 +16,7 @@ testsupport::on_both_backends!(
     channels_and_rules_round_trip,
     alert_changes_and_their_notifications_commit_together,
     notifications_are_leased_once_and_finished,
+    what_the_rules_watch_reads_alike,
 );
 
 fn obj(v: serde_json::Value) -> domain::JsonObject {
@@ -312,4 +313,98 @@ async fn notifications_are_leased_once_and_finished(store: Arc<dyn Store>) {
     assert_eq!(again.len(), 3);
     assert!(again.iter().any(|c| c.notification.id == retry));
     assert_eq!(store.notification_backlog().await.unwrap(), 3);
+}
+
+/// The evaluator's inputs beyond checks: blocked components, dead letters in a window, and the
+/// last backup's outcome from the mirrored `backup.*` events.
+async fn what_the_rules_watch_reads_alike(store: Arc<dyn Store>) {
+    let start = domain::now();
+    assert!(store.blocked_components().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .dead_letters_since(start - Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let none = store.backup_outcomes().await.unwrap();
+    assert!(none.last_success.is_none() && none.last_failure.is_none());
+
+    let (project, component) = testsupport::project_with_component(&*store, "lab", "nas").await;
+    let _other = testsupport::project_with_component(&*store, "lab 2", "pi").await;
+    store
+        .update_component(
+            component,
+            None,
+            domain::ComponentPatch {
+                status: Some(domain::ComponentStatus::Blocked),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let blocked = store.blocked_components().await.unwrap();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(
+        (blocked[0].component_id, blocked[0].project_id),
+        (component, project)
+    );
+    assert_eq!(blocked[0].name, "nas");
+
+    let dead = |topic: &str| domain::NewDeadLetter {
+        original_topic: topic.into(),
+        reason: domain::DeadReason::InvalidJson,
+        detail: "expected value".into(),
+        payload: json!("{oops"),
+        received_at: domain::now(),
+        idempotency_key: None,
+    };
+    let backup = |kind: &str, key: &str, payload: serde_json::Value, at| domain::NewEvent {
+        topic: "tracker/events/backups/x".into(),
+        kind: kind.into(),
+        trace_id: uuid::Uuid::new_v4(),
+        idempotency_key: key.into(),
+        source: domain::EventSource::Outbox,
+        payload: payload.as_object().cloned().unwrap(),
+        ts: at,
+        received_at: at,
+    };
+    let failed_at = start - Duration::minutes(5);
+    store
+        .ingest(
+            &[
+                backup(
+                    "backup.succeeded",
+                    "b1",
+                    json!({}),
+                    start - Duration::hours(2),
+                ),
+                backup(
+                    "backup.failed",
+                    "b2",
+                    json!({"error": "disk full"}),
+                    failed_at,
+                ),
+            ],
+            &[dead("tracker/events/a"), dead("tracker/events/b")],
+        )
+        .await
+        .unwrap();
+    let window = |m| start - Duration::minutes(m);
+    assert_eq!(store.dead_letters_since(window(1)).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .dead_letters_since(domain::now() + Duration::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let o = store.backup_outcomes().await.unwrap();
+    let (at, error) = o.last_failure.unwrap();
+    assert_eq!(error, "disk full");
+    assert!(
+        (at - failed_at).num_milliseconds().abs() < 1,
+        "{at} vs {failed_at}"
+    );
+    assert!(o.last_success.unwrap() < at);
 }
