@@ -11,8 +11,8 @@ use sqlx::{ColumnIndex, Database, Executor, Row as _};
 use uuid::Uuid;
 
 use crate::backend::{Column, Conn, Dialects, Param, Row, SqlBackend};
-use crate::snapshot::{Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, value};
-use crate::{Result, StoreError};
+use crate::snapshot::{Kind, RowObject, RowSink, RowSource, SnapshotStore, TABLES, Table, value};
+use crate::{Backend, Result, StoreError};
 
 /// Makes the export's transaction one consistent read.
 const BEGIN_SNAPSHOT: Dialects = Dialects {
@@ -27,6 +27,41 @@ const RESET_SEQUENCE: Dialects = Dialects {
                coalesce((SELECT max(id) FROM {table}), 0) + 1, false)",
     sqlite: "",
 };
+
+/// Bound parameters per statement, under both databases' limits (SQLite 32,766, PostgreSQL
+/// 65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// Rows per multi-row INSERT of `table` during a restore.
+fn rows_per_insert(table: &Table) -> usize {
+    (MAX_PARAMS / table.columns.len().max(1)).clamp(1, 1_000)
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, ...), ...` for `rows` rows; plain `?` placeholders
+/// on SQLite, which looks numbered ones up by name, one linear scan per parameter.
+fn insert_sql(table: &Table, rows: usize, backend: Backend) -> String {
+    let width = table.columns.len();
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        table.name,
+        columns.join(", ")
+    );
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Postgres => sql.push_str(&format!("${}", r * width + c + 1)),
+                Backend::Sqlite => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 /// Column `i` of `row` in its canonical JSON encoding.
 fn read<DB: Database>(row: &DB::Row, i: usize, kind: Kind) -> Result<Value>
@@ -154,40 +189,42 @@ where
                 .await?;
         }
         let mut counts: Vec<(&'static str, u64)> = TABLES.iter().map(|t| (t.name, 0)).collect();
-        let mut current: Option<(&'static str, String)> = None;
-        for item in rows {
-            let (table, row) = item.map_err(StoreError::Corrupt)?;
-            if current.as_ref().is_none_or(|(name, _)| *name != table.name) {
-                let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-                let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
-                current = Some((
-                    table.name,
-                    format!(
-                        "INSERT INTO {} ({}) VALUES ({})",
-                        table.name,
-                        columns.join(", "),
-                        params.join(", ")
-                    ),
-                ));
+        // Rows go in as multi-row INSERTs of one table each: a statement per row made a
+        // restore into PostgreSQL a round trip per row.
+        let mut batch: Vec<RowObject> = Vec::new();
+        let mut batch_table: Option<&'static Table> = None;
+        for item in rows.map(Some).chain(std::iter::once(None)) {
+            let next = item.transpose().map_err(StoreError::Corrupt)?;
+            if let Some(table) = batch_table {
+                let other_table = next.as_ref().is_none_or(|(t, _)| t.name != table.name);
+                if other_table || batch.len() >= rows_per_insert(table) {
+                    let mut query =
+                        sqlx::query(sqlx::AssertSqlSafe(insert_sql(table, batch.len(), B::KIND)));
+                    for row in &batch {
+                        for (name, kind) in table.columns {
+                            let v = row.get(*name).unwrap_or(&Value::Null);
+                            query = match kind {
+                                Kind::Uuid => query.bind(value::uuid(name, v)?),
+                                Kind::Text => query.bind(value::text(name, v)?),
+                                Kind::I32 => query.bind(value::int32(name, v)?),
+                                Kind::I64 => query.bind(value::int(name, v)?),
+                                Kind::F64 => query.bind(value::float(name, v)?),
+                                Kind::Bool => query.bind(value::boolean(name, v)?),
+                                Kind::Time => query.bind(value::time(name, v)?),
+                                Kind::Json => query.bind(value::json(v)),
+                            };
+                        }
+                    }
+                    query.execute(&mut *tx).await?;
+                    if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
+                        c.1 += batch.len() as u64;
+                    }
+                    batch.clear();
+                }
             }
-            let sql = current.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (name, kind) in table.columns {
-                let v = row.get(*name).unwrap_or(&Value::Null);
-                query = match kind {
-                    Kind::Uuid => query.bind(value::uuid(name, v)?),
-                    Kind::Text => query.bind(value::text(name, v)?),
-                    Kind::I32 => query.bind(value::int32(name, v)?),
-                    Kind::I64 => query.bind(value::int(name, v)?),
-                    Kind::F64 => query.bind(value::float(name, v)?),
-                    Kind::Bool => query.bind(value::boolean(name, v)?),
-                    Kind::Time => query.bind(value::time(name, v)?),
-                    Kind::Json => query.bind(value::json(v)),
-                };
-            }
-            query.execute(&mut *tx).await?;
-            if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
-                c.1 += 1;
+            if let Some((table, row)) = next {
+                batch_table = Some(table);
+                batch.push(row);
             }
         }
         let reset = RESET_SEQUENCE.get(B::KIND);
@@ -209,5 +246,32 @@ where
                 .fetch_one(self.reader())
                 .await?;
         Ok(v.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_inserts_number_every_parameter_and_stay_under_the_limit() {
+        let t = TABLES.iter().find(|t| t.name == "tasks").expect("tasks");
+        let w = t.columns.len();
+        let sql = insert_sql(t, 2, Backend::Postgres);
+        assert!(sql.starts_with("INSERT INTO tasks ("), "{sql}");
+        assert!(sql.ends_with(&format!("${})", 2 * w)), "{sql}");
+        assert_eq!(sql.matches('$').count(), 2 * w);
+        assert_eq!(sql.matches("), (").count(), 1);
+        let sql = insert_sql(t, 3, Backend::Sqlite);
+        assert_eq!(sql.matches('?').count(), 3 * w);
+        assert!(!sql.contains('$'), "{sql}");
+        for t in TABLES {
+            assert!(
+                rows_per_insert(t) * t.columns.len() <= MAX_PARAMS,
+                "{}",
+                t.name
+            );
+            assert!(rows_per_insert(t) >= 1);
+        }
     }
 }

@@ -10,6 +10,8 @@ use storage::{Kind, RowObject, Store, StoreConfig, TABLES, Table};
 use testsupport::TestDb;
 
 type Rows = Vec<(&'static Table, RowObject)>;
+/// Events beyond the one `populate` writes by hand.
+const BULK_EVENTS: usize = 2_345;
 /// Column names in order, with kinds where the database tells them.
 type Columns = Vec<(String, Option<Kind>)>;
 type Schema = Vec<(String, Columns)>;
@@ -80,6 +82,25 @@ async fn populate(store: &Arc<dyn Store>) {
         received_at: now,
     };
     store.ingest(&[event], &[]).await.unwrap();
+    // More events than one multi-row INSERT of a restore takes: the restore spans statements.
+    let bulk: Vec<domain::NewEvent> = (0..BULK_EVENTS)
+        .map(|i| domain::NewEvent {
+            topic: format!("tracker/events/bulk/{}", i % 7),
+            kind: "bulk.event".into(),
+            trace_id: uuid::Uuid::new_v4(),
+            idempotency_key: format!("bulk-{i}"),
+            source: domain::EventSource::Mqtt,
+            payload: serde_json::json!({"i": i, "s": "x".repeat(i % 50)})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ts: now + chrono::Duration::milliseconds(i as i64),
+            received_at: now,
+        })
+        .collect();
+    for chunk in bulk.chunks(500) {
+        store.ingest(chunk, &[]).await.unwrap();
+    }
     let user = |name: &str, created_by| NewUser {
         username: name.into(),
         password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".into(),
@@ -264,7 +285,9 @@ async fn round_trip(from: TestDb, to: TestDb) {
     assert_eq!(stored.stored.len(), 1);
     let counts = to.store.row_counts().await.unwrap();
     assert!(
-        counts.iter().any(|(t, n)| *t == "events_mirror" && *n == 2),
+        counts
+            .iter()
+            .any(|(t, n)| *t == "events_mirror" && *n == BULK_EVENTS as i64 + 2),
         "{counts:?}"
     );
     assert!(to.store.schema_version().await.unwrap() >= 5);
