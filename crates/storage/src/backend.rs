@@ -57,8 +57,9 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// This database's migrations.
     fn migrations() -> Migrator;
 
-    /// Applies pending migrations (verifying the checksums of applied ones).
-    fn apply_migrations(&self) -> impl Future<Output = Result<()>> + Send;
+    /// Applies pending migrations (verifying the checksums of applied ones), all of them or
+    /// those up to and including `up_to`.
+    fn apply_migrations(&self, up_to: Option<i64>) -> impl Future<Output = Result<()>> + Send;
 
     /// Inserts a batch of events inside the caller's transaction, with as few statements as the
     /// database allows; returns each event's new id in input order, or `None` for a duplicate

@@ -121,6 +121,9 @@ pub trait Store:
     /// Applies pending migrations; safe to run any number of times, and from several processes.
     /// Verifies the checksums of applied ones.
     async fn migrate(&self) -> Result<()>;
+    /// [`Store::migrate`], applying pending migrations one at a time and telling
+    /// `step(applied, pending)` before the first and after each (the `migrate` command's bar).
+    async fn migrate_stepwise(&self, step: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<()>;
     /// Applies pending migrations, doing nothing — not even taking the migration lock or
     /// creating the bookkeeping table — when all are applied. This is what lets a server run as
     /// a role without any schema privilege once `migrate` has run as the owner.

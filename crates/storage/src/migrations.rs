@@ -187,9 +187,14 @@ pub(crate) fn sqlite() -> Migrator {
     migrator(SQLITE)
 }
 
-/// SQLite's migrations up to and including `version` (tests of upgrades).
-#[cfg(test)]
-pub(crate) fn sqlite_up_to(version: i64) -> Migrator {
-    let sources: Vec<Source> = SQLITE.iter().copied().filter(|s| s.0 <= version).collect();
-    migrator(&sources)
+/// `migrations` up to and including `version` (the `migrate` command applies them one at a
+/// time; tests of upgrades stop part way).
+pub(crate) fn up_to(migrations: &Migrator, version: i64) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect(),
+    )
 }

@@ -68,9 +68,13 @@ impl SqlBackend for PgStore {
         &self.group_commit
     }
 
-    async fn apply_migrations(&self) -> crate::Result<()> {
+    async fn apply_migrations(&self, up_to: Option<i64>) -> crate::Result<()> {
         // sqlx takes an advisory lock, so replicas starting together migrate one at a time.
-        migrations::postgres().run(&self.pool).await?;
+        let all = migrations::postgres();
+        match up_to {
+            Some(v) => migrations::up_to(&all, v).run(&self.pool).await?,
+            None => all.run(&self.pool).await?,
+        }
         Ok(())
     }
 

@@ -505,7 +505,30 @@ where
     }
 
     async fn migrate(&self) -> Result<()> {
-        self.apply_migrations().await
+        self.apply_migrations(None).await
+    }
+
+    async fn migrate_stepwise(&self, step: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<()> {
+        // None before the first migration creates the bookkeeping table.
+        let applied: HashSet<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(self.reader())
+                .await
+                .map(|v: Vec<i64>| v.into_iter().collect())
+                .unwrap_or_default();
+        let pending: Vec<i64> = B::migrations()
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect();
+        let total = pending.len() as u64;
+        step(0, total);
+        for (i, version) in pending.into_iter().enumerate() {
+            self.apply_migrations(Some(version)).await?;
+            step(i as u64 + 1, total);
+        }
+        // The full pass also verifies the checksums of the migrations applied before.
+        self.apply_migrations(None).await
     }
 
     async fn migrate_if_needed(&self) -> Result<()> {
@@ -518,7 +541,7 @@ where
                 return Ok(());
             }
         }
-        self.apply_migrations().await
+        self.apply_migrations(None).await
     }
 
     async fn ping(&self) -> Result<()> {

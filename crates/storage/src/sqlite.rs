@@ -193,8 +193,12 @@ impl SqlBackend for SqliteStore {
         &self.group_commit
     }
 
-    async fn apply_migrations(&self) -> crate::Result<()> {
-        migrations::sqlite().run(&self.writer).await?;
+    async fn apply_migrations(&self, up_to: Option<i64>) -> crate::Result<()> {
+        let all = migrations::sqlite();
+        match up_to {
+            Some(v) => migrations::up_to(&all, v).run(&self.writer).await?,
+            None => all.run(&self.writer).await?,
+        }
         Ok(())
     }
 
@@ -302,10 +306,7 @@ mod tests {
         let path = dir.path().join("taylordash.db");
         {
             let store = SqliteStore::open(&path, 2).await.unwrap();
-            crate::migrations::sqlite_up_to(5)
-                .run(&store.writer)
-                .await
-                .unwrap();
+            store.apply_migrations(Some(5)).await.unwrap();
             assert_eq!(
                 tables_in(&store.writer, "main").await,
                 ["application_logs", "metric_samples"]
@@ -322,7 +323,7 @@ mod tests {
             store.reader.close().await;
         }
         let store = SqliteStore::open(&path, 2).await.unwrap();
-        store.apply_migrations().await.unwrap();
+        store.apply_migrations(None).await.unwrap();
         assert!(tables_in(&store.writer, "main").await.is_empty());
         assert_eq!(
             tables_in(&store.reader, OBSERVABILITY_SCHEMA).await,

@@ -1,67 +1,75 @@
 //! `taylordash backup create|list|verify|restore` (scheduled backups: `backup::schedule`).
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 
 use backup::{Progress, Target};
+use indicatif::{ProgressBar, ProgressStyle};
 use objects::Objects;
 use storage::Store;
 
 use crate::config::Config;
 
-/// A progress bar on stderr when it is a terminal; nothing otherwise.
+/// A progress bar per stage on stderr, with its units, rate and ETA, when stderr is a terminal
+/// (indicatif draws nothing otherwise, so logs and pipes stay clean).
+#[derive(Default)]
 pub struct Bar {
-    tty: bool,
-    last: Mutex<(String, u64)>,
+    current: Mutex<Option<(String, ProgressBar)>>,
 }
 
 impl Bar {
     pub fn new() -> Bar {
-        Bar {
-            tty: std::io::stderr().is_terminal(),
-            last: Mutex::new((String::new(), u64::MAX)),
-        }
+        Bar::default()
     }
 }
 
-impl Default for Bar {
-    fn default() -> Self {
-        Self::new()
+/// The bar of one stage: bytes for object copies and checks, rows or migrations otherwise.
+pub fn stage_bar(stage: &str, total: u64) -> ProgressBar {
+    let units = match stage {
+        "objects" | "verify" => "{bytes}/{total_bytes} {binary_bytes_per_sec}",
+        "migrations" => "{pos}/{len} migrations, {elapsed}",
+        _ => "{human_pos}/{human_len} rows {per_sec}",
+    };
+    let template = format!("{{prefix:>10}} [{{bar:25}}] {{percent:>3}}% {units} ETA {{eta}}");
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-");
+    ProgressBar::new(total)
+        .with_style(style)
+        .with_prefix(stage.to_owned())
+}
+
+/// Leaves a finished bar on the screen, on its own line (indicatif keeps the cursor at its end).
+pub fn finish_bar(bar: &ProgressBar) {
+    bar.finish();
+    if !bar.is_hidden() {
+        eprintln!();
     }
 }
 
 impl Progress for Bar {
     fn update(&self, stage: &str, done: u64, total: u64) {
-        if !self.tty {
-            return;
-        }
-        let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
-        let Ok(mut last) = self.last.lock() else {
+        let Ok(mut current) = self.current.lock() else {
             return;
         };
-        if last.0 == stage && last.1 == percent {
-            return;
+        if current.as_ref().is_none_or(|(s, _)| s != stage) {
+            if let Some((_, done_bar)) = current.take() {
+                finish_bar(&done_bar);
+            }
+            *current = Some((stage.to_owned(), stage_bar(stage, total)));
         }
-        *last = (stage.to_owned(), percent);
-        let filled = (percent / 4) as usize;
-        let unit = if stage == "objects" || stage == "verify" {
-            " bytes"
-        } else {
-            ""
-        };
-        eprint!(
-            "\r{stage:>8} [{}{}] {percent:>3}% {done}/{total}{unit}   ",
-            "#".repeat(filled),
-            " ".repeat(25 - filled.min(25))
-        );
-        let _ = std::io::stderr().flush();
+        if let Some((_, bar)) = current.as_ref() {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
     }
 
     fn finish(&self) {
-        if self.tty {
-            eprintln!();
+        if let Ok(mut current) = self.current.lock()
+            && let Some((_, bar)) = current.take()
+        {
+            finish_bar(&bar);
         }
     }
 }

@@ -286,12 +286,18 @@ fn main() -> ExitCode {
         Command::Migrate => {
             telemetry::init(&config);
             let migrated = runtime.block_on(async {
-                let store = startup::open_store(&config).await?;
-                // The full pass: also verifies the checksums of applied migrations.
+                let store = startup::connect_store(&config).await?;
+                // One at a time behind a progress bar, then the full pass that also verifies
+                // the checksums of applied migrations.
+                let bar = taylordash::backups::stage_bar("migrations", 0);
                 let result = store
-                    .migrate()
+                    .migrate_stepwise(&|done, pending| {
+                        bar.set_length(pending);
+                        bar.set_position(done);
+                    })
                     .await
                     .map_err(startup::StartupError::Migrate);
+                taylordash::backups::finish_bar(&bar);
                 store.close().await;
                 result.map(|()| store.backend())
             });

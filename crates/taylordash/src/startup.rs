@@ -162,9 +162,21 @@ pub fn ensure_data_dir(config: &Config) -> Result<(), StartupError> {
         })
 }
 
-/// Connects to the database, retrying with backoff while it is unreachable (containers often
-/// start before their database), then applies migrations.
+/// Connects to the database (see [`connect_store`]), then applies migrations.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let store = connect_store(config).await?;
+    // Skips even the migrator's bookkeeping when nothing is pending, so the server can run as a
+    // role without schema privileges; `taylordash migrate` runs the full, checksum-verifying pass.
+    store
+        .migrate_if_needed()
+        .await
+        .map_err(StartupError::Migrate)?;
+    Ok(store)
+}
+
+/// Connects to the database, retrying with backoff while it is unreachable (containers often
+/// start before their database); applies no migration.
+pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     ensure_data_dir(config)?;
     let target = store_config(config);
     let deadline = Instant::now() + config.database.connect_timeout;
@@ -185,12 +197,6 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError>
             }
         }
     };
-    // Skips even the migrator's bookkeeping when nothing is pending, so the server can run as a
-    // role without schema privileges; `taylordash migrate` runs the full, checksum-verifying pass.
-    store
-        .migrate_if_needed()
-        .await
-        .map_err(StartupError::Migrate)?;
     Ok(store)
 }
 
