@@ -3,24 +3,29 @@
 
 Measures, against the release binary on 127.0.0.1:
 
-  * artifact upload and download throughput (MiB/s) to the local directory store and to an
-    S3 server (moto, on loopback), each next to a plain file copy of the same size made in
-    the same run (the baseline);
+  * artifact upload and download throughput (MiB/s) to the local directory store, next to a
+    plain file copy (+ fsync) of the same bytes made in the same run (the baseline);
+  * the same to an S3 server on loopback (s3s-fs, which checks every request's signature),
+    next to that server's own rate for one plain signed PUT of the same bytes from this script;
   * the server's peak RSS (VmHWM) before and after a 1 GiB streamed upload;
   * `taylordash backup create` and `backup restore` times for 100,000 events (SQLite, and the
     restore into PostgreSQL when a server is reachable), next to a copy of the SQLite file.
 
 Usage:  python3 bench/files.py [--size-mib 256] [--events 100000] [--json out.json] [--binary PATH]
+                                [--skip-rss] [--skip-backup]
 
-Python 3.11 standard library only. Needs `moto_server` (pip install 'moto[server]') for the S3
-half and `psql` with a PostgreSQL server at TAYLORDASH_BENCH_PG_URL (default
-postgres://postgres@127.0.0.1:5432) for the PostgreSQL restore. See docs/benchmarks.md.
+Python 3.11 standard library only. Needs `s3s-fs` (`cargo install s3s-fs --features binary`; on
+PATH or at $TAYLORDASH_S3S_FS, as for the tests) for the S3 half and `psql` with a PostgreSQL
+server at TAYLORDASH_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432) for the
+PostgreSQL restore. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -140,6 +145,12 @@ class Server:
         self.proc.wait(timeout=30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_file(path: Path, mib: int) -> None:
     block = os.urandom(CHUNK)
     with open(path, "wb") as f:
@@ -158,15 +169,109 @@ def copy_rate(source: Path, mib: int) -> float:
     return mib / elapsed
 
 
+class S3:
+    """s3s-fs on a loopback port, with one account whose signatures it checks."""
+
+    def __init__(self, work: Path):
+        exe = os.environ.get("TAYLORDASH_S3S_FS") or shutil.which("s3s-fs")
+        if not exe or not Path(exe).exists():
+            raise FileNotFoundError("s3s-fs")
+        self.port = free_port()
+        self.access_key = "bench-" + secrets.token_hex(8)
+        self.secret_key = "secret-" + secrets.token_hex(16)
+        self.root = work / "s3-root"
+        self.root.mkdir()
+        self.proc = subprocess.Popen(
+            [exe, "--host", "127.0.0.1", "--port", str(self.port), "--access-key",
+             self.access_key, "--secret-key", self.secret_key, str(self.root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("s3s-fs did not start")
+
+    def env(self, bucket: str) -> dict[str, str]:
+        return {"S3_ENDPOINT": f"http://127.0.0.1:{self.port}", "S3_BUCKET": bucket,
+                "S3_ACCESS_KEY_ID": self.access_key, "S3_SECRET_ACCESS_KEY": self.secret_key,
+                "S3_REGION": "us-east-1", "S3_PATH_STYLE": "true"}
+
+    def signed_head(self, method: str, path: str, payload_sha256: str, length: int) -> bytes:
+        """A request head signed with AWS Signature Version 4 (no query string)."""
+        now = dt.datetime.now(dt.timezone.utc)
+        amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        host = f"127.0.0.1:{self.port}"
+        signed = "host;x-amz-content-sha256;x-amz-date"
+        canonical = (f"{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload_sha256}\n"
+                     f"x-amz-date:{amz_date}\n\n{signed}\n{payload_sha256}")
+        scope = f"{day}/us-east-1/s3/aws4_request"
+        to_sign = (f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
+                   + hashlib.sha256(canonical.encode()).hexdigest())
+        key = ("AWS4" + self.secret_key).encode()
+        for part in (day, "us-east-1", "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                f"x-amz-date: {amz_date}\r\nx-amz-content-sha256: {payload_sha256}\r\n"
+                f"Authorization: AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
+                f"SignedHeaders={signed}, Signature={signature}\r\n"
+                f"Content-Length: {length}\r\n\r\n").encode()
+
+    def send(self, head: bytes, source: Path | None) -> tuple[float, int, bytes]:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=600) as s:
+            start = time.perf_counter()
+            s.sendall(head)
+            if source is not None:
+                with open(source, "rb") as f:
+                    while block := f.read(CHUNK):
+                        s.sendall(block)
+            raw = b""
+            while chunk := s.recv(1 << 16):
+                raw += chunk
+            elapsed = time.perf_counter() - start
+        return elapsed, int(raw.split(b" ", 2)[1]), raw
+
+    def plain_put_rate(self, bucket: str, source: Path, mib: int) -> float:
+        """The server's own rate: one signed PUT of `source`, sent the way the bench's upload
+        is sent (raw socket, 1 MiB writes). The payload's SHA-256 (part of the signature) is
+        computed before the clock starts."""
+        empty = hashlib.sha256(b"").hexdigest()
+        _, status, raw = self.send(self.signed_head("PUT", f"/{bucket}", empty, 0), None)
+        if status != 200 and b"BucketAlready" not in raw:
+            raise RuntimeError(f"create bucket: {raw[:300]!r}")
+        digest = hashlib.sha256()
+        with open(source, "rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+        size = source.stat().st_size
+        elapsed, status, raw = self.send(
+            self.signed_head("PUT", f"/{bucket}/plain-put.bin", digest.hexdigest(), size), source)
+        if status != 200:
+            raise RuntimeError(f"plain PUT refused: {raw[:300]!r}")
+        return mib / elapsed
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def throughput(binary: Path, work: Path, source: Path, mib: int, extra: dict[str, str],
-               label: str) -> dict:
+               label: str, s3: S3 | None = None) -> dict:
     data = work / f"data-{label}"
     server = Server(binary, data, extra)
     try:
         _, body = server.request("POST", "/api/v1/projects", b'{"name":"bench"}')
         project = json.loads(body)["id"]
+        load_before = os.getloadavg()[0]
         baseline = copy_rate(source, mib)
+        plain_put = s3.plain_put_rate(extra["S3_BUCKET"], source, mib) if s3 else None
+        cpu = [cpu_seconds(server.proc.pid), cpu_seconds(s3.proc.pid) if s3 else 0.0]
         up_s, artifact = server.upload(project, source)
+        cpu = [cpu_seconds(server.proc.pid) - cpu[0],
+               (cpu_seconds(s3.proc.pid) - cpu[1]) if s3 else 0.0]
         down_s, got = server.download(artifact)
         if got < mib * CHUNK:
             raise RuntimeError(f"short download: {got}")
@@ -174,6 +279,13 @@ def throughput(binary: Path, work: Path, source: Path, mib: int, extra: dict[str
                   "upload_mib_s": round(mib / up_s, 1), "download_mib_s": round(mib / down_s, 1)}
         result["upload_vs_copy"] = round(result["upload_mib_s"] / baseline, 3)
         result["download_vs_copy"] = round(result["download_mib_s"] / baseline, 3)
+        if plain_put is not None:
+            result["s3_plain_put_mib_s"] = round(plain_put, 1)
+            result["upload_vs_plain_put"] = round(result["upload_mib_s"] / plain_put, 3)
+        # Where an upload's time goes: CPU seconds of the server (and of the S3 server).
+        result["upload_cpu_s"] = {"taylordash": round(cpu[0], 2), "s3_server": round(cpu[1], 2),
+                                  "wall": round(up_s, 2)}
+        result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         log(f"{label}: {result}")
         return result
     finally:
@@ -264,6 +376,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--json")
     parser.add_argument("--binary")
+    parser.add_argument("--skip-rss", action="store_true", help="leave out the 1 GiB upload")
+    parser.add_argument("--skip-backup", action="store_true", help="leave out backup/restore")
     args = parser.parse_args()
     binary = Path(args.binary) if args.binary else build()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
@@ -275,26 +389,24 @@ def main() -> int:
         source = work / "payload.bin"
         make_file(source, args.size_mib)
         results["throughput"] = [throughput(binary, work, source, args.size_mib, {}, "local")]
-        if shutil.which("moto_server"):
-            port = free_port()
-            moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(2)
+        try:
+            s3 = S3(work)
+        except FileNotFoundError:
+            s3 = None
+            log("s3s-fs not found (PATH or TAYLORDASH_S3S_FS): skipping the S3 throughput")
+        if s3:
             try:
-                s3 = {"S3_ENDPOINT": f"http://127.0.0.1:{port}", "S3_BUCKET": "bench",
-                      "S3_ACCESS_KEY_ID": "bench", "S3_SECRET_ACCESS_KEY": "bench-secret"}
-                results["throughput"].append(
-                    throughput(binary, work, source, args.size_mib, s3, "s3-moto"))
+                results["throughput"].append(throughput(
+                    binary, work, source, args.size_mib, s3.env("bench"), "s3", s3))
             finally:
-                moto.terminate()
-                moto.wait()
-        else:
-            log("moto_server not found: skipping the S3 throughput")
+                s3.stop()
         source.unlink()
-        results["rss_1gib_upload"] = rss_during_upload(binary, work)
-        results["backup_100k_events"] = backup_times(
-            binary, work, args.events,
-            os.environ.get("TAYLORDASH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+        if not args.skip_rss:
+            results["rss_1gib_upload"] = rss_during_upload(binary, work)
+        if not args.skip_backup:
+            results["backup_100k_events"] = backup_times(
+                binary, work, args.events,
+                os.environ.get("TAYLORDASH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
