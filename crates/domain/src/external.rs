@@ -70,6 +70,20 @@ status_enum!(
         SecondFactor => "second_factor",
         /// An OpenID authorization request awaits the provider's answer.
         Oidc => "oidc",
+        /// A WebAuthn ceremony (passkey registration or sign-in) awaits the authenticator's
+        /// answer to its random challenge.
+        Passkey => "passkey",
+    }
+);
+
+status_enum!(
+    /// How a session began.
+    SignInMethod {
+        /// A local password (with a second factor if the account has one).
+        #[default]
+        Password => "password",
+        /// An OpenID provider (authorization code flow).
+        Oidc => "oidc",
     }
 );
 

@@ -222,6 +222,10 @@ pub struct UserPatch {
     pub is_active: Option<bool>,
     /// A new, already hashed password.
     pub password_hash: Option<String>,
+    /// The change may leave no active admin. Only for a role that a sign-in provider's groups
+    /// decide (someone taken out of the admin group is no admin at their next sign-in, even
+    /// the last one); the way back in is the break-glass local admin or the command line.
+    pub may_remove_last_admin: bool,
 }
 
 impl UserPatch {
@@ -361,6 +365,8 @@ pub struct Session {
     pub ttl_seconds: i64,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    /// How it began; `None` for sessions from before this was recorded.
+    pub sign_in_method: Option<crate::SignInMethod>,
 }
 
 /// A new session, with the hash of its token.

@@ -39,7 +39,7 @@ pub trait IdentityStore: crate::SignInStore + Send + Sync + 'static {
     async fn get_credentials(&self, id: Uuid) -> Result<Credentials>;
     async fn count_active_admins(&self) -> Result<i64>;
     /// Applies `patch`. Refuses ([`crate::StoreError::LastAdmin`]) a change that would leave no
-    /// active admin. A change of role or password, or a deactivation, revokes the user's
+    /// active admin, unless the patch says it may. A change of role or password, or a deactivation, revokes the user's
     /// sessions (all but `keep_session`) in the same transaction.
     async fn update_user(
         &self,

@@ -83,6 +83,11 @@ const POSTGRES: &[Source] = &[
         "alerts",
         include_str!("../migrations/postgres/0016_alerts.sql"),
     ),
+    (
+        18,
+        "passkeys",
+        include_str!("../migrations/postgres/0018_passkeys.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -159,6 +164,11 @@ const SQLITE: &[Source] = &[
         16,
         "alerts",
         include_str!("../migrations/sqlite/0016_alerts.sql"),
+    ),
+    (
+        18,
+        "passkeys",
+        include_str!("../migrations/sqlite/0018_passkeys.sql"),
     ),
 ];
 

@@ -157,6 +157,8 @@ struct SessionRow {
     ip_address: Option<String>,
     #[sqlx(rename = "s_user_agent")]
     user_agent: Option<String>,
+    #[sqlx(rename = "s_sign_in_method")]
+    sign_in_method: Option<String>,
 }
 
 impl From<SessionRow> for Session {
@@ -170,6 +172,9 @@ impl From<SessionRow> for Session {
             ttl_seconds: r.ttl_seconds,
             ip_address: r.ip_address,
             user_agent: r.user_agent,
+            // The column's values are written by this program only; anything else reads as
+            // "not recorded".
+            sign_in_method: r.sign_in_method.and_then(|m| m.parse().ok()),
         }
     }
 }
@@ -386,7 +391,11 @@ where
         let mut user = user_for_update::<B>(&mut *tx, id).await?;
         let was_admin = user.is_active_admin();
         let changes = user.apply(&patch, at)?;
-        if was_admin && !user.is_active_admin() && other_active_admins(&mut *tx, id).await? == 0 {
+        if was_admin
+            && !user.is_active_admin()
+            && !patch.may_remove_last_admin
+            && other_active_admins(&mut *tx, id).await? == 0
+        {
             return Err(StoreError::LastAdmin);
         }
         sqlx::query(
@@ -463,8 +472,8 @@ where
         let s = &new.session;
         let inserted = sqlx::query(
             "INSERT INTO user_sessions (id, user_id, token_hash, created_at, \
-             last_activity, expires_at, ttl_seconds, ip_address, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             last_activity, expires_at, ttl_seconds, ip_address, user_agent, sign_in_method) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(s.id)
         .bind(s.user_id)
@@ -475,6 +484,7 @@ where
         .bind(s.ttl_seconds)
         .bind(&s.ip_address)
         .bind(&s.user_agent)
+        .bind(s.sign_in_method.map(|m| m.as_str()))
         .execute(self.writer())
         .await;
         match inserted {
@@ -495,7 +505,7 @@ where
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
              s.last_activity AS s_last_activity, s.expires_at AS s_expires_at, \
              s.ttl_seconds AS s_ttl_seconds, s.ip_address AS s_ip_address, \
-             s.user_agent AS s_user_agent, u.id AS u_id, u.username AS u_username, \
+             s.user_agent AS s_user_agent, s.sign_in_method AS s_sign_in_method, u.id AS u_id, u.username AS u_username, \
              u.role AS u_role, u.is_active AS u_is_active, u.default_view AS u_default_view, \
              u.single_view_mode AS u_single_view_mode, u.created_by AS u_created_by, \
              u.created_at AS u_created_at, u.updated_at AS u_updated_at, \
@@ -534,7 +544,8 @@ where
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
              s.last_activity AS s_last_activity, s.expires_at AS s_expires_at, \
              s.ttl_seconds AS s_ttl_seconds, s.ip_address AS s_ip_address, \
-             s.user_agent AS s_user_agent FROM user_sessions s WHERE s.user_id = $1 \
+             s.user_agent AS s_user_agent, s.sign_in_method AS s_sign_in_method \
+             FROM user_sessions s WHERE s.user_id = $1 \
              AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY s.created_at DESC, s.id DESC",
         )
         .bind(user_id)

@@ -1303,6 +1303,7 @@ fn session(user: Uuid, token_hash: &str, at: DateTime<Utc>) -> NewSession {
             ttl_seconds: 86_400,
             ip_address: Some("192.0.2.1".into()),
             user_agent: None,
+            sign_in_method: Some(domain::SignInMethod::Oidc),
         },
         token_hash: token_hash.into(),
     }

@@ -1115,6 +1115,8 @@ fn oidc_settings(
         scopes: scope_list,
         username_claim: username_claim.trim().to_owned(),
         groups_claim: groups_claim.trim().to_owned(),
+        // From stack.ca_file, when the server starts (startup::auth_config).
+        extra_ca: Vec::new(),
     }))
 }
 

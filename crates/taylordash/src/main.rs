@@ -1,5 +1,5 @@
 //! `taylordash`: serve (default), migrate, config check, healthcheck, user (add, list, passwd,
-//! disable, enable), artifacts reconcile, backup, completions.
+//! disable, enable), auth (show, password-sign-in), artifacts reconcile, backup, completions.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Sign-in settings, changed on the server itself: the way back in when single sign-on is
+    /// broken and password sign-in was turned off.
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
+    },
     /// Artifacts (files attached to projects).
     Artifacts {
         #[command(subcommand)]
@@ -107,6 +113,25 @@ enum UserAction {
     Disable { name: String },
     /// Reactivate a deactivated user.
     Enable { name: String },
+}
+
+#[derive(Subcommand)]
+enum AuthAction {
+    /// Print the sign-in settings (as Admin → Sign-in shows them).
+    Show,
+    /// Turn password sign-in on (`enable`: break-glass, when single sign-on is broken) or off
+    /// (`disable`, as Admin → Sign-in does; only with single sign-on configured and a
+    /// break-glass account named). Takes effect at once, also on a running server.
+    PasswordSignIn {
+        #[arg(value_enum)]
+        switch: Switch,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Switch {
+    Enable,
+    Disable,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -231,6 +256,19 @@ fn main() -> ExitCode {
         Command::User { action } => {
             telemetry::init(&config);
             match runtime.block_on(user_command(&config, action)) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("taylordash: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Auth { action } => {
+            telemetry::init(&config);
+            match runtime.block_on(auth_command(&config, action)) {
                 Ok(out) => {
                     print!("{out}");
                     ExitCode::SUCCESS
@@ -421,6 +459,53 @@ async fn run_user_action(
             update(name, change, "reactivated").await
         }
     }
+}
+
+/// Runs an `auth` subcommand against the configured database; returns what it prints. The
+/// server reads these settings at every sign-in, so a change needs no restart.
+async fn auth_command(config: &Config, action: AuthAction) -> Result<String, String> {
+    use services::identity::{ClientMeta, Party, SignInSettingsPatch};
+    let auth = startup::auth_config(config);
+    if let AuthAction::PasswordSignIn {
+        switch: Switch::Disable,
+    } = action
+        && let Some(why) = auth.password_sign_in_must_stay()
+    {
+        return Err(why.to_owned());
+    }
+    let (identity, store) = startup::maintenance_identity(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let done = async {
+        let settings = match action {
+            AuthAction::Show => identity.sign_in_settings().await,
+            AuthAction::PasswordSignIn { switch } => {
+                let patch = SignInSettingsPatch {
+                    password_sign_in: Some(matches!(switch, Switch::Enable)),
+                    ..SignInSettingsPatch::default()
+                };
+                identity
+                    .update_sign_in_settings(patch, &Party::named("command line"), &ClientMeta::default())
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        let on_off = |b: bool| if b { "on" } else { "off" };
+        let break_glass = if auth.break_glass.is_empty() {
+            "none".to_owned()
+        } else {
+            auth.break_glass.join(", ")
+        };
+        Ok(format!(
+            "password sign-in: {}\nsecond factor required of admins: {}\nbreak-glass accounts: {}\n",
+            on_off(settings.password_sign_in),
+            on_off(settings.second_factor_for_admins),
+            break_glass,
+        ))
+    }
+    .await;
+    store.close().await;
+    done
 }
 
 /// The accounts as an aligned table, one per line.

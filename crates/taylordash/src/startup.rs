@@ -209,7 +209,22 @@ pub fn auth_config(config: &Config) -> AuthConfig {
         forward_auth: config.forward_auth.clone(),
         external: config.external.clone(),
         break_glass: config.break_glass.clone(),
-        oidc: config.oidc.clone(),
+        oidc: config.oidc.clone().map(|mut oidc| {
+            // A provider in the home lab may have a certificate from the stack's private CA
+            // (the file was checked when the configuration was read).
+            if let Some(path) = &config.stack.ca_file {
+                match std::fs::read(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| observability::outbound::parse_ca_pem(&pem))
+                {
+                    Ok(certs) => oidc.extra_ca = certs,
+                    Err(e) => tracing::warn!(
+                        path = %path.display(), error = %e, "cannot read stack.ca_file"
+                    ),
+                }
+            }
+            oidc
+        }),
         ..AuthConfig::default()
     }
 }

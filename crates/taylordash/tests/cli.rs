@@ -1288,3 +1288,134 @@ fn completion_scripts_are_printed_for_each_shell() {
     let out = run(taylordash(tmp.path()).args(["completions", "tcsh"]));
     assert!(!out.status.success(), "an unknown shell is refused");
 }
+
+/// Break-glass: password sign-in turned off and back on from the command line beside a running
+/// server, which follows at its next sign-in (no restart); audited; refused (off) without single
+/// sign-on and a break-glass account.
+fn password_sign_in_switches_beside_a_running_server(database_url: Option<&str>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = "break-glass-cli-key-0123456789";
+    let cmd = |sso: bool| {
+        let mut cmd = taylordash(tmp.path());
+        cmd.env("API_KEY", key);
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        if sso {
+            cmd.env("TAYLORDASH_FORWARD_AUTH", "true")
+                .env("TAYLORDASH_TRUSTED_PROXIES", "10.0.0.0/8")
+                .env("TAYLORDASH_BREAK_GLASS_USERS", "root");
+        }
+        cmd
+    };
+    let cli = |sso: bool, args: &[&str], stdin: &str| {
+        let mut child = cmd(sso)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = cli(
+        true,
+        &["user", "add", "--role", "admin", "alice"],
+        "correct-stapler-orbit-42\n",
+    );
+    assert!(ok, "{err}");
+    let server = Server::start(cmd(true));
+    let login = r#"{"username":"alice","password":"correct-stapler-orbit-42"}"#;
+    let sign_in = || http(server.addr, "POST", "/api/v1/auth/login", None, Some(login));
+    assert_eq!(sign_in().0, 200);
+
+    let (ok, out, err) = cli(true, &["auth", "password-sign-in", "disable"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("password sign-in: off"), "{out}");
+    assert!(out.contains("break-glass accounts: root"), "{out}");
+    let (status, body) = sign_in();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("PASSWORD_SIGN_IN_DISABLED"), "{body}");
+
+    // The way back when single sign-on is broken: on again, at once.
+    let (ok, out, err) = cli(true, &["auth", "password-sign-in", "enable"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("password sign-in: on"), "{out}");
+    let (status, body) = sign_in();
+    assert_eq!(status, 200, "{body}");
+    let (ok, out, _) = cli(false, &["auth", "show"], "");
+    assert!(ok && out.contains("password sign-in: on"), "{out}");
+
+    // Both changes are in the audit trail, by the command line.
+    let (status, body) = http(
+        server.addr,
+        "GET",
+        "/api/v1/audit?action=sign_in_settings_changed",
+        Some(key),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let audit: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "{body}");
+    assert!(
+        entries.iter().all(|e| e["actor_name"] == "command line"),
+        "{body}"
+    );
+    assert_eq!(
+        entries[0]["details"]["password_sign_in"], true,
+        "newest first"
+    );
+    assert_eq!(entries[1]["details"]["password_sign_in"], false);
+
+    // Off needs single sign-on and a break-glass account, as in the UI; nothing changes.
+    let (ok, _, err) = cli(false, &["auth", "password-sign-in", "disable"], "");
+    assert!(!ok && err.contains("TAYLORDASH_BREAK_GLASS_USERS"), "{err}");
+    assert_eq!(sign_in().0, 200);
+}
+
+#[test]
+fn password_sign_in_switches_beside_a_running_server_sqlite() {
+    password_sign_in_switches_beside_a_running_server(None);
+}
+
+#[test]
+fn password_sign_in_switches_beside_a_running_server_postgres() {
+    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
+        );
+        eprintln!("SKIPPED: PostgreSQL break-glass test (set TAYLORDASH_TEST_DATABASE_URL)");
+        return;
+    };
+    let name = format!("td_glass_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin_url.as_str(), "-qAtc", sql])
+            .status()
+            .expect("psql")
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    assert!(psql(&format!("CREATE DATABASE {name}")).success());
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
+        _ => format!("{admin_url}/{name}"),
+    };
+    password_sign_in_switches_beside_a_running_server(Some(&url));
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}

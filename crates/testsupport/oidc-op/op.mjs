@@ -5,6 +5,8 @@
 //   OP_CLIENTS  JSON list of client metadata (client_id, client_secret, redirect_uris,
 //               post_logout_redirect_uris, id_token_signed_response_alg, ...).
 //   OP_PORT     port to listen on (default: any free one).
+//   OP_TLS_DIR  a directory with server.pem and server.key: serve HTTPS instead, as
+//               https://localhost:<port> (a provider with a certificate from a private CA).
 //
 // Accounts: any name typed into the sign-in form signs in, with the subject `sub-<name>` (so
 // that linking by subject is told apart from linking by name); its claims are
@@ -21,7 +23,10 @@
 // These stand in for a broken or hostile provider; every answer is still signed by the OP's
 // own code path with jose, and the protocol around it is oidc-provider's.
 
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
 import readline from 'node:readline';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
@@ -44,9 +49,17 @@ const groups = new Map();
 let mode = null;
 let lastIdToken = null;
 
-const server = http.createServer();
+const tlsDir = process.env.OP_TLS_DIR;
+const server = tlsDir
+  ? https.createServer({
+    cert: fs.readFileSync(path.join(tlsDir, 'server.pem')),
+    key: fs.readFileSync(path.join(tlsDir, 'server.key')),
+  })
+  : http.createServer();
 await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = tlsDir
+  ? `https://localhost:${server.address().port}`
+  : `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients,

@@ -11,8 +11,10 @@ pub const REQUIRE_OIDC_PROVIDER_ENV: &str = "TAYLORDASH_REQUIRE_OIDC_PROVIDER";
 
 /// A running provider; killed when dropped.
 pub struct OpenIdProvider {
-    /// The issuer URL (`http://127.0.0.1:<port>`).
+    /// The issuer URL (`http://127.0.0.1:<port>`, or `https://localhost:<port>` over TLS).
     pub issuer: String,
+    /// The test CA and the server certificate of a provider served over TLS.
+    certs: Option<tempfile::TempDir>,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -26,6 +28,25 @@ impl OpenIdProvider {
     /// Starts one knowing `clients` (OpenID client metadata), or returns `None` (loudly) when
     /// Node or the package is not installed.
     pub fn start(clients: &serde_json::Value) -> Option<OpenIdProvider> {
+        Self::start_with(clients, false)
+    }
+
+    /// Starts one serving HTTPS only, with a certificate for `localhost` signed by a fresh
+    /// test CA ([`OpenIdProvider::ca_file`]) that no system trusts.
+    pub fn start_tls(clients: &serde_json::Value) -> Option<OpenIdProvider> {
+        Self::start_with(clients, true)
+    }
+
+    /// The test CA's certificate (PEM file) of a provider served over TLS.
+    pub fn ca_file(&self) -> PathBuf {
+        self.certs
+            .as_ref()
+            .expect("a provider served over TLS")
+            .path()
+            .join("ca.pem")
+    }
+
+    fn start_with(clients: &serde_json::Value, tls: bool) -> Option<OpenIdProvider> {
         let installed = dir()
             .join("node_modules/oidc-provider/package.json")
             .exists()
@@ -48,7 +69,16 @@ impl OpenIdProvider {
             );
             return None;
         }
-        let mut child = Command::new("node")
+        let certs = tls.then(|| {
+            let certs = tempfile::tempdir().expect("temporary directory");
+            crate::make_certificates(certs.path());
+            certs
+        });
+        let mut command = Command::new("node");
+        if let Some(certs) = &certs {
+            command.env("OP_TLS_DIR", certs.path());
+        }
+        let mut child = command
             .arg("op.mjs")
             .current_dir(dir())
             .env("OP_CLIENTS", clients.to_string())
@@ -70,6 +100,7 @@ impl OpenIdProvider {
             .to_owned();
         Some(OpenIdProvider {
             issuer,
+            certs,
             child,
             stdin,
             stdout,

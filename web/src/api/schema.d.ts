@@ -2742,12 +2742,8 @@ export interface components {
              *     warns before it; absent for API keys and the service key.
              */
             session_expires_at?: string | null;
-            /**
-             * @description How this request is signed in: `session`, `api_key`, or `forward_auth` (a trusted
-             *     proxy's identity headers).
-             * @example session
-             */
-            signed_in_by: string;
+            /** @description How this request is signed in. */
+            signed_in_by: components["schemas"]["SignedInBy"];
         };
         Message: {
             message: string;
@@ -3235,6 +3231,11 @@ export interface components {
             password_sign_in?: boolean | null;
             second_factor_for_admins?: boolean | null;
         };
+        /**
+         * @description How a request is signed in (`GET /auth/me`).
+         * @enum {string}
+         */
+        SignedInBy: "password" | "oidc" | "session" | "api_key" | "forward_auth";
         /** @description Silence: no notification about this alert for a while (0 ends a silence). */
         SilenceBody: {
             /**

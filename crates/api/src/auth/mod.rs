@@ -276,6 +276,17 @@ impl AuthConfig {
         self.trusted_proxies.iter().any(|n| n.contains(&ip))
     }
 
+    /// Why password sign-in may not be turned off here, if it may not: without single sign-on
+    /// configured and a break-glass account named, nobody could sign in (or get back in).
+    pub fn password_sign_in_must_stay(&self) -> Option<&'static str> {
+        ((self.forward_auth.is_none() && self.oidc.is_none()) || self.break_glass.is_empty())
+            .then_some(
+                "password sign-in can be turned off only with single sign-on configured \
+                 (TAYLORDASH_OIDC_ISSUER or TAYLORDASH_FORWARD_AUTH) and a break-glass account \
+                 named (TAYLORDASH_BREAK_GLASS_USERS), so nobody is locked out",
+            )
+    }
+
     /// Is TaylorDash served over TLS by configuration (an `https://` public URL)?
     pub fn tls(&self) -> bool {
         self.public_origin

@@ -353,17 +353,13 @@ pub async fn put_settings(
     client: ClientInfo,
     Json(body): Json<SignInSettingsUpdate>,
 ) -> ApiResult<axum::Json<SignInSettingsResponse>> {
-    let config = &state.auth.config;
     if body.password_sign_in == Some(false)
-        && ((config.forward_auth.is_none() && config.oidc.is_none())
-            || config.break_glass.is_empty())
+        && let Some(why) = state.auth.config.password_sign_in_must_stay()
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "NO_SINGLE_SIGN_ON",
-            "password sign-in can be turned off only with single sign-on configured \
-             (TAYLORDASH_OIDC_ISSUER or TAYLORDASH_FORWARD_AUTH) and a break-glass account named \
-             (TAYLORDASH_BREAK_GLASS_USERS), so nobody is locked out",
+            why,
         ));
     }
     let s = state

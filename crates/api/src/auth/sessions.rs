@@ -207,13 +207,37 @@ pub struct Me {
     /// after the last one extends it by its idle lifetime, as this request just did). The UI
     /// warns before it; absent for API keys and the service key.
     pub session_expires_at: Option<DateTime<Utc>>,
-    /// How this request is signed in: `session`, `api_key`, or `forward_auth` (a trusted
-    /// proxy's identity headers).
-    #[schema(example = "session")]
-    pub signed_in_by: String,
+    /// How this request is signed in.
+    pub signed_in_by: SignedInBy,
     /// Signed in by a forward-auth proxy: its logout page, where "Sign out" sends the browser
     /// (ending the proxy's sign-in; a TaylorDash logout alone would not).
     pub logout_url: Option<String>,
+}
+
+/// How a request is signed in (`GET /auth/me`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedInBy {
+    /// A session begun with a local password (and a second factor if the account has one).
+    Password,
+    /// A session begun at an OpenID provider (single sign-on).
+    Oidc,
+    /// A session begun before the server recorded how sessions begin.
+    Session,
+    /// A personal API key or the service key.
+    ApiKey,
+    /// A trusted proxy's identity headers (forward-auth).
+    ForwardAuth,
+}
+
+impl From<Option<domain::SignInMethod>> for SignedInBy {
+    fn from(method: Option<domain::SignInMethod>) -> SignedInBy {
+        match method {
+            Some(domain::SignInMethod::Password) => SignedInBy::Password,
+            Some(domain::SignInMethod::Oidc) => SignedInBy::Oidc,
+            None => SignedInBy::Session,
+        }
+    }
 }
 
 /// Who you are (v1's `UserInfo`) and when your session ends. Calling it also extends the
@@ -221,22 +245,22 @@ pub struct Me {
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = Me)))]
 pub async fn me(State(state): State<AppState>, me: SignedIn) -> ApiResult<axum::Json<Me>> {
-    let session_expires_at = match me.session_id() {
+    let session = match me.session_id() {
         Some(id) => state
             .auth
             .identity
             .sessions(me.user.id)
             .await?
             .into_iter()
-            .find(|s| s.id == id)
-            .map(|s| s.expires_at),
+            .find(|s| s.id == id),
         None => None,
     };
+    let session_expires_at = session.as_ref().map(|s| s.expires_at);
     let (signed_in_by, logout_url) = match me.credential {
-        Credential::Session { .. } => ("session", None),
-        Credential::ApiKey { .. } | Credential::ServiceKey => ("api_key", None),
+        Credential::Session { .. } => (session.and_then(|s| s.sign_in_method).into(), None),
+        Credential::ApiKey { .. } | Credential::ServiceKey => (SignedInBy::ApiKey, None),
         Credential::ForwardAuth => (
-            "forward_auth",
+            SignedInBy::ForwardAuth,
             state
                 .auth
                 .config
@@ -248,7 +272,7 @@ pub async fn me(State(state): State<AppState>, me: SignedIn) -> ApiResult<axum::
     Ok(axum::Json(Me {
         user: me.user.into(),
         session_expires_at,
-        signed_in_by: signed_in_by.to_owned(),
+        signed_in_by,
         logout_url,
     }))
 }

@@ -55,6 +55,7 @@ async fn login_keeps_v1_shape_and_sets_a_strict_cookie(app: TestApp) {
     assert!((23..=24).contains(&hours_from_now(&expires)), "{expires}");
     let token = r.str("session_token");
     assert_eq!(token.len(), 64, "256 random bits");
+    let token_again = token.clone();
     let cookie = r.headers[header::SET_COOKIE].to_str().expect("ascii");
     assert!(
         cookie.starts_with(&format!("taylordash_session={token};")),
@@ -96,7 +97,20 @@ async fn login_keeps_v1_shape_and_sets_a_strict_cookie(app: TestApp) {
             "kiosk choice remembered (v1)"
         );
         assert!(me.body["last_login"].is_string());
+        assert_eq!(me.body["signed_in_by"], "password", "{}", me.body);
     }
+    // A session from before the server recorded how sessions begin.
+    app.raw_text("UPDATE user_sessions SET sign_in_method = NULL")
+        .await;
+    let me = app
+        .call_as(
+            &Cred::Bearer(token_again.clone()),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["signed_in_by"], "session", "{}", me.body);
 
     let long = app
         .call_as(

@@ -17,6 +17,10 @@ const REDIRECT: &str = "http://taylordash.test/api/v1/auth/oidc/callback";
 const SECRET: &str = "test-client-secret-0123456789";
 
 pub(crate) fn provider() -> Option<OpenIdProvider> {
+    provider_with(OpenIdProvider::start)
+}
+
+fn provider_with(start: fn(&Value) -> Option<OpenIdProvider>) -> Option<OpenIdProvider> {
     let client = |id: &str, alg: &str| {
         json!({
             "client_id": id,
@@ -26,7 +30,7 @@ pub(crate) fn provider() -> Option<OpenIdProvider> {
             "id_token_signed_response_alg": alg,
         })
     };
-    OpenIdProvider::start(&json!([
+    start(&json!([
         client("taylordash", "RS256"),
         client("taylordash-es", "ES256")
     ]))
@@ -45,6 +49,7 @@ pub(crate) fn settings(op: &OpenIdProvider, client_id: &str) -> OidcSettings {
             .to_vec(),
         username_claim: "preferred_username".into(),
         groups_claim: "groups".into(),
+        extra_ca: Vec::new(),
     }
 }
 
@@ -76,10 +81,16 @@ fn absolute(base: &str, location: &str) -> String {
 
 impl Browser {
     fn new() -> Browser {
+        Browser::trusting(Vec::new())
+    }
+
+    /// A browser that trusts `ca` too (a provider with a private CA's certificate).
+    fn trusting(ca: Vec<reqwest::Certificate>) -> Browser {
         Browser {
             jar: HashMap::new(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .tls_certs_merge(ca)
                 .build()
                 .expect("client"),
         }
@@ -256,7 +267,7 @@ async fn user_count(app: &TestApp) -> usize {
 async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
     let Some(mut op) = provider() else { return };
     let app = app_for(db, &op, "taylordash");
-    // A local admin besides (the last admin is never demoted), the break-glass one.
+    // A local admin besides, the break-glass one.
     app.user("root", "admin").await;
     op.set_groups("alice", &["family", "taylordash-admins"]);
 
@@ -312,6 +323,11 @@ async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
     assert_eq!(me.body["role"], "admin", "from the groups claim");
     let alice_id = me.body["id"].clone();
     assert!(me.body["session_expires_at"].is_string(), "a real session");
+    assert_eq!(me.body["signed_in_by"], "oidc", "how this session began");
+    let sessions = app
+        .raw_text("SELECT sign_in_method FROM user_sessions")
+        .await;
+    assert_eq!(sessions, vec!["oidc"]);
 
     // Linked by (issuer, subject), created just in time, all audited.
     let linked = audit(&app, "identity_linked").await;
@@ -452,6 +468,117 @@ async fn a_local_account_is_linked_by_its_name_then_by_its_subject(db: TestDb) {
         .await;
     assert_eq!(stored.len(), 1);
     assert_eq!(user_count(&app).await, 1, "no second account");
+}
+
+/// The provider decides who is an admin, even for the last one: out of the admin group, no
+/// admin at the next sign-in (and in the database), audited as the last admin leaving; the way
+/// back is a local admin (the break-glass account, or `taylordash user add` on the server).
+async fn the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash");
+    op.set_groups("alice", &["taylordash-admins"]);
+    let (first, _) = sign_in(&app, &op, "alice").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let admins = || async {
+        app.raw_text("SELECT username FROM users WHERE role = 'admin' AND is_active")
+            .await
+    };
+    assert_eq!(admins().await, vec!["alice"], "the only admin");
+
+    op.set_groups("alice", &["family"]);
+    let (again, _) = sign_in(&app, &op, "alice").await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let token = session_token(&again);
+    let me = app
+        .call_as(
+            &Cred::Cookie(token.clone()),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["role"], "viewer", "{}", me.body);
+    assert!(admins().await.is_empty(), "stored as a viewer too");
+    // Not just this sign-in: every later request of the session is a viewer's.
+    app.call_as(
+        &Cred::Cookie(token),
+        Method::GET,
+        "/api/v1/auth/users",
+        None,
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_ROLE");
+    let changed = audit(&app, "role_changed").await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["details"]["from"], "admin");
+    assert_eq!(changed[0]["details"]["to"], "viewer");
+    assert_eq!(changed[0]["details"]["last_admin"], true);
+    assert_eq!(changed[0]["target_name"], "alice");
+
+    // Back in the group: admin again at the next sign-in.
+    op.set_groups("alice", &["taylordash-admins"]);
+    let (back, _) = sign_in(&app, &op, "alice").await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert_eq!(admins().await, vec!["alice"]);
+}
+
+/// A provider whose certificate comes from the home lab's private CA: refused (a certificate
+/// error, said so) until the stack's CA file is trusted, then a full sign-in over HTTPS.
+async fn a_provider_with_a_private_ca_is_trusted_through_the_stack_ca(db: TestDb) {
+    let Some(op) = provider_with(OpenIdProvider::start_tls) else {
+        return;
+    };
+    assert!(op.issuer.starts_with("https://localhost:"), "{}", op.issuer);
+    let ca = reqwest::Certificate::from_pem_bundle(&std::fs::read(op.ca_file()).expect("CA"))
+        .expect("PEM");
+    let untrusted = TestApp::configured(
+        TestDb::sqlite().await,
+        AuthConfig {
+            oidc: Some(settings(&op, "taylordash")),
+            ..fast()
+        },
+    );
+    let r = untrusted
+        .send(
+            Request::get("/api/v1/auth/oidc/login")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    r.assert_error(StatusCode::BAD_GATEWAY, "OIDC_PROVIDER_UNREACHABLE");
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&op.issuer) && detail.contains("certificate"),
+        "{detail}"
+    );
+
+    let app = TestApp::configured(
+        db,
+        AuthConfig {
+            oidc: Some(OidcSettings {
+                extra_ca: ca.clone(),
+                ..settings(&op, "taylordash")
+            }),
+            ..fast()
+        },
+    );
+    let s = start(&app, "/").await;
+    let mut browser = Browser::trusting(ca);
+    let back = browser
+        .through_provider(&op.issuer, &s.location, "erin")
+        .await;
+    let r = callback(&app, &back, &s.state_cookie, "application/json").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let me = app
+        .call_as(
+            &Cred::Cookie(session_token(&r)),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["username"], "erin", "{}", me.body);
+    assert_eq!(me.body["signed_in_by"], "oidc");
 }
 
 async fn es256_tokens_and_rotated_keys_are_verified(db: TestDb) {
@@ -603,6 +730,7 @@ async fn an_unreachable_or_unconfigured_provider_is_a_clear_error(db: TestDb) {
                 scopes: vec!["openid".into()],
                 username_claim: "preferred_username".into(),
                 groups_claim: "groups".into(),
+                extra_ca: Vec::new(),
             }),
             ..fast()
         },
@@ -650,6 +778,20 @@ mod sqlite {
     }
 
     #[tokio::test]
+    async fn a_provider_with_a_private_ca_is_trusted_through_the_stack_ca() {
+        super::a_provider_with_a_private_ca_is_trusted_through_the_stack_ca(TestDb::sqlite().await)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in() {
+        super::the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in(
+            TestDb::sqlite().await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
     async fn a_local_account_is_linked_by_its_name_then_by_its_subject() {
         super::a_local_account_is_linked_by_its_name_then_by_its_subject(TestDb::sqlite().await)
             .await;
@@ -684,5 +826,13 @@ mod postgres {
             return;
         };
         super::bad_tokens_and_replays_are_refused_and_create_nothing(db).await;
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in(db).await;
     }
 }

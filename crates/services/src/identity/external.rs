@@ -254,8 +254,10 @@ impl Identity {
         .await;
     }
 
-    /// Sets the account's role to what its groups give now. When the store refuses (the last
-    /// active admin), the stored role stays but this request still gets only the groups' role.
+    /// Sets the account's role to what its groups give now — even for the last active admin:
+    /// the provider decides who is an admin, and the break-glass local admin (or
+    /// `taylordash user` on the server) is the way back. That case is audited as such. Should
+    /// the store fail, this request still gets only the groups' role.
     async fn follow_groups(
         &self,
         user: &mut User,
@@ -266,8 +268,12 @@ impl Identity {
         let from = user.role;
         let patch = UserPatch {
             role: Some(role),
+            may_remove_last_admin: true,
             ..UserPatch::default()
         };
+        let was_last_admin = from == Role::Admin
+            && user.is_active
+            && matches!(self.store.count_active_admins().await, Ok(1));
         match self
             .store
             .update_user(user.id, patch, self.now(), None)
@@ -276,12 +282,23 @@ impl Identity {
             Ok((stored, _)) => {
                 *user = stored;
                 let party = Party::from(&*user);
+                let mut details = json!({
+                    "from": from, "to": role, "via": login.method, "groups": login.groups,
+                });
+                if was_last_admin && role != Role::Admin {
+                    tracing::warn!(
+                        user = %user.username,
+                        "the last admin left the provider's admin group: no admin remains \
+                         (sign in with the break-glass admin, or `taylordash user` on the server)"
+                    );
+                    details["last_admin"] = json!(true);
+                }
                 self.audit(
                     AuditAction::RoleChanged,
                     &Party::named(format!("{} groups", login.provider)),
                     &party,
                     client,
-                    json!({"from": from, "to": role, "via": login.method, "groups": login.groups}),
+                    details,
                 )
                 .await;
             }

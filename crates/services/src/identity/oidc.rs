@@ -59,6 +59,9 @@ pub struct OidcSettings {
     pub username_claim: String,
     /// The claim listing the groups (`groups`; a dotted path such as `realm_access.roles`).
     pub groups_claim: String,
+    /// CA certificates trusted for the provider besides the system's (the stack's CA file, for a
+    /// provider whose certificate comes from the home lab's private CA).
+    pub extra_ca: Vec<reqwest::Certificate>,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -75,6 +78,7 @@ impl std::fmt::Debug for OidcSettings {
             .field("scopes", &self.scopes)
             .field("username_claim", &self.username_claim)
             .field("groups_claim", &self.groups_claim)
+            .field("extra_ca", &self.extra_ca.len())
             .finish()
     }
 }
@@ -197,6 +201,19 @@ fn local_path(path: Option<&str>) -> String {
     }
 }
 
+/// An error with its causes: reqwest's own text does not say why (an unknown certificate
+/// authority, a refused connection).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// PKCE S256: base64url(SHA-256(verifier)).
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -209,8 +226,12 @@ impl Oidc {
         let http = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .connect_timeout(HTTP_TIMEOUT)
+            .tls_certs_merge(settings.extra_ca.clone())
             .build()
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "OpenID client: using only the system's CAs");
+                reqwest::Client::new()
+            });
         Oidc {
             settings,
             http,
@@ -230,7 +251,7 @@ impl Oidc {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| OidcError::Unreachable(format!("{what} at {url}: {e}")))?;
+            .map_err(|e| OidcError::Unreachable(format!("{what} at {url}: {}", causes(&e))))?;
         let status = response.status();
         let body = read_body(response, what).await?;
         if !status.is_success() {
@@ -338,7 +359,11 @@ impl Oidc {
             request = request.header("authorization", value);
         }
         let response = request.body(body).send().await.map_err(|e| {
-            OidcError::Unreachable(format!("the token endpoint {}: {e}", d.token_endpoint))
+            OidcError::Unreachable(format!(
+                "the token endpoint {}: {}",
+                d.token_endpoint,
+                causes(&e)
+            ))
         })?;
         let status = response.status();
         let body = read_body(response, "the token response").await?;
@@ -488,7 +513,9 @@ impl Identity {
             Ok((claims, return_to, id_token)) => {
                 let login = self.oidc_login(oidc, &claims);
                 let user = self.external_user(login, policy, client).await?;
-                let login = self.start_session(user.user, false, client).await?;
+                let login = self
+                    .start_session(user.user, false, domain::SignInMethod::Oidc, client)
+                    .await?;
                 let who = Party::from(&login.user);
                 self.audit(
                     AuditAction::LoginSuccess,

@@ -375,7 +375,9 @@ impl Identity {
                 },
             )
             .await?;
-        let login = self.start_session(user, remember_me, client).await?;
+        let login = self
+            .start_session(user, remember_me, domain::SignInMethod::Password, client)
+            .await?;
         let who = Party::from(&login.user);
         self.audit(
             AuditAction::LoginSuccess,

@@ -5,7 +5,7 @@
 //! "remember me").
 
 use chrono::Duration;
-use domain::{ApiKeyInfo, AuditAction, NewSession, Role, Session, User};
+use domain::{ApiKeyInfo, AuditAction, NewSession, Role, Session, SignInMethod, User};
 use serde_json::json;
 use storage::LoginUpdate;
 use uuid::Uuid;
@@ -173,7 +173,9 @@ impl Identity {
                 },
             )
             .await?;
-        let login = self.start_session(user, req.remember_me, client).await?;
+        let login = self
+            .start_session(user, req.remember_me, SignInMethod::Password, client)
+            .await?;
         let who = Party::from(&login.user);
         self.audit(
             AuditAction::LoginSuccess,
@@ -186,11 +188,12 @@ impl Identity {
         Ok(LoginOutcome::SignedIn(Box::new(login)))
     }
 
-    /// Creates a session for `user`.
+    /// Creates a session for `user`, remembering how they signed in.
     pub(crate) async fn start_session(
         &self,
         user: User,
         remember_me: bool,
+        method: SignInMethod,
         client: &ClientMeta,
     ) -> Result<NewLogin> {
         let token = random_token().map_err(Error::internal)?;
@@ -209,6 +212,7 @@ impl Identity {
             ttl_seconds: ttl.num_seconds(),
             ip_address: client.ip_string(),
             user_agent: client.user_agent.clone(),
+            sign_in_method: Some(method),
         };
         self.store
             .create_session(NewSession {

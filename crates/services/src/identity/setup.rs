@@ -76,6 +76,7 @@ impl Identity {
             json!({"role": user.role, "via": "setup"}),
         )
         .await;
-        self.start_session(user, false, client).await
+        self.start_session(user, false, domain::SignInMethod::Password, client)
+            .await
     }
 }

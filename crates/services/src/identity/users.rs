@@ -139,6 +139,7 @@ impl Identity {
             single_view_mode: update.single_view_mode,
             is_active: update.is_active,
             password_hash,
+            may_remove_last_admin: false,
         };
         if patch.is_empty() {
             return Err(Error::NoUpdates);
