@@ -378,6 +378,11 @@ def main() -> int:
     parser.add_argument("--binary")
     parser.add_argument("--skip-rss", action="store_true", help="leave out the 1 GiB upload")
     parser.add_argument("--skip-backup", action="store_true", help="leave out backup/restore")
+    parser.add_argument("--only-backup", action="store_true",
+                        help="backup/restore only (no uploads)")
+    parser.add_argument("--baseline-binary",
+                        help="also time backup/restore with this binary, alternating with --binary")
+    parser.add_argument("--rounds", type=int, default=1, help="backup/restore rounds per binary")
     args = parser.parse_args()
     binary = Path(args.binary) if args.binary else build()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
@@ -386,6 +391,9 @@ def main() -> int:
                      "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="td-files-bench-") as tmp:
         work = Path(tmp)
+        if args.only_backup:
+            backup_rounds(args, binary, work, results)
+            return report(results, args.json)
         source = work / "payload.bin"
         make_file(source, args.size_mib)
         results["throughput"] = [throughput(binary, work, source, args.size_mib, {}, "local")]
@@ -404,13 +412,36 @@ def main() -> int:
         if not args.skip_rss:
             results["rss_1gib_upload"] = rss_during_upload(binary, work)
         if not args.skip_backup:
-            results["backup_100k_events"] = backup_times(
-                binary, work, args.events,
-                os.environ.get("TAYLORDASH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+            backup_rounds(args, binary, work, results)
+    return report(results, args.json)
+
+
+def backup_rounds(args, binary: Path, work: Path, results: dict) -> None:
+    """Backup/restore figures of `binary` (and of the baseline binary, alternating, when given:
+    the same machine state for both), each round in its own directory."""
+    pg = os.environ.get("TAYLORDASH_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+    runs: dict[str, list] = {"binary": [], "baseline": []}
+    for i in range(args.rounds):
+        for label, path in (("baseline", args.baseline_binary), ("binary", str(binary))):
+            if path:
+                round_dir = work / f"backup-{label}-{i}"
+                round_dir.mkdir()
+                runs[label].append(backup_times(Path(path), round_dir, args.events, pg))
+    results["backup_100k_events"] = runs["binary"][0] if args.rounds == 1 else runs["binary"]
+    if args.baseline_binary:
+        results["backup_baseline"] = runs["baseline"]
+        for key in ("restore_sqlite_s", "restore_postgres_s"):
+            ours = [r[key] for r in runs["binary"] if key in r]
+            base = [r[key] for r in runs["baseline"] if key in r]
+            if ours and base:
+                results[f"{key}_speedup"] = round(min(base) / min(ours), 2)
+
+
+def report(results: dict, path: str | None) -> int:
     text = json.dumps(results, indent=2)
     print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    if path:
+        Path(path).write_text(text + "\n")
     return 0
 
 

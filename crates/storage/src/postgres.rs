@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::backend::SqlBackend;
 use crate::group_commit::GroupCommit;
@@ -24,10 +24,15 @@ const EVENTS_CHANNEL: &str = "taylordash_events";
 impl PgStore {
     /// Connects (one attempt) with a pool of at most `max_connections`.
     pub async fn connect(url: &str, max_connections: u32) -> crate::Result<PgStore> {
+        // Notices below warnings ("relation ... already exists, skipping" from each migration
+        // run, say) tell an operator nothing.
+        let options = url
+            .parse::<PgConnectOptions>()?
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await?;
         Ok(PgStore {
             group_commit: GroupCommit::start(pool.clone(), write_lanes(max_connections)),
