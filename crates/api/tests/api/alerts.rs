@@ -6,7 +6,10 @@
 
 use crate::support::*;
 
-on_both!(alertmanager_alerts_are_acknowledged_silenced_and_audited,);
+on_both!(
+    alertmanager_alerts_are_acknowledged_silenced_and_audited,
+    an_alertmanager_post_naming_an_alert_twice_keeps_its_last_entry,
+);
 
 async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp) {
     app.user("eddie", "editor").await;
@@ -228,4 +231,31 @@ async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp)
         .get(&format!("/api/v1/alerts/{}", uuid::Uuid::new_v4()))
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+/// A post that names one alert twice (labels only, or one fingerprint firing then resolved) is
+/// taken as its last entry for that alert, not retried into a 503.
+async fn an_alertmanager_post_naming_an_alert_twice_keeps_its_last_entry(app: TestApp) {
+    let twice = json!({"groupKey": "{}:{}", "alerts": [
+        {"status": "firing"}, {"status": "firing"}, {"status": "firing"},
+        {"status": "firing", "fingerprint": "f1", "labels": {"alertname": "A"}},
+        {"status": "resolved", "fingerprint": "f1", "labels": {"alertname": "A"}},
+        {"status": "resolved", "fingerprint": "f2", "labels": {"alertname": "B"}},
+        {"status": "firing", "fingerprint": "f2", "labels": {"alertname": "B"}}
+    ]});
+    let r = app.post("/api/v1/alerts/alertmanager", twice).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let open = app.get("/api/v1/alerts?open=true").await;
+    let names: Vec<&str> = open.body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(open.body["count"], 2, "{}", open.body);
+    assert!(names.contains(&"B"), "{names:?}");
+    assert!(
+        !names.contains(&"A"),
+        "A's last entry resolved it: {names:?}"
+    );
 }

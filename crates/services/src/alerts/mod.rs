@@ -22,7 +22,7 @@ mod deliver;
 mod email;
 mod evaluate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -458,7 +458,18 @@ impl Alerts {
         let active = self.0.store.active_alerts().await?;
         let group_key = format!("alertmanager:{}", truncate(&post.group_key, 400));
         let mut writes = Vec::new();
-        for a in &post.alerts {
+        // One write per alert: a post that names a fingerprint twice (Alertmanager never does,
+        // a hand-made one may) keeps its last entry, as a later post would have; two writes of
+        // one alert in a batch would conflict with each other on every retry.
+        let mut seen = HashSet::new();
+        let mut latest: Vec<&AlertmanagerAlert> = post
+            .alerts
+            .iter()
+            .rev()
+            .filter(|a| seen.insert(truncate(&a.fingerprint, 400)))
+            .collect();
+        latest.reverse();
+        for a in latest {
             let fingerprint = format!("am:{}", truncate(&a.fingerprint, 400));
             let firing = a.status != "resolved";
             let existing = active
