@@ -85,16 +85,15 @@ where
 /// (and the OpenAPI document's schemas) count `4.0` as the integer 4, serde's integer fields do
 /// not. `None` when there were none, or the body still does not fit.
 fn integral_floats_as_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
     fn normalise(value: &mut serde_json::Value) -> bool {
         use serde_json::Value;
         match value {
             Value::Number(n) => match n.as_f64() {
-                Some(f)
-                    if n.is_f64()
-                        && f.fract() == 0.0
-                        && f >= i64::MIN as f64
-                        && f < i64::MAX as f64 =>
-                {
+                // Only where a double holds the integer exactly (|f| ≤ 2^53): beyond that an
+                // out-of-range integer literal (-2^63 - 1, which serde reads as a double) would
+                // round onto a valid one.
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT_IN_F64 => {
                     *value = Value::from(f as i64);
                     true
                 }
@@ -376,5 +375,22 @@ pub fn expected_version(body: Option<i64>, header: IfMatch) -> Result<Option<i64
         )),
         (Some(b), _) => Ok(Some(b)),
         (None, h) => Ok(h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn integral_floats_are_read_only_where_exact() {
+        let read = |body: &str| super::integral_floats_as_integers::<Option<i64>>(body.as_bytes());
+        assert_eq!(read("4.0"), Some(Some(4)));
+        assert_eq!(
+            read("-9007199254740992.0"),
+            Some(Some(-9_007_199_254_740_992))
+        );
+        // Out of i64's range as written, though it rounds to i64::MIN as a double.
+        assert_eq!(read("-9223372036854775809"), None);
+        assert_eq!(read("1e19"), None);
+        assert_eq!(read("4.5"), None);
     }
 }
