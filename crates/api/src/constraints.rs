@@ -298,6 +298,8 @@ const PROPERTIES: &[Property] = &[
     property("SetupRequest", "password", password),
     property("PasswordChange", "new_password", password),
     property("ApiKeyCreate", "name", || name(API_KEY_NAME_MAX)),
+    property("NewPasskey", "name", || name(domain::PASSKEY_NAME_MAX)),
+    property("PasskeyRename", "name", || name(domain::PASSKEY_NAME_MAX)),
     // An unsigned 32-bit number of days (not `int32`, whose upper half it accepts too).
     property(
         "ApiKeyCreate",

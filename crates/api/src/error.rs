@@ -174,6 +174,27 @@ impl From<identity::Error> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "SECOND_FACTOR_REQUIRED", detail)
             }
             E::PasswordSignInDisabled => ApiError::forbidden("PASSWORD_SIGN_IN_DISABLED", detail),
+            E::PasskeyNeeded => ApiError::bad_request("PASSKEY_NEEDED", detail),
+            E::Passkey(w) => {
+                use identity::webauthn::WebAuthnError as W;
+                match w {
+                    W::Malformed(_) => ApiError::bad_request("PASSKEY_MALFORMED", detail),
+                    W::UnsupportedAlgorithm(_) => {
+                        ApiError::bad_request("PASSKEY_ALGORITHM_UNSUPPORTED", detail)
+                    }
+                    W::WrongOrigin(_) | W::WrongRelyingParty => {
+                        ApiError::unauthorized("PASSKEY_WRONG_ORIGIN", detail)
+                    }
+                    W::WrongType(_) => ApiError::bad_request("PASSKEY_WRONG_TYPE", detail),
+                    W::NotPresent | W::NotVerified => {
+                        ApiError::unauthorized("PASSKEY_NOT_VERIFIED", detail)
+                    }
+                    W::BadSignature => ApiError::unauthorized("PASSKEY_INVALID", detail),
+                }
+            }
+            E::UnknownPasskey => ApiError::unauthorized("PASSKEY_UNKNOWN", detail),
+            E::PasskeyCounter => ApiError::unauthorized("PASSKEY_CLONED", detail),
+            E::PasskeyExists => ApiError::new(StatusCode::CONFLICT, "PASSKEY_EXISTS", detail),
             E::OthersKeys => ApiError::forbidden("INSUFFICIENT_ROLE", detail),
             E::ScopeAboveRole { .. } => ApiError::forbidden("SCOPE_ABOVE_ROLE", detail),
             E::ExpiryTwice => ApiError::validation("expires_at", detail),

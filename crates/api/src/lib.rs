@@ -132,7 +132,7 @@ impl Deref for AppState {
 /// Routes under `/api/v1`, without the authorization layer. Each needs a rule in
 /// `auth/policy.rs`.
 fn v1_routes() -> OpenApiRouter<AppState> {
-    use auth::{api_keys, audit, oidc, second_factor, sessions, setup, users};
+    use auth::{api_keys, audit, oidc, passkeys, second_factor, sessions, setup, users};
     OpenApiRouter::new()
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::progress))
@@ -172,6 +172,13 @@ fn v1_routes() -> OpenApiRouter<AppState> {
             second_factor::put_settings
         ))
         .routes(routes!(second_factor::options))
+        .routes(routes!(passkeys::registration_options))
+        .routes(routes!(passkeys::list, passkeys::register))
+        .routes(routes!(passkeys::rename, passkeys::remove))
+        .routes(routes!(passkeys::login_options))
+        .routes(routes!(passkeys::login))
+        .routes(routes!(passkeys::second_factor_options))
+        .routes(routes!(passkeys::second_factor))
         .routes(routes!(oidc::begin))
         .routes(routes!(oidc::callback))
         .routes(routes!(sessions::logout))

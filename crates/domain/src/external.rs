@@ -84,8 +84,37 @@ status_enum!(
         Password => "password",
         /// An OpenID provider (authorization code flow).
         Oidc => "oidc",
+        /// A passkey alone (passwordless WebAuthn).
+        Passkey => "passkey",
     }
 );
+
+/// A passkey (WebAuthn credential) of an account: its public key only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passkey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// The credential id, base64url.
+    pub credential_id: String,
+    /// The COSE public key from registration, base64url.
+    pub public_key: String,
+    /// COSE algorithm (-7 ES256, -8 EdDSA, -257 RS256).
+    pub algorithm: i64,
+    /// The authenticator's signature counter last seen (0: it keeps none).
+    pub sign_count: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Longest passkey name.
+pub const PASSKEY_NAME_MAX: usize = 64;
+
+/// Validates a passkey's name: as any display name (trimmed, 1-64 characters, no control or
+/// text-direction characters).
+pub fn validate_passkey_name(name: &str) -> Result<String, ValidationError> {
+    crate::validate::name("name", name, PASSKEY_NAME_MAX)
+}
 
 /// A sign-in half done, known to the client by a token stored as SHA-256 only; used once.
 #[derive(Debug, Clone, PartialEq)]

@@ -89,6 +89,11 @@ status_enum!(
         RecoveryCodesRenewed => "recovery_codes_renewed",
         /// An admin changed the sign-in settings.
         SignInSettingsChanged => "sign_in_settings_changed",
+        /// A passkey was registered.
+        PasskeyAdded => "passkey_added",
+        PasskeyRenamed => "passkey_renamed",
+        /// A passkey was removed (by its user, or with the second factors an admin reset).
+        PasskeyRemoved => "passkey_removed",
         AlertAcknowledged => "alert_acknowledged",
         AlertSilenced => "alert_silenced",
     }

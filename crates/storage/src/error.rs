@@ -22,6 +22,7 @@ pub enum Entity {
     AlertRule,
     AlertChannel,
     Notification,
+    Passkey,
 }
 
 impl fmt::Display for Entity {
@@ -43,6 +44,7 @@ impl fmt::Display for Entity {
             Entity::AlertRule => "alert rule",
             Entity::AlertChannel => "alert channel",
             Entity::Notification => "notification",
+            Entity::Passkey => "passkey",
         })
     }
 }

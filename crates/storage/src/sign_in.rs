@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ChallengeKind, ExternalIdentity, JsonObject, LoginChallenge, NewUser, TotpFactor, User,
+    ChallengeKind, ExternalIdentity, JsonObject, LoginChallenge, NewUser, Passkey, TotpFactor, User,
 };
 use uuid::Uuid;
 
@@ -93,6 +93,24 @@ pub trait SignInStore: Send + Sync + 'static {
     async fn take_challenge(&self, token_hash: &str) -> Result<bool>;
     /// Deletes expired challenges; returns how many.
     async fn delete_expired_challenges(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Registers a passkey; `false`, storing nothing, if its credential id is registered
+    /// already (to anyone).
+    async fn create_passkey(&self, passkey: &Passkey) -> Result<bool>;
+    /// The user's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: Uuid) -> Result<Vec<Passkey>>;
+    /// The passkey with this credential id and its account (active or not).
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<(Passkey, User)>>;
+    /// Renames one of the user's passkeys; `NotFound` if the user has no such passkey.
+    async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<Passkey>;
+    /// Deletes one of the user's passkeys; `NotFound` if the user has no such passkey.
+    async fn delete_passkey(&self, user_id: Uuid, id: Uuid) -> Result<Passkey>;
+    /// Deletes all the user's passkeys; returns how many.
+    async fn delete_passkeys(&self, user_id: Uuid) -> Result<u64>;
+    /// Records a use: the counter moves from `seen` to `count`, atomically, so of two
+    /// assertions racing with the same counter only one passes (`false` for the other).
+    async fn use_passkey(&self, id: Uuid, seen: i64, count: i64, at: DateTime<Utc>)
+    -> Result<bool>;
 
     /// A group of run-time settings (`sign_in`), empty if never set.
     async fn auth_settings(&self, key: &str) -> Result<JsonObject>;

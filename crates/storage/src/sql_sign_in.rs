@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{
-    ChallengeKind, ExternalIdentity, JsonObject, LoginChallenge, NewUser, TotpFactor, User,
+    ChallengeKind, ExternalIdentity, JsonObject, LoginChallenge, NewUser, Passkey, TotpFactor, User,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Executor};
@@ -126,6 +126,62 @@ impl TryFrom<ChallengeRow> for LoginChallenge {
             expires_at: r.expires_at,
         })
     }
+}
+
+#[derive(FromRow)]
+struct PasskeyRow {
+    #[sqlx(rename = "p_id")]
+    id: Uuid,
+    #[sqlx(rename = "p_user_id")]
+    user_id: Uuid,
+    #[sqlx(rename = "p_credential_id")]
+    credential_id: String,
+    #[sqlx(rename = "p_public_key")]
+    public_key: String,
+    #[sqlx(rename = "p_algorithm")]
+    algorithm: i64,
+    #[sqlx(rename = "p_sign_count")]
+    sign_count: i64,
+    #[sqlx(rename = "p_name")]
+    name: String,
+    #[sqlx(rename = "p_created_at")]
+    created_at: DateTime<Utc>,
+    #[sqlx(rename = "p_last_used_at")]
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<PasskeyRow> for Passkey {
+    fn from(r: PasskeyRow) -> Passkey {
+        Passkey {
+            id: r.id,
+            user_id: r.user_id,
+            credential_id: r.credential_id,
+            public_key: r.public_key,
+            algorithm: r.algorithm,
+            sign_count: r.sign_count,
+            name: r.name,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct PasskeyUserRow {
+    #[sqlx(flatten)]
+    passkey: PasskeyRow,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+/// A passkey's columns, named for [`PasskeyRow`] (a macro, so queries stay static text).
+macro_rules! passkey_columns {
+    () => {
+        "p.id AS p_id, p.user_id AS p_user_id, p.credential_id AS p_credential_id, \
+         p.public_key AS p_public_key, p.algorithm AS p_algorithm, \
+         p.sign_count AS p_sign_count, p.name AS p_name, p.created_at AS p_created_at, \
+         p.last_used_at AS p_last_used_at"
+    };
 }
 
 /// A pending enrolment is replaced; a confirmed factor stays (the `WHERE` of the update).
@@ -455,6 +511,125 @@ where
             .execute(self.writer())
             .await?;
         Ok(B::Db::rows_affected(&done))
+    }
+
+    async fn create_passkey(&self, p: &Passkey) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO passkeys (id, user_id, credential_id, public_key, algorithm, \
+             sign_count, name, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (credential_id) DO NOTHING",
+        )
+        .bind(p.id)
+        .bind(p.user_id)
+        .bind(p.credential_id.as_str())
+        .bind(p.public_key.as_str())
+        .bind(p.algorithm)
+        .bind(p.sign_count)
+        .bind(p.name.as_str())
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .execute(self.writer())
+        .await;
+        match done {
+            Ok(r) => Ok(B::Db::rows_affected(&r) == 1),
+            Err(e) if StoreError::is_foreign_key_violation(&e) => {
+                Err(StoreError::not_found(Entity::User, p.user_id))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_passkeys(&self, user_id: Uuid) -> Result<Vec<Passkey>> {
+        let rows: Vec<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys p WHERE p.user_id = $1 ORDER BY p.created_at, p.id"
+        ))
+        .bind(user_id)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn passkey_by_credential(&self, credential_id: &str) -> Result<Option<(Passkey, User)>> {
+        let row: Option<PasskeyUserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            ", u.id AS u_id, u.username AS u_username, u.role AS u_role, \
+             u.is_active AS u_is_active, u.default_view AS u_default_view, \
+             u.single_view_mode AS u_single_view_mode, u.created_by AS u_created_by, \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at, \
+             u.last_login AS u_last_login \
+             FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|r| Ok((r.passkey.into(), r.user.try_into()?)))
+            .transpose()
+    }
+
+    async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<Passkey> {
+        sqlx::query("UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .bind(name)
+            .execute(self.writer())
+            .await?;
+        let row: Option<PasskeyRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys p WHERE p.id = $1 AND p.user_id = $2"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.writer())
+        .await?;
+        row.map(Into::into)
+            .ok_or(StoreError::not_found(Entity::Passkey, id))
+    }
+
+    async fn delete_passkey(&self, user_id: Uuid, id: Uuid) -> Result<Passkey> {
+        let row: Option<PasskeyRow> = sqlx::query_as(
+            "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING id AS p_id, \
+             user_id AS p_user_id, credential_id AS p_credential_id, public_key AS p_public_key, \
+             algorithm AS p_algorithm, sign_count AS p_sign_count, name AS p_name, \
+             created_at AS p_created_at, last_used_at AS p_last_used_at",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(self.writer())
+        .await?;
+        row.map(Into::into)
+            .ok_or(StoreError::not_found(Entity::Passkey, id))
+    }
+
+    async fn delete_passkeys(&self, user_id: Uuid) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.writer())
+            .await?;
+        Ok(B::Db::rows_affected(&done))
+    }
+
+    async fn use_passkey(
+        &self,
+        id: Uuid,
+        seen: i64,
+        count: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET sign_count = $3, last_used_at = $4 \
+             WHERE id = $1 AND sign_count = $2",
+        )
+        .bind(id)
+        .bind(seen)
+        .bind(count)
+        .bind(at)
+        .execute(self.writer())
+        .await?;
+        Ok(B::Db::rows_affected(&done) == 1)
     }
 
     async fn auth_settings(&self, key: &str) -> Result<JsonObject> {

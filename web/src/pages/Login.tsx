@@ -7,6 +7,7 @@ import { api, ApiError, data } from '../api/client';
 import { useSession } from '../app/session';
 import { Button, ErrorMessage, Options } from '../app/ui';
 import { RecoveryCodesView, TotpSecretView } from '../app/TwoFactor';
+import { passkeyErrorText, passkeysSupported, signWithPasskey } from '../app/passkeys';
 import './auth.css';
 
 export const KIOSK_VIEWS = [
@@ -33,7 +34,7 @@ export default function LoginPage() {
   const [view, setView] = useState('dashboard');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [challenge, setChallenge] = useState<{ token: string; step: string } | null>(null);
+  const [challenge, setChallenge] = useState<{ token: string; step: string; passkey: boolean } | null>(null);
   const [recovery, setRecovery] = useState<string[] | null>(null);
   const setup = useQuery({
     queryKey: ['auth', 'setup'],
@@ -55,6 +56,27 @@ export default function LoginPage() {
     navigate(singleView ? '/kiosk' : safeNext(params.get('next')), { replace: true });
   };
 
+  async function passkeySignIn() {
+    setBusy(true);
+    setError(null);
+    try {
+      const options = await data(api.POST('/api/v1/auth/login/passkey/options'));
+      let credential;
+      try {
+        credential = await signWithPasskey(options.public_key as Record<string, unknown>);
+      } catch (e) {
+        const text = passkeyErrorText(e);
+        throw text ? new Error(text) : e;
+      }
+      const r = await data(api.POST('/api/v1/auth/login/passkey', { body: { credential, remember_me: remember } }));
+      await finish(r.single_view_mode);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
@@ -72,7 +94,7 @@ export default function LoginPage() {
       );
       setPassword('');
       if ('challenge_token' in r) {
-        setChallenge({ token: r.challenge_token, step: r.second_factor });
+        setChallenge({ token: r.challenge_token, step: r.second_factor, passkey: r.passkey });
         return;
       }
       await finish(r.single_view_mode);
@@ -198,6 +220,14 @@ export default function LoginPage() {
             {!passwordOff && <p className="sso-or">or with a TaylorDash account</p>}
           </>
         )}
+        {passkeysSupported() && (
+          <>
+            <Button variant={sso ? 'secondary' : 'primary'} className="passkey-button" busy={busy} onClick={() => void passkeySignIn()}>
+              Use a passkey
+            </Button>
+            <p className="sso-or">or with a password</p>
+          </>
+        )}
         {passwordOff ? (
           <details className="break-glass">
             <summary>Break-glass sign-in (local account)</summary>
@@ -224,7 +254,7 @@ function SecondStep({
   onDone,
   onRestart,
 }: {
-  challenge: { token: string; step: string };
+  challenge: { token: string; step: string; passkey: boolean };
   onDone: (r: Completed) => Promise<void>;
   onRestart: () => void;
 }) {
@@ -243,7 +273,46 @@ function SecondStep({
     onSuccess: (r) => onDone(r),
     onError: () => setCode(''),
   });
-  const expired = submit.error instanceof ApiError && submit.error.code === 'SIGN_IN_EXPIRED';
+  const withPasskey = useMutation({
+    mutationFn: async () => {
+      const options = await data(
+        api.POST('/api/v1/auth/login/second-factor/passkey/options', { body: { challenge_token: challenge.token } }),
+      );
+      let credential;
+      try {
+        credential = await signWithPasskey(options.public_key as Record<string, unknown>);
+      } catch (e) {
+        const text = passkeyErrorText(e);
+        throw text ? new Error(text) : e;
+      }
+      return data(
+        api.POST('/api/v1/auth/login/second-factor/passkey', { body: { challenge_token: challenge.token, credential } }),
+      );
+    },
+    onSuccess: (r) => onDone(r),
+  });
+  const expired =
+    [submit.error, withPasskey.error].some((e) => e instanceof ApiError && e.code === 'SIGN_IN_EXPIRED');
+  if (challenge.step === 'passkey') {
+    return (
+      <div role="form" aria-label="Two-factor sign-in">
+        <p className="subtitle">Confirm with your passkey to finish signing in.</p>
+        <ErrorMessage error={withPasskey.error} />
+        {expired ? (
+          <Button variant="primary" onClick={onRestart}>
+            Sign in again
+          </Button>
+        ) : (
+          <Button variant="primary" busy={withPasskey.isPending} onClick={() => withPasskey.mutate()}>
+            Use a passkey
+          </Button>
+        )}
+        <Button variant="ghost" onClick={onRestart}>
+          Back
+        </Button>
+      </div>
+    );
+  }
   return (
     <form
       aria-label="Two-factor sign-in"
@@ -273,7 +342,12 @@ function SecondStep({
           onChange={(e) => setCode(e.target.value)}
         />
       </label>
-      <ErrorMessage error={submit.error} />
+      <ErrorMessage error={submit.error ?? withPasskey.error} />
+      {challenge.passkey && !enrolling && !expired && (
+        <Button busy={withPasskey.isPending} onClick={() => withPasskey.mutate()}>
+          Use a passkey instead
+        </Button>
+      )}
       {expired ? (
         <Button variant="primary" onClick={onRestart}>
           Sign in again

@@ -9,6 +9,8 @@
 //! - `client.rs`: client address (trusted proxies), user agent, TLS detection, Origin check.
 //! - `oidc.rs`: sign-in with an OpenID provider (the redirect out, the callback, the refusal
 //!   page, the provider's logout URL).
+//! - `passkeys.rs`: WebAuthn passkeys — your own (register, list, rename, remove), the
+//!   passwordless sign-in, a passkey as the second login step; the relying party of a request.
 //! - `second_factor.rs`: the second login step, TOTP enrolment and recovery codes, the
 //!   sign-in settings and options.
 //! - `sessions.rs`, `users.rs`, `api_keys.rs`, `setup.rs`, `audit.rs`: the `/auth/*` and
@@ -23,6 +25,7 @@ pub(crate) mod audit;
 pub(crate) mod client;
 pub mod middleware;
 pub(crate) mod oidc;
+pub(crate) mod passkeys;
 pub mod policy;
 pub(crate) mod second_factor;
 pub(crate) mod sessions;
@@ -282,8 +285,8 @@ impl AuthConfig {
         ((self.forward_auth.is_none() && self.oidc.is_none()) || self.break_glass.is_empty())
             .then_some(
                 "password sign-in can be turned off only with single sign-on configured \
-                 (TAYLORDASH_OIDC_ISSUER or TAYLORDASH_FORWARD_AUTH) and a break-glass account \
-                 named (TAYLORDASH_BREAK_GLASS_USERS), so nobody is locked out",
+             (TAYLORDASH_OIDC_ISSUER or TAYLORDASH_FORWARD_AUTH) and a break-glass account named \
+             (TAYLORDASH_BREAK_GLASS_USERS), so nobody is locked out",
             )
     }
 

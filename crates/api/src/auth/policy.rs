@@ -133,6 +133,20 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/auth/me/totp/disable", ME),
     rule("POST", "/api/v1/auth/me/totp/recovery-codes", ME),
     rule("DELETE", "/api/v1/auth/users/{user_id}/totp", ADMIN),
+    // Your own passkeys; signing in with one (the signed challenge is the credential).
+    rule("POST", "/api/v1/auth/me/passkeys/options", ME),
+    rule("GET", "/api/v1/auth/me/passkeys", ME),
+    rule("POST", "/api/v1/auth/me/passkeys", ME),
+    rule("PUT", "/api/v1/auth/me/passkeys/{passkey_id}", ME),
+    rule("DELETE", "/api/v1/auth/me/passkeys/{passkey_id}", ME),
+    rule("POST", "/api/v1/auth/login/passkey/options", PUBLIC),
+    rule("POST", "/api/v1/auth/login/passkey", PUBLIC),
+    rule(
+        "POST",
+        "/api/v1/auth/login/second-factor/passkey/options",
+        PUBLIC,
+    ),
+    rule("POST", "/api/v1/auth/login/second-factor/passkey", PUBLIC),
     rule("GET", "/api/v1/auth/settings", ADMIN),
     rule("PUT", "/api/v1/auth/settings", ADMIN),
     // Users: admin only.

@@ -24,11 +24,14 @@ pub struct SecondFactorChallenge {
     /// Shown once; proves the password step. Not a session.
     pub challenge_token: String,
     pub expires_at: DateTime<Utc>,
-    /// `totp`: send the authenticator app's code or a recovery code. `enrol`: admins must use
-    /// two-factor sign-in; get a secret from `POST /auth/login/enrol` first, then send its
-    /// first code.
+    /// `totp`: send the authenticator app's code or a recovery code (or use a passkey when
+    /// `passkey`). `passkey`: use a passkey (`POST /auth/login/second-factor/passkey/options`,
+    /// then `POST /auth/login/second-factor/passkey`). `enrol`: admins must use two-factor
+    /// sign-in; get a secret from `POST /auth/login/enrol` first, then send its first code.
     #[schema(example = "totp")]
     pub second_factor: String,
+    /// The account has passkeys: one may answer instead of a code.
+    pub passkey: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

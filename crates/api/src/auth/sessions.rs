@@ -94,6 +94,7 @@ pub async fn login(
                 challenge_token: pending.token,
                 expires_at: pending.expires_at,
                 second_factor: pending.step.to_owned(),
+                passkey: pending.passkey,
             };
             Ok((StatusCode::ACCEPTED, headers, axum::Json(body)).into_response())
         }
@@ -222,6 +223,8 @@ pub enum SignedInBy {
     Password,
     /// A session begun at an OpenID provider (single sign-on).
     Oidc,
+    /// A session begun with a passkey alone (passwordless).
+    Passkey,
     /// A session begun before the server recorded how sessions begin.
     Session,
     /// A personal API key or the service key.
@@ -235,6 +238,7 @@ impl From<Option<domain::SignInMethod>> for SignedInBy {
         match method {
             Some(domain::SignInMethod::Password) => SignedInBy::Password,
             Some(domain::SignInMethod::Oidc) => SignedInBy::Oidc,
+            Some(domain::SignInMethod::Passkey) => SignedInBy::Passkey,
             None => SignedInBy::Session,
         }
     }

@@ -39,6 +39,7 @@ mod matrix;
 mod oidc;
 mod openapi_truth;
 mod otel;
+mod passkeys;
 mod resources;
 mod server;
 mod sso;

@@ -14,6 +14,9 @@
 //! - `setup.rs`: the one-time first-run token.
 //! - `second_factor.rs`: TOTP enrolment, recovery codes, the two-step login (challenges), and
 //!   the run-time sign-in settings; `totp_code.rs`: RFC 6238 codes and base32.
+//! - `passkeys.rs`: WebAuthn passkeys — registration, passwordless sign-in, a passkey as the
+//!   second step after a password; `webauthn.rs`: the relying party's checks (client data,
+//!   authenticator data, COSE keys, ES256/EdDSA/RS256 signatures with ring, a strict CBOR reader).
 //! - `external.rs`: sign-in through a forward-auth proxy or an OpenID provider: the account
 //!   linked to the provider's subject (linked or created on first sight), its role from groups.
 //! - `oidc.rs`: OpenID Connect sign-in (authorization code flow with PKCE, discovery, the
@@ -29,6 +32,7 @@ mod audit;
 mod external;
 pub mod jwt;
 pub mod oidc;
+mod passkeys;
 pub mod password;
 mod second_factor;
 mod sessions;
@@ -37,6 +41,7 @@ mod throttle;
 pub mod token;
 pub mod totp_code;
 mod users;
+pub mod webauthn;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -51,6 +56,7 @@ pub use api_keys::NewKeyRequest;
 pub use audit::Party;
 pub use external::{ExternalLogin, ExternalPolicy, ExternalUser, NO_PASSWORD};
 pub use oidc::{Oidc, OidcCallback, OidcError, OidcLogin, OidcSettings, OidcStart};
+pub use passkeys::{Assertion, Attestation, PASSKEY_CHALLENGE_TTL, RelyingParty};
 pub use password::{PasswordCost, PasswordHasher, Verified};
 pub use second_factor::{
     CHALLENGE_MAX_FAILURES, CHALLENGE_TTL, CompletedLogin, Enrolment, LoginOutcome, PendingLogin,
@@ -152,6 +158,23 @@ pub enum Error {
         "wrong code: enter the 6-digit code your authenticator app shows now, or a recovery code"
     )]
     InvalidCode,
+    /// The second step of this sign-in takes a passkey (the account has no TOTP).
+    #[error("this account signs in with a passkey as its second factor, not a code")]
+    PasskeyNeeded,
+    /// A passkey answer was refused (wrong signature, origin, site, counter...).
+    #[error(transparent)]
+    Passkey(#[from] webauthn::WebAuthnError),
+    /// No passkey with that credential is registered (to this account).
+    #[error("this passkey is not registered here; sign in another way and add it in Settings")]
+    UnknownPasskey,
+    /// The signature counter did not grow: the passkey may have been copied.
+    #[error(
+        "this passkey's signature counter went backwards, a sign of a cloned authenticator; \
+         it was refused (remove it in Settings and register it again if this is expected)"
+    )]
+    PasskeyCounter,
+    #[error("this passkey is already registered")]
+    PasskeyExists,
     #[error("two-factor sign-in is already on; turn it off first to set it up again")]
     TotpAlreadyOn,
     #[error("two-factor sign-in is not set up for this account")]

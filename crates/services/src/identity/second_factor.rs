@@ -47,9 +47,12 @@ pub struct PendingLogin {
     /// Given to the client once; sent back with the code.
     pub token: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
-    /// `totp` (send a code or a recovery code) or `enrol` (set TOTP up first: the account is an
+    /// `totp` (send a code or a recovery code, or use a passkey), `passkey` (use a passkey:
+    /// the account has passkeys and no TOTP) or `enrol` (set TOTP up first: the account is an
     /// admin's and the settings require a second factor of admins).
     pub step: &'static str,
+    /// The account has passkeys: one may answer instead of a code.
+    pub passkey: bool,
 }
 
 /// A TOTP secret to put into an authenticator app: as text and as the `otpauth://` URI its QR
@@ -209,8 +212,11 @@ impl Identity {
         settings: SignInSettings,
     ) -> Result<Option<PendingLogin>> {
         let factor = self.store.totp(user.id).await?;
+        // A registered passkey is a second factor too.
+        let passkey = !self.store.list_passkeys(user.id).await?.is_empty();
         let step = match factor {
             Some(f) if f.confirmed_at.is_some() => "totp",
+            _ if passkey => "passkey",
             _ if user.role == Role::Admin && settings.second_factor_for_admins => "enrol",
             _ => return Ok(None),
         };
@@ -239,11 +245,12 @@ impl Identity {
             token,
             expires_at: challenge.expires_at,
             step,
+            passkey,
         }))
     }
 
     /// The live second-step challenge behind `token`, and its user (active).
-    async fn pending(&self, token: &str) -> Result<(LoginChallenge, User)> {
+    pub(crate) async fn pending(&self, token: &str) -> Result<(LoginChallenge, User)> {
         let now = self.now();
         let challenge = self
             .store
@@ -341,8 +348,23 @@ impl Identity {
                 .await;
                 ("totp", Some(codes))
             }
+            Some("passkey") => return Err(Error::PasskeyNeeded),
             _ => return Err(Error::InvalidChallenge),
         };
+        self.finish_second_step(challenge, user, method, recovery, client)
+            .await
+    }
+
+    /// The second step was right: uses the challenge up and starts the session.
+    pub(crate) async fn finish_second_step(
+        &self,
+        challenge: LoginChallenge,
+        user: User,
+        method: &'static str,
+        recovery: Option<Vec<String>>,
+        client: &ClientMeta,
+    ) -> Result<CompletedLogin> {
+        let now = self.now();
         // Used once: of two requests racing with the same challenge, one signs in.
         if !self.store.take_challenge(&challenge.token_hash).await? {
             return Err(Error::InvalidChallenge);
@@ -422,7 +444,7 @@ impl Identity {
     }
 
     /// Counts a wrong code (throttle, challenge), audits it, and gives the error to return.
-    async fn wrong_code(
+    pub(crate) async fn wrong_code(
         &self,
         challenge: &LoginChallenge,
         user: &User,
@@ -593,17 +615,32 @@ impl Identity {
         client: &ClientMeta,
     ) -> Result<()> {
         let user = self.store.get_user(user_id).await?;
-        if !self.store.delete_totp(user.id).await? {
+        // A lost phone is often a lost passkey too: the reset removes both second factors.
+        let had_totp = self.store.delete_totp(user.id).await?;
+        let passkeys = self.store.delete_passkeys(user.id).await?;
+        if !had_totp && passkeys == 0 {
             return Err(Error::NoTotpEnrolment);
         }
-        self.audit(
-            AuditAction::TotpDisabled,
-            actor,
-            &Party::from(&user),
-            client,
-            json!({"reset": true}),
-        )
-        .await;
+        if had_totp {
+            self.audit(
+                AuditAction::TotpDisabled,
+                actor,
+                &Party::from(&user),
+                client,
+                json!({"reset": true}),
+            )
+            .await;
+        }
+        if passkeys > 0 {
+            self.audit(
+                AuditAction::PasskeyRemoved,
+                actor,
+                &Party::from(&user),
+                client,
+                json!({"reset": true, "count": passkeys}),
+            )
+            .await;
+        }
         Ok(())
     }
 }

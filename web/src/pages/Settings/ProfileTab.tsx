@@ -1,5 +1,5 @@
 // Profile: who am I, changing my password (current password required; the server's policy
-// message is shown as it is), and two-factor sign-in (TOTP).
+// message is shown as it is), two-factor sign-in (TOTP), and passkeys (add, rename, remove).
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, data } from '../../api/client';
@@ -7,6 +7,7 @@ import { useSession } from '../../app/session';
 import { Badge, Button, ErrorMessage, useNotify } from '../../app/ui';
 import { Field, Time } from '../Events/shared';
 import { RecoveryCodesView, TotpSecretView } from '../../app/TwoFactor';
+import { createPasskey, passkeyErrorText, passkeysSupported } from '../../app/passkeys';
 
 export function ProfileTab() {
   const { user, signedInBy } = useSession();
@@ -38,6 +39,7 @@ export function ProfileTab() {
       </section>
       {signedInBy !== 'forward_auth' && <PasswordForm username={user.username} />}
       {signedInBy !== 'forward_auth' && <TwoFactorPanel />}
+      {signedInBy !== 'forward_auth' && <PasskeysPanel />}
     </>
   );
 }
@@ -261,6 +263,135 @@ function TwoFactorPanel() {
       )}
       {action === 'renew' && passwordStep('Make new recovery codes', () => renew.mutate(), renew.isPending, renew.error)}
       {action === 'disable' && passwordStep('Turn two-factor sign-in off', () => disable.mutate(), disable.isPending, disable.error)}
+    </section>
+  );
+}
+
+const PASSKEYS_KEY = ['auth', 'me', 'passkeys'] as const;
+
+/** The browser's refusal in words, the server's error as it is. */
+function passkeyError(e: unknown): unknown {
+  const text = passkeyErrorText(e);
+  return text ? new Error(text) : e;
+}
+
+/** Passkeys: sign in without a password, or as the second step after it. */
+function PasskeysPanel() {
+  const qc = useQueryClient();
+  const notify = useNotify();
+  const list = useQuery({ queryKey: PASSKEYS_KEY, queryFn: () => data(api.GET('/api/v1/auth/me/passkeys')) });
+  const [name, setName] = useState('');
+  const [editing, setEditing] = useState<{ id: string; name: string } | null>(null);
+  const refresh = () => qc.invalidateQueries({ queryKey: PASSKEYS_KEY });
+  const add = useMutation({
+    mutationFn: async () => {
+      const options = await data(api.POST('/api/v1/auth/me/passkeys/options'));
+      let credential;
+      try {
+        credential = await createPasskey(options.public_key as Record<string, unknown>);
+      } catch (e) {
+        throw passkeyError(e);
+      }
+      return data(api.POST('/api/v1/auth/me/passkeys', { body: { name, credential } }));
+    },
+    onSuccess: async (p) => {
+      setName('');
+      notify(`Passkey “${p.name}” added`, 'ok');
+      await refresh();
+    },
+  });
+  const rename = useMutation({
+    mutationFn: (p: { id: string; name: string }) =>
+      data(api.PUT('/api/v1/auth/me/passkeys/{passkey_id}', { params: { path: { passkey_id: p.id } }, body: { name: p.name } })),
+    onSuccess: async () => {
+      setEditing(null);
+      await refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => data(api.DELETE('/api/v1/auth/me/passkeys/{passkey_id}', { params: { path: { passkey_id: id } } })),
+    onSuccess: async () => {
+      notify('Passkey removed', 'ok');
+      await refresh();
+    },
+  });
+  const keys = list.data?.passkeys ?? [];
+  return (
+    <section className="panel" aria-labelledby="passkeys-h">
+      <h2 id="passkeys-h">Passkeys</h2>
+      <p className="muted">
+        A passkey signs you in without a password (your device checks your fingerprint, face or PIN), and is asked for
+        after your password as a second step.
+      </p>
+      {list.isError && <ErrorMessage error={list.error} />}
+      {keys.length === 0 && list.isSuccess && <p data-testid="passkeys-empty">No passkeys yet.</p>}
+      {keys.length > 0 && (
+        <ul className="passkey-list" aria-label="Your passkeys">
+          {keys.map((p) => (
+            <li key={p.id}>
+              {editing?.id === p.id ? (
+                <form
+                  className="inline-form"
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    rename.mutate(editing);
+                  }}
+                >
+                  <Field label="New name">
+                    {(f) => (
+                      <input {...f} required maxLength={64} value={editing.name} onChange={(e) => setEditing({ id: p.id, name: e.target.value })} />
+                    )}
+                  </Field>
+                  {rename.isError && <ErrorMessage error={rename.error} />}
+                  <Button type="submit" variant="primary" busy={rename.isPending}>
+                    Save
+                  </Button>
+                  <Button variant="ghost" onClick={() => setEditing(null)}>
+                    Cancel
+                  </Button>
+                </form>
+              ) : (
+                <>
+                  <strong>{p.name}</strong>{' '}
+                  <span className="muted">
+                    added <Time iso={p.created_at} />, last used {p.last_used_at ? <Time iso={p.last_used_at} /> : 'never'}
+                  </span>{' '}
+                  <Button variant="ghost" onClick={() => setEditing({ id: p.id, name: p.name })}>
+                    Rename<span className="sr-only"> {p.name}</span>
+                  </Button>
+                  <Button variant="danger" busy={remove.isPending && remove.variables === p.id} onClick={() => remove.mutate(p.id)}>
+                    Remove<span className="sr-only"> {p.name}</span>
+                  </Button>
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {remove.isError && <ErrorMessage error={remove.error} />}
+      {passkeysSupported() ? (
+        <form
+          className="stack-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            add.mutate();
+          }}
+        >
+          <Field label="Passkey name">
+            {(f) => (
+              <input {...f} required maxLength={64} placeholder="e.g. Laptop fingerprint" value={name} onChange={(e) => setName(e.target.value)} />
+            )}
+          </Field>
+          {add.isError && <ErrorMessage error={add.error} />}
+          <div className="form-actions">
+            <Button type="submit" variant="primary" busy={add.isPending}>
+              Add a passkey
+            </Button>
+          </div>
+        </form>
+      ) : (
+        <p className="muted">This browser cannot use passkeys here (they need HTTPS, or localhost).</p>
+      )}
     </section>
   );
 }
