@@ -50,7 +50,7 @@ describe('passkeys', () => {
     await page.getByLabel('Passkey name').fill('Virtual key');
     await page.getByRole('button', { name: 'Add a passkey' }).click();
     const list = page.getByRole('list', { name: 'Your passkeys' });
-    await list.getByText('Virtual key').waitFor();
+    await list.locator('strong', { hasText: 'Virtual key' }).waitFor();
     const made = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     assert.equal(made.credentials.length, 1, 'the browser made one credential');
     assert.equal(made.credentials[0].rpId, 'localhost');
@@ -61,7 +61,7 @@ describe('passkeys', () => {
     await list.getByRole('button', { name: 'Rename Virtual key' }).click();
     await page.getByLabel('New name').fill('Laptop');
     await page.getByRole('button', { name: 'Save' }).click();
-    await list.getByText('Laptop').waitFor();
+    await list.locator('strong', { hasText: 'Laptop' }).waitFor();
 
     // Without a password: the authenticator verifies the person, the server the signature.
     await signOut(page);
