@@ -8,6 +8,7 @@ valid gets these few facts filled in here, and stays valid by the schema (schema
 the case again after these changes). Invalid requests are left as generated.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -107,6 +108,13 @@ def _ends_in_a_number(url):
     numeric = last.isdigit() or bool(re.fullmatch(r"0[xX][0-9a-fA-F]*", last))
     quad = len(labels) == 4 and all(p.isdigit() and int(p) < 256 for p in labels)
     return numeric and not quad
+
+
+PASSKEY_CEREMONIES = {
+    "POST /api/v1/auth/me/passkeys": "webauthn.create",
+    "POST /api/v1/auth/login/passkey": "webauthn.get",
+    "POST /api/v1/auth/login/second-factor/passkey": "webauthn.get",
+}
 
 
 def _positive(case):
@@ -221,6 +229,19 @@ def before_call(context, case, kwargs):
                 case.query = {**query, "since": query["until"], "until": query["since"]}
         except (ValueError, OverflowError, OSError):
             pass
+
+    # A passkey answer carries base64url JSON of its ceremony's type. The challenge in it is one
+    # the server never issued, so the answer is refused as stale (401 SIGN_IN_EXPIRED) or from
+    # another site (401): an accepted answer needs a real authenticator, which
+    # crates/api/tests/api/passkeys.rs and web/e2e/passkeys.test.mjs use.
+    ceremony = PASSKEY_CEREMONIES.get(op)
+    if ceremony and body and isinstance(body.get("credential"), dict) \
+            and isinstance(body["credential"].get("response"), dict):
+        client = {"type": ceremony, "challenge": secrets.token_urlsafe(32),
+                  "origin": "http://127.0.0.1"}
+        body["credential"]["response"]["clientDataJSON"] = (
+            base64.urlsafe_b64encode(json.dumps(client).encode()).rstrip(b"=").decode())
+        case.body = body
 
     # A range query of the local PromQL subset, over at most a month.
     if op == "GET /api/v1/metrics/query_range":
