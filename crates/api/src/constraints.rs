@@ -35,6 +35,9 @@ const CONTROL_BUT_BREAKS: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-
 const BIDI: &str = r"\u202A-\u202E\u2066-\u2069";
 /// What `str::trim` removes (Unicode White_Space).
 const SPACE: &str = r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// The white space a query parameter may carry: `SPACE` without its control characters,
+/// which `extract::Query` refuses before any handler sees them.
+const QUERY_SPACE: &str = r" \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
 /// A display name (`validate::name`): surrounding white space is trimmed; what remains is
 /// 1-`max` characters without control or text-direction characters.
@@ -168,7 +171,7 @@ fn uuid_pattern() -> String {
 /// Comma-separated UUIDs (`alerts::alertmanager`'s `channels`): each trimmed, empty ones
 /// skipped. Only the white space a query parameter may carry (no control characters).
 fn uuid_list_pattern() -> String {
-    let space = r"[ \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*";
+    let space = format!("[{QUERY_SPACE}]*");
     let one = uuid_pattern();
     let one = one.trim_start_matches('^').trim_end_matches('$');
     format!("^{space}(?:{one})?{space}(?:,{space}(?:{one})?{space})*$")
@@ -511,7 +514,7 @@ const PARAMS: &[Param] = &[
         let one = any_case(&all);
         let one = one.trim_start_matches('^').trim_end_matches('$');
         json!({"pattern": format!(
-            "^(?:[{SPACE}]*|[Aa][Ll][Ll]|[ ]*{one}[ ]*(?:,[ ]*{one}[ ]*)*)$"
+            "^(?:[{QUERY_SPACE}]*|[Aa][Ll][Ll]|[ ]*{one}[ ]*(?:,[ ]*{one}[ ]*)*)$"
         )})
     }),
     param(
@@ -551,8 +554,9 @@ const PARAMS: &[Param] = &[
         || json!({"pattern": format!("^(?:|{})$", audit_actions().join("|"))}),
     ),
     param(Some("/api/v1/metrics/query_range"), "query", || {
+        // Not blank, and (as every query parameter) no control characters.
         json!({"minLength": 1, "maxLength": crate::timeseries::MAX_QUERY_LEN,
-            "pattern": format!("[^{SPACE}]")})
+            "pattern": format!("^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$")})
     }),
     param(
         Some("/api/v1/metrics/query_range"),
@@ -1009,6 +1013,32 @@ mod tests {
         }
         let levels = re(&any_case(&LEVELS));
         assert!(levels.is_match("error") && levels.is_match("Warn") && !levels.is_match("x"));
+    }
+
+    /// What the document lets a query parameter carry passes `extract::Query`'s refusal of
+    /// control characters (schemathesis found a blank `level` of U+000B documented as valid).
+    #[test]
+    fn query_parameters_never_admit_control_characters() {
+        let doc = crate::openapi();
+        let mut checked = 0;
+        for (path, item) in &doc.paths.paths {
+            for op in [&item.get, &item.post, &item.put, &item.delete, &item.patch] {
+                let Some(op) = op else { continue };
+                for p in op.parameters.iter().flatten() {
+                    if !matches!(p.parameter_in, ParameterIn::Query) {
+                        continue;
+                    }
+                    let Some(RefOr::T(Schema::Object(o))) = &p.schema else { continue };
+                    let Some(pattern) = &o.pattern else { continue };
+                    let r = re(pattern);
+                    for bad in ["\u{b}", "error\u{b}", "\u{b}x", "\u{85}", "x\u{0}y"] {
+                        assert!(!r.is_match(bad), "{path} {}: {bad:?}", p.name);
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} patterned query parameters");
     }
 
     #[test]
