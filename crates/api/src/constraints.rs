@@ -1028,7 +1028,9 @@ mod tests {
                     if !matches!(p.parameter_in, ParameterIn::Query) {
                         continue;
                     }
-                    let Some(RefOr::T(Schema::Object(o))) = &p.schema else { continue };
+                    let Some(RefOr::T(Schema::Object(o))) = &p.schema else {
+                        continue;
+                    };
                     let Some(pattern) = &o.pattern else { continue };
                     let r = re(pattern);
                     for bad in ["\u{b}", "error\u{b}", "\u{b}x", "\u{85}", "x\u{0}y"] {
