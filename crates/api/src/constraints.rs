@@ -1025,6 +1025,7 @@ mod tests {
             for op in [&item.get, &item.post, &item.put, &item.delete, &item.patch] {
                 let Some(op) = op else { continue };
                 for p in op.parameters.iter().flatten() {
+                    let RefOr::T(p) = p else { continue };
                     if !matches!(p.parameter_in, ParameterIn::Query) {
                         continue;
                     }
