@@ -23,7 +23,7 @@ use sqlx_macros::FromRow;
 use uuid::Uuid;
 
 use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
-use crate::sql_store::{convert, parse, write_outbox};
+use crate::sql_store::{convert, parent_missing, parse, write_outbox};
 use crate::{Entity, IdentityStore, LoginUpdate, Result, StoreError};
 
 /// Runs first in every transaction that may change who is an admin (the advisory lock's key is
@@ -487,13 +487,8 @@ where
         .bind(s.sign_in_method.map(|m| m.as_str()))
         .execute(self.writer())
         .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(Entity::User, s.user_id))
-            }
-            Err(e) => Err(e.into()),
-        }
+        inserted.map_err(|e| parent_missing(e, Entity::User, s.user_id))?;
+        Ok(())
     }
 
     async fn session_by_token(
@@ -632,13 +627,8 @@ where
         .bind(k.last_used_at)
         .execute(self.writer())
         .await;
-        match inserted {
-            Ok(_) => Ok(k),
-            Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(Entity::User, k.user_id))
-            }
-            Err(e) => Err(e.into()),
-        }
+        inserted.map_err(|e| parent_missing(e, Entity::User, k.user_id))?;
+        Ok(k)
     }
 
     async fn api_key_by_hash(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::backend::{Column, Conn, Param, Row, Sql, SqlBackend};
 use crate::sql_identity::{UserRow, insert_user};
-use crate::sql_store::parse;
+use crate::sql_store::{parent_missing, parse};
 use crate::{Entity, Result, SignInStore, StoreError};
 
 #[derive(FromRow)]
@@ -71,13 +71,8 @@ where
         .bind(link.last_seen_at)
         .execute(conn)
         .await;
-    match done {
-        Ok(r) => Ok(DB::rows_affected(&r) == 1),
-        Err(e) if StoreError::is_foreign_key_violation(&e) => {
-            Err(StoreError::not_found(Entity::User, link.user_id))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let r = done.map_err(|e| parent_missing(e, Entity::User, link.user_id))?;
+    Ok(DB::rows_affected(&r) == 1)
 }
 
 #[derive(FromRow)]
@@ -336,13 +331,8 @@ where
             .bind(factor.created_at)
             .execute(self.writer())
             .await;
-        match done {
-            Ok(r) => Ok(B::Db::rows_affected(&r) == 1),
-            Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(Entity::User, factor.user_id))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let r = done.map_err(|e| parent_missing(e, Entity::User, factor.user_id))?;
+        Ok(B::Db::rows_affected(&r) == 1)
     }
 
     async fn confirm_totp(
@@ -449,14 +439,8 @@ where
         .bind(c.expires_at)
         .execute(self.writer())
         .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(e) if StoreError::is_foreign_key_violation(&e) => Err(StoreError::not_found(
-                Entity::User,
-                c.user_id.unwrap_or_default(),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        done.map_err(|e| parent_missing(e, Entity::User, c.user_id.unwrap_or_default()))?;
+        Ok(())
     }
 
     async fn challenge(
@@ -530,13 +514,8 @@ where
         .bind(p.last_used_at)
         .execute(self.writer())
         .await;
-        match done {
-            Ok(r) => Ok(B::Db::rows_affected(&r) == 1),
-            Err(e) if StoreError::is_foreign_key_violation(&e) => {
-                Err(StoreError::not_found(Entity::User, p.user_id))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let r = done.map_err(|e| parent_missing(e, Entity::User, p.user_id))?;
+        Ok(B::Db::rows_affected(&r) == 1)
     }
 
     async fn list_passkeys(&self, user_id: Uuid) -> Result<Vec<Passkey>> {

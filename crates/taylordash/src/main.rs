@@ -255,45 +255,18 @@ fn main() -> ExitCode {
         }
         Command::User { action } => {
             telemetry::init(&config);
-            match runtime.block_on(user_command(&config, action)) {
-                Ok(out) => {
-                    print!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(runtime.block_on(user_command(&config, action)))
         }
         Command::Auth { action } => {
             telemetry::init(&config);
-            match runtime.block_on(auth_command(&config, action)) {
-                Ok(out) => {
-                    print!("{out}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(runtime.block_on(auth_command(&config, action)))
         }
         Command::Artifacts {
             action: ArtifactsAction::Reconcile { dry_run, grace },
         } => {
             telemetry::init(&config);
             let grace = Duration::from_secs(grace);
-            match runtime.block_on(taylordash::files::reconcile(&config, grace, dry_run)) {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(runtime.block_on(taylordash::files::reconcile(&config, grace, dry_run)))
         }
         Command::Backup { action } => {
             telemetry::init(&config);
@@ -310,16 +283,7 @@ fn main() -> ExitCode {
                     }
                 }
             });
-            match result {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(result)
         }
         Command::Migrate => {
             telemetry::init(&config);
@@ -339,26 +303,11 @@ fn main() -> ExitCode {
                 store.close().await;
                 result.map(|()| store.backend())
             });
-            match migrated {
-                Ok(backend) => {
-                    println!("migrations applied ({})", backend.as_str());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(migrated.map(|backend| format!("migrations applied ({})\n", backend.as_str())))
         }
         Command::Serve => {
             telemetry::init(&config);
-            match runtime.block_on(serve(config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("taylordash: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(runtime.block_on(serve(config)).map(|()| ""))
         }
     }
 }
@@ -385,6 +334,20 @@ fn read_password(name: &str) -> Result<String, String> {
 }
 
 /// Runs a `user` subcommand against the configured database; returns what it prints.
+/// Prints what a command reports (its error to standard error) and says how it ended.
+fn finish(result: Result<impl std::fmt::Display, impl std::fmt::Display>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("taylordash: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn user_command(config: &Config, action: UserAction) -> Result<String, String> {
     // Read before connecting, so a prompt does not hold a database connection open.
     let password = match &action {

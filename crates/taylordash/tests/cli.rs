@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Server, http_as, read_response, run, taylordash};
+use common::{ScratchPostgres, Server, http_as, read_response, run, taylordash};
 
 /// `http_as` with an optional API key.
 fn http(
@@ -238,34 +238,14 @@ fn migrate_is_repeatable_and_unreachable_database_is_explained() {
 
 #[test]
 fn serves_from_postgresql_when_database_url_is_set() {
-    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert!(
-            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
-        );
-        eprintln!("SKIPPED: PostgreSQL binary test (set TAYLORDASH_TEST_DATABASE_URL)");
+    let Some(db) = ScratchPostgres::create("td_cli", "binary test") else {
         return;
     };
-    let name = format!("td_cli_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([admin_url.as_str(), "-qAtc", sql])
-            .status()
-            .expect("psql")
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name}"));
-    assert!(psql(&format!("CREATE DATABASE {name}")).success());
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
-        _ => format!("{admin_url}/{name}"),
-    };
+    let url = &db.url;
     let tmp = tempfile::tempdir().expect("tempdir");
     let key = "cli-test-key-0123456789";
     let mut cmd = taylordash(tmp.path());
-    cmd.env("DATABASE_URL", &url).env("API_KEY", key);
+    cmd.env("DATABASE_URL", url).env("API_KEY", key);
     let mut server = Server::start(cmd);
     assert!(
         !tmp.path().join("taylordash.db").exists(),
@@ -287,7 +267,6 @@ fn serves_from_postgresql_when_database_url_is_set() {
     assert!(stack.contains("postgresql"), "{stack}");
     server.terminate();
     assert!(server.wait(Duration::from_secs(10)).success());
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 /// Counts stored events through the API (all pages) and checks their keys are distinct.
@@ -621,39 +600,18 @@ fn sigkill_under_create_load_keeps_every_acknowledged_create_sqlite() {
 
 #[test]
 fn sigkill_under_create_load_keeps_every_acknowledged_create_postgres() {
-    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert!(
-            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
-        );
-        eprintln!("SKIPPED: PostgreSQL crash test (set TAYLORDASH_TEST_DATABASE_URL)");
+    let Some(db) = ScratchPostgres::create("td_crash", "crash test") else {
         return;
     };
-    let name = format!("td_crash_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([admin_url.as_str(), "-qAtc", sql])
-            .status()
-            .expect("psql")
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    assert!(psql(&format!("CREATE DATABASE {name}")).success());
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
-        _ => format!("{admin_url}/{name}"),
-    };
+    let url = &db.url;
     let tmp = tempfile::tempdir().expect("tempdir");
     creates_survive_sigkill(|| {
         let mut cmd = taylordash(tmp.path());
         cmd.env("API_KEY", "durable-creates-key-0123456789")
-            .env("DATABASE_URL", &url)
+            .env("DATABASE_URL", url)
             .env("TAYLORDASH_LOG", "warn");
         cmd
     });
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 /// The setup token printed while no admin exists.
@@ -1392,30 +1350,9 @@ fn password_sign_in_switches_beside_a_running_server_sqlite() {
 
 #[test]
 fn password_sign_in_switches_beside_a_running_server_postgres() {
-    let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert!(
-            std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
-        );
-        eprintln!("SKIPPED: PostgreSQL break-glass test (set TAYLORDASH_TEST_DATABASE_URL)");
+    let Some(db) = ScratchPostgres::create("td_glass", "break-glass test") else {
         return;
     };
-    let name = format!("td_glass_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([admin_url.as_str(), "-qAtc", sql])
-            .status()
-            .expect("psql")
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    assert!(psql(&format!("CREATE DATABASE {name}")).success());
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) if base.contains("://") && !base.ends_with('/') => format!("{base}/{name}"),
-        _ => format!("{admin_url}/{name}"),
-    };
-    password_sign_in_switches_beside_a_running_server(Some(&url));
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    let url = &db.url;
+    password_sign_in_switches_beside_a_running_server(Some(url));
 }

@@ -514,18 +514,14 @@ impl Identity {
                 let login = self.oidc_login(oidc, &claims);
                 let user = self.external_user(login, policy, client).await?;
                 let login = self
-                    .start_session(user.user, false, domain::SignInMethod::Oidc, client)
+                    .signed_in(
+                        user.user,
+                        false,
+                        domain::SignInMethod::Oidc,
+                        client,
+                        json!({"method": "oidc", "provider": oidc.settings().issuer}),
+                    )
                     .await?;
-                let who = Party::from(&login.user);
-                self.audit(
-                    AuditAction::LoginSuccess,
-                    &who,
-                    &who,
-                    client,
-                    json!({"method": "oidc", "provider": oidc.settings().issuer,
-                        "session_id": login.session.id}),
-                )
-                .await;
                 Ok(OidcLogin {
                     login,
                     return_to,

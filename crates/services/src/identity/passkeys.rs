@@ -343,20 +343,14 @@ impl Identity {
             .store
             .record_login(user.id, self.now(), storage::LoginUpdate::default())
             .await?;
-        let login = self
-            .start_session(user, remember_me, domain::SignInMethod::Passkey, client)
-            .await?;
-        let who = Party::from(&login.user);
-        self.audit(
-            AuditAction::LoginSuccess,
-            &who,
-            &who,
+        self.signed_in(
+            user,
+            remember_me,
+            domain::SignInMethod::Passkey,
             client,
-            json!({"method": "passkey", "passkey_id": passkey.id,
-                "session_id": login.session.id, "remember_me": remember_me}),
+            json!({"method": "passkey", "passkey_id": passkey.id}),
         )
-        .await;
-        Ok(login)
+        .await
     }
 
     /// The options for `navigator.credentials.get` as the second step of the half-done

@@ -398,17 +398,14 @@ impl Identity {
             )
             .await?;
         let login = self
-            .start_session(user, remember_me, domain::SignInMethod::Password, client)
+            .signed_in(
+                user,
+                remember_me,
+                domain::SignInMethod::Password,
+                client,
+                json!({"second_factor": method}),
+            )
             .await?;
-        let who = Party::from(&login.user);
-        self.audit(
-            AuditAction::LoginSuccess,
-            &who,
-            &who,
-            client,
-            json!({"session_id": login.session.id, "remember_me": remember_me, "second_factor": method}),
-        )
-        .await;
         Ok(CompletedLogin {
             login,
             recovery_codes: recovery,

@@ -174,18 +174,39 @@ impl Identity {
             )
             .await?;
         let login = self
-            .start_session(user, req.remember_me, SignInMethod::Password, client)
+            .signed_in(
+                user,
+                req.remember_me,
+                SignInMethod::Password,
+                client,
+                json!({}),
+            )
             .await?;
-        let who = Party::from(&login.user);
-        self.audit(
-            AuditAction::LoginSuccess,
-            &who,
-            &who,
-            client,
-            json!({"session_id": login.session.id, "remember_me": req.remember_me}),
-        )
-        .await;
         Ok(LoginOutcome::SignedIn(Box::new(login)))
+    }
+
+    /// Ends a sign-in that succeeded, however it was made: starts the session and writes the
+    /// `login_success` entry, whose `details` (how the user signed in) get the session's id
+    /// and `remember_me` added.
+    pub(crate) async fn signed_in(
+        &self,
+        user: User,
+        remember_me: bool,
+        method: SignInMethod,
+        client: &ClientMeta,
+        mut details: serde_json::Value,
+    ) -> Result<NewLogin> {
+        let login = self
+            .start_session(user, remember_me, method, client)
+            .await?;
+        if let Some(d) = details.as_object_mut() {
+            d.insert("session_id".into(), json!(login.session.id));
+            d.insert("remember_me".into(), json!(remember_me));
+        }
+        let who = Party::from(&login.user);
+        self.audit(AuditAction::LoginSuccess, &who, &who, client, details)
+            .await;
+        Ok(login)
     }
 
     /// Creates a session for `user`, remembering how they signed in.

@@ -187,3 +187,67 @@ pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// A PostgreSQL database of one test's own on the test server, dropped again when this is
+/// dropped (also when the test fails).
+pub struct ScratchPostgres {
+    admin_url: String,
+    name: String,
+    /// The database's URL, for `DATABASE_URL`.
+    pub url: String,
+}
+
+impl ScratchPostgres {
+    /// Creates `<prefix>_<pid>` on `TAYLORDASH_TEST_DATABASE_URL`; `None` (after printing
+    /// SKIPPED with `what`) when that is unset, which fails if `TAYLORDASH_REQUIRE_POSTGRES=1`.
+    pub fn create(prefix: &str, what: &str) -> Option<Self> {
+        let Some(admin_url) = std::env::var("TAYLORDASH_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("TAYLORDASH_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "TAYLORDASH_REQUIRE_POSTGRES=1 but TAYLORDASH_TEST_DATABASE_URL is unset"
+            );
+            eprintln!("SKIPPED: PostgreSQL {what} (set TAYLORDASH_TEST_DATABASE_URL)");
+            return None;
+        };
+        let name = format!("{prefix}_{}", std::process::id());
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) if base.contains("://") && !base.ends_with('/') => {
+                format!("{base}/{name}")
+            }
+            _ => format!("{admin_url}/{name}"),
+        };
+        let db = Self {
+            admin_url,
+            name,
+            url,
+        };
+        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        assert!(
+            db.psql(&format!("CREATE DATABASE {}", db.name)),
+            "CREATE DATABASE {}",
+            db.name
+        );
+        Some(db)
+    }
+
+    /// Runs one statement on the server's admin database; whether it succeeded.
+    fn psql(&self, sql: &str) -> bool {
+        Command::new("psql")
+            .args([self.admin_url.as_str(), "-qAtc", sql])
+            .status()
+            .expect("psql")
+            .success()
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        self.psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
