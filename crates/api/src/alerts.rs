@@ -7,8 +7,9 @@
 //! notifications; editors acknowledge and silence (the people who run the lab), each recorded
 //! in the audit log with who and why; admins manage rules and channels (channels hold
 //! secrets: a channel's secret values never leave the server — only their names — and a
-//! generated webhook signing key is in the creating answer only). Alertmanager posts with an
-//! editor's API key (`Authorization: Bearer`).
+//! generated webhook signing key is in the creating answer only). Alertmanager posts with its
+//! own token (`TAYLORDASH_ALERTMANAGER_TOKEN`, `Authorization: Bearer`), which opens that one
+//! route; an editor's session or key may post there too.
 
 use std::collections::BTreeMap;
 
@@ -615,6 +616,10 @@ pub(crate) fn channel_ids(list: &str) -> ApiResult<Vec<Uuid>> {
 
 /// Alertmanager's webhook receiver: its alerts appear beside TaylorDash's own and go out
 /// through the same channels (`?channels=<id>,<id>`, else every enabled channel).
+///
+/// Alertmanager authenticates with its own token (`TAYLORDASH_ALERTMANAGER_TOKEN`) as
+/// `Authorization: Bearer`; that token opens this route only. An editor's (or admin's)
+/// session or API key is accepted too, for posts by hand.
 #[utoipa::path(post, path = "/alerts/alertmanager", tag = "alerts",
     params(AlertmanagerParams),
     request_body = AlertmanagerWebhook,

@@ -47,8 +47,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{
-    API_KEY_HEADER, ApiKey, AuthConfig, AuthState, Clock, Credential, PasswordCost, Principal,
-    SESSION_COOKIE, SignedIn,
+    API_KEY_HEADER, AlertmanagerToken, ApiKey, AuthConfig, AuthState, Clock, Credential,
+    PasswordCost, Principal, SESSION_COOKIE, SignedIn,
 };
 pub use error::{ApiError, ErrorBody};
 pub use health::{SERVICE, StackEndpoints};

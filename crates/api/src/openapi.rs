@@ -27,8 +27,10 @@ const COOKIE: &str = "session_cookie";
                        setup needs a credential: an API key in `X-API-Key` (or as a bearer \
                        token), a session token from `POST /api/v1/auth/login` as \
                        `Authorization: Bearer`, or the browser's session cookie. Roles: viewer \
-                       reads, editor also changes, admin also administers. Every error is JSON \
-                       `{\"detail\", \"code\"}`.",
+                       reads, editor also changes, admin also administers. Alertmanager posts \
+                       to its webhook receiver with a token of its own \
+                       (`TAYLORDASH_ALERTMANAGER_TOKEN`, as `Authorization: Bearer`), which no \
+                       other route accepts. Every error is JSON `{\"detail\", \"code\"}`.",
     ),
     tags(
         (name = "projects", description = "Projects"),
@@ -67,10 +69,14 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
              service key (admin)",
         ))),
     );
-    components.add_security_scheme(
-        BEARER,
-        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    let mut bearer = Http::new(HttpAuthScheme::Bearer);
+    bearer.description = Some(
+        "A session token from `POST /api/v1/auth/login`, or an API key; on \
+         `POST /api/v1/alerts/alertmanager` also Alertmanager's token \
+         (`TAYLORDASH_ALERTMANAGER_TOKEN`), which every other route refuses"
+            .to_owned(),
     );
+    components.add_security_scheme(BEARER, SecurityScheme::Http(bearer));
     components.add_security_scheme(
         COOKIE,
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -107,14 +113,27 @@ pub(crate) fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                      INVALID_TOKEN)",
                 );
                 let about_me = matches!(access, Some(Access::User(_)));
+                let alertmanager = matches!(access, Some(Access::RoleOrAlertmanager(_)));
                 error(
                     op,
                     403,
                     &format!(
                         "Needs the {role} role{} (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE{}); a \
-                         cookie-authenticated write from another origin (CSRF_REJECTED)",
-                        if about_me { " and a user account" } else { "" },
+                         cookie-authenticated write from another origin (CSRF_REJECTED){}",
+                        if about_me {
+                            " and a user account"
+                        } else if alertmanager {
+                            " or Alertmanager's token"
+                        } else {
+                            ""
+                        },
                         if about_me { ", USER_REQUIRED" } else { "" },
+                        if alertmanager {
+                            ""
+                        } else {
+                            "; Alertmanager's token, which only POST \
+                             /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY)"
+                        },
                     ),
                 );
             }

@@ -209,6 +209,8 @@ pub struct Config {
     pub alert_retry_max: std::time::Duration,
     /// Hours a notification is retried before it is given up.
     pub alert_give_up: usize,
+    /// The token Alertmanager posts its webhook with (that route only).
+    pub alertmanager_token: Option<Secret>,
     pub stack: StackConfig,
     pub shutdown_timeout: Duration,
     /// Connection limits of the HTTP server.
@@ -820,9 +822,27 @@ impl Config {
             )
             .default("24")
             .parse(positive)?;
+        let alertmanager_token = r
+            .key(
+                "alerts.alertmanager_token",
+                "TAYLORDASH_ALERTMANAGER_TOKEN",
+                "token Alertmanager sends as Authorization: Bearer; opens POST /api/v1/alerts/alertmanager and no other route (better: TAYLORDASH_ALERTMANAGER_TOKEN_FILE); unset: only editors may post there",
+            )
+            .secret(Redact::All)
+            .parse(|v| alertmanager_token(v, production))?;
+        if let (Some(token), Some(key)) = (&alertmanager_token, &api_key)
+            && token == key
+        {
+            return Err(r.invalid(
+                "alerts.alertmanager_token",
+                "is the service key (api_key), which has admin rights: give Alertmanager a \
+                 random token of its own (e.g. `openssl rand -hex 32`)",
+            ));
+        }
         Ok(Config {
             alert_retry_max,
             alert_give_up,
+            alertmanager_token,
             bind,
             data_dir,
             environment,
@@ -1166,6 +1186,18 @@ fn service_key(key: &str, production: bool) -> Result<Secret, String> {
         );
     }
     Ok(Secret(key.to_owned()))
+}
+
+/// `alerts.alertmanager_token`: a random value like the service key's (at least 32 characters
+/// in production), without spaces.
+fn alertmanager_token(token: &str, production: bool) -> Result<Secret, String> {
+    let least = if production { 32 } else { 16 };
+    if token.len() < least || token.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "must be at least {least} characters without spaces (e.g. `openssl rand -hex 32`)"
+        ));
+    }
+    Ok(Secret(token.to_owned()))
 }
 
 /// `public_url`: an origin (scheme, host, optional port), lower-cased, without a trailing `/`.
@@ -1547,6 +1579,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    /// Alertmanager's token: from a file, shown masked, never the service key, long enough.
+    #[test]
+    fn alertmanager_token_is_a_secret_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alertmanager_token");
+        std::fs::write(&file, "am-token-0123456789abcdef-0123456789\n").unwrap();
+        let var = file.display().to_string();
+        let c = load(&[("TAYLORDASH_ALERTMANAGER_TOKEN_FILE", var.as_str())]).unwrap();
+        assert_eq!(
+            c.alertmanager_token.as_ref().map(|t| t.expose()),
+            Some("am-token-0123456789abcdef-0123456789")
+        );
+        let shown = c.describe();
+        assert!(
+            shown.contains(&format!(
+                "alerts.alertmanager_token = \"********\"  # file {var} (env \
+                 TAYLORDASH_ALERTMANAGER_TOKEN_FILE)"
+            )),
+            "{shown}"
+        );
+        assert!(!shown.contains("am-token-"), "{shown}");
+        assert!(!format!("{c:?}").contains("am-token-"));
+        assert!(load(&[]).unwrap().alertmanager_token.is_none());
+        // The service key would give Alertmanager admin rights.
+        let key = "same-value-0123456789abcdef-0123456789";
+        let err = load(&[
+            ("TAYLORDASH_API_KEY", key),
+            ("TAYLORDASH_ALERTMANAGER_TOKEN", key),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("alerts.alertmanager_token") && err.contains("service key"),
+            "{err}"
+        );
+        assert!(!err.contains(key), "{err}");
+        for (token, env) in [
+            ("short", "development"),
+            ("has a space in it 0123456789", "development"),
+            ("0123456789abcdef0123", "production"),
+        ] {
+            let err = load(&[
+                ("TAYLORDASH_ALERTMANAGER_TOKEN", token),
+                ("TAYLORDASH_ENV", env),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("alerts.alertmanager_token"), "{err}");
+            assert!(!err.contains(token), "{err}");
+        }
     }
 
     #[test]

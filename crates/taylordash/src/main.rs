@@ -545,6 +545,12 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         ApiKeySource::Configured => tracing::info!("API key from configuration"),
     }
+    if config.alertmanager_token.is_some() {
+        tracing::info!(
+            "Alertmanager's token is set: POST /api/v1/alerts/alertmanager accepts it, no other \
+             route does"
+        );
+    }
     if let Some(token) = &app.setup_token {
         let base = config.public_url.clone().unwrap_or_else(|| url.clone());
         let setup_url = format!("{base}/setup?token={token}");

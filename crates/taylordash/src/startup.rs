@@ -209,6 +209,10 @@ pub fn auth_config(config: &Config) -> AuthConfig {
         forward_auth: config.forward_auth.clone(),
         external: config.external.clone(),
         break_glass: config.break_glass.clone(),
+        alertmanager_token: config
+            .alertmanager_token
+            .as_ref()
+            .map(|t| api::AlertmanagerToken::new(t.expose())),
         oidc: config.oidc.clone().map(|mut oidc| {
             // A provider in the home lab may have a certificate from the stack's private CA
             // (the file was checked when the configuration was read).

@@ -193,6 +193,9 @@ export interface paths {
         /**
          * Alertmanager's webhook receiver: its alerts appear beside TaylorDash's own and go out
          *     through the same channels (`?channels=<id>,<id>`, else every enabled channel).
+         * @description Alertmanager authenticates with its own token (`TAYLORDASH_ALERTMANAGER_TOKEN`) as
+         *     `Authorization: Bearer`; that token opens this route only. An editor's (or admin's)
+         *     session or API key is accepted too, for posts by hand.
          */
         post: operations["alertmanager"];
         delete?: never;
@@ -3747,7 +3750,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3802,7 +3805,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3888,7 +3891,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3952,7 +3955,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4020,7 +4023,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4114,7 +4117,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4195,7 +4198,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4314,7 +4317,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4389,7 +4392,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4465,7 +4468,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4529,7 +4532,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4597,7 +4600,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4691,7 +4694,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4772,7 +4775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4891,7 +4894,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4960,7 +4963,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5043,7 +5046,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role or Alertmanager's token (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5136,7 +5139,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5215,7 +5218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5326,7 +5329,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5405,7 +5408,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5520,7 +5523,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5603,7 +5606,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5678,7 +5681,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5757,7 +5760,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5826,7 +5829,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5995,7 +5998,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6698,7 +6701,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6753,7 +6756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6808,7 +6811,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6876,7 +6879,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6976,7 +6979,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7046,7 +7049,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7165,7 +7168,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7242,7 +7245,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7333,7 +7336,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7401,7 +7404,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7514,7 +7517,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7627,7 +7630,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7740,7 +7743,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8008,7 +8011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8063,7 +8066,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8118,7 +8121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8183,7 +8186,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role and a user account (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE, USER_REQUIRED); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8247,7 +8250,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8315,7 +8318,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8575,7 +8578,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8643,7 +8646,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8749,7 +8752,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8869,7 +8872,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8952,7 +8955,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9151,7 +9154,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9232,7 +9235,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9351,7 +9354,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9431,7 +9434,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9515,7 +9518,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9599,7 +9602,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9674,7 +9677,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9750,7 +9753,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9831,7 +9834,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9950,7 +9953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10025,7 +10028,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10104,7 +10107,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10210,7 +10213,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10312,7 +10315,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10391,7 +10394,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10502,7 +10505,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10582,7 +10585,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10670,7 +10673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10765,7 +10768,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10840,7 +10843,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10914,7 +10917,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10989,7 +10992,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11086,7 +11089,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11204,7 +11207,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11281,7 +11284,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11374,7 +11377,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11438,7 +11441,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11504,7 +11507,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11569,7 +11572,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11646,7 +11649,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11723,7 +11726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11817,7 +11820,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11881,7 +11884,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11947,7 +11950,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12036,7 +12039,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12092,7 +12095,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12130,7 +12133,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12168,7 +12171,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12206,7 +12209,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12246,7 +12249,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12286,7 +12289,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12326,7 +12329,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12366,7 +12369,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12406,7 +12409,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12446,7 +12449,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12486,7 +12489,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the admin role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12541,7 +12544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12618,7 +12621,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12700,7 +12703,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12767,7 +12770,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12848,7 +12851,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12967,7 +12970,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13049,7 +13052,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13146,7 +13149,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13248,7 +13251,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13328,7 +13331,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13416,7 +13419,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13518,7 +13521,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13593,7 +13596,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13672,7 +13675,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13774,7 +13777,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13849,7 +13852,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13923,7 +13926,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14056,7 +14059,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the viewer role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14137,7 +14140,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14256,7 +14259,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED) */
+            /** @description Needs the editor role (INSUFFICIENT_ROLE, INSUFFICIENT_SCOPE); a cookie-authenticated write from another origin (CSRF_REJECTED); Alertmanager's token, which only POST /api/v1/alerts/alertmanager accepts (ALERTMANAGER_TOKEN_ONLY) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -48,6 +48,16 @@ pub async fn authorize(
     };
 
     let (principal, refresh) = authenticate(&state, req.headers(), req.extensions()).await?;
+    // Alertmanager's token is good for its webhook receiver and nothing else; there it needs
+    // no role.
+    let alertmanager = principal.credential == Credential::Alertmanager;
+    if alertmanager && !matches!(access, Access::RoleOrAlertmanager(_)) {
+        return Err(ApiError::forbidden(
+            "ALERTMANAGER_TOKEN_ONLY",
+            "this is Alertmanager's token: only POST /api/v1/alerts/alertmanager accepts it; \
+             use a session or an API key here",
+        ));
+    }
     // Cookie-authenticated writes, and WebSocket upgrades (a GET, but one that opens a channel
     // a foreign page could read), must come from this origin (or a listed one).
     let upgrade = req
@@ -88,7 +98,7 @@ pub async fn authorize(
              key is 'read'",
         ));
     }
-    if principal.role < required {
+    if principal.role < required && !alertmanager {
         return Err(insufficient(&principal, required));
     }
     // A long-lived browser session that just slid forward gets its cookie extended too.
@@ -146,11 +156,11 @@ type CookieRefresh = Option<(String, Duration)>;
 /// Finds out who is calling. A session decides whenever one is sent (`Authorization: Bearer`
 /// with a session token, else the session cookie): its user and role are the caller, and a key
 /// sent alongside is ignored, so it can never raise the session's privileges (v1's web client
-/// sends its build-time key with every request). Without a session: `X-API-Key` (service key
-/// or personal key), else a key as `Authorization: Bearer`. With none of these: a trusted
-/// forward-auth proxy's user header, if forward-auth is on and the connection comes from a
-/// trusted proxy (from anywhere else the header is ignored). A credential that is present but
-/// wrong is refused; there is no falling back to the next one.
+/// sends its build-time key with every request). Without a session: `X-API-Key` (service key,
+/// Alertmanager's token or personal key), else one of these as `Authorization: Bearer`. With
+/// none of these: a trusted forward-auth proxy's user header, if forward-auth is on and the
+/// connection comes from a trusted proxy (from anywhere else the header is ignored). A
+/// credential that is present but wrong is refused; there is no falling back to the next one.
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
@@ -182,6 +192,9 @@ pub(crate) async fn authenticate(
     if state.api_key.matches(key.as_bytes()) {
         return Ok((Principal::service(), None));
     }
+    if is_alertmanager_token(state, key) {
+        return Ok((Principal::alertmanager(), None));
+    }
     if key.starts_with(API_KEY_PREFIX) {
         return Ok((personal_key(state, key).await?, None));
     }
@@ -208,10 +221,21 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         })
 }
 
-/// Whether a bearer token is an API key (the service key or a personal `tdk_` key) rather
-/// than a session token.
+/// Whether a bearer token is a key (the service key, Alertmanager's token or a personal `tdk_`
+/// key) rather than a session token.
 fn is_key(state: &AppState, token: &str) -> bool {
-    state.api_key.matches(token.as_bytes()) || token.starts_with(API_KEY_PREFIX)
+    state.api_key.matches(token.as_bytes())
+        || is_alertmanager_token(state, token)
+        || token.starts_with(API_KEY_PREFIX)
+}
+
+fn is_alertmanager_token(state: &AppState, token: &str) -> bool {
+    state
+        .auth
+        .config
+        .alertmanager_token
+        .as_ref()
+        .is_some_and(|t| t.matches(token))
 }
 
 fn invalid_api_key() -> ApiError {

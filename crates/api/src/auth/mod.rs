@@ -2,7 +2,8 @@
 //!
 //! - `middleware.rs`: every `/api/v1` request goes through [`middleware::authorize`]: it finds
 //!   the route's rule in `policy.rs` (deny by default), authenticates the caller (service key,
-//!   personal API key, session bearer token or session cookie), checks CSRF for cookie
+//!   Alertmanager's token, personal API key, session bearer token or session cookie), checks
+//!   CSRF for cookie
 //!   sessions, checks the role, and records the caller as a [`Principal`] in the request
 //!   extensions — the single source of "who is calling" for handlers.
 //! - `policy.rs`: the route → required role table.
@@ -76,6 +77,31 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// Alertmanager's token (`TAYLORDASH_ALERTMANAGER_TOKEN`): the one credential its webhook
+/// receiver (`POST /api/v1/alerts/alertmanager`) takes besides an editor's, refused by every
+/// other route (see `policy.rs`). Only its SHA-256 is kept; a candidate is hashed and the
+/// digests are compared in constant time. Its `Debug` output shows nothing of it.
+#[derive(Clone)]
+pub struct AlertmanagerToken(String);
+
+impl AlertmanagerToken {
+    pub fn new(token: &str) -> AlertmanagerToken {
+        AlertmanagerToken(identity::token::hash_token(token))
+    }
+
+    /// Whether `candidate` is the token (constant time in the digests).
+    pub fn matches(&self, candidate: &str) -> bool {
+        let digest = identity::token::hash_token(candidate);
+        self.0.as_bytes().ct_eq(digest.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for AlertmanagerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlertmanagerToken([redacted])")
+    }
+}
+
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -88,6 +114,8 @@ pub enum Credential {
     /// The identity headers of a trusted forward-auth proxy (Authelia, Authentik behind
     /// Traefik): the browser's sign-in at the proxy, sent with every request like a cookie.
     ForwardAuth,
+    /// Alertmanager's token: good for its webhook receiver only.
+    Alertmanager,
 }
 
 impl Credential {
@@ -104,10 +132,11 @@ impl Credential {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub credential: Credential,
-    /// The user behind the credential; `None` for the service key.
+    /// The user behind the credential; `None` for the service key and Alertmanager's token.
     pub user: Option<User>,
     /// What the caller may do: the user's role, capped by an API key's scope; admin for the
-    /// service key.
+    /// service key; viewer for Alertmanager's token, which the authorization layer lets through
+    /// to its webhook receiver only.
     pub role: Role,
 }
 
@@ -117,6 +146,15 @@ impl Principal {
             credential: Credential::ServiceKey,
             user: None,
             role: Role::Admin,
+        }
+    }
+
+    /// Alertmanager, posting with its token.
+    pub fn alertmanager() -> Principal {
+        Principal {
+            credential: Credential::Alertmanager,
+            user: None,
+            role: Role::Viewer,
         }
     }
 
@@ -131,9 +169,10 @@ impl Principal {
 
     /// How the caller appears in the audit trail.
     pub fn display_name(&self) -> String {
-        match &self.user {
-            Some(u) => u.username.clone(),
-            None => "service key".to_owned(),
+        match (&self.user, &self.credential) {
+            (Some(u), _) => u.username.clone(),
+            (None, Credential::Alertmanager) => "alertmanager token".to_owned(),
+            (None, _) => "service key".to_owned(),
         }
     }
 
@@ -243,6 +282,8 @@ pub struct AuthConfig {
     pub break_glass: Vec<String>,
     /// Sign-in with an OpenID provider; `None`: not offered.
     pub oidc: Option<identity::OidcSettings>,
+    /// The token Alertmanager posts its webhook with; `None`: only editors may post there.
+    pub alertmanager_token: Option<AlertmanagerToken>,
     pub password_cost: PasswordCost,
     pub per_username: ThrottlePolicy,
     pub per_address: ThrottlePolicy,
@@ -259,6 +300,7 @@ impl Default for AuthConfig {
             external: ExternalPolicy::default(),
             break_glass: Vec::new(),
             oidc: None,
+            alertmanager_token: None,
             password_cost: PasswordCost::Standard,
             per_username: ThrottlePolicy::PER_USERNAME,
             per_address: ThrottlePolicy::PER_ADDRESS,

@@ -25,6 +25,9 @@ pub enum Access {
     /// As `Role`, and the credential must belong to a user (a session or a personal API key):
     /// the route is about "me".
     User(Role),
+    /// As `Role`, or Alertmanager's token (`TAYLORDASH_ALERTMANAGER_TOKEN`): its webhook
+    /// receiver. Every other route refuses that token (403 `ALERTMANAGER_TOKEN_ONLY`).
+    RoleOrAlertmanager(Role),
 }
 
 impl Access {
@@ -32,7 +35,7 @@ impl Access {
     pub fn role(self) -> Option<Role> {
         match self {
             Access::Public => None,
-            Access::Role(r) | Access::User(r) => Some(r),
+            Access::Role(r) | Access::User(r) | Access::RoleOrAlertmanager(r) => Some(r),
         }
     }
 }
@@ -57,6 +60,7 @@ const VIEWER: Access = Access::Role(Role::Viewer);
 const EDITOR: Access = Access::Role(Role::Editor);
 const ADMIN: Access = Access::Role(Role::Admin);
 const ME: Access = Access::User(Role::Viewer);
+const EDITOR_OR_ALERTMANAGER: Access = Access::RoleOrAlertmanager(Role::Editor);
 
 pub const RULES: &[Rule] = &[
     // Projects, components, dependencies, tasks: read as viewer, change as editor.
@@ -207,13 +211,19 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/status/{token}", PUBLIC),
     // Alerts: everyone signed in sees alerts, rules and notifications; editors acknowledge
     // and silence (audited: who and why); admins manage rules and channels (channels hold
-    // secrets). Alertmanager posts with an editor's API key.
+    // secrets). Alertmanager posts its webhook with a token of its own, good for that route
+    // only (least privilege: no role, no other route); editors may post there too (by hand,
+    // from a script, or as Alertmanager with an editor's personal key).
     rule("GET", "/api/v1/alerts", VIEWER),
     rule("GET", "/api/v1/alerts/{alert_id}", VIEWER),
     rule("GET", "/api/v1/alerts/{alert_id}/notifications", VIEWER),
     rule("POST", "/api/v1/alerts/{alert_id}/acknowledge", EDITOR),
     rule("POST", "/api/v1/alerts/{alert_id}/silence", EDITOR),
-    rule("POST", "/api/v1/alerts/alertmanager", EDITOR),
+    rule(
+        "POST",
+        "/api/v1/alerts/alertmanager",
+        EDITOR_OR_ALERTMANAGER,
+    ),
     rule("GET", "/api/v1/alert-notifications", VIEWER),
     rule("GET", "/api/v1/alert-rules", VIEWER),
     rule("POST", "/api/v1/alert-rules", ADMIN),
@@ -317,6 +327,20 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    /// Alertmanager's token opens its webhook receiver and nothing else.
+    #[test]
+    fn only_the_webhook_receiver_takes_alertmanagers_token() {
+        let takers: Vec<_> = RULES
+            .iter()
+            .filter(|r| matches!(r.access, Access::RoleOrAlertmanager(_)))
+            .map(|r| (r.method, r.path, r.access.role()))
+            .collect();
+        assert_eq!(
+            takers,
+            [("POST", "/api/v1/alerts/alertmanager", Some(Role::Editor))]
+        );
     }
 
     #[test]

@@ -262,7 +262,10 @@ pub async fn me(State(state): State<AppState>, me: SignedIn) -> ApiResult<axum::
     let session_expires_at = session.as_ref().map(|s| s.expires_at);
     let (signed_in_by, logout_url) = match me.credential {
         Credential::Session { .. } => (session.and_then(|s| s.sign_in_method).into(), None),
-        Credential::ApiKey { .. } | Credential::ServiceKey => (SignedInBy::ApiKey, None),
+        // (Alertmanager's token never gets here: it has no user, and `/auth/me` refuses it.)
+        Credential::ApiKey { .. } | Credential::ServiceKey | Credential::Alertmanager => {
+            (SignedInBy::ApiKey, None)
+        }
         Credential::ForwardAuth => (
             SignedInBy::ForwardAuth,
             state

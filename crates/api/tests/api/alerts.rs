@@ -1,15 +1,153 @@
 //! Alerts over HTTP: channels (secrets never sent back, a generated signing key shown once,
 //! "send test" refused by a down receiver in words), rules, Alertmanager's webhook with an
-//! editor's key as a bearer token, acknowledge and silence by an editor (in the audit log),
-//! and what a viewer may not do.
+//! editor's key as a bearer token and with Alertmanager's own token (which opens nothing
+//! else), acknowledge and silence by an editor (in the audit log), and what a viewer may not
+//! do.
 #![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::support::*;
 
 on_both!(
     alertmanager_alerts_are_acknowledged_silenced_and_audited,
     an_alertmanager_post_naming_an_alert_twice_keeps_its_last_entry,
+    alertmanagers_token_opens_its_webhook_and_nothing_else,
 );
+
+/// Alertmanager's own token (least privilege): its webhook receiver takes it, as a bearer
+/// token the way Alertmanager sends it; every other route refuses it with 403
+/// `ALERTMANAGER_TOKEN_ONLY`; a wrong token, or the token where none is configured, is 401;
+/// editors may still post; the token never reaches the log table.
+async fn alertmanagers_token_opens_its_webhook_and_nothing_else(app: TestApp) {
+    let app = TestApp::configured(app.db, with_alertmanager_token(fast()));
+    let layer = observability::logs::LogLayer::with_sink(
+        app.state.logs.sink.clone(),
+        tracing::Level::DEBUG,
+    );
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    app.user("eddie", "editor").await;
+    app.user("vic", "viewer").await;
+    let editor = Cred::Bearer(app.login("eddie").await);
+    let viewer = Cred::Bearer(app.login("vic").await);
+    let token = Cred::Bearer(ALERTMANAGER_TOKEN.to_owned());
+    let post = |fingerprint: &str| {
+        json!({"version": "4", "groupKey": "{}:{alertname=\"NasDown\"}", "status": "firing",
+               "alerts": [{"status": "firing", "fingerprint": fingerprint,
+                           "labels": {"alertname": "NasDown", "severity": "critical"}}]})
+    };
+    let hook = "/api/v1/alerts/alertmanager";
+    let r = app
+        .call_as(&token, Method::POST, hook, Some(post("t1")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["accepted"], 1);
+    let listed = app.get("/api/v1/alerts?open=true").await;
+    assert_eq!(listed.body["count"], 1, "{}", listed.body);
+    assert_eq!(listed.body["alerts"][0]["source"], "alertmanager");
+    let id = listed.body["alerts"][0]["id"].as_str().unwrap().to_owned();
+    // As X-API-Key too.
+    let r = app
+        .call_as(
+            &Cred::Key(ALERTMANAGER_TOKEN.to_owned()),
+            Method::POST,
+            hook,
+            Some(post("t2")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Nothing else: not reading alerts, not acknowledging, not "me", not a key of its own.
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/alerts".to_owned(), None),
+        (
+            Method::POST,
+            format!("/api/v1/alerts/{id}/acknowledge"),
+            Some(json!({"reason": "x"})),
+        ),
+        (Method::GET, "/api/v1/auth/me".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/auth/api-keys".to_owned(),
+            Some(json!({"name": "am", "scope": "write"})),
+        ),
+        (Method::GET, "/api/v1/alert-channels".to_owned(), None),
+        (Method::GET, "/api/v1/projects".to_owned(), None),
+    ] {
+        let r = app.call_as(&token, method.clone(), &path, body).await;
+        r.assert_error(StatusCode::FORBIDDEN, "ALERTMANAGER_TOKEN_ONLY");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("POST /api/v1/alerts/alertmanager"),
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+
+    // A wrong token is no credential.
+    let wrong = format!("{ALERTMANAGER_TOKEN}x");
+    let r = app
+        .call_as(
+            &Cred::Bearer(wrong.clone()),
+            Method::POST,
+            hook,
+            Some(post("t3")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    let r = app
+        .call_as(&Cred::Key(wrong), Method::POST, hook, Some(post("t3")))
+        .await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "INVALID_API_KEY");
+
+    // Editors may still post by hand; viewers may not.
+    let r = app
+        .call_as(&editor, Method::POST, hook, Some(post("t4")))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .call_as(&viewer, Method::POST, hook, Some(post("t5")))
+        .await;
+    r.assert_error(StatusCode::FORBIDDEN, "INSUFFICIENT_ROLE");
+    assert_eq!(app.get("/api/v1/alerts?open=true").await.body["count"], 3);
+
+    // The token is never written to the log table (nor its hash).
+    assert!(
+        app.state.logs.sink.flush(Duration::from_secs(10)).await,
+        "log queue not written in time"
+    );
+    let stored = app
+        .raw_text(
+            "SELECT message || ' ' || coalesce(details, '') || ' ' || coalesce(endpoint, '') \
+             || ' ' || CAST(context AS TEXT) FROM application_logs",
+        )
+        .await
+        .join("\n");
+    assert!(stored.contains("/api/v1/alerts/alertmanager"), "{stored}");
+    let hash = services::identity::token::hash_token(ALERTMANAGER_TOKEN);
+    assert!(!stored.contains(ALERTMANAGER_TOKEN), "{stored}");
+    assert!(!stored.contains(&hash), "{stored}");
+    assert!(!format!("{:?}", app.state.auth.config).contains(&hash));
+}
+
+/// Without a configured token, that value is just an unknown credential.
+#[tokio::test]
+async fn alertmanagers_token_is_unknown_unless_configured() {
+    let app = TestApp::new().await;
+    let r = app
+        .call_as(
+            &Cred::Bearer(ALERTMANAGER_TOKEN.to_owned()),
+            Method::POST,
+            "/api/v1/alerts/alertmanager",
+            Some(json!({"alerts": []})),
+        )
+        .await;
+    r.assert_error(StatusCode::UNAUTHORIZED, "INVALID_TOKEN");
+}
 
 async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp) {
     app.user("eddie", "editor").await;

@@ -15,6 +15,8 @@ struct Caller {
     is_user: bool,
     /// A personal key with the `read` scope: it may not change its owner's account.
     read_only_key: bool,
+    /// Alertmanager's token: its webhook receiver only.
+    alertmanager: bool,
 }
 
 /// Each documented `/api/v1` operation as (method, route template).
@@ -77,7 +79,8 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
     // Forward-auth on, so a trusted proxy's users are callers too; single sign-on with a real
     // OpenID provider, so its users are.
     let mut op = crate::oidc::provider();
-    let mut config = forward_auth_config();
+    // Alertmanager's token is configured, so it is a caller too.
+    let mut config = with_alertmanager_token(forward_auth_config());
     if let Some(op) = &op {
         config.oidc = Some(crate::oidc::settings(op, "taylordash"));
     }
@@ -100,6 +103,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: None,
             is_user: false,
             read_only_key: false,
+            alertmanager: false,
         },
         Caller {
             name: "viewer session",
@@ -107,6 +111,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(Role::Viewer),
             is_user: true,
             read_only_key: false,
+            alertmanager: false,
         },
         Caller {
             name: "editor session",
@@ -114,6 +119,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(Role::Editor),
             is_user: true,
             read_only_key: false,
+            alertmanager: false,
         },
         // v1's web client: the user's session plus the installation's key. The session
         // decides, so this is a viewer, not an admin.
@@ -123,6 +129,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(Role::Viewer),
             is_user: true,
             read_only_key: false,
+            alertmanager: false,
         },
         Caller {
             name: "service key",
@@ -130,6 +137,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(Role::Admin),
             is_user: false,
             read_only_key: false,
+            alertmanager: false,
         },
     ];
     for (scope, role) in [
@@ -144,6 +152,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(role),
             is_user: true,
             read_only_key: scope == "read",
+            alertmanager: false,
         });
     }
     // A personal admin key beside an editor's session does not make it an admin.
@@ -154,6 +163,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         role: Some(Role::Editor),
         is_user: true,
         read_only_key: false,
+        alertmanager: false,
     });
     // Users a trusted forward-auth proxy names, their roles from their groups (accounts made
     // on their first request); the same headers from an untrusted address are anonymous.
@@ -172,6 +182,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
             role: Some(role),
             is_user: true,
             read_only_key: false,
+            alertmanager: false,
         });
     }
     callers.push(Caller {
@@ -184,6 +195,7 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
         role: None,
         is_user: false,
         read_only_key: false,
+        alertmanager: false,
     });
     // Users signed in through the OpenID provider: ordinary sessions, roles from the groups
     // claim.
@@ -202,15 +214,35 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
                 role: Some(role),
                 is_user: true,
                 read_only_key: false,
+                alertmanager: false,
             });
         }
     }
+    // Alertmanager's token, as Alertmanager sends it (bearer) and as a key header: its
+    // webhook receiver takes it, every other route refuses it.
+    callers.push(Caller {
+        name: "alertmanager token (bearer)",
+        cred: Cred::Bearer(ALERTMANAGER_TOKEN.to_owned()),
+        role: None,
+        is_user: false,
+        read_only_key: false,
+        alertmanager: true,
+    });
+    callers.push(Caller {
+        name: "alertmanager token (X-API-Key)",
+        cred: Cred::Key(ALERTMANAGER_TOKEN.to_owned()),
+        role: None,
+        is_user: false,
+        read_only_key: false,
+        alertmanager: true,
+    });
     callers.push(Caller {
         name: "admin session",
         cred: admin,
         role: Some(Role::Admin),
         is_user: true,
         read_only_key: false,
+        alertmanager: false,
     });
 
     let mut failures = Vec::new();
@@ -223,6 +255,8 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
                 .await;
             let expected = match (access, caller.role) {
                 (Access::Public, _) => None,
+                (Access::RoleOrAlertmanager(_), _) if caller.alertmanager => None,
+                _ if caller.alertmanager => Some(StatusCode::FORBIDDEN),
                 (_, None) => Some(StatusCode::UNAUTHORIZED),
                 (Access::User(_), Some(_)) if !caller.is_user => Some(StatusCode::FORBIDDEN),
                 (Access::User(_), Some(_))
@@ -232,12 +266,16 @@ async fn every_route_enforces_its_rule_for_every_caller(app: TestApp) {
                 {
                     Some(StatusCode::FORBIDDEN)
                 }
-                (Access::Role(need) | Access::User(need), Some(have)) if have < need => {
-                    Some(StatusCode::FORBIDDEN)
-                }
+                (
+                    Access::Role(need) | Access::User(need) | Access::RoleOrAlertmanager(need),
+                    Some(have),
+                ) if have < need => Some(StatusCode::FORBIDDEN),
                 _ => None,
             };
             let ok = match expected {
+                Some(status) if caller.alertmanager => {
+                    r.status == status && r.body["code"] == "ALERTMANAGER_TOKEN_ONLY"
+                }
                 Some(status) => r.status == status,
                 None => {
                     r.status != StatusCode::UNAUTHORIZED
@@ -267,7 +305,9 @@ async fn viewer_gets_403_on_every_write(app: TestApp) {
     for (method, template) in documented_routes() {
         let access = access_for(&method, &template).expect("rule");
         let write = matches!(method, Method::POST | Method::PUT | Method::DELETE);
-        if !write || !matches!(access, Access::Role(r) if r > Role::Viewer) {
+        if !write
+            || !matches!(access, Access::Role(r) | Access::RoleOrAlertmanager(r) if r > Role::Viewer)
+        {
             continue;
         }
         let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));

@@ -19,6 +19,8 @@ pub use tower::ServiceExt;
 
 /// The service key (`API_KEY`) every test app is configured with.
 pub const KEY: &str = "test-key-0123456789abcdef";
+/// Alertmanager's token in apps configured with it ([`with_alertmanager_token`]).
+pub const ALERTMANAGER_TOKEN: &str = "alertmanager-token-0123456789abcdef";
 /// Backups the test server keeps (on-demand ones included).
 pub const BACKUP_KEEP: usize = 3;
 /// A password that passes the policy.
@@ -136,6 +138,14 @@ pub fn forward_auth_config() -> AuthConfig {
         trusted_proxies: vec!["10.0.0.0/8".parse().expect("network")],
         forward_auth: Some(api::auth::ForwardAuth::default()),
         ..fast()
+    }
+}
+
+/// `config` with Alertmanager's token set to [`ALERTMANAGER_TOKEN`].
+pub fn with_alertmanager_token(config: AuthConfig) -> AuthConfig {
+    AuthConfig {
+        alertmanager_token: Some(api::AlertmanagerToken::new(ALERTMANAGER_TOKEN)),
+        ..config
     }
 }
 
