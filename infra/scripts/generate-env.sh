@@ -17,13 +17,14 @@ case "$secrets_dir" in
   *) secrets_path=$here/${secrets_dir#./} ;;
 esac
 
-# The secrets (docker-compose.yml's `secrets:`): random ones, then those derived or left empty.
-RANDOM_SECRETS="api_key postgres_password taylordash_db_owner_password taylordash_db_app_password
-mqtt_password mqtt_device_password s3_admin_secret_key s3_app_secret_key grafana_password
-timescale_password"
-# alertmanager_api_key: the key Alertmanager posts with, the service key until an editor's own
-# key replaces it; otlp_headers: OTEL_EXPORTER_OTLP_HEADERS for a collector that wants a token.
-ALL_SECRETS="$RANDOM_SECRETS alertmanager_api_key otlp_headers"
+# The secrets (docker-compose.yml's `secrets:`): random ones, then those left empty.
+# alertmanager_token is Alertmanager's own credential (TaylorDash takes it on its webhook
+# receiver only), not a copy of the admin service key.
+RANDOM_SECRETS="api_key alertmanager_token postgres_password taylordash_db_owner_password
+taylordash_db_app_password mqtt_password mqtt_device_password s3_admin_secret_key
+s3_app_secret_key grafana_password timescale_password"
+# otlp_headers: OTEL_EXPORTER_OTLP_HEADERS for a collector that wants a token.
+ALL_SECRETS="$RANDOM_SECRETS otlp_headers"
 
 refuse() {
   echo "$1 exists; remove it first if you really want new secrets (it would lock you out of" \
@@ -50,7 +51,6 @@ write_secret() {
 for name in $RANDOM_SECRETS; do
   write_secret "$name" "$(random)"
 done
-write_secret alertmanager_api_key "$(cat "$secrets_path/api_key")"
 write_secret otlp_headers ""
 
 if [ $# -gt 0 ]; then exec > "$1"; fi

@@ -117,15 +117,21 @@ for name, cfg in (("base", base), ("dev", dev), ("prod", prod), ("timescale", ts
         err(f"{name}: taylordash is not served on the HTTPS entry point")
     if "security-headers@file" not in lab.get("traefik.http.routers.taylordash.middlewares", ""):
         err(f"{name}: taylordash router lacks the security headers")
-    # Alertmanager: Prometheus' alerts go to it, it posts them to TaylorDash with the key from
-    # its secret (infra/alertmanager/alertmanager.yml reads /run/secrets/alertmanager_api_key).
+    # Alertmanager: Prometheus' alerts go to it, it posts them to TaylorDash with the token
+    # from its secret (infra/alertmanager/alertmanager.yml reads /run/secrets/alertmanager_token),
+    # which TaylorDash reads from the same secret and accepts on the webhook route only.
     am = services.get("alertmanager")
     if not am:
         err(f"{name}: no alertmanager service")
     else:
-        if "alertmanager_api_key" not in [x if isinstance(x, str) else x.get("source")
-                                          for x in am.get("secrets") or []]:
-            err(f"{name}: alertmanager does not get the secret alertmanager_api_key")
+        if "alertmanager_token" not in [x if isinstance(x, str) else x.get("source")
+                                        for x in am.get("secrets") or []]:
+            err(f"{name}: alertmanager does not get the secret alertmanager_token")
+        if "api_key" in [x if isinstance(x, str) else x.get("source")
+                         for x in am.get("secrets") or []]:
+            err(f"{name}: alertmanager gets the admin service key")
+        if env(td).get("TAYLORDASH_ALERTMANAGER_TOKEN_FILE") != "/run/secrets/alertmanager_token":
+            err(f"{name}: taylordash does not read Alertmanager's token from its secret")
         if not any(str(v.get("source") if isinstance(v, dict) else v).startswith(
                 f"{root}/infra/alertmanager") for v in am.get("volumes") or []):
             err(f"{name}: alertmanager does not mount infra/alertmanager")

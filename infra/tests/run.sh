@@ -16,7 +16,8 @@
 #   monitoring  promtool; Prometheus scrapes taylordash and remote-writes into VictoriaMetrics;
 #               every metric name of the dashboard and the rules is exported
 #   alerting    amtool check-config; Prometheus fires the committed TaylorDashDown rule into
-#               Alertmanager, which posts it to TaylorDash (an editor's key from a file);
+#               Alertmanager, which posts it to TaylorDash with its own token from a file (the
+#               token TaylorDash takes on that route only);
 #               TaylorDash shows it firing, notifies a webhook channel, then shows it resolved
 #   stack       HAProxy in front of two replicas on PostgreSQL and Mosquitto: API, login,
 #               event stream (SSE and WebSocket) through the proxy; a replica stops under load
@@ -240,7 +241,7 @@ PY
     if grep -qFf "$TMP/secret-values" <<<"$out"; then fail "$svc: config check shows a secret"; fi
     if [ "$svc" = taylordash ]; then
       for f in TAYLORDASH_API_KEY_FILE TAYLORDASH_MQTT_PASSWORD_FILE TAYLORDASH_S3_SECRET_ACCESS_KEY_FILE \
-               OTEL_EXPORTER_OTLP_HEADERS_FILE; do
+               OTEL_EXPORTER_OTLP_HEADERS_FILE TAYLORDASH_ALERTMANAGER_TOKEN_FILE; do
         grep -q "$f" <<<"$out" || fail "taylordash: $f not used: $out"
       done
     fi
@@ -279,7 +280,7 @@ check_scripts() {
     n=$((n + 1))
   done
   [ "$n" -ge 10 ] || fail "generate-env.sh lists only $n random secrets"
-  [ "$(cat "$s1/alertmanager_api_key")" = "$(cat "$s1/api_key")" ] || fail "alertmanager_api_key is not the service key"
+  [ "$(cat "$s1/alertmanager_token")" != "$(cat "$s1/api_key")" ] || fail "alertmanager_token is the service key"
   [ ! -s "$s1/otlp_headers" ] || fail "otlp_headers is not empty"
   if grep -nE '^[A-Z_]*(PASSWORD|SECRET|API_KEY)[A-Z_]*=' "$e1" | grep -v ':SECRETS_DIR='; then fail "a secret is in .env"; fi
   SECRETS_DIR=$TMP/gen3-secrets infra/scripts/generate-env.sh "$e1" 2>/dev/null \
@@ -618,8 +619,9 @@ EOF
 
 # Prometheus -> Alertmanager -> TaylorDash with the committed configurations mapped onto loopback
 # and short intervals: the committed TaylorDashDown rule (its `for` cut to 0) fires for a replica
-# that is not running, Alertmanager posts it with an editor's personal key read from a file, and
-# TaylorDash shows it firing and notifies its webhook channel; the replica starts, the rule
+# that is not running, Alertmanager posts it with its own token read from a file (TaylorDash
+# reads the same token from its file and refuses it on any other route), and TaylorDash shows it
+# firing and notifies its webhook channel; the replica starts, the rule
 # stops firing, and TaylorDash shows the alert resolved.
 check_alerting() {
   amtool check-config infra/alertmanager/alertmanager.yml || fail "amtool check-config"
@@ -627,28 +629,31 @@ check_alerting() {
   mkdir -p "$d"
   td_port=$(free_port); replica_port=$(free_port); am_port=$(free_port); prom_port=$(free_port)
   vm_port=$(free_port); hook_port=$(free_port)
-  # The editor whose personal key Alertmanager posts with (the least the route allows).
-  local editor_pw="am-editor-$RANDOM$RANDOM-pw"
-  printf '%s' "$editor_pw" | TAYLORDASH_DATA_DIR="$d/data" "$BIN" user add --role editor alertmanager >/dev/null \
-    || fail "user add"
-  serve alerting-app "$td_port" TAYLORDASH_DATA_DIR="$d/data" API_KEY="$API_KEY_TEST"
-  local base="http://127.0.0.1:$td_port" token key
-  token=$(curl -sf -X POST "$base/api/v1/auth/login" -H 'Content-Type: application/json' \
-    -d "{\"username\": \"alertmanager\", \"password\": \"$editor_pw\"}" | jq -r .session_token) \
-    || fail "editor login"
-  key=$(curl -sf -X POST "$base/api/v1/auth/api-keys" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d '{"name": "alertmanager", "scope": "write"}' | jq -r .key) \
-    || fail "create the editor's key"
+  # Alertmanager's token, as generate-env.sh makes it: TaylorDash reads it from its own file.
+  local am_token
+  am_token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  printf '%s' "$am_token" > "$d/td_alertmanager_token"
+  serve alerting-app "$td_port" TAYLORDASH_DATA_DIR="$d/data" API_KEY="$API_KEY_TEST" \
+    TAYLORDASH_ALERTMANAGER_TOKEN_FILE="$d/td_alertmanager_token"
+  local base="http://127.0.0.1:$td_port"
+  # The token opens the webhook receiver only: anything else is refused (403, in JSON).
+  local code
+  code=$(curl -s "$base/api/v1/alerts" -H "Authorization: Bearer $am_token" | jq -r .code)
+  [ "$code" = ALERTMANAGER_TOKEN_ONLY ] || fail "Alertmanager's token read the alerts ($code)"
+  code=$(curl -s -X POST "$base/api/v1/auth/api-keys" -H "Authorization: Bearer $am_token" \
+    -H 'Content-Type: application/json' -d '{"name": "am", "scope": "write"}' | jq -r .code)
+  [ "$code" = ALERTMANAGER_TOKEN_ONLY ] || fail "Alertmanager's token could ask for an API key ($code)"
+  say "ok: Alertmanager's token is refused outside its webhook receiver (ALERTMANAGER_TOKEN_ONLY)"
   # A webhook channel with a real receiver that checks the signature.
   local signing_key="am-signing-$RANDOM$RANDOM$RANDOM"
   bg hook-receiver python3 crates/testsupport/scripts/webhook_receiver.py "$signing_key" "$hook_port" "$d/hook.jsonl"
   curl -sf -X POST "$base/api/v1/alert-channels" -H "X-API-Key: $API_KEY_TEST" -H 'Content-Type: application/json' \
     -d "{\"name\": \"ops\", \"kind\": \"webhook\", \"config\": {\"url\": \"http://127.0.0.1:$hook_port/hook\"}, \"secrets\": {\"signing_key\": \"$signing_key\"}}" \
     >/dev/null || fail "create the webhook channel"
-  # A wrong key first: Alertmanager is refused and delivers nothing.
-  printf 'tdk_not-a-key-%s' "$RANDOM$RANDOM" > "$d/am_key"
+  # A wrong token first: Alertmanager is refused and delivers nothing.
+  printf 'not-the-token-%s' "$RANDOM$RANDOM$RANDOM" > "$d/am_token"
   python3 infra/tests/rewrite_alertmanager.py infra/alertmanager/alertmanager.yml "$d/alertmanager.yml" \
-    "$td_port" "$d/am_key"
+    "$td_port" "$d/am_token"
   amtool check-config "$d/alertmanager.yml" >/dev/null || fail "mapped Alertmanager config invalid"
   bg alertmanager prometheus-alertmanager --config.file="$d/alertmanager.yml" --storage.path="$d/am" \
     --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address=
@@ -681,12 +686,12 @@ PY
     curl -sf "http://127.0.0.1:$am_port/metrics" \
       | awk '/^alertmanager_notifications_failed_total\{.*integration="webhook"/ {s += $NF} END {exit !(s > 0)}'
   }
-  wait_for 30 refused || { show_log alertmanager; fail "Alertmanager's post with a wrong key did not fail"; }
+  wait_for 30 refused || { show_log alertmanager; fail "Alertmanager's post with a wrong token did not fail"; }
   [ "$(curl -sf "$base/api/v1/alerts" -H "X-API-Key: $API_KEY_TEST" | jq .count)" = 0 ] \
-    || fail "TaylorDash took a post with a wrong key"
-  say "ok: a post with a wrong key is refused (Alertmanager counts it failed; TaylorDash stores nothing)"
-  # The right key in the same file: read at the next post, no restart.
-  printf '%s' "$key" > "$d/am_key"
+    || fail "TaylorDash took a post with a wrong token"
+  say "ok: a post with a wrong token is refused (Alertmanager counts it failed; TaylorDash stores nothing)"
+  # The right token in the same file: read at the next post, no restart.
+  printf '%s' "$am_token" > "$d/am_token"
   alert_state() {
     curl -sf "$base/api/v1/alerts" -H "X-API-Key: $API_KEY_TEST" | jq -e --arg i "$instance" --arg s "$1" \
       'any(.alerts[]; .source == "alertmanager" and .name == "TaylorDashDown" and .labels.instance == $i
@@ -694,7 +699,7 @@ PY
   }
   t0=$SECONDS
   wait_for 30 alert_state firing || { show_log alertmanager; show_log alerting-app; fail "TaylorDash does not show the alert firing"; }
-  say "ok: TaylorDash shows TaylorDashDown for $instance firing, from Alertmanager ($((SECONDS - t0)) s after the key was fixed)"
+  say "ok: TaylorDash shows TaylorDashDown for $instance firing, from Alertmanager ($((SECONDS - t0)) s after the token was fixed)"
   delivered() {
     jq -e -s --arg r "$1" 'any(.[]; .body.reason == $r and (.body.title | contains("TaylorDashDown")))' "$d/hook.jsonl"
   }
@@ -706,6 +711,10 @@ PY
   wait_for 40 alert_state resolved || { show_log alertmanager; show_log alerting-app; fail "TaylorDash does not show the alert resolved"; }
   wait_for 30 delivered resolved || { show_log alerting-app; fail "the webhook channel was not told of the resolution"; }
   say "ok: the replica is up; TaylorDash shows the alert resolved and notified the channel ($((SECONDS - t0)) s)"
+  if grep -qF "$am_token" "$TMP/alerting-app.log" "$TMP/alertmanager.log"; then
+    fail "Alertmanager's token is in a log"
+  fi
+  say "ok: Alertmanager's token is in neither TaylorDash's nor Alertmanager's log"
 }
 
 # Login, session use on both replicas (sessions live in the database) and logout, through the proxy.
