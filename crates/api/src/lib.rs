@@ -19,7 +19,7 @@ pub mod logs;
 mod metrics;
 mod openapi;
 mod plugins;
-mod projects;
+pub mod projects;
 mod raw_response;
 mod security;
 pub mod server;
@@ -85,6 +85,8 @@ pub struct AppContext {
     /// Alert rules, alerts, channels and notifications (evaluator and sender run as tasks of
     /// the application).
     pub alerts: services::alerts::Alerts,
+    /// Project list answers served again while the table is unchanged (SQLite only).
+    pub project_lists: projects::ListCache,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
             timeseries: TimeSeries::new(TimeSeriesSettings::default()),
             checks: services::checks::Checks::new(store_for_checks, Default::default()),
             alerts: services::alerts::Alerts::new(store_for_alerts, Default::default()),
+            project_lists: Default::default(),
         })
     }
 }

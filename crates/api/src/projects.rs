@@ -1,7 +1,12 @@
 //! `/api/v1/projects`: v1-compatible CRUD with paging, filters and version checks.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::{JsonObject, NewProject, Project, ProjectFilter, ProjectPatch, ProjectStatus};
 use serde::{Deserialize, Serialize};
@@ -113,26 +118,117 @@ pub async fn list(
     State(state): State<AppState>,
     Query(filter): Query<ProjectListParams>,
     Query(paging): Query<PageParams>,
-) -> ApiResult<axum::Json<ProjectList>> {
+) -> ApiResult<Response> {
     let page = paging.page()?;
     let status = filter
         .status
         .map(|s| s.parse::<ProjectStatus>())
         .transpose()
         .map_err(|e| crate::error::ApiError::validation("status", format!("status: {e}")))?;
+    let key = ListKey {
+        status: status.map(ProjectStatus::as_str),
+        search: filter.search.clone(),
+        limit: page.limit,
+        offset: page.offset,
+    };
+    // Served again while the table has not changed since it was read (see `ListCache`).
+    let stamp = state.store.projects_stamp();
+    if let Some(stamp) = stamp
+        && let Some(body) = state.project_lists.get(stamp, &key)
+    {
+        return Ok(json_body(body));
+    }
     let filter = ProjectFilter {
         status,
         search: filter.search,
     };
     let found = state.store.list_projects(&filter, page).await?;
     let projects: Vec<ProjectResponse> = found.items.into_iter().map(Into::into).collect();
-    Ok(axum::Json(ProjectList {
+    let body = serde_json::to_vec(&ProjectList {
         count: projects.len(),
         projects,
         total: found.total,
         limit: page.limit,
         offset: page.offset,
-    }))
+    })
+    .map_err(crate::error::ApiError::internal)?;
+    let body = Bytes::from(body);
+    // The same stable stamp before and after the read: no write began or ended in between,
+    // so this is the table as it stays until the stamp moves.
+    if let Some(stamp) = stamp
+        && state.store.projects_stamp() == Some(stamp)
+    {
+        state.project_lists.put(stamp, key, body.clone());
+    }
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// What one list answer depends on besides the table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ListKey {
+    status: Option<&'static str>,
+    search: Option<String>,
+    limit: i64,
+    offset: i64,
+}
+
+/// Project list answers (the JSON bodies), served again while the projects table has not
+/// changed since they were read: each is kept under the store's write stamp
+/// ([`storage::Store::projects_stamp`]) that was stable before and after its read, and is
+/// served only while the stamp is still that. A write that begins moves the stamp, so no answer
+/// older than the last acknowledged write is ever served; only where the store can tell
+/// (SQLite: one process owns the file), never on PostgreSQL. At most [`LIST_CACHE_BYTES`],
+/// one stamp at a time.
+#[derive(Default)]
+pub struct ListCache(Mutex<CachedLists>);
+
+#[derive(Default)]
+struct CachedLists {
+    stamp: u64,
+    bytes: usize,
+    answers: HashMap<ListKey, Bytes>,
+}
+
+/// Bytes of answers kept at most (a 100-project page is about 27 KB).
+const LIST_CACHE_BYTES: usize = 1 << 20;
+
+impl ListCache {
+    fn get(&self, stamp: u64, key: &ListKey) -> Option<Bytes> {
+        let lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        (lists.stamp == stamp)
+            .then(|| lists.answers.get(key).cloned())
+            .flatten()
+    }
+
+    fn put(&self, stamp: u64, key: ListKey, body: Bytes) {
+        let mut lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if stamp < lists.stamp {
+            return; // read before a newer answer was kept: already out of date
+        }
+        if stamp > lists.stamp || lists.bytes + body.len() > LIST_CACHE_BYTES {
+            lists.answers.clear();
+            lists.bytes = 0;
+            lists.stamp = stamp;
+        }
+        if body.len() > LIST_CACHE_BYTES {
+            return;
+        }
+        lists.bytes += body.len();
+        if let Some(old) = lists.answers.insert(key, body) {
+            lists.bytes -= old.len();
+        }
+    }
 }
 
 /// One project's progress.

@@ -8,12 +8,14 @@
 //! spellings side by side where the query is.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use domain::{Event, NewEvent, NewLogRecord};
 use sqlx::migrate::Migrator;
 use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
 use tokio::sync::mpsc::Receiver;
 
+use crate::generation::Generation;
 use crate::group_commit::GroupCommit;
 use crate::{Backend, PoolStats, Result};
 
@@ -53,6 +55,12 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// The group committer in front of [`SqlBackend::writer`]: creates queue their statements
     /// there, and concurrent ones share a transaction and its sync (`group_commit.rs`).
     fn group_commit(&self) -> &GroupCommit<Self::Db>;
+
+    /// The projects table's write generation, where every write to it goes through this
+    /// process (SQLite); `None` where other processes write it too (PostgreSQL replicas).
+    fn projects_generation(&self) -> Option<&Arc<Generation>> {
+        None
+    }
 
     /// This database's migrations.
     fn migrations() -> Migrator;

@@ -2,9 +2,13 @@
 //!
 //! A write is a *unit*: a closure that runs its statements on a connection it is lent. Callers
 //! queue units ([`GroupCommit::write`]); a writer task takes every unit waiting, opens one
-//! transaction, runs each unit inside its own `SAVEPOINT` (a unit that fails is rolled back to
-//! its savepoint and answered with its own error; the others go on), commits once and only then
-//! answers the units that succeeded. So an answer `Ok` means committed — and synced, as far as
+//! transaction, runs the units one after another, commits once and only then answers them. A
+//! unit that fails must not take the others with it, so then the transaction is rolled back
+//! and the batch run again with each unit inside its own `SAVEPOINT` (a unit that fails is
+//! rolled back to its savepoint and answered with its own error; the others go on): units are
+//! closures that can run twice. Failures are the exception (an owner that does not exist), so
+//! most batches save the savepoint's statement — a round trip to the database, or to SQLite's
+//! connection thread — per unit. So an answer `Ok` means committed — and synced, as far as
 //! the database syncs a commit (`synchronous = FULL` on SQLite) — exactly as with a
 //! transaction per write; only the number of commits, and so of syncs, falls.
 //!
@@ -24,7 +28,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, WriteMark};
 
 /// The future a unit returns: it borrows the connection it was lent.
 pub(crate) type UnitFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
@@ -47,7 +51,8 @@ const QUEUE: usize = 1024;
 
 /// A queued unit, its result type erased.
 trait Job<DB: Database>: Send {
-    /// Runs the unit's statements on `conn`, keeping its value until [`Job::settle`].
+    /// Runs the unit's statements on `conn`, keeping its value until [`Job::settle`]. May run
+    /// again (in a new transaction) after a run whose transaction was rolled back.
     fn run<'c>(&'c mut self, conn: &'c mut DB::Connection) -> UnitFuture<'c, ()>;
 
     /// Answers the caller: the unit's value when `outcome` is `Ok` (its transaction committed),
@@ -56,8 +61,10 @@ trait Job<DB: Database>: Send {
 }
 
 struct Unit<F, T> {
-    work: Option<F>,
+    work: F,
     value: Option<T>,
+    /// The write mark of the table the unit changes, finished once its outcome is known.
+    mark: Option<WriteMark>,
     /// The caller's span, so the unit's statements trace under the request that made them.
     span: tracing::Span,
     reply: oneshot::Sender<Result<T>>,
@@ -67,19 +74,25 @@ impl<DB, F, T> Job<DB> for Unit<F, T>
 where
     DB: Database,
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut DB::Connection) -> UnitFuture<'c, T> + Send + 'static,
+    F: for<'c> Fn(&'c mut DB::Connection) -> UnitFuture<'c, T> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut DB::Connection) -> UnitFuture<'c, ()> {
-        let work = self.work.take();
-        let span = self.span.clone();
+        let Unit {
+            work, value, span, ..
+        } = self;
+        *value = None;
+        let running = work(conn).instrument(span.clone());
         Box::pin(async move {
-            let work = work.ok_or_else(|| StoreError::Unavailable("a write ran twice".into()))?;
-            self.value = Some(work(conn).instrument(span).await?);
+            *value = Some(running.await?);
             Ok(())
         })
     }
 
-    fn settle(self: Box<Self>, outcome: Result<()>) {
+    fn settle(mut self: Box<Self>, outcome: Result<()>) {
+        // Committed, or rolled back for good: nothing more of it can land.
+        if let Some(mark) = self.mark.take() {
+            mark.finish();
+        }
         let value = self.value;
         let result = outcome.and_then(|()| {
             value.ok_or_else(|| StoreError::Unavailable("a write was not run".into()))
@@ -111,15 +124,18 @@ where
     }
 
     /// Runs `work` in the next batch; answers once that batch has committed (or `work` failed).
-    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T>
+    /// `work` may run twice (see the module documentation). `mark`, the write mark of the table
+    /// it changes, is finished when the outcome is known, even if the caller has gone.
+    pub(crate) async fn write<T, F>(&self, mark: Option<WriteMark>, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut DB::Connection) -> UnitFuture<'c, T> + Send + 'static,
+        F: for<'c> Fn(&'c mut DB::Connection) -> UnitFuture<'c, T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let unit: Box<dyn Job<DB>> = Box::new(Unit {
-            work: Some(work),
+            work,
             value: None,
+            mark,
             span: tracing::Span::current(),
             reply,
         });
@@ -215,6 +231,42 @@ where
             return;
         }
     };
+    // First without savepoints: most batches have no unit that fails.
+    if batch.len() > 1 {
+        let mut tx = match conn.begin().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                for job in batch.drain(..) {
+                    job.settle(Err(not_committed(&e)));
+                }
+                return;
+            }
+        };
+        let mut failed = false;
+        for job in batch.iter_mut() {
+            if job.run(&mut *tx).await.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if !failed {
+            let committed = tx.commit().await;
+            for job in batch.drain(..) {
+                job.settle(match &committed {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(not_committed(e)),
+                });
+            }
+            return;
+        }
+        // A unit failed: undo the whole batch and run it again, each unit in its savepoint.
+        if let Err(e) = tx.rollback().await {
+            for job in batch.drain(..) {
+                job.settle(Err(not_committed(&e)));
+            }
+            return;
+        }
+    }
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => {

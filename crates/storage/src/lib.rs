@@ -14,6 +14,7 @@ mod backend;
 mod checks;
 mod error;
 mod events;
+mod generation;
 mod group_commit;
 mod identity;
 mod logs;
@@ -54,6 +55,7 @@ pub use checks::{
 };
 pub use error::{Entity, StoreError};
 pub use events::{EventPage, EventStore, IngestOutcome, OutboxConfirmation, OutboxDeadLettered};
+pub use generation::{Generation, WriteMark};
 pub use identity::{IdentityStore, LoginUpdate};
 pub use logs::{LogPage, LogStore};
 pub use postgres::PgStore;
@@ -139,6 +141,11 @@ pub trait Store:
         filter: &ProjectFilter,
         page: PageRequest,
     ) -> Result<Page<Project>>;
+    /// The projects table's write stamp (`generation.rs`), where this process sees every write
+    /// to it (SQLite); `None` on PostgreSQL, and while a write is in progress. The same
+    /// `Some(s)` before and after a [`Store::list_projects`], and again later, means the table
+    /// has not changed since: that answer may be served again.
+    fn projects_stamp(&self) -> Option<u64>;
     /// The progress of the open (not archived) projects: the `limit` newest, and the average
     /// over all of them (`domain::component_progress` per component, averaged per project).
     async fn project_progress(&self, limit: i64) -> Result<ProgressReport>;

@@ -18,6 +18,9 @@ pub struct PgStore {
     instance: uuid::Uuid,
 }
 
+/// A pooled connection idle at least this long is pinged before it is lent.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The channel on which every replica announces the events it stored.
 const EVENTS_CHANNEL: &str = "taylordash_events";
 
@@ -29,9 +32,21 @@ impl PgStore {
         let options = url
             .parse::<PgConnectOptions>()?
             .options([("client_min_messages", "warning")]);
+        // sqlx pings every connection before lending it: a round trip to the server in front of
+        // every query. Only a connection that sat idle for a while is pinged here (the server
+        // may have restarted or closed it meanwhile); one in steady use has just answered.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(PgStore {

@@ -175,69 +175,79 @@ where
         rows: &mut RowSource<'_>,
         wipe: bool,
     ) -> Result<Vec<(&'static str, u64)>> {
-        let mut tx = self.writer().begin().await?;
-        if wipe {
-            for table in TABLES.iter().rev() {
-                let sql = format!("DELETE FROM {}", table.name);
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+        // Rewrites `projects`: its list answers served again must go (`generation.rs`).
+        let mark = self.projects_generation().map(|g| g.begin());
+        let result = async {
+            let mut tx = self.writer().begin().await?;
+            if wipe {
+                for table in TABLES.iter().rev() {
+                    let sql = format!("DELETE FROM {}", table.name);
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // Deleting artifacts queued their objects: the restore decides.
+                sqlx::query("DELETE FROM object_deletions")
                     .execute(&mut *tx)
                     .await?;
             }
-            // Deleting artifacts queued their objects: the restore decides.
-            sqlx::query("DELETE FROM object_deletions")
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut counts: Vec<(&'static str, u64)> = TABLES.iter().map(|t| (t.name, 0)).collect();
-        // Rows go in as multi-row INSERTs of one table each: a statement per row made a
-        // restore into PostgreSQL a round trip per row.
-        let mut batch: Vec<RowObject> = Vec::new();
-        let mut batch_table: Option<&'static Table> = None;
-        for item in rows.map(Some).chain(std::iter::once(None)) {
-            let next = item.transpose().map_err(StoreError::Corrupt)?;
-            if let Some(table) = batch_table {
-                let other_table = next.as_ref().is_none_or(|(t, _)| t.name != table.name);
-                if other_table || batch.len() >= rows_per_insert(table) {
-                    let mut query =
-                        sqlx::query(sqlx::AssertSqlSafe(insert_sql(table, batch.len(), B::KIND)));
-                    for row in &batch {
-                        for (name, kind) in table.columns {
-                            let v = row.get(*name).unwrap_or(&Value::Null);
-                            query = match kind {
-                                Kind::Uuid => query.bind(value::uuid(name, v)?),
-                                Kind::Text => query.bind(value::text(name, v)?),
-                                Kind::I32 => query.bind(value::int32(name, v)?),
-                                Kind::I64 => query.bind(value::int(name, v)?),
-                                Kind::F64 => query.bind(value::float(name, v)?),
-                                Kind::Bool => query.bind(value::boolean(name, v)?),
-                                Kind::Time => query.bind(value::time(name, v)?),
-                                Kind::Json => query.bind(value::json(v)),
-                            };
+            let mut counts: Vec<(&'static str, u64)> = TABLES.iter().map(|t| (t.name, 0)).collect();
+            // Rows go in as multi-row INSERTs of one table each: a statement per row made a
+            // restore into PostgreSQL a round trip per row.
+            let mut batch: Vec<RowObject> = Vec::new();
+            let mut batch_table: Option<&'static Table> = None;
+            for item in rows.map(Some).chain(std::iter::once(None)) {
+                let next = item.transpose().map_err(StoreError::Corrupt)?;
+                if let Some(table) = batch_table {
+                    let other_table = next.as_ref().is_none_or(|(t, _)| t.name != table.name);
+                    if other_table || batch.len() >= rows_per_insert(table) {
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(
+                            table,
+                            batch.len(),
+                            B::KIND,
+                        )));
+                        for row in &batch {
+                            for (name, kind) in table.columns {
+                                let v = row.get(*name).unwrap_or(&Value::Null);
+                                query = match kind {
+                                    Kind::Uuid => query.bind(value::uuid(name, v)?),
+                                    Kind::Text => query.bind(value::text(name, v)?),
+                                    Kind::I32 => query.bind(value::int32(name, v)?),
+                                    Kind::I64 => query.bind(value::int(name, v)?),
+                                    Kind::F64 => query.bind(value::float(name, v)?),
+                                    Kind::Bool => query.bind(value::boolean(name, v)?),
+                                    Kind::Time => query.bind(value::time(name, v)?),
+                                    Kind::Json => query.bind(value::json(v)),
+                                };
+                            }
                         }
+                        query.execute(&mut *tx).await?;
+                        if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
+                            c.1 += batch.len() as u64;
+                        }
+                        batch.clear();
                     }
-                    query.execute(&mut *tx).await?;
-                    if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
-                        c.1 += batch.len() as u64;
-                    }
-                    batch.clear();
+                }
+                if let Some((table, row)) = next {
+                    batch_table = Some(table);
+                    batch.push(row);
                 }
             }
-            if let Some((table, row)) = next {
-                batch_table = Some(table);
-                batch.push(row);
+            let reset = RESET_SEQUENCE.get(B::KIND);
+            if !reset.is_empty() {
+                for table in TABLES.iter().filter(|t| t.serial_id) {
+                    let sql = reset.replace("{table}", table.name);
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
+            tx.commit().await?;
+            Ok(counts)
         }
-        let reset = RESET_SEQUENCE.get(B::KIND);
-        if !reset.is_empty() {
-            for table in TABLES.iter().filter(|t| t.serial_id) {
-                let sql = reset.replace("{table}", table.name);
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(counts)
+        .await;
+        crate::sql_store::finish(mark);
+        result
     }
 
     async fn schema_version(&self) -> Result<i64> {

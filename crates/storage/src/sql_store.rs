@@ -31,7 +31,7 @@ use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, Definiti
 use crate::{
     AlertStore, ArtifactStore, Backend, CheckStore, Entity, EventStore, ExpectedVersion,
     IdentityStore, LogStore, MetricSampleStore, PoolStats, Result, SnapshotStore, Store,
-    StoreError,
+    StoreError, WriteMark,
 };
 
 const PROJECT_BY_ID: &str = "SELECT id, name, description, status, owner_id, metadata, version, \
@@ -286,6 +286,46 @@ where
 /// Converts every row, failing on the first that does not convert.
 pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>> {
     rows.into_iter().map(T::try_from).collect()
+}
+
+/// Ends a write's mark on the projects table, if this store keeps one (`generation.rs`).
+pub(crate) fn finish(mark: Option<WriteMark>) {
+    if let Some(mark) = mark {
+        mark.finish();
+    }
+}
+
+/// Splits the rows of a one-statement page query — `total` (and `parent`, where the query has
+/// it) in every row, then the item's columns, all NULL in the single row of an empty page —
+/// into the items, the total and whether the parent exists (`true` without a `parent` column).
+fn split_page<DbRow, R, T>(rows: Vec<DbRow>) -> Result<(Vec<T>, i64, bool)>
+where
+    DbRow: sqlx::Row,
+    for<'r> R: sqlx::FromRow<'r, DbRow>,
+    T: TryFrom<R, Error = StoreError>,
+    for<'a> &'a str: ColumnIndex<DbRow>,
+    i64: Column<DbRow::Database>,
+    Uuid: Column<DbRow::Database>,
+{
+    let Some(first) = rows.first() else {
+        return Err(StoreError::Corrupt(
+            "a page query answered no row at all".into(),
+        ));
+    };
+    let total: i64 = first.try_get("total")?;
+    let parent = match first.try_get::<i64, _>("parent") {
+        Ok(n) => n > 0,
+        Err(sqlx::Error::ColumnNotFound(_)) => true,
+        Err(e) => return Err(e.into()),
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<Uuid>, _>("id")?.is_none() {
+            continue;
+        }
+        items.push(T::try_from(R::from_row(row)?)?);
+    }
+    Ok((items, total, parent))
 }
 
 /// Secret values by name as the JSON object a `secrets` column holds.
@@ -568,36 +608,35 @@ where
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(contains_pattern);
-        let mut conn = self.reader().acquire().await?;
-        // `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL.
-        let rows: Vec<ProjectRow> = sqlx::query_as(
-            "SELECT id, name, description, status, owner_id, metadata, version, created_at, \
-             updated_at FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR \
-             lower(name) LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 \
-             ESCAPE '\\') ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        // `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL. The page and the number
+        // of matches over all pages come from ONE statement, so from one snapshot: a create
+        // committing in between can never make `total` disagree with the page (and it is one
+        // round trip). The count stays a separate aggregate rather than `count(*) OVER ()`,
+        // which stops SQLite from walking the ordering index for a page and makes it scan and
+        // sort the whole table (measured 2x slower per 100-row page).
+        let rows = sqlx::query(
+            "SELECT t.total, p.id, p.name, p.description, p.status, p.owner_id, p.metadata, \
+             p.version, p.created_at, p.updated_at FROM (SELECT count(*) AS total FROM projects \
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) LIKE $2 ESCAPE \
+             '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\')) t LEFT JOIN (SELECT \
+             id, name, description, status, owner_id, metadata, version, created_at, updated_at \
+             FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) \
+             LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\') \
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4) p ON 1 = 1 \
+             ORDER BY p.created_at DESC, p.id DESC",
         )
         .bind(status)
         .bind(pattern.as_deref())
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&mut *conn)
+        .fetch_all(self.reader())
         .await?;
-        // The number of matches over all pages. A separate `count` rather than a window
-        // function: `count(*) OVER ()` stops SQLite from walking the ordering index for a page
-        // and makes it scan and sort the whole table (measured 2x slower per 100-row page).
-        let total = sqlx::query_scalar(
-            "SELECT count(*) FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR \
-             lower(name) LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 \
-             ESCAPE '\\')",
-        )
-        .bind(status)
-        .bind(pattern.as_deref())
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Page {
-            items: convert(rows)?,
-            total,
-        })
+        let (items, total, _) = split_page::<_, ProjectRow, Project>(rows)?;
+        Ok(Page { items, total })
+    }
+
+    fn projects_stamp(&self) -> Option<u64> {
+        self.projects_generation().and_then(|g| g.stable())
     }
 
     async fn project_progress(&self, limit: i64) -> Result<ProgressReport> {
@@ -635,8 +674,12 @@ where
 
     async fn create_project(&self, new: NewProject) -> Result<Project> {
         let p = Project::create(new)?;
+        // Travels with the unit: finished once its batch committed or rolled back
+        // (`generation.rs`).
+        let mark = self.projects_generation().map(|g| g.begin());
         self.group_commit()
-            .write(move |conn| {
+            .write(mark, move |conn| {
+                let p = p.clone();
                 Box::pin(async move {
                     require_owner(&mut *conn, p.owner_id).await?;
                     sqlx::query(
@@ -668,68 +711,80 @@ where
         expected: ExpectedVersion,
         patch: ProjectPatch,
     ) -> Result<Project> {
-        let mut tx = self.writer().begin().await?;
-        let mut p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::not_found(Entity::Project, id))?
-            .try_into()?;
-        check_version(Entity::Project, id, expected, p.version)?;
-        let new_owner = patch.owner_id;
-        let changed = p.apply(patch)?;
-        require_owner(&mut *tx, new_owner).await?;
-        sqlx::query(
-            "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
-             metadata = $6, version = $7, updated_at = $8 WHERE id = $1",
-        )
-        .bind(p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(p.status.as_str())
-        .bind(p.owner_id)
-        .bind(Json(&p.metadata))
-        .bind(p.version)
-        .bind(p.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        write_outbox(&mut *tx, &DomainEvent::project_updated(&p, &changed)).await?;
-        tx.commit().await?;
-        Ok(p)
+        let mark = self.projects_generation().map(|g| g.begin());
+        let result = async {
+            let mut tx = self.writer().begin().await?;
+            let mut p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::not_found(Entity::Project, id))?
+                .try_into()?;
+            check_version(Entity::Project, id, expected, p.version)?;
+            let new_owner = patch.owner_id;
+            let changed = p.apply(patch)?;
+            require_owner(&mut *tx, new_owner).await?;
+            sqlx::query(
+                "UPDATE projects SET name = $2, description = $3, status = $4, owner_id = $5, \
+                 metadata = $6, version = $7, updated_at = $8 WHERE id = $1",
+            )
+            .bind(p.id)
+            .bind(&p.name)
+            .bind(&p.description)
+            .bind(p.status.as_str())
+            .bind(p.owner_id)
+            .bind(Json(&p.metadata))
+            .bind(p.version)
+            .bind(p.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            write_outbox(&mut *tx, &DomainEvent::project_updated(&p, &changed)).await?;
+            tx.commit().await?;
+            Ok(p)
+        }
+        .await;
+        finish(mark);
+        result
     }
 
     async fn delete_project(&self, id: Uuid) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
-        let p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::not_found(Entity::Project, id))?
-            .try_into()?;
-        // Its artifacts go first, each announced like a direct delete (the cascade would
-        // remove them silently); the trigger queues their objects either way.
-        let artifacts: Vec<ArtifactRow> = sqlx::query_as(DELETE_PROJECT_ARTIFACTS)
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for a in artifacts {
-            write_outbox(&mut *tx, &DomainEvent::artifact_deleted(&a.into())).await?;
+        let mark = self.projects_generation().map(|g| g.begin());
+        let result = async {
+            let mut tx = self.writer().begin().await?;
+            let p: Project = sqlx::query_as::<_, ProjectRow>(PROJECT_FOR_UPDATE.get(B::KIND))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::not_found(Entity::Project, id))?
+                .try_into()?;
+            // Its artifacts go first, each announced like a direct delete (the cascade would
+            // remove them silently); the trigger queues their objects either way.
+            let artifacts: Vec<ArtifactRow> = sqlx::query_as(DELETE_PROJECT_ARTIFACTS)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for a in artifacts {
+                write_outbox(&mut *tx, &DomainEvent::artifact_deleted(&a.into())).await?;
+            }
+            // Its components' checks likewise (each with its `check.deleted`).
+            let checks: Vec<DefinitionRow> = sqlx::query_as(DELETE_PROJECT_CHECKS)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for c in checks {
+                write_outbox(&mut *tx, &c.deleted_event()?).await?;
+            }
+            sqlx::query("DELETE FROM projects WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            write_outbox(&mut *tx, &DomainEvent::project_deleted(&p)).await?;
+            tx.commit().await?;
+            Ok(())
         }
-        // Its components' checks likewise (each with its `check.deleted`).
-        let checks: Vec<DefinitionRow> = sqlx::query_as(DELETE_PROJECT_CHECKS)
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for c in checks {
-            write_outbox(&mut *tx, &c.deleted_event()?).await?;
-        }
-        sqlx::query("DELETE FROM projects WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        write_outbox(&mut *tx, &DomainEvent::project_deleted(&p)).await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        finish(mark);
+        result
     }
 
     async fn list_components(
@@ -737,26 +792,28 @@ where
         project_id: Uuid,
         page: PageRequest,
     ) -> Result<Page<Component>> {
-        let mut conn = self.reader().acquire().await?;
-        require_project(&mut *conn, project_id).await?;
-        let rows: Vec<ComponentRow> = sqlx::query_as(
-            "SELECT id, project_id, name, type, status, progress, position, metadata, url, host, \
-             icon, description, version, created_at, updated_at FROM components \
-             WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        // Page, total and "the project exists" in one statement: one snapshot (see
+        // `list_projects`).
+        let rows = sqlx::query(
+            "SELECT t.total, t.parent, p.id, p.project_id, p.name, p.type, p.status, p.progress, \
+             p.position, p.metadata, p.url, p.host, p.icon, p.description, p.version, \
+             p.created_at, p.updated_at FROM (SELECT (SELECT count(*) FROM components WHERE \
+             project_id = $1) AS total, (SELECT count(*) FROM projects WHERE id = $1) AS parent) \
+             t LEFT JOIN (SELECT id, project_id, name, type, status, progress, position, \
+             metadata, url, host, icon, description, version, created_at, updated_at FROM \
+             components WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 \
+             OFFSET $3) p ON 1 = 1 ORDER BY p.created_at DESC, p.id DESC",
         )
         .bind(project_id)
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&mut *conn)
+        .fetch_all(self.reader())
         .await?;
-        let total = sqlx::query_scalar("SELECT count(*) FROM components WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(Page {
-            items: convert(rows)?,
-            total,
-        })
+        let (items, total, parent) = split_page::<_, ComponentRow, Component>(rows)?;
+        if !parent {
+            return Err(StoreError::not_found(Entity::Project, project_id));
+        }
+        Ok(Page { items, total })
     }
 
     async fn get_component(&self, id: Uuid) -> Result<Component> {
@@ -771,7 +828,8 @@ where
     async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component> {
         let c = Component::create(project_id, new)?;
         self.group_commit()
-            .write(move |conn| {
+            .write(None, move |conn| {
+                let c = c.clone();
                 Box::pin(async move {
                     require_project(&mut *conn, project_id).await?;
                     require_icon_artifact(&mut *conn, &c).await?;
@@ -1010,26 +1068,28 @@ where
     }
 
     async fn list_tasks(&self, component_id: Uuid, page: PageRequest) -> Result<Page<Task>> {
-        let mut conn = self.reader().acquire().await?;
-        require_component(&mut *conn, component_id).await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(
-            "SELECT id, component_id, name, description, status, assignee_id, due_date, \
-             completed_at, version, created_at, updated_at FROM tasks WHERE component_id = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        // Page, total and "the component exists" in one statement: one snapshot (see
+        // `list_projects`).
+        let rows = sqlx::query(
+            "SELECT t.total, t.parent, p.id, p.component_id, p.name, p.description, p.status, \
+             p.assignee_id, p.due_date, p.completed_at, p.version, p.created_at, p.updated_at \
+             FROM (SELECT (SELECT count(*) FROM tasks WHERE component_id = $1) AS total, \
+             (SELECT count(*) FROM components WHERE id = $1) AS parent) t LEFT JOIN (SELECT id, \
+             component_id, name, description, status, assignee_id, due_date, completed_at, \
+             version, created_at, updated_at FROM tasks WHERE component_id = $1 ORDER BY \
+             created_at DESC, id DESC LIMIT $2 OFFSET $3) p ON 1 = 1 \
+             ORDER BY p.created_at DESC, p.id DESC",
         )
         .bind(component_id)
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&mut *conn)
+        .fetch_all(self.reader())
         .await?;
-        let total = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE component_id = $1")
-            .bind(component_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(Page {
-            items: convert(rows)?,
-            total,
-        })
+        let (items, total, parent) = split_page::<_, TaskRow, Task>(rows)?;
+        if !parent {
+            return Err(StoreError::not_found(Entity::Component, component_id));
+        }
+        Ok(Page { items, total })
     }
 
     async fn get_task(&self, id: Uuid) -> Result<Task> {
@@ -1044,7 +1104,8 @@ where
     async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
         let t = Task::create(component_id, new)?;
         self.group_commit()
-            .write(move |conn| {
+            .write(None, move |conn| {
+                let t = t.clone();
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO tasks (id, component_id, name, description, status, \

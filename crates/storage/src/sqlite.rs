@@ -9,6 +9,7 @@
 //! without a schema, so SQLite finds them there.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Executor as _;
@@ -118,6 +119,7 @@ const READER_MAIN_CACHE_KIB: u32 = 512;
 const READER_OBSERVABILITY_CACHE_KIB: u32 = 128;
 
 use crate::backend::SqlBackend;
+use crate::generation::Generation;
 use crate::group_commit::GroupCommit;
 use crate::migrations;
 
@@ -128,6 +130,8 @@ pub struct SqliteStore {
     max_readers: u32,
     /// One lane on the one writer connection: SQLite writes one transaction at a time anyway.
     group_commit: GroupCommit<sqlx::Sqlite>,
+    /// Every write to `projects` goes through this process's single writer connection.
+    projects: Arc<Generation>,
 }
 
 impl SqliteStore {
@@ -146,8 +150,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let file = observability.clone();
+        // No ping before lending a connection (sqlx's default): a connection to a local file
+        // cannot have gone away, and the ping is one more round trip to the connection's worker
+        // thread for every read.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 let file = file.clone();
@@ -160,6 +168,7 @@ impl SqliteStore {
         let file = observability;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_readers.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 let file = file.clone();
@@ -172,6 +181,7 @@ impl SqliteStore {
             group_commit: GroupCommit::start(writer.clone(), 1),
             writer,
             max_readers: max_readers.max(1),
+            projects: Arc::default(),
         })
     }
 }
@@ -191,6 +201,10 @@ impl SqlBackend for SqliteStore {
 
     fn group_commit(&self) -> &GroupCommit<sqlx::Sqlite> {
         &self.group_commit
+    }
+
+    fn projects_generation(&self) -> Option<&Arc<Generation>> {
+        Some(&self.projects)
     }
 
     async fn apply_migrations(&self, up_to: Option<i64>) -> crate::Result<()> {

@@ -283,6 +283,7 @@ impl AppBuilder {
             timeseries,
             checks,
             alerts,
+            project_lists: Default::default(),
         });
         Ok(App {
             state,

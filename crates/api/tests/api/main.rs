@@ -32,6 +32,7 @@ mod auth;
 mod backups;
 mod catalogue;
 mod checks;
+mod consistency;
 mod events;
 mod hardening;
 mod logs;

@@ -46,8 +46,14 @@ pub fn is_secret_name(name: &str) -> bool {
 /// `text` with the value of every `secret=value`, `secret: value`, `"secret":"value"` and
 /// `Bearer value` / `Basic value` replaced by [`REDACTED`].
 pub fn redact_text(text: &str) -> Cow<'_, str> {
-    let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
+    // Every rule below needs one of these bytes (a `name=value`/`name: value` separator, the
+    // space after `Bearer`, a path's slash); most field values (a method, a status, an id) have
+    // none, and need no search at all.
+    if !bytes.iter().any(|b| matches!(b, b'=' | b':' | b' ' | b'/')) {
+        return Cow::Borrowed(text);
+    }
+    let lower = text.to_ascii_lowercase();
     // Byte ranges of values to replace, in order, not overlapping.
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let add = |start: usize, end: usize, spans: &mut Vec<(usize, usize)>| {
@@ -55,7 +61,9 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
             spans.push((start, end));
         }
     };
-    for word in SECRET_WORDS.iter().chain(&["key"]) {
+    // `name=value` / `name: value` need a separator.
+    let separated = bytes.iter().any(|b| matches!(b, b'=' | b':'));
+    for word in SECRET_WORDS.iter().chain(&["key"]).filter(|_| separated) {
         let mut from = 0;
         while let Some(found) = lower[from..].find(word) {
             let at = from + found;
