@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use domain::{Event, NewEvent, NewLogRecord};
+use sqlx::database::HasStatementCache;
 use sqlx::migrate::Migrator;
 use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Type};
 use tokio::sync::mpsc::Receiver;
@@ -19,8 +20,9 @@ use crate::generation::Generation;
 use crate::group_commit::GroupCommit;
 use crate::{Backend, PoolStats, Result};
 
-/// A sqlx driver as the shared queries use it.
-pub trait Sql: Database<Arguments: IntoArguments<Self>> {
+/// A sqlx driver as the shared queries use it (with prepared statements kept per connection, so
+/// a statement whose text varies can opt out of that cache).
+pub trait Sql: Database<Arguments: IntoArguments<Self>> + HasStatementCache {
     /// Rows an `INSERT`, `UPDATE` or `DELETE` changed (each driver has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
 }

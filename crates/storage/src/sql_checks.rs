@@ -12,7 +12,7 @@ use domain::{
     DomainEvent, HourCount, JsonObject, StatusPageAction,
 };
 use sqlx::types::Json;
-use sqlx::{ColumnIndex, Executor};
+use sqlx::{ColumnIndex, Executor, QueryBuilder};
 use sqlx_macros::FromRow;
 use uuid::Uuid;
 
@@ -22,9 +22,10 @@ use crate::checks::{
     StatusCheckState, StatusPageData, StoredCheck, StoredResult, UptimeBucket,
 };
 use crate::sql_store::{
-    convert, ensure_exists, parent_missing, parse, secrets_from_json, secrets_to_json, write_outbox,
+    convert, ensure_exists, parent_missing, parse, secrets_from_json, secrets_to_json,
+    write_outbox, write_outbox_all,
 };
-use crate::{Entity, ExpectedVersion, Result, StoreError};
+use crate::{Backend, Entity, ExpectedVersion, Result, StoreError};
 
 macro_rules! check_select {
     ($($tail:literal)*) => {
@@ -59,10 +60,11 @@ const CLAIM_DUE: Dialects = Dialects {
              lease_until < $1) ORDER BY next_due_at LIMIT $3) RETURNING check_id",
 };
 
+/// The hourly and daily counts a batch of results adds to (one row per check, resolution and
+/// bucket: the rows are summed before, as one statement may not update a row twice).
 const UPSERT_UPTIME: &str = "INSERT INTO check_uptime (check_id, resolution, bucket, up, \
-     degraded, down, latency_sum, latency_count, latency_max) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (check_id, resolution, bucket) DO UPDATE SET \
+     degraded, down, latency_sum, latency_count, latency_max) ";
+const UPSERT_UPTIME_CONFLICT: &str = " ON CONFLICT (check_id, resolution, bucket) DO UPDATE SET \
      up = check_uptime.up + excluded.up, degraded = check_uptime.degraded + excluded.degraded, \
      down = check_uptime.down + excluded.down, \
      latency_sum = check_uptime.latency_sum + excluded.latency_sum, \
@@ -70,6 +72,14 @@ const UPSERT_UPTIME: &str = "INSERT INTO check_uptime (check_id, resolution, buc
      latency_max = CASE WHEN check_uptime.latency_max IS NULL \
      OR excluded.latency_max > check_uptime.latency_max THEN excluded.latency_max \
      ELSE check_uptime.latency_max END";
+
+/// Results recorded together: each statement of [`CheckStore::record_check_results`] (the
+/// states read and locked, the states written, the raw rows, the counts, the events) covers
+/// this many at most, so a batch costs a handful of round trips instead of several per result.
+const RECORD_CHUNK: usize = 100;
+
+/// Checks read by id with one statement: at most this many ids in its `IN` list.
+const FETCH_CHUNK: usize = 500;
 
 /// A check's definition, as every query that returns checks reads it.
 #[derive(FromRow)]
@@ -339,34 +349,103 @@ where
         .transpose()
 }
 
-async fn add_uptime<'c, DB: Sql>(
-    conn: impl Executor<'c, Database = DB>,
-    r: &CheckResult,
-    resolution: Resolution,
-) -> Result<()>
+/// The checks with these ids (those that exist), by id, read `IN` lists of [`FETCH_CHUNK`];
+/// `lock`: their state rows locked until the transaction ends (PostgreSQL; SQLite's one writer
+/// needs none).
+async fn fetch_checks<B: SqlBackend>(
+    conn: &mut Conn<B>,
+    ids: &[Uuid],
+    lock: bool,
+) -> Result<Vec<StoredCheck>>
 where
-    for<'a> &'a str: Param<'a, DB>,
-    for<'q> Uuid: Param<'q, DB>,
-    for<'q> i32: Param<'q, DB>,
-    for<'q> f64: Param<'q, DB>,
-    for<'q> Option<f64>: Param<'q, DB>,
-    for<'q> DateTime<Utc>: Param<'q, DB>,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    for<'a> &'a str: ColumnIndex<Row<B>>,
+    String: Column<B::Db>,
+    for<'q> Uuid: Param<'q, B::Db> + Column<B::Db>,
+    i64: Column<B::Db>,
+    i32: Column<B::Db>,
+    f64: Column<B::Db>,
+    bool: Column<B::Db>,
+    DateTime<Utc>: Column<B::Db>,
+    Json<JsonObject>: Column<B::Db>,
 {
-    let o = &r.outcome;
-    let count = |s: CheckStatus| i32::from(o.status == s);
-    sqlx::query(UPSERT_UPTIME)
-        .bind(r.check_id)
-        .bind(resolution.as_str())
-        .bind(resolution.bucket(r.at))
-        .bind(count(CheckStatus::Up))
-        .bind(count(CheckStatus::Degraded))
-        .bind(count(CheckStatus::Down))
-        .bind(o.latency_ms.unwrap_or(0.0))
-        .bind(i32::from(o.latency_ms.is_some()))
-        .bind(o.latency_ms)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(FETCH_CHUNK) {
+        let mut q = QueryBuilder::<B::Db>::new(check_select!("WHERE c.id IN ("));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(if lock && B::KIND == Backend::Postgres {
+            ") ORDER BY c.id FOR UPDATE OF s"
+        } else {
+            ") ORDER BY c.id"
+        });
+        // Not kept prepared: the text changes with the number of ids.
+        let rows: Vec<CheckRow> = q
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            out.push(StoredCheck::try_from(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One row of `check_uptime` to add to: the sums of a batch's results in one bucket.
+struct UptimeAdd {
+    check_id: Uuid,
+    resolution: Resolution,
+    bucket: DateTime<Utc>,
+    up: i32,
+    degraded: i32,
+    down: i32,
+    latency_sum: f64,
+    latency_count: i32,
+    latency_max: Option<f64>,
+}
+
+/// The hourly and daily counts `results` add, one per check, resolution and bucket, in the
+/// order first met.
+fn uptime_adds<'a>(results: impl IntoIterator<Item = &'a CheckResult>) -> Vec<UptimeAdd> {
+    let mut out: Vec<UptimeAdd> = Vec::new();
+    let mut index: std::collections::HashMap<(Uuid, &'static str, DateTime<Utc>), usize> =
+        std::collections::HashMap::new();
+    for r in results {
+        let o = &r.outcome;
+        let count = |s: CheckStatus| i32::from(o.status == s);
+        for resolution in [Resolution::Hour, Resolution::Day] {
+            let bucket = resolution.bucket(r.at);
+            let i = *index
+                .entry((r.check_id, resolution.as_str(), bucket))
+                .or_insert_with(|| {
+                    out.push(UptimeAdd {
+                        check_id: r.check_id,
+                        resolution,
+                        bucket,
+                        up: 0,
+                        degraded: 0,
+                        down: 0,
+                        latency_sum: 0.0,
+                        latency_count: 0,
+                        latency_max: None,
+                    });
+                    out.len() - 1
+                });
+            let a = &mut out[i];
+            a.up += count(CheckStatus::Up);
+            a.degraded += count(CheckStatus::Degraded);
+            a.down += count(CheckStatus::Down);
+            if let Some(ms) = o.latency_ms {
+                a.latency_sum += ms;
+                a.latency_count += 1;
+                a.latency_max = Some(a.latency_max.map_or(ms, |m| m.max(ms)));
+            }
+        }
+    }
+    out
 }
 
 /// A check's counts of the last 24 hours when its state row has none (a check made before they
@@ -610,12 +689,7 @@ where
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(c) = fetch_check::<B>(&mut *tx, CHECK_BY_ID, id).await? {
-                claimed.push(c);
-            }
-        }
+        let mut claimed = fetch_checks::<B>(&mut tx, &ids, false).await?;
         tx.commit().await?;
         claimed.sort_by_key(|c| c.state.next_due_at);
         Ok(claimed)
@@ -648,61 +722,103 @@ where
     ) -> Result<Vec<RecordedTransition>> {
         let mut tx = self.writer().begin().await?;
         let mut transitions = Vec::new();
-        for r in results {
-            let Some(mut stored) =
-                fetch_check::<B>(&mut *tx, CHECK_FOR_UPDATE.get(B::KIND), r.check_id).await?
-            else {
-                continue;
-            };
-            let transition = stored.state.advance(&stored.check, r.at, &r.outcome);
-            let mut day = match stored.day.take() {
-                Some(day) => day,
-                None => fill_day_counts::<B>(&mut tx, r.check_id, r.at).await?,
-            };
-            day.record(r.at, r.outcome.status);
-            let s = &stored.state;
-            sqlx::query(
-                "UPDATE check_status SET status = $2, status_since = $3, failures = $4, \
-                 last_checked_at = $5, last_latency_ms = $6, last_error = $7, \
-                 cert_expires_at = $8, next_due_at = $9, lease_until = NULL, day_hour = $10, \
-                 day_counts = $11 WHERE check_id = $1",
-            )
-            .bind(r.check_id)
-            .bind(s.status.as_str())
-            .bind(s.status_since)
-            .bind(s.failures)
-            .bind(s.last_checked_at)
-            .bind(s.last_latency_ms)
-            .bind(s.last_error.clone())
-            .bind(s.cert_expires_at)
-            .bind(s.next_due_at)
-            .bind(day.newest)
-            .bind(day.encode())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO check_results (check_id, at, status, latency_ms, error) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(r.check_id)
-            .bind(r.at)
-            .bind(r.outcome.status.as_str())
-            .bind(r.outcome.latency_ms)
-            .bind(r.outcome.error.clone())
-            .execute(&mut *tx)
-            .await?;
-            add_uptime(&mut *tx, r, Resolution::Hour).await?;
-            add_uptime(&mut *tx, r, Resolution::Day).await?;
-            if let Some(t) = transition.filter(|t| t.to != CheckStatus::Unknown) {
-                let event = DomainEvent::check_state(&stored.check, stored.project_id, &t, r);
-                write_outbox(&mut *tx, &event).await?;
-                transitions.push(RecordedTransition {
-                    check: stored.check,
-                    project_id: stored.project_id,
-                    transition: t,
-                    result: r.clone(),
-                });
+        for chunk in results.chunks(RECORD_CHUNK) {
+            // The states of the chunk's checks, read (and on PostgreSQL locked) at once.
+            let mut ids: Vec<Uuid> = chunk.iter().map(|r| r.check_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut checks: std::collections::HashMap<Uuid, StoredCheck> =
+                fetch_checks::<B>(&mut tx, &ids, true)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.check.id, c))
+                    .collect();
+            // Each result advances its check's state in order (a check can have several).
+            let mut kept: Vec<&CheckResult> = Vec::with_capacity(chunk.len());
+            let mut events = Vec::new();
+            for r in chunk {
+                let Some(stored) = checks.get_mut(&r.check_id) else {
+                    continue;
+                };
+                let transition = stored.state.advance(&stored.check, r.at, &r.outcome);
+                let mut day = match stored.day.take() {
+                    Some(day) => day,
+                    None => fill_day_counts::<B>(&mut tx, r.check_id, r.at).await?,
+                };
+                day.record(r.at, r.outcome.status);
+                stored.day = Some(day);
+                kept.push(r);
+                if let Some(t) = transition.filter(|t| t.to != CheckStatus::Unknown) {
+                    events.push(DomainEvent::check_state(
+                        &stored.check,
+                        stored.project_id,
+                        &t,
+                        r,
+                    ));
+                    transitions.push(RecordedTransition {
+                        check: stored.check.clone(),
+                        project_id: stored.project_id,
+                        transition: t,
+                        result: r.clone(),
+                    });
+                }
             }
+            if kept.is_empty() {
+                continue;
+            }
+            // Every state written back, its lease released: one statement.
+            let mut q = QueryBuilder::<B::Db>::new(
+                "UPDATE check_status SET status = v.column2, status_since = v.column3, \
+                 failures = v.column4, last_checked_at = v.column5, last_latency_ms = v.column6, \
+                 last_error = v.column7, cert_expires_at = v.column8, next_due_at = v.column9, \
+                 lease_until = NULL, day_hour = v.column10, day_counts = v.column11 FROM (",
+            );
+            q.push_values(checks.values(), |mut row, c| {
+                let s = &c.state;
+                let day = c.day.clone().unwrap_or_default();
+                row.push_bind(c.check.id)
+                    .push_bind(s.status.as_str())
+                    .push_bind(s.status_since)
+                    .push_bind(s.failures)
+                    .push_bind(s.last_checked_at)
+                    .push_bind(s.last_latency_ms)
+                    .push_bind(s.last_error.clone())
+                    .push_bind(s.cert_expires_at)
+                    .push_bind(s.next_due_at)
+                    .push_bind(day.newest)
+                    .push_bind(day.encode());
+            });
+            q.push(") AS v WHERE check_status.check_id = v.column1");
+            q.build().persistent(false).execute(&mut *tx).await?;
+            // The raw results.
+            let mut q = QueryBuilder::<B::Db>::new(
+                "INSERT INTO check_results (check_id, at, status, latency_ms, error) ",
+            );
+            q.push_values(&kept, |mut row, r| {
+                row.push_bind(r.check_id)
+                    .push_bind(r.at)
+                    .push_bind(r.outcome.status.as_str())
+                    .push_bind(r.outcome.latency_ms)
+                    .push_bind(r.outcome.error.clone());
+            });
+            q.build().persistent(false).execute(&mut *tx).await?;
+            // The hourly and daily counts.
+            let mut q = QueryBuilder::<B::Db>::new(UPSERT_UPTIME);
+            q.push_values(uptime_adds(kept.iter().copied()), |mut row, a| {
+                row.push_bind(a.check_id)
+                    .push_bind(a.resolution.as_str())
+                    .push_bind(a.bucket)
+                    .push_bind(a.up)
+                    .push_bind(a.degraded)
+                    .push_bind(a.down)
+                    .push_bind(a.latency_sum)
+                    .push_bind(a.latency_count)
+                    .push_bind(a.latency_max);
+            });
+            q.push(UPSERT_UPTIME_CONFLICT);
+            q.build().persistent(false).execute(&mut *tx).await?;
+            // An event per transition, in order.
+            write_outbox_all(&mut *tx, &events).await?;
         }
         tx.commit().await?;
         Ok(transitions)

@@ -428,6 +428,36 @@ where
     Ok(())
 }
 
+/// Records `events` in the outbox in this order, with one statement (none when empty).
+pub(crate) async fn write_outbox_all<'c, DB: Sql>(
+    conn: impl Executor<'c, Database = DB>,
+    events: &[DomainEvent],
+) -> Result<()>
+where
+    for<'a> &'a str: Param<'a, DB>,
+    for<'a> Json<&'a JsonObject>: Param<'a, DB>,
+    for<'q> Uuid: Param<'q, DB>,
+    for<'q> DateTime<Utc>: Param<'q, DB>,
+{
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = domain::now();
+    let mut q = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) ",
+    );
+    q.push_values(events, |mut row, event| {
+        row.push_bind(event.topic.as_str())
+            .push_bind(event.kind.as_str())
+            .push_bind(event.trace_id)
+            .push_bind(event.idempotency_key.as_str())
+            .push_bind(Json(&event.payload))
+            .push_bind(now);
+    });
+    q.build().persistent(false).execute(conn).await?;
+    Ok(())
+}
+
 /// `NotFound` unless the project exists.
 pub(crate) async fn require_project<'c, DB: Sql>(
     conn: impl Executor<'c, Database = DB>,

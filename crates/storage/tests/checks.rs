@@ -19,6 +19,7 @@ testsupport::on_both_backends!(
     checks_round_trip_with_secrets_apart,
     leases_results_transitions_and_uptime,
     overdue_checks_are_spread_and_history_pruned,
+    a_large_batch_is_recorded_like_its_results_one_by_one,
 );
 
 async fn component(store: &Arc<dyn Store>) -> (Uuid, Uuid) {
@@ -368,5 +369,118 @@ async fn overdue_checks_are_spread_and_history_pruned(store: Arc<dyn Store>) {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// A batch larger than one statement takes (the store writes results in chunks), with checks
+/// that have several results in it, in and across chunks, and one deleted meanwhile: every
+/// result counts once, in order, as if recorded alone.
+async fn a_large_batch_is_recorded_like_its_results_one_by_one(store: Arc<dyn Store>) {
+    let (project_id, component_id) = component(&store).await;
+    let mut ids = Vec::new();
+    for port in 1..=150 {
+        let (check, _) = Check::create(
+            component_id,
+            new_check("tcp", json!({"host": "127.0.0.1", "port": port})),
+            &CheckRules::default(),
+        )
+        .unwrap();
+        store
+            .create_check(&check, &Default::default(), None, at(0))
+            .await
+            .unwrap();
+        ids.push(check.id);
+    }
+    let gone = ids.pop().unwrap();
+    store.delete_check(gone).await.unwrap();
+    // Per check: up at 0 s, down at 60 s (in the same chunk for the first checks, in the
+    // next one for the others), up again an hour later; the deleted check's results are
+    // dropped.
+    let result = |id: Uuid, secs: i64, outcome: Outcome| CheckResult {
+        check_id: id,
+        at: at(secs),
+        outcome,
+    };
+    let mut batch = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        batch.push(result(*id, 0, Outcome::up(i as f64)));
+        if i < 20 {
+            batch.push(result(*id, 60, Outcome::down("refused")));
+        }
+    }
+    batch.push(result(gone, 0, Outcome::up(1.0)));
+    for id in &ids[20..] {
+        batch.push(result(*id, 60, Outcome::down("refused")));
+    }
+    for id in &ids {
+        batch.push(result(*id, 3600, Outcome::up(5.0)));
+    }
+    assert!(batch.len() > 400);
+    let t = store.record_check_results(&batch).await.unwrap();
+    assert_eq!(t.len(), ids.len() * 3, "up, down, up for each check");
+    for (i, id) in ids.iter().enumerate() {
+        let mine: Vec<CheckStatus> = t
+            .iter()
+            .filter(|t| t.check.id == *id)
+            .map(|t| t.transition.to)
+            .collect();
+        assert_eq!(
+            mine,
+            [CheckStatus::Up, CheckStatus::Down, CheckStatus::Up],
+            "check {i}"
+        );
+        assert!(t.iter().all(|t| t.project_id == project_id));
+    }
+    let outbox = store
+        .claim_outbox(10_000, domain::now() + Duration::days(1))
+        .await
+        .unwrap();
+    let state_events = |topic: &str| outbox.iter().filter(|e| e.topic == topic).count();
+    assert_eq!(state_events("tracker/events/checks/up"), ids.len() * 2);
+    assert_eq!(state_events("tracker/events/checks/down"), ids.len());
+
+    for (i, id) in ids.iter().enumerate() {
+        let s = store.get_check(*id).await.unwrap();
+        assert_eq!(s.state.status, CheckStatus::Up, "check {i}");
+        assert_eq!(s.state.last_checked_at, Some(at(3600)));
+        assert_eq!(s.state.last_latency_ms, Some(5.0));
+        assert_eq!(s.state.last_error, None);
+        assert_eq!(s.state.next_due_at, Some(at(3660)));
+        let raw = store.check_results(*id, at(0), 10).await.unwrap();
+        assert_eq!(raw.len(), 3, "check {i}");
+        assert_eq!(raw[1].error.as_deref(), Some("refused"));
+        let hours = store
+            .check_uptime(*id, Resolution::Hour, at(-7200))
+            .await
+            .unwrap();
+        let first = hours
+            .iter()
+            .find(|b| b.bucket == Resolution::Hour.bucket(at(0)))
+            .unwrap();
+        assert_eq!((first.up, first.down, first.latency_count), (1, 1, 1));
+        assert_eq!(first.latency_sum, i as f64);
+        assert_eq!(first.latency_max, Some(i as f64));
+        let days: i64 = store
+            .check_uptime(*id, Resolution::Day, at(-86_400 * 2))
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.up + b.down + b.degraded)
+            .sum();
+        assert_eq!(days, 3);
+    }
+    let overview = store.project_check_overview(project_id).await.unwrap();
+    assert_eq!(overview.len(), ids.len());
+    for c in &overview {
+        let window = c.day.window(at(3600));
+        assert_eq!((window[22].good, window[22].all), (1, 2));
+        assert_eq!((window[23].good, window[23].all), (1, 1));
+    }
+    assert!(
+        store
+            .check_results(gone, at(-60), 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
