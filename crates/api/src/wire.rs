@@ -93,3 +93,74 @@ pub fn etag(version: i64) -> HeaderMap {
     }
     headers
 }
+
+/// Serializes an optional timestamp as [`rfc3339`] does (`None` as null; fields that use it
+/// leave `None` out).
+pub fn opt_rfc3339<S: serde::Serializer>(
+    at: &Option<chrono::DateTime<chrono::Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Serializes a timestamp exactly as chrono's own `Serialize` does (RFC 3339, `Z`, the
+/// fractional seconds in 0, 3, 6 or 9 digits as needed), but as one string instead of a
+/// dozen pieces written and escaped one by one: answers with thousands of them (a project's
+/// checks) spend noticeably less time on them.
+pub fn rfc3339<S: serde::Serializer>(
+    at: &chrono::DateTime<chrono::Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// A JSON answer serialized into a buffer of `capacity` bytes to start with (a large answer
+/// whose size is known roughly grows it once or not at all).
+pub fn json_response<T: Serialize>(body: &T, capacity: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut buf = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut buf, body) {
+        Ok(()) => ([(header::CONTENT_TYPE, "application/json")], buf).into_response(),
+        Err(e) => ApiError::internal(format!("the answer does not serialize: {e}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn timestamps_serialize_as_chrono_serializes_them() {
+        #[derive(serde::Serialize)]
+        struct Ours(#[serde(serialize_with = "super::rfc3339")] DateTime<Utc>);
+        for nanos in [
+            0,
+            1,
+            999,
+            1_000,
+            123_000,
+            1_000_000,
+            5_000_000,
+            123_456_789,
+            999_999_999,
+        ] {
+            for secs in [
+                0,
+                1_800_000_000,
+                1_765_000_000,
+                -86_400 * 365 * 30,
+                253_402_300_799,
+            ] {
+                let at = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap_or_default();
+                assert_eq!(
+                    serde_json::to_string(&Ours(at)).ok(),
+                    serde_json::to_string(&at).ok(),
+                    "{secs} s {nanos} ns"
+                );
+            }
+        }
+    }
+}

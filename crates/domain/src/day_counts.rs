@@ -2,7 +2,7 @@
 //! the check's state and moves them with each result, so a project's overview (the canvas, the
 //! dashboard) reads one row per check instead of its 24 hourly buckets.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::CheckStatus;
 
@@ -95,13 +95,15 @@ impl DayCounts {
         let Some(newest) = self.newest else {
             return out;
         };
-        let current = hour_of(now);
+        // Slot `i` holds the hour `DAY_HOURS - 1 - i` before `newest`, which is `i - moved`
+        // in a window whose last hour is `moved` hours after `newest` (both are hour starts;
+        // an hour after `now`, from a clock that went back, is left out).
+        let moved = (hour_of(now) - newest).num_hours();
         for (i, count) in self.hours.iter().enumerate() {
-            let at = newest - Duration::hours((DAY_HOURS - 1 - i) as i64);
-            if let Ok(back) = usize::try_from((current - at).num_hours())
-                && back < DAY_HOURS
+            if let Ok(j) = usize::try_from(i as i64 - moved)
+                && j < DAY_HOURS
             {
-                out[DAY_HOURS - 1 - back] = *count;
+                out[j] = *count;
             }
         }
         out
@@ -109,17 +111,20 @@ impl DayCounts {
 
     /// The stored text: `good/all` per hour, oldest first, separated by spaces.
     pub fn encode(&self) -> String {
+        use std::fmt::Write as _;
         let mut out = String::with_capacity(DAY_HOURS * 6);
         for (i, h) in self.hours.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
-            out.push_str(&format!("{}/{}", h.good, h.all));
+            let _ = write!(out, "{}/{}", h.good, h.all);
         }
         out
     }
 
-    /// Reads what [`DayCounts::encode`] wrote (an empty text: nothing recorded).
+    /// Reads what [`DayCounts::encode`] wrote (an empty text: nothing recorded): 24
+    /// `good/all` pairs of decimal digits separated by single spaces. Read byte by byte, as a
+    /// project's overview decodes one per check.
     pub fn decode(newest: Option<DateTime<Utc>>, text: &str) -> Result<DayCounts, String> {
         let mut counts = DayCounts {
             newest,
@@ -129,18 +134,33 @@ impl DayCounts {
             return Ok(counts);
         }
         let bad = || format!("hourly counts {text:?} are not 24 good/all pairs");
-        let mut n = 0;
-        for pair in text.split(' ') {
-            let (good, all) = pair.split_once('/').ok_or_else(bad)?;
-            let slot = counts.hours.get_mut(n).ok_or_else(bad)?;
-            *slot = HourCount {
-                good: good.parse().map_err(|_| bad())?,
-                all: all.parse().map_err(|_| bad())?,
-            };
-            n += 1;
-        }
-        if n != DAY_HOURS || newest.is_none() {
+        if newest.is_none() {
             return Err(bad());
+        }
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        // The digits at `at` up to `end`, which must follow them.
+        let number = |at: &mut usize, end: Option<u8>| -> Option<i64> {
+            let start = *at;
+            let mut n: i64 = 0;
+            while let Some(&b) = bytes.get(*at) {
+                if !b.is_ascii_digit() {
+                    break;
+                }
+                n = n.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+                *at += 1;
+            }
+            if *at == start || bytes.get(*at).copied() != end {
+                return None;
+            }
+            *at += 1;
+            Some(n)
+        };
+        for (i, slot) in counts.hours.iter_mut().enumerate() {
+            let good = number(&mut at, Some(b'/')).ok_or_else(bad)?;
+            let last = i == DAY_HOURS - 1;
+            let all = number(&mut at, if last { None } else { Some(b' ') }).ok_or_else(bad)?;
+            *slot = HourCount { good, all };
         }
         Ok(counts)
     }
@@ -149,6 +169,7 @@ impl DayCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -194,6 +215,44 @@ mod tests {
         assert_eq!(d.hours.iter().map(|h| h.all).sum::<i64>(), 1);
     }
 
+    /// The window as defined hour by hour (what `window` computes with one subtraction).
+    fn window_by_hour(d: &DayCounts, now: DateTime<Utc>) -> [HourCount; DAY_HOURS] {
+        let mut out = [HourCount::default(); DAY_HOURS];
+        let Some(newest) = d.newest else { return out };
+        let current = hour_of(now);
+        for (i, count) in d.hours.iter().enumerate() {
+            let at = newest - Duration::hours((DAY_HOURS - 1 - i) as i64);
+            if let Ok(back) = usize::try_from((current - at).num_hours())
+                && back < DAY_HOURS
+            {
+                out[DAY_HOURS - 1 - back] = *count;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_window_is_the_hours_before_now() {
+        let mut d = DayCounts::default();
+        for h in 0..24 {
+            d.add(
+                at("2026-12-07T00:00:00Z") + Duration::hours(h),
+                HourCount {
+                    good: h,
+                    all: h + 1,
+                },
+            );
+        }
+        for offset in -30..60 {
+            let now = at("2026-12-07T23:40:00Z") + Duration::hours(offset);
+            assert_eq!(d.window(now), window_by_hour(&d, now), "{offset} h");
+        }
+        assert_eq!(
+            d.window(at("2026-12-07T23:59:59Z"))[23],
+            HourCount { good: 23, all: 24 }
+        );
+    }
+
     #[test]
     fn the_text_round_trips_and_bad_text_is_refused() {
         let mut d = DayCounts::default();
@@ -212,5 +271,23 @@ mod tests {
         assert!(DayCounts::decode(None, &text).is_err());
         assert!(DayCounts::decode(d.newest, &text.replace("1/2", "x/2")).is_err());
         assert!(DayCounts::decode(d.newest, &format!("{text} 0/0")).is_err());
+        for bad in [
+            "", " ", "1/", "/1", "1//1", "-1/2", "+1/2", "1/2 ", " 1/2", "1/2  3/4",
+        ] {
+            let text = std::iter::repeat_n("0/0", 23)
+                .chain([bad])
+                .collect::<Vec<_>>()
+                .join(" ");
+            if !bad.is_empty() {
+                assert!(DayCounts::decode(d.newest, &text).is_err(), "{text:?}");
+            }
+        }
+        let big = format!("{} 99999999999999999999/1", vec!["0/0"; 23].join(" "));
+        assert!(DayCounts::decode(d.newest, &big).is_err());
+        let max = format!("{} {}/{}", vec!["0/0"; 23].join(" "), i64::MAX, i64::MAX);
+        assert_eq!(
+            DayCounts::decode(d.newest, &max).map(|c| c.hours[23].all),
+            Ok(i64::MAX)
+        );
     }
 }

@@ -93,7 +93,8 @@ pub struct CheckOverview {
     pub check_id: Uuid,
     pub component_id: Uuid,
     pub name: String,
-    pub kind: String,
+    /// `http`, `tcp`, ... ([`domain::CheckKind::as_str`]).
+    pub kind: &'static str,
     pub paused: bool,
     pub drives_status: bool,
     pub state: CheckState,

@@ -233,7 +233,7 @@ impl TryFrom<OverviewRow> for CheckOverview {
             check_id: r.id,
             component_id: r.component_id,
             name: r.name,
-            kind: kind.as_str().to_owned(),
+            kind: kind.as_str(),
             paused: r.paused,
             drives_status: r.drives_status,
             // Not filled yet (made before the counts were kept here): filled by its next result.

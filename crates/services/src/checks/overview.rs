@@ -153,7 +153,7 @@ mod tests {
             check_id: Uuid::new_v4(),
             component_id: component,
             name: "c".into(),
-            kind: "tcp".into(),
+            kind: "tcp",
             paused,
             drives_status: drives,
             state: CheckState {
