@@ -28,6 +28,10 @@ against loopback targets served by bench/check_targets.py in a process of its ow
 Scenario B, 1,000 HTTP checks at a 30 s interval on a fresh server: idle baseline, then the same
 window: lateness and CPU.
 
+Scenario C (--only overview), `GET /projects/{id}/checks` alone with 10,000 checks written
+straight into the database (either one), the scheduler idle; --perf-seconds N then requests it
+in a loop for N seconds so that a profiler can be attached to the server (its pid is logged).
+
 Ratios are against the idle baseline of the same run (same binary, same machine, minutes apart).
 Other builds on the machine make CPU figures noisy: --pause-builds stops the `cargo` and `rustc`
 processes of other users of this machine (SIGSTOP) during each measured interval and resumes them
@@ -590,51 +594,110 @@ def scenario_10k(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> d
     return result
 
 
+def overview_sqlite_rows(db: Path, project: str, checks: int) -> None:
+    """The overview scenario's rows, written into the running server's SQLite file: the same
+    shape as on PostgreSQL (timestamps in the format the server writes, copied from the
+    project's row)."""
+    c = sqlite3.connect(db, timeout=60)
+    try:
+        pid = uuid.UUID(project).bytes
+        sample = c.execute("SELECT created_at FROM projects WHERE id = ?", (pid,)).fetchone()[0]
+        sep = "T" if "T" in sample else " "
+        suffix = "+00:00" if sample.endswith("+00:00") else ("Z" if sample.endswith("Z") else "")
+        now = dt.datetime.now(dt.timezone.utc)
+
+        def stamp(t: dt.datetime) -> str:
+            return t.strftime(f"%Y-%m-%d{sep}%H:%M:%S.%f") + suffix
+
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        rng = random.Random(7)
+        day = " ".join(["60/60"] * 24)
+        comps, rows, status = [], [], []
+        for i in range(checks // 10):
+            cid = uuid.uuid4().bytes
+            comps.append((cid, pid, f"service-{i:04d}", stamp(now), stamp(now)))
+            for j in range(10):
+                k = uuid.uuid4().bytes
+                rows.append((k, cid, f"http http://127.0.0.1:8080/c/service-{i:04d}/{j}", "http",
+                             '{"url": "http://127.0.0.1:8080/"}', 60, 10, 0, 60, 1, 0,
+                             stamp(now), stamp(now)))
+                status.append((k, "up", stamp(now - dt.timedelta(days=3)), stamp(now),
+                               0.3 + rng.random() * 2.7, stamp(hour), day))
+        c.executemany("INSERT INTO components (id, project_id, name, created_at, updated_at) "
+                      "VALUES (?,?,?,?,?)", comps)
+        c.executemany("INSERT INTO checks (id, component_id, name, kind, target, interval_secs, "
+                      "timeout_secs, retries, retry_interval_secs, drives_status, paused, "
+                      "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        c.executemany("INSERT INTO check_status (check_id, status, status_since, "
+                      "last_checked_at, last_latency_ms, day_hour, day_counts) "
+                      "VALUES (?,?,?,?,?,?,?)", status)
+        c.commit()
+        c.execute("ANALYZE")
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        c.close()
+
+
 def scenario_overview(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
-    """`GET /projects/{id}/checks` alone, on PostgreSQL: 1,000 components with 10 checks each,
-    written straight into the database (up, with a latency, the last 24 hourly buckets and, on
-    a schema that keeps them, the day's counts beside the state; not due, so the scheduler
-    stays idle). Runs against older binaries too (they read the buckets)."""
-    if pg is None:
-        raise run.BenchError("--only overview needs --database postgres")
+    """`GET /projects/{id}/checks` alone: 1,000 components with 10 checks each, written
+    straight into the database (up, with a latency and the day's counts beside the state; on
+    PostgreSQL also the last 24 hourly buckets, which older binaries read; not due, so the
+    scheduler stays idle). --overview-requests requests, then, with --perf-seconds, that many
+    seconds of requests in a loop while the caller profiles the server (its pid is logged)."""
     server = new_server(binary, root, "overview", pg)
     api = Api(server)
     try:
         project = api.json("POST", "/api/v1/projects", {"name": "Big lab"})["id"]
-        day = " ".join(["60/60"] * 24)
-        psql(pg, f"""
-            INSERT INTO components (id, project_id, name)
-            SELECT gen_random_uuid(), '{project}', 'service-' || lpad(i::text, 4, '0')
-            FROM generate_series(0, {args.checks // 10 - 1}) AS i;
-            INSERT INTO checks (id, component_id, name, kind, target, interval_secs, timeout_secs,
-                                retries, retry_interval_secs, drives_status, paused, created_at,
-                                updated_at)
-            SELECT gen_random_uuid(), c.id, 'http http://127.0.0.1:8080/c/' || c.name || '/' || j,
-                   'http', '{{"url": "http://127.0.0.1:8080/"}}', 60, 10, 0, 60, true, false,
-                   now(), now()
-            FROM components c CROSS JOIN generate_series(0, 9) AS j;
-            INSERT INTO check_status (check_id, status, status_since, last_checked_at,
-                                      last_latency_ms)
-            SELECT id, 'up', now() - interval '3 days', now(), 0.3 + random() * 2.7 FROM checks;
-            INSERT INTO check_uptime (check_id, resolution, bucket, up, degraded, down,
-                                      latency_sum, latency_count, latency_max)
-            SELECT c.id, 'h', date_trunc('hour', now()) - h * interval '1 hour', 60, 0, 0, 90,
-                   60, 3
-            FROM checks c CROSS JOIN generate_series(0, 23) AS h;
-        """)
-        kept = psql(pg, "SELECT count(*) FROM information_schema.columns "
-                        "WHERE table_name = 'check_status' AND column_name = 'day_counts'")
-        if kept.strip() == "1":
-            psql(pg, f"UPDATE check_status SET day_hour = date_trunc('hour', now()), "
-                     f"day_counts = '{day}'")
-        psql(pg, "ANALYZE")
+        if pg is None:
+            overview_sqlite_rows(server.data_dir / "taylordash.db", project, args.checks)
+        else:
+            overview_pg_rows(pg, project, args.checks)
+        path = f"/api/v1/projects/{project}/checks"
         with Quiet(args.pause_builds):
-            result = {"project_checks": timed(api, f"/api/v1/projects/{project}/checks", 20),
+            result = {"project_checks": timed(api, path, args.overview_requests),
                       "projects": timed(api, "/api/v1/projects", 20)}
         log(f"overview: {json.dumps(result)}")
+        if args.perf_seconds:
+            log(f"requests in a loop for {args.perf_seconds} s (server pid {server.proc.pid})")
+            end = time.monotonic() + args.perf_seconds
+            n = 0
+            while time.monotonic() < end:
+                api.call("GET", path)
+                n += 1
+            result["perf_loop_requests"] = n
         return result
     finally:
         server.stop()
+
+
+def overview_pg_rows(pg: run.PgDatabase, project: str, checks: int) -> None:
+    day = " ".join(["60/60"] * 24)
+    psql(pg, f"""
+        INSERT INTO components (id, project_id, name)
+        SELECT gen_random_uuid(), '{project}', 'service-' || lpad(i::text, 4, '0')
+        FROM generate_series(0, {checks // 10 - 1}) AS i;
+        INSERT INTO checks (id, component_id, name, kind, target, interval_secs, timeout_secs,
+                            retries, retry_interval_secs, drives_status, paused, created_at,
+                            updated_at)
+        SELECT gen_random_uuid(), c.id, 'http http://127.0.0.1:8080/c/' || c.name || '/' || j,
+               'http', '{{"url": "http://127.0.0.1:8080/"}}', 60, 10, 0, 60, true, false,
+               now(), now()
+        FROM components c CROSS JOIN generate_series(0, 9) AS j;
+        INSERT INTO check_status (check_id, status, status_since, last_checked_at,
+                                  last_latency_ms)
+        SELECT id, 'up', now() - interval '3 days', now(), 0.3 + random() * 2.7 FROM checks;
+        INSERT INTO check_uptime (check_id, resolution, bucket, up, degraded, down,
+                                  latency_sum, latency_count, latency_max)
+        SELECT c.id, 'h', date_trunc('hour', now()) - h * interval '1 hour', 60, 0, 0, 90,
+               60, 3
+        FROM checks c CROSS JOIN generate_series(0, 23) AS h;
+    """)
+    kept = psql(pg, "SELECT count(*) FROM information_schema.columns "
+                    "WHERE table_name = 'check_status' AND column_name = 'day_counts'")
+    if kept.strip() == "1":
+        psql(pg, f"UPDATE check_status SET day_hour = date_trunc('hour', now()), "
+                 f"day_counts = '{day}'")
+    psql(pg, "ANALYZE")
 
 
 def scenario_1k_http(args, binary: Path, root: Path, pg: run.PgDatabase | None) -> dict:
@@ -673,7 +736,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--pause-builds", action="store_true",
                    help="SIGSTOP other cargo/rustc processes while measuring (SIGCONT after)")
     p.add_argument("--only", choices=["10k", "1k", "overview"], help="run one scenario "
-                   "(overview: GET /projects/{id}/checks alone, on PostgreSQL)")
+                   "(overview: GET /projects/{id}/checks alone, written into the database)")
+    p.add_argument("--overview-requests", type=int, default=20,
+                   help="overview: timed requests")
+    p.add_argument("--perf-seconds", type=float, default=0,
+                   help="overview: then this long of requests in a loop, to profile the server")
     p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--workdir", type=Path,
                    help="keep data dirs and server logs here (default: a temporary directory)")
