@@ -87,6 +87,14 @@ pub trait SqlBackend: Send + Sync + 'static {
         records: &[NewLogRecord],
     ) -> impl Future<Output = Result<Option<u64>>> + Send;
 
+    /// Starts `COPY … FROM STDIN` (text format) on `conn`, inside the caller's transaction, for
+    /// a bulk load (a restore); `None` where the database has no COPY (SQLite), and the caller
+    /// uses multi-row INSERTs instead.
+    fn copy_in<'c>(
+        conn: &'c mut <Self::Db as Database>::Connection,
+        statement: String,
+    ) -> impl Future<Output = Result<Option<Box<dyn CopyIn + 'c>>>> + Send + 'c;
+
     /// Tells other replicas, inside the ingest transaction, which events it stored (PostgreSQL
     /// `NOTIFY`, delivered only on commit); nothing where there are no other replicas (SQLite).
     fn announce(
@@ -105,6 +113,17 @@ pub trait SqlBackend: Send + Sync + 'static {
 
     /// Waits for checked-out connections to return, then closes the pools.
     fn close_pools(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A `COPY … FROM STDIN` in progress ([`SqlBackend::copy_in`]).
+#[async_trait::async_trait]
+pub trait CopyIn: Send {
+    /// Sends rows in COPY's text format (whole lines; a chunk may end anywhere between them).
+    /// The server parses them while the caller prepares the next chunk; errors in the data
+    /// surface at [`CopyIn::finish`].
+    async fn send(&mut self, data: &[u8]) -> Result<()>;
+    /// Ends the COPY; returns the rows the server stored.
+    async fn finish(self: Box<Self>) -> Result<u64>;
 }
 
 /// One statement in each database's spelling, for the few that differ (row locks, date

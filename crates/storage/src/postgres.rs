@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::backend::SqlBackend;
+use crate::backend::{CopyIn, SqlBackend};
 use crate::group_commit::GroupCommit;
 use crate::migrations;
 use crate::sql_events::EventRow;
@@ -169,6 +169,14 @@ impl SqlBackend for PgStore {
         Ok(Some(copy.finish().await?))
     }
 
+    async fn copy_in<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        statement: String,
+    ) -> crate::Result<Option<Box<dyn CopyIn + 'c>>> {
+        let copy = conn.copy_in_raw(&statement).await?;
+        Ok(Some(Box::new(copy)))
+    }
+
     /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
     /// PostgreSQL delivers the notification only if, and when, the events are committed.
     async fn announce(&self, conn: &mut sqlx::PgConnection, ids: &[i64]) -> crate::Result<()> {
@@ -260,6 +268,18 @@ async fn events_by_ids(pool: &PgPool, ids: &[i64]) -> crate::Result<Vec<domain::
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(domain::Event::from).collect())
+}
+
+#[async_trait::async_trait]
+impl CopyIn for sqlx::postgres::PgCopyIn<&mut sqlx::PgConnection> {
+    async fn send(&mut self, data: &[u8]) -> crate::Result<()> {
+        sqlx::postgres::PgCopyIn::send(self, data).await?;
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> crate::Result<u64> {
+        Ok(sqlx::postgres::PgCopyIn::finish(*self).await?)
+    }
 }
 
 /// One row of `COPY … FROM STDIN` text format: tab-separated, `\N` for NULL.

@@ -63,6 +63,166 @@ fn insert_sql(table: &Table, rows: usize, backend: Backend) -> String {
     sql
 }
 
+/// Bytes of COPY data per message during a restore: large enough that a message costs nothing
+/// next to its rows, small enough that the server starts parsing early.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// `COPY table ("column", ...) FROM STDIN` (text format).
+fn copy_sql(table: &Table) -> String {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|(c, _)| format!("\"{c}\""))
+        .collect();
+    format!("COPY {} ({}) FROM STDIN", table.name, columns.join(", "))
+}
+
+/// Appends `row` as one line of COPY's text format: the same conversions and checks as the
+/// values bound by [`insert_rows`], written as PostgreSQL reads them back (`\N` for NULL).
+fn copy_row(out: &mut Vec<u8>, table: &Table, row: &RowObject) -> Result<()> {
+    for (i, (name, kind)) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        let v = row.get(*name).unwrap_or(&Value::Null);
+        if v.is_null() {
+            out.extend_from_slice(b"\\N");
+            continue;
+        }
+        match kind {
+            Kind::Uuid => {
+                let u = value::uuid(name, v)?.unwrap_or_default();
+                out.extend_from_slice(
+                    u.hyphenated()
+                        .encode_lower(&mut Uuid::encode_buffer())
+                        .as_bytes(),
+                );
+            }
+            Kind::Text => match v {
+                Value::String(s) => copy_escape(out, s.as_bytes()),
+                _ => {
+                    value::text(name, v)?;
+                }
+            },
+            Kind::I32 => push_display(out, value::int32(name, v)?.unwrap_or_default()),
+            Kind::I64 => push_display(out, value::int(name, v)?.unwrap_or_default()),
+            // Rust writes the shortest text that reads back as the same double.
+            Kind::F64 => push_display(out, value::float(name, v)?.unwrap_or_default()),
+            Kind::Bool => out.push(if value::boolean(name, v)?.unwrap_or_default() {
+                b't'
+            } else {
+                b'f'
+            }),
+            Kind::Time => {
+                let t = value::time(name, v)?.unwrap_or_default();
+                let text = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                out.extend_from_slice(text.as_bytes());
+            }
+            Kind::Json => {
+                let text = serde_json::to_vec(v)
+                    .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))?;
+                copy_escape(out, &text);
+            }
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+fn push_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{v}");
+}
+
+/// Escapes text for COPY's text format. A NUL is passed on: PostgreSQL text cannot hold one,
+/// and the restore fails as an INSERT of it would.
+fn copy_escape(out: &mut Vec<u8>, text: &[u8]) {
+    let mut from = 0;
+    for (i, b) in text.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[from..i]);
+        out.extend_from_slice(escaped);
+        from = i + 1;
+    }
+    out.extend_from_slice(&text[from..]);
+}
+
+/// The rows of a restore, one table at a time.
+struct TableRows<'r, 's> {
+    rows: &'r mut RowSource<'s>,
+    /// The first row of the next table, read while finishing the previous one.
+    next: Option<(&'static Table, RowObject)>,
+}
+
+impl TableRows<'_, '_> {
+    fn pull(&mut self) -> Result<Option<(&'static Table, RowObject)>> {
+        if let Some(next) = self.next.take() {
+            return Ok(Some(next));
+        }
+        self.rows.next().transpose().map_err(StoreError::Corrupt)
+    }
+
+    /// The table of the next row, if any (the row stays to be read).
+    fn next_table(&mut self) -> Result<Option<&'static Table>> {
+        let next = self.pull()?;
+        let table = next.as_ref().map(|(t, _)| *t);
+        self.next = next;
+        Ok(table)
+    }
+
+    /// The next row if it belongs to `table`.
+    fn next_row(&mut self, table: &Table) -> Result<Option<RowObject>> {
+        match self.pull()? {
+            Some((t, row)) if t.name == table.name => Ok(Some(row)),
+            other => {
+                self.next = other;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Inserts `batch` (rows of `table`) with one multi-row INSERT.
+async fn insert_rows<B>(conn: &mut Conn<B>, table: &Table, batch: &[RowObject]) -> Result<()>
+where
+    B: SqlBackend,
+    for<'c> &'c mut Conn<B>: Executor<'c, Database = B::Db>,
+    for<'q> Option<Uuid>: Param<'q, B::Db>,
+    for<'q> Option<String>: Param<'q, B::Db>,
+    for<'q> Option<i32>: Param<'q, B::Db>,
+    for<'q> Option<i64>: Param<'q, B::Db>,
+    for<'q> Option<f64>: Param<'q, B::Db>,
+    for<'q> Option<bool>: Param<'q, B::Db>,
+    for<'q> Option<DateTime<Utc>>: Param<'q, B::Db>,
+    for<'q> Option<Json<Value>>: Param<'q, B::Db>,
+{
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(table, batch.len(), B::KIND)));
+    for row in batch {
+        for (name, kind) in table.columns {
+            let v = row.get(*name).unwrap_or(&Value::Null);
+            query = match kind {
+                Kind::Uuid => query.bind(value::uuid(name, v)?),
+                Kind::Text => query.bind(value::text(name, v)?),
+                Kind::I32 => query.bind(value::int32(name, v)?),
+                Kind::I64 => query.bind(value::int(name, v)?),
+                Kind::F64 => query.bind(value::float(name, v)?),
+                Kind::Bool => query.bind(value::boolean(name, v)?),
+                Kind::Time => query.bind(value::time(name, v)?),
+                Kind::Json => query.bind(value::json(v)),
+            };
+        }
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Column `i` of `row` in its canonical JSON encoding.
 fn read<DB: Database>(row: &DB::Row, i: usize, kind: Kind) -> Result<Value>
 where
@@ -192,45 +352,44 @@ where
                     .await?;
             }
             let mut counts: Vec<(&'static str, u64)> = TABLES.iter().map(|t| (t.name, 0)).collect();
-            // Rows go in as multi-row INSERTs of one table each: a statement per row made a
-            // restore into PostgreSQL a round trip per row.
-            let mut batch: Vec<RowObject> = Vec::new();
-            let mut batch_table: Option<&'static Table> = None;
-            for item in rows.map(Some).chain(std::iter::once(None)) {
-                let next = item.transpose().map_err(StoreError::Corrupt)?;
-                if let Some(table) = batch_table {
-                    let other_table = next.as_ref().is_none_or(|(t, _)| t.name != table.name);
-                    if other_table || batch.len() >= rows_per_insert(table) {
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(
-                            table,
-                            batch.len(),
-                            B::KIND,
-                        )));
-                        for row in &batch {
-                            for (name, kind) in table.columns {
-                                let v = row.get(*name).unwrap_or(&Value::Null);
-                                query = match kind {
-                                    Kind::Uuid => query.bind(value::uuid(name, v)?),
-                                    Kind::Text => query.bind(value::text(name, v)?),
-                                    Kind::I32 => query.bind(value::int32(name, v)?),
-                                    Kind::I64 => query.bind(value::int(name, v)?),
-                                    Kind::F64 => query.bind(value::float(name, v)?),
-                                    Kind::Bool => query.bind(value::boolean(name, v)?),
-                                    Kind::Time => query.bind(value::time(name, v)?),
-                                    Kind::Json => query.bind(value::json(v)),
-                                };
-                            }
+            let mut rows = TableRows { rows, next: None };
+            // One table at a time: PostgreSQL takes each by `COPY … FROM STDIN`, streamed in
+            // chunks the server parses while the next is encoded; SQLite by multi-row INSERTs
+            // (a statement per row made a restore a round trip per row).
+            while let Some(table) = rows.next_table()? {
+                let mut stored = 0u64;
+                if let Some(mut copy) = B::copy_in(&mut *tx, copy_sql(table)).await? {
+                    let mut chunk: Vec<u8> = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
+                    while let Some(row) = rows.next_row(table)? {
+                        copy_row(&mut chunk, table, &row)?;
+                        stored += 1;
+                        if chunk.len() >= COPY_CHUNK {
+                            copy.send(&chunk).await?;
+                            chunk.clear();
                         }
-                        query.execute(&mut *tx).await?;
-                        if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
-                            c.1 += batch.len() as u64;
+                    }
+                    if !chunk.is_empty() {
+                        copy.send(&chunk).await?;
+                    }
+                    copy.finish().await?;
+                } else {
+                    let mut batch: Vec<RowObject> = Vec::new();
+                    loop {
+                        let row = rows.next_row(table)?;
+                        let end = row.is_none();
+                        batch.extend(row);
+                        if batch.len() >= rows_per_insert(table) || (end && !batch.is_empty()) {
+                            insert_rows::<B>(&mut *tx, table, &batch).await?;
+                            stored += batch.len() as u64;
+                            batch.clear();
                         }
-                        batch.clear();
+                        if end {
+                            break;
+                        }
                     }
                 }
-                if let Some((table, row)) = next {
-                    batch_table = Some(table);
-                    batch.push(row);
+                if let Some(c) = counts.iter_mut().find(|(n, _)| *n == table.name) {
+                    c.1 += stored;
                 }
             }
             let reset = RESET_SEQUENCE.get(B::KIND);

@@ -262,6 +262,14 @@ impl SqlBackend for SqliteStore {
         Ok(None)
     }
 
+    /// SQLite has no COPY: a restore uses multi-row INSERTs.
+    async fn copy_in<'c>(
+        _conn: &'c mut sqlx::SqliteConnection,
+        _statement: String,
+    ) -> crate::Result<Option<Box<dyn crate::backend::CopyIn + 'c>>> {
+        Ok(None)
+    }
+
     /// A single process owns an SQLite file: there are no other replicas to tell.
     async fn announce(
         &self,

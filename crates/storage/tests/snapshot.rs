@@ -61,6 +61,21 @@ async fn populate(store: &Arc<dyn Store>) {
         .await
         .unwrap();
     store.add_dependency(a.id, b.id).await.unwrap();
+    // Text that COPY's text format must escape (tab, newlines, backslashes, a literal `\N`),
+    // in a text column and inside JSON.
+    let awkward = "tab\there\nnew line\r\\back\\slash \\N é \u{1F600} \"quoted\"";
+    store
+        .create_project(NewProject {
+            name: "awkward".into(),
+            description: Some(awkward.into()),
+            metadata: serde_json::json!({"s": awkward, "n": 0.1, "big": 1e300})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     store
         .create_task(
             a.id,
