@@ -223,7 +223,12 @@ pub async fn upload(
     let key = Artifact::object_key(project_id, id);
     let stored = files
         .objects
-        .put_stream(&key, body.into_data_stream(), files.max_upload_bytes)
+        .put_stream_sized(
+            &key,
+            body.into_data_stream(),
+            files.max_upload_bytes,
+            declared,
+        )
         .await
         .map_err(object_error)?;
     let discard = |reason: &'static str| {

@@ -1,14 +1,17 @@
 //! Object storage behind one interface: an S3-compatible server (SeaweedFS in the stack) when one is
 //! configured, else a directory under the data directory. Both are reached through the
-//! `object_store` crate, so the same code (and the same conformance suite) covers both.
+//! `object_store` crate, so the same code (and the same conformance suite) covers both; uploads
+//! into a local directory are written by `local.rs`.
 //!
-//! Uploads are streamed: [`Objects::put_stream`] holds at most a few parts (5 MiB each) in
-//! memory, hashes what passes through with SHA-256 (on a blocking thread, next to the socket
-//! reads) and stops at a size limit. An upload returns only once the store has the bytes durably:
-//! a local store fsyncs the file and its directory, an S3 server acknowledges each part after
-//! checking its signed SHA-256. Downloads are streams too, optionally of a byte range.
+//! Uploads are streamed: [`Objects::put_stream`] holds at most a few MiB in memory (a few 5 MiB
+//! parts on S3), hashes what passes through with SHA-256 (off the task reading the socket) and
+//! stops at a size limit. An upload returns only once the store has the bytes durably: a local
+//! store fsyncs the file and its directory, an S3 server acknowledges each part after checking
+//! its signed SHA-256. Downloads are streams too, optionally of a byte range.
 
+mod local;
 mod s3;
+mod s3_put;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -117,6 +120,10 @@ pub struct Objects {
     kind: &'static str,
     /// The directory of a local store (for free-space checks); `None` for S3.
     root: Option<std::path::PathBuf>,
+    /// A local store, which uploads write directly (`local.rs`).
+    local: Option<Arc<object_store::local::LocalFileSystem>>,
+    /// An S3 server, for uploads of a known size streamed in one `PUT` (`s3_put.rs`).
+    s3: Option<Arc<(S3Config, reqwest::Client)>>,
 }
 
 impl std::fmt::Debug for Objects {
@@ -136,11 +143,14 @@ impl Objects {
             ObjectsConfig::Local { root } => Self::local(root),
             ObjectsConfig::S3(s3) => {
                 let store = s3.open().await?;
+                s3::install_tls_provider();
                 Ok(Objects {
                     inner: Arc::new(store),
                     description: s3.describe(),
                     kind: "s3",
                     root: None,
+                    local: None,
+                    s3: Some(Arc::new((s3.clone(), reqwest::Client::new()))),
                 })
             }
         }
@@ -152,12 +162,15 @@ impl Objects {
             .map_err(|e| ObjectError::Store(format!("cannot create {}: {e}", root.display())))?;
         // fsync: a put returns once the file and its directory entry are on disk, so an
         // acknowledged upload (or backup) survives a crash.
-        let fs = object_store::local::LocalFileSystem::new_with_prefix(root)?.with_fsync(true);
+        let fs =
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root)?.with_fsync(true));
         Ok(Objects {
-            inner: Arc::new(fs),
+            inner: fs.clone(),
             description: format!("local directory {}", root.display()),
             kind: "local",
             root: Some(root.to_path_buf()),
+            local: Some(fs),
+            s3: None,
         })
     }
 
@@ -182,15 +195,51 @@ impl Objects {
     /// The bytes hashed are the very buffers handed to the store, and the store's size is
     /// checked afterwards; the object is not read back (that re-read the page cache, not the
     /// disk, and cost as much as the upload). Integrity on the way to the store: a local store
-    /// is written and fsynced in this process; each S3 part carries its SHA-256 in the request
-    /// signature, which the server checks before accepting the part.
+    /// is written and fsynced in this process (`local.rs`); each S3 part (or signed chunk of a
+    /// streamed `PUT`) carries its SHA-256 in the request signature, which the server checks
+    /// before accepting it.
     pub async fn put_stream<E: std::fmt::Display>(
         &self,
         k: &str,
         body: impl futures_util::Stream<Item = std::result::Result<Bytes, E>> + Send,
         limit: u64,
     ) -> Result<Stored> {
+        self.put_stream_sized(k, body, limit, None).await
+    }
+
+    /// [`Objects::put_stream`] of a body announced as `declared` bytes (an upload's
+    /// `Content-Length`): an S3 server then gets it as one streamed `PUT` with signed chunks
+    /// rather than as a multipart upload (`s3_put.rs`). A body of another length fails.
+    pub async fn put_stream_sized<E: std::fmt::Display>(
+        &self,
+        k: &str,
+        body: impl futures_util::Stream<Item = std::result::Result<Bytes, E>> + Send,
+        limit: u64,
+        declared: Option<u64>,
+    ) -> Result<Stored> {
         let location = key(k)?;
+        if let Some(fs) = &self.local {
+            return local::put(fs.path_to_filesystem(&location)?, body, limit).await;
+        }
+        if let (Some(size), Some(s3)) = (declared, &self.s3) {
+            if size > limit {
+                return Err(ObjectError::TooLarge { limit });
+            }
+            let mut hashing = Hashing::default();
+            let (config, client) = s3.as_ref();
+            if let Err(e) =
+                s3_put::put(client, config, location.as_ref(), body, size, &mut hashing).await
+            {
+                // A server may keep what it received of a failed PUT.
+                if let Err(d) = self.delete(k).await {
+                    tracing::warn!(key = k, error = %d, "removing a failed upload failed");
+                }
+                return Err(e);
+            }
+            let sha256 = hashing.finish().await?;
+            self.check_stored_size(k, &location, size).await?;
+            return Ok(Stored { size, sha256 });
+        }
         let mut body = std::pin::pin!(body);
         let mut hashing = Hashing::default();
         let mut size: u64 = 0;
@@ -229,10 +278,9 @@ impl Objects {
             for chunk in first {
                 writer.put(chunk);
             }
-            // Back-pressure: at most this many parts in flight. A local store writes one file
-            // under a lock, so more would only hold memory; an S3 server takes parts in
+            // Back-pressure: at most this many parts in flight; an S3 server takes parts in
             // parallel, which hides each part's round trip.
-            let in_flight = if self.root.is_some() { 2 } else { 4 };
+            let in_flight = 4;
             let result: Result<()> = async {
                 while let Some(chunk) = body.next().await {
                     let chunk = chunk.map_err(|e| ObjectError::Body(e.to_string()))?;
@@ -257,8 +305,14 @@ impl Objects {
             }
         }
         let sha256 = hashing.finish().await?;
-        // One metadata request: a store that lost or truncated a part is caught here.
-        let stored = self.inner.head(&location).await?.size;
+        self.check_stored_size(k, &location, size).await?;
+        Ok(Stored { size, sha256 })
+    }
+
+    /// One metadata request: a store that lost or truncated a part is caught here (and the
+    /// object removed).
+    async fn check_stored_size(&self, k: &str, location: &Key, size: u64) -> Result<()> {
+        let stored = self.inner.head(location).await?.size;
         if stored != size {
             if let Err(e) = self.delete(k).await {
                 tracing::warn!(key = k, error = %e, "removing a short object failed");
@@ -269,7 +323,7 @@ impl Objects {
                 actual: stored,
             });
         }
-        Ok(Stored { size, sha256 })
+        Ok(())
     }
 
     /// Stores `bytes` under `k`.
@@ -383,14 +437,14 @@ impl Objects {
 /// is hashed, the task goes on reading the next from the socket. Batches are hashed in order
 /// (a batch starts only after the previous one finished).
 #[derive(Default)]
-struct Hashing {
+pub(crate) struct Hashing {
     running: Option<tokio::task::JoinHandle<digest::Context>>,
     batch: Vec<Bytes>,
     batched: usize,
 }
 
 impl Hashing {
-    async fn push(&mut self, chunk: Bytes) -> Result<()> {
+    pub(crate) async fn push(&mut self, chunk: Bytes) -> Result<()> {
         self.batched += chunk.len();
         self.batch.push(chunk);
         if self.batched >= HASH_BATCH {

@@ -39,7 +39,7 @@ impl std::fmt::Debug for S3Config {
 
 /// reqwest is built without a default TLS provider (to avoid aws-lc-rs); use ring, as the
 /// MQTT client does.
-fn install_tls_provider() {
+pub(crate) fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -52,7 +52,7 @@ impl S3Config {
         )
     }
 
-    fn endpoint_url(&self) -> String {
+    pub(crate) fn endpoint_url(&self) -> String {
         self.endpoint
             .clone()
             .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region))
@@ -158,7 +158,7 @@ fn no_such_bucket(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::NotFound { .. }) || e.to_string().contains("NoSuchBucket")
 }
 
-fn host_of(url: &str) -> String {
+pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split('/').next().unwrap_or(rest).to_owned()
 }
