@@ -499,7 +499,10 @@ pub async fn stream(
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
             .map_err(|e| ApiError::bad_request("BAD_WEBSOCKET", e.body_text()))?;
-        Ok(ws.on_upgrade(move |socket| websocket(socket, live)))
+        Ok(ws
+            .read_buffer_size(WS_READ_BUFFER)
+            .max_message_size(WS_MAX_CLIENT_MESSAGE)
+            .on_upgrade(move |socket| websocket(socket, live)))
     } else {
         Ok(sse(live).into_response())
     }
@@ -523,6 +526,16 @@ fn readable(live: bus::LiveStream, principal: &Principal) -> bus::LiveStream {
 fn event_json(e: &Event) -> String {
     json!(EventResponse::from(e)).to_string()
 }
+
+/// Read buffer of a stream socket. The WebSocket library zero-fills the free part of its read
+/// buffer before every read attempt, and the stream polls its socket for a close after every
+/// burst it writes: with the library's 128 KiB that was 128 KiB of memset per client and burst,
+/// the largest single cost of a 100-client stream (docs/benchmarks.md, "Event bus"), and 128 KiB
+/// resident per client. Clients only ever send control frames and closes here.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Largest message a stream client may send (it has nothing to send but control frames).
+const WS_MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 /// The stream over a WebSocket: a `hello` frame, then one JSON frame per item, until either
 /// side closes. Whatever is ready when the client wakes is written before one flush, so a burst
