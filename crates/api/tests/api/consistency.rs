@@ -137,6 +137,9 @@ async fn project_lists_are_snapshots_and_never_stale_under_writes(app: TestApp) 
                 if finished {
                     return lists;
                 }
+                // A list served again completes without waiting on anything, so on the test's
+                // single-threaded runtime this loop would never let the writer run.
+                tokio::task::yield_now().await;
             }
         })
     })
