@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::{ClientInfo, Principal};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Id, IfMatch, Json, Query, expected_version};
 use crate::wire::etag;
 
@@ -689,7 +689,8 @@ pub async fn list_rules(State(state): State<AppState>) -> ApiResult<axum::Json<R
 /// Add a rule.
 #[utoipa::path(post, path = "/alert-rules", tag = "alerts",
     request_body = RuleBody,
-    responses((status = 201, body = RuleResponse)))]
+    responses((status = 201, body = RuleResponse),
+        (status = 404, body = ErrorBody, description = "A channel in `channels` does not exist (NOT_FOUND)")))]
 pub async fn create_rule(
     State(state): State<AppState>,
     Json(body): Json<RuleBody>,

@@ -203,7 +203,7 @@ async fn alertmanager_alerts_are_acknowledged_silenced_and_audited(app: TestApp)
             json!({"name": "Down", "kind": "check_down", "channels": [uuid::Uuid::new_v4()]}),
         )
         .await;
-    r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
+    r.assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     let rule = app
         .post(
             "/api/v1/alert-rules",

@@ -34,7 +34,8 @@ use domain::{
     NewChannel, Notification, NotificationMessage, NotifyReason, Severity, ValidationError,
 };
 use storage::{
-    AlertCommit, AlertFilter, AlertStore, AlertWrite, DeliveryOutcome, StoreError, StoredChannel,
+    AlertCommit, AlertFilter, AlertStore, AlertWrite, DeliveryOutcome, Entity, StoreError,
+    StoredChannel,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -314,7 +315,13 @@ impl Alerts {
             .iter()
             .find(|c| !known.iter().any(|k| k.channel.id == **c))
         {
-            return Err(ValidationError::new("channels", format!("no channel {missing}")).into());
+            // A reference to a channel that is gone is a missing resource (404), as a missing
+            // parent is elsewhere; the body itself is well-formed.
+            return Err(StoreError::NotFound {
+                entity: Entity::AlertChannel,
+                id: missing.to_string(),
+            }
+            .into());
         }
         Ok(())
     }
