@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// A JSON body. Syntax errors are 400, a wrong shape or type is 422, a missing or wrong
-/// `Content-Type` is 415 and an oversized body 413.
+/// A JSON object body. Syntax errors are 400, a wrong shape or type is 422 (including a body
+/// that is not an object), a missing or wrong `Content-Type` is 415 and an oversized body 413.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -22,7 +22,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_json(req, state, false).await.map(Json)
+        read_json(req, state, Body::Object).await.map(Json)
     }
 }
 
@@ -39,17 +39,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        read_json(req, state, true).await.map(BeaconJson)
+        read_json(req, state, Body::Beacon).await.map(BeaconJson)
     }
 }
 
-/// Reads and parses a JSON body; `text_ok` also takes one sent as `text/plain`.
-async fn read_json<S, T>(req: Request, state: &S, text_ok: bool) -> Result<T, ApiError>
+/// What a body may be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A JSON object sent as `application/json`: every operation's request body.
+    Object,
+    /// Any JSON value, sent as `application/json` or `text/plain` (browser beacons).
+    Beacon,
+}
+
+/// Reads and parses a JSON body of the given [`Body`] kind.
+async fn read_json<S, T>(req: Request, state: &S, kind: Body) -> Result<T, ApiError>
 where
     T: DeserializeOwned,
     S: Send + Sync,
 {
-    let accepted = is_json(req.headers()) || (text_ok && is_text_plain(req.headers()));
+    let accepted = is_json(req.headers()) || (kind == Body::Beacon && is_text_plain(req.headers()));
     if !accepted {
         return Err(unsupported_media_type());
     }
@@ -72,13 +81,28 @@ where
             "the request contains a NUL character (\\u0000), which no field accepts",
         ));
     }
-    match axum::Json::<T>::from_bytes(&bytes) {
-        Ok(axum::Json(v)) => Ok(v),
+    let value = match axum::Json::<T>::from_bytes(&bytes) {
+        Ok(axum::Json(v)) => v,
         Err(rejection @ JsonRejection::JsonDataError(_)) => {
-            integral_floats_as_integers(&bytes).ok_or_else(|| json_rejection(rejection))
+            integral_floats_as_integers(&bytes).ok_or_else(|| json_rejection(rejection))?
         }
-        Err(rejection) => Err(json_rejection(rejection)),
+        Err(rejection) => return Err(json_rejection(rejection)),
+    };
+    // serde also reads a struct from an array of its fields in order (`[null]` as
+    // `{"note": null}`); the documents promise objects, so that is refused.
+    if kind == Body::Object && !is_json_object(&bytes) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+            "the request body must be a JSON object ({...})",
+        ));
     }
+    Ok(value)
+}
+
+/// Is this (already parsed) JSON text an object? Its first non-blank byte says.
+fn is_json_object(text: &[u8]) -> bool {
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// The body read again with integral numbers written with a fraction (`4.0`) as integers: JSON
@@ -392,5 +416,14 @@ mod tests {
         assert_eq!(read("-9223372036854775809"), None);
         assert_eq!(read("1e19"), None);
         assert_eq!(read("4.5"), None);
+    }
+
+    #[test]
+    fn only_objects_are_objects() {
+        assert!(super::is_json_object(b" \r\n\t{\"note\": null}"));
+        assert!(!super::is_json_object(b"[null]"));
+        assert!(!super::is_json_object(b" [{}]"));
+        assert!(!super::is_json_object(b"null"));
+        assert!(!super::is_json_object(b"\"{}\""));
     }
 }

@@ -202,6 +202,15 @@ async fn malformed_requests_get_400_413_415() {
     )
     .await
     .assert_error(StatusCode::BAD_REQUEST, "MALFORMED_JSON");
+    // A struct's fields as an array (which serde would read) are not the documented object.
+    app.raw(
+        Method::POST,
+        "/api/v1/projects",
+        Some("application/json"),
+        "[\"Homelab\"]",
+    )
+    .await
+    .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED");
     app.raw(Method::POST, "/api/v1/projects", None, "{\"name\": \"x\"}")
         .await
         .assert_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
