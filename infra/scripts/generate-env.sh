@@ -23,8 +23,9 @@ esac
 RANDOM_SECRETS="api_key alertmanager_token postgres_password taylordash_db_owner_password
 taylordash_db_app_password mqtt_password mqtt_device_password s3_admin_secret_key
 s3_app_secret_key grafana_password timescale_password"
-# otlp_headers: OTEL_EXPORTER_OTLP_HEADERS for a collector that wants a token.
-ALL_SECRETS="$RANDOM_SECRETS otlp_headers"
+# otlp_headers: OTEL_EXPORTER_OTLP_HEADERS for a collector that wants a token;
+# oidc_client_secret: the OpenID provider's client secret (empty: a public client).
+ALL_SECRETS="$RANDOM_SECRETS otlp_headers oidc_client_secret"
 
 refuse() {
   echo "$1 exists; remove it first if you really want new secrets (it would lock you out of" \
@@ -52,6 +53,7 @@ for name in $RANDOM_SECRETS; do
   write_secret "$name" "$(random)"
 done
 write_secret otlp_headers ""
+write_secret oidc_client_secret ""
 
 if [ $# -gt 0 ]; then exec > "$1"; fi
 while IFS= read -r line || [ -n "$line" ]; do

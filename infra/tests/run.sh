@@ -2,7 +2,8 @@
 # Infrastructure tests: proves the deployment files with the real daemons where Debian packages
 # them (there is no Docker engine to run the stack itself):
 #   compose     docker-compose config: base, dev, prod, timescale profile; secrets as files only
-#               (none in any environment), each generated; structure (health checks,
+#               (none in any environment), each generated; every documented sign-in variable
+#               reaches the taylordash container; structure (health checks,
 #               depends_on, ports, --scale, mounts that exist); the binary accepts the app's
 #               environment with its secret files
 #   image       Dockerfile and .dockerignore checks, binary's libraries and size
@@ -247,7 +248,33 @@ PY
     fi
   done
   say "ok: taylordash and migrate start from the compose environment, secrets read from their files"
+  check_sign_in_env "$envf" "$secrets"
 }
+
+# Every sign-in variable the docs name reaches the taylordash container: set in .env, rendered
+# by compose, and accepted by the binary (secrets as files mounted from the secrets folder).
+check_sign_in_env() {
+  local envf=$1 secrets=$2 documented out
+  documented=$(grep -ohE 'TAYLORDASH_(PUBLIC_URL|TRUSTED_PROXIES|BREAK_GLASS_USERS|(ADMIN|EDITOR|VIEWER)_GROUPS|SSO_[A-Z_]*[A-Z]|FORWARD_AUTH([A-Z_]*[A-Z])?|OIDC_[A-Z_]*[A-Z])' \
+    README.md docs/operations.md .env.example infra/traefik/examples/*.yml | sort -u)
+  [ -n "$documented" ] || fail "no sign-in variable found in the docs"
+  cp "$envf" "$TMP/sign-in.env"
+  printf '%s\n' "$secret_probe" > "$secrets/oidc_client_secret"
+  python3 infra/tests/check_sign_in_env.py values >> "$TMP/sign-in.env"
+  dc --env-file "$TMP/sign-in.env" -f docker-compose.yml -f docker-compose.prod.yml config \
+    > "$TMP/sign-in.yml" || fail "compose rejected the sign-in settings"
+  python3 infra/tests/check_sign_in_env.py check "$TMP/sign-in.yml" "$secrets" $documented \
+    > "$TMP/sign-in-vars.env" || fail "a documented sign-in variable does not reach the container"
+  local vars
+  mapfile -t vars < "$TMP/sign-in-vars.env"
+  out=$(env -i PATH="$PATH" "${vars[@]}" "$BIN" config check 2>&1) \
+    || fail "taylordash refuses the sign-in settings compose gives it: $out"
+  grep -q "TAYLORDASH_OIDC_CLIENT_SECRET_FILE" <<<"$out" || fail "OIDC client secret not from its file: $out"
+  if grep -qF "$secret_probe" <<<"$out"; then fail "config check shows the OIDC client secret"; fi
+  : > "$secrets/oidc_client_secret"
+  say "ok: every documented sign-in variable reaches taylordash ($(wc -w <<<"$documented") names)"
+}
+secret_probe="oidc-secret-probe-$RANDOM$RANDOM"
 
 check_image() {
   cp "$BIN" "$TMP/taylordash.stripped"
