@@ -131,9 +131,10 @@ pub async fn list(
         limit: page.limit,
         offset: page.offset,
     };
-    // Served again while the table has not changed since it was read (see `ListCache`).
-    let stamp = state.store.projects_stamp();
-    if let Some(stamp) = stamp
+    // Served again while the table has not changed since it was read (see `ListCache`). Asking
+    // for the stamp costs a query on PostgreSQL: only when there is an answer to serve again.
+    if state.project_lists.holds(&key)
+        && let Some(stamp) = state.store.projects_stamp().await
         && let Some(body) = state.project_lists.get(stamp, &key)
     {
         return Ok(json_body(body));
@@ -142,7 +143,7 @@ pub async fn list(
         status,
         search: filter.search,
     };
-    let found = state.store.list_projects(&filter, page).await?;
+    let (found, stamp) = state.store.list_projects_stamped(&filter, page).await?;
     let projects: Vec<ProjectResponse> = found.items.into_iter().map(Into::into).collect();
     let body = serde_json::to_vec(&ProjectList {
         count: projects.len(),
@@ -153,11 +154,7 @@ pub async fn list(
     })
     .map_err(crate::error::ApiError::internal)?;
     let body = Bytes::from(body);
-    // The same stable stamp before and after the read: no write began or ended in between,
-    // so this is the table as it stays until the stamp moves.
-    if let Some(stamp) = stamp
-        && state.store.projects_stamp() == Some(stamp)
-    {
+    if let Some(stamp) = stamp {
         state.project_lists.put(stamp, key, body.clone());
     }
     Ok(json_body(body))
@@ -184,12 +181,16 @@ struct ListKey {
 }
 
 /// Project list answers (the JSON bodies), served again while the projects table has not
-/// changed since they were read: each is kept under the store's write stamp
-/// ([`storage::Store::projects_stamp`]) that was stable before and after its read, and is
-/// served only while the stamp is still that. A write that begins moves the stamp, so no answer
-/// older than the last acknowledged write is ever served; only where the store can tell
-/// (SQLite: one process owns the file), never on PostgreSQL. At most [`LIST_CACHE_BYTES`],
-/// one stamp at a time.
+/// changed since they were read: each is kept under the stamp the store read it under
+/// ([`storage::Store::list_projects_stamped`]) and served only while
+/// [`storage::Store::projects_stamp`], asked after the request arrived, still answers that
+/// stamp. On SQLite the stamp is the process's own write stamp (a write moves it before its
+/// first statement); on PostgreSQL the generation a trigger moves in the transaction of every
+/// change to the table, by any replica or client, read in the page's own snapshot and again
+/// (one query shared by the requests waiting together) for each request. So no answer older
+/// than a write acknowledged before the request is ever served. The answer depends on nothing
+/// else: the list is the same for every caller allowed to read it, and the key holds every
+/// query parameter. At most [`LIST_CACHE_BYTES`], one stamp at a time.
 #[derive(Default)]
 pub struct ListCache(Mutex<CachedLists>);
 
@@ -204,6 +205,12 @@ struct CachedLists {
 const LIST_CACHE_BYTES: usize = 1 << 20;
 
 impl ListCache {
+    /// Whether an answer for `key` is kept (under some stamp).
+    fn holds(&self, key: &ListKey) -> bool {
+        let lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lists.answers.contains_key(key)
+    }
+
     fn get(&self, stamp: u64, key: &ListKey) -> Option<Bytes> {
         let lists = self.0.lock().unwrap_or_else(|e| e.into_inner());
         (lists.stamp == stamp)

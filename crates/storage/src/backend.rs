@@ -64,6 +64,13 @@ pub trait SqlBackend: Send + Sync + 'static {
         None
     }
 
+    /// The projects table's generation as the database keeps it, read by a query that began
+    /// after this call did (PostgreSQL, `db_generation.rs`); `None` where the database keeps
+    /// none (SQLite: [`SqlBackend::projects_generation`]) or it could not be read.
+    fn read_projects_generation(&self) -> impl Future<Output = Option<u64>> + Send {
+        async { None }
+    }
+
     /// This database's migrations.
     fn migrations() -> Migrator;
 

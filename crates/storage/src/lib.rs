@@ -12,6 +12,7 @@ mod alerts;
 mod artifacts;
 mod backend;
 mod checks;
+mod db_generation;
 mod error;
 mod events;
 mod generation;
@@ -141,11 +142,20 @@ pub trait Store:
         filter: &ProjectFilter,
         page: PageRequest,
     ) -> Result<Page<Project>>;
-    /// The projects table's write stamp (`generation.rs`), where this process sees every write
-    /// to it (SQLite); `None` on PostgreSQL, and while a write is in progress. The same
-    /// `Some(s)` before and after a [`Store::list_projects`], and again later, means the table
-    /// has not changed since: that answer may be served again.
-    fn projects_stamp(&self) -> Option<u64>;
+    /// [`Store::list_projects`], with the stamp (see [`Store::projects_stamp`]) the page is the
+    /// table's content under: `Some(s)` means it may be served again while
+    /// [`Store::projects_stamp`] answers `Some(s)`; `None`, that it may not.
+    async fn list_projects_stamped(
+        &self,
+        filter: &ProjectFilter,
+        page: PageRequest,
+    ) -> Result<(Page<Project>, Option<u64>)>;
+    /// The projects table's stamp now: the same stamp means the same projects. On SQLite the
+    /// write stamp this process keeps (`generation.rs`; `None` while a write is in progress); on
+    /// PostgreSQL the generation the database keeps (migration 0019), read by a query that began
+    /// after this call did (`db_generation.rs`; `None` if it could not be read), so it reflects
+    /// every write acknowledged before, by any replica.
+    async fn projects_stamp(&self) -> Option<u64>;
     /// The progress of the open (not archived) projects: the `limit` newest, and the average
     /// over all of them (`domain::component_progress` per component, averaged per project).
     async fn project_progress(&self, limit: i64) -> Result<ProgressReport>;

@@ -88,6 +88,11 @@ const POSTGRES: &[Source] = &[
         "passkeys",
         include_str!("../migrations/postgres/0018_passkeys.sql"),
     ),
+    (
+        19,
+        "project list generation",
+        include_str!("../migrations/postgres/0019_project_list_generation.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -169,6 +174,11 @@ const SQLITE: &[Source] = &[
         18,
         "passkeys",
         include_str!("../migrations/sqlite/0018_passkeys.sql"),
+    ),
+    (
+        19,
+        "project list generation",
+        include_str!("../migrations/sqlite/0019_project_list_generation.sql"),
     ),
 ];
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::backend::{CopyIn, SqlBackend};
+use crate::db_generation::GenerationReader;
 use crate::group_commit::GroupCommit;
 use crate::migrations;
 use crate::sql_events::EventRow;
@@ -16,6 +17,8 @@ pub struct PgStore {
     max_connections: u32,
     /// Tells this process's event notifications from other replicas'.
     instance: uuid::Uuid,
+    /// Reads the projects table's generation for the list answers served again.
+    generations: GenerationReader,
 }
 
 /// A pooled connection idle at least this long is pinged before it is lent.
@@ -47,13 +50,14 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Ok(PgStore {
             group_commit: GroupCommit::start(pool.clone(), write_lanes(max_connections)),
             pool,
             max_connections,
             instance: uuid::Uuid::new_v4(),
+            generations: GenerationReader::start(options),
         })
     }
 
@@ -100,6 +104,10 @@ impl SqlBackend for PgStore {
 
     fn migrations() -> sqlx::migrate::Migrator {
         migrations::postgres()
+    }
+
+    async fn read_projects_generation(&self) -> Option<u64> {
+        self.generations.read().await
     }
 
     /// Inserts a whole batch in one statement (one round trip instead of one per event);
@@ -255,6 +263,7 @@ impl SqlBackend for PgStore {
     }
 
     async fn close_pools(&self) {
+        self.generations.close();
         self.pool.close().await;
     }
 }

@@ -274,6 +274,37 @@ macro_rules! open_project_progress {
     };
 }
 
+/// A page of projects and the number of matches over all pages, in ONE statement, so from one
+/// snapshot: a create committing in between can never make `total` disagree with the page (and
+/// it is one round trip). `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL. The
+/// count stays a separate aggregate rather than `count(*) OVER ()`, which stops SQLite from
+/// walking the ordering index for a page and makes it scan and sort the whole table (measured
+/// 2x slower per 100-row page). `generation` is the table's generation read in the same
+/// snapshot (PostgreSQL, migration 0019: the page may be answered again while it holds); SQLite
+/// keeps its stamp in the process (`generation.rs`).
+macro_rules! list_projects {
+    ($generation:literal) => {
+        concat!(
+            "SELECT t.total, t.generation, p.id, p.name, p.description, p.status, p.owner_id, \
+             p.metadata, p.version, p.created_at, p.updated_at FROM (SELECT count(*) AS total, ",
+            $generation,
+            " AS generation FROM projects \
+             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) LIKE $2 ESCAPE \
+             '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\')) t LEFT JOIN (SELECT \
+             id, name, description, status, owner_id, metadata, version, created_at, updated_at \
+             FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) \
+             LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\') \
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4) p ON 1 = 1 \
+             ORDER BY p.created_at DESC, p.id DESC"
+        )
+    };
+}
+
+const LIST_PROJECTS: Dialects = Dialects {
+    postgres: list_projects!("(SELECT sum(n)::bigint FROM project_list_generation)"),
+    sqlite: list_projects!("NULL"),
+};
+
 /// Parses a stored vocabulary value (a status, a role, a scope); a value the domain does not
 /// know means the row is corrupt.
 pub(crate) fn parse<T: std::str::FromStr>(value: String) -> Result<T>
@@ -632,41 +663,50 @@ where
         filter: &ProjectFilter,
         page: PageRequest,
     ) -> Result<Page<Project>> {
+        Ok(self.list_projects_stamped(filter, page).await?.0)
+    }
+
+    async fn list_projects_stamped(
+        &self,
+        filter: &ProjectFilter,
+        page: PageRequest,
+    ) -> Result<(Page<Project>, Option<u64>)> {
         let status = filter.status.map(|s| s.as_str());
         let pattern = filter
             .search
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(contains_pattern);
-        // `$1`: status or NULL; `$2`: lower-cased LIKE pattern or NULL. The page and the number
-        // of matches over all pages come from ONE statement, so from one snapshot: a create
-        // committing in between can never make `total` disagree with the page (and it is one
-        // round trip). The count stays a separate aggregate rather than `count(*) OVER ()`,
-        // which stops SQLite from walking the ordering index for a page and makes it scan and
-        // sort the whole table (measured 2x slower per 100-row page).
-        let rows = sqlx::query(
-            "SELECT t.total, p.id, p.name, p.description, p.status, p.owner_id, p.metadata, \
-             p.version, p.created_at, p.updated_at FROM (SELECT count(*) AS total FROM projects \
-             WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) LIKE $2 ESCAPE \
-             '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\')) t LEFT JOIN (SELECT \
-             id, name, description, status, owner_id, metadata, version, created_at, updated_at \
-             FROM projects WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR lower(name) \
-             LIKE $2 ESCAPE '\\' OR lower(coalesce(description, '')) LIKE $2 ESCAPE '\\') \
-             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4) p ON 1 = 1 \
-             ORDER BY p.created_at DESC, p.id DESC",
-        )
-        .bind(status)
-        .bind(pattern.as_deref())
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.reader())
-        .await?;
+        let before = self.projects_generation().and_then(|g| g.stable());
+        let rows = sqlx::query(LIST_PROJECTS.get(B::KIND))
+            .bind(status)
+            .bind(pattern.as_deref())
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(self.reader())
+            .await?;
+        let generation = match rows.first() {
+            Some(row) => row.try_get::<Option<i64>, _>("generation")?,
+            None => None,
+        };
         let (items, total, _) = split_page::<_, ProjectRow, Project>(rows)?;
-        Ok(Page { items, total })
+        let stamp = match generation {
+            // PostgreSQL: read in the page's own snapshot.
+            Some(g) => u64::try_from(g).ok(),
+            // SQLite: the same stable stamp before and after, so no write began or ended in
+            // between and this is the table as it stays until the stamp moves.
+            None => {
+                before.filter(|s| self.projects_generation().and_then(|g| g.stable()) == Some(*s))
+            }
+        };
+        Ok((Page { items, total }, stamp))
     }
 
-    fn projects_stamp(&self) -> Option<u64> {
-        self.projects_generation().and_then(|g| g.stable())
+    async fn projects_stamp(&self) -> Option<u64> {
+        match self.projects_generation() {
+            Some(g) => g.stable(),
+            None => self.read_projects_generation().await,
+        }
     }
 
     async fn project_progress(&self, limit: i64) -> Result<ProgressReport> {

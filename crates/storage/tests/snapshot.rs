@@ -168,7 +168,9 @@ fn kind_of_pg_type(t: &str) -> Kind {
     }
 }
 
-/// Every table in the database with its columns in order (and kinds, on PostgreSQL).
+/// Every table in the database with its columns in order (and kinds, on PostgreSQL); not the
+/// database's own bookkeeping, which a backup must not carry: the applied migrations, and the
+/// projects generation on PostgreSQL (a restore moves it by its trigger, migration 0019).
 async fn schema(config: &StoreConfig) -> Schema {
     let mut out: Schema = Vec::new();
     match config {
@@ -177,7 +179,8 @@ async fn schema(config: &StoreConfig) -> Schema {
             let rows = sqlx::query(
                 "SELECT table_name::text, column_name::text, data_type::text \
                  FROM information_schema.columns WHERE table_schema = 'public' \
-                 AND table_name <> '_sqlx_migrations' ORDER BY table_name, ordinal_position",
+                 AND table_name NOT IN ('_sqlx_migrations', 'project_list_generation') \
+                 ORDER BY table_name, ordinal_position",
             )
             .fetch_all(&mut conn)
             .await

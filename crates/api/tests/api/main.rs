@@ -35,6 +35,7 @@ mod checks;
 mod consistency;
 mod events;
 mod hardening;
+mod list_cache;
 mod logs;
 mod matrix;
 mod oidc;
