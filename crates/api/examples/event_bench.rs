@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo run --release -p api --example event_bench` (PostgreSQL from
 //! `TAYLORDASH_TEST_DATABASE_URL`, skipped without it; `EVENTS=n` sets N; `JSON=path` writes
-//! the figures, the load average and the commit as JSON).
+//! the figures, the load average and the commit as JSON; `STREAM_ONLY=1` / `INGEST_ONLY=1` run
+//! one half; `TAYLORDASH_EVENT_BATCH_SIZE` / `_DELAY_MS` set the ingest runs' batching).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -135,14 +136,156 @@ async fn broker_only(broker: &Broker, n: usize) -> f64 {
     n as f64 / done.duration_since(started).as_secs_f64()
 }
 
-/// Events/s from first publish until all N are committed through the real pipeline.
-async fn persisted(broker: &Broker, db: &TestDb, label: &str, n: usize) -> f64 {
+/// The ingest runs' batching: the defaults, or `TAYLORDASH_EVENT_BATCH_SIZE` /
+/// `TAYLORDASH_EVENT_BATCH_DELAY_MS` as the server reads them.
+fn ingest_pipeline() -> bus::PipelineConfig {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let default = bus::PipelineConfig::default();
+    bus::PipelineConfig {
+        batch_size: env("TAYLORDASH_EVENT_BATCH_SIZE").map_or(default.batch_size, |v| v as usize),
+        batch_delay: env("TAYLORDASH_EVENT_BATCH_DELAY_MS")
+            .map_or(default.batch_delay, Duration::from_millis),
+        ..default
+    }
+}
+
+/// Where an ingest run's time went: the store's `ingest` calls (one transaction per batch),
+/// timed from the pipeline's side.
+#[derive(Debug, Default, Clone, Copy)]
+struct CommitTimes {
+    commits: usize,
+    events: usize,
+    /// Time inside `ingest` (statements and commit).
+    busy: Duration,
+    /// From the end of one commit to the start of the next: acknowledging, fan-out, and
+    /// whatever of gathering and decoding the next batch was not done meanwhile.
+    between: Duration,
+    first_start: Option<Instant>,
+    last_end: Option<Instant>,
+}
+
+impl CommitTimes {
+    fn json(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+        let span = match (self.first_start, self.last_end) {
+            (Some(a), Some(b)) => b.duration_since(a),
+            _ => Duration::ZERO,
+        };
+        let per = |d: Duration, n: usize| ms(d / u32::try_from(n.max(1)).unwrap_or(u32::MAX));
+        json!({
+            "commits": self.commits,
+            "mean_batch": (self.events as f64 / self.commits.max(1) as f64).round(),
+            "commit_ms_mean": per(self.busy, self.commits),
+            "between_commits_ms_mean": per(self.between, self.commits.saturating_sub(1)),
+            "first_to_last_commit_ms": ms(span),
+            "share_of_that_in_commits": (self.busy.as_secs_f64() / span.as_secs_f64().max(1e-9)
+                * 1000.0).round() / 1000.0,
+        })
+    }
+}
+
+/// The real store, with its `ingest` calls timed.
+struct Timed {
+    inner: Arc<dyn storage::Store>,
+    times: std::sync::Mutex<CommitTimes>,
+}
+
+#[async_trait::async_trait]
+impl storage::EventStore for Timed {
+    async fn ingest(
+        &self,
+        events: &[domain::NewEvent],
+        dead: &[domain::NewDeadLetter],
+    ) -> storage::Result<storage::IngestOutcome> {
+        let start = Instant::now();
+        let outcome = self.inner.ingest(events, dead).await;
+        let end = Instant::now();
+        let mut t = self.times.lock().expect("times");
+        t.commits += 1;
+        t.events += events.len();
+        t.busy += end - start;
+        if let Some(last) = t.last_end {
+            t.between += start.saturating_duration_since(last);
+        }
+        t.first_start.get_or_insert(start);
+        t.last_end = Some(end);
+        outcome
+    }
+    async fn list_events(
+        &self,
+        filter: &domain::EventFilter,
+        limit: i64,
+    ) -> storage::Result<storage::EventPage> {
+        self.inner.list_events(filter, limit).await
+    }
+    async fn get_event(&self, id: i64) -> storage::Result<domain::Event> {
+        self.inner.get_event(id).await
+    }
+    async fn list_dead_letters(
+        &self,
+        limit: i64,
+        before_id: Option<i64>,
+    ) -> storage::Result<Vec<domain::DeadLetter>> {
+        self.inner.list_dead_letters(limit, before_id).await
+    }
+    async fn get_dead_letter(&self, id: i64) -> storage::Result<domain::DeadLetter> {
+        self.inner.get_dead_letter(id).await
+    }
+    async fn mark_replayed(
+        &self,
+        id: i64,
+        event_id: Option<i64>,
+        edit: Option<&domain::DeadLetterEdit>,
+    ) -> storage::Result<()> {
+        self.inner.mark_replayed(id, event_id, edit).await
+    }
+    async fn delete_dead_letter(&self, id: i64) -> storage::Result<()> {
+        self.inner.delete_dead_letter(id).await
+    }
+    async fn dead_letter_backlog(&self) -> storage::Result<i64> {
+        self.inner.dead_letter_backlog().await
+    }
+    async fn claim_outbox(
+        &self,
+        limit: i64,
+        retry_before: chrono::DateTime<chrono::Utc>,
+    ) -> storage::Result<Vec<domain::OutboxEntry>> {
+        self.inner.claim_outbox(limit, retry_before).await
+    }
+    async fn confirm_outbox(&self) -> storage::Result<storage::OutboxConfirmation> {
+        self.inner.confirm_outbox().await
+    }
+    async fn outbox_backlog(&self) -> storage::Result<i64> {
+        self.inner.outbox_backlog().await
+    }
+    async fn remote_events(
+        &self,
+    ) -> storage::Result<Option<tokio::sync::mpsc::Receiver<Vec<domain::Event>>>> {
+        self.inner.remote_events().await
+    }
+    async fn prune_events(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        batch: i64,
+    ) -> storage::Result<u64> {
+        self.inner.prune_events(cutoff, batch).await
+    }
+}
+
+/// Events/s from first publish until all N are committed through the real pipeline, and how
+/// the commits spent that time.
+async fn persisted(broker: &Broker, db: &TestDb, label: &str, n: usize) -> (f64, CommitTimes) {
     let metrics = api::Metrics::new().expect("metrics");
     let config = bus::BusConfig {
         mqtt: Some(bus_mqtt(broker, &format!("bench-{label}"))),
+        pipeline: ingest_pipeline(),
         ..bus::BusConfig::default()
     };
-    let bus = bus::EventBus::start(db.store.clone(), metrics.registry(), config).expect("bus");
+    let store = Arc::new(Timed {
+        inner: db.store.clone(),
+        times: std::sync::Mutex::default(),
+    });
+    let bus = bus::EventBus::start(store.clone(), metrics.registry(), config).expect("bus");
     while !bus.transport().is_connected() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -158,7 +301,8 @@ async fn persisted(broker: &Broker, db: &TestDb, label: &str, n: usize) -> f64 {
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
     bus.stop();
-    rate
+    let times = *store.times.lock().expect("times");
+    (rate, times)
 }
 
 /// The latency figures of one run, in milliseconds.
@@ -375,22 +519,29 @@ async fn stream_latency(broker: &Broker) -> (Latency, Latency) {
     (Latency::of(all), Latency::of(all_parsed))
 }
 
-/// The broker-only limit, then the rates persisted to SQLite and (when configured) PostgreSQL.
-async fn ingest_rates(broker: &Broker, n: usize) -> (f64, f64, Option<f64>) {
+/// The broker-only limit, then the rates persisted to SQLite and (when configured) PostgreSQL,
+/// with each run's commit times.
+async fn ingest_rates(broker: &Broker, n: usize) -> (f64, f64, Option<f64>, serde_json::Value) {
     let limit = broker_only(broker, n).await;
     println!("broker-only limit (counting subscriber): {limit:>9.0} events/s");
-    let sqlite = persisted(broker, &TestDb::sqlite().await, "sqlite", n).await;
+    let (sqlite, sqlite_times) = persisted(broker, &TestDb::sqlite().await, "sqlite", n).await;
     println!(
-        "persisted to SQLite:                     {sqlite:>9.0} events/s  ({:.0}% of the limit)",
-        100.0 * sqlite / limit
+        "persisted to SQLite:                     {sqlite:>9.0} events/s  ({:.0}% of the limit)\n  \
+         commits: {}",
+        100.0 * sqlite / limit,
+        sqlite_times.json()
     );
+    let mut times = json!({"sqlite": sqlite_times.json()});
     let pg = match TestDb::postgres().await {
         Some(db) => {
-            let pg = persisted(broker, &db, "postgres", n).await;
+            let (pg, pg_times) = persisted(broker, &db, "postgres", n).await;
             println!(
-                "persisted to PostgreSQL:                 {pg:>9.0} events/s  ({:.0}% of the limit)",
-                100.0 * pg / limit
+                "persisted to PostgreSQL:                 {pg:>9.0} events/s  ({:.0}% of the limit)\n  \
+                 commits: {}",
+                100.0 * pg / limit,
+                pg_times.json()
             );
+            times["postgres"] = pg_times.json();
             Some(pg)
         }
         None => {
@@ -398,7 +549,7 @@ async fn ingest_rates(broker: &Broker, n: usize) -> (f64, f64, Option<f64>) {
             None
         }
     };
-    (limit, sqlite, pg)
+    (limit, sqlite, pg, times)
 }
 
 #[tokio::main]
@@ -413,30 +564,46 @@ async fn main() {
 
     // `STREAM_ONLY=1`: the stream latency (and its baseline) alone, e.g. under a profiler.
     let stream_only = std::env::var("STREAM_ONLY").is_ok_and(|v| v == "1");
-    let (limit, sqlite, pg) = if stream_only {
-        (f64::NAN, f64::NAN, None)
+    let (limit, sqlite, pg, commit_times) = if stream_only {
+        (f64::NAN, f64::NAN, None, serde_json::Value::Null)
     } else {
         ingest_rates(&broker, n).await
     };
-    let baseline = broker_latency(&broker).await;
-    println!(
-        "broker-only latency, one MQTT subscriber at {STREAM_RATE} events/s: p50 {:.1} ms, \
-         p99 {:.1} ms",
-        baseline.p50, baseline.p99
-    );
-    let (stream, parsed) = stream_latency(&broker).await;
-    println!(
-        "stream latency, {CLIENTS} WebSocket clients at {STREAM_RATE} events/s: p50 {:.1} ms, \
-         p99 {:.1} ms, p99.9 {:.1} ms ({} samples of {}); once parsed: p50 {:.1} ms, \
-         p99 {:.1} ms",
-        stream.p50,
-        stream.p99,
-        stream.p999,
-        stream.samples,
-        CLIENTS as u64 * STREAM_RATE * STREAM_SECONDS,
-        parsed.p50,
-        parsed.p99,
-    );
+    // `INGEST_ONLY=1`: the ingest rates alone (no stream phase).
+    let ingest_only = std::env::var("INGEST_ONLY").is_ok_and(|v| v == "1");
+    let stream = if ingest_only {
+        None
+    } else {
+        let baseline = broker_latency(&broker).await;
+        println!(
+            "broker-only latency, one MQTT subscriber at {STREAM_RATE} events/s: p50 {:.1} ms, \
+             p99 {:.1} ms",
+            baseline.p50, baseline.p99
+        );
+        let (stream, parsed) = stream_latency(&broker).await;
+        println!(
+            "stream latency, {CLIENTS} WebSocket clients at {STREAM_RATE} events/s: p50 {:.1} ms, \
+             p99 {:.1} ms, p99.9 {:.1} ms ({} samples of {}); once parsed: p50 {:.1} ms, \
+             p99 {:.1} ms",
+            stream.p50,
+            stream.p99,
+            stream.p999,
+            stream.samples,
+            CLIENTS as u64 * STREAM_RATE * STREAM_SECONDS,
+            parsed.p50,
+            parsed.p99,
+        );
+        Some(json!({
+            "clients": CLIENTS,
+            "client_read_buffer_bytes": client_read_buffer(),
+            "events_per_s": STREAM_RATE,
+            "seconds": STREAM_SECONDS,
+            "broker_only": baseline.json(),
+            "websocket": stream.json(),
+            "websocket_once_parsed": parsed.json(),
+            "p99_over_broker_p99": (stream.p99 / baseline.p99 * 100.0).round() / 100.0,
+        }))
+    };
     let load_after = load_average();
     println!("load average before {load_before}, after {load_after}");
     if let Ok(path) = std::env::var("JSON") {
@@ -446,6 +613,8 @@ async fn main() {
         let report = json!({
             "commit": git_commit(),
             "events": n,
+            "ingest_batch_size": ingest_pipeline().batch_size,
+            "ingest_batch_delay_ms": ingest_pipeline().batch_delay.as_millis() as u64,
             "load_average_before": load_before,
             "load_average_after": load_after,
             "broker_only_events_per_s": ingest.map(|_| limit.round()),
@@ -453,16 +622,8 @@ async fn main() {
             "sqlite_of_limit": ingest.map(|_| ratio(sqlite)),
             "postgres_events_per_s": pg.map(f64::round),
             "postgres_of_limit": pg.map(ratio),
-            "stream": {
-                "clients": CLIENTS,
-                "client_read_buffer_bytes": client_read_buffer(),
-                "events_per_s": STREAM_RATE,
-                "seconds": STREAM_SECONDS,
-                "broker_only": baseline.json(),
-                "websocket": stream.json(),
-                "websocket_once_parsed": parsed.json(),
-                "p99_over_broker_p99": (stream.p99 / baseline.p99 * 100.0).round() / 100.0,
-            },
+            "ingest_commits": commit_times,
+            "stream": stream,
         });
         std::fs::write(&path, format!("{report:#}\n")).expect("write the JSON report");
         println!("wrote {path}");
