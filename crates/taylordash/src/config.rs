@@ -448,9 +448,8 @@ impl Config {
             .key(
                 "auth.link_by_username",
                 "TAYLORDASH_SSO_LINK_BY_USERNAME",
-                "link a provider's user seen for the first time to the local account of the same username",
+                "link a provider's user seen for the first time to the local account of the same username (never a break-glass or admin account for OpenID Connect); unset: forward-auth links, OpenID Connect does not",
             )
-            .default("true")
             .parse(boolean)?;
         let break_glass = r
             .key(
@@ -1129,7 +1128,10 @@ fn oidc_settings(
         name: name.trim().to_owned(),
         issuer,
         client_id: client_id.trim().to_owned(),
-        client_secret: client_secret.map(|s| s.expose().trim().to_owned()),
+        // An empty secret file (the stack's default) is a public client.
+        client_secret: client_secret
+            .map(|s| s.expose().trim().to_owned())
+            .filter(|s| !s.is_empty()),
         redirect_uri,
         post_logout_redirect_uri: post_logout.or_else(|| public_url.map(|u| format!("{u}/login"))),
         scopes: scope_list,
@@ -1677,6 +1679,10 @@ mod tests {
         let c = load(&[]).unwrap();
         assert!(c.forward_auth.is_none(), "off unless asked for");
         assert_eq!(c.external.roles, domain::RoleMapping::default());
+        assert_eq!(
+            c.external.link_by_username, None,
+            "forward-auth links, OIDC does not"
+        );
         let c = load(&[
             ("TAYLORDASH_TRUSTED_PROXIES", "172.16.0.0/12"),
             ("TAYLORDASH_FORWARD_AUTH", "true"),
@@ -1691,6 +1697,7 @@ mod tests {
             ("TAYLORDASH_ADMIN_GROUPS", "lab-admins, ops"),
             ("TAYLORDASH_VIEWER_GROUPS", "family"),
             ("TAYLORDASH_SSO_CREATE_USERS", "false"),
+            ("TAYLORDASH_SSO_LINK_BY_USERNAME", "false"),
         ])
         .unwrap();
         let fa = c.forward_auth.expect("on");
@@ -1707,7 +1714,7 @@ mod tests {
             Some(vec!["family".to_owned()])
         );
         assert!(!c.external.create_users);
-        assert!(c.external.link_by_username);
+        assert_eq!(c.external.link_by_username, Some(false));
         let err = load(&[("TAYLORDASH_FORWARD_AUTH", "true")])
             .unwrap_err()
             .to_string();
@@ -1763,6 +1770,16 @@ mod tests {
         assert_eq!(o.groups_claim, "realm_access.roles");
         assert_eq!(o.name, "Authelia");
         assert!(!format!("{o:?}").contains("client-secret-from-a-file"));
+        // The stack passes an empty file when no secret is set: a public client.
+        std::fs::write(&secret, "\n").unwrap();
+        let c = load(&[
+            ("TAYLORDASH_PUBLIC_URL", "https://dash.example.net"),
+            ("TAYLORDASH_OIDC_ISSUER", "https://auth.example.net"),
+            ("TAYLORDASH_OIDC_CLIENT_ID", "taylordash"),
+            ("TAYLORDASH_OIDC_CLIENT_SECRET_FILE", secret_var.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(c.oidc.expect("configured").client_secret, None);
         assert!(load(&[]).unwrap().oidc.is_none());
         let err = load(&[("TAYLORDASH_OIDC_ISSUER", "https://auth.example.net")])
             .unwrap_err()

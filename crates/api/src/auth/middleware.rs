@@ -331,7 +331,7 @@ async fn forward_auth(
         groups: text(&fa.groups_header)
             .map(domain::split_groups)
             .unwrap_or_default(),
-        method: "forward_auth",
+        method: services::identity::FORWARD_AUTH,
         interactive: false,
     };
     let client = ClientInfo::from_request(headers, extensions, config);

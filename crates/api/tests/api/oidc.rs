@@ -64,6 +64,22 @@ fn app_for(db: TestDb, op: &OpenIdProvider, client_id: &str) -> TestApp {
     )
 }
 
+/// [`app_for`] with linking by name turned on (`TAYLORDASH_SSO_LINK_BY_USERNAME=true`).
+fn app_linking(db: TestDb, op: &OpenIdProvider) -> TestApp {
+    TestApp::configured(
+        db,
+        AuthConfig {
+            oidc: Some(settings(op, "taylordash")),
+            break_glass: vec!["root".into()],
+            external: services::identity::ExternalPolicy {
+                link_by_username: Some(true),
+                ..Default::default()
+            },
+            ..fast()
+        },
+    )
+}
+
 /// The browser's side: cookies per name (everything here is on one loopback host).
 #[derive(Default)]
 struct Browser {
@@ -255,6 +271,23 @@ async fn audit(app: &TestApp, action: &str) -> Vec<Value> {
     r.body["entries"].as_array().expect("entries").clone()
 }
 
+/// A row count, read straight from the database.
+async fn count(app: &TestApp, sql: &'static str) -> usize {
+    app.raw_text(sql).await[0].parse().expect("a count")
+}
+
+async fn session_rows(app: &TestApp) -> usize {
+    count(app, "SELECT CAST(COUNT(*) AS TEXT) FROM user_sessions").await
+}
+
+async fn link_rows(app: &TestApp) -> usize {
+    count(
+        app,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM external_identities",
+    )
+    .await
+}
+
 async fn user_count(app: &TestApp) -> usize {
     app.get("/api/v1/auth/users")
         .await
@@ -441,7 +474,7 @@ async fn a_browser_signs_in_and_out_through_the_provider(db: TestDb) {
 
 async fn a_local_account_is_linked_by_its_name_then_by_its_subject(db: TestDb) {
     let Some(mut op) = provider() else { return };
-    let app = app_for(db, &op, "taylordash");
+    let app = app_linking(db, &op);
     let carol = app.user("carol", "viewer").await;
     op.set_groups("carol", &["taylordash-editors"]);
     let (r, _) = sign_in(&app, &op, "carol").await;
@@ -468,6 +501,88 @@ async fn a_local_account_is_linked_by_its_name_then_by_its_subject(db: TestDb) {
         .await;
     assert_eq!(stored.len(), 1);
     assert_eq!(user_count(&app).await, 1, "no second account");
+}
+
+/// A provider's username is the user's pick (OIDC Core 5.7): one named like the break-glass
+/// admin, or any admin, is never linked to that account, so its groups cannot set the account's
+/// role. Off by default, refused even with linking by name turned on.
+async fn a_provider_user_named_like_a_local_admin_is_not_linked(db: TestDb) {
+    let Some(mut op) = provider() else { return };
+    let app = app_for(db, &op, "taylordash");
+    app.user("root", "admin").await;
+    app.user("boss", "admin").await;
+    app.user("erin", "viewer").await;
+    // By default no name is linked: each is refused, nothing stored, roles kept.
+    for name in ["root", "boss", "erin"] {
+        op.set_groups(name, &["family"]);
+        let (r, _) = sign_in(&app, &op, name).await;
+        r.assert_error(StatusCode::FORBIDDEN, "NO_LINKED_ACCOUNT");
+        assert!(cookie_value(&r, "taylordash_session").is_none(), "{name}");
+    }
+    assert_eq!(link_rows(&app).await, 0);
+    assert!(audit(&app, "identity_linked").await.is_empty());
+    assert_eq!(admins(&app).await, ["boss", "root"]);
+
+    // Linking by name on: still never a break-glass account or an admin, whatever the groups.
+    let app = app_linking(app.db, &op);
+    op.set_groups("root", &["taylordash-admins"]);
+    for name in ["root", "boss"] {
+        let (r, _) = sign_in(&app, &op, name).await;
+        r.assert_error(StatusCode::FORBIDDEN, "NO_LINKED_ACCOUNT");
+    }
+    op.set_groups("root", &["family"]);
+    let (r, _) = sign_in(&app, &op, "root").await;
+    r.assert_error(StatusCode::FORBIDDEN, "NO_LINKED_ACCOUNT");
+    assert_eq!(link_rows(&app).await, 0);
+    assert_eq!(admins(&app).await, ["boss", "root"], "roles kept");
+    assert!(audit(&app, "role_changed").await.is_empty());
+    // The break-glass password still signs in, as an admin.
+    let me = app
+        .call_as(
+            &Cred::Bearer(app.login("root").await),
+            Method::GET,
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me.body["role"], "admin", "{}", me.body);
+    // What the option is for: a local non-admin account is linked.
+    let (r, _) = sign_in(&app, &op, "erin").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(link_rows(&app).await, 1);
+}
+
+async fn admins(app: &TestApp) -> Vec<String> {
+    app.raw_text("SELECT username FROM users WHERE role = 'admin' ORDER BY username")
+        .await
+}
+
+/// A disabled local account met by name for the first time: refused before anything is linked.
+async fn a_disabled_account_is_refused_before_it_is_linked(db: TestDb) {
+    let Some(op) = provider() else { return };
+    let app = app_linking(db, &op);
+    let dave = app.user("dave", "viewer").await;
+    let off = app
+        .put(
+            &format!("/api/v1/auth/users/{dave}"),
+            json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    for _ in 0..2 {
+        let (r, _) = sign_in(&app, &op, "dave").await;
+        r.assert_error(StatusCode::FORBIDDEN, "ACCOUNT_DISABLED");
+        assert!(cookie_value(&r, "taylordash_session").is_none());
+    }
+    assert_eq!(link_rows(&app).await, 0, "no link left behind");
+    assert!(audit(&app, "identity_linked").await.is_empty());
+    assert_eq!(session_rows(&app).await, 0);
+    let refused = audit(&app, "login_failed").await;
+    let disabled = refused
+        .iter()
+        .filter(|e| e["details"]["reason"] == "account disabled")
+        .count();
+    assert_eq!(disabled, 2, "{refused:?}");
 }
 
 /// The provider decides who is an admin, even for the last one: out of the admin group, no
@@ -653,13 +768,56 @@ async fn bad_tokens_and_replays_are_refused_and_create_nothing(db: TestDb) {
     let ok = callback(&app, &back, &s.state_cookie, "application/json").await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
     assert_eq!(user_count(&app).await, 1);
-    let replayed = callback(&app, &back, &s.state_cookie, "application/json").await;
-    replayed.assert_error(StatusCode::BAD_REQUEST, "OIDC_STATE_INVALID");
+    let sessions = session_rows(&app).await;
+    let signed_in = audit(&app, "login_success").await.len();
+    assert_eq!((sessions, signed_in), (1, 1));
+    for _ in 0..2 {
+        let replayed = callback(&app, &back, &s.state_cookie, "application/json").await;
+        replayed.assert_error(StatusCode::BAD_REQUEST, "OIDC_STATE_INVALID");
+        assert!(cookie_value(&replayed, "taylordash_session").is_none());
+        assert_eq!(
+            session_rows(&app).await,
+            sessions,
+            "no session from a replay"
+        );
+        assert_eq!(audit(&app, "login_success").await.len(), signed_in);
+    }
 
-    // The previous sign-in's ID token handed out again: its nonce is not this sign-in's.
-    op.next_token("replay");
-    let (r, _) = sign_in(&app, &op, "mallory").await;
-    r.assert_error(StatusCode::UNAUTHORIZED, "OIDC_NONCE_MISMATCH");
+    // The previous sign-in's ID token handed out again: its nonce is not this sign-in's. A
+    // refusal page for the browser, and nothing created.
+    for _ in 0..2 {
+        op.next_token("replay");
+        let s = start(&app, "/").await;
+        let back = Browser::new()
+            .through_provider(&op.issuer, &s.location, "mallory")
+            .await;
+        let page = callback(
+            &app,
+            &back,
+            &s.state_cookie,
+            "text/html,application/xhtml+xml",
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            page.headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("content type")
+                .starts_with("text/html")
+        );
+        let html = page.body.as_str().expect("page");
+        assert!(
+            html.contains("Sign-in refused") && html.contains("OIDC_NONCE_MISMATCH"),
+            "{html}"
+        );
+        assert!(cookie_value(&page, "taylordash_session").is_none());
+        assert_eq!(
+            session_rows(&app).await,
+            sessions,
+            "no session from a replay"
+        );
+        assert_eq!(audit(&app, "login_success").await.len(), signed_in);
+    }
 
     // A callback in a browser that did not start the sign-in (no or another state cookie).
     let s = start(&app, "/").await;
@@ -807,6 +965,16 @@ mod sqlite {
         super::an_unreachable_or_unconfigured_provider_is_a_clear_error(TestDb::sqlite().await)
             .await;
     }
+
+    #[tokio::test]
+    async fn a_provider_user_named_like_a_local_admin_is_not_linked() {
+        super::a_provider_user_named_like_a_local_admin_is_not_linked(TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_is_refused_before_it_is_linked() {
+        super::a_disabled_account_is_refused_before_it_is_linked(TestDb::sqlite().await).await;
+    }
 }
 
 mod postgres {
@@ -834,5 +1002,29 @@ mod postgres {
             return;
         };
         super::the_last_admin_out_of_the_admin_group_loses_admin_at_next_sign_in(db).await;
+    }
+
+    #[tokio::test]
+    async fn a_provider_user_named_like_a_local_admin_is_not_linked() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::a_provider_user_named_like_a_local_admin_is_not_linked(db).await;
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_is_refused_before_it_is_linked() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::a_disabled_account_is_refused_before_it_is_linked(db).await;
+    }
+
+    #[tokio::test]
+    async fn a_local_account_is_linked_by_its_name_then_by_its_subject() {
+        let Some(db) = TestDb::postgres().await else {
+            return;
+        };
+        super::a_local_account_is_linked_by_its_name_then_by_its_subject(db).await;
     }
 }

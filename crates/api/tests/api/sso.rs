@@ -198,7 +198,7 @@ async fn first_sight_links_by_username_or_is_refused_as_configured(app: TestApp)
         AuthConfig {
             external: services::identity::ExternalPolicy {
                 create_users: false,
-                link_by_username: false,
+                link_by_username: Some(false),
                 ..Default::default()
             },
             ..forward_auth_config()

@@ -3,11 +3,11 @@
 //! the groups the provider reports.
 //!
 //! Accounts are found by the provider's subject. A subject seen for the first time is linked to
-//! the local account of the same username when that is allowed, else gets a new account when
-//! just-in-time creation is on, else is refused. The role follows the groups at every sign-in:
-//! out of the admin group, out of admin. Links, new accounts, role changes, refusals and
-//! sign-ins (the first request after a day away, for a proxy that signs every request) are
-//! audited.
+//! the local account of the same username when that is allowed (see [`ExternalPolicy`]), else
+//! gets a new account when just-in-time creation is on, else is refused. The role follows the
+//! groups at every sign-in: out of the admin group, out of admin. Links, new accounts, role
+//! changes, refusals and sign-ins (the first request after a day away, for a proxy that signs
+//! every request) are audited.
 
 use domain::{AuditAction, ExternalIdentity, NewUser, Role, RoleMapping, User, UserPatch};
 use serde_json::json;
@@ -45,7 +45,17 @@ pub struct ExternalPolicy {
     /// Create an account for an identity seen for the first time (just in time).
     pub create_users: bool,
     /// Link an identity seen for the first time to the local account of the same username.
-    pub link_by_username: bool,
+    /// Unset: forward-auth does (the proxy's `Remote-User` *is* the name, by design), OpenID
+    /// Connect does not (a username claim is not unique, OIDC Core 5.7: anyone may pick
+    /// `admin` at the provider).
+    pub link_by_username: Option<bool>,
+}
+
+impl ExternalPolicy {
+    /// Whether a first sight through `method` may be linked to a same-named account.
+    fn links_by_name(&self, method: &str) -> bool {
+        self.link_by_username.unwrap_or(method == FORWARD_AUTH)
+    }
 }
 
 impl Default for ExternalPolicy {
@@ -53,10 +63,13 @@ impl Default for ExternalPolicy {
         ExternalPolicy {
             roles: RoleMapping::default(),
             create_users: true,
-            link_by_username: true,
+            link_by_username: None,
         }
     }
 }
+
+/// [`ExternalLogin::method`] of a forward-auth proxy's sign-in.
+pub const FORWARD_AUTH: &str = "forward_auth";
 
 /// The account behind an outside identity, with the role its groups give now.
 #[derive(Debug, Clone)]
@@ -175,10 +188,18 @@ impl Identity {
         client: &ClientMeta,
     ) -> Result<Option<(ExternalIdentity, User)>> {
         // Twice at most: a concurrent first request may link or create between our steps.
+        let by_name = policy.links_by_name(login.method);
         for _ in 0..2 {
-            if policy.link_by_username
-                && let Some(user) = self.find_user(&login.username).await?
-            {
+            if let Some(user) = self.find_user(&login.username).await? {
+                if !by_name || !self.may_link_by_name(&user, login) {
+                    return Ok(None);
+                }
+                // Checked before linking: a refused sign-in leaves no link behind.
+                if !user.is_active {
+                    self.refused(login, &Party::from(&user), client, "account disabled")
+                        .await;
+                    return Err(Error::AccountDisabled);
+                }
                 let link = ExternalIdentity {
                     user_id: user.id,
                     ..link.clone()
@@ -223,12 +244,33 @@ impl Identity {
                     return Ok(Some((link, user)));
                 }
                 Ok(None) => return self.linked(login, &link.subject).await.map(Some),
-                // Made meanwhile under this name: link it on the next pass, if allowed.
-                Err(StoreError::UsernameTaken(_)) if policy.link_by_username => continue,
+                // Made meanwhile under this name: the next pass links it, if allowed.
+                Err(StoreError::UsernameTaken(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(None)
+    }
+
+    /// Linking by name never hands an OpenID provider's user a break-glass account or an admin:
+    /// either would let whoever picks that name at the provider set its role. Forward-auth's
+    /// proxy names users by design, so it links any account of the name.
+    fn may_link_by_name(&self, user: &User, login: &ExternalLogin) -> bool {
+        if login.method == FORWARD_AUTH {
+            return true;
+        }
+        let break_glass = self
+            .break_glass
+            .contains(&domain::username_key(&user.username));
+        if break_glass || user.role == Role::Admin {
+            tracing::warn!(
+                username = %user.username,
+                provider = %login.provider,
+                "not linking a provider's user to a break-glass or admin account by name"
+            );
+            return false;
+        }
+        true
     }
 
     async fn linked(

@@ -54,7 +54,7 @@ use crate::Clock;
 
 pub use api_keys::NewKeyRequest;
 pub use audit::Party;
-pub use external::{ExternalLogin, ExternalPolicy, ExternalUser, NO_PASSWORD};
+pub use external::{ExternalLogin, ExternalPolicy, ExternalUser, FORWARD_AUTH, NO_PASSWORD};
 pub use oidc::{Oidc, OidcCallback, OidcError, OidcLogin, OidcSettings, OidcStart};
 pub use passkeys::{Assertion, Attestation, PASSKEY_CHALLENGE_TTL, RelyingParty};
 pub use password::{PasswordCost, PasswordHasher, Verified};
