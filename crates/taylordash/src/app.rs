@@ -18,7 +18,8 @@
 //!   the MQTT heartbeat checks (`feed_heartbeats` below);
 //! - the alert evaluator and the notification sender — `services::alerts`
 //!   (`Alerts::run_evaluator`, `Alerts::run_sender`), woken by check, component and backup
-//!   events (`wake_alerts` below).
+//!   events (`wake_alerts` below);
+//! - returning freed heap memory after busy spells — `crate::memory::trim_after_busy_spells`.
 //!
 //! Outside them: the HTTP server's per-connection tasks (`api::server`, awaited by the server
 //! itself in step 1 below), per-request work (a hyper connection of `observability::outbound`,
@@ -271,6 +272,9 @@ impl AppBuilder {
         tasks.spawn(alerts.clone().run_evaluator());
         tasks.spawn(alerts.clone().run_sender());
         tasks.spawn(wake_alerts(bus.hub().subscribe(), alerts.clone()));
+        tasks.spawn(crate::memory::trim_after_busy_spells(
+            tasks.tracker().clone(),
+        ));
         let state = AppState::from_parts(AppContext {
             auth: AuthState::new(self.auth, store.clone()),
             store,

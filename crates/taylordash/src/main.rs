@@ -565,6 +565,8 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
              (the link works once; or run `taylordash user add --role admin NAME`)\n"
         );
     }
+    // Startup's scratch memory (migrations, parsing, the first queries) is free by now.
+    let _ = tokio::task::spawn_blocking(taylordash::memory::release_free_memory).await;
     tracing::info!(
         %url,
         docs = %format!("{url}/docs"),
