@@ -118,6 +118,16 @@ const WRITER_CACHE_KIB: u32 = 1024;
 const READER_MAIN_CACHE_KIB: u32 = 512;
 const READER_OBSERVABILITY_CACHE_KIB: u32 = 128;
 
+/// How long a connection is used before it is closed (when next returned, or by the pool's
+/// check) and opened afresh on demand. Besides its page cache each connection keeps its
+/// parsed schema and up to 100 prepared statements, among them the large multi-row inserts
+/// of events and logs: a burst of load left the writer and ten readers holding about 20 MB
+/// that stayed (docs/benchmarks.md, "Memory after load"). Idle connections do not expire
+/// (the outbox relay's polls rotate through all of them), old ones do: a minute after the
+/// load the pool is back to what the idle server uses. Reopening costs a few milliseconds
+/// per connection and lifetime.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(20);
+
 use crate::backend::SqlBackend;
 use crate::generation::Generation;
 use crate::group_commit::GroupCommit;
@@ -155,6 +165,7 @@ impl SqliteStore {
         // thread for every read.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .max_lifetime(CONNECTION_LIFETIME)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
@@ -168,6 +179,7 @@ impl SqliteStore {
         let file = observability;
         let reader = SqlitePoolOptions::new()
             .max_connections(max_readers.max(1))
+            .max_lifetime(CONNECTION_LIFETIME)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| {
