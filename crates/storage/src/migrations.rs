@@ -93,6 +93,11 @@ const POSTGRES: &[Source] = &[
         "project list generation",
         include_str!("../migrations/postgres/0019_project_list_generation.sql"),
     ),
+    (
+        20,
+        "outbox in flight",
+        include_str!("../migrations/postgres/0020_outbox_in_flight.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -179,6 +184,11 @@ const SQLITE: &[Source] = &[
         19,
         "project list generation",
         include_str!("../migrations/sqlite/0019_project_list_generation.sql"),
+    ),
+    (
+        20,
+        "outbox in flight",
+        include_str!("../migrations/sqlite/0020_outbox_in_flight.sql"),
     ),
 ];
 

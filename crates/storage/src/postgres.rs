@@ -53,7 +53,8 @@ impl PgStore {
             .connect_with(options.clone())
             .await?;
         Ok(PgStore {
-            group_commit: GroupCommit::start(pool.clone(), write_lanes(max_connections)),
+            // A create's row and outbox event are one statement here (`sql_store.rs`).
+            group_commit: GroupCommit::start(pool.clone(), write_lanes(max_connections), true),
             pool,
             max_connections,
             instance: uuid::Uuid::new_v4(),

@@ -18,16 +18,17 @@ use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::events::{EventPage, EventStore, IngestOutcome, OutboxConfirmation, OutboxDeadLettered};
 use crate::{Entity, Result, StoreError};
 
-/// Unsent outbox rows for the relay. On PostgreSQL `SKIP LOCKED` lets several replicas' relays
-/// claim disjoint rows; SQLite has a single writer and needs no lock.
+/// Claims unsent outbox rows for the relay (marks them attempted now) in one statement: the
+/// rows come back in no particular order. On PostgreSQL `SKIP LOCKED` lets several replicas'
+/// relays claim disjoint rows; SQLite has a single writer and needs no lock.
 const CLAIM_OUTBOX: Dialects = Dialects {
-    postgres: "SELECT id, topic, kind, trace_id, idempotency_key, payload, created_at \
-               FROM event_outbox WHERE sent_at IS NULL \
-               AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id LIMIT $2 \
-               FOR UPDATE SKIP LOCKED",
-    sqlite: "SELECT id, topic, kind, trace_id, idempotency_key, payload, created_at \
-             FROM event_outbox WHERE sent_at IS NULL \
-             AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id LIMIT $2",
+    postgres: "UPDATE event_outbox SET attempted_at = $3 WHERE id IN (SELECT id FROM event_outbox \
+               WHERE sent_at IS NULL AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id \
+               LIMIT $2 FOR UPDATE SKIP LOCKED) \
+               RETURNING id, topic, kind, trace_id, idempotency_key, payload, created_at",
+    sqlite: "UPDATE event_outbox SET attempted_at = $3 WHERE id IN (SELECT id FROM event_outbox \
+             WHERE sent_at IS NULL AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id \
+             LIMIT $2) RETURNING id, topic, kind, trace_id, idempotency_key, payload, created_at",
 };
 
 #[derive(FromRow)]
@@ -348,30 +349,26 @@ where
         limit: i64,
         retry_before: DateTime<Utc>,
     ) -> Result<Vec<OutboxEntry>> {
-        let mut tx = self.writer().begin().await?;
-        let rows: Vec<OutboxRow> = sqlx::query_as(CLAIM_OUTBOX.get(B::KIND))
+        // One statement (one round trip, one message to SQLite's writer thread) however many
+        // rows: the relay claims up to `limit` at a time, many times a second under load.
+        let mut rows: Vec<OutboxRow> = sqlx::query_as(CLAIM_OUTBOX.get(B::KIND))
             .bind(retry_before)
             .bind(limit)
-            .fetch_all(&mut *tx)
+            .bind(domain::now())
+            .fetch_all(self.writer())
             .await?;
-        let entries: Vec<OutboxEntry> = rows.into_iter().map(OutboxEntry::from).collect();
-        let now = domain::now();
-        for e in &entries {
-            sqlx::query("UPDATE event_outbox SET attempted_at = $2 WHERE id = $1")
-                .bind(e.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(entries)
+        rows.sort_unstable_by_key(|r| r.id);
+        Ok(rows.into_iter().map(OutboxEntry::from).collect())
     }
 
     async fn confirm_outbox(&self) -> Result<OutboxConfirmation> {
+        // Only rows the relay claimed (`attempted_at` is set before an event is published) can
+        // have come back; the in-flight index holds just those, not the whole unsent backlog.
         let now = domain::now();
         let sent = sqlx::query(
-            "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND EXISTS \
-             (SELECT 1 FROM events_mirror e WHERE e.idempotency_key = event_outbox.idempotency_key)",
+            "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND attempted_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM events_mirror e \
+             WHERE e.idempotency_key = event_outbox.idempotency_key)",
         )
         .bind(now)
         .execute(self.writer())
@@ -379,7 +376,7 @@ where
         let dead_lettered: Vec<DeadLetteredRow> = sqlx::query_as(
             "UPDATE event_outbox SET sent_at = $1, dead_letter_id = \
              (SELECT min(d.id) FROM dlq_events d WHERE d.idempotency_key = event_outbox.idempotency_key) \
-             WHERE sent_at IS NULL AND EXISTS \
+             WHERE sent_at IS NULL AND attempted_at IS NOT NULL AND EXISTS \
              (SELECT 1 FROM dlq_events d WHERE d.idempotency_key = event_outbox.idempotency_key) \
              RETURNING id, dead_letter_id, kind",
         )

@@ -3,8 +3,8 @@
 //! outbox insert, "does this parent exist", LIKE patterns.
 //!
 //! Every change writes its [`DomainEvent`] to `event_outbox` in the same transaction. Creates
-//! go through the group committer (`group_commit.rs`): concurrent ones share a transaction,
-//! each in its own savepoint, and are answered after its commit. A
+//! go through the group committer (`group_commit.rs`): concurrent ones share a transaction and
+//! its statements (multi-row inserts, `insert_created`), and are answered after its commit. A
 //! read-modify-write reads the row with a [`Dialects`] statement: PostgreSQL locks it
 //! (`FOR UPDATE`); SQLite needs no lock because all writes go through its single writer
 //! connection.
@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::backend::{Column, Conn, Dialects, Param, Row, Sql, SqlBackend};
 use crate::error::check_version;
+use crate::group_commit::UnitFuture;
 use crate::logs::contains_pattern;
 use crate::sql_artifacts::ArtifactRow;
 use crate::sql_checks::{DELETE_COMPONENT_CHECKS, DELETE_PROJECT_CHECKS, DefinitionRow};
@@ -489,6 +490,179 @@ where
     Ok(())
 }
 
+/// A created row and its `*.created` event, as a group-commit row unit carries them.
+pub(crate) struct Created<T> {
+    value: T,
+    event: DomainEvent,
+}
+
+/// Inserts created rows and, after them, their outbox events in the same order: one statement
+/// on PostgreSQL (the rows' `INSERT` in a `WITH`), one message to the connection's thread on
+/// SQLite (two statements in one text). `push_row` binds one row's columns after `insert`
+/// (`INSERT INTO t (columns) `).
+async fn insert_created<B, T>(
+    conn: &mut Conn<B>,
+    rows: &[&Created<T>],
+    insert: &str,
+    push_row: impl FnMut(sqlx::query_builder::Separated<'_, B::Db, &'static str>, &T),
+) -> std::result::Result<(), sqlx::Error>
+where
+    B: SqlBackend,
+    for<'e> &'e mut Conn<B>: Executor<'e, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    for<'q> Uuid: Param<'q, B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db>,
+{
+    let now = domain::now();
+    let mut q = sqlx::QueryBuilder::<B::Db>::new(match B::KIND {
+        Backend::Postgres => "WITH created AS (",
+        Backend::Sqlite => "",
+    });
+    q.push(insert);
+    q.push_values(rows.iter().map(|r| &r.value), push_row);
+    q.push(match B::KIND {
+        Backend::Postgres => ") ",
+        Backend::Sqlite => "; ",
+    });
+    q.push(
+        "INSERT INTO event_outbox (topic, kind, trace_id, idempotency_key, payload, created_at) ",
+    );
+    q.push_values(rows.iter().map(|r| &r.event), |mut row, event| {
+        row.push_bind(event.topic.as_str())
+            .push_bind(event.kind.as_str())
+            .push_bind(event.trace_id)
+            .push_bind(event.idempotency_key.as_str())
+            .push_bind(Json(&event.payload))
+            .push_bind(now);
+    });
+    // One text per number of rows: only the single row's is worth keeping prepared.
+    q.build().persistent(rows.len() == 1).execute(conn).await?;
+    Ok(())
+}
+
+/// Inserts projects with their `project.created` events (a group-commit row unit's insert).
+fn insert_projects<'c, B>(
+    rows: Vec<&'c Created<Project>>,
+    conn: &'c mut Conn<B>,
+) -> UnitFuture<'c, ()>
+where
+    B: SqlBackend,
+    for<'e> &'e mut Conn<B>: Executor<'e, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db>,
+    for<'a> Option<&'a str>: Param<'a, B::Db>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    for<'q> Uuid: Param<'q, B::Db>,
+    for<'q> Option<Uuid>: Param<'q, B::Db>,
+    for<'q> i64: Param<'q, B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db>,
+{
+    Box::pin(async move {
+        let insert = "INSERT INTO projects (id, name, description, status, owner_id, metadata, \
+                      version, created_at, updated_at) ";
+        insert_created::<B, _>(conn, &rows, insert, |mut row, p| {
+            row.push_bind(p.id)
+                .push_bind(p.name.as_str())
+                .push_bind(p.description.as_deref())
+                .push_bind(p.status.as_str())
+                .push_bind(p.owner_id)
+                .push_bind(Json(&p.metadata))
+                .push_bind(p.version)
+                .push_bind(p.created_at)
+                .push_bind(p.updated_at);
+        })
+        .await?;
+        Ok(())
+    })
+}
+
+/// Inserts components with their `component.created` events; a missing project is `NotFound`
+/// (by the foreign key) when one row is inserted.
+fn insert_components<'c, B>(
+    rows: Vec<&'c Created<Component>>,
+    conn: &'c mut Conn<B>,
+) -> UnitFuture<'c, ()>
+where
+    B: SqlBackend,
+    for<'e> &'e mut Conn<B>: Executor<'e, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db>,
+    for<'a> Option<&'a str>: Param<'a, B::Db>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    for<'q> Uuid: Param<'q, B::Db>,
+    for<'q> i32: Param<'q, B::Db>,
+    for<'q> i64: Param<'q, B::Db>,
+    for<'q> Option<String>: Param<'q, B::Db>,
+    for<'q> Option<Json<Position>>: Param<'q, B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db>,
+{
+    Box::pin(async move {
+        let insert = "INSERT INTO components (id, project_id, name, type, status, progress, \
+                      position, metadata, url, host, icon, description, version, created_at, \
+                      updated_at) ";
+        insert_created::<B, _>(conn, &rows, insert, |mut row, c| {
+            row.push_bind(c.id)
+                .push_bind(c.project_id)
+                .push_bind(c.name.as_str())
+                .push_bind(c.kind.as_deref())
+                .push_bind(c.status.as_str())
+                .push_bind(c.progress)
+                .push_bind(c.position.map(Json))
+                .push_bind(Json(&c.metadata))
+                .push_bind(c.url.as_deref())
+                .push_bind(c.host.as_deref())
+                .push_bind(c.icon.as_ref().map(ToString::to_string))
+                .push_bind(c.description.as_deref())
+                .push_bind(c.version)
+                .push_bind(c.created_at)
+                .push_bind(c.updated_at);
+        })
+        .await
+        .map_err(|e| match rows.as_slice() {
+            [one] => parent_missing(e, Entity::Project, one.value.project_id),
+            _ => e.into(),
+        })
+    })
+}
+
+/// Inserts tasks with their `task.created` events; a missing component is `NotFound` (by the
+/// foreign key) when one row is inserted.
+fn insert_tasks<'c, B>(rows: Vec<&'c Created<Task>>, conn: &'c mut Conn<B>) -> UnitFuture<'c, ()>
+where
+    B: SqlBackend,
+    for<'e> &'e mut Conn<B>: Executor<'e, Database = B::Db>,
+    for<'a> &'a str: Param<'a, B::Db>,
+    for<'a> Option<&'a str>: Param<'a, B::Db>,
+    for<'a> Json<&'a JsonObject>: Param<'a, B::Db>,
+    for<'q> Uuid: Param<'q, B::Db>,
+    for<'q> Option<Uuid>: Param<'q, B::Db>,
+    for<'q> i64: Param<'q, B::Db>,
+    for<'q> DateTime<Utc>: Param<'q, B::Db>,
+    for<'q> Option<DateTime<Utc>>: Param<'q, B::Db>,
+{
+    Box::pin(async move {
+        let insert = "INSERT INTO tasks (id, component_id, name, description, status, \
+                      assignee_id, due_date, completed_at, version, created_at, updated_at) ";
+        insert_created::<B, _>(conn, &rows, insert, |mut row, t| {
+            row.push_bind(t.id)
+                .push_bind(t.component_id)
+                .push_bind(t.name.as_str())
+                .push_bind(t.description.as_deref())
+                .push_bind(t.status.as_str())
+                .push_bind(t.assignee_id)
+                .push_bind(t.due_date)
+                .push_bind(t.completed_at)
+                .push_bind(t.version)
+                .push_bind(t.created_at)
+                .push_bind(t.updated_at);
+        })
+        .await
+        .map_err(|e| match rows.as_slice() {
+            [one] => parent_missing(e, Entity::Component, one.value.component_id),
+            _ => e.into(),
+        })
+    })
+}
+
 /// `NotFound` unless the project exists.
 pub(crate) async fn require_project<'c, DB: Sql>(
     conn: impl Executor<'c, Database = DB>,
@@ -747,32 +921,30 @@ where
         // Travels with the unit: finished once its batch committed or rolled back
         // (`generation.rs`).
         let mark = self.projects_generation().map(|g| g.begin());
-        self.group_commit()
-            .write(mark, move |conn| {
-                let p = p.clone();
-                Box::pin(async move {
-                    require_owner(&mut *conn, p.owner_id).await?;
-                    sqlx::query(
-                        "INSERT INTO projects (id, name, description, status, owner_id, metadata, \
-                         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                         $8, $9)",
-                    )
-                    .bind(p.id)
-                    .bind(&p.name)
-                    .bind(&p.description)
-                    .bind(p.status.as_str())
-                    .bind(p.owner_id)
-                    .bind(Json(&p.metadata))
-                    .bind(p.version)
-                    .bind(p.created_at)
-                    .bind(p.updated_at)
-                    .execute(&mut *conn)
-                    .await?;
-                    write_outbox(&mut *conn, &DomainEvent::project_created(&p)).await?;
-                    Ok(p)
-                })
-            })
-            .await
+        let event = DomainEvent::project_created(&p);
+        let row = Created { value: p, event };
+        match row.value.owner_id {
+            // The common case: a row unit, whose statements concurrent creates share.
+            None => Ok(self
+                .group_commit()
+                .insert(mark, row, insert_projects::<B>)
+                .await?
+                .value),
+            // The owner must exist (there is no foreign key to a user): checked first.
+            Some(owner) => {
+                let row = std::sync::Arc::new(row);
+                self.group_commit()
+                    .write(mark, move |conn| {
+                        let row = row.clone();
+                        Box::pin(async move {
+                            require_owner(&mut *conn, Some(owner)).await?;
+                            insert_projects::<B>(vec![&*row], &mut *conn).await?;
+                            Ok(row.value.clone())
+                        })
+                    })
+                    .await
+            }
+        }
     }
 
     async fn update_project(
@@ -897,38 +1069,26 @@ where
 
     async fn create_component(&self, project_id: Uuid, new: NewComponent) -> Result<Component> {
         let c = Component::create(project_id, new)?;
+        let event = DomainEvent::component_created(&c);
+        let row = Created { value: c, event };
+        if row.value.icon.as_ref().and_then(Icon::artifact).is_none() {
+            // A missing project fails the insert (foreign key): a row unit.
+            return Ok(self
+                .group_commit()
+                .insert(None, row, insert_components::<B>)
+                .await?
+                .value);
+        }
+        // An icon that is an artifact must be one of this project's images: checked first.
+        let row = std::sync::Arc::new(row);
         self.group_commit()
             .write(None, move |conn| {
-                let c = c.clone();
+                let row = row.clone();
                 Box::pin(async move {
                     require_project(&mut *conn, project_id).await?;
-                    require_icon_artifact(&mut *conn, &c).await?;
-                    sqlx::query(
-                        "INSERT INTO components (id, project_id, name, type, status, progress, \
-                         position, metadata, url, host, icon, description, version, created_at, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                         $13, $14, $15)",
-                    )
-                    .bind(c.id)
-                    .bind(c.project_id)
-                    .bind(&c.name)
-                    .bind(&c.kind)
-                    .bind(c.status.as_str())
-                    .bind(c.progress)
-                    .bind(c.position.map(Json))
-                    .bind(Json(&c.metadata))
-                    .bind(&c.url)
-                    .bind(&c.host)
-                    .bind(c.icon.as_ref().map(ToString::to_string))
-                    .bind(&c.description)
-                    .bind(c.version)
-                    .bind(c.created_at)
-                    .bind(c.updated_at)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| parent_missing(e, Entity::Project, project_id))?;
-                    write_outbox(&mut *conn, &DomainEvent::component_created(&c)).await?;
-                    Ok(c)
+                    require_icon_artifact(&mut *conn, &row.value).await?;
+                    insert_components::<B>(vec![&*row], &mut *conn).await?;
+                    Ok(row.value.clone())
                 })
             })
             .await
@@ -1173,34 +1333,14 @@ where
 
     async fn create_task(&self, component_id: Uuid, new: NewTask) -> Result<Task> {
         let t = Task::create(component_id, new)?;
-        self.group_commit()
-            .write(None, move |conn| {
-                let t = t.clone();
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO tasks (id, component_id, name, description, status, \
-                         assignee_id, due_date, completed_at, version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    )
-                    .bind(t.id)
-                    .bind(t.component_id)
-                    .bind(&t.name)
-                    .bind(&t.description)
-                    .bind(t.status.as_str())
-                    .bind(t.assignee_id)
-                    .bind(t.due_date)
-                    .bind(t.completed_at)
-                    .bind(t.version)
-                    .bind(t.created_at)
-                    .bind(t.updated_at)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| parent_missing(e, Entity::Component, component_id))?;
-                    write_outbox(&mut *conn, &DomainEvent::task_created(&t)).await?;
-                    Ok(t)
-                })
-            })
-            .await
+        let event = DomainEvent::task_created(&t);
+        let row = Created { value: t, event };
+        // A missing component fails the insert (foreign key).
+        Ok(self
+            .group_commit()
+            .insert(None, row, insert_tasks::<B>)
+            .await?
+            .value)
     }
 
     async fn update_task(

@@ -190,7 +190,8 @@ impl SqliteStore {
             .await?;
         Ok(SqliteStore {
             reader,
-            group_commit: GroupCommit::start(writer.clone(), 1),
+            // A create's row and outbox event are two statements here (`sql_store.rs`).
+            group_commit: GroupCommit::start(writer.clone(), 1, false),
             writer,
             max_readers: max_readers.max(1),
             projects: Arc::default(),

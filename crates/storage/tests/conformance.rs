@@ -30,6 +30,7 @@ testsupport::on_both_backends!(
     task_completion_and_listing,
     concurrent_creations_do_not_deadlock,
     concurrent_creates_fail_alone,
+    creates_queued_together_keep_their_order_and_fail_alone,
     concurrent_opposite_dependencies_cannot_both_win,
     events_are_stored_once_and_listed_with_filters,
     dead_letters_are_kept_replayed_and_deleted,
@@ -895,6 +896,86 @@ async fn concurrent_creates_fail_alone(store: Arc<dyn Store>) {
         store.outbox_backlog().await.unwrap(),
         before + 30,
         "one event per stored create, none for a refused one"
+    );
+}
+
+/// Creates queued together are written with shared multi-row statements (group commit's row
+/// units): a run of them in which some rows fail still stores every other row, each failing
+/// create gets its own error, and the outbox holds the stored creates' events in the order the
+/// creates were queued, one each.
+async fn creates_queued_together_keep_their_order_and_fail_alone(store: Arc<dyn Store>) {
+    let p = store.create_project(project("parent")).await.unwrap();
+    let c = store.create_component(p.id, component("c")).await.unwrap();
+    let far_future = domain::now() + Duration::days(1);
+    // What is there already, to leave out of the claim below.
+    let before: Vec<i64> = store
+        .claim_outbox(1000, far_future)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let missing = Uuid::new_v4();
+    // `join_all` polls these in order (at most 30 of them: its simple form), and each is
+    // queued at its first poll: so in this order, and before the writer takes any of them.
+    let creates = (0..30).map(|i| {
+        let store = store.clone();
+        async move {
+            let name = format!("unit {i}");
+            let task = |component_id| {
+                let store = store.clone();
+                let name = name.clone();
+                async move {
+                    let new = NewTask {
+                        name,
+                        ..Default::default()
+                    };
+                    store.create_task(component_id, new).await.map(|t| t.id)
+                }
+            };
+            match i {
+                // A run of tasks, every fifth of whose components does not exist.
+                0..20 if i % 5 == 2 => task(missing).await,
+                0..20 => task(c.id).await,
+                // Then a run of projects, and a component.
+                20..29 => store.create_project(project(&name)).await.map(|p| p.id),
+                _ => store
+                    .create_component(p.id, component(&name))
+                    .await
+                    .map(|c| c.id),
+            }
+        }
+    });
+    let results = futures_util::future::join_all(creates).await;
+    let mut stored = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Err(StoreError::NotFound { entity, id }) if i < 20 && i % 5 == 2 => {
+                assert_eq!((entity, id), (Entity::Component, missing.to_string()));
+            }
+            Ok(id) if i >= 20 || i % 5 != 2 => stored.push(id),
+            other => panic!("create {i}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stored.len(), 26);
+    assert_eq!(store.list_tasks(c.id, all()).await.unwrap().total, 16);
+    let events = store.claim_outbox(1000, far_future).await.unwrap();
+    let created: Vec<Uuid> = events
+        .iter()
+        .filter(|e| !before.contains(&e.id))
+        .map(|e| {
+            let field = match e.kind.as_str() {
+                "task.created" => "task_id",
+                "project.created" => "project_id",
+                "component.created" => "component_id",
+                other => panic!("unexpected event {other}"),
+            };
+            e.payload[field].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        created, stored,
+        "one event per stored create, in the order queued"
     );
 }
 
