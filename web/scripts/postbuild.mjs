@@ -3,7 +3,9 @@
 // so it never compresses at run time; no .br twin, which would cost the binary that embeds the
 // build about 250 KB for 10-15 % fewer bytes), and report the initial JavaScript size
 // (what index.html loads before any lazy chunk) against the 300 KB gzip budget.
-import { gzipSync } from 'node:zlib';
+// The .gz files are Zopfli's: ordinary gzip that any client and the server's inflater read,
+// about 4 % smaller than zlib's level 9 (30 KB of the embedded build), at ~15 s of build time.
+import { gzipAsync } from '@gfx/zopfli';
 import { copyFileSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -29,7 +31,7 @@ const gzipped = new Map();
 for (const file of walk(dist)) {
   if (!compressible.test(file)) continue;
   const raw = readFileSync(file);
-  const gz = gzipSync(raw, { level: 9, mtime: 0 });
+  const gz = Buffer.from(await gzipAsync(raw, { numiterations: 15 }));
   gzipped.set(relative(dist, file), gz.length);
   // Only keep a variant that actually saves bytes.
   if (gz.length < raw.length) writeFileSync(`${file}.gz`, gz);
