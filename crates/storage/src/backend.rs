@@ -78,9 +78,16 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// those up to and including `up_to`.
     fn apply_migrations(&self, up_to: Option<i64>) -> impl Future<Output = Result<()>> + Send;
 
-    /// Inserts a batch of events inside the caller's transaction, with as few statements as the
-    /// database allows; returns each event's new id in input order, or `None` for a duplicate
-    /// idempotency key.
+    /// Most events [`SqlBackend::insert_events`] stores with one statement. A batch no larger,
+    /// with no dead letters beside it, is ingested by that one statement on its own (atomic by
+    /// itself): no `BEGIN` and `COMMIT` round trips.
+    const EVENTS_PER_STATEMENT: usize;
+
+    /// Inserts a batch of events, with as few statements as the database allows, and tells other
+    /// replicas which it stored (PostgreSQL `NOTIFY` in the same statement, delivered only on
+    /// commit; nothing on SQLite, where there are no other replicas). Runs inside the caller's
+    /// transaction, or alone when the batch is one statement. Returns each event's new id in
+    /// input order, or `None` for a duplicate idempotency key.
     fn insert_events(
         &self,
         conn: &mut <Self::Db as Database>::Connection,
@@ -101,14 +108,6 @@ pub trait SqlBackend: Send + Sync + 'static {
         conn: &'c mut <Self::Db as Database>::Connection,
         statement: String,
     ) -> impl Future<Output = Result<Option<Box<dyn CopyIn + 'c>>>> + Send + 'c;
-
-    /// Tells other replicas, inside the ingest transaction, which events it stored (PostgreSQL
-    /// `NOTIFY`, delivered only on commit); nothing where there are no other replicas (SQLite).
-    fn announce(
-        &self,
-        conn: &mut <Self::Db as Database>::Connection,
-        ids: &[i64],
-    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Events other replicas store, as they commit; `None` where there can be none (SQLite).
     fn listen_remote_events(

@@ -98,6 +98,11 @@ const POSTGRES: &[Source] = &[
         "outbox in flight",
         include_str!("../migrations/postgres/0020_outbox_in_flight.sql"),
     ),
+    (
+        21,
+        "event write indexes",
+        include_str!("../migrations/postgres/0021_event_write_indexes.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -189,6 +194,11 @@ const SQLITE: &[Source] = &[
         20,
         "outbox in flight",
         include_str!("../migrations/sqlite/0020_outbox_in_flight.sql"),
+    ),
+    (
+        21,
+        "event write indexes",
+        include_str!("../migrations/sqlite/0021_event_write_indexes.sql"),
     ),
 ];
 

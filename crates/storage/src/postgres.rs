@@ -111,8 +111,14 @@ impl SqlBackend for PgStore {
         self.generations.read().await
     }
 
-    /// Inserts a whole batch in one statement (one round trip instead of one per event);
-    /// returns each event's new id, or `None` for a duplicate idempotency key.
+    /// Any batch is one statement: the columns go as arrays.
+    const EVENTS_PER_STATEMENT: usize = usize::MAX;
+
+    /// Inserts a whole batch and announces what it stored to the other replicas, in one
+    /// statement (one round trip); returns each event's new id, or `None` for a duplicate
+    /// idempotency key. The announcement is a `NOTIFY` of the new ids, which PostgreSQL
+    /// delivers only if, and when, the events are committed; its payload is limited to 8000
+    /// bytes, so the ids go in groups of 300.
     async fn insert_events(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -122,14 +128,23 @@ impl SqlBackend for PgStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        // The `announced` CTE calls a volatile function, so it is not inlined: counting its rows
+        // runs every `pg_notify`.
         let rows = sqlx::query(
-            "INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, payload, \
-             ts, received_at) \
-             SELECT topic, kind, trace_id, key, source, payload::jsonb, ts, received_at \
-             FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
-                         $7::timestamptz[], $8::timestamptz[]) \
-                  AS u(topic, kind, trace_id, key, source, payload, ts, received_at) \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+            "WITH stored AS (\
+               INSERT INTO events_mirror (topic, kind, trace_id, idempotency_key, source, \
+               payload, ts, received_at) \
+               SELECT topic, kind, trace_id, key, source, payload, ts, received_at \
+               FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], \
+                           $6::jsonb[], $7::timestamptz[], $8::timestamptz[]) \
+                    AS u(topic, kind, trace_id, key, source, payload, ts, received_at) \
+               ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key), \
+             announced AS (\
+               SELECT pg_notify($9, json_build_object('origin', $10::uuid, \
+                                                      'ids', json_agg(id ORDER BY id))::text) \
+               FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 300 AS part \
+                     FROM stored) s GROUP BY part) \
+             SELECT id, idempotency_key FROM stored WHERE (SELECT count(*) FROM announced) >= 0",
         )
         .bind(events.iter().map(|e| e.topic.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
@@ -144,11 +159,13 @@ impl SqlBackend for PgStore {
         .bind(
             events
                 .iter()
-                .map(|e| serde_json::Value::Object(e.payload.clone()).to_string())
+                .map(|e| sqlx::types::Json(&e.payload))
                 .collect::<Vec<_>>(),
         )
         .bind(events.iter().map(|e| e.ts).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.received_at).collect::<Vec<_>>())
+        .bind(EVENTS_CHANNEL)
+        .bind(self.instance)
         .fetch_all(&mut *conn)
         .await?;
         let stored = rows
@@ -184,21 +201,6 @@ impl SqlBackend for PgStore {
     ) -> crate::Result<Option<Box<dyn CopyIn + 'c>>> {
         let copy = conn.copy_in_raw(&statement).await?;
         Ok(Some(Box::new(copy)))
-    }
-
-    /// Announces stored events to the other replicas. Runs inside the ingest transaction, so
-    /// PostgreSQL delivers the notification only if, and when, the events are committed.
-    async fn announce(&self, conn: &mut sqlx::PgConnection, ids: &[i64]) -> crate::Result<()> {
-        // NOTIFY payloads are limited to 8000 bytes: a few hundred ids per notification.
-        for chunk in ids.chunks(400) {
-            let payload = serde_json::json!({"origin": self.instance, "ids": chunk}).to_string();
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(EVENTS_CHANNEL)
-                .bind(payload)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Events stored by other replicas, as they commit.

@@ -1,7 +1,6 @@
 //! The queries behind [`crate::EventStore`], written once for both databases over
 //! [`SqlBackend`]. A batch of events goes in by [`SqlBackend::insert_events`] (one statement on
-//! PostgreSQL, multi-row INSERTs on SQLite) and is announced to other replicas by
-//! [`SqlBackend::announce`].
+//! PostgreSQL, which also announces it to other replicas; multi-row INSERTs on SQLite).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,6 +29,14 @@ const CLAIM_OUTBOX: Dialects = Dialects {
              WHERE sent_at IS NULL AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id \
              LIMIT $2) RETURNING id, topic, kind, trace_id, idempotency_key, payload, created_at",
 };
+
+/// A page of the events list: topic pattern, kind, trace, received since, received before,
+/// older than id, limit; a `NULL` filter is off.
+pub(crate) const LIST_EVENTS: &str = "SELECT id, topic, kind, trace_id, idempotency_key, source, \
+    payload, ts, received_at FROM events_mirror WHERE ($1 IS NULL OR topic LIKE $1 ESCAPE '\\') \
+    AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR trace_id = $3) \
+    AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at < $5) \
+    AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7";
 
 #[derive(FromRow)]
 pub(crate) struct EventRow {
@@ -136,6 +143,30 @@ impl From<DeadLetteredRow> for OutboxDeadLettered {
     }
 }
 
+/// The events of a batch that were stored (`ids` from [`SqlBackend::insert_events`]), in id
+/// order; counts the duplicates.
+fn stored_events(events: &[NewEvent], ids: Vec<Option<i64>>, duplicates: &mut usize) -> Vec<Event> {
+    let mut stored = Vec::with_capacity(events.len());
+    for (e, id) in events.iter().zip(ids) {
+        match id {
+            Some(id) => stored.push(Event {
+                id,
+                topic: e.topic.clone(),
+                kind: e.kind.clone(),
+                trace_id: e.trace_id,
+                idempotency_key: e.idempotency_key.clone(),
+                source: e.source.as_str().to_owned(),
+                payload: e.payload.clone(),
+                ts: e.ts,
+                received_at: e.received_at,
+            }),
+            None => *duplicates += 1,
+        }
+    }
+    stored.sort_by_key(|e| e.id);
+    stored
+}
+
 #[async_trait]
 impl<B> EventStore for B
 where
@@ -158,25 +189,16 @@ where
 {
     async fn ingest(&self, events: &[NewEvent], dead: &[NewDeadLetter]) -> Result<IngestOutcome> {
         let mut outcome = IngestOutcome::default();
+        // The usual batch (events only, one statement) commits by itself: one round trip.
+        if dead.is_empty() && events.len() <= B::EVENTS_PER_STATEMENT {
+            let mut conn = self.writer().acquire().await?;
+            let ids = self.insert_events(&mut conn, events).await?;
+            outcome.stored = stored_events(events, ids, &mut outcome.duplicates);
+            return Ok(outcome);
+        }
         let mut tx = self.writer().begin().await?;
         let ids = self.insert_events(&mut tx, events).await?;
-        for (e, id) in events.iter().zip(ids) {
-            match id {
-                Some(id) => outcome.stored.push(Event {
-                    id,
-                    topic: e.topic.clone(),
-                    kind: e.kind.clone(),
-                    trace_id: e.trace_id,
-                    idempotency_key: e.idempotency_key.clone(),
-                    source: e.source.as_str().to_owned(),
-                    payload: e.payload.clone(),
-                    ts: e.ts,
-                    received_at: e.received_at,
-                }),
-                None => outcome.duplicates += 1,
-            }
-        }
-        outcome.stored.sort_by_key(|e| e.id);
+        outcome.stored = stored_events(events, ids, &mut outcome.duplicates);
         for d in dead {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO dlq_events (original_topic, reason, failure_reason, payload, \
@@ -191,10 +213,6 @@ where
             .fetch_one(&mut *tx)
             .await?;
             outcome.dead_letters.push(id);
-        }
-        if !outcome.stored.is_empty() {
-            let ids: Vec<i64> = outcome.stored.iter().map(|e| e.id).collect();
-            self.announce(&mut tx, &ids).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -213,22 +231,16 @@ where
         let mut scanned = 0;
         let mut conn = self.reader().acquire().await?;
         loop {
-            let rows: Vec<EventRow> = sqlx::query_as(
-                "SELECT id, topic, kind, trace_id, idempotency_key, source, payload, ts, \
-                 received_at FROM events_mirror WHERE ($1 IS NULL OR topic LIKE $1 ESCAPE '\\') \
-                 AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR trace_id = $3) \
-                 AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at < $5) \
-                 AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
-            )
-            .bind(like.as_deref())
-            .bind(filter.kind.as_deref())
-            .bind(filter.trace_id)
-            .bind(filter.since)
-            .bind(filter.until)
-            .bind(cursor)
-            .bind(batch)
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows: Vec<EventRow> = sqlx::query_as(LIST_EVENTS)
+                .bind(like.as_deref())
+                .bind(filter.kind.as_deref())
+                .bind(filter.trace_id)
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(cursor)
+                .bind(batch)
+                .fetch_all(&mut *conn)
+                .await?;
             let exhausted = (rows.len() as i64) < batch;
             for row in rows {
                 let event = Event::from(row);

@@ -233,18 +233,21 @@ impl SqlBackend for SqliteStore {
         migrations::sqlite()
     }
 
+    /// 8 parameters a row; SQLite allows 32,766 per statement. Each shape stays in the writer's
+    /// statement cache for the connection's lifetime, which bounds the rows per statement.
+    const EVENTS_PER_STATEMENT: usize = 200;
+
     /// Inserts events with multi-row statements (each statement is a round trip to the SQLite
     /// worker thread); returns each event's new id, or `None` for a duplicate idempotency key.
+    /// A single process owns an SQLite file: there are no other replicas to tell.
     async fn insert_events(
         &self,
         conn: &mut sqlx::SqliteConnection,
         events: &[domain::NewEvent],
     ) -> crate::Result<Vec<Option<i64>>> {
         use sqlx::Row as _;
-        // 8 parameters a row; SQLite allows 32,766 per statement.
-        const ROWS: usize = 200;
         let mut stored = Vec::new();
-        for chunk in events.chunks(ROWS) {
+        for chunk in events.chunks(Self::EVENTS_PER_STATEMENT) {
             // Plain `?` placeholders: SQLite looks numbered ones up by name, one linear scan
             // per parameter.
             let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -281,15 +284,6 @@ impl SqlBackend for SqliteStore {
         _statement: String,
     ) -> crate::Result<Option<Box<dyn crate::backend::CopyIn + 'c>>> {
         Ok(None)
-    }
-
-    /// A single process owns an SQLite file: there are no other replicas to tell.
-    async fn announce(
-        &self,
-        _conn: &mut sqlx::SqliteConnection,
-        _ids: &[i64],
-    ) -> crate::Result<()> {
-        Ok(())
     }
 
     async fn listen_remote_events(
@@ -395,6 +389,84 @@ mod tests {
         assert_eq!(cache_kib(&store.writer, OBSERVABILITY_SCHEMA).await, 1024);
         assert_eq!(cache_kib(&store.reader, "main").await, 512);
         assert_eq!(cache_kib(&store.reader, OBSERVABILITY_SCHEMA).await, 128);
+    }
+
+    /// Migration 21 dropped the trace, topic and time indexes of `events_mirror`, which every
+    /// ingest batch paid for, because SQLite never planned the events list with them: it walks
+    /// the table by id whatever the filter. Put back, they are still unused by that query, for
+    /// each filter; if a change of the query or of SQLite made them useful, this fails. The kind
+    /// index, which stays, serves the latest-backup lookup.
+    #[tokio::test]
+    async fn the_events_list_would_not_use_the_dropped_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), 1)
+            .await
+            .unwrap();
+        store.apply_migrations(None).await.unwrap();
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events_mirror' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&store.writer)
+        .await
+        .unwrap();
+        assert_eq!(indexes, ["idx_events_mirror_kind"]);
+        sqlx::Executor::execute(
+            &store.writer,
+            "CREATE INDEX idx_events_mirror_trace_id ON events_mirror (trace_id); \
+                 CREATE INDEX idx_events_mirror_topic ON events_mirror (topic); \
+                 CREATE INDEX idx_events_mirror_received_at ON events_mirror (received_at);",
+        )
+        .await
+        .unwrap();
+        async fn plan<'q>(
+            pool: &SqlitePool,
+            sql: &'static str,
+            bind: impl FnOnce(
+                sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+            )
+                -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+        ) -> String {
+            let explain = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"));
+            bind(sqlx::query(explain))
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        let now = domain::now();
+        let filters: [(&str, Option<&str>, Option<uuid::Uuid>, Option<_>); 4] = [
+            ("trace", None, Some(uuid::Uuid::new_v4()), None),
+            ("topic", Some("tracker/events/a/b"), None, None),
+            ("topic prefix", Some("tracker/events/%"), None, None),
+            ("since", None, None, Some(now)),
+        ];
+        for (name, topic, trace, since) in filters {
+            let detail = plan(&store.reader, crate::sql_events::LIST_EVENTS, |q| {
+                q.bind(topic)
+                    .bind(None::<&str>)
+                    .bind(trace)
+                    .bind(since)
+                    .bind(None::<chrono::DateTime<chrono::Utc>>)
+                    .bind(None::<i64>)
+                    .bind(100_i64)
+            })
+            .await;
+            assert!(
+                !detail.contains("idx_events_mirror_"),
+                "the list by {name} would use an index: {detail}"
+            );
+        }
+        let backup = plan(
+            &store.reader,
+            "SELECT ts FROM events_mirror WHERE kind = 'backup.succeeded' ORDER BY id DESC LIMIT 1",
+            |q| q,
+        )
+        .await;
+        assert!(backup.contains("idx_events_mirror_kind"), "{backup}");
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without its global memory statistics

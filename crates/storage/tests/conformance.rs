@@ -1833,3 +1833,50 @@ async fn sqlite_user_changes_wait_for_another_process_writing() {
     let written = writer.await.unwrap();
     assert!(written > 0, "the other process wrote meanwhile");
 }
+
+/// The events one replica stores reach the others' `remote_events`, however large the batch
+/// (the announcement goes in several notifications, from the inserting statement itself) and
+/// whether it came alone or with dead letters; duplicates are not announced again.
+#[tokio::test]
+async fn stored_events_are_announced_to_other_replicas_once() {
+    let Some(db) = testsupport::TestDb::postgres().await else {
+        return;
+    };
+    let other = storage::connect(&db.config).await.unwrap();
+    let mut remote = other.remote_events().await.unwrap().expect("a listener");
+    // Let the listener start.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut batch: Vec<_> = (0..700)
+        .map(|i| event("tracker/events/big/x", "big.batch", &format!("big-{i}")))
+        .collect();
+    batch.push(event("tracker/events/big/x", "big.batch", "big-3"));
+    let alone = db.store.ingest(&batch, &[]).await.unwrap();
+    assert_eq!((alone.stored.len(), alone.duplicates), (700, 1));
+    let again = db.store.ingest(&batch[..10], &[]).await.unwrap();
+    assert_eq!(again.duplicates, 10);
+    let with_dead = [event("tracker/events/big/x", "big.batch", "big-last")];
+    let mixed = db
+        .store
+        .ingest(&with_dead, &[dead("tracker/events/big/y")])
+        .await
+        .unwrap();
+    assert_eq!(mixed.stored.len(), 1);
+
+    let mut expected: Vec<_> = alone.stored.iter().chain(&mixed.stored).cloned().collect();
+    expected.sort_by_key(|e| e.id);
+    let mut received = Vec::new();
+    let mut notifications = 0;
+    while received.len() < expected.len() {
+        let events = tokio::time::timeout(std::time::Duration::from_secs(10), remote.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {} announced", received.len(), expected.len()))
+            .unwrap();
+        notifications += 1;
+        received.extend(events);
+    }
+    assert_eq!(received, expected, "each stored event once, as stored");
+    assert!(notifications >= 4, "700 ids do not fit one notification");
+    let nothing_more =
+        tokio::time::timeout(std::time::Duration::from_millis(500), remote.recv()).await;
+    assert!(nothing_more.is_err(), "duplicates are not announced");
+}
