@@ -79,52 +79,115 @@ pub enum Ingested {
 /// What a replay in a batch decoded to: its event's idempotency key, or why it is invalid.
 type ReplayVerdict = Result<String, NewDeadLetter>;
 
+/// A batch being gathered: its deliveries, decoded as they arrive.
+struct Gathered {
+    deliveries: Vec<Delivery>,
+    events: Vec<NewEvent>,
+    dead: Vec<NewDeadLetter>,
+    /// One verdict per replay, in batch order; replays are rare, so this stays empty.
+    replays: Vec<ReplayVerdict>,
+}
+
+impl Gathered {
+    fn new(capacity: usize) -> Gathered {
+        Gathered {
+            deliveries: Vec::with_capacity(capacity),
+            events: Vec::with_capacity(capacity),
+            dead: Vec::new(),
+            replays: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.deliveries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.deliveries.is_empty()
+    }
+
+    fn add(&mut self, d: Delivery, max_message_bytes: usize) {
+        let raw = RawMessage {
+            topic: &d.topic,
+            bytes: &d.payload,
+            received_at: d.received_at,
+            source: d.source,
+        };
+        let replay = matches!(d.ack, Ack::Replay(_));
+        match decode(&raw, max_message_bytes) {
+            Ok(e) => {
+                if replay {
+                    self.replays.push(Ok(e.idempotency_key.clone()));
+                }
+                self.events.push(e);
+            }
+            Err(dl) if replay => self.replays.push(Err(dl)),
+            Err(dl) => self.dead.push(dl),
+        }
+        self.deliveries.push(d);
+    }
+}
+
 impl Pipeline {
     /// Consumes deliveries from the transport and replays until the transport's side closes.
+    ///
+    /// One batch commits at a time (and is acknowledged, in order, after its commit) while the
+    /// next one gathers and decodes: a batch is handed over when it is full or `batch_delay`
+    /// after its first message, and not before the previous batch is done, so under load it
+    /// keeps filling meanwhile. A full batch waiting for the commit stops reading deliveries.
     pub async fn run(
         self: Arc<Self>,
         mut deliveries: mpsc::Receiver<Delivery>,
         mut replays: mpsc::Receiver<Delivery>,
     ) {
-        let mut batch = Vec::with_capacity(self.config.batch_size);
-        while let Some(first) = next(&mut deliveries, &mut replays).await {
-            batch.push(first);
-            let deadline = tokio::time::Instant::now() + self.config.batch_delay;
-            while batch.len() < self.config.batch_size {
-                match tokio::time::timeout_at(deadline, next(&mut deliveries, &mut replays)).await {
-                    Ok(Some(d)) => batch.push(d),
-                    _ => break,
-                }
+        let size = self.config.batch_size.max(1);
+        let mut gathering = Gathered::new(size);
+        let mut due: Option<tokio::time::Instant> = None;
+        let mut committing = None;
+        let mut open = true;
+        loop {
+            let ready = gathering.len() >= size
+                || !open
+                || due.is_some_and(|d| d <= tokio::time::Instant::now());
+            if committing.is_none() && !gathering.is_empty() && ready {
+                let batch = std::mem::replace(&mut gathering, Gathered::new(size));
+                due = None;
+                committing = Some(Box::pin(self.process(batch)));
             }
-            self.process(std::mem::take(&mut batch)).await;
+            if committing.is_none() && !open {
+                break;
+            }
+            // The commit's own task would let it run beside the gathering, but then it would
+            // outlive a cancelled pipeline; here both stop at the next await point.
+            tokio::select! {
+                biased;
+                () = async { committing.as_mut().expect("a batch committing").await },
+                    if committing.is_some() => committing = None,
+                d = next(&mut deliveries, &mut replays), if open && gathering.len() < size => {
+                    match d {
+                        Some(d) => {
+                            if gathering.is_empty() {
+                                due = Some(tokio::time::Instant::now() + self.config.batch_delay);
+                            }
+                            gathering.add(d, self.config.max_message_bytes);
+                        }
+                        None => open = false,
+                    }
+                }
+                () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
+                    if committing.is_none() && due.is_some() => {}
+            }
         }
         tracing::info!("ingest pipeline stopped");
     }
 
-    async fn process(&self, batch: Vec<Delivery>) {
-        let mut events = Vec::with_capacity(batch.len());
-        let mut dead = Vec::new();
-        // One verdict per replay, in batch order; replays are rare, so this stays empty.
-        let mut replays: Vec<ReplayVerdict> = Vec::new();
-        for d in &batch {
-            let raw = RawMessage {
-                topic: &d.topic,
-                bytes: &d.payload,
-                received_at: d.received_at,
-                source: d.source,
-            };
-            let replay = matches!(d.ack, Ack::Replay(_));
-            match decode(&raw, self.config.max_message_bytes) {
-                Ok(e) => {
-                    if replay {
-                        replays.push(Ok(e.idempotency_key.clone()));
-                    }
-                    events.push(e);
-                }
-                Err(dl) if replay => replays.push(Err(dl)),
-                Err(dl) => dead.push(dl),
-            }
-        }
+    async fn process(&self, gathered: Gathered) {
+        let Gathered {
+            deliveries: batch,
+            events,
+            dead,
+            replays,
+        } = gathered;
         let traced = EVENT_SPANS.load(std::sync::atomic::Ordering::Relaxed);
         let event_spans: Vec<tracing::Span> = if traced {
             events
@@ -356,5 +419,192 @@ fn refused(e: NewEvent, error: &StoreError) -> NewDeadLetter {
         payload: domain::envelope(e.trace_id, e.ts, &e.kind, &e.idempotency_key, &e.payload),
         received_at: e.received_at,
         idempotency_key: Some(e.idempotency_key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Mutex;
+
+    use domain::{DeadLetter, DeadLetterEdit, EventFilter, OutboxEntry};
+    use storage::{EventPage, OutboxConfirmation};
+
+    use super::*;
+    use crate::transport::InProcess;
+
+    /// A real store whose commits take a while, the first of which fails as if the database
+    /// were down; it logs the idempotency keys of each batch once committed.
+    struct SlowStore {
+        inner: Arc<dyn storage::Store>,
+        committed: Arc<Mutex<Vec<Vec<String>>>>,
+        calls: Mutex<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl EventStore for SlowStore {
+        async fn ingest(
+            &self,
+            events: &[NewEvent],
+            dead: &[NewDeadLetter],
+        ) -> storage::Result<IngestOutcome> {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let first = {
+                let mut calls = self.calls.lock().unwrap();
+                *calls += 1;
+                *calls == 1
+            };
+            if first {
+                return Err(StoreError::Unavailable("down for the test".into()));
+            }
+            let outcome = self.inner.ingest(events, dead).await?;
+            let keys = events.iter().map(|e| e.idempotency_key.clone()).collect();
+            self.committed.lock().unwrap().push(keys);
+            Ok(outcome)
+        }
+        async fn list_events(&self, f: &EventFilter, limit: i64) -> storage::Result<EventPage> {
+            self.inner.list_events(f, limit).await
+        }
+        async fn get_event(&self, id: i64) -> storage::Result<Event> {
+            self.inner.get_event(id).await
+        }
+        async fn list_dead_letters(
+            &self,
+            limit: i64,
+            before_id: Option<i64>,
+        ) -> storage::Result<Vec<DeadLetter>> {
+            self.inner.list_dead_letters(limit, before_id).await
+        }
+        async fn get_dead_letter(&self, id: i64) -> storage::Result<DeadLetter> {
+            self.inner.get_dead_letter(id).await
+        }
+        async fn mark_replayed(
+            &self,
+            id: i64,
+            event_id: Option<i64>,
+            edit: Option<&DeadLetterEdit>,
+        ) -> storage::Result<()> {
+            self.inner.mark_replayed(id, event_id, edit).await
+        }
+        async fn delete_dead_letter(&self, id: i64) -> storage::Result<()> {
+            self.inner.delete_dead_letter(id).await
+        }
+        async fn dead_letter_backlog(&self) -> storage::Result<i64> {
+            self.inner.dead_letter_backlog().await
+        }
+        async fn claim_outbox(
+            &self,
+            limit: i64,
+            retry_before: chrono::DateTime<chrono::Utc>,
+        ) -> storage::Result<Vec<OutboxEntry>> {
+            self.inner.claim_outbox(limit, retry_before).await
+        }
+        async fn confirm_outbox(&self) -> storage::Result<OutboxConfirmation> {
+            self.inner.confirm_outbox().await
+        }
+        async fn outbox_backlog(&self) -> storage::Result<i64> {
+            self.inner.outbox_backlog().await
+        }
+        async fn remote_events(&self) -> storage::Result<Option<mpsc::Receiver<Vec<Event>>>> {
+            self.inner.remote_events().await
+        }
+        async fn prune_events(
+            &self,
+            cutoff: chrono::DateTime<chrono::Utc>,
+            batch: i64,
+        ) -> storage::Result<u64> {
+            self.inner.prune_events(cutoff, batch).await
+        }
+    }
+
+    fn delivery(i: u16, acks: &mpsc::UnboundedSender<rumqttc::Publish>) -> Delivery {
+        let body = serde_json::json!({
+            "trace_id": uuid::Uuid::new_v4(),
+            "ts": domain::now(),
+            "kind": "test.ordered",
+            "idempotency_key": format!("key-{i}"),
+            "payload": {"i": i},
+        })
+        .to_string();
+        let mut publish = rumqttc::Publish::new(
+            "tracker/events/test/x",
+            rumqttc::QoS::AtLeastOnce,
+            body.clone(),
+        );
+        publish.pkid = i;
+        Delivery {
+            topic: "tracker/events/test/x".into(),
+            payload: Bytes::from(body),
+            received_at: domain::now(),
+            received: Instant::now(),
+            source: domain::EventSource::Mqtt,
+            ack: Ack::Mqtt(acks.clone(), Box::new(publish)),
+        }
+    }
+
+    /// While a batch commits the next one keeps filling, up to the batch size and no further;
+    /// every message is acknowledged once, in the order received, and only after the commit
+    /// of its batch — also through a commit that failed and was retried.
+    #[tokio::test]
+    async fn the_next_batch_gathers_while_one_commits_and_acks_follow_commits_in_order() {
+        let db = testsupport::TestDb::sqlite().await;
+        let committed = Arc::new(Mutex::new(Vec::new()));
+        let store = Arc::new(SlowStore {
+            inner: db.store.clone(),
+            committed: committed.clone(),
+            calls: Mutex::new(0),
+        });
+        let (transport, _published) = InProcess::new(16);
+        let pipeline = Arc::new(Pipeline {
+            store,
+            hub: Hub::default(),
+            metrics: Arc::new(BusMetrics::new(&prometheus::Registry::new()).unwrap()),
+            transport,
+            config: PipelineConfig {
+                batch_size: 10,
+                batch_delay: Duration::from_millis(5),
+                ..PipelineConfig::default()
+            },
+        });
+        let (deliveries, rx) = mpsc::channel(100);
+        let (_replays, replayed) = mpsc::channel(1);
+        let running = tokio::spawn(pipeline.run(rx, replayed));
+        let (acks, mut acked) = mpsc::unbounded_channel();
+
+        // The first batch holds one message; 35 more arrive while it commits (and fails, and
+        // is retried).
+        deliveries.send(delivery(1, &acks)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for i in 2..=36 {
+            deliveries.send(delivery(i, &acks)).await.unwrap();
+        }
+        for expected in 1..=36u16 {
+            let publish = tokio::time::timeout(Duration::from_secs(10), acked.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(publish.pkid, expected, "acknowledged in the order received");
+            let key = format!("key-{expected}");
+            assert!(
+                committed
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .flatten()
+                    .any(|k| *k == key),
+                "{key} acknowledged before its commit"
+            );
+        }
+        drop(deliveries);
+        running.await.unwrap();
+        assert!(acked.try_recv().is_err(), "each message acknowledged once");
+        let sizes: Vec<usize> = committed.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 10, 10, 10, 5]);
+        let stored = db
+            .store
+            .list_events(&EventFilter::default(), 100)
+            .await
+            .unwrap();
+        assert_eq!(stored.events.len(), 36);
     }
 }
