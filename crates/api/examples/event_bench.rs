@@ -255,6 +255,9 @@ impl storage::EventStore for Timed {
     async fn confirm_outbox(&self) -> storage::Result<storage::OutboxConfirmation> {
         self.inner.confirm_outbox().await
     }
+    async fn outbox_in_flight(&self, since: chrono::DateTime<chrono::Utc>) -> storage::Result<i64> {
+        self.inner.outbox_in_flight(since).await
+    }
     async fn outbox_backlog(&self) -> storage::Result<i64> {
         self.inner.outbox_backlog().await
     }

@@ -284,6 +284,18 @@ impl Transport for Mqtt {
             .map_err(|_| TransportError::Busy)
     }
 
+    async fn publish_waiting(&self, topic: &str, payload: Bytes) -> Result<(), TransportError> {
+        if !self.is_connected() {
+            return Err(TransportError::Disconnected);
+        }
+        // Waits for room in the client's request queue; while the connection is down the
+        // queue is not drained, and what waits in it goes out once it is back.
+        self.client
+            .publish(topic, payload, PublishOptions::new(QoS::AtLeastOnce))
+            .await
+            .map_err(|_| TransportError::Disconnected)
+    }
+
     fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }

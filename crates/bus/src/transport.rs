@@ -84,6 +84,10 @@ pub trait Transport: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Publishes with at-least-once delivery; fails fast when the message cannot be taken now.
     async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), TransportError>;
+    /// Publishes as [`Transport::publish`] does, but waits for room while the transport is busy
+    /// (backpressure); fails when it is not connected. For the outbox relay, which publishes
+    /// the rows it claimed in order and must not skip one because a queue was full.
+    async fn publish_waiting(&self, topic: &str, payload: Bytes) -> Result<(), TransportError>;
     fn is_connected(&self) -> bool;
     /// A short description of the connection state, for health reports.
     fn describe(&self) -> String;
@@ -102,6 +106,18 @@ impl InProcess {
     }
 }
 
+/// A message published in this process, as the pipeline receives it.
+fn local(topic: &str, payload: Bytes) -> Delivery {
+    Delivery {
+        topic: topic.to_owned(),
+        payload,
+        received_at: domain::now(),
+        received: Instant::now(),
+        source: domain::EventSource::Local,
+        ack: Ack::None,
+    }
+}
+
 #[async_trait]
 impl Transport for InProcess {
     fn kind(&self) -> &'static str {
@@ -112,17 +128,19 @@ impl Transport for InProcess {
         if !domain::topics::ingested(topic) {
             return Ok(());
         }
-        let delivery = Delivery {
-            topic: topic.to_owned(),
-            payload,
-            received_at: domain::now(),
-            received: Instant::now(),
-            source: domain::EventSource::Local,
-            ack: Ack::None,
-        };
         self.deliveries
-            .try_send(delivery)
+            .try_send(local(topic, payload))
             .map_err(|_| TransportError::Busy)
+    }
+
+    async fn publish_waiting(&self, topic: &str, payload: Bytes) -> Result<(), TransportError> {
+        if !domain::topics::ingested(topic) {
+            return Ok(());
+        }
+        self.deliveries
+            .send(local(topic, payload))
+            .await
+            .map_err(|_| TransportError::Disconnected)
     }
 
     fn is_connected(&self) -> bool {

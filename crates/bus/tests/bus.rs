@@ -605,6 +605,75 @@ async fn outbox_events_flow_through_the_broker_and_survive_an_outage() {
     );
 }
 
+/// A backlog of many claims' worth (written while no relay ran) goes through the broker
+/// promptly and exactly once: the relay claims again at once while claims come back full, and
+/// does not wait for its tick between them. The tick here is a second, so a relay that
+/// published one claim per tick (5 s for these rows at 1,000 a claim, 25 s at 200) fails.
+async fn a_large_outbox_backlog_drains_promptly(store: Arc<dyn Store>, broker: &Broker) {
+    const N: usize = 5000;
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let store = store.clone();
+        creates.spawn(async move {
+            store
+                .create_project(NewProject {
+                    name: format!("backlog {i}"),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        });
+    }
+    creates.join_all().await;
+    assert_eq!(store.outbox_backlog().await.unwrap(), N as i64);
+
+    let started = Instant::now();
+    let registry = prometheus::Registry::new();
+    let bus = EventBus::start(
+        store.clone(),
+        &registry,
+        BusConfig {
+            mqtt: Some(mqtt_config(broker, "backlog")),
+            relay_interval: Duration::from_secs(1),
+            ..BusConfig::default()
+        },
+    )
+    .unwrap();
+    let gauge = store.clone();
+    eventually(Duration::from_secs(60), "backlog drained", || {
+        let store = gauge.clone();
+        async move { store.outbox_backlog().await.unwrap() == 0 }
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "{N} outbox rows took {took:?}"
+    );
+    assert_eq!(stored_count(&store).await, N, "each event stored once");
+    assert!(bus.transport().is_connected());
+}
+
+#[tokio::test]
+async fn a_large_outbox_backlog_drains_promptly_sqlite() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let db = TestDb::sqlite().await;
+    a_large_outbox_backlog_drains_promptly(db.store.clone(), &broker).await;
+}
+
+#[tokio::test]
+async fn a_large_outbox_backlog_drains_promptly_postgres() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    a_large_outbox_backlog_drains_promptly(db.store.clone(), &broker).await;
+}
+
 #[tokio::test]
 async fn broker_restart_during_ingest_loses_nothing() {
     let Some(mut broker) = Broker::start() else {

@@ -85,6 +85,9 @@ pub trait EventStore: Send + Sync {
     /// end-to-end proof that it went through the bus — and settles every row whose message the
     /// bus dead-lettered (linking the dead letter), so a poisoned row is never published again.
     async fn confirm_outbox(&self) -> Result<OutboxConfirmation>;
+    /// Outbox rows in flight: claimed at or after `since` and not yet settled. The relay keeps
+    /// this bounded, so rows waiting for the pipeline are not republished for being slow.
+    async fn outbox_in_flight(&self, since: DateTime<Utc>) -> Result<i64>;
     /// Outbox rows not yet confirmed.
     async fn outbox_backlog(&self) -> Result<i64>;
 

@@ -19,11 +19,13 @@ use crate::{Entity, Result, StoreError};
 
 /// Claims unsent outbox rows for the relay (marks them attempted now) in one statement: the
 /// rows come back in no particular order. On PostgreSQL `SKIP LOCKED` lets several replicas'
-/// relays claim disjoint rows; SQLite has a single writer and needs no lock.
+/// relays claim disjoint rows, and the ids go to the `UPDATE` as an array, so it finds its rows
+/// by primary key (as `IN (subquery)` the planner may hash-join against a scan of the whole
+/// table, which keeps every row ever sent). SQLite has a single writer and needs no lock.
 const CLAIM_OUTBOX: Dialects = Dialects {
-    postgres: "UPDATE event_outbox SET attempted_at = $3 WHERE id IN (SELECT id FROM event_outbox \
+    postgres: "UPDATE event_outbox SET attempted_at = $3 WHERE id = ANY(ARRAY(SELECT id FROM event_outbox \
                WHERE sent_at IS NULL AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id \
-               LIMIT $2 FOR UPDATE SKIP LOCKED) \
+               LIMIT $2 FOR UPDATE SKIP LOCKED)) \
                RETURNING id, topic, kind, trace_id, idempotency_key, payload, created_at",
     sqlite: "UPDATE event_outbox SET attempted_at = $3 WHERE id IN (SELECT id FROM event_outbox \
              WHERE sent_at IS NULL AND (attempted_at IS NULL OR attempted_at < $1) ORDER BY id \
@@ -37,6 +39,18 @@ pub(crate) const LIST_EVENTS: &str = "SELECT id, topic, kind, trace_id, idempote
     AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR trace_id = $3) \
     AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at < $5) \
     AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7";
+
+/// Settles the rows in flight whose event is in the mirror: one probe of the mirror's
+/// idempotency key index per row. On PostgreSQL `OFFSET 0` keeps the `EXISTS` a per-row probe;
+/// as a semi-join the planner may hash the whole mirror (30 days of events) instead.
+const CONFIRM_SENT: Dialects = Dialects {
+    postgres: "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND attempted_at IS NOT NULL \
+               AND EXISTS (SELECT 1 FROM events_mirror e \
+               WHERE e.idempotency_key = event_outbox.idempotency_key OFFSET 0)",
+    sqlite: "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND attempted_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM events_mirror e \
+             WHERE e.idempotency_key = event_outbox.idempotency_key)",
+};
 
 #[derive(FromRow)]
 pub(crate) struct EventRow {
@@ -377,14 +391,10 @@ where
         // Only rows the relay claimed (`attempted_at` is set before an event is published) can
         // have come back; the in-flight index holds just those, not the whole unsent backlog.
         let now = domain::now();
-        let sent = sqlx::query(
-            "UPDATE event_outbox SET sent_at = $1 WHERE sent_at IS NULL AND attempted_at IS NOT NULL \
-             AND EXISTS (SELECT 1 FROM events_mirror e \
-             WHERE e.idempotency_key = event_outbox.idempotency_key)",
-        )
-        .bind(now)
-        .execute(self.writer())
-        .await?;
+        let sent = sqlx::query(CONFIRM_SENT.get(B::KIND))
+            .bind(now)
+            .execute(self.writer())
+            .await?;
         let dead_lettered: Vec<DeadLetteredRow> = sqlx::query_as(
             "UPDATE event_outbox SET sent_at = $1, dead_letter_id = \
              (SELECT min(d.id) FROM dlq_events d WHERE d.idempotency_key = event_outbox.idempotency_key) \
@@ -402,6 +412,17 @@ where
                 .map(OutboxDeadLettered::from)
                 .collect(),
         })
+    }
+
+    async fn outbox_in_flight(&self, since: DateTime<Utc>) -> Result<i64> {
+        // Walks the in-flight index (migration 0020): at most the relay's window of rows.
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM event_outbox \
+             WHERE sent_at IS NULL AND attempted_at IS NOT NULL AND attempted_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(self.reader())
+        .await?)
     }
 
     async fn outbox_backlog(&self) -> Result<i64> {

@@ -1251,6 +1251,12 @@ async fn every_change_writes_its_event_to_the_outbox(store: Arc<dyn Store>) {
         "rows attempted just now are not claimed again before the retry delay"
     );
     assert_eq!(store.outbox_backlog().await.unwrap(), 12);
+    assert_eq!(store.outbox_in_flight(recent).await.unwrap(), 12);
+    assert_eq!(
+        store.outbox_in_flight(far_future).await.unwrap(),
+        0,
+        "rows claimed before `since` are no longer in flight: they are due again"
+    );
 
     // Once the events have come through the bus into the mirror, the outbox rows are confirmed.
     let arrived: Vec<_> = claimed
@@ -1272,6 +1278,7 @@ async fn every_change_writes_its_event_to_the_outbox(store: Arc<dyn Store>) {
     assert_eq!(confirmed.sent, 5);
     assert!(confirmed.dead_lettered.is_empty());
     assert_eq!(store.outbox_backlog().await.unwrap(), 7);
+    assert_eq!(store.outbox_in_flight(recent).await.unwrap(), 7);
 
     // A row whose message the bus dead-lettered is settled by that dead letter (same
     // idempotency key) and linked to it: never claimed or published again.
@@ -1297,6 +1304,7 @@ async fn every_change_writes_its_event_to_the_outbox(store: Arc<dyn Store>) {
         }]
     );
     assert_eq!(store.outbox_backlog().await.unwrap(), 6);
+    assert_eq!(store.outbox_in_flight(recent).await.unwrap(), 6);
     let long_ago = domain::now() + chrono::Duration::seconds(60);
     assert!(
         store
