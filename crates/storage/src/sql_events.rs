@@ -415,7 +415,8 @@ where
     }
 
     async fn outbox_in_flight(&self, since: DateTime<Utc>) -> Result<i64> {
-        // Walks the in-flight index (migration 0020): at most the relay's window of rows.
+        // Walks the in-flight index (migration 0020): the rows claimed and not settled, about
+        // the relay's window.
         Ok(sqlx::query_scalar(
             "SELECT count(*) FROM event_outbox \
              WHERE sent_at IS NULL AND attempted_at IS NOT NULL AND attempted_at >= $1",
