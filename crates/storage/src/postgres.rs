@@ -24,6 +24,20 @@ pub struct PgStore {
 /// A pooled connection idle at least this long is pinged before it is lent.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
+/// How long a pooled connection is used before it is closed (when next returned, or by the
+/// pool's check) and opened afresh. Each connection keeps, on this side, its buffers (grown to
+/// the largest message it carried: a 100-row page, a multi-row insert) and up to 100 prepared
+/// statements with their column descriptions; a burst opens the whole pool, and the outbox
+/// relay's polls (every 100 ms) then rotate through every idle connection, so an idle timeout
+/// never fires. A lifetime does: a minute after the burst the pool is back to what the idle
+/// server uses (docs/benchmarks.md, "Memory after load"). Reopening costs a few milliseconds
+/// per connection and lifetime, off the request path for the first [`MIN_CONNECTIONS`].
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(20);
+
+/// Connections the pool keeps open (and reopens at once when one reaches its lifetime), so
+/// that light traffic never waits for a connection to be established.
+const MIN_CONNECTIONS: u32 = 2;
+
 /// The channel on which every replica announces the events it stored.
 const EVENTS_CHANNEL: &str = "taylordash_events";
 
@@ -40,6 +54,8 @@ impl PgStore {
         // may have restarted or closed it meanwhile); one in steady use has just answered.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .min_connections(MIN_CONNECTIONS.min(max_connections))
+            .max_lifetime(CONNECTION_LIFETIME)
             .acquire_timeout(Duration::from_secs(5))
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
