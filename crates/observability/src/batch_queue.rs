@@ -29,8 +29,10 @@ pub struct BatchQueue<T> {
 
 /// The slots the buffer keeps once drained. A burst grows it up to `capacity` slots (for log
 /// records, ~450 bytes each: megabytes at the 10,000-record cap), which would otherwise stay
-/// allocated for the life of the process.
-const RESTING_SLOTS: usize = 1024;
+/// allocated for the life of the process. The ring's head moves through every slot it keeps,
+/// so all of them end up resident: 256 log records are 115 KB (1,024 were 460 KB, about 3 %
+/// of the idle server's memory). A busier spell grows it again by doubling.
+const RESTING_SLOTS: usize = 256;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves a queue that is still consistent.
